@@ -1,0 +1,59 @@
+"""The one error type for rulesets: where a problem is (file, line, column, JSON path),
+what it is, and — where one helps — what to do about it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["RulesetError", "RulesetInvalid", "format_path"]
+
+_PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+
+def format_path(path: Iterable[str | int]) -> str:
+    """Render a path tuple as a JSON path: ``("campaigns", 2, "schedule")`` →
+    ``$.campaigns[2].schedule``; keys that are not plain names are quoted."""
+    parts = ["$"]
+    for step in path:
+        if isinstance(step, int):
+            parts.append(f"[{step}]")
+        elif _PLAIN_KEY.match(step):
+            parts.append(f".{step}")
+        else:
+            escaped = step.replace("\\", "\\\\").replace("'", "\\'")
+            parts.append(f"['{escaped}']")
+    return "".join(parts)
+
+
+@dataclass(frozen=True, order=True)
+class RulesetError:
+    """One problem in a ruleset, located at ``file:line:col`` and a JSON path.
+
+    Errors sort by file, line, column, path and message (the hint is not compared)."""
+
+    file: str
+    line: int
+    col: int
+    path: str
+    message: str
+    hint: str | None = field(default=None, compare=False)
+
+    def __str__(self) -> str:
+        text = f"{self.file}:{self.line}:{self.col}: {self.path}: {self.message}"
+        return f"{text} (hint: {self.hint})" if self.hint else text
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class RulesetInvalid(Exception):
+    """A ruleset could not be loaded or is invalid; ``errors`` holds every problem, sorted."""
+
+    def __init__(self, errors: Iterable[RulesetError]) -> None:
+        self.errors: list[RulesetError] = sorted(set(errors))
+        count = len(self.errors)
+        summary = f"{count} problem{'s' if count != 1 else ''} in ruleset"
+        super().__init__("\n".join([summary, *map(str, self.errors)]))
