@@ -1,0 +1,16 @@
+"""The pure core: load YAML rulesets, validate, compile, evaluate, simulate.
+
+Public API::
+
+    from engine import load_program, evaluate, Program, MemberState
+    program = load_program("rulesets/retail")      # raises engine.errors.RulesetInvalid
+    result = evaluate(program, request_dict)       # DESIGN §5 evaluation result (JSON-ready)
+
+No HTTP and no SQL are imported anywhere in this package.
+"""
+
+from engine.evaluate import RequestInvalid, evaluate
+from engine.program import Program, load_program
+from engine.state import MemberState
+
+__all__ = ["MemberState", "Program", "RequestInvalid", "evaluate", "load_program"]

@@ -1,0 +1,156 @@
+"""Ruleset → decision groups registered with the rule engine.
+
+Every rule that depends on the order or the member (campaign schedules and eligibility,
+seasonal rotations, custom rules) becomes one condition tree with a stable id. The trees
+are compiled to durable-rules in chunks (the native engine fails past a few hundred rules
+in one ruleset) named `<program>@<version>#<group>/<n>`. Per-line arithmetic stays in plain
+Python (engine/evaluate.py); the engine only decides which rules apply.
+
+Decisions are cached per group, keyed by the fact's `Atoms.key`: two facts with the same
+key are decided identically by every rule of the group, so the cache is exact.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+from engine import rules_engine
+from engine.conditions import (ALWAYS, WEEKDAY_NAMES, Atoms, fact_name, flag_name, scalar,
+                               to_durable)
+from engine.model import Campaign, Rotation, Ruleset, Schedule
+
+CHUNK = 200
+CACHE_LIMIT = 50_000
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    id: str
+    condition: Mapping[str, Any]
+
+
+def schedule_condition(schedule: Schedule) -> list[dict[str, Any]]:
+    parts: list[dict[str, Any]] = []
+    if schedule.start:
+        parts.append({"field": "order.local_date", "gte": schedule.start.isoformat()})
+    if schedule.end:
+        parts.append({"field": "order.local_date", "lte": schedule.end.isoformat()})
+    if schedule.days_of_week:
+        parts.append({"field": "order.weekday",
+                      "in": [WEEKDAY_NAMES[d] for d in sorted(schedule.days_of_week)]})
+    if schedule.monthly:
+        m = schedule.monthly
+        # Day k of the window falls on weekday (w + k) between days 7(n-1)+1+k and 7n+k.
+        parts.append({"any": [
+            {"all": [{"field": "order.weekday", "eq": WEEKDAY_NAMES[(m.weekday + k) % 7]},
+                     {"field": "order.day_of_month",
+                      "between": [7 * (m.nth - 1) + 1 + k, 7 * m.nth + k]}]}
+            for k in range(m.days)
+        ]})
+    return parts
+
+
+def campaign_condition(campaign: Campaign) -> dict[str, Any]:
+    parts = schedule_condition(campaign.schedule)
+    elig = campaign.eligibility
+    if elig.tiers:
+        parts.append({"field": "member.tier", "in": sorted(elig.tiers)})
+    if elig.segments:
+        parts.append({"any": [{"field": "member.attributes.segments", "contains": s}
+                              for s in sorted(elig.segments)]})
+    if elig.channels:
+        parts.append({"field": "order.channel", "in": sorted(elig.channels)})
+    if elig.min_order is not None:
+        parts.append({"field": "order.total", "gte": str(elig.min_order)})
+    if campaign.type == "spend_threshold" and campaign.threshold is not None:
+        parts.append({"field": "order.total", "gte": str(campaign.threshold)})
+    return {"all": parts}
+
+
+def rotation_condition(rotation: Rotation) -> dict[str, Any]:
+    return {"all": [{"field": "order.local_date",
+                     "between": [rotation.start.isoformat(), rotation.end.isoformat()]}]}
+
+
+@dataclass
+class DecisionGroup:
+    """Rules decided together on one kind of fact (the order, or one line)."""
+
+    name: str
+    rules: Sequence[CompiledRule]
+    atoms: Atoms = field(default_factory=Atoms)
+    chunks: list[str] = field(default_factory=list)
+    cache: dict[tuple[Any, ...], frozenset[str]] = field(default_factory=dict)
+    use_cache: bool = True
+
+    def __post_init__(self) -> None:
+        for rule in self.rules:
+            self.atoms.add(rule.condition)
+        self.atoms.freeze()
+        for start in range(0, len(self.rules), CHUNK):
+            part = self.rules[start:start + CHUNK]
+            chunk_name = f"{self.name}/{start // CHUNK}"
+            rules_engine.register(chunk_name, {
+                r.id: {"all": [{"m": {"$and": [dict(ALWAYS), to_durable(r.condition)]}}]}
+                for r in part
+            })
+            self.chunks.append(chunk_name)
+
+    def durable_fact(self, fact: Mapping[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = dict(ALWAYS)
+        for path in self.atoms.fields:
+            value = fact.get(path)
+            if path in self.atoms.members:
+                for member in self.atoms.members[path]:
+                    out[flag_name(path, member)] = value is not None and member in value
+                continue
+            if value is None:
+                continue
+            value = scalar(value)
+            if not isinstance(value, (int, str, bool)):
+                value = float(value)
+            out[fact_name(path)] = value
+        return out
+
+    def decide(self, fact: Mapping[str, Any]) -> frozenset[str]:
+        if not self.rules:
+            return frozenset()
+        key = self.atoms.key(fact) if self.use_cache else None
+        if key is not None:
+            hit = self.cache.get(key)
+            if hit is not None:
+                return hit
+        durable_fact = self.durable_fact(fact)
+        fired: set[str] = set()
+        for chunk in self.chunks:
+            fired.update(rules_engine.fire(chunk, durable_fact))
+        decision = frozenset(fired)
+        if key is not None:
+            if len(self.cache) >= CACHE_LIMIT:
+                self.cache.clear()
+            self.cache[key] = decision
+        return decision
+
+
+@dataclass
+class Compiled:
+    order: DecisionGroup
+    line: DecisionGroup
+    conditions: Mapping[str, Mapping[str, Any]]
+
+
+def compile_ruleset(model: Ruleset, name: str) -> Compiled:
+    """Compile `model` into decision groups registered under `name` (e.g. `retail@3`)."""
+    order_rules: list[CompiledRule] = []
+    line_rules: list[CompiledRule] = []
+    for rotation in model.rotations:
+        order_rules.append(CompiledRule(rotation.rule_id, rotation_condition(rotation)))
+    for campaign in model.campaigns:
+        order_rules.append(CompiledRule(campaign.rule_id, campaign_condition(campaign)))
+    for rule in model.rules:
+        target = line_rules if rule.line_level else order_rules
+        target.append(CompiledRule(rule.rule_id, rule.when))
+    conditions = {r.id: r.condition for r in order_rules + line_rules}
+    return Compiled(order=DecisionGroup(f"{name}#order", order_rules),
+                    line=DecisionGroup(f"{name}#line", line_rules), conditions=conditions)

@@ -1,0 +1,278 @@
+"""The condition language (all / any / not over field comparisons).
+
+One tree, three uses: compiled to durable-rules JSON (`to_durable`), evaluated in Python
+to say *why* a rule did not fire (`explain`), and reduced to the atoms that decide it
+(`Atoms`), which key the decision cache. A field missing from the fact makes every
+comparison on it false, as it does in durable-rules.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any, Iterable, Mapping
+
+OPERATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "not_in", "contains", "between")
+ORDERED = {"gt": "$gt", "gte": "$gte", "lt": "$lt", "lte": "$lte"}
+NEGATE = {"eq": "ne", "ne": "eq", "gt": "lte", "gte": "lt", "lt": "gte", "lte": "gt",
+          "in": "not_in", "not_in": "in"}
+# Fields whose values are lists (membership tests use `contains`).
+LIST_FIELDS = ("member.attributes.segments", "order.categories")
+ALWAYS = {"kind": "fact"}
+WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def leaf_op(leaf: Mapping[str, Any]) -> tuple[str, Any]:
+    for op in OPERATORS:
+        if op in leaf:
+            return op, leaf[op]
+    raise ValueError(f"condition has no operator: {dict(leaf)}")
+
+
+def fact_name(path: str) -> str:
+    """Durable-rules field name for a dotted path (`id`/`sid` are reserved there)."""
+    return "f_" + path.replace(".", "__")
+
+
+def flag_name(path: str, value: Any) -> str:
+    return f"{fact_name(path)}__has__{value}"
+
+
+def scalar(value: Any) -> Any:
+    """Normalise a comparison operand: money → Decimal, dates → yyyymmdd int."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, date):
+        return value.year * 10000 + value.month * 100 + value.day
+    if isinstance(value, (int, Decimal)):
+        return value
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, str):
+        text = value.strip()
+        if len(text) == 10 and text[4] == "-" and text[7] == "-" and text[:4].isdigit():
+            try:
+                return scalar(date.fromisoformat(text))
+            except ValueError:
+                return value
+        try:
+            return Decimal(text) if text and (text[0].isdigit() or text[0] == "-") else value
+        except ArithmeticError:
+            return value
+    return value
+
+
+def _json_value(value: Any) -> Any:
+    value = scalar(value)
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+# ---------------------------------------------------------------- durable-rules JSON
+
+def to_durable(cond: Mapping[str, Any], negate: bool = False) -> dict[str, Any]:
+    """Compile a condition tree to a durable-rules expression (negation pushed to leaves)."""
+    if "all" in cond or "any" in cond:
+        key = "all" if "all" in cond else "any"
+        parts = [to_durable(c, negate) for c in cond[key]]
+        if not parts:
+            return dict(ALWAYS) if not negate else {"kind": "never"}
+        use_and = (key == "all") != negate
+        return parts[0] if len(parts) == 1 else {"$and" if use_and else "$or": parts}
+    if "not" in cond:
+        return to_durable(cond["not"], not negate)
+    return _leaf_to_durable(cond, negate)
+
+
+def _leaf_to_durable(leaf: Mapping[str, Any], negate: bool) -> dict[str, Any]:
+    path = leaf["field"]
+    name = fact_name(path)
+    op, value = leaf_op(leaf)
+    if op == "between":
+        low, high = value
+        parts = [{"gte": low}, {"lte": high}]
+        if negate:
+            return {"$or": [_leaf_to_durable({"field": path, "lt": low}, False),
+                            _leaf_to_durable({"field": path, "gt": high}, False)]}
+        return {"$and": [_leaf_to_durable({"field": path, **p}, False) for p in parts]}
+    if op == "contains":
+        return {flag_name(path, value): not negate}
+    if negate:
+        op = NEGATE[op]
+    if op == "eq":
+        return {name: _json_value(value)}
+    if op == "ne":
+        return {"$neq": {name: _json_value(value)}}
+    if op in ORDERED:
+        return {ORDERED[op]: {name: _json_value(value)}}
+    values = list(value)
+    if op == "in":  # durable-rules has no working $in: compile to $or
+        if not values:
+            return {"kind": "never"}
+        parts = [{name: _json_value(v)} for v in values]
+        return parts[0] if len(parts) == 1 else {"$or": parts}
+    if not values:  # not_in of nothing
+        return {"$ex": {name: 1}}
+    parts = [{"$neq": {name: _json_value(v)}} for v in values]
+    return parts[0] if len(parts) == 1 else {"$and": parts}
+
+
+# ---------------------------------------------------------------- Python evaluation
+
+def lookup(fact: Mapping[str, Any], path: str) -> Any:
+    return fact.get(path)
+
+
+def test_leaf(leaf: Mapping[str, Any], fact: Mapping[str, Any]) -> bool:
+    path = leaf["field"]
+    op, expected = leaf_op(leaf)
+    actual = lookup(fact, path)
+    if actual is None:
+        return False
+    if op == "contains":
+        return expected in actual
+    actual = scalar(actual)
+    if op == "between":
+        low, high = scalar(expected[0]), scalar(expected[1])
+        return _cmp(actual, low, "gte") and _cmp(actual, high, "lte")
+    if op in ("in", "not_in"):
+        hit = any(_cmp(actual, scalar(v), "eq") for v in expected)
+        return hit if op == "in" else not hit
+    return _cmp(actual, scalar(expected), op)
+
+
+def _cmp(a: Any, b: Any, op: str) -> bool:
+    try:
+        if op == "eq":
+            return bool(a == b)
+        if op == "ne":
+            return bool(a != b)
+        if op == "gt":
+            return bool(a > b)
+        if op == "gte":
+            return bool(a >= b)
+        if op == "lt":
+            return bool(a < b)
+        return bool(a <= b)
+    except TypeError:
+        return False
+
+
+def holds(cond: Mapping[str, Any], fact: Mapping[str, Any]) -> bool:
+    if "all" in cond:
+        return all(holds(c, fact) for c in cond["all"])
+    if "any" in cond:
+        return any(holds(c, fact) for c in cond["any"])
+    if "not" in cond:
+        return not holds(cond["not"], fact)
+    return test_leaf(cond, fact)
+
+
+def describe_leaf(leaf: Mapping[str, Any]) -> str:
+    op, value = leaf_op(leaf)
+    return f"{leaf['field']} {op} {value!r}"
+
+
+def explain(cond: Mapping[str, Any], fact: Mapping[str, Any]) -> list[str]:
+    """Human reasons why `cond` does not hold for `fact` (empty when it holds)."""
+    if holds(cond, fact):
+        return []
+    if "all" in cond:
+        return [r for c in cond["all"] for r in explain(c, fact)]
+    if "any" in cond:
+        return ["none of: " + "; ".join(r for c in cond["any"] for r in explain(c, fact))]
+    if "not" in cond:
+        return [f"not ({_brief(cond['not'])}) is false"]
+    actual = lookup(fact, cond["field"])
+    op, expected = leaf_op(cond)
+    if cond["field"] == "order.local_date" and isinstance(actual, int):
+        actual = f"{actual // 10000:04d}-{actual // 100 % 100:02d}-{actual % 100:02d}"
+    shown = "missing" if actual is None else repr(_plain(actual))
+    return [f"{cond['field']} is {shown}; needs {op} {_plain(expected)!r}"]
+
+
+def _brief(cond: Mapping[str, Any]) -> str:
+    if "field" in cond:
+        return describe_leaf(cond)
+    key = next(iter(cond))
+    return f"{key}(...)"
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (list, tuple, frozenset, set)):
+        return [_plain(v) for v in value]
+    return value
+
+
+# ---------------------------------------------------------------- decision atoms
+
+def leaves(cond: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
+    for key in ("all", "any"):
+        if key in cond:
+            for c in cond[key]:
+                yield from leaves(c)
+            return
+    if "not" in cond:
+        yield from leaves(cond["not"])
+        return
+    yield cond
+
+
+@dataclass
+class Atoms:
+    """What a set of conditions can distinguish about a fact.
+
+    Two facts with the same `key` are decided identically by every condition the atoms
+    were built from: numbers fall in the same interval between thresholds, categorical
+    values are either one of the values named or "something else", lists contain the
+    same named members. This makes the decision cache exact, not approximate.
+    """
+
+    thresholds: dict[str, list[Any]] = field(default_factory=dict)
+    values: dict[str, set[Any]] = field(default_factory=dict)
+    members: dict[str, set[Any]] = field(default_factory=dict)
+    _order: tuple[str, ...] = ()
+
+    def add(self, cond: Mapping[str, Any]) -> None:
+        for leaf in leaves(cond):
+            path = leaf["field"]
+            op, value = leaf_op(leaf)
+            if op == "contains":
+                self.members.setdefault(path, set()).add(value)
+            elif op in ORDERED or op == "between":
+                bucket = self.thresholds.setdefault(path, [])
+                bucket.extend(scalar(v) for v in (value if op == "between" else [value]))
+            else:
+                vals = value if op in ("in", "not_in") else [value]
+                self.values.setdefault(path, set()).update(scalar(v) for v in vals)
+
+    def freeze(self) -> None:
+        for path, bucket in self.thresholds.items():
+            self.thresholds[path] = sorted(set(bucket))
+        self._order = tuple(sorted(set(self.thresholds) | set(self.values) | set(self.members)))
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return self._order
+
+    def key(self, fact: Mapping[str, Any]) -> tuple[Any, ...]:
+        parts: list[Any] = []
+        for path in self._order:
+            actual = fact.get(path)
+            if actual is None:
+                parts.append(None)
+                continue
+            if path in self.members:
+                parts.append(tuple(sorted(m for m in self.members[path] if m in actual)))
+                continue
+            actual = scalar(actual)
+            th = self.thresholds.get(path)
+            pos = (bisect_left(th, actual), bisect_right(th, actual)) if th else None
+            vals = self.values.get(path)
+            parts.append((pos, actual if vals is not None and actual in vals else "~"))
+        return tuple(parts)

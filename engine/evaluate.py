@@ -1,0 +1,233 @@
+"""Evaluate one request against one compiled program (DESIGN §4, §5).
+
+The rule engine decides which campaigns, rotations and custom rules apply (on one order
+fact, and one fact per line for rules that mention `line.*`); the arithmetic is plain
+Decimal in engine/earn.py; the result is a JSON-ready dict. Deterministic: time comes
+from `order.placed_at` (or `as_of`), never the clock.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import ROUND_DOWN, Decimal
+from typing import Any, Mapping
+
+from engine import calendar, tiers
+from engine.earn import (ZERO, CapBook, LineResult, Multiplier, apportion, line_points,
+                         pick_factors, round_points, truncate)
+from engine.explain import build_trace
+from engine.facts import line_fact, order_fact
+from engine.program import Program
+from engine.redeem import assess, money
+from engine.request import Order, Request, RequestInvalid, parse
+from engine.state import MemberState, from_request
+
+__all__ = ["RequestInvalid", "evaluate"]
+PER_LINE_RULE_BONUS = True
+
+
+class Evaluation:
+    def __init__(self, program: Program, req: Request, state: MemberState):
+        self.program, self.req, self.state = program, req, state
+        self.model = program.model
+        tier_set = self.model.tiers
+        self.tier_id = state.tier or (tier_set.levels[0].id if tier_set else None)
+        if tier_set and tier_set.get(self.tier_id) is None:
+            known = ", ".join(t.id for t in tier_set.levels)
+            raise RequestInvalid([("$.member.tier", f"unknown tier {self.tier_id!r}; "
+                                                    f"this program has: {known}")])
+        self.tier = tier_set.get(self.tier_id) if tier_set else None
+        self.fact = order_fact(program, req, self.tier_id)
+        self.fired = program.compiled.order.decide(self.fact)
+        self.skipped: dict[str, str] = {}  # rule id → why a matching rule was not applied
+        self.effects: list[dict[str, Any]] = []
+
+    # ------------------------------------------------------------ which rules apply
+    def active_campaigns(self, *types: str) -> list[Any]:
+        out = []
+        for c in self.model.campaigns:
+            if c.type not in types or c.rule_id not in self.fired:
+                continue
+            used = self.state.campaign_usage.get(c.id, 0)
+            if c.limit_per_member is not None and used >= c.limit_per_member:
+                self.skipped[c.rule_id] = f"usage limit reached ({used} of {c.limit_per_member})"
+                continue
+            if c.budget_points is not None and \
+                    self.state.campaign_budget_used.get(c.id, 0) >= c.budget_points:
+                self.skipped[c.rule_id] = "budget exhausted"
+                continue
+            out.append(c)
+        return out
+
+    def rule_effects(self, kind: str, fired: frozenset[str] | set[str]) -> list[tuple[str, Any]]:
+        return [(r.rule_id, e.value) for r in self.model.rules if r.rule_id in fired
+                for e in r.then if e.kind == kind]
+
+    # ------------------------------------------------------------ earning
+    def earn_lines(self, order: Order) -> tuple[list[LineResult], CapBook]:
+        bonus = self.active_campaigns("category_bonus")
+        multipliers = self.active_campaigns("multiplier")
+        rotations = [r for r in self.model.rotations if r.rule_id in self.fired]
+        order_mults = [Multiplier(rule, Decimal(str(v)))
+                       for rule, v in self.rule_effects("multiplier", self.fired)]
+        caps = CapBook(self.state.cap_usage)
+        self.line_fired: list[frozenset[str]] = []
+        results = []
+        for line in order.lines:
+            fired = self.program.compiled.line.decide(line_fact(self.fact, line))
+            self.line_fired.append(fired)
+            line_mults = [Multiplier(rule, Decimal(str(v)))
+                          for rule, v in self.rule_effects("multiplier", fired)]
+            factors = pick_factors(multipliers, order_mults + line_mults, line.category)
+            results.append(line_points(self.model, line, self.tier, bonus, rotations,
+                                       factors, caps))
+        return results, caps
+
+    def cap_campaigns(self, lines: list[LineResult], extra: dict[str, Decimal]) -> None:
+        for c in self.model.campaigns:
+            allowed = self.campaign_allowance(c, extra.get(c.rule_id, ZERO))
+            if allowed is not None and any(c.rule_id in r.parts for r in lines):
+                removed = truncate(lines, c.rule_id, Decimal(allowed))
+                if removed:
+                    self.skipped.setdefault(c.rule_id + "#capped", f"extra points capped at {allowed}")
+
+    def campaign_allowance(self, c: Any, already: Decimal) -> int | None:
+        limits = []
+        if c.max_points is not None:
+            limits.append(c.max_points)
+        if c.budget_points is not None:
+            limits.append(c.budget_points - self.state.campaign_budget_used.get(c.id, 0))
+        return None if not limits else max(0, min(limits))
+
+    def bonuses(self, order: Order) -> list[dict[str, Any]]:
+        out = []
+        for c in self.active_campaigns("fixed_bonus", "spend_threshold"):
+            allowed = self.campaign_allowance(c, ZERO)
+            points = c.points if allowed is None else min(c.points, allowed)
+            if points:
+                out.append({"rule": c.rule_id, "points": points, "campaign": c.id})
+        for rule, value in self.rule_effects("bonus_points", self.fired):
+            out.append({"rule": rule, "points": int(value)})
+        for fired in self.line_fired:
+            for rule, value in self.rule_effects("bonus_points", fired):
+                out.append({"rule": rule, "points": int(value)})
+        return out
+
+    def run_order(self, order: Order) -> dict[str, Any]:
+        lines, caps = self.earn_lines(order)
+        self.cap_campaigns(lines, {})
+        mode, scope = self.model.rounding, self.model.rounding_scope
+        if scope == "line":
+            line_ints = {r.line.index: round_points(r.points, mode) for r in lines}
+        else:
+            exact = {r.line.index: r.points for r in lines}
+            line_ints = apportion(round_points(sum(exact.values(), ZERO), mode), exact)
+        by_rule: dict[str, int] = {}
+        for r in lines:
+            for rule, pts in apportion(line_ints[r.line.index], r.parts).items():
+                by_rule[rule] = by_rule.get(rule, 0) + pts
+        bonuses = self.bonuses(order)
+        for b in bonuses:
+            by_rule[b["rule"]] = by_rule.get(b["rule"], 0) + b["points"]
+        by_rule = {k: v for k, v in sorted(by_rule.items()) if v}
+        self.lines, self.caps = lines, caps
+        return {
+            "points": sum(line_ints.values()) + sum(b["points"] for b in bonuses),
+            "lines": [self.line_json(r, line_ints[r.line.index]) for r in lines],
+            "bonuses": bonuses, "by_rule": by_rule,
+            "cashback": money(self.cashback(lines)) if self.model.earning.cashback else "0.00",
+        }
+
+    def line_json(self, r: LineResult, points: int) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "index": r.line.index, "sku": r.line.sku, "category": r.line.category,
+            "amount": money(r.line.amount), "eligible_amount": money(r.eligible),
+            "points": points, "points_exact": _plain(r.points),
+            "base_rate": _plain(self.model.earning.base_rate),
+        }
+        if r.excluded_by:
+            out["excluded_by"] = r.excluded_by
+        if r.category:
+            out["category_multiplier"] = {"rule": r.category.rule, "value": _plain(r.category.value)}
+        if r.tier:
+            out["tier_multiplier"] = {"rule": r.tier.rule, "value": _plain(r.tier.value)}
+        out["multipliers"] = [{"rule": f.rule, "value": _plain(f.value)} for f in r.factors]
+        if r.seasonal_amount:
+            out["seasonal_amount"] = money(r.seasonal_amount)
+        return out
+
+    def cashback(self, lines: list[LineResult]) -> Decimal:
+        cb = self.model.earning.cashback
+        assert cb is not None
+        base_pct = cb.tiers.get(self.tier_id or "", cb.percent)
+        total = sum((r.eligible * max(cb.categories.get(r.line.category, ZERO), base_pct)
+                     for r in lines), ZERO) / 100
+        total = total.quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+        return min(total, cb.max_per_order) if cb.max_per_order is not None else total
+
+    # ------------------------------------------------------------ member and tiers
+    def tier_change(self, spend: Decimal) -> tuple[str | None, dict[str, Any] | None, list]:
+        st, program = self.state, self.program
+        after = self.tier_id
+        if st.qualifying_spend is not None and st.qualifying_orders is not None and self.req.order:
+            after = tiers.higher(program, after, tiers.qualify(
+                program, st.qualifying_spend + spend, st.qualifying_orders + 1))
+        advances = []
+        for c in self.active_campaigns("tier_challenge"):
+            reached = st.challenge_spend.get(c.id, ZERO) + spend
+            if c.target_spend is not None and reached >= c.target_spend:
+                following = tiers.next_tier(program, after)
+                if following is not None:
+                    advances.append({"type": "tier_advance", "rule": c.rule_id, "campaign": c.id,
+                                     "from": after, "to": following.id})
+                    after = following.id
+        upgrade = None
+        if after != self.tier_id and self.model.tiers:
+            start = self.tier.index if self.tier else -1
+            reached_tiers = self.model.tiers.levels[start + 1: self.model.tiers.get(after).index + 1]
+            bonus = [t for t in reached_tiers if t.upgrade_bonus and t.id not in st.awarded_upgrades]
+            upgrade = {"from": self.tier_id, "to": after,
+                       "bonus_points": sum(t.upgrade_bonus for t in bonus),
+                       "rules": [f"tiers.{t.id}.upgrade_bonus" for t in bonus],
+                       "rule": f"tiers.{after}.upgrade_bonus"}
+        return after, upgrade, advances
+
+    def benefits(self, tier_id: str | None, subtotal: Decimal | None) -> dict[str, Any]:
+        tier = self.model.tiers.get(tier_id) if self.model.tiers else None
+        if tier is None:
+            return {"free_shipping": False, "birthday_discount_percent": None, "flags": {}}
+        free = (tier.free_shipping_threshold is not None and subtotal is not None
+                and subtotal >= tier.free_shipping_threshold)
+        birthday = (self.req.member.get("attributes") or {}).get("birthday")
+        in_month = bool(birthday) and date.fromisoformat(str(birthday)).month == \
+            calendar.local(self.program, self.req.at).month
+        out = {"free_shipping": free,
+               "free_shipping_threshold": money(tier.free_shipping_threshold)
+               if tier.free_shipping_threshold is not None else None,
+               "birthday_discount_percent": _plain(tier.birthday_discount_percent)
+               if in_month and tier.birthday_discount_percent is not None else None,
+               "flags": dict(tier.flags)}
+        if free:
+            self.effects.append({"type": "free_shipping", "rule": f"tiers.{tier.id}.free_shipping"})
+        if out["birthday_discount_percent"] is not None:
+            self.effects.append({"type": "birthday_discount", "rule": f"tiers.{tier.id}.birthday_discount",
+                                 "percent": out["birthday_discount_percent"]})
+        return out
+
+
+def _plain(value: Decimal | None) -> str | None:
+    if value is None:
+        return None
+    text = f"{value.normalize():f}"
+    return text
+
+
+def evaluate(program: Program, request: Mapping[str, Any], state: MemberState | None = None,
+             *, explain: bool | None = None) -> dict[str, Any]:
+    """Evaluate `request` (DESIGN §5) against `program`; return the DESIGN §5 result."""
+    req = parse(request)
+    if state is None:
+        state = from_request(req.member)
+    ev = Evaluation(program, req, state)
+    from engine.result import assemble
+    return assemble(ev, explain if explain is not None else req.explain, build_trace)

@@ -1,0 +1,49 @@
+"""Facts the rule engine decides on: one per order, one per line (order fields included)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Mapping
+
+from engine import calendar
+from engine.conditions import WEEKDAY_NAMES
+from engine.request import Request
+
+if TYPE_CHECKING:
+    from engine.program import Program
+
+ZERO = Decimal(0)
+
+
+def order_fact(program: "Program", req: Request, tier: str | None) -> dict[str, Any]:
+    member = req.member
+    attrs = member.get("attributes") or {}
+    local = calendar.local(program, req.at)
+    fact: dict[str, Any] = {
+        "member.id": member.get("id"), "member.tier": tier,
+        "order.local_date": local.year * 10000 + local.month * 100 + local.day,
+        "order.weekday": WEEKDAY_NAMES[local.weekday()], "order.day_of_month": local.day,
+        "order.month": local.month,
+    }
+    for key, value in attrs.items():
+        fact[f"member.attributes.{key}"] = value
+    for key, value in req.context.items():
+        fact[f"context.{key}"] = value
+    order = req.order
+    if order is not None:
+        subtotal = sum((line.amount for line in order.lines), ZERO)
+        fact.update({
+            "order.id": order.id, "order.subtotal": subtotal, "order.shipping": order.shipping,
+            "order.total": subtotal + order.shipping, "order.channel": order.channel,
+            "order.currency": order.currency, "order.line_count": len(order.lines),
+            "order.categories": sorted({line.category for line in order.lines}),
+        })
+    return fact
+
+
+def line_fact(base: Mapping[str, Any], line: Any) -> dict[str, Any]:
+    fact = dict(base)
+    fact.update({"line.sku": line.sku, "line.category": line.category,
+                 "line.quantity": line.quantity, "line.unit_price": line.unit_price,
+                 "line.amount": line.amount})
+    return fact

@@ -1,0 +1,72 @@
+"""A loaded, validated and compiled ruleset version: what evaluation runs against."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Mapping
+from zoneinfo import ZoneInfo
+
+from engine import calendar
+from engine.compile import Compiled, compile_ruleset
+from engine.digest import digest
+from engine.errors import RulesetInvalid
+from engine.model import Ruleset, build
+
+
+@dataclass
+class Program:
+    model: Ruleset
+    compiled: Compiled
+    digest: str
+    sources: Mapping[str, str]
+
+    @property
+    def program(self) -> str:
+        return self.model.program
+
+    @property
+    def version(self) -> int:
+        return self.model.version
+
+    @property
+    def name(self) -> str:
+        return f"{self.model.program}@{self.model.version}"
+
+    @property
+    def effective_from(self) -> datetime | None:
+        return self.model.effective_from
+
+    @property
+    def timezone(self) -> ZoneInfo:
+        return calendar.zone(self.model.timezone)
+
+    @property
+    def data(self) -> Mapping[str, Any]:
+        return self.model.data
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any], sources: Mapping[str, str] | None = None) -> "Program":
+        model = build(data)
+        fingerprint = digest(data)
+        # Names are global and permanent in the rule engine: the digest keeps two
+        # different contents published under the same version apart.
+        name = f"{model.program}@{model.version}~{fingerprint[7:19]}"
+        return cls(model=model, compiled=compile_ruleset(model, name), digest=fingerprint,
+                   sources=dict(sources or {}))
+
+
+def load_program(source: str | Path | Mapping[str, str]) -> Program:
+    """Load, validate and compile a ruleset file, folder or {file name: YAML text}.
+
+    Raises RulesetInvalid with every problem found, located and sorted.
+    """
+    from engine.loader import load_path, load_sources
+    from engine.validate import validate
+
+    loaded = load_sources(source) if isinstance(source, Mapping) else load_path(source)
+    errors = validate(loaded)
+    if errors:
+        raise RulesetInvalid(sorted(errors))
+    return Program.from_data(loaded.data, loaded.sources)

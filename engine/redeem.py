@@ -1,0 +1,91 @@
+"""Redemption eligibility (DESIGN §4): what a member may redeem, and why not.
+
+Paying with points needs at least `min_points`, at most the available balance, and at
+most `max_order_fraction` of the order total; a catalog reward needs its points, stock
+and tier (and its `min_order` when an order is given; `min_points` does not apply to
+catalog rewards, which carry their own price). Every refusal has a machine-readable code.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_FLOOR, Decimal
+from typing import Any
+
+from engine.model import Redemption
+from engine.request import Redeem
+
+CENT = Decimal("0.01")
+
+
+def _reason(code: str, message: str, rule: str) -> dict[str, str]:
+    return {"code": code, "message": message, "rule": rule}
+
+
+def money(value: Decimal) -> str:
+    return str(value.quantize(CENT))
+
+
+def max_points(config: Redemption, balance: int, order_total: Decimal | None) -> int:
+    best = balance
+    if order_total is not None and config.max_order_fraction is not None:
+        share = order_total * config.max_order_fraction / config.point_value
+        best = min(best, int(share.to_integral_value(rounding=ROUND_FLOOR)))
+    return max(0, best)
+
+
+def assess(config: Redemption | None, redeem: Redeem | None, *, balance: int, tier: str | None,
+           order_total: Decimal | None, stock: dict[str, int],
+           denials: list[dict[str, str]]) -> dict[str, Any]:
+    """The `redemption` block of an evaluation result."""
+    if config is None:
+        return {"eligible": False, "max_points": 0, "value": "0.00",
+                "reasons": [_reason("NOT_OFFERED", "This program has no redemption.", "redemption")]}
+    reasons: list[dict[str, str]] = list(denials)
+    limit = max_points(config, balance, order_total)
+    pv = config.point_value
+    out: dict[str, Any] = {"max_points": limit, "max_value": money(limit * pv)}
+    if redeem is None or redeem.points is not None:
+        points = redeem.points if redeem and redeem.points is not None else limit
+        if points < config.min_points:
+            what = f"{points} points" if redeem else f"at most {points} points are available"
+            reasons.append(_reason("BELOW_MINIMUM", f"Redemptions start at {config.min_points} "
+                                   f"points; {what}.", "redemption.min_points"))
+        if redeem and points > balance:
+            reasons.append(_reason("INSUFFICIENT_POINTS", f"{points} points requested; the "
+                                   f"available balance is {balance}.", "redemption.balance"))
+        elif redeem and points > limit:
+            share = config.max_order_fraction * 100 if config.max_order_fraction else Decimal(100)
+            reasons.append(_reason("EXCEEDS_ORDER_SHARE", f"Points may pay at most "
+                                   f"{share.normalize():f} % of the order total "
+                                   f"({limit} points here).", "redemption.max_order_fraction"))
+        out.update(points=points, value=money(points * pv))
+    else:
+        reward = config.reward(redeem.reward_id or "")
+        qty = redeem.quantity
+        out.update(reward_id=redeem.reward_id, quantity=qty)
+        if reward is None:
+            reasons.append(_reason("UNKNOWN_REWARD", f"No reward {redeem.reward_id!r} in the "
+                                   "catalog.", "redemption.catalog"))
+            out.update(points=0, value="0.00")
+        else:
+            cost = reward.points * qty
+            out.update(points=cost, value=money(reward.value * qty) if reward.value else "0.00")
+            if reward.tiers and tier not in reward.tiers:
+                reasons.append(_reason("TIER_RESTRICTED", f"{reward.name} is for "
+                                       f"{', '.join(sorted(reward.tiers))} members only.",
+                                       reward.rule_id))
+            left = stock.get(reward.id, reward.stock)
+            if left is not None and left < qty:
+                reasons.append(_reason("OUT_OF_STOCK", f"{reward.name}: {left} left, "
+                                       f"{qty} requested.", reward.rule_id))
+            if cost > balance:
+                reasons.append(_reason("INSUFFICIENT_POINTS", f"{reward.name} costs {cost} "
+                                       f"points; the available balance is {balance}.",
+                                       reward.rule_id))
+            if reward.min_order is not None and order_total is not None \
+                    and order_total < reward.min_order:
+                reasons.append(_reason("BELOW_MIN_ORDER", f"{reward.name} needs an order of at "
+                                       f"least {money(reward.min_order)}.", reward.rule_id))
+    out["eligible"] = not reasons
+    out["reasons"] = reasons
+    return {"eligible": out.pop("eligible"), **out}

@@ -1,0 +1,62 @@
+"""What the evaluator needs to know about a member beyond the request.
+
+In server mode the store builds it from the ledger and usage counters; the simulator
+keeps one per member in memory; a stateless CLI request may carry it as `member.state`.
+Everything optional has a neutral default, so a bare request still evaluates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Mapping
+
+
+@dataclass
+class MemberState:
+    tier: str | None = None
+    balance: int = 0
+    # Lifetime committed orders; None = unknown (then no first-purchase bonus is given).
+    orders_count: int | None = None
+    # Spend and orders inside the tier qualification window containing the order;
+    # None = unknown (then no tier upgrade is predicted from qualification).
+    qualifying_spend: Decimal | None = None
+    qualifying_orders: int | None = None
+    cap_usage: dict[str, Decimal] = field(default_factory=dict)
+    campaign_usage: dict[str, int] = field(default_factory=dict)
+    campaign_budget_used: dict[str, int] = field(default_factory=dict)
+    challenge_spend: dict[str, Decimal] = field(default_factory=dict)
+    reward_stock: dict[str, int] = field(default_factory=dict)
+    activity_counts: dict[str, int] = field(default_factory=dict)
+    # Tiers whose upgrade bonus the member has already received (each is paid once).
+    awarded_upgrades: frozenset[str] = frozenset()
+    tier_since: datetime | None = None
+
+
+def _decimals(data: Mapping[str, Any] | None) -> dict[str, Decimal]:
+    return {str(k): Decimal(str(v)) for k, v in (data or {}).items()}
+
+
+def _ints(data: Mapping[str, Any] | None) -> dict[str, int]:
+    return {str(k): int(v) for k, v in (data or {}).items()}
+
+
+def from_request(member: Mapping[str, Any]) -> MemberState:
+    """State of a stateless request: `member.tier`, `member.points_balance`, `member.state`."""
+    raw = member.get("state") or {}
+    qualifying = raw.get("qualifying") or {}
+    return MemberState(
+        tier=member.get("tier"),
+        balance=int(member.get("points_balance") or 0),
+        orders_count=raw.get("orders_count"),
+        qualifying_spend=Decimal(str(qualifying["spend"])) if "spend" in qualifying else None,
+        qualifying_orders=qualifying.get("orders"),
+        cap_usage=_decimals(raw.get("cap_usage")),
+        campaign_usage=_ints(raw.get("campaign_usage")),
+        campaign_budget_used=_ints(raw.get("campaign_budget_used")),
+        challenge_spend=_decimals(raw.get("challenge_spend")),
+        reward_stock=_ints(raw.get("reward_stock")),
+        activity_counts=_ints(raw.get("activity_counts")),
+        awarded_upgrades=frozenset(raw.get("awarded_upgrades") or ()),
+    )

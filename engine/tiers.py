@@ -1,0 +1,67 @@
+"""Tier qualification: which tier spend and orders earn, progress to the next one."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from engine import calendar
+from engine.model import Tier
+
+if TYPE_CHECKING:
+    from engine.program import Program
+
+
+def lowest(program: "Program") -> Tier | None:
+    tiers = program.model.tiers
+    return tiers.levels[0] if tiers and tiers.levels else None
+
+
+def qualify(program: "Program", spend: Decimal, orders: int) -> str | None:
+    """The highest tier whose min spend AND min orders are both met."""
+    tiers = program.model.tiers
+    if not tiers:
+        return None
+    best = tiers.levels[0].id if tiers.levels else None
+    for tier in tiers.levels:
+        if spend >= tier.min_spend and orders >= tier.min_orders:
+            best = tier.id
+    return best
+
+
+def next_tier(program: "Program", tier_id: str | None) -> Tier | None:
+    tiers = program.model.tiers
+    current = tiers.get(tier_id) if tiers else None
+    if not tiers or current is None:
+        return None
+    return tiers.levels[current.index + 1] if current.index + 1 < len(tiers.levels) else None
+
+
+def window_start(program: "Program", at: datetime) -> datetime | None:
+    """Start of the qualification window containing `at` (None for lifetime windows)."""
+    tiers = program.model.tiers
+    window = tiers.window if tiers else "lifetime"
+    return calendar.window_start(window, calendar.local(program, at), program.timezone)
+
+
+def higher(program: "Program", a: str | None, b: str | None) -> str | None:
+    tiers = program.model.tiers
+    if not tiers:
+        return a or b
+    ta, tb = tiers.get(a), tiers.get(b)
+    if ta is None:
+        return b
+    if tb is None:
+        return a
+    return a if ta.index >= tb.index else b
+
+
+def progress(program: "Program", tier_id: str | None, spend: Decimal, orders: int) -> dict[str, Any]:
+    following = next_tier(program, tier_id)
+    if following is None:
+        return {"next_tier": None, "spend_needed": "0.00", "orders_needed": 0}
+    spend_needed = max(Decimal(0), following.min_spend - spend)
+    return {"next_tier": following.id,
+            "spend_needed": str(spend_needed.quantize(Decimal("0.01"))),
+            "orders_needed": max(0, following.min_orders - orders)}
