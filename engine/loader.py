@@ -20,7 +20,7 @@ located at the value; one whose value is a block of its own at its key.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -53,6 +53,10 @@ _SEQ = "tag:yaml.org,2002:seq"
 _SCALAR_TAGS = {_STR, _INT, _FLOAT, _BOOL, _NULL, "tag:yaml.org,2002:timestamp",
                 "tag:yaml.org,2002:value"}
 _HEADER_KEY = "program"
+_DUPLICATE = "\0duplicate"  # stands in for a duplicate key whose value is dropped
+_ScalarEvent, _MappingStartEvent, _MappingEndEvent = (
+    yaml.ScalarEvent, yaml.MappingStartEvent, yaml.MappingEndEvent)
+_SequenceStartEvent, _SequenceEndEvent = yaml.SequenceStartEvent, yaml.SequenceEndEvent
 
 
 @dataclass(frozen=True)
@@ -243,35 +247,55 @@ class _Builder:
     def _run(self, text: str) -> Any:
         loader = _Loader(text)
         try:
-            return self._consume(_events(loader))
+            return self._consume(loader.get_event)
         finally:
             loader.dispose()
 
     # -- event loop --------------------------------------------------------------------
-    def _consume(self, events: Iterator[Any]) -> Any:
+    def _consume(self, next_event: Callable[[], Any]) -> Any:
         stack: list[_Frame] = []
         root: list[Any] = []
         documents = 0
-        for event in events:
+        plain: dict[str, Any] = {}  # plain scalar text → value, resolved once per file
+        positions = self.positions
+        while True:
+            event = next_event()
             kind = type(event)
-            if kind is yaml.ScalarEvent:
-                mark = _mark(event)
+            if kind is _ScalarEvent:
+                mark = event.start_mark
+                mark = (mark.line + 1, mark.column + 1)
                 top = stack[-1] if stack else None
-                if top is not None and type(top.value) is dict and top.key is None:
-                    self._key(top, event, mark)
-                    continue
+                if top is not None and type(top.value) is dict:
+                    if top.key is None:
+                        self._key(top, event, mark)
+                        continue
+                    if event.anchor is None and event.tag is None and top.record \
+                            and top.key not in ("<<", _DUPLICATE):
+                        # the common case, inlined: a plain or quoted value in a mapping
+                        if not event.implicit[0]:
+                            value = event.value
+                        elif event.value in plain:
+                            value = plain[event.value]
+                        else:
+                            value = plain[event.value] = self._scalar(event, mark, stack)
+                        path = (*top.path, top.key)
+                        positions[path] = mark
+                        top.value[top.key] = value
+                        top.key = None
+                        top.count += 1
+                        continue
                 value = self._scalar(event, mark, stack)
                 self._attach(stack, root, value, mark, False, 1, 1, event.anchor)
-            elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
-                self._open(stack, event, {} if kind is yaml.MappingStartEvent else [])
-            elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
+            elif kind is _MappingStartEvent or kind is _SequenceStartEvent:
+                self._open(stack, event, {} if kind is _MappingStartEvent else [])
+            elif kind is _MappingEndEvent or kind is _SequenceEndEvent:
                 frame = stack.pop()
                 if frame.merges:
                     self._merge(frame)
                 if frame.anchor is not None:
                     self.anchors[frame.anchor] = (frame.value, frame.count, frame.height)
                 self._attach(stack, root, frame.value, None, True, frame.count, frame.height,
-                             None, frame)
+                             None)
             elif kind is yaml.AliasEvent:
                 self._alias(stack, root, event)
             elif kind is yaml.DocumentStartEvent:
@@ -281,7 +305,8 @@ class _Builder:
                                 "Remove the second '---' or move it to its own file.",
                                 at=_mark(event))
                     raise _Stop
-        return root[0] if root else None
+            elif kind is yaml.StreamEndEvent or event is None:
+                return root[0] if root else None
 
     def _open(self, stack: list[_Frame], event: Any, value: Any) -> None:
         mark = _mark(event)
@@ -313,13 +338,13 @@ class _Builder:
             self._error(frame.path + (key,), f"duplicate key '{key}'{where}",
                         "A mapping may name each key once; remove or rename one of them.",
                         at=mark)
-            frame.key = "\0duplicate"
+            frame.key = _DUPLICATE
         elif frame.record:
             self.key_positions[frame.path + (key,)] = mark
 
     def _attach(self, stack: list[_Frame], root: list[Any], value: Any,
                 mark: tuple[int, int] | None, collection: bool, count: int, height: int,
-                anchor: str | None, done: _Frame | None = None) -> None:
+                anchor: str | None) -> None:
         if anchor is not None:
             self.anchors[anchor] = (value, 1, 1)
         if not stack:
@@ -338,7 +363,7 @@ class _Builder:
         if key == "<<":
             parent.merges.append((value, parent.key_mark or (1, 1)))
             return
-        if key is None or key == "\0duplicate":
+        if key is None or key == _DUPLICATE:
             return
         if mark is not None and parent.record:
             self.positions[parent.path + (key,)] = mark
@@ -354,7 +379,7 @@ class _Builder:
             self._error(parent.path, "a mapping key must be a plain scalar, not a mapping or "
                         "sequence", at=self.positions.get(parent.path, (1, 1)))
             raise _Stop
-        ok = parent.record and key not in ("<<", "\0duplicate")
+        ok = parent.record and key not in ("<<", _DUPLICATE)
         return parent.path + (key,), ok
 
     def _path_of(self, stack: list[_Frame]) -> Path_:
@@ -363,7 +388,7 @@ class _Builder:
         top = stack[-1]
         if type(top.value) is list:
             return top.path + (len(top.value),)
-        return top.path + ((top.key,) if top.key not in (None, "<<", "\0duplicate") else ())
+        return top.path + ((top.key,) if top.key not in (None, "<<", _DUPLICATE) else ())
 
     # -- scalars, aliases, merges --------------------------------------------------------
     def _scalar(self, event: Any, mark: tuple[int, int], stack: list[_Frame]) -> Any:
@@ -460,11 +485,6 @@ class _Builder:
             hint = "Check the indentation of this line against the lines above it."
         self.errors.append(RulesetError(self.name, line, col, "$", f"YAML syntax error: {problem}",
                                         hint))
-
-
-def _events(loader: Any) -> Iterator[Any]:
-    while loader.check_event():
-        yield loader.get_event()
 
 
 def _mark(event: Any) -> tuple[int, int]:
