@@ -1,0 +1,85 @@
+"""Read models for members: summary (tier, balance, expiring points, progress), ledger
+pages and the reward catalog as a member sees it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from engine import tiers
+from store import ledger, members, usage
+from store.db import Database
+from store.errors import NotFound
+from store.programs import ProgramCache
+from store.tiering import effective_tier
+
+EXPIRY_HORIZONS = (30, 60, 90)
+
+
+def summary(db: Database, cache: ProgramCache, program_id: str, member_id: str,
+            as_of: datetime) -> dict[str, Any]:
+    with db.reading() as session:
+        row = members.get(session, program_id, member_id)
+        program = cache.get(session, program_id, cache.live_version(session, program_id, as_of))
+
+        def stats(start: datetime | None, end: datetime) -> Any:
+            return members.window_stats(session, row.id, start, end)
+
+        tier = effective_tier(program, row.tier, row.tier_since, as_of, stats)
+        spend, orders = stats(tiers.window_start(program, as_of), as_of)
+        return {
+            "program": program_id, "member_id": row.member_id, "tier": tier,
+            "tier_since": row.tier_since.isoformat() if row.tier_since else None,
+            "balance": row.balance, "orders_count": row.orders_count,
+            "expiring": ledger.expiring(session, row.id, as_of, EXPIRY_HORIZONS),
+            "progress": {"qualifying_spend": str(spend.quantize(spend.__class__("0.01"))),
+                         "qualifying_orders": orders,
+                         **tiers.progress(program, tier, spend, orders)},
+            "attributes": row.attributes or {}, "as_of": as_of.isoformat(),
+            "ruleset_version": program.version,
+        }
+
+
+def ledger_page(db: Database, program_id: str, member_id: str, cursor: int | None,
+                limit: int) -> dict[str, Any]:
+    with db.reading() as session:
+        row = members.get(session, program_id, member_id)
+        entries, next_cursor = ledger.page(session, row.id, cursor, limit)
+        return {"member_id": member_id, "entries": [e.to_json() for e in entries],
+                "next_cursor": str(next_cursor) if next_cursor is not None else None}
+
+
+def _item(reward: Any, left: int | None) -> dict[str, Any]:
+    return {"id": reward.id, "name": reward.name, "type": reward.type, "points": reward.points,
+            "value": str(reward.value) if reward.value is not None else None,
+            "stock_remaining": left, "min_order": str(reward.min_order) if reward.min_order else None,
+            "valid_days": reward.valid_days, "tiers": sorted(reward.tiers) if reward.tiers else None,
+            "availability": reward.availability, "fulfilment": reward.fulfilment,
+            "rule": reward.rule_id}
+
+
+def catalog(db: Database, cache: ProgramCache, program_id: str, as_of: datetime,
+            member_id: str | None = None) -> dict[str, Any]:
+    with db.reading() as session:
+        program = cache.get(session, program_id, cache.live_version(session, program_id, as_of))
+        stock = usage.reward_stock(session, program)
+        redemption = program.model.redemption
+        items = []
+        tier, balance = None, None
+        if member_id is not None:
+            row = members.find(session, program_id, member_id)
+            if row is None:
+                raise NotFound("unknown_member", f"{program_id} has no member {member_id!r}")
+            tier = effective_tier(program, row.tier, row.tier_since, as_of,
+                                  lambda s, e: members.window_stats(session, row.id, s, e))
+            balance = row.balance
+        for reward in redemption.catalog if redemption else ():
+            left = stock.get(reward.id, reward.stock)
+            if member_id is not None and (
+                (reward.tiers and tier not in reward.tiers) or reward.points > (balance or 0)
+                or (left is not None and left <= 0)
+            ):
+                continue
+            items.append(_item(reward, left))
+        return {"program": program_id, "ruleset_version": program.version,
+                "member_id": member_id, "tier": tier, "balance": balance, "items": items}

@@ -1,0 +1,144 @@
+"""Quotes and order commits.
+
+A commit runs in one transaction holding the member's row lock (PostgreSQL) or the
+database write lock (SQLite): it re-reads the member's state, evaluates, and writes the
+ledger entries, usage counters, tier and the order row with its request hash and result.
+The unique (program, order_id) constraint settles races between retries: the loser reads
+the stored result and returns it (same body) or refuses (different body, 409).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from engine import evaluate
+from engine.request import parse
+from store import ledger, members, usage
+from store.db import Database
+from store.errors import Conflict
+from store.models import MemberRow, OrderRow
+from store.programs import ProgramCache
+from store.state import member_state, request_hash, with_attributes
+
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    result: dict[str, Any]
+    created: bool
+
+
+def quote(db: Database, cache: ProgramCache, program_id: str, request: dict[str, Any],
+          pinned: int | None = None) -> dict[str, Any]:
+    """Evaluate against the member's stored state without writing anything."""
+    req = parse(request)
+    with db.reading() as session:
+        program = cache.resolve(session, program_id, req.at, pinned)
+        member = members.find(session, program_id, str(req.member.get("id")))
+        state = member_state(session, program, member, req.at)
+        return evaluate(program, with_attributes(request, member), state)
+
+
+def find_order(session: Session, program_id: str, order_id: str) -> OrderRow | None:
+    return session.scalar(select(OrderRow).where(
+        OrderRow.program == program_id, OrderRow.order_id == order_id))
+
+
+def _replay(row: OrderRow, digest: str) -> Outcome:
+    if row.request_hash != digest:
+        raise Conflict("order_conflict",
+                       f"order {row.order_id!r} was already committed with a different body; "
+                       "a retry must resend the first request unchanged", pointer="/order/id")
+    return Outcome(row.result, created=False)
+
+
+def commit(db: Database, cache: ProgramCache, program_id: str, request: dict[str, Any],
+           pinned: int | None = None) -> Outcome:
+    req = parse(request)
+    assert req.order is not None, "the API requires an order to commit"
+    digest = request_hash(request)
+    with db.reading() as session:
+        prior = find_order(session, program_id, req.order.id)
+        if prior is not None:
+            return _replay(prior, digest)
+        program = cache.resolve(session, program_id, req.at, pinned)
+    try:
+        with db.writing() as session:
+            return _commit(session, program, request, req, digest)
+    except IntegrityError:
+        with db.reading() as session:
+            prior = find_order(session, program_id, req.order.id)
+        if prior is None:
+            raise
+        return _replay(prior, digest)
+
+
+def _commit(session: Session, program: Any, request: dict[str, Any], req: Any,
+            digest: str) -> Outcome:
+    order, at = req.order, req.order.placed_at
+    member = members.lock_or_create(session, program.program, str(req.member.get("id")), None)
+    prior = find_order(session, program.program, order.id)
+    if prior is not None:
+        return _replay(prior, digest)
+    members.merge_attributes(member, (req.member.get("attributes") or None))
+    ledger.expire_due(session, member, at)
+    state = member_state(session, program, member, at, lock_budgets=True)
+    result = evaluate(program, with_attributes(request, member), state)
+    if state.tier != member.tier:  # a downgrade that fell due since the last order
+        member.tier, member.tier_since = state.tier, at
+    awarded = _write_points(session, program, member, result, order.id, at)
+    if result["tier_after"] != member.tier:
+        member.tier, member.tier_since = result["tier_after"], at
+    usage.record_order(session, program, member.id, at, result)
+    spend = sum((Decimal(line["eligible_amount"]) for line in result["earn"]["lines"]), ZERO)
+    member.orders_count += 1
+    member.updated_at = datetime.now(UTC)
+    result = {**result, "commit": {"order_id": order.id, "points_awarded": awarded,
+                                   "balance": member.balance, "tier": member.tier}}
+    session.add(OrderRow(program=program.program, order_id=order.id, member_pk=member.id,
+                         request_hash=digest, request=request, result=result,
+                         ruleset_version=program.version, placed_at=at, qualifying_spend=spend,
+                         original_spend=spend, refunded_fraction=ZERO, counted=True,
+                         created_at=datetime.now(UTC)))
+    session.flush()
+    return Outcome(result, created=True)
+
+
+def _write_points(session: Session, program: Any, member: MemberRow, result: dict[str, Any],
+                  order_id: str, at: datetime) -> int:
+    """Ledger entries for an order: one lot per rule, activity bonuses, upgrade bonuses."""
+    from engine import calendar
+
+    expires = calendar.expiry_at(program, at)
+    version = program.version
+    bonus_rules = {b["rule"] for b in result["earn"]["bonuses"]}
+    total = 0
+    for rule, points in result["earn"]["by_rule"].items():
+        kind = "bonus" if rule in bonus_rules else "earn"
+        ledger.append(session, member, kind, points, version=version, rule=rule,
+                      source_type="order", source_ref=order_id, occurred_at=at, expires_at=expires)
+        total += points
+    for activity in result["activities"]:
+        ledger.append(session, member, "bonus", activity["points"], version=version,
+                      rule=activity["rule"], source_type="activity", source_ref=f"order:{order_id}",
+                      occurred_at=at, expires_at=expires)
+        usage.record_activity(session, program, member.id, activity["activity"], at)
+        total += activity["points"]
+    upgrade = result.get("upgrade")
+    for rule in (upgrade or {}).get("rules", []):
+        tier_id = rule.split(".")[1]
+        points = program.model.tiers.get(tier_id).upgrade_bonus
+        ledger.append(session, member, "bonus", points, version=version, rule=rule,
+                      source_type="tier", source_ref=f"order:{order_id}", occurred_at=at,
+                      expires_at=expires)
+        usage.record_upgrade(session, member.id, tier_id)
+        total += points
+    return total

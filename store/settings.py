@@ -1,0 +1,34 @@
+"""Runtime settings for the store and the HTTP service, read once from the environment."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///./loyalty.db"
+
+
+class Settings(BaseSettings):
+    """All knobs of the service. Environment variables carry the `LOYALTY_` prefix."""
+
+    model_config = SettingsConfigDict(env_prefix="LOYALTY_", extra="ignore")
+
+    database_url: str = Field(
+        DEFAULT_DATABASE_URL,
+        description="SQLAlchemy URL; SQLite file by default, postgresql+psycopg://… in production",
+    )
+    max_body_bytes: int = Field(1_000_000, description="largest accepted request body")
+    max_ruleset_bytes: int = Field(2_000_000, description="largest accepted ruleset upload")
+    activation_check_seconds: float = Field(
+        0.0,
+        description="how often a worker re-reads the activation generation; 0 = every request",
+    )
+    api_key_cache_seconds: float = Field(5.0, description="how long a verified key is cached")
+    pool_size: int = Field(10, description="database connection pool size (PostgreSQL)")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,63 @@
+"""Which tier a stored member holds at an instant, under the program's downgrade policy.
+
+Upgrades happen in the engine (it sees the order). Downgrades are a matter of time:
+`end_of_window` keeps a tier until the qualification window it was earned in ends;
+`end_of_next_window` until the window after that ends (re-qualifying in a window renews
+it); `never` keeps it. A tier the ruleset no longer has is re-qualified from scratch.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any, Callable
+
+from engine import tiers
+
+Stats = Callable[[datetime | None, datetime], tuple[Decimal, int]]
+TINY = timedelta(microseconds=1)
+
+
+def _lower(program: Any, a: str | None, b: str | None) -> str | None:
+    return b if tiers.higher(program, a, b) == a else a
+
+
+def requalified(program: Any, at: datetime, stats: Stats) -> str | None:
+    """The tier spend and orders earn at `at`: the current window, and for
+    `end_of_next_window` also the previous one."""
+    model_tiers = program.model.tiers
+    start = tiers.window_start(program, at)
+    spend, orders = stats(start, at)
+    earned = tiers.qualify(program, spend, orders)
+    if start is not None and model_tiers.downgrade_policy == "end_of_next_window":
+        prev_start = tiers.window_start(program, start - TINY)
+        prev_spend, prev_orders = stats(prev_start, start - TINY)
+        earned = tiers.higher(program, earned, tiers.qualify(program, prev_spend, prev_orders))
+    return earned
+
+
+def effective_tier(program: Any, tier: str | None, tier_since: datetime | None, at: datetime,
+                   stats: Stats) -> str | None:
+    model_tiers = program.model.tiers
+    if model_tiers is None:
+        return None
+    if tier is None or model_tiers.get(tier) is None:
+        return requalified(program, at, stats) or tiers.lowest(program).id
+    policy = model_tiers.downgrade_policy
+    start = tiers.window_start(program, at)
+    if policy == "never" or start is None:
+        return tier
+    protected_from = start if policy == "end_of_window" else tiers.window_start(program, start - TINY)
+    if tier_since is not None and protected_from is not None and tier_since >= protected_from:
+        return tier
+    return _lower(program, tier, requalified(program, at, stats))
+
+
+def after_refund(program: Any, tier: str | None, at: datetime, stats: Stats) -> str | None:
+    """A refund takes back the spend that earned a tier: re-qualify, never upward."""
+    if program.model.tiers is None or tier is None:
+        return tier
+    policy = program.model.tiers.downgrade_policy
+    if policy == "never":
+        return tier
+    return _lower(program, tier, requalified(program, at, stats))

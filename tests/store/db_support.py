@@ -1,0 +1,76 @@
+"""Test databases: SQLite by default; PostgreSQL when LOYALTY_TEST_DATABASE_URL is set or
+CI=true. Each test session gets a fresh PostgreSQL database, dropped at the end, so
+parallel runs never collide."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import delete
+from sqlalchemy.engine import make_url
+
+from store.db import Database, normalize_url, open_database
+from store.migrate import upgrade
+from store.models import Base, RegistryGenerationRow
+
+CI_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+REPO = Path(__file__).resolve().parents[2]
+RETAIL = REPO / "rulesets" / "retail"
+
+
+def postgres_base_url() -> str | None:
+    url = os.environ.get("LOYALTY_TEST_DATABASE_URL")
+    if url:
+        return normalize_url(url)
+    if os.environ.get("CI", "").lower() == "true":
+        return CI_DEFAULT
+    return None
+
+
+def _admin(url: str):  # type: ignore[no-untyped-def]
+    import psycopg
+
+    server = make_url(url).set(drivername="postgresql", database="postgres")
+    return psycopg.connect(server.render_as_string(hide_password=False), autocommit=True)
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    base = postgres_base_url()
+    if base is None:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'loyalty.db'}"
+        return
+    name = f"loyalty_test_{secrets.token_hex(6)}"
+    with _admin(base) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(base).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with _admin(base) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def migrated_db(database_url: str) -> Iterator[Database]:
+    db = open_database(database_url)
+    upgrade(db)
+    yield db
+    db.dispose()
+
+
+def wipe(db: Database) -> None:
+    """Empty every table but the registry generation (workers compare against it)."""
+    with db.writing() as session:
+        for table in reversed(Base.metadata.sorted_tables):
+            if table.name != RegistryGenerationRow.__tablename__:
+                session.execute(delete(table))
+
+
+@pytest.fixture
+def db(migrated_db: Database) -> Iterator[Database]:
+    wipe(migrated_db)
+    yield migrated_db
