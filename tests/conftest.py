@@ -1,0 +1,115 @@
+"""Shared fixtures: the reference program, ruleset variants, a request builder, --update-golden."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from engine import load_program
+from engine.program import Program
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--update-golden", action="store_true", default=False,
+                     help="rewrite tests/engine/golden/*.json from the current engine output")
+
+
+@pytest.fixture(scope="session")
+def update_golden(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--update-golden"))
+
+
+@pytest.fixture(scope="session")
+def retail() -> Program:
+    return load_program(ROOT / "rulesets" / "retail")
+
+
+_VARIANTS: dict[str, Program] = {}
+
+
+@pytest.fixture(scope="session")
+def variant(retail: Program) -> Callable[..., Program]:
+    """`variant(change)` → a Program built from a deep copy of the retail data after
+    `change(data)` edits it. Compiled rulesets live for the whole process in the rule
+    engine, so keep the number of distinct variants small (a few dozen)."""
+
+    def make(change: Callable[[dict[str, Any]], None]) -> Program:
+        data = copy.deepcopy(dict(retail.data))
+        change(data)
+        program = Program.from_data(data)
+        return _VARIANTS.setdefault(program.digest, program)
+
+    return make
+
+
+def make_request(lines: list[tuple[str, Any] | tuple[str, Any, int] | dict[str, Any]] = (),
+                 *, tier: str | None = "gold", at: str = "2026-11-17T14:30:00-05:00",
+                 shipping: Any = "0.00", balance: int = 0, state: dict | None = None,
+                 attributes: dict | None = None, channel: str | None = "web",
+                 redeem: dict | None = None, explain: bool = False,
+                 context: dict | None = None) -> dict[str, Any]:
+    """An evaluation request; a line is (category, unit_price[, quantity]) or a full dict.
+    Defaults: a gold member on Tuesday 2026-11-17 (no campaign runs), web, no shipping."""
+    out_lines = []
+    for i, line in enumerate(lines):
+        if isinstance(line, dict):
+            out_lines.append({"sku": f"SKU-{i}", "quantity": 1, **line})
+        else:
+            category, price, *qty = line
+            out_lines.append({"sku": f"SKU-{i}", "category": category,
+                              "quantity": qty[0] if qty else 1, "unit_price": str(price)})
+    member: dict[str, Any] = {"id": "M-1", "points_balance": balance,
+                              "attributes": attributes or {}}
+    if tier is not None:
+        member["tier"] = tier
+    if state is not None:
+        member["state"] = state
+    order: dict[str, Any] = {"id": "O-1", "placed_at": at, "currency": "USD",
+                             "shipping": shipping, "lines": out_lines}
+    if channel is not None:
+        order["channel"] = channel
+    req: dict[str, Any] = {"member": member, "order": order, "explain": explain}
+    if redeem is not None:
+        req["redeem"] = redeem
+    if context is not None:
+        req["context"] = context
+    return req
+
+
+@pytest.fixture(scope="session")
+def req() -> Callable[..., dict[str, Any]]:
+    return make_request
+
+
+def check_invariants(result: dict[str, Any]) -> None:
+    """What every result must satisfy (DESIGN §4/§5)."""
+    earn = result["earn"]
+    assert sum(earn["by_rule"].values()) == earn["points"]
+    assert sum(ln["points"] for ln in earn["lines"]) + sum(b["points"] for b in earn["bonuses"]) \
+        == earn["points"]
+    assert earn["points"] >= 0 and all(ln["points"] >= 0 for ln in earn["lines"])
+    for ln in earn["lines"]:
+        assert isinstance(ln["amount"], str) and isinstance(ln["eligible_amount"], str)
+    if "order" in result:
+        assert isinstance(result["order"]["subtotal"], str)
+        assert isinstance(result["order"]["total"], str)
+    for entry in result.get("trace", []):
+        assert entry.get("engine_agrees", True), entry
+
+
+@pytest.fixture(scope="session")
+def run() -> Callable[..., dict[str, Any]]:
+    """`run(program, request)` → `engine.evaluate(...)`, with the invariants checked."""
+    from engine import evaluate
+
+    def go(program: Program, request: dict[str, Any], **kw: Any) -> dict[str, Any]:
+        result = evaluate(program, request, **kw)
+        check_invariants(result)
+        return result
+
+    return go
