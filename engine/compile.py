@@ -13,7 +13,7 @@ key are decided identically by every rule of the group, so the cache is exact.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from engine import rules_engine
 from engine.conditions import (ALWAYS, WEEKDAY_NAMES, Atoms, fact_name, flag_name, scalar,
@@ -83,6 +83,8 @@ class DecisionGroup:
     chunks: list[str] = field(default_factory=list)
     cache: dict[tuple[Any, ...], frozenset[str]] = field(default_factory=dict)
     use_cache: bool = True
+    _order_plan: tuple = ()
+    _line_plan: tuple | None = None
 
     def __post_init__(self) -> None:
         for rule in self.rules:
@@ -121,6 +123,32 @@ class DecisionGroup:
             hit = self.cache.get(key)
             if hit is not None:
                 return hit
+        return self._decide(fact, key)
+
+    def decide_lines(self, order_fact: Mapping[str, Any], lines: Sequence[Any],
+                     line_fact: Callable[[Mapping[str, Any], Any], dict[str, Any]],
+                     ) -> list[frozenset[str]]:
+        """Decide each line; the order's part of the cache key is computed once."""
+        if not self.rules:
+            return [frozenset()] * len(lines)
+        if not self.use_cache:
+            return [self._decide(line_fact(order_fact, ln), None) for ln in lines]
+        atoms = self.atoms
+        if self._line_plan is None:
+            self._order_plan = atoms.plan("line.", exclude=True)
+            self._line_plan = atoms.plan("line.")
+        head = atoms.key(order_fact, self._order_plan)
+        out = []
+        for ln in lines:
+            values = {"line.sku": ln.sku, "line.category": ln.category,
+                      "line.quantity": ln.quantity, "line.unit_price": ln.unit_price,
+                      "line.amount": ln.amount}
+            key = head + atoms.key(values, self._line_plan)
+            hit = self.cache.get(key)
+            out.append(hit if hit is not None else self._decide(line_fact(order_fact, ln), key))
+        return out
+
+    def _decide(self, fact: Mapping[str, Any], key: tuple[Any, ...] | None) -> frozenset[str]:
         durable_fact = self.durable_fact(fact)
         fired: set[str] = set()
         for chunk in self.chunks:

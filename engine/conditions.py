@@ -12,7 +12,7 @@ from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 OPERATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "not_in", "contains", "between")
 ORDERED = {"gt": "$gt", "gte": "$gte", "lt": "$lt", "lte": "$lte"}
@@ -237,6 +237,7 @@ class Atoms:
     values: dict[str, set[Any]] = field(default_factory=dict)
     members: dict[str, set[Any]] = field(default_factory=dict)
     _order: tuple[str, ...] = ()
+    _plan: tuple = ()
 
     def add(self, cond: Mapping[str, Any]) -> None:
         for leaf in leaves(cond):
@@ -255,24 +256,41 @@ class Atoms:
         for path, bucket in self.thresholds.items():
             self.thresholds[path] = sorted(set(bucket))
         self._order = tuple(sorted(set(self.thresholds) | set(self.values) | set(self.members)))
+        self._plan = tuple((path, self._part(path)) for path in self._order)
+
+    def _part(self, path: str) -> Callable[[Any], Any]:
+        """The key component of one field, as a function of its (non-missing) value."""
+        if path in self.members:
+            named = tuple(sorted(self.members[path], key=str))
+            return lambda actual: tuple(m for m in named if m in actual)
+        th = self.thresholds.get(path)
+        vals = self.values.get(path)
+
+        def part(actual: Any) -> Any:
+            if type(actual) is not int:
+                actual = scalar(actual)
+            try:
+                pos = (bisect_left(th, actual), bisect_right(th, actual)) if th else None
+            except TypeError:  # a string where numbers are compared: never matches them
+                pos = "NaN"
+            return (pos, actual if vals is not None and actual in vals else "~")
+
+        if th is None and vals is not None:
+            return lambda actual: actual if type(actual) is str and actual in vals else (
+                "~" if type(actual) is str else part(actual))
+        return part
 
     @property
     def fields(self) -> tuple[str, ...]:
         return self._order
 
-    def key(self, fact: Mapping[str, Any]) -> tuple[Any, ...]:
-        parts: list[Any] = []
-        for path in self._order:
-            actual = fact.get(path)
-            if actual is None:
-                parts.append(None)
-                continue
-            if path in self.members:
-                parts.append(tuple(sorted(m for m in self.members[path] if m in actual)))
-                continue
-            actual = scalar(actual)
-            th = self.thresholds.get(path)
-            pos = (bisect_left(th, actual), bisect_right(th, actual)) if th else None
-            vals = self.values.get(path)
-            parts.append((pos, actual if vals is not None and actual in vals else "~"))
-        return tuple(parts)
+    def plan(self, prefix: str | None = None, exclude: bool = False) -> tuple:
+        """Key plan for the fields that start (or, with exclude, don't start) with prefix."""
+        if prefix is None:
+            return self._plan
+        return tuple(p for p in self._plan if p[0].startswith(prefix) != exclude)
+
+    def key(self, fact: Mapping[str, Any], plan: tuple | None = None) -> tuple[Any, ...]:
+        get = fact.get
+        return tuple(None if (v := get(path)) is None else part(v)
+                     for path, part in (self._plan if plan is None else plan))

@@ -110,44 +110,86 @@ def category_candidates(model: Ruleset, category: str,
     return regular, best
 
 
-def line_points(model: Ruleset, line: Line, tier: Tier | None,
-                bonus_campaigns: list[Campaign], rotations: list[Rotation],
-                factors: list[Multiplier], caps: CapBook) -> LineResult:
-    excluded = line.category in model.earning.excluded_categories
-    eligible = ZERO if excluded else line.amount
-    result = LineResult(line=line, eligible=eligible,
-                        excluded_by=f"earning.exclusions.{line.category}" if excluded else None)
-    if excluded or eligible <= 0:
-        return result
-    regular, best = category_candidates(model, line.category, bonus_campaigns)
-    segments: list[tuple[Decimal, Multiplier]] = [(eligible, best)]
-    for rotation in rotations:
-        if line.category in rotation.categories and rotation.multiplier > best.value:
-            in_cap = caps.take(rotation, eligible)
-            result.seasonal_amount = in_cap
-            segments = [(in_cap, Multiplier(rotation.rule_id, rotation.multiplier)),
-                        (eligible - in_cap, best)]
-            break
-    result.category = max((m for a, m in segments if a), key=lambda m: m.value, default=best)
-    base = model.earning.base_rate
-    tier_value = tier.multiplier if tier else ONE
-    result.tier = Multiplier(f"tiers.{tier.id}", tier_value) if tier else None
-    total = ZERO
-    for amount, chosen in segments:
-        if not amount:
-            continue
-        base_points = amount * base
-        result.add("earning.base", base_points)
-        if tier:
-            result.add(f"tiers.{tier.id}", base_points * (tier_value - ONE))
-        tiered = base_points * tier_value
-        result.add(regular.rule, tiered * (regular.value - ONE))
-        result.add(chosen.rule, tiered * (chosen.value - regular.value))
-        total += tiered * chosen.value
+@dataclass(frozen=True)
+class LineRates:
+    """Points per 1.00 of eligible spend, by rule, for one line context.
+
+    Line points are linear in the eligible amount (per segment), so the layered
+    attribution is computed once per (category, tier, campaigns, multipliers) and a line
+    only multiplies. `seasonal` rates apply to spend within the rotation's cap.
+    """
+
+    regular: Multiplier
+    best: Multiplier
+    tier: Multiplier | None
+    factors: tuple[Multiplier, ...]
+    per_unit: tuple[tuple[str, Decimal], ...]
+    rotation: Rotation | None = None
+    seasonal: Multiplier | None = None
+    seasonal_per_unit: tuple[tuple[str, Decimal], ...] = ()
+
+
+def _per_unit(base: Decimal, tier: Multiplier | None, regular: Multiplier, chosen: Multiplier,
+              factors: Iterable[Multiplier]) -> tuple[tuple[str, Decimal], ...]:
+    parts: dict[str, Decimal] = {}
+
+    def add(rule: str, value: Decimal) -> None:
+        if value:
+            parts[rule] = parts.get(rule, ZERO) + value
+
+    add("earning.base", base)
+    tier_value = tier.value if tier else ONE
+    if tier:
+        add(tier.rule, base * (tier_value - ONE))
+    tiered = base * tier_value
+    add(regular.rule, tiered * (regular.value - ONE))
+    add(chosen.rule, tiered * (chosen.value - regular.value))
+    total = tiered * chosen.value
     for factor in factors:
-        result.add(factor.rule, total * (factor.value - ONE))
+        add(factor.rule, total * (factor.value - ONE))
         total *= factor.value
-    result.factors = list(factors)
+    return tuple(parts.items())
+
+
+def line_rates(model: Ruleset, category: str, tier: Tier | None,
+               bonus_campaigns: list[Campaign], rotations: list[Rotation],
+               factors: list[Multiplier]) -> LineRates:
+    regular, best = category_candidates(model, category, bonus_campaigns)
+    tier_m = Multiplier(f"tiers.{tier.id}", tier.multiplier) if tier else None
+    base = model.earning.base_rate
+    rates = LineRates(regular, best, tier_m, tuple(factors),
+                      _per_unit(base, tier_m, regular, best, factors))
+    for rotation in rotations:
+        if category in rotation.categories and rotation.multiplier > best.value:
+            seasonal = Multiplier(rotation.rule_id, rotation.multiplier)
+            return LineRates(regular, best, tier_m, tuple(factors), rates.per_unit, rotation,
+                             seasonal, _per_unit(base, tier_m, regular, seasonal, factors))
+    return rates
+
+
+def line_points(model: Ruleset, line: Line, rates: LineRates, caps: CapBook) -> LineResult:
+    if line.category in model.earning.excluded_categories:
+        return LineResult(line=line, eligible=ZERO,
+                          excluded_by=f"earning.exclusions.{line.category}")
+    eligible = line.amount
+    result = LineResult(line=line, eligible=eligible, excluded_by=None)
+    if eligible <= 0:
+        return result
+    result.tier, result.factors, result.category = rates.tier, list(rates.factors), rates.best
+    if rates.rotation is None:
+        result.parts = {rule: eligible * c for rule, c in rates.per_unit}
+        return result
+    in_cap = caps.take(rates.rotation, eligible)
+    rest = eligible - in_cap
+    parts: dict[str, Decimal] = {}
+    if in_cap:
+        result.seasonal_amount, result.category = in_cap, rates.seasonal
+        for rule, c in rates.seasonal_per_unit:
+            parts[rule] = in_cap * c
+    if rest:
+        for rule, c in rates.per_unit:
+            parts[rule] = parts.get(rule, ZERO) + rest * c
+    result.parts = parts
     return result
 
 

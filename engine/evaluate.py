@@ -14,7 +14,7 @@ from typing import Any, Mapping
 
 from engine import calendar, tiers
 from engine.earn import (ZERO, CapBook, LineResult, Multiplier, apportion, line_points,
-                         pick_factors, round_points, truncate)
+                         line_rates, pick_factors, round_points, truncate)
 from engine.explain import build_trace
 from engine.facts import line_fact, order_fact
 from engine.program import Program
@@ -41,9 +41,14 @@ class Evaluation:
         self.fired = program.compiled.order.decide(self.fact)
         self.skipped: dict[str, str] = {}  # rule id → why a matching rule was not applied
         self.effects: list[dict[str, Any]] = []
+        self.index = program.index
+        self._active: dict[tuple[str, ...], list[Any]] = {}
 
     # ------------------------------------------------------------ which rules apply
     def active_campaigns(self, *types: str) -> list[Any]:
+        cached = self._active.get(types)
+        if cached is not None:
+            return cached
         out = []
         for c in self.model.campaigns:
             if c.type not in types or c.rule_id not in self.fired:
@@ -57,11 +62,13 @@ class Evaluation:
                 self.skipped[c.rule_id] = "budget exhausted"
                 continue
             out.append(c)
+        self._active[types] = out
         return out
 
     def rule_effects(self, kind: str, fired: frozenset[str] | set[str]) -> list[tuple[str, Any]]:
-        return [(r.rule_id, e.value) for r in self.model.rules if r.rule_id in fired
-                for e in r.then if e.kind == kind]
+        effects = self.index.effects
+        found = [(rule, value) for rule in fired for k, value in effects.get(rule, ()) if k == kind]
+        return sorted(found, key=self.index.rule_order) if len(found) > 1 else found
 
     # ------------------------------------------------------------ earning
     def earn_lines(self, order: Order) -> tuple[list[LineResult], CapBook]:
@@ -71,16 +78,30 @@ class Evaluation:
         order_mults = [Multiplier(rule, Decimal(str(v)))
                        for rule, v in self.rule_effects("multiplier", self.fired)]
         caps = CapBook(self.state.cap_usage)
-        self.line_fired: list[frozenset[str]] = []
         results = []
-        for line in order.lines:
-            fired = self.program.compiled.line.decide(line_fact(self.fact, line))
-            self.line_fired.append(fired)
+        line_group = self.program.compiled.line
+        rate_cache = self.index.rates
+        no_line_rules = not line_group.rules
+        empty: frozenset[str] = frozenset()
+        decisions = [empty] * len(order.lines) if no_line_rules else \
+            line_group.decide_lines(self.fact, order.lines, line_fact)
+        self.line_fired = decisions
+        context = (self.tier_id, tuple(c.id for c in bonus), tuple(c.id for c in multipliers),
+                   tuple(r.id for r in rotations),
+                   tuple((m.rule, m.value) for m in order_mults))
+        for line, fired in zip(order.lines, decisions):
             line_mults = [Multiplier(rule, Decimal(str(v)))
-                          for rule, v in self.rule_effects("multiplier", fired)]
-            factors = pick_factors(multipliers, order_mults + line_mults, line.category)
-            results.append(line_points(self.model, line, self.tier, bonus, rotations,
-                                       factors, caps))
+                          for rule, v in self.rule_effects("multiplier", fired)] if fired else []
+            key = (line.category, context, tuple((m.rule, m.value) for m in line_mults)
+                   if line_mults else ())
+            rates = rate_cache.get(key)
+            if rates is None:
+                if len(rate_cache) > 10_000:
+                    rate_cache.clear()
+                factors = pick_factors(multipliers, order_mults + line_mults, line.category)
+                rates = rate_cache[key] = line_rates(self.model, line.category, self.tier,
+                                                     bonus, rotations, factors)
+            results.append(line_points(self.model, line, rates, caps))
         return results, caps
 
     def cap_campaigns(self, lines: list[LineResult], extra: dict[str, Decimal]) -> None:
@@ -122,10 +143,11 @@ class Evaluation:
         else:
             exact = {r.line.index: r.points for r in lines}
             line_ints = apportion(round_points(sum(exact.values(), ZERO), mode), exact)
-        by_rule: dict[str, int] = {}
+        parts: dict[str, Decimal] = {}
         for r in lines:
-            for rule, pts in apportion(line_ints[r.line.index], r.parts).items():
-                by_rule[rule] = by_rule.get(rule, 0) + pts
+            for rule, pts in r.parts.items():
+                parts[rule] = parts.get(rule, ZERO) + pts
+        by_rule = apportion(sum(line_ints.values()), parts)
         bonuses = self.bonuses(order)
         for b in bonuses:
             by_rule[b["rule"]] = by_rule.get(b["rule"], 0) + b["points"]

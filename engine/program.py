@@ -15,6 +15,16 @@ from engine.errors import RulesetInvalid
 from engine.model import Ruleset, build
 
 
+class ProgramIndex:
+    """Lookups computed once per program for the evaluation hot path."""
+
+    def __init__(self, model: Ruleset):
+        self.effects = {r.rule_id: tuple((e.kind, e.value) for e in r.then) for r in model.rules}
+        order = {r.rule_id: i for i, r in enumerate(model.rules)}
+        self.rule_order = lambda item: order.get(item[0], 0)
+        self.rates: dict[tuple, Any] = {}  # line context → engine.earn.LineRates
+
+
 @dataclass
 class Program:
     model: Ruleset
@@ -45,6 +55,13 @@ class Program:
     @property
     def data(self) -> Mapping[str, Any]:
         return self.model.data
+
+    @property
+    def index(self) -> "ProgramIndex":
+        index = self.__dict__.get("_index")
+        if index is None:
+            index = self.__dict__["_index"] = ProgramIndex(self.model)
+        return index
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any], sources: Mapping[str, str] | None = None) -> "Program":

@@ -13,6 +13,7 @@ from typing import Any, Mapping
 
 MAX_LINES = 500
 MONEY_LIMIT = Decimal("1000000000")
+ZERO = Decimal(0)
 
 
 class RequestInvalid(ValueError):
@@ -23,7 +24,7 @@ class RequestInvalid(ValueError):
         super().__init__("; ".join(f"{p}: {m}" for p, m in self.errors))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Line:
     index: int
     sku: str
@@ -32,9 +33,10 @@ class Line:
     unit_price: Decimal
     discount: Decimal
 
-    @property
-    def amount(self) -> Decimal:
-        return self.quantity * self.unit_price - self.discount
+    amount: Decimal = ZERO
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "amount", self.quantity * self.unit_price - self.discount)
 
 
 @dataclass(frozen=True)
@@ -153,7 +155,35 @@ class _Reader:
         return raw
 
 
+def _fast_money(raw: Any) -> Decimal | None:
+    """The common case (a plain decimal string or int) without the error bookkeeping."""
+    kind = type(raw)
+    if kind is str:
+        try:
+            value = Decimal(raw)
+        except ArithmeticError:
+            return None
+    elif kind is int:
+        value = Decimal(raw)
+    else:
+        return None
+    if value.is_finite() and ZERO <= value < MONEY_LIMIT:
+        return value
+    return None
+
+
 def _line(r: _Reader, raw: Any, i: int) -> Line | None:
+    if type(raw) is dict:
+        price, discount = _fast_money(raw.get("unit_price")), _fast_money(raw.get("discount", "0"))
+        qty, sku, cat = raw.get("quantity"), raw.get("sku"), raw.get("category")
+        if (price is not None and discount is not None and type(qty) is int and 1 <= qty <= 10**6
+                and type(sku) is str and type(cat) is str and 0 < len(sku) <= 200
+                and 0 < len(cat) <= 200 and discount <= qty * price):
+            return Line(i, sku, cat, qty, price, discount)
+    return _line_checked(r, raw, i)
+
+
+def _line_checked(r: _Reader, raw: Any, i: int) -> Line | None:
     path = f"$.order.lines[{i}]"
     if not isinstance(raw, Mapping):
         r.fail(path, f"expected an object, got {type(raw).__name__}")
