@@ -152,7 +152,7 @@ class _Generator:
     def _event(self, m: _Member, day: date, d: int) -> str:
         roll = self.rng.random()
         if roll < 0.06 and m.last_order and m.last_order[0] not in m.refunded \
-                and d - m.last_order[2] <= 60:
+                and 1 <= d - m.last_order[2] <= 60:
             return self._refund(m)
         if roll < 0.09:
             return self._activity(m, "product_review")

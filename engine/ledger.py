@@ -1,0 +1,248 @@
+"""An in-memory member book for simulations: point lots, orders, tier qualification.
+
+Points are kept as FIFO lots `[expires_ts, remaining]`, one per crediting event, in the
+order they were earned (so the oldest lot is also the first to expire). Redemptions
+consume the oldest lots first; expiry removes lots whose time has come. A refund reverses
+the refunded share of the order's points: from that order's own lot while it still holds
+points, then from the newest lots; whatever is already spent becomes a debt that the next
+points earned pay off first. The book therefore always satisfies
+
+    issued - reversed - redeemed - expired == balance  (balance < 0 only while in debt)
+
+Tier qualification follows the ruleset's window and downgrade policy; see `TierTrack`.
+Timestamps are POSIX seconds (floats): comparisons in the hot path stay cheap.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+INF = float("inf")
+ZERO = Decimal(0)
+
+
+class PointBook:
+    """Lots, balance and the four counters of one member's points."""
+
+    __slots__ = ("lots", "balance", "debt", "issued", "reversed", "redeemed", "expired")
+
+    def __init__(self) -> None:
+        self.lots: deque[list[float]] = deque()  # [expires_ts, remaining points]
+        self.balance = 0
+        self.debt = 0
+        self.issued = self.reversed = self.redeemed = self.expired = 0
+
+    def credit(self, points: int, expires_ts: float | None) -> list[float] | None:
+        """Add earned points; pay any debt first. Returns the new lot (None if all paid debt)."""
+        if points <= 0:
+            return None
+        self.issued += points
+        self.balance += points
+        if self.debt:
+            paid = min(self.debt, points)
+            self.debt -= paid
+            points -= paid
+        if not points:
+            return None
+        lot = [INF if expires_ts is None else expires_ts, points]
+        self.lots.append(lot)
+        return lot
+
+    def expire_until(self, ts: float) -> list[tuple[float, int]]:
+        """Expire every lot whose time is at or before `ts`; returns (when, points) pairs."""
+        out = []
+        lots = self.lots
+        while lots and lots[0][0] <= ts:
+            when, points = lots.popleft()
+            if points:
+                out.append((when, int(points)))
+                self.expired += int(points)
+                self.balance -= int(points)
+        return out
+
+    def redeem(self, points: int) -> int:
+        """Consume `points` from the oldest lots (caller checked the balance); returns lots used."""
+        assert 0 < points <= self.balance, "redemption larger than the balance"
+        self.redeemed += points
+        self.balance -= points
+        used, lots = 0, self.lots
+        while points:
+            lot = lots[0]
+            take = min(int(lot[1]), points)
+            lot[1] -= take
+            points -= take
+            used += 1
+            if not lot[1]:
+                lots.popleft()
+        return used
+
+    def reverse(self, points: int, own_lot: list[float] | None) -> None:
+        """Take back `points` for a refund: own lot, then newest lots, then debt."""
+        if points <= 0:
+            return
+        self.reversed += points
+        self.balance -= points
+        if own_lot is not None and own_lot[1] > 0:
+            take = min(int(own_lot[1]), points)
+            own_lot[1] -= take
+            points -= take
+        for lot in reversed(self.lots):
+            if not points:
+                break
+            take = min(int(lot[1]), points)
+            lot[1] -= take
+            points -= take
+        while self.lots and not self.lots[0][1]:
+            self.lots.popleft()
+        self.debt += points
+
+
+@dataclass(frozen=True)
+class TierRules:
+    """What tier tracking needs from the ruleset, in plain values."""
+
+    ids: tuple[str, ...]
+    thresholds: tuple[tuple[Decimal, int], ...]  # (min_spend, min_orders) per tier
+    window: str  # calendar_year | rolling_12_months | lifetime
+    policy: str  # never | end_of_window | end_of_next_window
+    tz: ZoneInfo
+
+    @classmethod
+    def from_model(cls, tiers: Any, tz: ZoneInfo) -> "TierRules | None":
+        if tiers is None or not tiers.levels:
+            return None
+        return cls(tuple(t.id for t in tiers.levels),
+                   tuple((t.min_spend, t.min_orders) for t in tiers.levels),
+                   tiers.window, tiers.downgrade_policy, tz)
+
+    def qualify(self, spend: Decimal, orders: int) -> int:
+        best = 0
+        for index, (min_spend, min_orders) in enumerate(self.thresholds):
+            if spend >= min_spend and orders >= min_orders:
+                best = index
+        return best
+
+    def year_start_ts(self, year: int) -> float:
+        return datetime(year, 1, 1, tzinfo=self.tz).timestamp()
+
+
+YEAR = 365.2425 * 86400
+
+
+class TierTrack:
+    """Qualification of one member.
+
+    calendar_year: spend and orders count inside the local calendar year; at a new year
+    they restart. `end_of_window` keeps a tier to the end of the year that earned it,
+    `end_of_next_window` to the end of the following year, `never` forever.
+    rolling_12_months: spend and orders of the trailing 12 months; a member keeps the best
+    tier held at any of their orders of the last 12 months (the window rolls, so both
+    downgrade policies end a tier 12 months after the last order that held it).
+    lifetime: nothing restarts. A tier granted by the engine beyond qualification (a tier
+    challenge) counts as qualified for in the window it was granted.
+    """
+
+    __slots__ = ("rules", "window_id", "spend", "orders", "granted", "prev", "best", "entries")
+
+    def __init__(self, rules: TierRules, start_index: int = 0) -> None:
+        self.rules = rules
+        self.window_id: int | None = None
+        self.spend, self.orders = ZERO, 0
+        self.granted = start_index  # best tier given outside qualification, this window
+        self.prev = 0  # tier qualified for in the previous calendar window
+        self.best = start_index
+        self.entries: deque[list[Any]] = deque()  # rolling: [ts, spend, orders, tier after]
+
+    def qualified(self) -> int:
+        return max(self.rules.qualify(self.spend, self.orders), self.granted)
+
+    def effective(self, ts: float) -> int:
+        rules = self.rules
+        current = self.qualified()
+        if rules.policy == "never":
+            return max(current, self.best)
+        if rules.window == "rolling_12_months":
+            return max([current] + [e[3] for e in self.entries])
+        if rules.window == "calendar_year" and rules.policy == "end_of_next_window":
+            return max(current, self.prev)
+        return current
+
+    def roll(self, ts: float, local_year: int) -> list[tuple[float, int]]:
+        """Move to the window containing `ts`; returns (boundary ts, tier) at each boundary."""
+        rules, changes = self.rules, []
+        if rules.window == "calendar_year":
+            if self.window_id is None:
+                self.window_id = local_year
+            while self.window_id < local_year:
+                self.prev = self.qualified()
+                self.window_id += 1
+                self.spend, self.orders, self.granted = ZERO, 0, 0
+                changes.append((rules.year_start_ts(self.window_id), self.effective(ts)))
+        elif rules.window == "rolling_12_months":
+            entries = self.entries
+            while entries and entries[0][0] <= ts - YEAR:
+                old = entries.popleft()
+                self.spend -= old[1]
+                self.orders -= old[2]
+        return changes
+
+    def add_order(self, ts: float, spend: Decimal) -> list[Any] | None:
+        self.spend += spend
+        self.orders += 1
+        entry = None
+        if self.rules.window == "rolling_12_months":
+            entry = [ts, spend, 1, 0]
+            self.entries.append(entry)
+        return entry
+
+    def settle(self, tier_index: int, entry: list[Any] | None) -> None:
+        """Record the tier the member holds after an order (engine upgrades included)."""
+        if entry is not None:
+            entry[3] = tier_index
+        elif tier_index > self.qualified():
+            self.granted = tier_index
+        self.best = max(self.best, tier_index)
+
+    def refund(self, window_id: int | None, entry: list[Any] | None, amount: Decimal,
+               full: bool) -> None:
+        """Take a refunded order's spend (and, when whole, its order) out of its window."""
+        if entry is not None:
+            entry[1] -= amount
+            entry[2] -= int(full)
+        elif window_id != self.window_id:
+            return
+        self.spend -= amount
+        self.orders -= int(full)
+
+
+class OrderRecord:
+    """What a later refund of an order needs."""
+
+    __slots__ = ("net", "spend", "points", "cashback", "refunded", "reversed", "cashback_back",
+                 "lot", "window_id", "entry", "at")
+
+    def __init__(self, net: Decimal, spend: Decimal, points: int, cashback: Decimal,
+                 lot: list[float] | None, window_id: int | None, entry: list[Any] | None,
+                 at: float) -> None:
+        self.net, self.spend, self.points, self.cashback, self.lot = net, spend, points, cashback, lot
+        self.window_id, self.entry, self.at = window_id, entry, at
+        self.refunded, self.reversed, self.cashback_back = ZERO, 0, ZERO
+
+    def refund(self, amount: Decimal | None) -> tuple[Decimal, int, Decimal, bool]:
+        """Book a refund; returns (amount refunded now, points to reverse, cashback back, whole)."""
+        left = self.net - self.refunded
+        amount = left if amount is None else min(amount, left)
+        if amount <= 0 or self.net <= 0:
+            return ZERO, 0, ZERO, False
+        self.refunded += amount
+        share = self.refunded / self.net
+        points = int(self.points * share) - self.reversed
+        cashback = (self.cashback * share).quantize(Decimal("0.01")) - self.cashback_back
+        self.reversed += points
+        self.cashback_back += cashback
+        return amount, points, cashback, self.refunded >= self.net

@@ -1,0 +1,242 @@
+"""Running a replay in one process or split by member across several.
+
+Members are independent except for the limits they share: campaign budgets and reward
+stock. Every worker streams the whole file, decodes only its own members' lines
+(`crc32(member_id) % workers`), and keeps only their state. Shared limits stay exact by
+sequencing: before an event that may touch one (an order while a budgeted campaign can
+be running, a redemption of a stock-limited reward), a worker publishes the line it is at
+and waits until every other worker has moved past that line. All claims made before that
+line are then in the shared counters and none made after it are, so the event sees
+exactly what a single process would; the worker holding the lowest line never waits, so
+the protocol cannot deadlock. Events that touch no shared limit never wait.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import time
+import traceback
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from engine.history import EventError, read_events
+from engine.program import Program, load_program
+from engine.replay import Reject, Replay
+from engine.simstats import Stats
+
+INF = float("inf")
+Outcome = tuple[int, int, int, str]  # points issued, points reversed, balance, tier
+
+
+class SimulationFailed(Exception):
+    """`--on-error fail` met a bad event."""
+
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(f"line {line}: {message}")
+        self.line, self.message = line, message
+
+
+@dataclass
+class PartResult:
+    stats: Stats
+    budget_used: dict[str, int]
+    outcomes: dict[str, Outcome]
+    failure: tuple[int, str] | None = None
+
+
+class LocalPool:
+    """Shared limits of a single-process run: plain counters."""
+
+    def __init__(self, program: Program) -> None:
+        self.budget: dict[str, int] = {}
+        self.stock = _initial_stock(program)
+
+    def sync(self, line: int) -> None:
+        pass
+
+    def progress(self, line: float) -> None:
+        pass
+
+    def budget_used(self, campaign: str) -> int:
+        return self.budget.get(campaign, 0)
+
+    def add_budget(self, campaign: str, points: int) -> None:
+        self.budget[campaign] = self.budget.get(campaign, 0) + points
+
+    def stock_left(self, reward: str) -> int | None:
+        return self.stock.get(reward)
+
+    def take_stock(self, reward: str, quantity: int) -> None:
+        self.stock[reward] -= quantity
+
+
+class SharedPool:
+    """Shared limits across worker processes: counters in shared memory, sequenced."""
+
+    def __init__(self, arrays: Mapping[str, Any], me: int, campaigns: list[str],
+                 rewards: dict[str, int]) -> None:
+        self.arrays, self.me = arrays, me
+        self.progress_of = arrays["progress"]
+        self.campaigns = {c: i for i, c in enumerate(campaigns)}
+        self.rewards = {r: i for i, r in enumerate(rewards)}
+        self.initial = rewards
+
+    def progress(self, line: float) -> None:
+        self.progress_of[self.me] = line
+
+    def sync(self, line: int) -> None:
+        self.progress_of[self.me] = line
+        others = [i for i in range(len(self.progress_of)) if i != self.me]
+        delay = 0.0
+        while any(self.progress_of[i] <= line for i in others):
+            time.sleep(delay)
+            delay = min(0.002, delay + 0.00002)
+
+    def budget_used(self, campaign: str) -> int:
+        return int(self.arrays["budget"][self.campaigns[campaign]])
+
+    def add_budget(self, campaign: str, points: int) -> None:
+        self.arrays["budget"][self.campaigns[campaign]] += points
+
+    def stock_left(self, reward: str) -> int | None:
+        if reward not in self.rewards:
+            return None
+        return self.initial[reward] - int(self.arrays["stock"][self.rewards[reward]])
+
+    def take_stock(self, reward: str, quantity: int) -> None:
+        self.arrays["stock"][self.rewards[reward]] += quantity
+
+
+def _initial_stock(program: Program) -> dict[str, int]:
+    redemption = program.model.redemption
+    if redemption is None:
+        return {}
+    return {r.id: int(r.stock) for r in redemption.catalog if r.stock is not None}
+
+
+def _budgeted(program: Program) -> list[str]:
+    return [c.id for c in program.model.campaigns if c.budget_points is not None]
+
+
+def replay_file(program: Program, history: Path, pool: Any, on_error: str,
+                keep: Callable[[str | None], bool] | None = None,
+                tick: Callable[[int], None] | None = None) -> tuple[Replay, tuple[int, str] | None]:
+    """Stream `history` through a Replay; stop at the first bad event if on_error == fail."""
+    stats = Stats()
+    replay = Replay(program, pool, stats)
+    handle, progress = replay.handle, pool.progress
+    for item in read_events(history, keep):
+        if isinstance(item, EventError):
+            stats.reject(item.line, item.message)
+            if on_error == "fail":
+                return replay, (item.line, item.message)
+            continue
+        progress(item.line)
+        try:
+            handle(item)
+        except Reject as exc:
+            stats.reject(item.line, str(exc))
+            if on_error == "fail":
+                return replay, (item.line, str(exc))
+        if tick is not None and not item.line & 0x3FF:
+            tick(item.line)
+    return replay, None
+
+
+def outcomes(replay: Replay) -> dict[str, Outcome]:
+    ids = replay.tier_ids
+    return {m.id: (m.points.issued, m.points.reversed, m.points.balance, ids[m.tier])
+            for m in replay.members.values()}
+
+
+def run_local(program: Program, history: Path, on_error: str,
+              tick: Callable[[int], None] | None = None) -> PartResult:
+    pool = LocalPool(program)
+    replay, failure = replay_file(program, history, pool, on_error, None, tick)
+    if failure is None:
+        replay.finish(replay.stats.last_ts)
+    budget = {c: pool.budget_used(c) for c in _budgeted(program)}
+    return PartResult(replay.stats, budget, outcomes(replay), failure)
+
+
+def _worker(sources: Mapping[str, str], history: str, on_error: str, me: int, workers: int,
+            arrays: Mapping[str, Any], queue: Any) -> None:
+    progress, ends, done = arrays["progress"], arrays["ends"], arrays["done"]
+    try:
+        program = load_program(dict(sources))
+        campaigns, rewards = _budgeted(program), _initial_stock(program)
+        pool = SharedPool(arrays, me, campaigns, rewards)
+
+        def keep(member: str | None) -> bool:
+            if member is None:
+                return me == 0
+            return zlib.crc32(member.encode()) % workers == me
+
+        replay, failure = replay_file(program, Path(history), pool, on_error, keep)
+        ends[me] = replay.stats.last_ts
+        progress[me] = INF
+        done[me] = 1
+        while not all(done[i] for i in range(workers)):
+            time.sleep(0.005)
+        end_ts = max(ends[i] for i in range(workers))
+        if failure is None and end_ts > float("-inf"):
+            replay.finish(end_ts)
+        budget = {c: pool.budget_used(c) for c in campaigns}
+        queue.put((me, PartResult(replay.stats, budget, outcomes(replay), failure), None))
+    except BaseException:  # report and let the parent fail the run
+        progress[me] = INF
+        done[me] = 1
+        queue.put((me, None, traceback.format_exc()))
+
+
+def run_parallel(program: Program, history: Path, workers: int, on_error: str,
+                 tick: Callable[[int], None] | None = None) -> PartResult:
+    ctx = mp.get_context("spawn")
+    campaigns, rewards = _budgeted(program), _initial_stock(program)
+    arrays = {"progress": ctx.RawArray("d", workers), "ends": ctx.RawArray("d", workers),
+              "done": ctx.RawArray("b", workers),
+              "budget": ctx.RawArray("q", max(1, len(campaigns))),
+              "stock": ctx.RawArray("q", max(1, len(rewards)))}
+    for i in range(workers):
+        arrays["ends"][i] = float("-inf")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_worker, name=f"simulate-{i}",
+                         args=(dict(program.sources), str(history), on_error, i, workers,
+                               arrays, queue)) for i in range(workers)]
+    for p in procs:
+        p.start()
+    parts: dict[int, PartResult] = {}
+    try:
+        while len(parts) < workers:
+            try:
+                me, part, error = queue.get(timeout=0.2)
+            except Exception:  # queue.Empty: update progress, check the workers are alive
+                if tick is not None:
+                    tick(int(min(arrays["progress"][i] for i in range(workers)) or 0))
+                if any(p.exitcode not in (None, 0) for p in procs):
+                    raise RuntimeError("a simulation worker died") from None
+                continue
+            if error is not None:
+                raise RuntimeError(f"simulation worker {me} failed:\n{error}")
+            parts[me] = part
+    finally:
+        for p in procs:
+            p.join(timeout=5)
+            if p.is_alive():
+                p.terminate()
+    return merge([parts[i] for i in range(workers)])
+
+
+def merge(parts: list[PartResult]) -> PartResult:
+    stats = Stats()
+    out: dict[str, Outcome] = {}
+    for part in parts:
+        stats.merge(part.stats)
+        out.update(part.outcomes)
+    failures = [p.failure for p in parts if p.failure is not None]
+    budget = {}
+    for part in parts:  # the counters are shared: every worker saw the same totals
+        budget = part.budget_used
+    return PartResult(stats, budget, out, min(failures) if failures else None)

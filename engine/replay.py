@@ -1,0 +1,420 @@
+"""Replay of one member's events against one program: the simulator's inner loop.
+
+For every order the member's state is built from the in-memory book (engine/ledger.py),
+the engine evaluates the order exactly as the checkout would, and the result is applied:
+points credited as a lot, caps, campaign usage and challenge spend recorded, the tier
+settled. Enrolment, activity and stand-alone redemption events are applied here from the
+ruleset's `earning.activities` and `redemption` sections, because the engine evaluates
+orders only. Shared limits (campaign budgets, reward stock) go through a `Pool`, which
+makes them exact when members are split across processes (engine/partition.py).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from engine import calendar
+from engine.evaluate import evaluate
+from engine.history import Event, money
+from engine.ledger import OrderRecord, PointBook, TierRules, TierTrack
+from engine.program import Program
+from engine.redeem import assess
+from engine.request import Redeem, RequestInvalid
+from engine.simstats import Stats, month_key, months_between, next_month_start
+from engine.state import MemberState
+
+ZERO = Decimal(0)
+REFUND_WINDOW = 400 * 86400.0  # seconds an order stays refundable in the simulation
+
+
+class Reject(Exception):
+    """The event cannot be applied; it is counted and reported with its line number."""
+
+
+class Pool(Protocol):
+    def sync(self, line: int) -> None: ...
+    def budget_used(self, campaign: str) -> int: ...
+    def add_budget(self, campaign: str, points: int) -> None: ...
+    def stock_left(self, reward: str) -> int | None: ...
+    def take_stock(self, reward: str, quantity: int) -> None: ...
+
+
+class Member:
+    __slots__ = ("id", "attributes", "points", "track", "tier", "awarded", "orders_count",
+                 "orders", "caps", "campaign_usage", "challenges", "activities", "timeline",
+                 "last_ts", "tier_since")
+
+    def __init__(self, member_id: str, attributes: dict[str, Any], track: TierTrack | None,
+                 tier: int, ts: float) -> None:
+        self.id, self.attributes, self.track, self.tier = member_id, attributes, track, tier
+        self.points = PointBook()
+        self.awarded: set[str] = set()
+        self.orders_count = 0
+        self.orders: dict[str, OrderRecord] = {}
+        self.caps: dict[str, list[Any]] = {}  # rule → [period key, spend, cap reached]
+        self.campaign_usage: dict[str, int] = {}
+        self.challenges: dict[str, list[Any]] = {}  # campaign → [window end ts, spend]
+        self.activities: dict[str, list[Any]] = {}  # activity → [period key, count]
+        self.timeline: list[tuple[float, int]] = [(ts, tier)]
+        self.last_ts = ts
+        self.tier_since = ts
+
+
+class Replay:
+    def __init__(self, program: Program, pool: Pool, stats: Stats) -> None:
+        self.program, self.pool, self.stats = program, pool, stats
+        model = program.model
+        self.tz = program.timezone
+        self.tiers = TierRules.from_model(model.tiers, self.tz)
+        self.tier_ids = self.tiers.ids if self.tiers else ("none",)
+        self.rotations = {r.rule_id: r for r in model.rotations if r.cap_spend is not None}
+        self.challenge_days = {c.id: c.window_days or 0 for c in model.campaigns
+                               if c.type == "tier_challenge"}
+        self.budgeted = {c.id: c for c in model.campaigns if c.budget_points is not None}
+        self.stocked = {r.id for r in model.redemption.catalog if r.stock is not None} \
+            if model.redemption else set()
+        self.referral = next((c for c in model.campaigns if c.type == "referral"), None)
+        self.upgrade_bonus = {t.id: t.upgrade_bonus for t in model.tiers.levels} \
+            if model.tiers else {}
+        self.members: dict[str, Member] = {}
+
+    # ---------------------------------------------------------------- the loop
+    def handle(self, ev: Event) -> None:
+        ts = ev.at.timestamp()
+        loc = ev.at.astimezone(self.tz)
+        stats = self.stats
+        mem = self.members.get(ev.member_id)
+        if ev.type == "enroll":
+            if mem is not None:
+                raise Reject(f"member {ev.member_id} is already enrolled")
+            self.enroll(ev, ts, loc)
+        else:
+            if mem is None:
+                mem = self.new_member(ev.member_id, {}, None, ts)
+                stats.members_implicit += 1
+            elif ts < mem.last_ts:
+                raise Reject(f"event at {ev.data['at']} is earlier than member "
+                             f"{ev.member_id}'s previous event; histories must be in time order")
+            self.advance(mem, ts, loc.year)
+            getattr(self, ev.type)(mem, ev, ts, loc)
+            mem.last_ts = ts
+        stats.processed += 1
+        stats.by_type[ev.type] += 1
+        if stats.first_month is None:
+            stats.first_month = month_key(loc)
+        if ts > stats.last_ts:
+            stats.last_ts = ts
+
+    def new_member(self, member_id: str, attributes: dict[str, Any], tier: str | None,
+                   ts: float) -> Member:
+        index = self.tier_ids.index(tier) if tier in self.tier_ids else 0
+        track = TierTrack(self.tiers, index) if self.tiers else None
+        mem = self.members[member_id] = Member(member_id, attributes, track, index, ts)
+        self.stats.members += 1
+        return mem
+
+    def advance(self, mem: Member, ts: float, local_year: int) -> None:
+        """Expire due points and move the tier window up to `ts` (downgrades happen here)."""
+        points = mem.points
+        if points.lots and points.lots[0][0] <= ts:
+            for when, amount in points.expire_until(ts):
+                key = month_key(datetime.fromtimestamp(when, self.tz))
+                self.stats.month(key)["expired"] += amount
+                self.stats.expired += amount
+        if mem.track is None:
+            return
+        for boundary, index in mem.track.roll(ts, local_year):
+            self.set_tier(mem, index, boundary)
+        self.set_tier(mem, mem.track.effective(ts), ts)
+
+    def set_tier(self, mem: Member, index: int, ts: float) -> None:
+        if index == mem.tier:
+            return
+        if index > mem.tier:
+            self.stats.upgrades += 1
+        else:
+            self.stats.downgrades += 1
+        mem.tier, mem.tier_since = index, ts
+        mem.timeline.append((ts, index))
+
+    def credit(self, mem: Member, points: int, ts: float, at: datetime, month: str) -> Any:
+        if points <= 0:
+            return None
+        expires = calendar.expiry_at(self.program, at)
+        self.stats.issued += points
+        self.stats.month(month)["issued"] += points
+        return mem.points.credit(points, None if expires is None else expires.timestamp())
+
+    # ---------------------------------------------------------------- events
+    def enroll(self, ev: Event, ts: float, loc: datetime) -> None:
+        data = ev.data
+        tier = data.get("tier")
+        if tier is not None and tier not in self.tier_ids:
+            raise Reject(f"unknown tier {tier!r}")
+        mem = self.new_member(ev.member_id, dict(data.get("attributes") or {}), tier, ts)
+        month = month_key(loc)
+        self.activity_points(mem, "account_creation", ev.at, ts, loc, month)
+        if data.get("referred_by"):
+            referral = self.program.model.earning.activities.get("referral")
+            bonus = self.referral_points(loc)[1] if self.referral else \
+                (referral.friend_bonus if referral else 0)
+            if bonus:
+                self.credit(mem, bonus, ts, ev.at, month)
+                self.stats.by_rule["earning.activities.referral.friend_bonus"] += bonus
+
+    def activity(self, mem: Member, ev: Event, ts: float, loc: datetime) -> None:
+        self.activity_points(mem, ev.data["activity"], ev.at, ts, loc, month_key(loc))
+
+    def referral_points(self, loc: datetime) -> tuple[int, int]:
+        c = self.referral
+        activity = self.program.model.earning.activities.get("referral")
+        base = (activity.points, activity.friend_bonus) if activity else (0, 0)
+        if c is None:
+            return base
+        day = loc.date()
+        s = c.schedule
+        if (s.start and day < s.start) or (s.end and day > s.end):
+            return base
+        return c.points or base[0], c.friend_bonus or base[1]
+
+    def activity_points(self, mem: Member, name: str, at: datetime, ts: float, loc: datetime,
+                        month: str) -> int:
+        act = self.program.model.earning.activities.get(name)
+        if act is None or not act.points:
+            self.stats.activities[f"{name}:no_points"] += 1
+            return 0
+        points = self.referral_points(loc)[0] if name == "referral" else act.points
+        if act.limit is not None:
+            key = calendar.period_of(act.limit.per, loc.date())
+            seen = mem.activities.get(name)
+            if seen is None or seen[0] != key:
+                seen = mem.activities[name] = [key, 0]
+            if seen[1] >= act.limit.count:
+                self.stats.activities[f"{name}:limit_reached"] += 1
+                return 0
+            seen[1] += 1
+        self.credit(mem, points, ts, at, month)
+        self.stats.by_rule[f"earning.activities.{name}"] += points
+        self.stats.activities[name] += 1
+        return points
+
+    def cap_key(self, rule: str, loc: datetime) -> str:
+        rotation = self.rotations[rule]
+        if rotation.cap_period == "rotation":
+            return rotation.id
+        return calendar.period_of(rotation.cap_period, loc.date())
+
+    def cap_held(self, mem: Member, rule: str, loc: datetime) -> list[Any]:
+        """[period key, spend used, cap reached] of the cap period containing `loc`."""
+        key = self.cap_key(rule, loc)
+        held = mem.caps.get(rule)
+        if held is None or held[0] != key:
+            held = mem.caps[rule] = [key, ZERO, False]
+        return held
+
+    def member_state(self, mem: Member, loc: datetime) -> MemberState:
+        caps = {}
+        for rule, held in mem.caps.items():
+            if held[0] == self.cap_key(rule, loc):
+                caps[rule] = held[1]
+        ts = loc.timestamp()
+        challenge = {cid: c[1] for cid, c in mem.challenges.items() if ts < c[0]}
+        track = mem.track
+        first = mem.activities.get("first_purchase")
+        return MemberState(
+            tier=self.tiers.ids[mem.tier] if self.tiers else None, balance=mem.points.balance,
+            orders_count=mem.orders_count,
+            qualifying_spend=track.spend if track else ZERO,
+            qualifying_orders=track.orders if track else 0,
+            cap_usage=caps, campaign_usage=mem.campaign_usage,
+            campaign_budget_used={c: self.pool.budget_used(c) for c in self.budgeted},
+            challenge_spend=challenge,
+            activity_counts={"first_purchase": first[1]} if first else {},
+            awarded_upgrades=frozenset(mem.awarded),
+            tier_since=datetime.fromtimestamp(mem.tier_since, self.tz))
+
+    def touches_pool(self, ev: Event, loc: datetime) -> bool:
+        redeem = ev.data.get("redeem") or {}
+        if redeem.get("reward_id") in self.stocked:
+            return True
+        day = loc.date()
+        return any(not ((c.schedule.start and day < c.schedule.start)
+                        or (c.schedule.end and day > c.schedule.end))
+                   for c in self.budgeted.values())
+
+    def order(self, mem: Member, ev: Event, ts: float, loc: datetime) -> None:
+        order = ev.data["order"]
+        if order["id"] in mem.orders:
+            raise Reject(f"order {order['id']} was already recorded")
+        order.setdefault("placed_at", ev.data["at"])
+        if self.touches_pool(ev, loc):
+            self.pool.sync(ev.line)
+        state = self.member_state(mem, loc)
+        request: dict[str, Any] = {"member": {"id": mem.id, "tier": state.tier,
+                                              "points_balance": state.balance,
+                                              "attributes": mem.attributes}, "order": order}
+        redeem = ev.data.get("redeem")
+        if redeem:
+            request["redeem"] = redeem
+            state.reward_stock = {r: left for r in self.stocked
+                                  if (left := self.pool.stock_left(r)) is not None}
+        try:
+            result = evaluate(self.program, request, state)
+        except RequestInvalid as exc:
+            raise Reject(str(exc)) from None
+        self.apply_order(mem, ev, ts, loc, result)
+
+    def apply_order(self, mem: Member, ev: Event, ts: float, loc: datetime,
+                    result: dict[str, Any]) -> None:
+        stats, month = self.stats, month_key(loc)
+        earn = result["earn"]
+        points = earn["points"]
+        for rule, pts in earn["by_rule"].items():
+            stats.by_rule[rule] += pts
+        bonus = 0
+        upgrade = result["upgrade"]
+        if upgrade:
+            for rule in upgrade.get("rules", ()):
+                tier_id = rule.split(".")[1]
+                stats.by_rule[rule] += self.upgrade_bonus.get(tier_id, 0)
+                mem.awarded.add(tier_id)
+            bonus += upgrade["bonus_points"]
+        for act in result["activities"]:
+            bonus += act["points"]
+            stats.by_rule[act["rule"]] += act["points"]
+            stats.activities[act["activity"]] += 1
+            seen = mem.activities.setdefault(act["activity"], ["lifetime", 0])
+            seen[1] += 1
+        lot = self.credit(mem, points + bonus, ts, ev.at, month)
+        cashback = Decimal(earn["cashback"])
+        stats.cashback_paid += cashback
+        usage = result["usage"]
+        for cap in usage["caps"]:
+            self.cap_held(mem, cap["rule"], loc)[1] += Decimal(cap["spend"])
+        for rule in usage["caps_hit"]:
+            stats.caps_orders_over[rule] += 1
+            held = self.cap_held(mem, rule, loc)
+            if not held[2]:
+                held[2] = True
+                stats.caps_reached[rule] += 1
+        for c in result["campaigns"]:
+            cid = c["id"]
+            mem.campaign_usage[cid] = mem.campaign_usage.get(cid, 0) + 1
+            stats.campaign_points[cid] += c["points"]
+            stats.campaign_orders[cid] += 1
+            if cid in self.budgeted and c["points"]:
+                self.pool.add_budget(cid, c["points"])
+            if c.get("tier_advance"):
+                mem.challenges.pop(cid, None)
+        for ch in usage["challenges"]:
+            held = mem.challenges.get(ch["id"])
+            if held is None or ts >= held[0]:
+                days = self.challenge_days.get(ch["id"], 0)
+                held = mem.challenges[ch["id"]] = [ts + days * 86400.0, ZERO]
+            held[1] += Decimal(ch["spend"])
+        spend = sum((Decimal(line["eligible_amount"]) for line in earn["lines"]), ZERO)
+        stats.orders += 1
+        stats.spend += spend
+        stats.month(month)["orders"] += 1
+        mem.orders_count += 1
+        self.settle_tier(mem, ts, loc, spend, result, Decimal(result["order"]["subtotal"]),
+                         points, cashback, lot)
+        redemption = result["redemption"]
+        if ev.data.get("redeem"):
+            self.apply_redemption(mem, redemption, month)
+
+    def settle_tier(self, mem: Member, ts: float, loc: datetime, spend: Decimal,
+                    result: dict[str, Any], subtotal: Decimal, points: int,
+                    cashback: Decimal, lot: Any) -> None:
+        track = mem.track
+        entry = track.add_order(ts, spend) if track else None
+        if track is not None:
+            after = result["tier_after"]
+            index = self.tier_ids.index(after) if after in self.tier_ids else mem.tier
+            track.settle(max(index, mem.tier), entry)
+            self.set_tier(mem, track.effective(ts), ts)
+        record = OrderRecord(subtotal, spend, points, cashback, lot,
+                             track.window_id if track else None, entry, ts)
+        orders = mem.orders
+        orders[result["order"]["id"]] = record
+        while orders:  # insertion order is time order: drop what can no longer be refunded
+            oldest = next(iter(orders))
+            if orders[oldest].at >= ts - REFUND_WINDOW:
+                break
+            del orders[oldest]
+
+    def apply_redemption(self, mem: Member, redemption: dict[str, Any], month: str) -> None:
+        if not redemption["eligible"]:
+            for reason in redemption["reasons"]:
+                self.stats.redemptions[f"declined:{reason['code']}"] += 1
+            return
+        points = redemption.get("points", 0)
+        if points > mem.points.balance:  # a denial the engine did not see (stale balance)
+            self.stats.redemptions["declined:INSUFFICIENT_POINTS"] += 1
+            return
+        if redemption.get("reward_id") in self.stocked:
+            self.pool.take_stock(redemption["reward_id"], redemption.get("quantity", 1))
+        if points:
+            mem.points.redeem(points)
+        self.stats.redeemed += points
+        self.stats.month(month)["redeemed"] += points
+        self.stats.redemptions["accepted"] += 1
+
+    def redemption(self, mem: Member, ev: Event, ts: float, loc: datetime) -> None:
+        data = ev.data
+        config = self.program.model.redemption
+        reward = data.get("reward_id")
+        if reward in self.stocked:
+            self.pool.sync(ev.line)
+        stock = {r: left for r in self.stocked if (left := self.pool.stock_left(r)) is not None}
+        request = Redeem(points=data.get("points"), reward_id=reward,
+                         quantity=data.get("quantity", 1))
+        total = money(data["order_total"], "order_total") if "order_total" in data else None
+        result = assess(config, request, balance=mem.points.balance,
+                        tier=self.tier_ids[mem.tier] if self.tiers else None,
+                        order_total=total, stock=stock, denials=[])
+        self.apply_redemption(mem, result, month_key(loc))
+
+    def refund(self, mem: Member, ev: Event, ts: float, loc: datetime) -> None:
+        record = mem.orders.get(ev.data["order_id"])
+        if record is None:
+            raise Reject(f"order {ev.data['order_id']} is unknown for member {mem.id} "
+                         f"(or older than the simulation's refund window)")
+        amount = money(ev.data["amount"], "amount") if "amount" in ev.data else None
+        refunded, points, cashback, whole = record.refund(amount)
+        if not refunded:
+            raise Reject(f"order {ev.data['order_id']} is already fully refunded")
+        stats = self.stats
+        mem.points.reverse(points, record.lot)
+        stats.reversed += points
+        stats.month(month_key(loc))["reversed"] += points
+        stats.cashback_reversed += cashback
+        stats.refunded += refunded
+        if mem.track is not None:
+            spend = record.spend * refunded / record.net if record.net else ZERO
+            mem.track.refund(record.window_id, record.entry, spend, whole)
+            self.set_tier(mem, mem.track.effective(ts), ts)
+
+    # ---------------------------------------------------------------- the end
+    def finish(self, end_ts: float) -> None:
+        """Expire and re-tier every member at the end of the history; snapshot the tiers."""
+        stats = self.stats
+        end = datetime.fromtimestamp(end_ts, self.tz)
+        for mem in self.members.values():
+            self.advance(mem, end_ts, end.year)
+            stats.tiers_end[self.tier_ids[mem.tier]] += 1
+        if not stats.first_month:
+            return
+        months = months_between(stats.first_month, month_key(end))
+        ends = [min(next_month_start(m, self.tz).timestamp(), end_ts + 1) for m in months]
+        for mem in self.members.values():
+            timeline, i, current = mem.timeline, 0, None
+            for month, edge in zip(months, ends):
+                while i < len(timeline) and timeline[i][0] < edge:
+                    current = timeline[i][1]
+                    i += 1
+                if current is not None:
+                    stats.tiers_by_month.setdefault(month, Counter())[self.tier_ids[current]] += 1

@@ -1,0 +1,151 @@
+"""Figures a simulation accumulates, merged across workers, and rendered as JSON.
+
+Everything here is a sum (or a count) over members, so the figures of a run partitioned
+by member are the sums of the partitions' figures, whatever the partitioning.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+ZERO = Decimal(0)
+MONTH_FIELDS = ("issued", "reversed", "redeemed", "expired", "orders")
+MAX_ERRORS = 200
+
+
+def month_key(d: datetime) -> str:
+    return f"{d.year}-{d.month:02d}"
+
+
+def next_month_start(key: str, tz: ZoneInfo) -> datetime:
+    year, month = int(key[:4]), int(key[5:])
+    year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return datetime(year, month, 1, tzinfo=tz)
+
+
+def months_between(first: str, last: str) -> list[str]:
+    out, year, month = [], int(first[:4]), int(first[5:])
+    while f"{year}-{month:02d}" <= last:
+        out.append(f"{year}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return out
+
+
+@dataclass
+class Stats:
+    issued: int = 0
+    reversed: int = 0
+    redeemed: int = 0
+    expired: int = 0
+    cashback_paid: Decimal = ZERO
+    cashback_reversed: Decimal = ZERO
+    spend: Decimal = ZERO
+    refunded: Decimal = ZERO
+    orders: int = 0
+    members: int = 0
+    members_implicit: int = 0
+    processed: int = 0
+    rejected: int = 0
+    upgrades: int = 0
+    downgrades: int = 0
+    by_type: Counter = field(default_factory=Counter)
+    by_rule: Counter = field(default_factory=Counter)
+    by_month: dict[str, Counter] = field(default_factory=dict)
+    campaign_points: Counter = field(default_factory=Counter)
+    campaign_orders: Counter = field(default_factory=Counter)
+    caps_orders_over: Counter = field(default_factory=Counter)
+    caps_reached: Counter = field(default_factory=Counter)
+    redemptions: Counter = field(default_factory=Counter)  # accepted / declined:<CODE>
+    activities: Counter = field(default_factory=Counter)
+    tiers_end: Counter = field(default_factory=Counter)
+    tiers_by_month: dict[str, Counter] = field(default_factory=dict)
+    errors: list[tuple[int, str]] = field(default_factory=list)
+    first_month: str | None = None
+    last_ts: float = float("-inf")
+
+    def month(self, key: str) -> Counter:
+        counter = self.by_month.get(key)
+        if counter is None:
+            counter = self.by_month[key] = Counter()
+        return counter
+
+    def reject(self, line: int, message: str) -> None:
+        self.rejected += 1
+        if len(self.errors) < MAX_ERRORS:
+            self.errors.append((line, message))
+
+    def merge(self, other: "Stats") -> None:
+        for name in ("issued", "reversed", "redeemed", "expired", "cashback_paid",
+                     "cashback_reversed", "spend", "refunded", "orders", "members",
+                     "members_implicit", "processed", "rejected", "upgrades", "downgrades"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for name in ("by_type", "by_rule", "campaign_points", "campaign_orders",
+                     "caps_orders_over", "caps_reached", "redemptions", "activities", "tiers_end"):
+            getattr(self, name).update(getattr(other, name))
+        for table in ("by_month", "tiers_by_month"):
+            mine = getattr(self, table)
+            for key, counter in getattr(other, table).items():
+                mine.setdefault(key, Counter()).update(counter)
+        self.errors = sorted(self.errors + other.errors)[:MAX_ERRORS]
+        if other.first_month and (not self.first_month or other.first_month < self.first_month):
+            self.first_month = other.first_month
+        self.last_ts = max(self.last_ts, other.last_ts)
+
+
+def _money(value: Decimal) -> str:
+    return str(value.quantize(Decimal("0.01")))
+
+
+def report(stats: Stats, *, point_value: Decimal, tier_ids: tuple[str, ...],
+           budgets: dict[str, int], campaign_budget_used: dict[str, int],
+           program: dict[str, Any]) -> dict[str, Any]:
+    """The JSON document of one simulated ruleset (see docs/simulation.md)."""
+    outstanding = stats.issued - stats.reversed - stats.redeemed - stats.expired
+    months = sorted(stats.by_month)
+    tiers_by_month = {m: {t: stats.tiers_by_month.get(m, Counter()).get(t, 0) for t in tier_ids}
+                      for m in sorted(stats.tiers_by_month)}
+    campaign_ids = sorted(set(stats.campaign_points) | set(budgets))
+    return {
+        "program": program,
+        "totals": {
+            "points_issued": stats.issued,
+            "points_reversed": stats.reversed,
+            "points_redeemed": stats.redeemed,
+            "points_expired": stats.expired,
+            "points_outstanding": outstanding,
+            "liability": _money(outstanding * point_value),
+            "cashback_paid": _money(stats.cashback_paid - stats.cashback_reversed),
+            "cashback_reversed": _money(stats.cashback_reversed),
+            "orders": stats.orders,
+            "spend": _money(stats.spend),
+            "refunded": _money(stats.refunded),
+            "upgrades": stats.upgrades,
+            "downgrades": stats.downgrades,
+        },
+        "members": stats.members,
+        "members_enrolled_implicitly": stats.members_implicit,
+        "events": {"processed": stats.processed, "rejected": stats.rejected,
+                   "by_type": dict(sorted(stats.by_type.items())),
+                   "errors": [{"line": line, "message": msg} for line, msg in stats.errors]},
+        "by_rule": dict(sorted((k, v) for k, v in stats.by_rule.items() if v)),
+        "by_month": {m: {f: stats.by_month[m].get(f, 0) for f in MONTH_FIELDS} for m in months},
+        "campaigns": {
+            cid: {"points": stats.campaign_points.get(cid, 0),
+                  "orders": stats.campaign_orders.get(cid, 0),
+                  "cost": _money(stats.campaign_points.get(cid, 0) * point_value),
+                  "budget": budgets.get(cid),
+                  "budget_used": campaign_budget_used.get(cid) if cid in budgets else None}
+            for cid in campaign_ids},
+        "tiers": {"end": {t: stats.tiers_end.get(t, 0) for t in tier_ids},
+                  "by_month": tiers_by_month},
+        "caps": {rule: {"orders_over_cap": stats.caps_orders_over.get(rule, 0),
+                        "times_reached": stats.caps_reached.get(rule, 0)}
+                 for rule in sorted(set(stats.caps_orders_over) | set(stats.caps_reached))},
+        "redemptions": dict(sorted(stats.redemptions.items())),
+        "activities": dict(sorted(stats.activities.items())),
+    }

@@ -1,0 +1,142 @@
+"""Dry-run a ruleset over an event history, optionally against a second version.
+
+    from engine.simulate import simulate
+    report = simulate("rulesets/retail", "history.jsonl", compare_with="rulesets/retail-v2")
+
+The history is streamed (engine/history.py), replayed member by member with full state
+(engine/replay.py, engine/ledger.py), in one process or split by member across several
+(engine/partition.py), and summarised as one JSON-ready document (engine/simstats.py).
+The books balance by construction:
+
+    points_issued - points_reversed - points_redeemed - points_expired
+        == points_outstanding == sum of member balances
+
+Refunds do not reduce `points_issued`; what they take back is `points_reversed`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from engine.partition import Outcome, PartResult, SimulationFailed, run_local, run_parallel
+from engine.program import Program, load_program
+from engine.simstats import report
+
+__all__ = ["SimulationFailed", "simulate", "count_lines"]
+TOP_CHANGED = 20
+
+
+def count_lines(path: str | Path) -> int:
+    """Lines in a file, fast (for the progress bar's total)."""
+    total = 0
+    with open(path, "rb") as stream:
+        while chunk := stream.read(1 << 20):
+            total += chunk.count(b"\n")
+    return total
+
+
+def _program(source: str | Path | Program | Mapping[str, str]) -> Program:
+    return source if isinstance(source, Program) else load_program(source)  # type: ignore[arg-type]
+
+
+def run(program: Program, history: str | Path, *, workers: int = 1, on_error: str = "skip",
+        tick: Callable[[int], None] | None = None) -> PartResult:
+    """Replay `history` against `program`; raise SimulationFailed under on_error=fail."""
+    history = Path(history)
+    if workers > 1:
+        part = run_parallel(program, history, workers, on_error, tick)
+    else:
+        part = run_local(program, history, on_error, tick)
+    if part.failure is not None:
+        raise SimulationFailed(*part.failure)
+    return part
+
+
+def summarise(program: Program, part: PartResult) -> dict[str, Any]:
+    model = program.model
+    point_value = model.redemption.point_value if model.redemption else 0
+    tier_ids = tuple(t.id for t in model.tiers.levels) if model.tiers else ("none",)
+    budgets = {c.id: c.budget_points for c in model.campaigns if c.budget_points is not None}
+    doc = report(part.stats, point_value=point_value, tier_ids=tier_ids,  # type: ignore[arg-type]
+                 budgets=budgets, campaign_budget_used=part.budget_used,
+                 program={"program": program.program, "version": program.version,
+                          "digest": program.digest})
+    balances = sum(o[2] for o in part.outcomes.values())
+    doc["totals"]["sum_of_member_balances"] = balances
+    doc["totals"]["books_balance"] = balances == doc["totals"]["points_outstanding"]
+    return doc
+
+
+def simulate(ruleset: str | Path | Program | Mapping[str, str], history: str | Path, *,
+             compare_with: str | Path | Program | Mapping[str, str] | None = None,
+             workers: int = 1, on_error: str = "skip",
+             tick: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """The simulation report of `ruleset` over `history` (with `compare` when asked)."""
+    program = _program(ruleset)
+    part = run(program, history, workers=workers, on_error=on_error, tick=tick)
+    doc = summarise(program, part)
+    if compare_with is not None:
+        other = _program(compare_with)
+        other_part = run(other, history, workers=workers, on_error=on_error, tick=tick)
+        other_doc = summarise(other, other_part)
+        doc["compare"] = {**other_doc, "delta": delta(doc, other_doc),
+                          "members_changed": changed_members(part.outcomes, other_part.outcomes)}
+    return doc
+
+
+def _number(value: Any) -> Any:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        try:
+            from decimal import Decimal
+            return Decimal(value)
+        except ArithmeticError:
+            return None
+    return None
+
+
+def _diff(a: Any, b: Any) -> Any:
+    """b - a, for numbers, decimal strings and dicts of them (keys of either side)."""
+    if isinstance(a, dict) or isinstance(b, dict):
+        a, b = a or {}, b or {}
+        out = {}
+        for key in sorted(set(a) | set(b)):
+            d = _diff(a.get(key, 0 if not isinstance(b.get(key), dict) else {}),
+                      b.get(key, 0 if not isinstance(a.get(key), dict) else {}))
+            if d is not None:
+                out[key] = d
+        return out
+    x, y = _number(a if a is not None else 0), _number(b if b is not None else 0)
+    if x is None or y is None:
+        return None
+    d = y - x
+    return d if isinstance(d, int) else str(d)
+
+
+def delta(base: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
+    """Figures of `other` minus those of `base` (compare minus the simulated ruleset)."""
+    keys = ("totals", "by_rule", "campaigns", "caps", "redemptions")
+    out = {k: _diff(base.get(k), other.get(k)) for k in keys}
+    out["tiers"] = {"end": _diff(base["tiers"]["end"], other["tiers"]["end"])}
+    out["by_month"] = _diff(base["by_month"], other["by_month"])
+    return out
+
+
+def changed_members(base: dict[str, Outcome], other: dict[str, Outcome],
+                    top: int = TOP_CHANGED) -> list[dict[str, Any]]:
+    """Members whose outcome changed most (by net points earned), largest first."""
+    rows = []
+    for member, a in base.items():
+        b = other.get(member)
+        if b is None or a == b:
+            continue
+        net_a, net_b = a[0] - a[1], b[0] - b[1]
+        rows.append((-abs(net_b - net_a), member, a, b, net_b - net_a))
+    rows.sort()
+    return [{"member_id": m, "points_net": a[0] - a[1], "compare_points_net": b[0] - b[1],
+             "delta": d, "balance": a[2], "compare_balance": b[2], "tier": a[3],
+             "compare_tier": b[3]} for _, m, a, b, d in rows[:top]]
