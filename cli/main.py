@@ -3,6 +3,8 @@
 import click
 
 from cli.evaluate_cmd import evaluate, explain
+from cli.schema_cmd import schema
+from cli.validate_cmd import validate
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -13,6 +15,8 @@ def cli() -> None:
 
 cli.add_command(evaluate)
 cli.add_command(explain)
+cli.add_command(validate)
+cli.add_command(schema)
 
 
 def main() -> None:

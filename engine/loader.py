@@ -114,8 +114,11 @@ def load_path(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> LoadedRulese
     if root.is_dir():
         files = sorted(p for p in root.iterdir() if p.is_file() and p.suffix in (".yaml", ".yml"))
         if not files:
+            nested = any(p.is_dir() and any(p.glob("*.y*ml")) for p in root.iterdir())
+            hint = (f"It holds ruleset folders; pass each as its own PATH, e.g. {name}/*."
+                    if nested else "A ruleset folder holds one or more .yaml files.")
             raise RulesetInvalid([RulesetError(name, 1, 1, "$", "folder holds no .yaml files",
-                                               "A ruleset folder holds one or more .yaml files.")])
+                                               hint)])
         paths = files
     elif root.is_file():
         paths = [root]

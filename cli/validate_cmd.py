@@ -1,0 +1,70 @@
+"""`loyalty validate`: load and check rulesets, report every problem located."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from cli.output import EXIT_INVALID_RULESET, EXIT_OK, dump_json
+from engine.errors import RulesetError, RulesetInvalid
+from engine.loader import load_path
+from engine.validate import validate as validate_ruleset
+
+
+def _check(path: str) -> dict[str, Any]:
+    """One ruleset's report; never raises."""
+    report: dict[str, Any] = {"path": path, "valid": False, "program": None, "version": None,
+                              "errors": []}
+    try:
+        loaded = load_path(path)
+        report["program"], report["version"] = loaded.data.get("program"), loaded.data.get("version")
+        errors = validate_ruleset(loaded)
+    except RulesetInvalid as exc:
+        errors = exc.errors
+    except Exception as exc:  # noqa: BLE001 - reported as a problem, never a traceback
+        errors = [RulesetError(path, 1, 1, "$", f"unexpected error: {type(exc).__name__}: {exc}",
+                               "This is a bug in loyalty; please report it with the ruleset.")]
+    report["errors"] = [e.to_dict() for e in errors]
+    report["valid"] = not errors
+    return report
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="Report format.")
+def validate(paths: tuple[str, ...], output: str) -> None:
+    """Validate rulesets: JSON Schema plus semantic checks, every problem reported.
+
+    Each PATH is one ruleset: a .yaml file or a folder of them. Problems print as
+    `file:line:col: $.json.path: message (hint: ...)`. Exit code 0 when all are valid,
+    3 when any is invalid.
+
+    \b
+    Examples:
+      loyalty validate rulesets/retail
+      loyalty validate rulesets/*            # every shipped ruleset
+      loyalty validate -o json my-program.yaml
+    """
+    reports = [_check(p.rstrip("/") or p) for p in paths]
+    invalid = [r for r in reports if not r["valid"]]
+    problems = sum(len(r["errors"]) for r in reports)
+    if output == "json":
+        click.echo(dump_json({"valid": not invalid, "problems": problems, "rulesets": reports}))
+    else:
+        for report in reports:
+            if report["valid"]:
+                click.echo(f"{report['path']}: ok ({report['program']} v{report['version']})")
+            for error in report["errors"]:
+                click.echo(str(RulesetError(**error)))
+        if invalid:
+            click.echo(f"{_plural(problems, 'problem')} in {_plural(len(invalid), 'ruleset')}")
+    raise SystemExit(EXIT_INVALID_RULESET if invalid else EXIT_OK)
+
+
+__all__ = ["validate"]
