@@ -1,0 +1,96 @@
+"""Dependencies, as Annotated aliases so handler signatures read as plain types."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Annotated, Callable
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.problems import ApiProblem
+from store import keys
+from store.db import Database
+from store.programs import ProgramCache
+from store.settings import Settings
+
+
+@dataclass
+class Services:
+    """What the handlers need, built once per process by the app factory."""
+
+    settings: Settings
+    db: Database
+    cache: ProgramCache
+    key_cache: "KeyCache"
+
+
+class KeyCache:
+    """Verified keys are cached briefly by digest, so auth costs no query per request.
+    Revocation therefore takes effect within `ttl` seconds."""
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._items: dict[str, tuple[float, keys.ApiKey | None]] = {}
+        self._lock = threading.Lock()
+
+    def verify(self, db: Database, plaintext: str) -> keys.ApiKey | None:
+        digest = keys.hash_key(plaintext)
+        now = time.monotonic()
+        hit = self._items.get(digest)
+        if hit is not None and now - hit[0] < self.ttl:
+            return hit[1]
+        with db.reading() as session:
+            found = keys.verify(session, plaintext)
+        with self._lock:
+            if len(self._items) > 10_000:
+                self._items.clear()
+            self._items[digest] = (now, found)
+        return found
+
+
+def get_services(request: Request) -> Services:
+    return request.app.state.services
+
+
+StoreDep = Annotated[Services, Depends(get_services)]
+
+BEARER = {"WWW-Authenticate": "Bearer"}
+Credentials = Annotated[HTTPAuthorizationCredentials | None,
+                        Depends(HTTPBearer(auto_error=False, description="an API key"))]
+
+
+def _authenticate(services: Services, credentials: HTTPAuthorizationCredentials | None) -> keys.ApiKey:
+    token = credentials.credentials.strip() if credentials else ""
+    if not token:
+        raise ApiProblem(401, "unauthenticated",
+                         "send an API key as `Authorization: Bearer <key>`", headers=BEARER)
+    key = services.key_cache.verify(services.db, token)
+    if key is None:
+        raise ApiProblem(401, "invalid_key", "the API key is unknown or revoked", headers=BEARER)
+    return key
+
+
+def require(*scopes: str) -> Callable[..., keys.ApiKey]:
+    """A dependency admitting keys that hold any of `scopes` (admin holds all) for the
+    path's program, if the key is bound to one."""
+
+    def check(request: Request, services: StoreDep, credentials: Credentials) -> keys.ApiKey:
+        key = _authenticate(services, credentials)
+        program = request.path_params.get("program")
+        if not any(key.allows(scope, program) for scope in scopes):
+            raise ApiProblem(403, "forbidden_scope",
+                             f"this key lacks the {' or '.join(scopes)} scope"
+                             + (f" for program {program!r}" if program else ""))
+        return key
+
+    return check
+
+
+ApiKeyDep = Annotated[keys.ApiKey, Depends(require(*keys.SCOPES))]
+EvaluateKey = Annotated[keys.ApiKey, Depends(require("evaluate"))]
+CommitKey = Annotated[keys.ApiKey, Depends(require("commit"))]
+CatalogKey = Annotated[keys.ApiKey, Depends(require("evaluate", "redeem"))]
+AdminKey = Annotated[keys.ApiKey, Depends(require("admin"))]

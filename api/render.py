@@ -1,0 +1,22 @@
+"""Response helpers: results are JSON-ready dicts from the engine and store, so they are
+serialized directly (no per-field re-encoding)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi.responses import Response
+
+
+class Json(Response):
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def created_or_replayed(result: dict[str, Any], created: bool) -> Json:
+    """201 for a new record; 200 with `Idempotent-Replay: true` for a retry."""
+    return Json(result, status_code=201 if created else 200,
+                headers=None if created else {"Idempotent-Replay": "true"})

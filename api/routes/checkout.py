@@ -1,0 +1,54 @@
+"""Checkout endpoints: quote, commit, refund, activities."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+
+from api.deps import CommitKey, EvaluateKey, StoreDep
+from api.metrics import record_evaluation, record_points
+from api.render import Json, created_or_replayed
+from api.schemas import ActivityIn, CommitIn, EvaluationIn, ProgramId, RefundIn
+from store import activities, orders, refunds
+
+router = APIRouter(prefix="/v1/programs/{program}", tags=["checkout"])
+ProgramPath = Annotated[ProgramId, Path(description="program id, e.g. retail")]
+OrderPath = Annotated[str, Path(min_length=1, max_length=128)]
+
+
+@router.post("/evaluate", summary="Quote what an order earns and what may be redeemed")
+def evaluate(program: ProgramPath, body: EvaluationIn, services: StoreDep, key: EvaluateKey) -> Json:
+    result = orders.quote(services.db, services.cache, program, body.engine_request(),
+                          body.ruleset_version)
+    record_evaluation(result, "quote")
+    return Json(result)
+
+
+@router.post("/orders", status_code=201, summary="Commit an order (idempotent on order.id)")
+def commit(program: ProgramPath, body: CommitIn, services: StoreDep, key: CommitKey) -> Json:
+    outcome = orders.commit(services.db, services.cache, program, body.engine_request(),
+                            body.ruleset_version)
+    if outcome.created:
+        record_evaluation(outcome.result, "commit")
+        record_points(program, "order", outcome.result["commit"]["points_awarded"])
+    return created_or_replayed(outcome.result, outcome.created)
+
+
+@router.post("/orders/{order_id}/refunds", status_code=201,
+             summary="Refund an order fully or by line; points are reversed proportionally")
+def refund(program: ProgramPath, order_id: OrderPath, body: RefundIn, services: StoreDep,
+           key: CommitKey) -> Json:
+    outcome = refunds.refund(services.db, services.cache, program, order_id,
+                             body.model_dump(mode="json", exclude_none=True))
+    return created_or_replayed(outcome.result, outcome.created)
+
+
+@router.post("/activities", status_code=201,
+             summary="Record a member activity (review, referral, birthday, …)")
+def activity(program: ProgramPath, body: ActivityIn, services: StoreDep, key: CommitKey) -> Json:
+    outcome = activities.record(services.db, services.cache, program,
+                                body.model_dump(mode="json", exclude_none=True))
+    if outcome.created:
+        record_points(program, "activity", outcome.result["points"])
+    return created_or_replayed(outcome.result, outcome.created)

@@ -1,0 +1,48 @@
+"""Member views: summary, ledger, catalog."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from api.deps import ApiKeyDep, CatalogKey, StoreDep
+from api.problems import ApiProblem
+from api.render import Json
+from api.routes.checkout import ProgramPath
+from store import accounts
+
+router = APIRouter(prefix="/v1/programs/{program}", tags=["members"])
+MemberPath = Annotated[str, Path(min_length=1, max_length=128)]
+AsOf = Annotated[datetime | None, Query(description="instant to answer for (default: now)")]
+
+
+def _as_of(value: datetime | None) -> datetime:
+    if value is None:
+        return datetime.now(UTC)
+    if value.tzinfo is None:
+        raise ApiProblem(422, "invalid_request", "as_of needs a UTC offset", pointer=None)
+    return value
+
+
+@router.get("/members/{member_id}", summary="Tier, balance, expiring points, tier progress")
+def member(program: ProgramPath, member_id: MemberPath, services: StoreDep, key: ApiKeyDep,
+           as_of: AsOf = None) -> Json:
+    return Json(accounts.summary(services.db, services.cache, program, member_id, _as_of(as_of)))
+
+
+@router.get("/members/{member_id}/ledger", summary="Ledger entries, newest first")
+def member_ledger(program: ProgramPath, member_id: MemberPath, services: StoreDep,
+                  key: ApiKeyDep,
+                  cursor: Annotated[str | None, Query(pattern=r"^\d{1,18}$")] = None,
+                  limit: Annotated[int, Query(ge=1, le=500)] = 50) -> Json:
+    after = int(cursor) if cursor else None
+    return Json(accounts.ledger_page(services.db, program, member_id, after, limit))
+
+
+@router.get("/catalog", summary="Reward catalog; only what the member may redeem with member_id")
+def catalog(program: ProgramPath, services: StoreDep, key: CatalogKey,
+            member_id: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
+            as_of: AsOf = None) -> Json:
+    return Json(accounts.catalog(services.db, services.cache, program, _as_of(as_of), member_id))
