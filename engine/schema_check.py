@@ -124,10 +124,12 @@ class _Compiler:
         checks.extend(self.object_checks(schema))
         checks.extend(self.array_checks(schema))
         checks.extend(self.scalar_checks(schema))
-        for key, combine in (("anyOf", any), ("allOf", all)):
-            if key in schema:
-                subs = [self.compile(s) for s in schema[key]]
-                checks.append(lambda v, subs=subs, combine=combine: combine(s(v) for s in subs))
+        if "anyOf" in schema:
+            some = [self.compile(s) for s in schema["anyOf"]]
+            checks.append(lambda v: any(s(v) for s in some))
+        if "allOf" in schema:
+            every = [self.compile(s) for s in schema["allOf"]]
+            checks.append(lambda v: all(s(v) for s in every))
         if "oneOf" in schema:
             ones = [self.compile(s) for s in schema["oneOf"]]
             checks.append(lambda v: sum(1 for s in ones if s(v)) == 1)
