@@ -201,12 +201,12 @@ class TierTrack:
         return entry
 
     def settle(self, tier_index: int, entry: list[Any] | None) -> None:
-        """Record the tier the member holds after an order (engine upgrades included)."""
-        if entry is not None:
-            entry[3] = tier_index
-        elif tier_index > self.qualified():
+        """After an order: record a tier granted beyond qualification (0 for none)."""
+        if tier_index > self.qualified():
             self.granted = tier_index
-        self.best = max(self.best, tier_index)
+        if entry is not None:
+            entry[3] = self.qualified()
+        self.best = max(self.best, self.qualified())
 
     def refund(self, window_id: int | None, entry: list[Any] | None, amount: Decimal,
                full: bool) -> None:

@@ -332,9 +332,12 @@ class Replay:
         track = mem.track
         entry = track.add_order(ts, spend) if track else None
         if track is not None:
+            # Only a tier the engine grants beyond qualification (a tier challenge) is
+            # recorded; qualification itself is recomputed from the window's spend.
             after = result["tier_after"]
-            index = self.tier_ids.index(after) if after in self.tier_ids else mem.tier
-            track.settle(max(index, mem.tier), entry)
+            advanced = any(c.get("tier_advance") for c in result["campaigns"])
+            index = self.tier_ids.index(after) if advanced and after in self.tier_ids else 0
+            track.settle(index, entry)
             self.set_tier(mem, track.effective(ts), ts)
         record = OrderRecord(subtotal, spend, points, cashback, lot,
                              track.window_id if track else None, entry, ts)
