@@ -162,3 +162,38 @@ def test_not_over_present_field(variant, req, run):
     program = variant(lambda data: data.__setitem__("rules", NOT_MISSING))
     assert "rules.not-web" in run(program, req([("books", "1.00")], channel="app"))["earn"]["by_rule"]
     assert "rules.not-web" not in run(program, req([("books", "1.00")]))["earn"]["by_rule"]
+
+
+TYPED = [_bonus("adult", {"field": "member.attributes.age", "gte": 18}, 5)]
+
+
+@pytest.fixture(scope="module")
+def typed(variant):
+    return variant(lambda data: data.__setitem__("rules", TYPED))
+
+
+@pytest.mark.parametrize("age, fires", [(20, True), (18, True), (17, False), ("30", True),
+                                        (True, False)])
+def test_attribute_comparisons(typed, req, run, age, fires):
+    res = run(typed, req([("books", "10.00")], attributes={"age": age}, explain=True))
+    assert ("rules.adult" in res["earn"]["by_rule"]) is fires
+
+
+@pytest.mark.xfail(strict=True, reason="engine bug: a non-numeric string compared with a "
+                   "number fires in durable-rules (string > number) but not in Python; the "
+                   "rule is applied and explain reports engine_agrees: false")
+def test_string_attribute_against_number_does_not_fire(typed, req, run):
+    res = run(typed, req([("books", "10.00")], attributes={"age": "unknown"}, explain=True))
+    assert "rules.adult" not in res["earn"]["by_rule"]
+
+
+@pytest.mark.xfail(strict=True, reason="engine bug: a list-valued member attribute compared "
+                   "with gte raises TypeError (float() of a list) on a cold decision cache, or "
+                   "fires from a cache entry shared with other incomparable values")
+def test_list_attribute_against_number_is_handled(typed, req, run):
+    from engine import RequestInvalid
+    try:
+        res = run(typed, req([("books", "10.00")], attributes={"age": [1]}))
+    except RequestInvalid:
+        return
+    assert "rules.adult" not in res["earn"]["by_rule"]
