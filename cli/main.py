@@ -4,7 +4,12 @@ import click
 
 from cli.evaluate_cmd import evaluate, explain
 from cli.schema_cmd import schema
+from cli.test_cmd import test
 from cli.validate_cmd import validate
+from cli.db_cmd import db
+from cli.keys_cmd import keys
+from cli.registry_cmd import activate, diff, publish, rulesets_group
+from cli.serve_cmd import serve
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -17,6 +22,9 @@ cli.add_command(evaluate)
 cli.add_command(explain)
 cli.add_command(validate)
 cli.add_command(schema)
+cli.add_command(test)
+for _command in (db, keys, publish, activate, diff, rulesets_group, serve):
+    cli.add_command(_command)
 
 
 def main() -> None:

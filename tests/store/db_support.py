@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -74,3 +75,20 @@ def wipe(db: Database) -> None:
 def db(migrated_db: Database) -> Iterator[Database]:
     wipe(migrated_db)
     yield migrated_db
+
+
+@contextmanager
+def scratch_database(tmp_dir: Path) -> Iterator[str]:
+    """A separate, empty database (for a server process the test starts)."""
+    base = postgres_base_url()
+    if base is None:
+        yield f"sqlite:///{tmp_dir / 'server.db'}"
+        return
+    name = f"loyalty_test_{secrets.token_hex(6)}"
+    with _admin(base) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield make_url(base).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with _admin(base) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

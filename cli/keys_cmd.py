@@ -1,0 +1,64 @@
+"""`loyalty keys create|list|revoke`: API keys for the HTTP API."""
+
+from __future__ import annotations
+
+import click
+
+from cli.db_cmd import database_option, open_db
+from cli.output import fail
+
+
+@click.group("keys")
+def keys() -> None:
+    """Manage API keys (stored hashed; a key is shown once, when created)."""
+
+
+@keys.command("create")
+@click.option("--scope", "scopes", multiple=True, required=True,
+              type=click.Choice(["evaluate", "commit", "redeem", "admin"]),
+              help="repeat for several scopes; admin implies all")
+@click.option("--program", default=None, help="restrict the key to one program")
+@click.option("--name", default="", help="a label for people")
+@database_option
+def create(scopes: tuple[str, ...], program: str | None, name: str, database_url: str) -> None:
+    """Create a key and print it once, alone on the last line."""
+    from store import keys as store_keys
+    from store.migrate import upgrade
+
+    database = open_db(database_url)
+    upgrade(database)
+    with database.writing() as session:
+        plaintext, info = store_keys.create(session, list(scopes), program, name, actor="cli")
+    click.echo(f"created key {info.prefix}… scopes={','.join(sorted(info.scopes))}"
+               + (f" program={program}" if program else "")
+               + "; store it now, it cannot be shown again:")
+    click.echo(plaintext)
+
+
+@keys.command("list")
+@database_option
+def list_keys(database_url: str) -> None:
+    """List keys (prefixes only)."""
+    from store import keys as store_keys
+
+    with open_db(database_url).reading() as session:
+        for key in store_keys.listing(session):
+            state = "revoked" if key.revoked else "active"
+            click.echo(f"{key.prefix}…\t{state}\t{','.join(sorted(key.scopes))}\t"
+                       f"{key.program or '*'}\t{key.name}")
+
+
+@keys.command("revoke")
+@click.argument("prefix")
+@database_option
+def revoke(prefix: str, database_url: str) -> None:
+    """Revoke the key whose prefix `loyalty keys list` shows."""
+    from store import keys as store_keys
+    from store.errors import StoreError
+
+    try:
+        with open_db(database_url).writing() as session:
+            store_keys.revoke(session, prefix.rstrip("…"))
+    except StoreError as exc:
+        fail(exc.message)
+    click.echo(f"revoked {prefix}")
