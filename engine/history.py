@@ -117,6 +117,8 @@ def _check_order(order: Any) -> None:
         extra = line.keys() - _LINE_KEYS
         if extra:
             raise InvalidEvent(f"order.lines[{i}]: unknown field(s): {', '.join(sorted(extra))}")
+        if not isinstance(line.get("sku"), str) or not line["sku"]:
+            raise InvalidEvent(f"order.lines[{i}].sku must be a non-empty string")
         if not isinstance(line.get("category"), str) or not line["category"]:
             raise InvalidEvent(f"order.lines[{i}].category must be a non-empty string")
         _positive_int(line.get("quantity"), f"order.lines[{i}].quantity")
@@ -206,13 +208,13 @@ def read_jsonl(stream: TextIO, keep: Callable[[str | None], bool] | None = None,
 
 
 def _csv_line(row: dict[str, str]) -> dict[str, Any]:
-    line: dict[str, Any] = {"category": row.get("category", ""),
+    line: dict[str, Any] = {"sku": row.get("sku") or "-", "category": row.get("category", ""),
                             "unit_price": row.get("unit_price", "")}
     try:
         line["quantity"] = int(row.get("quantity") or "1")
     except ValueError:
         raise InvalidEvent(f"quantity is not an integer: {row.get('quantity')!r}") from None
-    for key in ("sku", "discount"):
+    for key in ("discount",):
         if row.get(key):
             line[key] = row[key]
     return line
