@@ -4,6 +4,8 @@ import click
 
 from cli.evaluate_cmd import evaluate, explain
 from cli.schema_cmd import schema
+from cli.generate_cmd import generate
+from cli.simulate_cmd import simulate
 from cli.test_cmd import test
 from cli.validate_cmd import validate
 from cli.db_cmd import db
@@ -23,6 +25,8 @@ cli.add_command(explain)
 cli.add_command(validate)
 cli.add_command(schema)
 cli.add_command(test)
+cli.add_command(generate)
+cli.add_command(simulate)
 for _command in (db, keys, publish, activate, diff, rulesets_group, serve):
     cli.add_command(_command)
 

@@ -1,0 +1,113 @@
+"""`loyalty simulate`: dry-run a ruleset over an event history, optionally against another."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from cli.output import EXIT_USAGE, dump_json, fail, load_program_or_exit
+
+PROGRESS_FROM = 200_000  # lines: shorter runs finish before a bar helps
+
+
+def _text(doc: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(soft_wrap=True)
+    other = doc.get("compare")
+    table = Table(title=f"Simulation of {doc['program']['program']} v{doc['program']['version']}")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    if other:
+        table.add_column(f"compare v{other['program']['version']}", justify="right")
+        table.add_column("delta", justify="right")
+    for key, value in doc["totals"].items():
+        row = [key, str(value)]
+        if other:
+            row += [str(other["totals"][key]), str(other["delta"]["totals"].get(key, ""))]
+        table.add_row(*row)
+    console.print(table)
+    console.print(f"members {doc['members']}, events processed {doc['events']['processed']}, "
+                  f"rejected {doc['events']['rejected']}")
+    for error in doc["events"]["errors"][:10]:
+        console.print(f"  line {error['line']}: {error['message']}", markup=False)
+    rules = Table(title="Points by rule")
+    rules.add_column("rule")
+    rules.add_column("points", justify="right")
+    if other:
+        rules.add_column("delta", justify="right")
+    for rule, points in doc["by_rule"].items():
+        rules.add_row(rule, str(points), *([str(other["delta"]["by_rule"].get(rule, 0))]
+                                           if other else []))
+    console.print(rules)
+
+
+def _progress(history: str) -> tuple[Any, Callable[[int], None] | None]:
+    from engine.simulate import count_lines
+
+    if os.environ.get("LOYALTY_NO_PROGRESS"):
+        return None, None
+    total = count_lines(history)
+    if total < PROGRESS_FROM:
+        return None, None
+    from rich.console import Console
+    from rich.progress import Progress
+
+    bar = Progress(console=Console(stderr=True), transient=True)
+    task = bar.add_task("simulating", total=total)
+    return bar, lambda line: bar.update(task, completed=line)
+
+
+@click.command()
+@click.option("--ruleset", "-r", required=True, metavar="PATH", help="Ruleset to simulate.")
+@click.option("--history", required=True, type=click.Path(exists=True, dir_okay=False),
+              help="Event history: JSON Lines (.jsonl) or a flat order CSV (.csv).")
+@click.option("--compare", metavar="PATH", help="A second ruleset (version) to compare with.")
+@click.option("--output", "-o", type=click.Choice(["text", "json", "html"]), default="text",
+              show_default=True, help="What to print on stdout.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, writable=True),
+              help="Also write the HTML report to this file.")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Worker processes (members are partitioned across them).")
+@click.option("--on-error", type=click.Choice(["skip", "fail"]), default="skip",
+              show_default=True, help="Invalid events: skip and count them, or stop.")
+def simulate(ruleset: str, history: str, compare: str | None, output: str,
+             report_path: str | None, workers: int, on_error: str) -> None:
+    """Replay an event history against a ruleset and report what it costs.
+
+    \b
+    Example:
+      loyalty generate --members 1000 --events 50000 --out history.jsonl
+      loyalty simulate -r rulesets/retail --history history.jsonl -o json
+      loyalty simulate -r rulesets/retail --compare new-retail/ --history history.jsonl \\
+          --report report.html
+    """
+    from engine.report import render
+    from engine.simulate import SimulationFailed, simulate as run
+
+    program = load_program_or_exit(ruleset)
+    other = load_program_or_exit(compare) if compare else None
+    bar, tick = _progress(history)
+    try:
+        if bar is not None:
+            bar.start()
+        doc = run(program, history, compare_with=other, workers=workers, on_error=on_error,
+                  tick=tick)
+    except SimulationFailed as exc:
+        fail(f"{history}: {exc}", EXIT_USAGE)
+    finally:
+        if bar is not None:
+            bar.stop()
+    if report_path:
+        Path(report_path).write_text(render(doc), encoding="utf-8")
+        click.echo(f"report written to {report_path}", err=True)
+    if output == "json":
+        click.echo(dump_json(doc))
+    elif output == "html":
+        click.echo(render(doc))
+    else:
+        _text(doc)
