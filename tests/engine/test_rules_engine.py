@@ -1,0 +1,124 @@
+"""The durable-rules adapter (engine/rules_engine.py) under the conditions DESIGN §8
+measured: > 1,024 sequential sessions of one ruleset, 8 threads at once, `in` compiled
+to `$or`, facts that match nothing."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+from engine import evaluate, rules_engine
+from engine.compile import CompiledRule, DecisionGroup
+from engine.conditions import to_durable
+from tests.conftest import make_request
+
+
+def _name(label: str) -> str:
+    return f"test-adapter-{label}-{uuid.uuid4().hex[:8]}"
+
+
+def test_more_than_1024_sequential_sessions():
+    # without delete_state, session 1,024 of one ruleset raises MemoryError
+    name = _name("seq")
+    rules_engine.register(name, {"big": {"all": [{"m": {"$and": [
+        {"kind": "fact"}, {"$gte": {"f_total": 100}}]}}]}})
+    for i in range(1500):
+        fired = rules_engine.fire(name, {"kind": "fact", "f_total": i % 200})
+        assert fired == (["big"] if i % 200 >= 100 else [])
+
+
+def test_more_than_1024_decisions_of_one_group():
+    # an uncached group makes every evaluation reach the rule engine
+    group = DecisionGroup(_name("group"), [CompiledRule("r", {"field": "order.total",
+                                                              "gte": "10"})], use_cache=False)
+    for i in range(1100):
+        assert group.decide({"order.total": i % 20}) == (frozenset({"r"}) if i % 20 >= 10
+                                                          else frozenset())
+
+
+def _requests():
+    out = []
+    for i in range(40):
+        out.append(make_request([("electronics", f"{10 + i}.00"), ("fashion", "20.00", 1 + i % 3)],
+                                tier=["bronze", "silver", "gold", "platinum"][i % 4],
+                                at=f"2026-11-{1 + i % 28:02d}T12:00:00-05:00",
+                                balance=1000 * i, redeem={"points": 500}))
+    return out
+
+
+def test_concurrent_evaluation_matches_sequential(retail):
+    requests = _requests()
+    expected = [evaluate(retail, r) for r in requests]
+    results: dict[int, list] = {}
+    errors: list[BaseException] = []
+
+    def work(t: int) -> None:
+        try:
+            results[t] = [evaluate(retail, r) for r in requests for _ in range(2)][::2]
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert not errors
+    assert all(results[t] == expected for t in range(8))
+
+
+def test_concurrent_raw_fire():
+    # many threads asserting facts straight into one ruleset: the global lock serialises them
+    name = _name("threads")
+    rules_engine.register(name, {"even": {"all": [{"m": {"$and": [
+        {"kind": "fact"}, {"f_n": 0}]}}]}})
+    bad: list = []
+
+    def work() -> None:
+        for i in range(300):
+            got = rules_engine.fire(name, {"kind": "fact", "f_n": i % 2})
+            if got != (["even"] if i % 2 == 0 else []):
+                bad.append((i, got))
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert bad == []
+
+
+def test_in_compiles_to_or_and_matches():
+    cond = {"field": "member.tier", "in": ["gold", "platinum"]}
+    assert to_durable(cond) == {"$or": [{"f_member__tier": "gold"},
+                                        {"f_member__tier": "platinum"}]}
+    group = DecisionGroup(_name("in"), [CompiledRule("top", cond)], use_cache=False)
+    assert group.decide({"member.tier": "gold"}) == {"top"}
+    assert group.decide({"member.tier": "platinum"}) == {"top"}
+    assert group.decide({"member.tier": "silver"}) == frozenset()
+    single = {"field": "member.tier", "in": ["gold"]}
+    assert to_durable(single) == {"f_member__tier": "gold"}
+
+
+def test_unmatched_fact_is_fine():
+    name = _name("none")
+    rules_engine.register(name, {"never": {"all": [{"m": {"$and": [
+        {"kind": "fact"}, {"f_x": "nothing-has-this"}]}}]}})
+    for _ in range(50):   # repeated: deleting a session the fact never created must not crash
+        assert rules_engine.fire(name, {"kind": "fact", "f_x": "other"}) == []
+    group = DecisionGroup(_name("nomatch"), [CompiledRule("r", {"field": "order.channel",
+                                                                "eq": "web"})])
+    assert group.decide({}) == frozenset()
+    assert group.decide({"order.channel": "app"}) == frozenset()
+
+
+def test_registering_twice_is_harmless():
+    name = _name("twice")
+    rules = {"a": {"all": [{"m": {"$and": [{"kind": "fact"}, {"f_a": 1}]}}]}}
+    rules_engine.register(name, rules)
+    rules_engine.register(name, rules)
+    assert rules_engine.fire(name, {"kind": "fact", "f_a": 1}) == ["a"]
+
+
+def test_error_codes_are_translated():
+    assert "too many rules" in rules_engine.translate(Exception("Could not create, error code: 303"))
