@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 from engine import rules_engine
-from engine.conditions import (ALWAYS, WEEKDAY_NAMES, Atoms, fact_name, flag_name, scalar,
-                               to_durable)
+from engine.conditions import (ALWAYS, WEEKDAY_NAMES, Atoms, fact_name, flag_name, is_number,
+                               scalar, to_durable)
 from engine.model import Campaign, Rotation, Ruleset, Schedule
 
 CHUNK = 200
@@ -104,15 +104,19 @@ class DecisionGroup:
         for path in self.atoms.fields:
             value = fact.get(path)
             if path in self.atoms.members:
-                for member in self.atoms.members[path]:
-                    out[flag_name(path, member)] = value is not None and member in value
-                continue
-            if value is None:
+                if isinstance(value, (list, tuple, set, frozenset)):
+                    for member in self.atoms.members[path]:
+                        out[flag_name(path, member)] = member in value
+                continue  # missing or not a list: no flag, so `contains` is false both ways
+            if value is None or isinstance(value, (list, tuple, set, frozenset, dict)):
                 continue
             value = scalar(value)
-            if not isinstance(value, (int, str, bool)):
-                value = float(value)
-            out[fact_name(path)] = value
+            if is_number(value):
+                number = int(value) if type(value) is int or value == int(value) else float(value)
+                out[fact_name(path, numeric=True)] = number
+                out[fact_name(path)] = number
+            else:
+                out[fact_name(path)] = value
         return out
 
     def decide(self, fact: Mapping[str, Any]) -> frozenset[str]:

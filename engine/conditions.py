@@ -31,9 +31,24 @@ def leaf_op(leaf: Mapping[str, Any]) -> tuple[str, Any]:
     raise ValueError(f"condition has no operator: {dict(leaf)}")
 
 
-def fact_name(path: str) -> str:
-    """Durable-rules field name for a dotted path (`id`/`sid` are reserved there)."""
-    return "f_" + path.replace(".", "__")
+def fact_name(path: str, numeric: bool = False) -> str:
+    """Durable-rules field name for a dotted path (`id`/`sid` are reserved there).
+
+    Numeric comparisons read a separate field that holds the value only when it is a
+    number, so a string compared with a number never matches (as in Python).
+    """
+    return "f_" + path.replace(".", "__") + ("__num" if numeric else "")
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, (int, Decimal)) and not isinstance(value, bool)
+
+
+def comparable(actual: Any, expected: Any) -> bool:
+    """Whether `actual` can be compared with `expected`; if not, it counts as missing."""
+    if isinstance(actual, (list, tuple, set, frozenset, dict)):
+        return False
+    return not is_number(expected) or is_number(actual)
 
 
 def flag_name(path: str, value: Any) -> str:
@@ -78,9 +93,9 @@ def to_durable(cond: Mapping[str, Any], negate: bool = False) -> dict[str, Any]:
     if "all" in cond or "any" in cond:
         key = "all" if "all" in cond else "any"
         parts = [to_durable(c, negate) for c in cond[key]]
-        if not parts:
-            return dict(ALWAYS) if not negate else {"kind": "never"}
         use_and = (key == "all") != negate
+        if not parts:  # all([]) holds, any([]) does not
+            return dict(ALWAYS) if use_and else {"kind": "never"}
         return parts[0] if len(parts) == 1 else {"$and" if use_and else "$or": parts}
     if "not" in cond:
         return to_durable(cond["not"], not negate)
@@ -88,35 +103,45 @@ def to_durable(cond: Mapping[str, Any], negate: bool = False) -> dict[str, Any]:
 
 
 def _leaf_to_durable(leaf: Mapping[str, Any], negate: bool) -> dict[str, Any]:
+    """One comparison. Negated, it also holds when its field is missing (`$nex`), which
+    is what `not` means in Python: a comparison on a missing value is false, its
+    negation true."""
     path = leaf["field"]
-    name = fact_name(path)
     op, value = leaf_op(leaf)
+
+    def named(v: Any) -> str:
+        return fact_name(path, numeric=is_number(scalar(v)))
+
+    def or_missing(expr: dict[str, Any], name: str) -> dict[str, Any]:
+        return {"$or": [expr, {"$nex": {name: 1}}]} if negate else expr
+
     if op == "between":
         low, high = value
-        parts = [{"gte": low}, {"lte": high}]
         if negate:
-            return {"$or": [_leaf_to_durable({"field": path, "lt": low}, False),
-                            _leaf_to_durable({"field": path, "gt": high}, False)]}
-        return {"$and": [_leaf_to_durable({"field": path, **p}, False) for p in parts]}
+            return or_missing({"$or": [{"$lt": {named(low): _json_value(low)}},
+                                       {"$gt": {named(high): _json_value(high)}}]}, named(low))
+        return {"$and": [{"$gte": {named(low): _json_value(low)}},
+                         {"$lte": {named(high): _json_value(high)}}]}
     if op == "contains":
-        return {flag_name(path, value): not negate}
+        flag = flag_name(path, value)
+        return or_missing({flag: not negate}, flag)
     if negate:
         op = NEGATE[op]
     if op == "eq":
-        return {name: _json_value(value)}
+        return or_missing({named(value): _json_value(value)}, named(value))
     if op == "ne":
-        return {"$neq": {name: _json_value(value)}}
+        return or_missing({"$neq": {named(value): _json_value(value)}}, named(value))
     if op in ORDERED:
-        return {ORDERED[op]: {name: _json_value(value)}}
+        return or_missing({ORDERED[op]: {named(value): _json_value(value)}}, named(value))
     values = list(value)
     if op == "in":  # durable-rules has no working $in: compile to $or
         if not values:
             return {"kind": "never"}
-        parts = [{name: _json_value(v)} for v in values]
+        parts = [{named(v): _json_value(v)} for v in values]
         return parts[0] if len(parts) == 1 else {"$or": parts}
-    if not values:  # not_in of nothing
-        return {"$ex": {name: 1}}
-    parts = [{"$neq": {name: _json_value(v)}} for v in values]
+    if not values:  # not_in of nothing: true whenever the field is present (or negated)
+        return dict(ALWAYS) if negate else {"$ex": {fact_name(path): 1}}
+    parts = [or_missing({"$neq": {named(v): _json_value(v)}}, named(v)) for v in values]
     return parts[0] if len(parts) == 1 else {"$and": parts}
 
 
@@ -126,22 +151,38 @@ def lookup(fact: Mapping[str, Any], path: str) -> Any:
     return fact.get(path)
 
 
-def test_leaf(leaf: Mapping[str, Any], fact: Mapping[str, Any]) -> bool:
-    path = leaf["field"]
+def test_leaf(leaf: Mapping[str, Any], fact: Mapping[str, Any], negate: bool = False) -> bool:
+    """One comparison; a missing or incomparable value makes it false, negated or not."""
     op, expected = leaf_op(leaf)
-    actual = lookup(fact, path)
+    actual = lookup(fact, leaf["field"])
     if actual is None:
         return False
     if op == "contains":
-        return expected in actual
+        if not isinstance(actual, (list, tuple, set, frozenset)):
+            return False
+        return (expected in actual) != negate
+    if isinstance(actual, (list, tuple, set, frozenset, dict)):
+        return False
     actual = scalar(actual)
     if op == "between":
         low, high = scalar(expected[0]), scalar(expected[1])
-        return _cmp(actual, low, "gte") and _cmp(actual, high, "lte")
+        if not (comparable(actual, low) and comparable(actual, high)):
+            return False
+        inside = _cmp(actual, low, "gte") and _cmp(actual, high, "lte")
+        return inside != negate
     if op in ("in", "not_in"):
-        hit = any(_cmp(actual, scalar(v), "eq") for v in expected)
-        return hit if op == "in" else not hit
-    return _cmp(actual, scalar(expected), op)
+        if negate:
+            op = NEGATE[op]
+        values = [scalar(v) for v in expected]
+        if op == "in":
+            return any(comparable(actual, v) and _cmp(actual, v, "eq") for v in values)
+        if not values:
+            return True
+        return all(comparable(actual, v) and _cmp(actual, v, "ne") for v in values)
+    expected = scalar(expected)
+    if not comparable(actual, expected):
+        return False
+    return _cmp(actual, expected, NEGATE[op] if negate else op)
 
 
 def _cmp(a: Any, b: Any, op: str) -> bool:
@@ -162,6 +203,8 @@ def _cmp(a: Any, b: Any, op: str) -> bool:
 
 
 def holds(cond: Mapping[str, Any], fact: Mapping[str, Any]) -> bool:
+    """Python evaluation: a comparison on a missing or incomparable value is false, and
+    `not` is plain negation (so `not` over a missing field holds)."""
     if "all" in cond:
         return all(holds(c, fact) for c in cond["all"])
     if "any" in cond:
@@ -185,7 +228,7 @@ def explain(cond: Mapping[str, Any], fact: Mapping[str, Any]) -> list[str]:
     if "any" in cond:
         return ["none of: " + "; ".join(r for c in cond["any"] for r in explain(c, fact))]
     if "not" in cond:
-        return [f"not ({_brief(cond['not'])}) is false"]
+        return [f"not ({_brief(cond['not'])}) is false: the inner condition holds"]
     actual = lookup(fact, cond["field"])
     op, expected = leaf_op(cond)
     if cond["field"] == "order.local_date" and isinstance(actual, int):
@@ -262,11 +305,14 @@ class Atoms:
         """The key component of one field, as a function of its (non-missing) value."""
         if path in self.members:
             named = tuple(sorted(self.members[path], key=str))
-            return lambda actual: tuple(m for m in named if m in actual)
+            return lambda actual: tuple(m for m in named if m in actual) \
+                if isinstance(actual, (list, tuple, set, frozenset)) else None
         th = self.thresholds.get(path)
         vals = self.values.get(path)
 
         def part(actual: Any) -> Any:
+            if isinstance(actual, (list, tuple, set, frozenset, dict)):
+                return None  # incomparable: decided as if missing
             if type(actual) is not int:
                 actual = scalar(actual)
             try:
@@ -275,7 +321,7 @@ class Atoms:
                 pos = "NaN"
             return (pos, actual if vals is not None and actual in vals else "~")
 
-        if th is None and vals is not None:
+        if th is None and vals is not None and all(type(v) is str for v in vals):
             return lambda actual: actual if type(actual) is str and actual in vals else (
                 "~" if type(actual) is str else part(actual))
         return part

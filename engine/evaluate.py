@@ -130,7 +130,7 @@ class Evaluation:
         for rule, value in self.rule_effects("bonus_points", self.fired):
             out.append({"rule": rule, "points": int(value)})
         for fired in self.line_fired:
-            for rule, value in self.rule_effects("bonus_points", fired):
+            for rule, value in self.rule_effects("bonus_points", fired) if fired else ():
                 out.append({"rule": rule, "points": int(value)})
         return out
 

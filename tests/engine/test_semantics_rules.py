@@ -148,9 +148,6 @@ def test_shipped_tag_rule(retail, req, run):
 NOT_MISSING = [_bonus("not-web", {"not": {"field": "order.channel", "eq": "web"}}, 7)]
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: `not` over a missing field — Python "
-                   "evaluation says true, the compiled rule (negation pushed to $neq) never "
-                   "fires, so explain reports engine_agrees: false")
 def test_not_over_missing_field_agrees(variant, req, run):
     program = variant(lambda data: data.__setitem__("rules", NOT_MISSING))
     # no channel: "order.channel eq web" is false (missing field), so its `not` holds
@@ -179,17 +176,11 @@ def test_attribute_comparisons(typed, req, run, age, fires):
     assert ("rules.adult" in res["earn"]["by_rule"]) is fires
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: a non-numeric string compared with a "
-                   "number fires in durable-rules (string > number) but not in Python; the "
-                   "rule is applied and explain reports engine_agrees: false")
 def test_string_attribute_against_number_does_not_fire(typed, req, run):
     res = run(typed, req([("books", "10.00")], attributes={"age": "unknown"}, explain=True))
     assert "rules.adult" not in res["earn"]["by_rule"]
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: a list-valued member attribute compared "
-                   "with gte raises TypeError (float() of a list) on a cold decision cache, or "
-                   "fires from a cache entry shared with other incomparable values")
 def test_list_attribute_against_number_is_handled(typed, req, run):
     from engine import RequestInvalid
     try:
