@@ -1,0 +1,143 @@
+"""`loyalty evaluate` / `loyalty explain` through click's CliRunner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from cli.main import cli
+
+ROOT = Path(__file__).resolve().parents[2]
+RETAIL = str(ROOT / "rulesets" / "retail")
+WEEKDAY = str(ROOT / "examples" / "requests" / "gold-weekday.json")
+WEEKEND = str(ROOT / "examples" / "requests" / "gold-weekend.json")
+
+
+@pytest.fixture()
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def _invoke(runner, *args):
+    return runner.invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_json_output_is_only_json(runner):
+    result = _invoke(runner, "evaluate", "-r", RETAIL, "-i", WEEKDAY, "-o", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)             # nothing but JSON on stdout
+    assert data["earn"]["points"] == 300         # 100 × 2.0 × 1.5
+    assert data["program"] == "retail" and "trace" not in data
+    weekend = json.loads(_invoke(runner, "evaluate", "-r", RETAIL, "-i", WEEKEND,
+                                 "-o", "json").stdout)
+    assert weekend["earn"]["points"] == 600      # × 2.0 on the first Saturday
+
+
+def test_text_output_has_the_table(runner):
+    result = _invoke(runner, "evaluate", "-r", RETAIL, "-i", WEEKDAY)
+    assert result.exit_code == 0
+    out = result.stdout
+    assert "Earned: 300 points" in out
+    assert "TV-55" in out and "electronics" in out
+    assert "redemption: eligible" in out
+
+
+def test_explain_flag_shows_trace(runner):
+    result = _invoke(runner, "evaluate", "-r", RETAIL, "-i", WEEKDAY, "--explain")
+    assert result.exit_code == 0
+    assert "Rules considered" in result.stdout
+    assert "campaigns.fashion-week" in result.stdout
+    data = json.loads(_invoke(runner, "evaluate", "-r", RETAIL, "-i", WEEKDAY, "--explain",
+                              "-o", "json").stdout)
+    assert any(e["rule"] == "campaigns.double-points-weekend" and not e["fired"]
+               for e in data["trace"])
+
+
+def test_explain_command(runner):
+    result = _invoke(runner, "explain", "-r", RETAIL, "-i", WEEKEND)
+    assert result.exit_code == 0
+    assert "Rules considered" in result.stdout and "double-points-weekend" in result.stdout
+    data = json.loads(_invoke(runner, "explain", "-r", RETAIL, "-i", WEEKEND, "-o", "json").stdout)
+    entry = next(e for e in data["trace"] if e["rule"] == "campaigns.double-points-weekend")
+    assert entry["fired"] is True and entry["points"] == 300
+
+
+def test_stdin_input(runner):
+    text = Path(WEEKDAY).read_text()
+    result = runner.invoke(cli, ["evaluate", "-r", RETAIL, "-i", "-", "-o", "json"], input=text)
+    assert result.exit_code == 0 and json.loads(result.stdout)["earn"]["points"] == 300
+
+
+def _request(**order_changes):
+    data = json.loads(Path(WEEKDAY).read_text())
+    data["order"].update(order_changes)
+    return data
+
+
+def _line(**changes):
+    data = json.loads(Path(WEEKDAY).read_text())
+    data["order"]["lines"][0].update(changes)
+    return data
+
+
+def _member(**changes):
+    data = json.loads(Path(WEEKDAY).read_text())
+    data["member"].update(changes)
+    return data
+
+
+def _without_placed_at():
+    data = json.loads(Path(WEEKDAY).read_text())
+    del data["order"]["placed_at"]
+    return data
+
+
+BAD = {
+    "bad-money": (_line(unit_price="12.3.4"), "$.order.lines[0].unit_price"),
+    "unknown-tier": (_member(tier="diamond"), "$.member.tier"),
+    "negative-quantity": (_line(quantity=-1), "$.order.lines[0].quantity"),
+    "missing-placed-at": (_without_placed_at(), "$.order.placed_at"),
+    "negative-shipping": (_request(shipping="-5.00"), "$.order.shipping"),
+    "bad-instant": (_request(placed_at="yesterday"), "$.order.placed_at"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_requests(runner, tmp_path, case):
+    body, path = BAD[case]
+    file = tmp_path / f"{case}.json"
+    file.write_text(json.dumps(body))
+    result = runner.invoke(cli, ["evaluate", "-r", RETAIL, "-i", str(file), "-o", "json"])
+    assert result.exit_code == 1                 # usage error (DESIGN §5 exit codes)
+    assert path in result.stderr
+    assert "Traceback" not in result.output and "Traceback" not in result.stderr
+    assert result.stdout == ""                   # no partial JSON
+    assert not isinstance(result.exception, (TypeError, KeyError, ValueError, AttributeError))
+
+
+def test_missing_file(runner, tmp_path):
+    missing = str(tmp_path / "nope.json")
+    result = runner.invoke(cli, ["evaluate", "-r", RETAIL, "-i", missing])
+    assert result.exit_code != 0
+    assert "nope.json" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_invalid_json_reports_line_and_column(runner, tmp_path):
+    file = tmp_path / "broken.json"
+    file.write_text('{\n  "member": {"id": "X",}\n}\n')   # trailing comma: line 2, col 24
+    result = runner.invoke(cli, ["evaluate", "-r", RETAIL, "-i", str(file)])
+    assert result.exit_code != 0
+    assert f"{file}:2:24" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_invalid_ruleset_path(runner, tmp_path):
+    result = runner.invoke(cli, ["evaluate", "-r", str(tmp_path / "no-such-ruleset"),
+                                 "-i", WEEKDAY])
+    assert result.exit_code == 3                 # invalid ruleset
+    assert "no-such-ruleset" in result.stderr
+    assert "Traceback" not in result.output and "Traceback" not in result.stderr
+    assert not isinstance(result.exception, (TypeError, KeyError, ValueError, OSError))
