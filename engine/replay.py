@@ -274,6 +274,8 @@ class Replay:
         points = earn["points"]
         for rule, pts in earn["by_rule"].items():
             stats.by_rule[rule] += pts
+        for line in earn["lines"]:
+            stats.by_category[line["category"]] += line["points"]
         bonus = 0
         upgrade = result["upgrade"]
         if upgrade:

@@ -55,6 +55,7 @@ class Stats:
     downgrades: int = 0
     by_type: Counter = field(default_factory=Counter)
     by_rule: Counter = field(default_factory=Counter)
+    by_category: Counter = field(default_factory=Counter)
     by_month: dict[str, Counter] = field(default_factory=dict)
     campaign_points: Counter = field(default_factory=Counter)
     campaign_orders: Counter = field(default_factory=Counter)
@@ -84,7 +85,7 @@ class Stats:
                      "cashback_reversed", "spend", "refunded", "orders", "members",
                      "members_implicit", "processed", "rejected", "upgrades", "downgrades"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
-        for name in ("by_type", "by_rule", "campaign_points", "campaign_orders",
+        for name in ("by_type", "by_rule", "by_category", "campaign_points", "campaign_orders",
                      "caps_orders_over", "caps_reached", "redemptions", "activities", "tiers_end"):
             getattr(self, name).update(getattr(other, name))
         for table in ("by_month", "tiers_by_month"):
@@ -133,6 +134,7 @@ def report(stats: Stats, *, point_value: Decimal, tier_ids: tuple[str, ...],
                    "by_type": dict(sorted(stats.by_type.items())),
                    "errors": [{"line": line, "message": msg} for line, msg in stats.errors]},
         "by_rule": dict(sorted((k, v) for k, v in stats.by_rule.items() if v)),
+        "by_category": dict(sorted((k, v) for k, v in stats.by_category.items())),
         "by_month": {m: {f: stats.by_month[m].get(f, 0) for f in MONTH_FIELDS} for m in months},
         "campaigns": {
             cid: {"points": stats.campaign_points.get(cid, 0),

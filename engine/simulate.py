@@ -119,7 +119,7 @@ def _diff(a: Any, b: Any) -> Any:
 
 def delta(base: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
     """Figures of `other` minus those of `base` (compare minus the simulated ruleset)."""
-    keys = ("totals", "by_rule", "campaigns", "caps", "redemptions")
+    keys = ("totals", "by_rule", "by_category", "campaigns", "caps", "redemptions")
     out = {k: _diff(base.get(k), other.get(k)) for k in keys}
     out["tiers"] = {"end": _diff(base["tiers"]["end"], other["tiers"]["end"])}
     out["by_month"] = _diff(base["by_month"], other["by_month"])
