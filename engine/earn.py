@@ -46,7 +46,7 @@ def apportion(total: int, parts: Mapping[K, Decimal]) -> dict[K, int]:
     return floors
 
 
-@dataclass
+@dataclass(frozen=True)
 class Multiplier:
     rule: str
     value: Decimal

@@ -165,18 +165,36 @@ class Evaluation:
             "index": r.line.index, "sku": r.line.sku, "category": r.line.category,
             "amount": money(r.line.amount), "eligible_amount": money(r.eligible),
             "points": points, "points_exact": _plain(r.points),
-            "base_rate": _plain(self.model.earning.base_rate),
         }
         if r.excluded_by:
+            out["base_rate"] = self.index.base_rate
             out["excluded_by"] = r.excluded_by
-        if r.category:
-            out["category_multiplier"] = {"rule": r.category.rule, "value": _plain(r.category.value)}
-        if r.tier:
-            out["tier_multiplier"] = {"rule": r.tier.rule, "value": _plain(r.tier.value)}
-        out["multipliers"] = [{"rule": f.rule, "value": _plain(f.value)} for f in r.factors]
+            out["multipliers"] = []
+            return out
+        out.update(self.multipliers_json(r))
         if r.seasonal_amount:
             out["seasonal_amount"] = money(r.seasonal_amount)
         return out
+
+    def multipliers_json(self, r: LineResult) -> dict[str, Any]:
+        """The multipliers part of a line (shared shape per line context, built once)."""
+        key = (r.category, r.tier, tuple(r.factors))
+        cache = self.index.line_json
+        cached = cache.get(key)
+        if cached is None:
+            cached = {"base_rate": self.index.base_rate}
+            if r.category:
+                cached["category_multiplier"] = {"rule": r.category.rule,
+                                                 "value": _plain(r.category.value)}
+            if r.tier:
+                cached["tier_multiplier"] = {"rule": r.tier.rule, "value": _plain(r.tier.value)}
+            cached["multipliers"] = [{"rule": f.rule, "value": _plain(f.value)} for f in r.factors]
+            if len(cache) > 10_000:
+                cache.clear()
+            cache[key] = cached
+        # Copies, so a caller that edits its result cannot change the next one.
+        return {k: (dict(v) if isinstance(v, dict) else [dict(x) for x in v]
+                    if isinstance(v, list) else v) for k, v in cached.items()}
 
     def cashback(self, lines: list[LineResult]) -> Decimal:
         cb = self.model.earning.cashback

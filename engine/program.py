@@ -23,6 +23,8 @@ class ProgramIndex:
         order = {r.rule_id: i for i, r in enumerate(model.rules)}
         self.rule_order = lambda item: order.get(item[0], 0)
         self.rates: dict[tuple, Any] = {}  # line context → engine.earn.LineRates
+        self.line_json: dict[tuple, dict[str, Any]] = {}  # line context → JSON fragment
+        self.base_rate = f"{model.earning.base_rate.normalize():f}"
 
 
 @dataclass
