@@ -20,9 +20,9 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.loader import load_path  # noqa: E402
-from engine.program import Program  # noqa: E402
-from engine.validate import validate  # noqa: E402
+from engine.loader import load_path
+from engine.program import Program
+from engine.validate import validate
 
 RETAIL = Path(__file__).resolve().parents[1] / "rulesets" / "retail"
 

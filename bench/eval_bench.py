@@ -23,8 +23,8 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.zen_peer import load as load_zen  # noqa: E402
-from engine import evaluate, load_program  # noqa: E402
+from bench.zen_peer import load as load_zen
+from engine import evaluate, load_program
 
 CATEGORIES = ["electronics", "fashion", "home", "grocery", "gift_cards", "books", "toys"]
 TIERS = ["bronze", "silver", "gold", "platinum"]

@@ -16,7 +16,9 @@ INPUT = click.option("--input", "-i", "input_path", required=True, metavar="FILE
 
 
 def _run(ruleset: str, input_path: str, explain: bool) -> dict[str, Any]:
-    from engine import RequestInvalid, evaluate as run
+    from engine import RequestInvalid
+    from engine import evaluate as run
+    from engine.rules_engine import EngineFailure
 
     program = load_program_or_exit(ruleset)
     request = read_json(input_path)
@@ -26,6 +28,8 @@ def _run(ruleset: str, input_path: str, explain: bool) -> dict[str, Any]:
         for path, message in exc.errors:
             click.echo(f"{input_path}: {path}: {message}", err=True)
         fail(f"{input_path}: invalid request ({len(exc.errors)} problem(s))", EXIT_USAGE)
+    except EngineFailure as exc:
+        fail(f"the rule engine could not evaluate {input_path}: {exc}", EXIT_USAGE)
 
 
 @click.command()

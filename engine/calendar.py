@@ -17,7 +17,7 @@ def zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
-def local(program: "Program", at: datetime) -> datetime:
+def local(program: Program, at: datetime) -> datetime:
     """`at` in the program's timezone (naive instants are taken as UTC)."""
     if at.tzinfo is None:
         at = at.replace(tzinfo=zone("UTC"))
@@ -44,7 +44,7 @@ def period_of(per: str, d: date) -> str:
     return "lifetime"
 
 
-def period_key(program: "Program", per: str, at: datetime) -> str:
+def period_key(program: Program, per: str, at: datetime) -> str:
     return period_of(per, local(program, at).date())
 
 
@@ -55,7 +55,7 @@ def add_months(d: datetime, months: int) -> datetime:
     return d.replace(year=year, month=month, day=day)
 
 
-def expiry_at(program: "Program", earned_at: datetime) -> datetime | None:
+def expiry_at(program: Program, earned_at: datetime) -> datetime | None:
     """When points earned at `earned_at` expire (None: never)."""
     redemption = program.model.redemption
     if redemption is None or not redemption.expiry_months:

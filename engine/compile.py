@@ -12,12 +12,21 @@ key are decided identically by every rule of the group, so the cache is exact.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from engine import rules_engine
-from engine.conditions import (ALWAYS, WEEKDAY_NAMES, Atoms, fact_name, flag_name, is_number,
-                               scalar, to_durable)
+from engine.conditions import (
+    ALWAYS,
+    WEEKDAY_NAMES,
+    Atoms,
+    fact_name,
+    flag_name,
+    is_number,
+    scalar,
+    to_durable,
+)
 from engine.model import Campaign, Rotation, Ruleset, Schedule
 
 CHUNK = 200

@@ -12,9 +12,10 @@ would lose without it (for the last multiplier; earlier ones exclude the interac
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
-from typing import Hashable, Iterable, Mapping, TypeVar
+from typing import TypeVar
 
 from engine.model import Campaign, Rotation, Ruleset, Tier
 from engine.request import Line
@@ -104,9 +105,9 @@ def category_candidates(model: Ruleset, category: str,
                          value if value is not None else ONE)
     best = regular
     for campaign in bonus_campaigns:
-        if campaign.categories and category in campaign.categories and campaign.multiplier:
-            if campaign.multiplier > best.value:
-                best = Multiplier(campaign.rule_id, campaign.multiplier)
+        if (campaign.categories and category in campaign.categories and campaign.multiplier
+                and campaign.multiplier > best.value):
+            best = Multiplier(campaign.rule_id, campaign.multiplier)
     return regular, best
 
 

@@ -8,17 +8,28 @@ from `order.placed_at` (or `as_of`), never the clock.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from collections.abc import Mapping
+from datetime import date
 from decimal import ROUND_DOWN, Decimal
-from typing import Any, Mapping
+from typing import Any
 
 from engine import calendar, tiers
-from engine.earn import (ZERO, CapBook, LineResult, Multiplier, apportion, line_points,
-                         line_rates, pick_factors, round_points, truncate)
+from engine.earn import (
+    ZERO,
+    CapBook,
+    LineResult,
+    Multiplier,
+    apportion,
+    line_points,
+    line_rates,
+    pick_factors,
+    round_points,
+    truncate,
+)
 from engine.explain import build_trace
 from engine.facts import line_fact, order_fact
 from engine.program import Program
-from engine.redeem import assess, money
+from engine.redeem import money
 from engine.request import Order, Request, RequestInvalid, parse
 from engine.state import MemberState, from_request
 
@@ -34,8 +45,8 @@ class Evaluation:
         self.tier_id = state.tier or (tier_set.levels[0].id if tier_set else None)
         if tier_set and tier_set.get(self.tier_id) is None:
             known = ", ".join(t.id for t in tier_set.levels)
-            raise RequestInvalid([("$.member.tier", f"unknown tier {self.tier_id!r}; "
-                                                    f"this program has: {known}")])
+            message = f"unknown tier {self.tier_id!r}; this program has: {known}"
+            raise RequestInvalid([("$.member.tier", message)])
         self.tier = tier_set.get(self.tier_id) if tier_set else None
         self.fact = order_fact(program, req, self.tier_id)
         self.fired = program.compiled.order.decide(self.fact)

@@ -26,7 +26,7 @@ def _entry(rule: str, kind: str, fired: bool, reason: str | None = None, **extra
     return out
 
 
-def _condition_entry(ev: "Evaluation", rule: str, kind: str, by_rule: dict[str, int]) -> dict:
+def _condition_entry(ev: Evaluation, rule: str, kind: str, by_rule: dict[str, int]) -> dict:
     cond = ev.program.compiled.conditions[rule]
     matched = rule in ev.fired
     agrees = holds(cond, ev.fact) == matched
@@ -41,7 +41,7 @@ def _condition_entry(ev: "Evaluation", rule: str, kind: str, by_rule: dict[str, 
     return _entry(rule, kind, True, note, points=points, **extra)
 
 
-def build_trace(ev: "Evaluation", result: dict[str, Any]) -> list[dict[str, Any]]:
+def build_trace(ev: Evaluation, result: dict[str, Any]) -> list[dict[str, Any]]:
     model = ev.model
     earn = result["earn"]
     by_rule: dict[str, int] = earn["by_rule"]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from engine import calendar
 from engine.conditions import WEEKDAY_NAMES
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
 ZERO = Decimal(0)
 
 
-def order_fact(program: "Program", req: Request, tier: str | None) -> dict[str, Any]:
+def order_fact(program: Program, req: Request, tier: str | None) -> dict[str, Any]:
     member = req.member
     attrs = member.get("attributes") or {}
     local = calendar.local(program, req.at)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from engine import calendar
@@ -59,14 +60,14 @@ class Program:
         return self.model.data
 
     @property
-    def index(self) -> "ProgramIndex":
+    def index(self) -> ProgramIndex:
         index = self.__dict__.get("_index")
         if index is None:
             index = self.__dict__["_index"] = ProgramIndex(self.model)
         return index
 
     @classmethod
-    def from_data(cls, data: Mapping[str, Any], sources: Mapping[str, str] | None = None) -> "Program":
+    def from_data(cls, data: Mapping[str, Any], sources: Mapping[str, str] | None = None) -> Program:
         model = build(data)
         fingerprint = digest(data)
         # Names are global and permanent in the rule engine: the digest keeps two

@@ -6,13 +6,14 @@ JSON path (`$.order.lines[2].unit_price: not a decimal amount: 'abc'`), never a 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, Mapping
+from typing import Any
 
 MAX_LINES = 500
-MONEY_LIMIT = Decimal("1000000000")
+MONEY_LIMIT = Decimal(1000000000)
 ZERO = Decimal(0)
 
 
@@ -136,7 +137,7 @@ class _Reader:
         if raw is None:
             return None
         try:
-            value = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+            value = datetime.fromisoformat(str(raw))
         except ValueError:
             self.fail(f"{path}.{key}", f"not an ISO 8601 date-time: {raw!r}")
             return None

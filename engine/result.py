@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from engine import calendar, tiers
 from engine.earn import ZERO
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
 EMPTY_EARN = {"points": 0, "lines": [], "bonuses": [], "by_rule": {}, "cashback": "0.00"}
 
 
-def _activities(ev: "Evaluation") -> list[dict[str, Any]]:
+def _activities(ev: Evaluation) -> list[dict[str, Any]]:
     """Activity bonuses that come with an order (first purchase), reported apart."""
     first = ev.model.earning.activities.get("first_purchase")
     st = ev.state
@@ -28,14 +29,14 @@ def _activities(ev: "Evaluation") -> list[dict[str, Any]]:
              "points": first.points}]
 
 
-def _cap_period(ev: "Evaluation", rule: str) -> str:
+def _cap_period(ev: Evaluation, rule: str) -> str:
     rotation = next(r for r in ev.model.rotations if r.rule_id == rule)
     if rotation.cap_period == "rotation":
         return rotation.id
     return calendar.period_of(rotation.cap_period, calendar.local(ev.program, ev.req.at).date())
 
 
-def _campaigns(ev: "Evaluation", by_rule: dict[str, int], advances: list) -> list[dict[str, Any]]:
+def _campaigns(ev: Evaluation, by_rule: dict[str, int], advances: list) -> list[dict[str, Any]]:
     out = []
     advanced = {a["campaign"] for a in advances}
     for c in ev.model.campaigns:
@@ -46,7 +47,7 @@ def _campaigns(ev: "Evaluation", by_rule: dict[str, int], advances: list) -> lis
     return out
 
 
-def _effects(ev: "Evaluation", earn: dict[str, Any], upgrade: Any, advances: list,
+def _effects(ev: Evaluation, earn: dict[str, Any], upgrade: Any, advances: list,
              activities: list, denials: list) -> list[dict[str, Any]]:
     effects: list[dict[str, Any]] = [
         {"type": "points", "rule": rule, "points": pts} for rule, pts in earn["by_rule"].items()
@@ -80,7 +81,7 @@ def _effects(ev: "Evaluation", earn: dict[str, Any], upgrade: Any, advances: lis
     return effects
 
 
-def assemble(ev: "Evaluation", explain: bool, build_trace: Callable[..., list]) -> dict[str, Any]:
+def assemble(ev: Evaluation, explain: bool, build_trace: Callable[..., list]) -> dict[str, Any]:
     order, st, program = ev.req.order, ev.state, ev.program
     earn = ev.run_order(order) if order is not None else dict(EMPTY_EARN)
     if order is None:

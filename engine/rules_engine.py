@@ -21,7 +21,8 @@ import itertools
 import json
 import re
 import threading
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import durable.engine as _durable
 
@@ -89,8 +90,13 @@ def register(name: str, rules: Mapping[str, Mapping[str, Any]]) -> None:
 def fire(name: str, fact: Mapping[str, Any]) -> list[str]:
     """Assert `fact` in a fresh session of ruleset `name`; return the ids of the rules fired.
 
-    `fact` must carry `"kind": "fact"` (the catch-all rule matches on it).
+    `fact` must carry `"kind": "fact"` (the catch-all rule matches on it) and hold only
+    JSON values (it crosses into C as JSON).
     """
+    try:
+        json.dumps(fact)
+    except (TypeError, ValueError) as exc:
+        raise EngineFailure(f"fact is not JSON: {exc}") from exc
     with _LOCK:
         sid = str(next(_SESSIONS))
         message = dict(fact)
@@ -98,24 +104,15 @@ def fire(name: str, fact: Mapping[str, Any]) -> list[str]:
         del _FIRED[:]
         try:
             state = _HOST.assert_fact(name, message)
-            if isinstance(state, Mapping) and state.get("exception"):
-                raise EngineFailure(f"rule action failed: {state['exception']}")
-        except _durable.MessageNotHandledException:
-            pass  # no rule matched
         except MemoryError as exc:
             raise EngineFatal(translate(exc)) from exc
-        except EngineFailure:
-            raise
-        except Exception as exc:
+        except Exception as exc:  # the native layer raises bare Exception with codes
+            # No session is known to exist: deleting one that was never created crashes
+            # the native engine, so it is not attempted.
             raise EngineFailure(translate(exc)) from exc
-        finally:
-            try:
-                _HOST.delete_state(name, sid)
-            except Exception:  # nothing was stored for an unhandled message
-                pass
+        # Every assertion matches the catch-all rule, so the session exists: delete it
+        # before anything else can fail (sessions past 1,024 per ruleset are fatal).
+        _HOST.delete_state(name, sid)
+        if isinstance(state, Mapping) and state.get("exception"):
+            raise EngineFailure(f"rule action failed: {state['exception']}")
         return [rule for rule in _FIRED if rule != ALWAYS_RULE]
-
-
-def check_json(fact: Mapping[str, Any]) -> None:
-    """Facts cross into C as JSON: fail early and clearly on anything else."""
-    json.dumps(fact)

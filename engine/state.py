@@ -7,10 +7,11 @@ Everything optional has a neutral default, so a bare request still evaluates.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any
 
 
 @dataclass

@@ -13,12 +13,12 @@ if TYPE_CHECKING:
     from engine.program import Program
 
 
-def lowest(program: "Program") -> Tier | None:
+def lowest(program: Program) -> Tier | None:
     tiers = program.model.tiers
     return tiers.levels[0] if tiers and tiers.levels else None
 
 
-def qualify(program: "Program", spend: Decimal, orders: int) -> str | None:
+def qualify(program: Program, spend: Decimal, orders: int) -> str | None:
     """The highest tier whose min spend AND min orders are both met."""
     tiers = program.model.tiers
     if not tiers:
@@ -30,7 +30,7 @@ def qualify(program: "Program", spend: Decimal, orders: int) -> str | None:
     return best
 
 
-def next_tier(program: "Program", tier_id: str | None) -> Tier | None:
+def next_tier(program: Program, tier_id: str | None) -> Tier | None:
     tiers = program.model.tiers
     current = tiers.get(tier_id) if tiers else None
     if not tiers or current is None:
@@ -38,14 +38,14 @@ def next_tier(program: "Program", tier_id: str | None) -> Tier | None:
     return tiers.levels[current.index + 1] if current.index + 1 < len(tiers.levels) else None
 
 
-def window_start(program: "Program", at: datetime) -> datetime | None:
+def window_start(program: Program, at: datetime) -> datetime | None:
     """Start of the qualification window containing `at` (None for lifetime windows)."""
     tiers = program.model.tiers
     window = tiers.window if tiers else "lifetime"
     return calendar.window_start(window, calendar.local(program, at), program.timezone)
 
 
-def higher(program: "Program", a: str | None, b: str | None) -> str | None:
+def higher(program: Program, a: str | None, b: str | None) -> str | None:
     tiers = program.model.tiers
     if not tiers:
         return a or b
@@ -57,7 +57,7 @@ def higher(program: "Program", a: str | None, b: str | None) -> str | None:
     return a if ta.index >= tb.index else b
 
 
-def progress(program: "Program", tier_id: str | None, spend: Decimal, orders: int) -> dict[str, Any]:
+def progress(program: Program, tier_id: str | None, spend: Decimal, orders: int) -> dict[str, Any]:
     following = next_tier(program, tier_id)
     if following is None:
         return {"next_tier": None, "spend_needed": "0.00", "orders_needed": 0}
