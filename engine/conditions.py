@@ -316,6 +316,7 @@ class Atoms:
                 return None  # incomparable: decided as if missing
             if type(actual) is not int:
                 actual = scalar(actual)
+            pos: tuple[int, int] | str | None
             try:
                 pos = (bisect_left(th, actual), bisect_right(th, actual)) if th else None
             except TypeError:  # a string where numbers are compared: never matches them

@@ -235,7 +235,9 @@ class Evaluation:
         upgrade = None
         if after != self.tier_id and self.model.tiers:
             start = self.tier.index if self.tier else -1
-            reached_tiers = self.model.tiers.levels[start + 1: self.model.tiers.get(after).index + 1]
+            target = self.model.tiers.get(after)
+            end = target.index + 1 if target else start + 1
+            reached_tiers = self.model.tiers.levels[start + 1:end]
             bonus = [t for t in reached_tiers if t.upgrade_bonus and t.id not in st.awarded_upgrades]
             upgrade = {"from": self.tier_id, "to": after,
                        "bonus_points": sum(t.upgrade_bonus for t in bonus),

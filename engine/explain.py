@@ -81,17 +81,17 @@ def build_trace(ev: Evaluation, result: dict[str, Any]) -> list[dict[str, Any]]:
             entry.update(fired=False, reason="no line in its categories "
                          + ", ".join(sorted(campaign.categories)))
         trace.append(entry)
-    for rule in model.rules:
-        if rule.line_level and order is not None:
-            hits = [i for i, fired in enumerate(ev.line_fired) if rule.rule_id in fired]
+    for custom in model.rules:
+        if custom.line_level and order is not None:
+            hits = [i for i, fired in enumerate(ev.line_fired) if custom.rule_id in fired]
             reasons = [] if hits else [
-                f"line {ln.index}: " + "; ".join(why_not(rule.when, line_fact(ev.fact, ln)))
+                f"line {ln.index}: " + "; ".join(why_not(custom.when, line_fact(ev.fact, ln)))
                 for ln in order.lines]
-            trace.append(_entry(rule.rule_id, "rule", bool(hits),
+            trace.append(_entry(custom.rule_id, "rule", bool(hits),
                                 " | ".join(reasons) or None if not hits else None,
                                 **({"lines": hits} if hits else {})))
         else:
-            trace.append(_condition_entry(ev, rule.rule_id, "rule", by_rule))
+            trace.append(_condition_entry(ev, custom.rule_id, "rule", by_rule))
     redemption = result["redemption"]
     trace.append(_entry("redemption", "redemption", redemption["eligible"],
                         "; ".join(r["code"] for r in redemption["reasons"]) or None,

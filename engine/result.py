@@ -13,7 +13,7 @@ from engine.redeem import assess
 if TYPE_CHECKING:
     from engine.evaluate import Evaluation
 
-EMPTY_EARN = {"points": 0, "lines": [], "bonuses": [], "by_rule": {}, "cashback": "0.00"}
+EMPTY_EARN: dict[str, Any] = {"points": 0, "lines": [], "bonuses": [], "by_rule": {}, "cashback": "0.00"}
 
 
 def _activities(ev: Evaluation) -> list[dict[str, Any]]:
