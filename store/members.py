@@ -50,15 +50,19 @@ def lock_or_create(session: Session, program: str, member_id: str, tier: str | N
 
     PostgreSQL: SELECT … FOR UPDATE serializes writers per member. SQLite: the write
     transaction began IMMEDIATE, so it already holds the database's write lock."""
+    locked = select(MemberRow).where(
+        MemberRow.program == program, MemberRow.member_id == member_id).with_for_update() \
+        .execution_options(populate_existing=True)
+    row = session.scalar(locked)
+    if row is not None:
+        return row
     now = datetime.now(UTC)
     insert_ignore(session, MemberRow.__table__, {
         "program": program, "member_id": member_id, "tier": tier, "tier_since": None,
         "attributes": attributes or {}, "balance": 0, "orders_count": 0,
         "created_at": now, "updated_at": now,
     }, ["program", "member_id"])
-    row = session.scalar(select(MemberRow).where(
-        MemberRow.program == program, MemberRow.member_id == member_id)
-        .with_for_update().execution_options(populate_existing=True))
+    row = session.scalar(locked)
     assert row is not None
     return row
 

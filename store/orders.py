@@ -43,8 +43,12 @@ def quote(db: Database, cache: ProgramCache, program_id: str, request: dict[str,
     with db.reading() as session:
         program = cache.resolve(session, program_id, req.at, pinned)
         member = members.find(session, program_id, str(req.member.get("id")))
-        state = member_state(session, program, member, req.at)
+        state = member_state(session, program, member, req.at, needs_stock=_redeems_reward(req))
         return evaluate(program, with_attributes(request, member), state)
+
+
+def _redeems_reward(req: Any) -> bool:
+    return req.redeem is not None and req.redeem.reward_id is not None
 
 
 def find_order(session: Session, program_id: str, order_id: str) -> OrderRow | None:
@@ -65,13 +69,9 @@ def commit(db: Database, cache: ProgramCache, program_id: str, request: dict[str
     req = parse(request)
     assert req.order is not None, "the API requires an order to commit"
     digest = request_hash(request)
-    with db.reading() as session:
-        prior = find_order(session, program_id, req.order.id)
-        if prior is not None:
-            return _replay(prior, digest)
-        program = cache.resolve(session, program_id, req.at, pinned)
     try:
         with db.writing() as session:
+            program = cache.resolve(session, program_id, req.at, pinned)
             return _commit(session, program, request, req, digest)
     except IntegrityError:
         with db.reading() as session:
@@ -90,7 +90,8 @@ def _commit(session: Session, program: Any, request: dict[str, Any], req: Any,
         return _replay(prior, digest)
     members.merge_attributes(member, (req.member.get("attributes") or None))
     ledger.expire_due(session, member, at)
-    state = member_state(session, program, member, at, lock_budgets=True)
+    state = member_state(session, program, member, at, lock_budgets=True,
+                         needs_stock=_redeems_reward(req))
     result = evaluate(program, with_attributes(request, member), state)
     if state.tier != member.tier:  # a downgrade that fell due since the last order
         member.tier, member.tier_since = state.tier, at

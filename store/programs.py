@@ -42,6 +42,10 @@ class ProgramCache:
             timelines.setdefault(act.program, []).append(act)
         self._timelines, self._generation = timelines, current
 
+    def invalidate(self) -> None:
+        """Re-read the timelines on next use (after this process published or activated)."""
+        self._generation = None
+
     def get(self, session: Session, program: str, version: int) -> Any:
         key = (program, version)
         found = self._compiled.get(key)

@@ -22,8 +22,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(1_000_000, description="largest accepted request body")
     max_ruleset_bytes: int = Field(2_000_000, description="largest accepted ruleset upload")
     activation_check_seconds: float = Field(
-        0.0,
-        description="how often a worker re-reads the activation generation; 0 = every request",
+        1.0,
+        description="how often a worker re-reads the activation generation (0 = every "
+        "request); an activation reaches every worker within this time",
     )
     api_key_cache_seconds: float = Field(5.0, description="how long a verified key is cached")
     pool_size: int = Field(10, description="database connection pool size (PostgreSQL)")

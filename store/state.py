@@ -20,7 +20,8 @@ def request_hash(request: dict[str, Any]) -> str:
 
 
 def member_state(session: Session, program: Any, member: MemberRow | None, at: datetime,
-                 lock_budgets: bool = False) -> MemberState:
+                 lock_budgets: bool = False, needs_stock: bool = False) -> MemberState:
+    """`needs_stock`: the request redeems a catalog item (only then is stock read)."""
     member_pk = member.id if member is not None else None
 
     def stats(start: datetime | None, end: datetime) -> Any:
@@ -41,7 +42,7 @@ def member_state(session: Session, program: Any, member: MemberRow | None, at: d
         campaign_usage=counters["campaign_usage"],
         campaign_budget_used=usage.budgets_used(session, program, lock=lock_budgets),
         challenge_spend=counters["challenge_spend"],
-        reward_stock=usage.reward_stock(session, program),
+        reward_stock=usage.reward_stock(session, program) if needs_stock else {},
         activity_counts=counters["activity_counts"],
         awarded_upgrades=frozenset(counters["awarded_upgrades"]),
         tier_since=member.tier_since if member else None,

@@ -27,6 +27,7 @@ def list_rulesets(services: StoreDep, key: ApiKeyDep,
 def publish(body: PublishIn, services: StoreDep, key: AdminKey) -> Json:
     info, created = rulesets.publish(services.db, dict(body.sources), key.actor, body.message,
                                      body.activate)
+    services.cache.invalidate()
     return Json(info, status_code=201 if created else 200)
 
 
@@ -56,5 +57,7 @@ def show(program: ProgramPath, version: VersionPath, services: StoreDep, key: Ap
 def activate(program: ProgramPath, version: VersionPath, services: StoreDep, key: AdminKey,
              body: ActivateIn | None = None) -> Json:
     body = body or ActivateIn()
-    return Json(rulesets.activate(services.db, program, version, key.actor,
-                                  body.effective_from, body.at == "effective_from"))
+    activation = rulesets.activate(services.db, program, version, key.actor,
+                                   body.effective_from, body.at == "effective_from")
+    services.cache.invalidate()
+    return Json(activation)

@@ -1,0 +1,269 @@
+"""HTTP benchmark: the loyalty service vs a bare FastAPI echo app, side by side.
+
+    .venv/bin/python bench/http_bench.py [--duration 10] [--connections 32]
+
+Starts `loyalty serve --workers 2` (SQLite file in a temp dir) and a bare FastAPI app
+with 2 workers that echoes the same JSON, drives both from another process (wrk when it
+is installed, else an httpx/asyncio driver; the output says which), and prints req/s,
+p50, p99 and the ratio. Then commits per second on PostgreSQL (a fresh database on
+LOYALTY_BENCH_PG, default postgresql://postgres@127.0.0.1:5432/postgres, dropped after).
+Targets (DESIGN §7): evaluate ≥ 60 % of the bare app's req/s with p99 ≤ 20 ms;
+≥ 500 commits/s with p99 ≤ 50 ms. Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import httpx
+from fastapi import FastAPI
+
+REPO = Path(__file__).resolve().parents[1]
+PY = sys.executable
+LOYALTY = [PY, "-c", "from cli.main import main; main()"]
+
+echo_app = FastAPI()
+
+
+@echo_app.post("/echo")
+async def echo(payload: dict[str, Any]) -> dict[str, Any]:
+    return payload
+
+
+CART = {
+    "member": {"id": "CUST-12345", "attributes": {"segments": ["vip"]}},
+    "order": {"id": "ORD-1", "placed_at": "2026-11-17T14:30:00-05:00", "channel": "web",
+              "currency": "USD", "shipping": "5.00",
+              "lines": [{"sku": f"SKU-{i}", "category": c, "quantity": 1 + i % 2,
+                         "unit_price": "49.99", "discount": "0.00"}
+                        for i, c in enumerate(["electronics", "fashion", "home", "toys", "home"])]},
+}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up")
+
+
+@contextmanager
+def process(cmd: list[str], ready_url: str, env: dict[str, str], cwd: Path) -> Iterator[None]:
+    proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        wait_ready(ready_url, proc)
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@contextmanager
+def loyalty_server(database_url: str, tmp: Path) -> Iterator[tuple[str, str]]:
+    port = free_port()
+    env = {**os.environ, "LOYALTY_DATABASE_URL": database_url}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    url = f"http://127.0.0.1:{port}"
+    with process([*LOYALTY, "serve", "--port", str(port), "--workers", "2", "--log-level",
+                  "warning"], f"{url}/readyz", env, tmp):
+        out = subprocess.run([*LOYALTY, "keys", "create", "--scope", "evaluate", "--scope",
+                              "commit"], env=env, cwd=tmp, capture_output=True, text=True,
+                             check=True).stdout
+        yield url, out.strip().splitlines()[-1]
+
+
+@contextmanager
+def echo_server(tmp: Path) -> Iterator[str]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    cmd = [PY, "-m", "uvicorn", "http_bench:echo_app", "--app-dir", str(REPO / "bench"),
+           "--port", str(port), "--workers", "2", "--log-level", "warning", "--no-access-log"]
+    with process(cmd, f"{url}/openapi.json", dict(os.environ), tmp):
+        yield url
+
+
+# ------------------------------------------------------------------ drivers
+WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer %(key)s"
+local template = [==[%(body)s]==]
+local unique = %(unique)s
+local counter = 0
+local prefix = ""
+function setup(thread)
+  thread:set("tid", tostring(math.random(1, 1000000000)))
+end
+function init(args)
+  prefix = tid or tostring(math.random(1, 1000000000))
+end
+function request()
+  counter = counter + 1
+  local body = template
+  if unique then
+    body = string.gsub(template, "ORDER%%-ID", "B-" .. prefix .. "-" .. counter)
+    body = string.gsub(body, "MEMBER%%-ID", "BM-" .. (counter %% 1000))
+  end
+  return wrk.format(nil, nil, nil, body)
+end
+"""
+
+
+def run_wrk(url: str, body: str, key: str, unique: bool, seconds: int, conns: int) -> dict[str, float]:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(WRK_SCRIPT % {"key": key, "body": body, "unique": "true" if unique else "false"})
+    out = subprocess.run(["wrk", "-t2", f"-c{conns}", f"-d{seconds}s", "--latency", "-s", f.name,
+                          url], capture_output=True, text=True, check=True).stdout
+    os.unlink(f.name)
+
+    def ms(label: str) -> float:
+        m = re.search(rf"^\s*{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        if not m:
+            return float("nan")
+        value, unit = float(m.group(1)), m.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    return {"rps": rps, "p50": ms("50%"), "p99": ms("99%"),
+            "errors": float(non2xx.group(1)) if non2xx else 0.0}
+
+
+def _httpx_worker(args: tuple[str, str, str, bool, float, int, int], queue: Any) -> None:
+    url, body, key, unique, seconds, conns, wid = args
+
+    async def main() -> list[float]:
+        latencies: list[float] = []
+        headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+        deadline = time.monotonic() + seconds
+        async with httpx.AsyncClient(headers=headers, limits=httpx.Limits(
+                max_connections=conns)) as client:
+            async def loop(n: int) -> None:
+                i = 0
+                while time.monotonic() < deadline:
+                    i += 1
+                    data = body
+                    if unique:
+                        data = body.replace("ORDER-ID", f"B-{wid}-{n}-{i}").replace(
+                            "MEMBER-ID", f"BM-{(n * 7919 + i) % 1000}")
+                    start = time.perf_counter()
+                    await client.post(url, content=data)
+                    latencies.append(time.perf_counter() - start)
+            await asyncio.gather(*(loop(n) for n in range(conns)))
+        return latencies
+
+    queue.put(asyncio.run(main()))
+
+
+def run_httpx(url: str, body: str, key: str, unique: bool, seconds: int, conns: int) -> dict[str, float]:
+    queue: Any = multiprocessing.get_context("spawn").Queue()
+    procs = [multiprocessing.get_context("spawn").Process(
+        target=_httpx_worker, args=((url, body, key, unique, seconds, conns // 2, w), queue))
+        for w in range(2)]
+    for p in procs:
+        p.start()
+    lat = sorted(x for _ in procs for x in queue.get())
+    for p in procs:
+        p.join()
+    pick = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))] * 1000  # noqa: E731
+    return {"rps": len(lat) / seconds, "p50": pick(0.50), "p99": pick(0.99), "errors": 0.0}
+
+
+def drive(url: str, payload: dict[str, Any], key: str, unique: bool, args: Any) -> dict[str, float]:
+    body = json.dumps(payload)
+    fn = run_wrk if shutil.which("wrk") else run_httpx
+    return fn(url, body, key, unique, args.duration, args.connections)
+
+
+def line(name: str, r: dict[str, float]) -> str:
+    extra = f"  non-2xx {int(r['errors'])}" if r.get("errors") else ""
+    return f"{name:<28} {r['rps']:>9.0f} req/s   p50 {r['p50']:6.2f} ms   p99 {r['p99']:6.2f} ms{extra}"
+
+
+@contextmanager
+def postgres_database() -> Iterator[str | None]:
+    base = os.environ.get("LOYALTY_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+    try:
+        import psycopg
+
+        admin = psycopg.connect(base, autocommit=True, connect_timeout=3)
+    except Exception as exc:  # noqa: BLE001
+        print(f"commits: PostgreSQL not reachable ({type(exc).__name__}); skipped")
+        yield None
+        return
+    name = f"loyalty_bench_{secrets.token_hex(4)}"
+    admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield "postgresql+psycopg://" + base.split("://", 1)[1].rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
+    parser.add_argument("--connections", type=int, default=32)
+    args = parser.parse_args()
+    print(f"driver: {'wrk' if shutil.which('wrk') else 'httpx/asyncio (wrk not installed)'}, "
+          f"{args.connections} connections, {args.duration} s each, 2 server workers")
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        with echo_server(tmp) as echo_url:
+            drive(f"{echo_url}/echo", CART, "-", False, argparse.Namespace(duration=2,
+                  connections=args.connections))  # warm-up
+            bare = drive(f"{echo_url}/echo", CART, "-", False, args)
+        with loyalty_server(f"sqlite:///{tmp / 'bench.db'}", tmp) as (url, key):
+            target = f"{url}/v1/programs/retail/evaluate"
+            drive(target, CART, key, False, argparse.Namespace(duration=2,
+                  connections=args.connections))
+            quote = drive(target, CART, key, False, args)
+        print(line("bare FastAPI echo", bare))
+        print(line("evaluate (SQLite)", quote))
+        print(f"evaluate / bare = {quote['rps'] / bare['rps']:.2f}  (target ≥ 0.60, p99 ≤ 20 ms)")
+        with postgres_database() as pg_url:
+            if pg_url is None:
+                return
+            commit_body = json.loads(json.dumps(CART))
+            commit_body["member"]["id"] = "MEMBER-ID"
+            commit_body["order"]["id"] = "ORDER-ID"
+            with loyalty_server(pg_url, tmp) as (url, key):
+                commits = drive(f"{url}/v1/programs/retail/orders", commit_body, key, True, args)
+            print(line("commit (PostgreSQL)", commits))
+            print(f"commits/s = {commits['rps']:.0f}  (target ≥ 500, p99 ≤ 50 ms)")
+
+
+if __name__ == "__main__":
+    main()
