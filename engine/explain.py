@@ -8,6 +8,7 @@ than hidden — the test suite asserts it never happens.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from engine.conditions import explain as why_not
@@ -75,8 +76,16 @@ def build_trace(ev: Evaluation, result: dict[str, Any]) -> list[dict[str, Any]]:
         if rotation.rule_id in result["usage"]["caps_hit"]:
             entry["reason"] = "spending cap reached; spend past it earned the regular rate"
         trace.append(entry)
+    advanced = {a["campaign"] for a in result["effects"] if a.get("type") == "tier_advance"}
+    spend = sum((r.eligible for r in getattr(ev, "lines", [])), Decimal(0))
     for campaign in model.campaigns:
         entry = _condition_entry(ev, campaign.rule_id, f"campaign:{campaign.type}", by_rule)
+        if entry["fired"] and campaign.type == "tier_challenge" and campaign.id not in advanced:
+            reached = ev.state.challenge_spend.get(campaign.id, Decimal(0)) + spend
+            entry.update(fired=False, reason=f"eligible; challenge spend {reached:.2f} of "
+                                             f"{campaign.target_spend:.2f} so far")
+        elif entry["fired"] and campaign.type == "referral":
+            entry["reason"] = "running; applies to referral activities, not to orders"
         if entry["fired"] and campaign.categories and not campaign.categories & categories:
             entry.update(fired=False, reason="no line in its categories "
                          + ", ".join(sorted(campaign.categories)))

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine import calendar, tiers
 from engine.earn import ZERO
-from engine.redeem import assess
+from engine.redeem import assess, money
 
 if TYPE_CHECKING:
     from engine.evaluate import Evaluation
@@ -128,7 +128,7 @@ def assemble(ev: Evaluation, explain: bool, build_trace: Callable[..., list]) ->
         },
     }
     if order is not None:
-        result["order"] = {"id": order.id, "subtotal": str(subtotal), "total": str(order_total),
+        result["order"] = {"id": order.id, "subtotal": money(subtotal), "total": money(order_total),
                            "placed_at": order.placed_at.isoformat()}
     if explain:
         result["trace"] = build_trace(ev, result)
