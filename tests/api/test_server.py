@@ -93,3 +93,43 @@ def test_concurrent_commits_with_duplicate_retries(server):
                            headers=headers, params={"limit": 500}).json()["entries"]
         assert summary["balance"] == sum(e["points"] for e in ledger) == 200 + 10 * 12
         assert summary["orders_count"] == 10
+
+
+def test_activation_reaches_every_worker_without_failing_requests(server):
+    """Publish and activate v2 while quotes are in flight: none fails, and within a few
+    seconds every worker answers with v2; rolling back brings v1 back."""
+    from tests.store.helpers import retail_version
+
+    admin = {"Authorization": f"Bearer {server.admin_key}"}
+    checkout = {"Authorization": f"Bearer {server.key}"}
+    quote_body = {"member": {"id": "Q-1"}, "order": {
+        "id": "Q-1", "placed_at": "2030-01-01T00:00:00Z",
+        "lines": [{"sku": "TV", "category": "electronics", "quantity": 1, "unit_price": "100"}]}}
+
+    async def quotes(client, n):
+        rs = await asyncio.gather(*(client.post("/v1/programs/retail/evaluate", json=quote_body,
+                                                headers=checkout) for _ in range(n)))
+        assert all(r.status_code == 200 for r in rs), [r.text for r in rs if r.status_code != 200]
+        return {r.json()["ruleset_version"] for r in rs}
+
+    async def scenario(version, sources=None):
+        async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+            in_flight = asyncio.create_task(quotes(client, 40))
+            if sources:
+                r = await client.post("/v1/rulesets", headers=admin,
+                                      json={"sources": sources, "activate": "now"})
+            else:
+                r = await client.post(f"/v1/rulesets/retail/{version}/activate", headers=admin)
+            assert r.status_code in (200, 201), r.text
+            await in_flight
+            for _ in range(50):
+                if await quotes(client, 16) == {version}:
+                    return True
+                await asyncio.sleep(0.2)
+            return False
+
+    v2 = retail_version(2, ("electronics: 2.0", "electronics: 3.0"))
+    assert asyncio.run(scenario(2, v2))
+    assert asyncio.run(scenario(1))
+    metrics = httpx.get(f"{server.url}/metrics").text
+    assert 'loyalty_evaluations_total{mode="quote",program="retail",version="2"}' in metrics
