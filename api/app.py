@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from api import problems
 from api.deps import KeyCache, Services
 from api.metrics import ObserveMiddleware
-from api.routes import checkout, health, members, rulesets
+from api.routes import checkout, health, members, redemptions, rulesets
 from store.db import Database, open_database
 from store.programs import ProgramCache
 from store.settings import Settings, get_settings
@@ -26,7 +26,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
                                   cache=ProgramCache(settings.activation_check_seconds),
                                   key_cache=KeyCache(settings.api_key_cache_seconds))
     problems.install(app)
-    for module in (checkout, members, rulesets, health):
+    for module in (checkout, members, redemptions, rulesets, health):
         app.include_router(module.router)
     app.add_middleware(ObserveMiddleware, max_body_bytes=settings.max_body_bytes,
                        large_paths={"/v1/rulesets": settings.max_ruleset_bytes})

@@ -238,3 +238,7 @@ class AuditRow(Base):
     action: Mapped[str] = mapped_column(String(64))
     program: Mapped[str | None] = mapped_column(String(64), nullable=True)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+# Redemption tables live in their own module on the same metadata.
+from store import redemption_models  # noqa: E402,F401

@@ -1,0 +1,275 @@
+"""Redemptions: points against an order ("pay with points") or a catalog reward.
+
+One transaction per redemption, holding the member's row lock and, for a stocked reward,
+the stock row's lock (PostgreSQL: SELECT … FOR UPDATE, always member first, then stock;
+SQLite: the IMMEDIATE write transaction). Inside it: lots past their date are expired,
+eligibility is assessed by the engine (`engine.redeem.assess`) against the available
+balance and the remaining stock, then one `redeem` entry is written and the points are
+drawn from the oldest unexpired lots. Hence the balance and the stock never go below
+zero whatever the concurrency. A redemption with an `order_id` is a checkout hold
+(status `held`): its points are already out of the balance, so a live hold counts
+against it; committing the order captures it, cancelling or timing out releases it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from engine.redeem import assess
+from engine.request import Redeem
+from store import ledger, lots, members
+from store.db import Database
+from store.errors import Conflict, NotFound, StoreError, Unprocessable
+from store.models import MemberRow, RewardStockRow
+from store.orders import Outcome
+from store.programs import ProgramCache
+from store.redemption_models import RedemptionEventRow, RedemptionRow
+from store.state import request_hash
+from store.tiering import effective_tier
+from store.upsert import insert_ignore
+
+HOLD_MINUTES = 30
+# Refusals that depend on the moment (another redemption may change them): 409.
+STATE_CODES = frozenset({"INSUFFICIENT_POINTS", "OUT_OF_STOCK"})
+
+
+class Refused(StoreError):
+    """The engine's reasons, the first as the problem's `code`, all in `errors[]`."""
+
+    def __init__(self, reasons: list[dict[str, str]]) -> None:
+        state = [r for r in reasons if r["code"] in STATE_CODES]
+        rules = [r for r in reasons if r["code"] not in STATE_CODES]
+        first = (rules or state)[0]
+        self.status = 422 if rules else 409
+        super().__init__(first["code"], first["message"], errors=[
+            {"code": r["code"], "message": r["message"], "rule": r.get("rule")} for r in reasons])
+
+
+def _instant(value: Any) -> datetime:
+    if value is None:
+        return datetime.now(UTC)
+    at = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    if at.tzinfo is None:
+        raise Unprocessable("invalid_request", "instants need a UTC offset", pointer="/as_of")
+    return at
+
+
+def lock_member(session: Session, program_id: str, member_id: str) -> MemberRow:
+    row = session.scalar(select(MemberRow).where(
+        MemberRow.program == program_id, MemberRow.member_id == member_id)
+        .with_for_update().execution_options(populate_existing=True))
+    if row is None:
+        raise NotFound("unknown_member", f"{program_id} has no member {member_id!r}",
+                       pointer="/member_id")
+    return row
+
+
+def lock_stock(session: Session, program_id: str, reward_id: str) -> RewardStockRow:
+    insert_ignore(session, RewardStockRow.__table__,
+                  {"program": program_id, "reward_id": reward_id, "issued": 0},
+                  ["program", "reward_id"])
+    row = session.scalar(select(RewardStockRow).where(
+        RewardStockRow.program == program_id, RewardStockRow.reward_id == reward_id)
+        .with_for_update().execution_options(populate_existing=True))
+    assert row is not None
+    return row
+
+
+def _event(session: Session, row: RedemptionRow, status: str, at: datetime,
+           **detail: Any) -> None:
+    session.add(RedemptionEventRow(redemption_pk=row.id, status=status, at=at, detail=detail))
+
+
+def view(session: Session, row: RedemptionRow) -> dict[str, Any]:
+    member = session.get(MemberRow, row.member_pk)
+    assert member is not None
+    used = lots.allocations(session, row.ledger_entry_id) if row.ledger_entry_id else []
+    history = session.scalars(select(RedemptionEventRow).where(
+        RedemptionEventRow.redemption_pk == row.id).order_by(RedemptionEventRow.id))
+    return {
+        "id": str(row.id), "program": row.program, "member_id": member.member_id,
+        "status": row.status, "kind": row.kind, "points": row.points, "value": str(row.value),
+        "reward_id": row.reward_id, "quantity": row.quantity, "order_id": row.order_id,
+        "order_total": str(row.order_total) if row.order_total is not None else None,
+        "reward": {"code": row.reward_code,
+                   "valid_until": row.valid_until.isoformat() if row.valid_until else None}
+        if row.reward_code else None,
+        "hold_expires_at": row.hold_expires_at.isoformat() if row.hold_expires_at else None,
+        "lots": [{"lot_id": str(lot.id), "points": points,
+                  "expires_at": lot.expires_at.isoformat() if lot.expires_at else None}
+                 for lot, points in used],
+        "balance": member.balance, "ruleset_version": row.ruleset_version,
+        "occurred_at": row.occurred_at.isoformat(),
+        "history": [{"status": e.status, "at": e.at.isoformat(), **(e.detail or {})}
+                    for e in history],
+    }
+
+
+def find(session: Session, program_id: str, redemption_id: str) -> RedemptionRow:
+    row = session.get(RedemptionRow, int(redemption_id)) if redemption_id.isdigit() else None
+    if row is None or row.program != program_id:
+        raise NotFound("unknown_redemption", f"{program_id} has no redemption {redemption_id!r}")
+    return row
+
+
+def get(db: Database, program_id: str, redemption_id: str) -> dict[str, Any]:
+    with db.reading() as session:
+        return view(session, find(session, program_id, redemption_id))
+
+
+def _by_key(session: Session, program_id: str, key: str | None) -> RedemptionRow | None:
+    if key is None:
+        return None
+    return session.scalar(select(RedemptionRow).where(
+        RedemptionRow.program == program_id, RedemptionRow.idempotency_key == key))
+
+
+def _replay(session: Session, row: RedemptionRow, digest: str) -> Outcome:
+    if row.request_hash != digest:
+        raise Conflict("redemption_conflict", f"idempotency key {row.idempotency_key!r} was "
+                       "already used with a different body", pointer="/idempotency_key")
+    return Outcome(view(session, row), created=False)
+
+
+def redeem(db: Database, cache: ProgramCache, program_id: str,
+           request: dict[str, Any]) -> Outcome:
+    digest = request_hash(request)
+    key = request.get("idempotency_key")
+    try:
+        with db.writing() as session:
+            prior = _by_key(session, program_id, key)
+            if prior is not None:
+                return _replay(session, prior, digest)
+            return _redeem(session, cache, program_id, request, digest)
+    except IntegrityError:
+        with db.reading() as session:
+            prior = _by_key(session, program_id, key)
+            if prior is None:
+                raise
+            return _replay(session, prior, digest)
+
+
+def _redeem(session: Session, cache: ProgramCache, program_id: str, request: dict[str, Any],
+            digest: str) -> Outcome:
+    at = _instant(request.get("as_of"))
+    program = cache.resolve(session, program_id, at)
+    member = lock_member(session, program_id, request["member_id"])
+    release_expired_holds(session, member, at)
+    ledger.expire_due(session, member, at)
+    config = program.model.redemption
+    reward = config.reward(request["reward_id"]) if config and request.get("reward_id") else None
+    quantity = int(request.get("quantity") or 1)
+    stock_row = lock_stock(session, program_id, reward.id) \
+        if reward is not None and reward.stock is not None else None
+    stock = {reward.id: max(0, reward.stock - stock_row.issued)} \
+        if reward is not None and stock_row is not None and reward.stock is not None else {}
+    tier = effective_tier(program, member.tier, member.tier_since, at,
+                          lambda s, e: members.window_stats(session, member.id, s, e))
+    order_total = Decimal(str(request["order_total"])) \
+        if request.get("order_total") is not None else None
+    wanted = Redeem(points=request.get("points"), reward_id=request.get("reward_id"),
+                    quantity=quantity)
+    available = min(member.balance, lots.spendable(session, member.id, at))
+    assessed = assess(config, wanted, balance=available, tier=tier, order_total=order_total,
+                      stock=stock, denials=[])
+    if not assessed["eligible"]:
+        raise Refused(assessed["reasons"])
+    points = int(assessed["points"])
+    now = datetime.now(UTC)
+    held = request.get("order_id") is not None
+    row = RedemptionRow(
+        program=program_id, member_pk=member.id, kind="reward" if reward else "points",
+        reward_id=reward.id if reward else None, quantity=quantity if reward else 1,
+        points=points, value=Decimal(assessed["value"]),
+        status="held" if held else "completed", order_id=request.get("order_id"),
+        order_total=order_total, idempotency_key=request.get("idempotency_key"),
+        request_hash=digest, ruleset_version=program.version, occurred_at=at,
+        hold_expires_at=at + timedelta(minutes=int(request.get("hold_minutes") or HOLD_MINUTES))
+        if held else None, created_at=now, updated_at=now)
+    if reward is not None:
+        row.reward_code = "RW-" + secrets.token_hex(8).upper()
+        row.valid_until = at + timedelta(days=reward.valid_days) if reward.valid_days else None
+    session.add(row)
+    session.flush()
+    if points:
+        entry = ledger.append(session, member, "redeem", -points, version=program.version,
+                              rule=reward.rule_id if reward else "redemption",
+                              source_type="redemption", source_ref=str(row.id), occurred_at=at)
+        session.flush()
+        lots.consume(session, member.id, entry, points, at)
+        row.ledger_entry_id = entry.id
+    if stock_row is not None:
+        stock_row.issued += quantity
+    member.updated_at = now
+    _event(session, row, row.status, at)
+    session.flush()
+    return Outcome(view(session, row), created=True)
+
+
+def _undo(session: Session, row: RedemptionRow, member: MemberRow, status: str, at: datetime,
+          reason: str | None) -> None:
+    """Put the points back on their lots (then expire what is past its date) and the stock."""
+    if row.ledger_entry_id is not None:
+        lots.restore(session, row.ledger_entry_id)
+        entry = ledger.append(session, member, "reverse", row.points,
+                              version=row.ruleset_version, rule="redemption.cancel",
+                              source_type="redemption", source_ref=str(row.id), occurred_at=at)
+        session.flush()
+        row.reversal_entry_id = entry.id
+        ledger.expire_due(session, member, at)
+    if row.kind == "reward" and row.reward_id is not None:
+        stock_row = session.scalar(select(RewardStockRow).where(
+            RewardStockRow.program == row.program, RewardStockRow.reward_id == row.reward_id)
+            .with_for_update().execution_options(populate_existing=True))
+        if stock_row is not None:
+            stock_row.issued = max(0, stock_row.issued - row.quantity)
+    row.status, row.updated_at = status, datetime.now(UTC)
+    _event(session, row, status, at, **({"reason": reason} if reason else {}))
+
+
+def cancel(db: Database, program_id: str, redemption_id: str,
+           request: dict[str, Any]) -> Outcome:
+    at = _instant(request.get("cancelled_at"))
+    with db.writing() as session:
+        row = find(session, program_id, redemption_id)
+        member = session.scalar(select(MemberRow).where(MemberRow.id == row.member_pk)
+                                .with_for_update().execution_options(populate_existing=True))
+        assert member is not None
+        session.refresh(row)
+        if row.status in ("cancelled", "released"):
+            return Outcome(view(session, row), created=False)
+        if row.status == "captured":
+            raise Conflict("redemption_captured", f"redemption {redemption_id} was captured by "
+                           f"order {row.order_id!r}; refund the order instead")
+        _undo(session, row, member, "released" if row.status == "held" else "cancelled", at,
+              request.get("reason"))
+        session.flush()
+        return Outcome(view(session, row), created=True)
+
+
+def release_expired_holds(session: Session, member: MemberRow, at: datetime) -> int:
+    """Release this member's holds whose time ran out (caller holds the member lock)."""
+    due = list(session.scalars(select(RedemptionRow).where(
+        RedemptionRow.member_pk == member.id, RedemptionRow.status == "held",
+        RedemptionRow.hold_expires_at <= at).order_by(RedemptionRow.id)))
+    for row in due:
+        _undo(session, row, member, "released", at, "hold timed out")
+    return len(due)
+
+
+def capture_order(session: Session, program_id: str, order_id: str, at: datetime) -> int:
+    """Capture the live holds of a committed order (inside the order's transaction)."""
+    held = list(session.scalars(select(RedemptionRow).where(
+        RedemptionRow.program == program_id, RedemptionRow.order_id == order_id,
+        RedemptionRow.status == "held")))
+    for row in held:
+        row.status, row.updated_at = "captured", datetime.now(UTC)
+        _event(session, row, "captured", at, order_id=order_id)
+    return len(held)
