@@ -23,9 +23,12 @@ def member_state(session: Session, program: Any, member: MemberRow | None, at: d
                  lock_budgets: bool = False, needs_stock: bool = False) -> MemberState:
     """`needs_stock`: the request redeems a catalog item (only then is stock read)."""
     member_pk = member.id if member is not None else None
+    seen: dict[tuple[datetime | None, datetime], Any] = {}
 
     def stats(start: datetime | None, end: datetime) -> Any:
-        return members.window_stats(session, member_pk, start, end)
+        if (start, end) not in seen:
+            seen[(start, end)] = members.window_stats(session, member_pk, start, end)
+        return seen[(start, end)]
 
     tier = tiering.effective_tier(program, member.tier if member else None,
                                   member.tier_since if member else None, at, stats)

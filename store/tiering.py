@@ -44,8 +44,10 @@ def effective_tier(program: Any, tier: str | None, tier_since: datetime | None, 
     if tier is None or model_tiers.get(tier) is None:
         return requalified(program, at, stats) or tiers.lowest(program).id
     policy = model_tiers.downgrade_policy
+    if policy == "never" or tier == model_tiers.levels[0].id:
+        return tier  # nothing to fall from
     start = tiers.window_start(program, at)
-    if policy == "never" or start is None:
+    if start is None:
         return tier
     protected_from = start if policy == "end_of_window" else tiers.window_start(program, start - TINY)
     if tier_since is not None and protected_from is not None and tier_since >= protected_from:
