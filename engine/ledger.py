@@ -1,6 +1,6 @@
 """An in-memory member book for simulations: point lots, orders, tier qualification.
 
-Points are kept as FIFO lots `[expires_ts, remaining]`, one per crediting event, in the
+Points are kept as FIFO lots (expiry time, points left), one per crediting event, in the
 order they were earned (so the oldest lot is also the first to expire). Redemptions
 consume the oldest lots first; expiry removes lots whose time has come. A refund reverses
 the refunded share of the order's points: from that order's own lot while it still holds
@@ -15,6 +15,7 @@ Timestamps are POSIX seconds (floats): comparisons in the hot path stay cheap.
 
 from __future__ import annotations
 
+from array import array
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,18 +28,31 @@ ZERO = Decimal(0)
 
 
 class PointBook:
-    """Lots, balance and the four counters of one member's points."""
+    """Lots, balance and the four counters of one member's points.
 
-    __slots__ = ("lots", "balance", "debt", "issued", "reversed", "redeemed", "expired")
+    Lots live in two flat arrays (expiry time, points left) from `head` on, 16 bytes a
+    lot; a lot is named by its absolute index (`base + position`), which stays valid
+    when consumed lots are cut off the front."""
+
+    __slots__ = ("expires", "left", "head", "base", "balance", "debt", "issued", "reversed",
+                 "redeemed", "expired")
 
     def __init__(self) -> None:
-        self.lots: deque[list[float]] = deque()  # [expires_ts, remaining points]
-        self.balance = 0
-        self.debt = 0
+        self.expires, self.left = array("d"), array("q")
+        self.head = self.base = 0
+        self.balance = self.debt = 0
         self.issued = self.reversed = self.redeemed = self.expired = 0
 
-    def credit(self, points: int, expires_ts: float | None) -> list[float] | None:
-        """Add earned points; pay any debt first. Returns the new lot (None if all paid debt)."""
+    @property
+    def next_expiry(self) -> float:
+        return self.expires[self.head] if self.head < len(self.expires) else INF
+
+    def lots(self) -> list[tuple[float, int]]:
+        """(expires_ts, points left) of the lots still held, oldest first."""
+        return [(e, n) for e, n in zip(self.expires[self.head:], self.left[self.head:]) if n]
+
+    def credit(self, points: int, expires_ts: float | None) -> int | None:
+        """Add earned points; pay any debt first. Returns the new lot's id (None if none)."""
         if points <= 0:
             return None
         self.issued += points
@@ -49,20 +63,35 @@ class PointBook:
             points -= paid
         if not points:
             return None
-        lot = [INF if expires_ts is None else expires_ts, points]
-        self.lots.append(lot)
-        return lot
+        self.expires.append(INF if expires_ts is None else expires_ts)
+        self.left.append(points)
+        return self.base + len(self.left) - 1
+
+    def _trim(self) -> None:
+        left, head = self.left, self.head
+        while head < len(left) and not left[head]:
+            head += 1
+        if head > 32 and head * 2 > len(left):
+            del self.expires[:head], self.left[:head]
+            self.base += head
+            head = 0
+        self.head = head
 
     def expire_until(self, ts: float) -> list[tuple[float, int]]:
         """Expire every lot whose time is at or before `ts`; returns (when, points) pairs."""
         out = []
-        lots = self.lots
-        while lots and lots[0][0] <= ts:
-            when, points = lots.popleft()
+        expires, left = self.expires, self.left
+        head = self.head
+        while head < len(left) and expires[head] <= ts:
+            points = left[head]
             if points:
-                out.append((when, int(points)))
-                self.expired += int(points)
-                self.balance -= int(points)
+                out.append((expires[head], points))
+                self.expired += points
+                self.balance -= points
+                left[head] = 0
+            head += 1
+        self.head = head
+        self._trim()
         return out
 
     def redeem(self, points: int) -> int:
@@ -70,35 +99,36 @@ class PointBook:
         assert 0 < points <= self.balance, "redemption larger than the balance"
         self.redeemed += points
         self.balance -= points
-        used, lots = 0, self.lots
+        used, left, i = 0, self.left, self.head
         while points:
-            lot = lots[0]
-            take = min(int(lot[1]), points)
-            lot[1] -= take
-            points -= take
-            used += 1
-            if not lot[1]:
-                lots.popleft()
+            take = min(left[i], points)
+            if take:
+                left[i] -= take
+                points -= take
+                used += 1
+            i += 1
+        self._trim()
         return used
 
-    def reverse(self, points: int, own_lot: list[float] | None) -> None:
+    def reverse(self, points: int, own_lot: int | None) -> None:
         """Take back `points` for a refund: own lot, then newest lots, then debt."""
         if points <= 0:
             return
         self.reversed += points
         self.balance -= points
-        if own_lot is not None and own_lot[1] > 0:
-            take = min(int(own_lot[1]), points)
-            own_lot[1] -= take
+        left = self.left
+        if own_lot is not None and own_lot - self.base >= self.head:
+            pos = own_lot - self.base
+            take = min(left[pos], points)
+            left[pos] -= take
             points -= take
-        for lot in reversed(self.lots):
-            if not points:
-                break
-            take = min(int(lot[1]), points)
-            lot[1] -= take
+        i = len(left) - 1
+        while points and i >= self.head:
+            take = min(left[i], points)
+            left[i] -= take
             points -= take
-        while self.lots and not self.lots[0][1]:
-            self.lots.popleft()
+            i -= 1
+        self._trim()
         self.debt += points
 
 
@@ -227,7 +257,7 @@ class OrderRecord:
                  "lot", "window_id", "entry", "at")
 
     def __init__(self, net: Decimal, spend: Decimal, points: int, cashback: Decimal,
-                 lot: list[float] | None, window_id: int | None, entry: list[Any] | None,
+                 lot: int | None, window_id: int | None, entry: list[Any] | None,
                  at: float) -> None:
         self.net, self.spend, self.points, self.cashback, self.lot = net, spend, points, cashback, lot
         self.window_id, self.entry, self.at = window_id, entry, at

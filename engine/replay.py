@@ -27,7 +27,10 @@ from engine.simstats import Stats, month_key, months_between, next_month_start
 from engine.state import MemberState
 
 ZERO = Decimal(0)
-REFUND_WINDOW = 400 * 86400.0  # seconds an order stays refundable in the simulation
+# An order stays refundable in the simulation for 400 days and while it is among the
+# member's 20 most recent: memory then grows with members, not with the history's length.
+REFUND_WINDOW = 400 * 86400.0
+REFUNDABLE_ORDERS = 20
 
 
 class Reject(Exception):
@@ -119,7 +122,7 @@ class Replay:
     def advance(self, mem: Member, ts: float, local_year: int) -> None:
         """Expire due points and move the tier window up to `ts` (downgrades happen here)."""
         points = mem.points
-        if points.lots and points.lots[0][0] <= ts:
+        if points.next_expiry <= ts:
             for when, amount in points.expire_until(ts):
                 key = month_key(datetime.fromtimestamp(when, self.tz))
                 self.stats.month(key)["expired"] += amount
@@ -347,7 +350,7 @@ class Replay:
         orders[result["order"]["id"]] = record
         while orders:  # insertion order is time order: drop what can no longer be refunded
             oldest = next(iter(orders))
-            if orders[oldest].at >= ts - REFUND_WINDOW:
+            if len(orders) <= REFUNDABLE_ORDERS and orders[oldest].at >= ts - REFUND_WINDOW:
                 break
             del orders[oldest]
 
@@ -387,7 +390,8 @@ class Replay:
         record = mem.orders.get(ev.data["order_id"])
         if record is None:
             raise Reject(f"order {ev.data['order_id']} is unknown for member {mem.id} "
-                         f"(or older than the simulation's refund window)")
+                         f"(or not among their {REFUNDABLE_ORDERS} most recent orders of the "
+                         f"last 400 days)")
         amount = money(ev.data["amount"], "amount") if "amount" in ev.data else None
         refunded, points, cashback, whole = record.refund(amount)
         if not refunded:

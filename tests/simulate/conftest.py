@@ -1,0 +1,51 @@
+"""Small generated histories and ruleset copies shared by the simulation tests."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from engine.generate import generate
+from engine.program import Program, load_program
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def write_history(path: Path, *, members: int, events: int, seed: int = 11,
+                  start: date = date(2026, 1, 1), end: date = date(2028, 6, 30)) -> Path:
+    with path.open("w", encoding="utf-8") as out:
+        generate(out, members=members, events=events, seed=seed, start=start, end=end)
+    return path
+
+
+@pytest.fixture(scope="session")
+def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """200 members, 5,000 events over two and a half years: expiry, refunds, redemptions."""
+    return write_history(tmp_path_factory.mktemp("hist") / "history.jsonl",
+                         members=200, events=5000)
+
+
+@pytest.fixture(scope="session")
+def retail_copy(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Program]:
+    """`retail_copy({file: [(old, new), ...]})` → a Program loaded from an edited copy."""
+    cache: dict[str, Program] = {}
+
+    def make(edits: dict[str, list[tuple[str, str]]]) -> Program:
+        key = repr(sorted(edits.items()))
+        if key not in cache:
+            folder = tmp_path_factory.mktemp("ruleset") / "retail"
+            shutil.copytree(ROOT / "rulesets" / "retail", folder, ignore=shutil.ignore_patterns("tests"))
+            for file, changes in edits.items():
+                text = (folder / file).read_text()
+                for old, new in changes:
+                    assert old in text, (file, old)
+                    text = text.replace(old, new, 1)
+                (folder / file).write_text(text)
+            cache[key] = load_program(folder)
+        return cache[key]
+
+    return make
