@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine import evaluate
-from engine.request import parse
+from engine.request import RequestInvalid, parse
 from store import ledger, members, usage
 from store.db import Database
 from store.errors import Conflict
@@ -36,19 +36,44 @@ class Outcome:
     created: bool
 
 
+@dataclass(frozen=True)
+class Essentials:
+    """What the store needs from a request before the engine reads all of it."""
+
+    member: dict[str, Any]
+    order_id: str | None
+    at: datetime
+    redeems_reward: bool
+
+
+def essentials(request: dict[str, Any]) -> Essentials:
+    """Read member, order id, instant and redeem kind straight from a request the API has
+    validated; anything irregular goes through the engine's parser, which raises
+    RequestInvalid with located errors (so the hot path does not parse twice)."""
+    try:
+        member, order = request["member"], request.get("order")
+        raw_at = order["placed_at"] if order is not None else request["as_of"]
+        at = datetime.fromisoformat(raw_at)
+        if at.tzinfo is None or not isinstance(member["id"], str):
+            raise ValueError
+        redeem = request.get("redeem") or {}
+        return Essentials(member, order["id"] if order is not None else None, at,
+                          "reward_id" in redeem)
+    except (KeyError, TypeError, ValueError):
+        req = parse(request)  # raises RequestInvalid for real problems
+        return Essentials(dict(req.member), req.order.id if req.order else None, req.at,
+                          bool(req.redeem and req.redeem.reward_id))
+
+
 def quote(db: Database, cache: ProgramCache, program_id: str, request: dict[str, Any],
           pinned: int | None = None) -> dict[str, Any]:
     """Evaluate against the member's stored state without writing anything."""
-    req = parse(request)
+    req = essentials(request)
     with db.reading() as session:
         program = cache.resolve(session, program_id, req.at, pinned)
         member = members.find(session, program_id, str(req.member.get("id")))
-        state = member_state(session, program, member, req.at, needs_stock=_redeems_reward(req))
+        state = member_state(session, program, member, req.at, needs_stock=req.redeems_reward)
         return evaluate(program, with_attributes(request, member), state)
-
-
-def _redeems_reward(req: Any) -> bool:
-    return req.redeem is not None and req.redeem.reward_id is not None
 
 
 def find_order(session: Session, program_id: str, order_id: str) -> OrderRow | None:
@@ -66,8 +91,9 @@ def _replay(row: OrderRow, digest: str) -> Outcome:
 
 def commit(db: Database, cache: ProgramCache, program_id: str, request: dict[str, Any],
            pinned: int | None = None) -> Outcome:
-    req = parse(request)
-    assert req.order is not None, "the API requires an order to commit"
+    req = essentials(request)
+    if req.order_id is None:
+        raise RequestInvalid([("$.order", "a commit needs an order")])
     digest = request_hash(request)
     try:
         with db.writing() as session:
@@ -75,7 +101,7 @@ def commit(db: Database, cache: ProgramCache, program_id: str, request: dict[str
             return _commit(session, program, request, req, digest)
     except IntegrityError:
         with db.reading() as session:
-            prior = find_order(session, program_id, req.order.id)
+            prior = find_order(session, program_id, req.order_id)
         if prior is None:
             raise
         return _replay(prior, digest)
@@ -83,28 +109,28 @@ def commit(db: Database, cache: ProgramCache, program_id: str, request: dict[str
 
 def _commit(session: Session, program: Any, request: dict[str, Any], req: Any,
             digest: str) -> Outcome:
-    order, at = req.order, req.order.placed_at
+    order_id, at = req.order_id, req.at
     member = members.lock_or_create(session, program.program, str(req.member.get("id")), None)
-    prior = find_order(session, program.program, order.id)
+    prior = find_order(session, program.program, order_id)
     if prior is not None:
         return _replay(prior, digest)
     members.merge_attributes(member, (req.member.get("attributes") or None))
     ledger.expire_due(session, member, at)
     state = member_state(session, program, member, at, lock_budgets=True,
-                         needs_stock=_redeems_reward(req))
+                         needs_stock=req.redeems_reward)
     result = evaluate(program, with_attributes(request, member), state)
     if state.tier != member.tier:  # a downgrade that fell due since the last order
         member.tier, member.tier_since = state.tier, at
-    awarded = _write_points(session, program, member, result, order.id, at)
+    awarded = _write_points(session, program, member, result, order_id, at)
     if result["tier_after"] != member.tier:
         member.tier, member.tier_since = result["tier_after"], at
     usage.record_order(session, program, member.id, at, result)
     spend = sum((Decimal(line["eligible_amount"]) for line in result["earn"]["lines"]), ZERO)
     member.orders_count += 1
     member.updated_at = datetime.now(UTC)
-    result = {**result, "commit": {"order_id": order.id, "points_awarded": awarded,
+    result = {**result, "commit": {"order_id": order_id, "points_awarded": awarded,
                                    "balance": member.balance, "tier": member.tier}}
-    session.add(OrderRow(program=program.program, order_id=order.id, member_pk=member.id,
+    session.add(OrderRow(program=program.program, order_id=order_id, member_pk=member.id,
                          request_hash=digest, request=request, result=result,
                          ruleset_version=program.version, placed_at=at, qualifying_spend=spend,
                          original_spend=spend, refunded_fraction=ZERO, counted=True,
