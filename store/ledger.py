@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from store.models import LedgerEntryRow, LotAllocationRow, MemberRow
@@ -72,6 +72,25 @@ def append(session: Session, member: MemberRow, kind: str, points: int, *, versi
         lot.remaining = (lot.remaining or 0) - take
         session.add(LotAllocationRow(debit_entry_id=row.id, lot_entry_id=lot.id, points=take))
     return row
+
+
+def append_lots(session: Session, member: MemberRow, lots: list[dict[str, Any]], *,
+                version: int | None, source_ref: str, occurred_at: datetime,
+                expires_at: datetime | None) -> int:
+    """Append several new lots (`kind`, `points`, `rule`, `source_type`) in one statement;
+    returns their points. Used by commits, where nothing needs the new rows' ids."""
+    now = datetime.now(UTC)
+    rows = [{"member_pk": member.id, "program": member.program, "kind": lot["kind"],
+             "points": lot["points"], "remaining": lot["points"], "expires_at": expires_at,
+             "ruleset_version": version, "rule": lot["rule"], "source_type": lot["source_type"],
+             "source_ref": lot.get("source_ref", source_ref), "lot_id": None,
+             "occurred_at": occurred_at, "recorded_at": now}
+            for lot in lots if lot["points"] > 0]
+    if rows:
+        session.execute(insert(LedgerEntryRow), rows)
+    total = sum(r["points"] for r in rows)
+    member.balance += total
+    return total
 
 
 def lots_of(session: Session, program: str, source_type: str, source_ref: str) -> list[LedgerEntryRow]:

@@ -98,7 +98,8 @@ def commit(db: Database, cache: ProgramCache, program_id: str, request: dict[str
     try:
         with db.writing() as session:
             program = cache.resolve(session, program_id, req.at, pinned)
-            return _commit(session, program, request, req, digest)
+            with session.no_autoflush:  # one flush at the end: fewer round trips
+                return _commit(session, program, request, req, digest)
     except IntegrityError:
         with db.reading() as session:
             prior = find_order(session, program_id, req.order_id)
@@ -141,31 +142,21 @@ def _commit(session: Session, program: Any, request: dict[str, Any], req: Any,
 
 def _write_points(session: Session, program: Any, member: MemberRow, result: dict[str, Any],
                   order_id: str, at: datetime) -> int:
-    """Ledger entries for an order: one lot per rule, activity bonuses, upgrade bonuses."""
+    """Ledger lots for an order, in one statement: one per rule that earned points (`bonus`
+    for campaign and custom bonuses), the order's activity bonuses, upgrade bonuses."""
     from engine import calendar
 
-    expires = calendar.expiry_at(program, at)
-    version = program.version
     bonus_rules = {b["rule"] for b in result["earn"]["bonuses"]}
-    total = 0
-    for rule, points in result["earn"]["by_rule"].items():
-        kind = "bonus" if rule in bonus_rules else "earn"
-        ledger.append(session, member, kind, points, version=version, rule=rule,
-                      source_type="order", source_ref=order_id, occurred_at=at, expires_at=expires)
-        total += points
+    lots = [{"kind": "bonus" if rule in bonus_rules else "earn", "points": points, "rule": rule,
+             "source_type": "order"} for rule, points in result["earn"]["by_rule"].items()]
     for activity in result["activities"]:
-        ledger.append(session, member, "bonus", activity["points"], version=version,
-                      rule=activity["rule"], source_type="activity", source_ref=f"order:{order_id}",
-                      occurred_at=at, expires_at=expires)
+        lots.append({"kind": "bonus", "points": activity["points"], "rule": activity["rule"],
+                     "source_type": "activity", "source_ref": f"order:{order_id}"})
         usage.record_activity(session, program, member.id, activity["activity"], at)
-        total += activity["points"]
-    upgrade = result.get("upgrade")
-    for rule in (upgrade or {}).get("rules", []):
+    for rule in (result.get("upgrade") or {}).get("rules", []):
         tier_id = rule.split(".")[1]
-        points = program.model.tiers.get(tier_id).upgrade_bonus
-        ledger.append(session, member, "bonus", points, version=version, rule=rule,
-                      source_type="tier", source_ref=f"order:{order_id}", occurred_at=at,
-                      expires_at=expires)
+        lots.append({"kind": "bonus", "points": program.model.tiers.get(tier_id).upgrade_bonus,
+                     "rule": rule, "source_type": "tier", "source_ref": f"order:{order_id}"})
         usage.record_upgrade(session, member.id, tier_id)
-        total += points
-    return total
+    return ledger.append_lots(session, member, lots, version=program.version, source_ref=order_id,
+                              occurred_at=at, expires_at=calendar.expiry_at(program, at))
