@@ -11,6 +11,7 @@ import pytest
 
 from engine.generate import generate
 from engine.program import Program, load_program
+from engine.simulate import simulate
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -24,9 +25,9 @@ def write_history(path: Path, *, members: int, events: int, seed: int = 11,
 
 @pytest.fixture(scope="session")
 def history(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """200 members, 5,000 events over two and a half years: expiry, refunds, redemptions."""
+    """150 members, 3,000 events over two and a half years: expiry, refunds, redemptions."""
     return write_history(tmp_path_factory.mktemp("hist") / "history.jsonl",
-                         members=200, events=5000)
+                         members=150, events=3000)
 
 
 @pytest.fixture(scope="session")
@@ -49,3 +50,18 @@ def retail_copy(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Progr
         return cache[key]
 
     return make
+
+
+DOUBLE_HOME = {"earning.yaml": [("home: 1.25", "home: 2.5")]}
+
+
+@pytest.fixture(scope="session")
+def retail_doc(retail: Program, history: Path) -> dict:
+    """The retail simulation of `history`, single process."""
+    return simulate(retail, history)
+
+
+@pytest.fixture(scope="session")
+def compare_doc(retail: Program, retail_copy: Callable[..., Program], history: Path) -> dict:
+    """retail compared with a copy whose home multiplier is doubled (1.25 -> 2.5)."""
+    return simulate(retail, history, compare_with=retail_copy(DOUBLE_HOME))

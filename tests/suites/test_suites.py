@@ -67,7 +67,7 @@ def test_junit_output_is_valid_xml_with_the_failures(tmp_path: Path) -> None:
     _edit(folder, "earning.yaml", "electronics: 2.0", "electronics: 2.5")
     result = invoke("test", "--output", "junit", str(folder))
     assert result.exit_code == 4
-    root = ET.fromstring(result.output.split("\n", 1)[1])
+    root = ET.fromstring(result.stdout.split("\n", 1)[1])
     assert root.tag == "testsuites"
     assert int(root.get("failures")) >= 2
     failures = root.findall(".//testcase/failure")
@@ -77,7 +77,7 @@ def test_junit_output_is_valid_xml_with_the_failures(tmp_path: Path) -> None:
 def test_json_output(tmp_path: Path) -> None:
     result = invoke("test", "--output", "json", str(RULESETS / "b2b-portal"))
     assert result.exit_code == 0, result.output
-    doc = json.loads(result.output)
+    doc = json.loads(result.stdout)
     assert doc["summary"]["failed"] == 0 and doc["summary"]["passed"] > 10
 
 

@@ -1,0 +1,84 @@
+"""Invalid events are reported by line number: skipped and counted, or fatal."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from cli.main import cli
+from engine.history import EventError, read_events
+
+GOOD_ORDER = {"type": "order", "member_id": "M1", "at": "2026-03-10T10:00:00-04:00",
+              "order": {"id": "O1", "lines": [{"sku": "A", "category": "books", "quantity": 1,
+                                               "unit_price": "10.00"}]}}
+
+
+def _write(tmp_path: Path, lines: list[str]) -> Path:
+    path = tmp_path / "h.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _bad_history(tmp_path: Path) -> Path:
+    second = dict(GOOD_ORDER, order=dict(GOOD_ORDER["order"], id="O2"),
+                  at="2026-03-11T10:00:00-04:00")
+    return _write(tmp_path, [
+        json.dumps({"type": "enroll", "member_id": "M1", "at": "2026-03-01T10:00:00-05:00"}),
+        "{not json",
+        json.dumps(GOOD_ORDER),
+        json.dumps({"type": "purchase", "member_id": "M1", "at": "2026-03-10T11:00:00-04:00"}),
+        json.dumps({**GOOD_ORDER, "at": "2026-03-10"}),
+        json.dumps(second),
+        json.dumps({"type": "refund", "member_id": "M1", "at": "2026-03-12T10:00:00-04:00",
+                    "order_id": "NOPE"}),
+        json.dumps({"type": "redemption", "member_id": "M1", "at": "2026-03-12T11:00:00-04:00"}),
+    ])
+
+
+def test_reader_reports_line_numbers(tmp_path: Path) -> None:
+    items = list(read_events(_bad_history(tmp_path)))
+    errors = {e.line: e.message for e in items if isinstance(e, EventError)}
+    assert set(errors) == {2, 4, 5, 8}
+    assert "not valid JSON" in errors[2]
+    assert "unknown event type 'purchase'" in errors[4]
+    assert "UTC offset" in errors[5]
+    assert "exactly one of" in errors[8]
+
+
+def test_simulate_skips_and_counts(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["simulate", "-r", "rulesets/retail", "--history",
+                                      str(_bad_history(tmp_path)), "-o", "json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["events"]["processed"] == 3 and doc["events"]["rejected"] == 5
+    lines = [e["line"] for e in doc["events"]["errors"]]
+    assert lines == [2, 4, 5, 7, 8]
+    assert "NOPE" in doc["events"]["errors"][3]["message"]
+
+
+def test_simulate_fails_on_the_first_bad_line(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["simulate", "-r", "rulesets/retail", "--history",
+                                      str(_bad_history(tmp_path)), "--on-error", "fail",
+                                      "--workers", "2"])
+    assert result.exit_code == 1
+    assert "line 2: not valid JSON" in result.output
+
+
+def test_csv_orders(tmp_path: Path) -> None:
+    path = tmp_path / "orders.csv"
+    path.write_text("member_id,order_id,placed_at,category,quantity,unit_price,sku\n"
+                    "M1,O1,2026-03-10T10:00:00-04:00,electronics,1,100.00,TV\n"
+                    "M1,O1,2026-03-10T10:00:00-04:00,books,2,10.00,BK\n"
+                    "M2,O2,2026-03-10T11:00:00-04:00,fashion,1,xx,SH\n"
+                    "M2,O3,2026-03-11T11:00:00-04:00,fashion,1,40.00,SH\n")
+    items = list(read_events(path))
+    assert [type(i).__name__ for i in items] == ["Event", "EventError", "Event"]
+    assert len(items[0].data["order"]["lines"]) == 2 and items[1].line == 4
+    result = CliRunner().invoke(cli, ["simulate", "-r", "rulesets/retail", "--history", str(path),
+                                      "-o", "json"])
+    doc = json.loads(result.stdout)
+    # two members enrolled implicitly; first purchases: 200 + 200; 100x2 + 20 + 40x1.5
+    assert doc["members_enrolled_implicitly"] == 2
+    assert doc["by_category"] == {"books": 20, "electronics": 200, "fashion": 60}

@@ -1,0 +1,30 @@
+"""Memory follows members, not the length of the history."""
+
+from __future__ import annotations
+
+import tracemalloc
+from datetime import date
+from pathlib import Path
+
+from engine.program import Program
+from engine.simulate import simulate
+from tests.simulate.conftest import write_history
+
+
+def _peak(program: Program, path: Path) -> int:
+    tracemalloc.start()
+    try:
+        simulate(program, path)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_four_times_the_events_not_four_times_the_memory(retail: Program, tmp_path: Path) -> None:
+    span = dict(members=25, seed=3, start=date(2026, 1, 1), end=date(2026, 12, 31))
+    small = write_history(tmp_path / "small.jsonl", events=700, **span)
+    large = write_history(tmp_path / "large.jsonl", events=2800, **span)
+    simulate(retail, small)  # warm the engine's caches outside the measurement
+    small_peak, large_peak = _peak(retail, small), _peak(retail, large)
+    assert large.stat().st_size > 3.5 * small.stat().st_size
+    assert large_peak < 2.2 * small_peak, (small_peak, large_peak)
