@@ -82,3 +82,13 @@ def test_csv_orders(tmp_path: Path) -> None:
     # two members enrolled implicitly; first purchases: 200 + 200; 100x2 + 20 + 40x1.5
     assert doc["members_enrolled_implicitly"] == 2
     assert doc["by_category"] == {"books": 20, "electronics": 200, "fashion": 60}
+
+
+def test_shipped_example_histories_replay_cleanly() -> None:
+    root = Path(__file__).resolve().parents[2] / "examples" / "histories"
+    for name in ("retail-small.jsonl", "orders.csv"):
+        result = CliRunner().invoke(cli, ["simulate", "-r", "rulesets/retail", "--history",
+                                          str(root / name), "-o", "json"])
+        assert result.exit_code == 0, result.output
+        doc = json.loads(result.stdout)
+        assert doc["events"]["rejected"] == 0 and doc["totals"]["books_balance"], name

@@ -1,0 +1,81 @@
+"""Simulation throughput: a generated history replayed with 1 and 2 workers.
+
+    python bench/simulate_bench.py                       # 1,000,000 events, 50,000 members
+    python bench/simulate_bench.py --events 100000 --members 5000
+
+Prints, for each worker count, wall time, events per second and the peak RSS of the
+largest process (the parent or a worker), and checks that both runs give the same report.
+Target (DESIGN §7): 1,000,000 events over 50,000 members in <= 60 s on 2 cores, < 1 GiB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def _run_one(history: str, workers: int) -> None:
+    """Child process: one simulation; prints JSON with wall time and peak RSS."""
+    from engine.simulate import simulate
+
+    start = time.perf_counter()
+    doc = simulate(str(ROOT / "rulesets" / "retail"), history, workers=workers)
+    wall = time.perf_counter() - start
+    rss_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    print(json.dumps({"wall": wall, "rss_kib": max(rss_self, rss_children),
+                      "events": doc["events"]["processed"] + doc["events"]["rejected"],
+                      "digest": hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest(),
+                      "books_balance": doc["totals"]["books_balance"]}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--members", type=int, default=50_000)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--history", help="reuse this history instead of generating one")
+    parser.add_argument("--child", nargs=2, metavar=("HISTORY", "WORKERS"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        _run_one(args.child[0], int(args.child[1]))
+        return
+    from engine.generate import generate
+
+    with tempfile.TemporaryDirectory() as tmp:
+        history = args.history or str(Path(tmp) / "history.jsonl")
+        if not args.history:
+            start = time.perf_counter()
+            with open(history, "w", encoding="utf-8") as out:
+                generate(out, members=args.members, events=args.events, seed=args.seed,
+                         start=date(2026, 1, 1), end=date(2028, 6, 30))
+            took = time.perf_counter() - start
+            print(f"generate: {args.events:,} events, {args.members:,} members in {took:.1f} s "
+                  f"({args.events / took:,.0f} events/s)")
+        digests = set()
+        for workers in args.workers:
+            out = subprocess.run([sys.executable, __file__, "--child", history, str(workers)],
+                                 capture_output=True, text=True, check=True)
+            r = json.loads(out.stdout.strip().splitlines()[-1])
+            digests.add(r["digest"])
+            print(f"simulate --workers {workers}: {r['wall']:.1f} s, "
+                  f"{r['events'] / r['wall']:,.0f} events/s, peak RSS "
+                  f"{r['rss_kib'] / 1024:,.0f} MiB, books balance: {r['books_balance']}")
+        if len(args.workers) > 1:
+            print("reports identical across worker counts:", len(digests) == 1)
+
+
+if __name__ == "__main__":
+    main()
