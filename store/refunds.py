@@ -121,7 +121,9 @@ def _refund(session: Session, program: Any, order: OrderRow, member: MemberRow,
     for lot in lots:
         target = lot.points if points_share == ONE else int(
             (lot.points * points_share).to_integral_value(rounding=ROUND_FLOOR))
-        delta = target - already.get(lot.id, 0)
+        # Points already redeemed or expired from the lot stay spent: only what the lot
+        # still holds is reversed, so a refund never takes a balance below zero.
+        delta = min(target - already.get(lot.id, 0), lot.remaining or 0)
         if delta > 0:
             ledger.append(session, member, "reverse", -delta, version=lot.ruleset_version,
                           rule=lot.rule, source_type="refund",
