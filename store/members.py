@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
 from store.errors import NotFound
@@ -27,17 +28,33 @@ class Member:
     created_at: datetime
 
 
-def view(row: MemberRow) -> Member:
+def view(row: Any) -> Member:
     return Member(row.program, row.member_id, row.tier, row.tier_since, row.balance,
                   row.orders_count, dict(row.attributes or {}), row.created_at)
 
 
-def find(session: Session, program: str, member_id: str) -> MemberRow | None:
-    return session.scalar(select(MemberRow).where(
-        MemberRow.program == program, MemberRow.member_id == member_id))
+# Statements on the hot paths are built once: building one costs more than running it.
+_MEMBERS = MemberRow.__table__
+_ORDERS = OrderRow.__table__
+_FIND = select(_MEMBERS).where(_MEMBERS.c.program == bindparam("program"),
+                               _MEMBERS.c.member_id == bindparam("member_id"))
+_LOCK = select(MemberRow).where(MemberRow.program == bindparam("program"),
+                                MemberRow.member_id == bindparam("member_id")) \
+    .with_for_update().execution_options(populate_existing=True)
+_STATS_WHERE = (_ORDERS.c.member_pk == bindparam("member_pk"), _ORDERS.c.counted.is_(True),
+                _ORDERS.c.placed_at <= bindparam("end"))
+_STATS_COLUMNS = (func.sum(_ORDERS.c.qualifying_spend), func.count(_ORDERS.c.id))
+_STATS = select(*_STATS_COLUMNS).where(*_STATS_WHERE)
+_STATS_FROM = select(*_STATS_COLUMNS).where(*_STATS_WHERE,
+                                            _ORDERS.c.placed_at >= bindparam("start"))
 
 
-def get(session: Session, program: str, member_id: str) -> MemberRow:
+def find(session: Session, program: str, member_id: str) -> Row[Any] | None:
+    """A read-only snapshot of the member row (attribute access like the model)."""
+    return session.execute(_FIND, {"program": program, "member_id": member_id}).first()
+
+
+def get(session: Session, program: str, member_id: str) -> Row[Any]:
     row = find(session, program, member_id)
     if row is None:
         raise NotFound("unknown_member", f"{program} has no member {member_id!r}")
@@ -50,10 +67,8 @@ def lock_or_create(session: Session, program: str, member_id: str, tier: str | N
 
     PostgreSQL: SELECT … FOR UPDATE serializes writers per member. SQLite: the write
     transaction began IMMEDIATE, so it already holds the database's write lock."""
-    locked = select(MemberRow).where(
-        MemberRow.program == program, MemberRow.member_id == member_id).with_for_update() \
-        .execution_options(populate_existing=True)
-    row = session.scalar(locked)
+    params = {"program": program, "member_id": member_id}
+    row = session.scalar(_LOCK, params)
     if row is not None:
         return row
     now = datetime.now(UTC)
@@ -62,7 +77,7 @@ def lock_or_create(session: Session, program: str, member_id: str, tier: str | N
         "attributes": attributes or {}, "balance": 0, "orders_count": 0,
         "created_at": now, "updated_at": now,
     }, ["program", "member_id"])
-    row = session.scalar(locked)
+    row = session.scalar(_LOCK, params)
     assert row is not None
     return row
 
@@ -81,9 +96,6 @@ def window_stats(session: Session, member_pk: int | None, start: datetime | None
     """Qualifying spend and counted orders placed in [start, end] (start None: lifetime)."""
     if member_pk is None:
         return Decimal(0), 0
-    query = select(func.sum(OrderRow.qualifying_spend), func.count(OrderRow.id)).where(
-        OrderRow.member_pk == member_pk, OrderRow.counted.is_(True), OrderRow.placed_at <= end)
-    if start is not None:
-        query = query.where(OrderRow.placed_at >= start)
-    spend, count = session.execute(query).one()
+    params = {"member_pk": member_pk, "end": end, "start": start}
+    spend, count = session.execute(_STATS if start is None else _STATS_FROM, params).one()
     return (spend if spend is not None else Decimal(0)), int(count or 0)

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from engine import calendar
@@ -30,8 +30,13 @@ def activity_period(program: Any, name: str, at: datetime) -> str:
     return calendar.period_key(program, per, at)
 
 
-def _counters(session: Session, member_pk: int) -> list[UsageCounterRow]:
-    return list(session.scalars(select(UsageCounterRow).where(UsageCounterRow.member_pk == member_pk)))
+_COUNTERS = UsageCounterRow.__table__
+_MEMBER_COUNTERS = select(_COUNTERS).where(_COUNTERS.c.member_pk == bindparam("member_pk"))
+
+
+def _counters(session: Session, member_pk: int) -> list[Any]:
+    """Read-only rows of every counter of a member."""
+    return list(session.execute(_MEMBER_COUNTERS, {"member_pk": member_pk}))
 
 
 def member_usage(session: Session, program: Any, member_pk: int | None, at: datetime) -> dict[str, Any]:
