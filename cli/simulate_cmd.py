@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 
@@ -87,7 +88,8 @@ def simulate(ruleset: str, history: str, compare: str | None, output: str,
           --report report.html
     """
     from engine.report import render
-    from engine.simulate import SimulationFailed, simulate as run
+    from engine.simulate import SimulationFailed
+    from engine.simulate import simulate as run
 
     program = load_program_or_exit(ruleset)
     other = load_program_or_exit(compare) if compare else None

@@ -12,11 +12,12 @@ from __future__ import annotations
 import csv
 import json
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Callable, Iterator, TextIO
+from typing import Any, TextIO
 
 EVENT_TYPES = ("enroll", "order", "refund", "activity", "redemption")
 ACTIVITIES = frozenset({"account_creation", "first_purchase", "product_review", "referral",
@@ -193,9 +194,13 @@ def read_jsonl(stream: TextIO, keep: Callable[[str | None], bool] | None = None,
                 continue
         try:
             data = json.loads(text)
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             if keep is None or keep(None):
                 yield EventError(number, f"not valid JSON: {exc.msg} (column {exc.colno})")
+            continue
+        except (ValueError, RecursionError) as exc:
+            if keep is None or keep(None):
+                yield EventError(number, f"not valid JSON: {exc}")
             continue
         member = data.get("member_id") if isinstance(data, dict) else None
         member = member if isinstance(member, str) and member else None

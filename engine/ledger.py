@@ -34,8 +34,18 @@ class PointBook:
     lot; a lot is named by its absolute index (`base + position`), which stays valid
     when consumed lots are cut off the front."""
 
-    __slots__ = ("expires", "left", "head", "base", "balance", "debt", "issued", "reversed",
-                 "redeemed", "expired")
+    __slots__ = (
+        "balance",
+        "base",
+        "debt",
+        "expired",
+        "expires",
+        "head",
+        "issued",
+        "left",
+        "redeemed",
+        "reversed",
+    )
 
     def __init__(self) -> None:
         self.expires, self.left = array("d"), array("q")
@@ -143,7 +153,7 @@ class TierRules:
     tz: ZoneInfo
 
     @classmethod
-    def from_model(cls, tiers: Any, tz: ZoneInfo) -> "TierRules | None":
+    def from_model(cls, tiers: Any, tz: ZoneInfo) -> TierRules | None:
         if tiers is None or not tiers.levels:
             return None
         return cls(tuple(t.id for t in tiers.levels),
@@ -177,7 +187,7 @@ class TierTrack:
     challenge) counts as qualified for in the window it was granted.
     """
 
-    __slots__ = ("rules", "window_id", "spend", "orders", "granted", "prev", "best", "entries")
+    __slots__ = ("best", "entries", "granted", "orders", "prev", "rules", "spend", "window_id")
 
     def __init__(self, rules: TierRules, start_index: int = 0) -> None:
         self.rules = rules
@@ -253,8 +263,19 @@ class TierTrack:
 class OrderRecord:
     """What a later refund of an order needs."""
 
-    __slots__ = ("net", "spend", "points", "cashback", "refunded", "reversed", "cashback_back",
-                 "lot", "window_id", "entry", "at")
+    __slots__ = (
+        "at",
+        "cashback",
+        "cashback_back",
+        "entry",
+        "lot",
+        "net",
+        "points",
+        "refunded",
+        "reversed",
+        "spend",
+        "window_id",
+    )
 
     def __init__(self, net: Decimal, spend: Decimal, points: int, cashback: Decimal,
                  lot: int | None, window_id: int | None, entry: list[Any] | None,

@@ -14,12 +14,14 @@ the protocol cannot deadlock. Events that touch no shared limit never wait.
 from __future__ import annotations
 
 import multiprocessing as mp
+import queue as queue_module
 import time
 import traceback
 import zlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from engine.history import EventError, read_events
 from engine.program import Program, load_program
@@ -185,7 +187,7 @@ def _worker(sources: Mapping[str, str], history: str, on_error: str, me: int, wo
             replay.finish(end_ts)
         budget = {c: pool.budget_used(c) for c in campaigns}
         queue.put((me, PartResult(replay.stats, budget, outcomes(replay), failure), None))
-    except BaseException:  # report and let the parent fail the run
+    except BaseException:  # noqa: BLE001 - any failure is reported; the parent fails the run
         progress[me] = INF
         done[me] = 1
         queue.put((me, None, traceback.format_exc()))
@@ -212,7 +214,7 @@ def run_parallel(program: Program, history: Path, workers: int, on_error: str,
         while len(parts) < workers:
             try:
                 me, part, error = queue.get(timeout=0.2)
-            except Exception:  # queue.Empty: update progress, check the workers are alive
+            except queue_module.Empty:  # update progress, check the workers are alive
                 if tick is not None:
                     tick(int(min(arrays["progress"][i] for i in range(workers)) or 0))
                 if any(p.exitcode not in (None, 0) for p in procs):

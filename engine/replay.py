@@ -46,9 +46,23 @@ class Pool(Protocol):
 
 
 class Member:
-    __slots__ = ("id", "attributes", "points", "track", "tier", "awarded", "orders_count",
-                 "orders", "caps", "campaign_usage", "challenges", "activities", "timeline",
-                 "last_ts", "tier_since")
+    __slots__ = (
+        "activities",
+        "attributes",
+        "awarded",
+        "campaign_usage",
+        "caps",
+        "challenges",
+        "id",
+        "last_ts",
+        "orders",
+        "orders_count",
+        "points",
+        "tier",
+        "tier_since",
+        "timeline",
+        "track",
+    )
 
     def __init__(self, member_id: str, attributes: dict[str, Any], track: TierTrack | None,
                  tier: int, ts: float) -> None:
@@ -108,8 +122,7 @@ class Replay:
         stats.by_type[ev.type] += 1
         if stats.first_month is None:
             stats.first_month = month_key(loc)
-        if ts > stats.last_ts:
-            stats.last_ts = ts
+        stats.last_ts = max(stats.last_ts, ts)
 
     def new_member(self, member_id: str, attributes: dict[str, Any], tier: str | None,
                    ts: float) -> Member:
@@ -315,11 +328,11 @@ class Replay:
             if c.get("tier_advance"):
                 mem.challenges.pop(cid, None)
         for ch in usage["challenges"]:
-            held = mem.challenges.get(ch["id"])
-            if held is None or ts >= held[0]:
+            window = mem.challenges.get(ch["id"])
+            if window is None or ts >= window[0]:
                 days = self.challenge_days.get(ch["id"], 0)
-                held = mem.challenges[ch["id"]] = [ts + days * 86400.0, ZERO]
-            held[1] += Decimal(ch["spend"])
+                window = mem.challenges[ch["id"]] = [ts + days * 86400.0, ZERO]
+            window[1] += Decimal(ch["spend"])
         spend = sum((Decimal(line["eligible_amount"]) for line in earn["lines"]), ZERO)
         stats.orders += 1
         stats.spend += spend

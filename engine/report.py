@@ -74,7 +74,7 @@ def stacked_bars(title: str, categories: list[str], layers: list[tuple[str, list
     slot = (WIDTH - PAD_LEFT - 10) / max(1, len(categories))
     every = max(1, len(categories) // 12)
     for i, category in enumerate(categories):
-        x0, base = PAD_LEFT + i * slot + slot * 0.1, HEIGHT - PAD_BOTTOM
+        x0, base = PAD_LEFT + i * slot + slot * 0.1, float(HEIGHT - PAD_BOTTOM)
         for s, (name, values) in enumerate(layers):
             h = values[i] * unit
             base -= h

@@ -80,7 +80,7 @@ class Stats:
         if len(self.errors) < MAX_ERRORS:
             self.errors.append((line, message))
 
-    def merge(self, other: "Stats") -> None:
+    def merge(self, other: Stats) -> None:
         for name in ("issued", "reversed", "redeemed", "expired", "cashback_paid",
                      "cashback_reversed", "spend", "refunded", "orders", "members",
                      "members_implicit", "processed", "rejected", "upgrades", "downgrades"):

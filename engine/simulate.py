@@ -16,14 +16,15 @@ Refunds do not reduce `points_issued`; what they take back is `points_reversed`.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from engine.partition import Outcome, PartResult, SimulationFailed, run_local, run_parallel
 from engine.program import Program, load_program
 from engine.simstats import report
 
-__all__ = ["SimulationFailed", "simulate", "count_lines"]
+__all__ = ["SimulationFailed", "count_lines", "simulate"]
 TOP_CHANGED = 20
 
 

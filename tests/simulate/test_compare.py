@@ -4,14 +4,13 @@ moves nothing else without cause."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from click.testing import CliRunner
 
 from cli.main import cli
 from engine.program import Program
-
 from tests.simulate.conftest import DOUBLE_HOME
 
 

@@ -19,7 +19,8 @@ from schemas import load_schema
 
 def _text(**kw: object) -> str:
     out = io.StringIO()
-    args = dict(members=100, events=3000, seed=5, start=date(2026, 1, 1), end=date(2026, 12, 31))
+    args: dict[str, object] = {"members": 100, "events": 3000, "seed": 5,
+                               "start": date(2026, 1, 1), "end": date(2026, 12, 31)}
     args.update(kw)
     generate(out, **args)  # type: ignore[arg-type]
     return out.getvalue()

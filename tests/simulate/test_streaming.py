@@ -21,7 +21,7 @@ def _peak(program: Program, path: Path) -> int:
 
 
 def test_four_times_the_events_not_four_times_the_memory(retail: Program, tmp_path: Path) -> None:
-    span = dict(members=25, seed=3, start=date(2026, 1, 1), end=date(2026, 12, 31))
+    span = {"members": 25, "seed": 3, "start": date(2026, 1, 1), "end": date(2026, 12, 31)}
     small = write_history(tmp_path / "small.jsonl", events=700, **span)
     large = write_history(tmp_path / "large.jsonl", events=2800, **span)
     simulate(retail, small)  # warm the engine's caches outside the measurement
