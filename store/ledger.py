@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
 from store.models import LedgerEntryRow, LotAllocationRow, MemberRow
@@ -110,11 +110,15 @@ def reversed_from(session: Session, lot_ids: list[int]) -> dict[int, int]:
     return {lot_id: -int(total) for lot_id, total in rows}
 
 
+_DUE = select(LedgerEntryRow).where(
+    LedgerEntryRow.member_pk == bindparam("member_pk"), LedgerEntryRow.remaining > 0,
+    LedgerEntryRow.expires_at <= bindparam("at")).order_by(LedgerEntryRow.expires_at,
+                                                           LedgerEntryRow.id)
+
+
 def expire_due(session: Session, member: MemberRow, at: datetime) -> int:
     """Write `expire` entries for lots whose expiry is at or before `at`; returns points."""
-    due = list(session.scalars(select(LedgerEntryRow).where(
-        LedgerEntryRow.member_pk == member.id, LedgerEntryRow.remaining > 0,
-        LedgerEntryRow.expires_at <= at).order_by(LedgerEntryRow.expires_at, LedgerEntryRow.id)))
+    due = list(session.scalars(_DUE, {"member_pk": member.id, "at": at}))
     total = 0
     for lot in due:
         points = lot.remaining or 0

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -76,9 +76,12 @@ def quote(db: Database, cache: ProgramCache, program_id: str, request: dict[str,
         return evaluate(program, with_attributes(request, member), state)
 
 
+_FIND_ORDER = select(OrderRow).where(OrderRow.program == bindparam("program"),
+                                     OrderRow.order_id == bindparam("order_id"))
+
+
 def find_order(session: Session, program_id: str, order_id: str) -> OrderRow | None:
-    return session.scalar(select(OrderRow).where(
-        OrderRow.program == program_id, OrderRow.order_id == order_id))
+    return session.scalar(_FIND_ORDER, {"program": program_id, "order_id": order_id})
 
 
 def _replay(row: OrderRow, digest: str) -> Outcome:

@@ -1,4 +1,6 @@
-"""Dialect-aware INSERT … ON CONFLICT helpers (SQLite and PostgreSQL speak the same idea)."""
+"""Dialect-aware INSERT … ON CONFLICT helpers (SQLite and PostgreSQL speak the same idea).
+
+Statements are built once per shape and cached: building one costs more than running it."""
 
 from __future__ import annotations
 
@@ -8,6 +10,8 @@ from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+_CACHE: dict[tuple[Any, ...], Any] = {}
+
 
 def _insert(session: Session, table: Table):  # type: ignore[no-untyped-def]
     dialect = session.get_bind().dialect.name
@@ -16,8 +20,11 @@ def _insert(session: Session, table: Table):  # type: ignore[no-untyped-def]
 
 def insert_ignore(session: Session, table: Table, values: dict[str, Any], keys: list[str]) -> None:
     """Insert a row unless one with the same `keys` exists."""
-    stmt = _insert(session, table).values(**values).on_conflict_do_nothing(index_elements=keys)
-    session.execute(stmt)
+    shape = ("ignore", session.get_bind().dialect.name, table.name, tuple(values), tuple(keys))
+    stmt = _CACHE.get(shape)
+    if stmt is None:
+        stmt = _CACHE[shape] = _insert(session, table).on_conflict_do_nothing(index_elements=keys)
+    session.execute(stmt, values)
 
 
 def increment(
@@ -28,9 +35,13 @@ def increment(
     extra: dict[str, Any] | None = None,
 ) -> None:
     """Add `deltas` to a counter row identified by `keys`, creating it when missing."""
-    stmt = _insert(session, table).values(**keys, **deltas, **(extra or {}))
-    stmt = stmt.on_conflict_do_update(
-        index_elements=list(keys),
-        set_={name: getattr(table.c, name) + value for name, value in deltas.items()},
-    )
-    session.execute(stmt)
+    extra = extra or {}
+    shape = ("inc", session.get_bind().dialect.name, table.name, tuple(keys), tuple(deltas),
+             tuple(extra))
+    stmt = _CACHE.get(shape)
+    if stmt is None:
+        base = _insert(session, table)
+        stmt = _CACHE[shape] = base.on_conflict_do_update(
+            index_elements=list(keys),
+            set_={name: table.c[name] + base.excluded[name] for name in deltas})
+    session.execute(stmt, {**keys, **deltas, **extra})
