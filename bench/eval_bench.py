@@ -2,6 +2,11 @@
 
     python bench/eval_bench.py [--carts 10000] [--seed 7] [--no-cache]
 
+Both engines compute the same decisions: per-line eligible amounts, multipliers and
+points, the order total floored once, points by rule (base, tier, category, campaign),
+benefits (free shipping, birthday discount), progress to the next tier, and redemption
+eligibility with its reasons (minimum, balance, share of the order, a gift-card denial).
+
 Evaluates the same 10,000 five-line carts (mixed categories, tiers, channels and dates
 over 2026, so weekends and fashion week occur) against rulesets/retail with both engines,
 interleaved cart by cart so machine noise hits both alike, checks that both give the same
@@ -42,7 +47,11 @@ def carts(n: int, seed: int) -> list[dict]:
         out.append({
             "member": {"id": f"M{i % 5000}", "tier": rng.choice(TIERS),
                        "points_balance": rng.randint(0, 20000),
-                       "attributes": {"segments": rng.choice([[], ["vip"]])}},
+                       "attributes": {"segments": rng.choice([[], ["vip"]]),
+                                      "birthday": f"19{rng.randint(50, 99)}-{rng.randint(1, 12):02d}-15"},
+                       "state": {"qualifying": {"spend": f"{rng.randint(0, 6000)}.00",
+                                                "orders": rng.randint(0, 60)}}},
+            "redeem": {"points": rng.choice([0, 500, 1000, 2500]) or 100},
             "order": {"id": f"O{i}", "placed_at":
                       f"2026-{month:02d}-{day:02d}T{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:00-05:00",
                       "channel": rng.choice(["web", "app", "store"]), "currency": "USD",
@@ -62,10 +71,16 @@ def zen_input(request: dict) -> dict:
     lines = [{"category": ln["category"],
               "amount": float(ln["quantity"] * Decimal(ln["unit_price"]) - Decimal(ln["discount"]))}
              for ln in order["lines"]]
-    return {"tier": request["member"]["tier"], "weekday": WEEKDAYS[local.weekday()],
-            "dom": local.day, "date": local.date().isoformat(),
+    member = request["member"]
+    birthday = member.get("attributes", {}).get("birthday")
+    state = member.get("state", {}).get("qualifying", {})
+    return {"tier": member["tier"], "weekday": WEEKDAYS[local.weekday()],
+            "dom": local.day, "date": local.date().isoformat(), "month": local.month,
+            "birthMonth": int(birthday[5:7]) if birthday else 0,
+            "qualSpend": float(state.get("spend", 0)), "qualOrders": state.get("orders", 0),
             "total": sum(ln["amount"] for ln in lines) + float(order["shipping"]),
-            "balance": request["member"]["points_balance"], "lines": lines}
+            "balance": member["points_balance"],
+            "redeemPoints": request.get("redeem", {}).get("points", 0), "lines": lines}
 
 
 def pct(sorted_ns: list[int], q: float) -> float:

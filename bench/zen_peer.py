@@ -37,8 +37,14 @@ def _table(hit: str, inputs: list[tuple[str, str]], outputs: list[tuple[str, str
 
 
 def retail_graph() -> dict[str, Any]:
-    tiers = _table("first", [("tier", "tier")], [("tierMult", "tierMult")], [
-        ['"bronze"', "1"], ['"silver"', "1.25"], ['"gold"', "1.5"], ['"platinum"', "2"],
+    tiers = _table("first", [("tier", "tier")],
+                   [("tierMult", "tierMult"), ("freeShip", "freeShip"), ("bdayPct", "bdayPct"),
+                    ("nextTier", "nextTier"), ("nextSpend", "nextSpend"),
+                    ("nextOrders", "nextOrders")], [
+        ['"bronze"', "1", "75", "10", '"silver"', "500", "5"],
+        ['"silver"', "1.25", "50", "15", '"gold"', "1500", "15"],
+        ['"gold"', "1.5", "25", "20", '"platinum"', "5000", "50"],
+        ['"platinum"', "2", "0", "25", "null", "0", "0"],
     ])
     weekend = _table("first", [("weekday", "weekday"), ("dom", "dom")],
                      [("weekendMult", "weekendMult")], [
@@ -50,17 +56,40 @@ def retail_graph() -> dict[str, Any]:
         ['[date("2026-09-14")..date("2026-09-20")]', "3"],
         ["", "1"],
     ])
-    line_points = (
-        "map(lines, #.category == 'gift_cards' ? 0 : #.amount * tierMult * weekendMult * "
-        "(#.category == 'electronics' ? 2 : #.category == 'fashion' ? max([1.5, fashionMult]) "
-        ": #.category == 'home' ? 1.25 : 1))"
-    )
-    expr = {"expressions": [
-        {"key": "linePoints", "value": line_points},
-        {"key": "points", "value": "floor(sum($.linePoints))"},
-        {"key": "maxRedeem", "value": "min([balance, floor(total * 0.5 * 100)])"},
-        {"key": "redeemEligible", "value": "$.maxRedeem >= 500"},
-    ]}
+    category = ("(#.category == 'electronics' ? 2 : #.category == 'fashion' ? "
+                "max([1.5, fashionMult]) : #.category == 'home' ? 1.25 : 1)")
+    expressions = [
+        # per line: eligible amount, the multipliers that apply, unrounded points
+        ("eligible", "map(lines, #.category == 'gift_cards' ? 0 : #.amount)"),
+        ("categoryMults", f"map(lines, {category})"),
+        ("linePoints", "map(lines, #.category == 'gift_cards' ? 0 : "
+                       f"#.amount * tierMult * weekendMult * {category})"),
+        ("points", "floor(sum($.linePoints))"),
+        # attribution by rule: base, tier, category, campaign
+        ("basePoints", "sum($.eligible)"),
+        ("tierPoints", "sum($.eligible) * (tierMult - 1)"),
+        ("categoryPoints", f"sum(map(lines, #.category == 'gift_cards' ? 0 : "
+                           f"#.amount * tierMult * ({category} - 1)))"),
+        ("campaignPoints", "sum($.linePoints) * (weekendMult - 1) / weekendMult"),
+        # benefits
+        ("subtotal", "sum(map(lines, #.amount))"),
+        ("freeShipping", "$.subtotal >= freeShip"),
+        ("birthdayDiscount", "birthMonth == month ? bdayPct : null"),
+        # progress to the next tier after this order
+        ("spendNeeded", "max([0, nextSpend - qualSpend - $.basePoints])"),
+        ("ordersNeeded", "max([0, nextOrders - qualOrders - 1])"),
+        # redemption eligibility with reasons
+        ("giftCardDeny", "some(lines, #.category == 'gift_cards')"),
+        ("maxRedeem", "min([balance, floor(total * 0.5 * 100)])"),
+        ("belowMinimum", "redeemPoints < 500"),
+        ("insufficient", "redeemPoints > balance"),
+        ("exceedsShare", "redeemPoints > $.maxRedeem"),
+        ("redeemEligible", "not ($.belowMinimum or $.insufficient or $.exceedsShare "
+                           "or $.giftCardDeny)"),
+        ("redeemValue", "redeemPoints / 100"),
+        ("bigBasket", "total >= 1000"),
+    ]
+    expr = {"expressions": [{"key": k, "value": v} for k, v in expressions]}
     nodes = [
         _node("request", "inputNode"),
         _node("tiers", "decisionTableNode", tiers),

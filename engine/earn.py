@@ -12,6 +12,8 @@ would lose without it (for the last multiplier; earlier ones exclude the interac
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
@@ -34,8 +36,10 @@ def apportion(total: int, parts: Mapping[K, Decimal]) -> dict[K, int]:
     """Split integer `total` over `parts` (largest remainder; ties by key order)."""
     if not parts:
         return {}
-    floors = {k: int(v.to_integral_value(rounding=ROUND_FLOOR)) for k, v in parts.items()}
+    floors = {k: math.floor(v) for k, v in parts.items()}
     left = total - sum(floors.values())
+    if left == 0:
+        return floors
     order = sorted(parts, key=lambda k: (-(parts[k] - floors[k]), str(k)))
     step = 1 if left >= 0 else -1
     i = 0
@@ -53,16 +57,20 @@ class Multiplier:
     value: Decimal
 
 
-@dataclass
 class LineResult:
-    line: Line
-    eligible: Decimal
-    excluded_by: str | None
-    parts: dict[str, Decimal] = field(default_factory=dict)
-    category: Multiplier | None = None
-    tier: Multiplier | None = None
-    factors: list[Multiplier] = field(default_factory=list)
-    seasonal_amount: Decimal = ZERO  # spend that earned the seasonal multiplier
+    """One line's points, by rule, and the multipliers that made them."""
+
+    __slots__ = ("line", "eligible", "excluded_by", "parts", "category", "tier", "factors",
+                 "seasonal_amount", "rates")
+
+    def __init__(self, line: Line, eligible: Decimal, excluded_by: str | None) -> None:
+        self.line, self.eligible, self.excluded_by = line, eligible, excluded_by
+        self.parts: dict[str, Decimal] = {}
+        self.category: Multiplier | None = None
+        self.tier: Multiplier | None = None
+        self.factors: list[Multiplier] = []
+        self.seasonal_amount = ZERO  # spend that earned the seasonal multiplier
+        self.rates: LineRates | None = None
 
     @property
     def points(self) -> Decimal:
@@ -177,6 +185,7 @@ def line_points(model: Ruleset, line: Line, rates: LineRates, caps: CapBook) -> 
     if eligible <= 0:
         return result
     result.tier, result.factors, result.category = rates.tier, list(rates.factors), rates.best
+    result.rates = rates
     if rates.rotation is None:
         result.parts = {rule: eligible * c for rule, c in rates.per_unit}
         return result

@@ -188,24 +188,16 @@ class Evaluation:
         return out
 
     def multipliers_json(self, r: LineResult) -> dict[str, Any]:
-        """The multipliers part of a line (shared shape per line context, built once)."""
-        key = (r.category, r.tier, tuple(r.factors))
-        cache = self.index.line_json
-        cached = cache.get(key)
-        if cached is None:
-            cached = {"base_rate": self.index.base_rate}
-            if r.category:
-                cached["category_multiplier"] = {"rule": r.category.rule,
-                                                 "value": _plain(r.category.value)}
-            if r.tier:
-                cached["tier_multiplier"] = {"rule": r.tier.rule, "value": _plain(r.tier.value)}
-            cached["multipliers"] = [{"rule": f.rule, "value": _plain(f.value)} for f in r.factors]
-            if len(cache) > 10_000:
-                cache.clear()
-            cache[key] = cached
-        # Copies, so a caller that edits its result cannot change the next one.
-        return {k: (dict(v) if isinstance(v, dict) else [dict(x) for x in v]
-                    if isinstance(v, list) else v) for k, v in cached.items()}
+        """The multipliers part of a line; value strings are formatted once per multiplier."""
+        text = self.index.multiplier_text
+        out: dict[str, Any] = {"base_rate": self.index.base_rate}
+        if r.category:
+            out["category_multiplier"] = {"rule": r.category.rule,
+                                          "value": text(r.category)}
+        if r.tier:
+            out["tier_multiplier"] = {"rule": r.tier.rule, "value": text(r.tier)}
+        out["multipliers"] = [{"rule": f.rule, "value": text(f)} for f in r.factors]
+        return out
 
     def cashback(self, lines: list[LineResult]) -> Decimal:
         cb = self.model.earning.cashback

@@ -19,12 +19,18 @@ from engine.model import Ruleset, build
 class ProgramIndex:
     """Lookups computed once per program for the evaluation hot path."""
 
+    def multiplier_text(self, multiplier: Any) -> str:
+        text = self._multiplier_text.get(multiplier.value)
+        if text is None:
+            text = self._multiplier_text[multiplier.value] = f"{multiplier.value.normalize():f}"
+        return text
+
     def __init__(self, model: Ruleset):
         self.effects = {r.rule_id: tuple((e.kind, e.value) for e in r.then) for r in model.rules}
         order = {r.rule_id: i for i, r in enumerate(model.rules)}
         self.rule_order = lambda item: order.get(item[0], 0)
         self.rates: dict[tuple, Any] = {}  # line context → engine.earn.LineRates
-        self.line_json: dict[tuple, dict[str, Any]] = {}  # line context → JSON fragment
+        self._multiplier_text: dict[Any, str] = {}
         self.base_rate = f"{model.earning.base_rate.normalize():f}"
 
 
