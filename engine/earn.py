@@ -13,7 +13,6 @@ would lose without it (for the last multiplier; earlier ones exclude the interac
 from __future__ import annotations
 
 import math
-
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
@@ -60,8 +59,17 @@ class Multiplier:
 class LineResult:
     """One line's points, by rule, and the multipliers that made them."""
 
-    __slots__ = ("line", "eligible", "excluded_by", "parts", "category", "tier", "factors",
-                 "seasonal_amount", "rates")
+    __slots__ = (
+        "category",
+        "eligible",
+        "excluded_by",
+        "factors",
+        "line",
+        "parts",
+        "rates",
+        "seasonal_amount",
+        "tier",
+    )
 
     def __init__(self, line: Line, eligible: Decimal, excluded_by: str | None) -> None:
         self.line, self.eligible, self.excluded_by = line, eligible, excluded_by

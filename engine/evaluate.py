@@ -48,7 +48,8 @@ class Evaluation:
             message = f"unknown tier {self.tier_id!r}; this program has: {known}"
             raise RequestInvalid([("$.member.tier", message)])
         self.tier = tier_set.get(self.tier_id) if tier_set else None
-        self.fact = order_fact(program, req, self.tier_id)
+        self.local = calendar.local(program, req.at)  # the request's instant, program-local
+        self.fact = order_fact(program, req, self.tier_id, self.local)
         self.fired = program.compiled.order.decide(self.fact)
         self.skipped: dict[str, str] = {}  # rule id → why a matching rule was not applied
         self.effects: list[dict[str, Any]] = []
@@ -245,7 +246,7 @@ class Evaluation:
                 and subtotal >= tier.free_shipping_threshold)
         birthday = (self.req.member.get("attributes") or {}).get("birthday")
         in_month = bool(birthday) and date.fromisoformat(str(birthday)).month == \
-            calendar.local(self.program, self.req.at).month
+            self.local.month
         out = {"free_shipping": free,
                "free_shipping_threshold": money(tier.free_shipping_threshold)
                if tier.free_shipping_threshold is not None else None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -16,10 +17,12 @@ if TYPE_CHECKING:
 ZERO = Decimal(0)
 
 
-def order_fact(program: Program, req: Request, tier: str | None) -> dict[str, Any]:
+def order_fact(program: Program, req: Request, tier: str | None,
+               local: datetime | None = None) -> dict[str, Any]:
     member = req.member
     attrs = member.get("attributes") or {}
-    local = calendar.local(program, req.at)
+    if local is None:
+        local = calendar.local(program, req.at)
     fact: dict[str, Any] = {
         "member.id": member.get("id"), "member.tier": tier,
         "order.local_date": local.year * 10000 + local.month * 100 + local.day,

@@ -33,7 +33,7 @@ def _cap_period(ev: Evaluation, rule: str) -> str:
     rotation = next(r for r in ev.model.rotations if r.rule_id == rule)
     if rotation.cap_period == "rotation":
         return rotation.id
-    return calendar.period_of(rotation.cap_period, calendar.local(ev.program, ev.req.at).date())
+    return calendar.period_of(rotation.cap_period, ev.local.date())
 
 
 def _campaigns(ev: Evaluation, by_rule: dict[str, int], advances: list) -> list[dict[str, Any]]:
@@ -52,14 +52,15 @@ def _effects(ev: Evaluation, earn: dict[str, Any], upgrade: Any, advances: list,
     effects: list[dict[str, Any]] = [
         {"type": "points", "rule": rule, "points": pts} for rule, pts in earn["by_rule"].items()
     ]
-    seen: set[str] = set()
+    applied: dict[str, dict[str, Any]] = {}
     for line in earn["lines"]:
         for m in line["multipliers"]:
-            if m["rule"] not in seen:
-                seen.add(m["rule"])
-                effects.append({"type": "multiplier", "rule": m["rule"], "value": m["value"],
-                                "lines": [ln["index"] for ln in earn["lines"]
-                                          if any(x["rule"] == m["rule"] for x in ln["multipliers"])]})
+            effect = applied.get(m["rule"])
+            if effect is None:
+                effect = applied[m["rule"]] = {"type": "multiplier", "rule": m["rule"],
+                                               "value": m["value"], "lines": []}
+                effects.append(effect)
+            effect["lines"].append(line["index"])
     for b in earn["bonuses"]:
         effects.append({"type": "bonus_points", "rule": b["rule"], "points": b["points"]})
     effects.extend(ev.effects)
