@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from anyio import to_thread
 from fastapi import FastAPI
 
 from api import problems
-from api.deps import KeyCache, Services
+from api.deps import SECURITY_SCHEME, KeyCache, Services
 from api.metrics import ObserveMiddleware
 from api.routes import checkout, health, members, redemptions, rulesets
 from store.db import Database, open_database
@@ -16,7 +20,15 @@ from store.settings import Settings, get_settings
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
     settings = settings or get_settings()
     db = db or open_database(settings.database_url, settings.pool_size)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Handlers run in threads; as many as pooled connections (see Settings.pool_size).
+        to_thread.current_default_thread_limiter().total_tokens = settings.pool_size
+        yield
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Loyalty rules API",
         version="1",
         description="Quote and commit orders against versioned loyalty rulesets. "
@@ -30,7 +42,25 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         app.include_router(module.router)
     app.add_middleware(ObserveMiddleware, max_body_bytes=settings.max_body_bytes,
                        large_paths={"/v1/rulesets": settings.max_ruleset_bytes})
+    _document_security(app)
     return app
+
+
+def _document_security(app: FastAPI) -> None:
+    """Bearer auth in the OpenAPI document: every /v1 operation needs a key."""
+    build = app.openapi
+
+    def openapi() -> dict:  # type: ignore[type-arg]
+        if app.openapi_schema is None:
+            schema = build()
+            schema.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEME
+            for path, operations in schema["paths"].items():
+                for operation in operations.values():
+                    operation["security"] = [{"bearer": []}] if path.startswith("/v1") else []
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def app_from_env() -> FastAPI:

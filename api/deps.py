@@ -9,7 +9,6 @@ from typing import Annotated, Awaitable, Callable
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.problems import ApiProblem
 from store import keys
@@ -63,13 +62,14 @@ async def get_services(request: Request) -> Services:
 StoreDep = Annotated[Services, Depends(get_services)]
 
 BEARER = {"WWW-Authenticate": "Bearer"}
-Credentials = Annotated[HTTPAuthorizationCredentials | None,
-                        Depends(HTTPBearer(auto_error=False, description="an API key"))]
+# Declared in the OpenAPI document by api.app (a security sub-dependency per request
+# costs more than the header parsing it would do).
+SECURITY_SCHEME = {"bearer": {"type": "http", "scheme": "bearer", "description": "an API key"}}
 
 
-async def _authenticate(services: Services,
-                        credentials: HTTPAuthorizationCredentials | None) -> keys.ApiKey:
-    token = credentials.credentials.strip() if credentials else ""
+async def _authenticate(services: Services, header: str) -> keys.ApiKey:
+    scheme, _, token = header.partition(" ")
+    token = token.strip() if scheme.lower() == "bearer" else ""
     if not token:
         raise ApiProblem(401, "unauthenticated",
                          "send an API key as `Authorization: Bearer <key>`", headers=BEARER)
@@ -82,12 +82,13 @@ async def _authenticate(services: Services,
 
 
 def require(*scopes: str) -> Callable[..., Awaitable[keys.ApiKey]]:
-    """An (async, so it costs no thread hop) dependency admitting keys that hold any of `scopes` (admin holds all) for the
-    path's program, if the key is bound to one."""
+    """A dependency admitting keys that hold any of `scopes` (admin holds all) for the
+    path's program, if the key is bound to one. Async and without sub-dependencies:
+    it is on every request's path."""
 
-    async def check(request: Request, services: StoreDep,
-                    credentials: Credentials) -> keys.ApiKey:
-        key = await _authenticate(services, credentials)
+    async def check(request: Request) -> keys.ApiKey:
+        services: Services = request.app.state.services
+        key = await _authenticate(services, request.headers.get("authorization", ""))
         program = request.path_params.get("program")
         if not any(key.allows(scope, program) for scope in scopes):
             raise ApiProblem(403, "forbidden_scope",

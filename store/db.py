@@ -37,7 +37,8 @@ def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _begin(conn):  # type: ignore[no-untyped-def]
         mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
-        conn.exec_driver_sql(f"BEGIN {mode}")
+        if mode != "NONE":  # reads run in autocommit: each statement sees a committed state
+            conn.exec_driver_sql(f"BEGIN {mode}")
 
 
 @dataclass
@@ -71,18 +72,20 @@ class Database:
 def open_database(url: str, pool_size: int = 10) -> Database:
     url = normalize_url(url)
     parsed = make_url(url)
+    # Keep as many pooled connections as handler threads: connections opened beyond the
+    # pool are closed on return, and reconnecting under load costs more than the query.
     if parsed.get_backend_name() == "sqlite":
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": 30}, pool_size=pool_size,
+                               max_overflow=pool_size)
         _configure_sqlite(engine)
+        read_engine = engine.execution_options(sqlite_begin="NONE")
         write_engine = engine.execution_options(sqlite_begin="IMMEDIATE")
     else:
-        engine = create_engine(
-            url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
-        )
-        write_engine = engine
+        engine = create_engine(url, pool_size=pool_size, max_overflow=4, pool_pre_ping=True)
+        read_engine = write_engine = engine
     return Database(
         url=url,
         engine=engine,
-        read=sessionmaker(engine, expire_on_commit=False),
+        read=sessionmaker(read_engine, expire_on_commit=False),
         write=sessionmaker(write_engine, expire_on_commit=False),
     )

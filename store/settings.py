@@ -27,7 +27,9 @@ class Settings(BaseSettings):
         "request); an activation reaches every worker within this time",
     )
     api_key_cache_seconds: float = Field(5.0, description="how long a verified key is cached")
-    pool_size: int = Field(10, description="database connection pool size (PostgreSQL)")
+    pool_size: int = Field(
+        8, description="database connections kept per worker; also the number of threads "
+        "a worker runs handlers in, so no request waits for a connection")
 
 
 @lru_cache(maxsize=1)

@@ -18,7 +18,10 @@ OrderPath = Annotated[str, Path(min_length=1, max_length=128)]
 
 
 @router.post("/evaluate", summary="Quote what an order earns and what may be redeemed")
-def evaluate(program: ProgramPath, body: EvaluationIn, services: StoreDep, key: EvaluateKey) -> Json:
+async def evaluate(program: ProgramPath, body: EvaluationIn, services: StoreDep,
+                   key: EvaluateKey) -> Json:
+    # Runs on the event loop, not in a thread: a quote is a few indexed reads and the
+    # engine (one evaluation at a time per process anyway); workers scale it.
     result = orders.quote(services.db, services.cache, program, body.engine_request(),
                           body.ruleset_version)
     record_evaluation(result, "quote")
