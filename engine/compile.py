@@ -151,12 +151,12 @@ class DecisionGroup:
             self._order_plan = atoms.plan("line.", exclude=True)
             self._line_plan = atoms.plan("line.")
         head = atoms.key(order_fact, self._order_plan)
+        # line.<name> is the request line's attribute <name> (sku, category, quantity, ...)
+        plan = [(path[5:], part) for path, part in self._line_plan]
         out = []
         for ln in lines:
-            values = {"line.sku": ln.sku, "line.category": ln.category,
-                      "line.quantity": ln.quantity, "line.unit_price": ln.unit_price,
-                      "line.amount": ln.amount}
-            key = head + atoms.key(values, self._line_plan)
+            key = head + tuple(None if (v := getattr(ln, name, None)) is None else part(v)
+                               for name, part in plan)
             hit = self.cache.get(key)
             out.append(hit if hit is not None else self._decide(line_fact(order_fact, ln), key))
         return out

@@ -62,6 +62,7 @@ class LineResult:
     __slots__ = (
         "category",
         "eligible",
+        "exact",
         "excluded_by",
         "factors",
         "line",
@@ -79,6 +80,7 @@ class LineResult:
         self.factors: list[Multiplier] = []
         self.seasonal_amount = ZERO  # spend that earned the seasonal multiplier
         self.rates: LineRates | None = None
+        self.exact: Decimal | None = None  # total points, once the parts are final
 
     @property
     def points(self) -> Decimal:

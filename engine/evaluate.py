@@ -78,6 +78,18 @@ class Evaluation:
         return out
 
     def rule_effects(self, kind: str, fired: frozenset[str] | set[str]) -> list[tuple[str, Any]]:
+        if not fired:
+            return []
+        cache = self.index.effects_cache
+        key = (kind, fired if isinstance(fired, frozenset) else frozenset(fired))
+        found = cache.get(key)
+        if found is None:
+            if len(cache) > 10_000:
+                cache.clear()
+            found = cache[key] = self._rule_effects(kind, fired)
+        return found
+
+    def _rule_effects(self, kind: str, fired: frozenset[str] | set[str]) -> list[tuple[str, Any]]:
         effects = self.index.effects
         found = [(rule, value) for rule in fired for k, value in effects.get(rule, ()) if k == kind]
         return sorted(found, key=self.index.rule_order) if len(found) > 1 else found
@@ -154,6 +166,8 @@ class Evaluation:
             line_ints = {r.line.index: round_points(r.points, mode) for r in lines}
         else:
             exact = {r.line.index: r.points for r in lines}
+            for r in lines:
+                r.exact = exact[r.line.index]
             line_ints = apportion(round_points(sum(exact.values(), ZERO), mode), exact)
         parts: dict[str, Decimal] = {}
         for r in lines:
@@ -176,7 +190,7 @@ class Evaluation:
         out: dict[str, Any] = {
             "index": r.line.index, "sku": r.line.sku, "category": r.line.category,
             "amount": money(r.line.amount), "eligible_amount": money(r.eligible),
-            "points": points, "points_exact": _plain(r.points),
+            "points": points, "points_exact": _plain(r.exact if r.exact is not None else r.points),
         }
         if r.excluded_by:
             out["base_rate"] = self.index.base_rate
