@@ -3,11 +3,11 @@
 Points are kept as FIFO lots (expiry time, points left), one per crediting event, in the
 order they were earned (so the oldest lot is also the first to expire). Redemptions
 consume the oldest lots first; expiry removes lots whose time has come. A refund reverses
-the refunded share of the order's points: from that order's own lot while it still holds
-points, then from the newest lots; whatever is already spent becomes a debt that the next
-points earned pay off first. The book therefore always satisfies
+the refunded share of the order's points from that order's own lot, as far as the lot
+still holds them (what was redeemed or expired stays spent, as in the store). The book
+therefore always satisfies
 
-    issued - reversed - redeemed - expired == balance  (balance < 0 only while in debt)
+    issued - reversed - redeemed - expired == balance >= 0
 
 Tier qualification follows the ruleset's window and downgrade policy; see `TierTrack`.
 Timestamps are POSIX seconds (floats): comparisons in the hot path stay cheap.
@@ -37,7 +37,6 @@ class PointBook:
     __slots__ = (
         "balance",
         "base",
-        "debt",
         "expired",
         "expires",
         "head",
@@ -50,7 +49,7 @@ class PointBook:
     def __init__(self) -> None:
         self.expires, self.left = array("d"), array("q")
         self.head = self.base = 0
-        self.balance = self.debt = 0
+        self.balance = 0
         self.issued = self.reversed = self.redeemed = self.expired = 0
 
     @property
@@ -62,17 +61,11 @@ class PointBook:
         return [(e, n) for e, n in zip(self.expires[self.head:], self.left[self.head:]) if n]
 
     def credit(self, points: int, expires_ts: float | None) -> int | None:
-        """Add earned points; pay any debt first. Returns the new lot's id (None if none)."""
+        """Add earned points as a new lot; returns its id (None when nothing was earned)."""
         if points <= 0:
             return None
         self.issued += points
         self.balance += points
-        if self.debt:
-            paid = min(self.debt, points)
-            self.debt -= paid
-            points -= paid
-        if not points:
-            return None
         self.expires.append(INF if expires_ts is None else expires_ts)
         self.left.append(points)
         return self.base + len(self.left) - 1
@@ -120,26 +113,19 @@ class PointBook:
         self._trim()
         return used
 
-    def reverse(self, points: int, own_lot: int | None) -> None:
-        """Take back `points` for a refund: own lot, then newest lots, then debt."""
-        if points <= 0:
-            return
-        self.reversed += points
-        self.balance -= points
-        left = self.left
-        if own_lot is not None and own_lot - self.base >= self.head:
-            pos = own_lot - self.base
-            take = min(left[pos], points)
-            left[pos] -= take
-            points -= take
-        i = len(left) - 1
-        while points and i >= self.head:
-            take = min(left[i], points)
-            left[i] -= take
-            points -= take
-            i -= 1
+    def reverse(self, points: int, own_lot: int | None) -> int:
+        """Take back up to `points` for a refund from the order's own lot; returns what was
+        taken. Points of the lot already redeemed or expired stay spent (as in the store),
+        so a refund never takes a balance below zero."""
+        if points <= 0 or own_lot is None or own_lot - self.base < self.head:
+            return 0
+        pos = own_lot - self.base
+        take = min(self.left[pos], points)
+        self.left[pos] -= take
+        self.reversed += take
+        self.balance -= take
         self._trim()
-        self.debt += points
+        return take
 
 
 @dataclass(frozen=True)

@@ -410,9 +410,9 @@ class Replay:
         if not refunded:
             raise Reject(f"order {ev.data['order_id']} is already fully refunded")
         stats = self.stats
-        mem.points.reverse(points, record.lot)
-        stats.reversed += points
-        stats.month(month_key(loc))["reversed"] += points
+        taken = mem.points.reverse(points, record.lot)
+        stats.reversed += taken
+        stats.month(month_key(loc))["reversed"] += taken
         stats.cashback_reversed += cashback
         stats.refunded += refunded
         if mem.track is not None:
