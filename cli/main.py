@@ -9,6 +9,7 @@ from cli.simulate_cmd import simulate
 from cli.test_cmd import test
 from cli.validate_cmd import validate
 from cli.db_cmd import db
+from cli.expire_cmd import expire
 from cli.keys_cmd import keys
 from cli.registry_cmd import activate, diff, publish, rulesets_group
 from cli.serve_cmd import serve
@@ -27,7 +28,7 @@ cli.add_command(schema)
 cli.add_command(test)
 cli.add_command(generate)
 cli.add_command(simulate)
-for _command in (db, keys, publish, activate, diff, rulesets_group, serve):
+for _command in (db, keys, publish, activate, diff, rulesets_group, serve, expire):
     cli.add_command(_command)
 
 

@@ -2,13 +2,18 @@
 holds released.
 
 Resumable and safe while traffic flows: members are found in batches (by member row id,
-ascending) and each batch is one short transaction that locks each member's row before
-touching its lots — the same lock commits and redemptions take. Idempotent: an expired
-lot has nothing `remaining`, so a second run finds nothing to write.
+ascending) and each member is one short transaction that locks the member's row before
+touching its lots — the same lock commits and redemptions take. One member per
+transaction, not one batch: releasing a held reward locks its stock row, and a batch
+holding that stock lock while waiting for the next member's row could deadlock with a
+redemption holding that member and waiting for the stock (PostgreSQL). Idempotent: an
+expired lot has nothing `remaining`, so a second run finds nothing to write; an
+interrupted run leaves whole members done, and the next run picks up the rest.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -51,22 +56,48 @@ def _due_members(db: Database, program: str, as_of: datetime, after: int, limit:
     return sorted(pks)[:limit]
 
 
-def expire(db: Database, program: str, as_of: datetime, batch_size: int = 200) -> ExpiryReport:
+def expire(db: Database, program: str, as_of: datetime, batch_size: int = 200,
+           on_batch: Callable[[ExpiryReport], None] | None = None) -> ExpiryReport:
+    """Expire every lot of `program` due at `as_of` and release timed-out holds.
+    `on_batch` is called with the running report after each batch (progress; raising
+    from it stops the run between batches)."""
     report = ExpiryReport(as_of)
     after = 0
     while True:
         pks = _due_members(db, program, as_of, after, batch_size)
         if not pks:
             return report
-        with db.writing() as session:
-            for pk in pks:
+        for pk in pks:
+            with db.writing() as session:
                 member = session.scalar(select(MemberRow).where(MemberRow.id == pk)
                                         .with_for_update()
                                         .execution_options(populate_existing=True))
                 assert member is not None
                 report.holds_released += release_expired_holds(session, member, as_of)
-                points = ledger.expire_due(session, member, as_of)
-                report.points_expired += points
-                report.members += 1
+                report.points_expired += ledger.expire_due(session, member, as_of)
+            report.members += 1
         report.batches += 1
         after = pks[-1]
+        if on_batch is not None:
+            on_batch(report)
+
+
+def run(db: Database, programs: list[str] | None, as_of: datetime, batch_size: int = 200,
+        actor: str = "cli",
+        on_batch: Callable[[str, ExpiryReport], None] | None = None) -> dict[str, ExpiryReport]:
+    """The expiry job over `programs` (every published program when None), audited."""
+    from store import audit, registry
+
+    with db.reading() as session:
+        if programs is None:
+            programs = sorted({v.program for v in registry.versions(session)})
+        for program in programs:
+            registry.require_program(session, program)
+    reports = {}
+    for program in programs:
+        reports[program] = expire(db, program, as_of, batch_size, on_batch=None if on_batch is None
+                                  else lambda report, p=program: on_batch(p, report))
+        if reports[program].points_expired or reports[program].holds_released:
+            with db.writing() as session:  # a run that changed nothing writes nothing
+                audit.record(session, actor, "expire", program, **reports[program].to_json())
+    return reports

@@ -64,3 +64,10 @@ def cancel(program: ProgramPath, redemption_id: RedemptionPath, services: StoreD
     outcome = redemptions.cancel(services.db, program, redemption_id,
                                  body.model_dump(mode="json", exclude_none=True) if body else {})
     return created_or_replayed(outcome.result, outcome.created)
+
+
+# The ledger lifecycle's other routers are mounted under this one, so api/app.py (which
+# registers this router) needs no edit for them.
+from api.routes import admin  # noqa: E402
+
+router.include_router(admin.router)

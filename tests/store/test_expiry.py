@@ -1,0 +1,206 @@
+"""The expiry job and its surfaces (`loyalty expire`, the admin endpoint is in
+tests/api/test_admin.py): idempotent, resumable between batches, and exact while commits
+and redemptions run at the same time."""
+
+from __future__ import annotations
+
+import json
+import random
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select
+
+from cli.main import cli
+from store import expiry, ledger, orders, redemptions
+from store.errors import StoreError
+from store.models import AuditRow, LedgerEntryRow, MemberRow
+from store.programs import ProgramCache
+from tests.store.helpers import order, publish_retail
+
+EARNED = "2026-01-06T12:00:00-05:00"      # lots expire 24 months later, 2028-01-06
+DUE = datetime.fromisoformat("2028-03-01T00:00:00Z")
+MEMBERS = [f"X-{i}" for i in range(7)]
+
+
+def seed(db, members=MEMBERS, placed_at=EARNED):
+    publish_retail(db, 1)
+    cache = ProgramCache()
+    for i, member in enumerate(members):
+        orders.commit(db, cache, "retail", order(f"E-{member}", member=member,
+                                                 amount=f"{100 + 10 * i}.00", placed_at=placed_at))
+    return cache
+
+
+def entries(db):
+    with db.reading() as session:
+        return session.scalar(select(func.count(LedgerEntryRow.id)))
+
+
+def expire_counts(db):
+    """Number of expire entries per lot id."""
+    with db.reading() as session:
+        rows = session.execute(select(LedgerEntryRow.lot_id, func.count(LedgerEntryRow.id))
+                               .where(LedgerEntryRow.kind == "expire")
+                               .group_by(LedgerEntryRow.lot_id)).all()
+    return dict(rows)
+
+
+def assert_ledger_exact(db):
+    with db.reading() as session:
+        for member in session.scalars(select(MemberRow)):
+            assert member.balance == ledger.balance_from_entries(session, member.id)
+            assert member.balance >= 0
+            remaining = session.scalar(select(func.sum(LedgerEntryRow.remaining)).where(
+                LedgerEntryRow.member_pk == member.id)) or 0
+            assert remaining == member.balance
+
+
+def test_second_run_writes_nothing(db):
+    seed(db)
+    with db.reading() as session:
+        before = sum(m.balance for m in session.scalars(select(MemberRow)))
+    first = expiry.expire(db, "retail", DUE, batch_size=3)
+    assert first.points_expired == before > 0 and first.members == len(MEMBERS)
+    assert first.batches == 3
+    count = entries(db)
+    second = expiry.expire(db, "retail", DUE, batch_size=3)
+    assert (second.points_expired, second.members, second.batches) == (0, 0, 0)
+    assert entries(db) == count
+    assert_ledger_exact(db)
+    assert set(expire_counts(db).values()) == {1}
+
+
+def test_nothing_is_due_before_the_date(db):
+    seed(db)
+    count = entries(db)
+    report = expiry.expire(db, "retail", datetime.fromisoformat("2028-01-05T00:00:00Z"))
+    assert report.points_expired == 0 and entries(db) == count
+
+
+class Interrupted(Exception):
+    pass
+
+
+def test_interrupted_between_batches_then_resumed_expires_each_lot_once(db):
+    seed(db)
+    lots = entries(db) // len(MEMBERS)  # every member earned the same kinds of lots
+
+    def stop_after_first(report):
+        raise Interrupted
+
+    with pytest.raises(Interrupted):
+        expiry.expire(db, "retail", DUE, batch_size=3, on_batch=stop_after_first)
+    partial = expire_counts(db)
+    assert len(partial) == 3 * lots  # the first batch's three members are done
+    assert_ledger_exact(db)
+    resumed = expiry.expire(db, "retail", DUE, batch_size=3)
+    assert resumed.members == len(MEMBERS) - 3
+    counts = expire_counts(db)
+    assert len(counts) == len(MEMBERS) * lots and set(counts.values()) == {1}
+    with db.reading() as session:
+        assert all(m.balance == 0 for m in session.scalars(select(MemberRow)))
+    assert_ledger_exact(db)
+
+
+def test_a_failure_inside_a_member_rolls_that_member_back(db, monkeypatch):
+    seed(db)
+    lots = entries(db) // len(MEMBERS)
+    real = ledger.expire_due
+    calls = {"n": 0}
+
+    def flaky(session, member, at):
+        calls["n"] += 1
+        written = real(session, member, at)
+        if calls["n"] == 4:
+            raise Interrupted  # after writing: the transaction must roll back
+        return written
+
+    monkeypatch.setattr(ledger, "expire_due", flaky)
+    with pytest.raises(Interrupted):
+        expiry.expire(db, "retail", DUE, batch_size=100)
+    monkeypatch.setattr(ledger, "expire_due", real)
+    assert len(expire_counts(db)) == 3 * lots
+    assert_ledger_exact(db)
+    expiry.expire(db, "retail", DUE)
+    counts = expire_counts(db)
+    assert len(counts) == len(MEMBERS) * lots and set(counts.values()) == {1}
+
+
+def test_expiry_while_commits_and_redemptions_flow(db):
+    """The job runs (twice, concurrently) while threads commit orders (some placed after
+    the expiry date, so the commit itself expires the old lots) and redeem points."""
+    members = [f"C-{i}" for i in range(24)]
+    cache = seed(db, members)
+    rng = random.Random(3)
+    work = []
+    for n in range(120):
+        member = rng.choice(members)
+        kind = rng.choice(["commit-late", "commit-early", "redeem"])
+        work.append((kind, member, n))
+
+    def act(item):
+        kind, member, n = item
+        try:
+            if kind == "redeem":
+                redemptions.redeem(db, cache, "retail", {"member_id": member, "points": 500,
+                                                         "as_of": "2027-06-01T00:00:00Z"})
+            else:
+                at = "2028-02-01T12:00:00-05:00" if kind == "commit-late" else \
+                    "2027-05-01T12:00:00-04:00"
+                orders.commit(db, cache, "retail", order(f"L-{n}", member=member,
+                                                         amount="600.00", placed_at=at))
+            return "ok"
+        except StoreError as exc:
+            return exc.code
+
+    def job(_):
+        return expiry.expire(db, "retail", DUE, batch_size=5)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        jobs = [pool.submit(job, i) for i in range(2)]
+        outcomes = list(pool.map(act, work))
+        reports = [j.result() for j in jobs]
+    assert set(outcomes) <= {"ok", "INSUFFICIENT_POINTS"}, outcomes
+    expiry.expire(db, "retail", DUE)
+    assert_ledger_exact(db)
+    assert set(expire_counts(db).values()) == {1}  # never expired twice, by job or commit
+    with db.reading() as session:
+        old = session.scalars(select(LedgerEntryRow).where(
+            LedgerEntryRow.remaining.is_not(None), LedgerEntryRow.expires_at <= DUE)).all()
+        assert old and all(lot.remaining == 0 for lot in old)
+    assert sum(r.points_expired for r in reports) >= 0
+
+
+def run_cli(*args):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_cli_expire_reports_json_and_is_idempotent(db):
+    seed(db)
+    first = run_cli("expire", "--program", "retail", "--as-of", DUE.isoformat(), "--batch", "2",
+                    "--database-url", db.url)
+    assert first.exit_code == 0, first.output + first.stderr
+    report = json.loads(first.stdout.strip())
+    assert report["program"] == "retail" and report["batches"] == 4
+    assert report["members"] == len(MEMBERS) and report["points_expired"] > 0
+    assert "batch 1" in first.stderr
+    again = run_cli("expire", "--as-of", DUE.isoformat(), "--quiet", "--database-url", db.url)
+    assert again.exit_code == 0 and again.stderr == ""
+    assert json.loads(again.stdout.strip())["points_expired"] == 0
+    with db.reading() as session:
+        audits = session.scalars(select(AuditRow).where(AuditRow.action == "expire")).all()
+    assert len(audits) == 1 and audits[0].actor == "cli"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--as-of", "yesterday"], "not an ISO 8601 instant"),
+    (["--as-of", "2028-01-01T00:00:00"], "needs a UTC offset"),
+    (["--program", "nope"], "no program 'nope'"),
+])
+def test_cli_expire_bad_input(db, args, message):
+    publish_retail(db, 1)
+    result = run_cli("expire", *args, "--database-url", db.url)
+    assert result.exit_code == 1 and message in result.stderr, result.stderr
