@@ -7,10 +7,9 @@ JSON path (`$.order.lines[2].unit_price: not a decimal amount: 'abc'`), never a 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, NamedTuple
 
 MAX_LINES = 500
 MONEY_LIMIT = Decimal(1000000000)
@@ -25,23 +24,25 @@ class RequestInvalid(ValueError):
         super().__init__("; ".join(f"{p}: {m}" for p, m in self.errors))
 
 
-@dataclass(frozen=True, slots=True)
-class Line:
+class Line(NamedTuple):
+    """One order line; `amount` = quantity × unit_price − discount (use `make_line`)."""
+
     index: int
     sku: str
     category: str
     quantity: int
     unit_price: Decimal
     discount: Decimal
-
-    amount: Decimal = ZERO
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "amount", self.quantity * self.unit_price - self.discount)
+    amount: Decimal
 
 
-@dataclass(frozen=True)
-class Order:
+def make_line(index: int, sku: str, category: str, quantity: int, unit_price: Decimal,
+              discount: Decimal) -> Line:
+    return Line(index, sku, category, quantity, unit_price, discount,
+                quantity * unit_price - discount)
+
+
+class Order(NamedTuple):
     id: str
     placed_at: datetime
     channel: str | None
@@ -51,21 +52,19 @@ class Order:
     lines: tuple[Line, ...]
 
 
-@dataclass(frozen=True)
-class Redeem:
+class Redeem(NamedTuple):
     points: int | None = None
     reward_id: str | None = None
     quantity: int = 1
 
 
-@dataclass(frozen=True)
-class Request:
+class Request(NamedTuple):
     member: Mapping[str, Any]
     order: Order | None
     redeem: Redeem | None
     explain: bool
     as_of: datetime | None
-    context: Mapping[str, Any] = field(default_factory=dict)
+    context: Mapping[str, Any] = {}
 
     @property
     def at(self) -> datetime:
@@ -180,7 +179,7 @@ def _line(r: _Reader, raw: Any, i: int) -> Line | None:
         if (price is not None and discount is not None and type(qty) is int and 1 <= qty <= 10**6
                 and type(sku) is str and type(cat) is str and 0 < len(sku) <= 200
                 and 0 < len(cat) <= 200 and discount <= qty * price):
-            return Line(i, sku, cat, qty, price, discount)
+            return make_line(i, sku, cat, qty, price, discount)
     return _line_checked(r, raw, i)
 
 
@@ -189,10 +188,11 @@ def _line_checked(r: _Reader, raw: Any, i: int) -> Line | None:
     if not isinstance(raw, Mapping):
         r.fail(path, f"expected an object, got {type(raw).__name__}")
         return None
-    line = Line(index=i, sku=r.text(raw, "sku", path) or "", category=r.text(raw, "category", path) or "",
-                quantity=r.integer(raw, "quantity", path, minimum=1),
-                unit_price=r.money(raw, "unit_price", path),
-                discount=r.money(raw, "discount", path, default="0"))
+    line = make_line(index=i, sku=r.text(raw, "sku", path) or "",
+                     category=r.text(raw, "category", path) or "",
+                     quantity=r.integer(raw, "quantity", path, minimum=1),
+                     unit_price=r.money(raw, "unit_price", path),
+                     discount=r.money(raw, "discount", path, default="0"))
     if line.discount > line.quantity * line.unit_price:
         r.fail(f"{path}.discount", f"{line.discount} exceeds the line amount "
                                    f"{line.quantity * line.unit_price}")
