@@ -13,10 +13,12 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from engine import load_program
 from store import registry
+from store.db import Database
 from store.errors import NotFound, Unprocessable
 
 
@@ -29,7 +31,7 @@ class ProgramCache:
         self._check_seconds = check_seconds
         self._lock = threading.Lock()
 
-    def refresh(self, session: Session, force: bool = False) -> None:
+    def refresh(self, session: Session | Connection, force: bool = False) -> None:
         now = time.monotonic()
         if not force and self._generation is not None and now - self._checked_at < self._check_seconds:
             return
@@ -46,12 +48,20 @@ class ProgramCache:
         """Re-read the timelines on next use (after this process published or activated)."""
         self._generation = None
 
-    def get(self, session: Session, program: str, version: int) -> Any:
+    def get(self, session: Session | Connection, program: str, version: int,
+            db: Database | None = None) -> Any:
+        """A compiled version; on a miss the sources are read through an ORM session
+        (`db`'s, when the caller holds a plain connection)."""
         key = (program, version)
         found = self._compiled.get(key)
         if found is not None:
             return found
-        sources = registry.sources_of(session, program, version)
+        if isinstance(session, Session):
+            sources = registry.sources_of(session, program, version)
+        else:
+            assert db is not None, "a plain connection needs the database for cache misses"
+            with db.reading() as orm_session:
+                sources = registry.sources_of(orm_session, program, version)
         with self._lock:  # compile once; the rule engine's names are global per process
             found = self._compiled.get(key)
             if found is None:
@@ -59,7 +69,7 @@ class ProgramCache:
                 self._compiled[key] = found
         return found
 
-    def live_version(self, session: Session, program: str, at: datetime) -> int:
+    def live_version(self, session: Session | Connection, program: str, at: datetime) -> int:
         self.refresh(session)
         timeline = self._timelines.get(program)
         if not timeline:
@@ -76,11 +86,12 @@ class ProgramCache:
             )
         return version
 
-    def resolve(self, session: Session, program: str, at: datetime, pinned: int | None = None) -> Any:
+    def resolve(self, session: Session | Connection, program: str, at: datetime,
+                pinned: int | None = None, db: Database | None = None) -> Any:
         """The compiled version a request runs against: the pinned one, or the live one."""
         if pinned is not None:
-            return self.get(session, program, pinned)
-        return self.get(session, program, self.live_version(session, program, at))
+            return self.get(session, program, pinned, db)
+        return self.get(session, program, self.live_version(session, program, at), db)
 
     def warm(self, session: Session) -> list[str]:
         """Compile every version live now; returns their names (for /readyz)."""

@@ -120,7 +120,8 @@ def sources_of(session: Session, program: str, version: int) -> dict[str, str]:
 
 
 def require_program(session: Session, program: str) -> None:
-    if session.get(ProgramRow, program) is None:
+    found = session.execute(select(ProgramRow.id).where(ProgramRow.id == program)).first()
+    if found is None:
         raise NotFound("unknown_program", f"no program {program!r} is published")
 
 
@@ -155,16 +156,17 @@ def activate(session: Session, program: str, version: int, author: str,
     return _activation(activation)
 
 
-def _activation(row: ActivationRow) -> Activation:
+def _activation(row: Any) -> Activation:
     return Activation(row.program, row.version, row.effective_from, row.activated_at,
                       row.author, row.id)
 
 
 def activations(session: Session, program: str | None = None) -> list[Activation]:
-    query = select(ActivationRow).order_by(ActivationRow.id)
+    # Plain rows, so that a Core connection can read the timelines too.
+    query = select(*ActivationRow.__table__.c).order_by(ActivationRow.id)
     if program is not None:
         query = query.where(ActivationRow.program == program)
-    return [_activation(r) for r in session.scalars(query)]
+    return [_activation(r) for r in session.execute(query)]
 
 
 def live_version(timeline: list[Activation], at: datetime) -> int | None:

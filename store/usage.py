@@ -80,11 +80,11 @@ def budgets_used(session: Session, program: Any, lock: bool) -> dict[str, int]:
             insert_ignore(session, CampaignBudgetRow.__table__,
                           {"program": program.program, "campaign_id": cid, "points_used": 0},
                           ["program", "campaign_id"])
-    query = select(CampaignBudgetRow).where(CampaignBudgetRow.program == program.program,
-                                            CampaignBudgetRow.campaign_id.in_(ids))
+    query = select(CampaignBudgetRow.campaign_id, CampaignBudgetRow.points_used).where(
+        CampaignBudgetRow.program == program.program, CampaignBudgetRow.campaign_id.in_(ids))
     if lock:
         query = query.order_by(CampaignBudgetRow.campaign_id).with_for_update()
-    return {r.campaign_id: r.points_used for r in session.scalars(query)}
+    return {cid: used for cid, used in session.execute(query)}
 
 
 def reward_stock(session: Session, program: Any) -> dict[str, int]:
