@@ -66,3 +66,7 @@ class RedemptionEventRow(Base):
     status: Mapped[str] = mapped_column(String(32))
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+# The rest of the lifecycle's tables (automatic redemption, fulfilment) share this metadata.
+from store import lifecycle_models  # noqa: E402,F401

@@ -8,7 +8,8 @@ balance and the remaining stock, then one `redeem` entry is written and the poin
 drawn from the oldest unexpired lots. Hence the balance and the stock never go below
 zero whatever the concurrency. A redemption with an `order_id` is a checkout hold
 (status `held`): its points are already out of the balance, so a live hold counts
-against it; committing the order captures it, cancelling or timing out releases it.
+against it; committing the order captures it (`settle_holds`, called by the order
+commit), cancelling or timing out releases it.
 """
 
 from __future__ import annotations
@@ -18,17 +19,17 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.redeem import assess
 from engine.request import Redeem
-from store import ledger, lots, members
+from store import fulfilment, ledger, lots, members
 from store.db import Database
 from store.errors import Conflict, NotFound, StoreError, Unprocessable
 from store.models import MemberRow, RewardStockRow
-from store.orders import Outcome
+from store.orders import Outcome, find_order
 from store.programs import ProgramCache
 from store.redemption_models import RedemptionEventRow, RedemptionRow
 from store.state import request_hash
@@ -109,6 +110,7 @@ def view(session: Session, row: RedemptionRow) -> dict[str, Any]:
         "occurred_at": row.occurred_at.isoformat(),
         "history": [{"status": e.status, "at": e.at.isoformat(), **(e.detail or {})}
                     for e in history],
+        "fulfilment": fulfilment.status_of(session, row.id) if row.kind == "reward" else None,
     }
 
 
@@ -161,6 +163,10 @@ def _redeem(session: Session, cache: ProgramCache, program_id: str, request: dic
     at = _instant(request.get("as_of"))
     program = cache.resolve(session, program_id, at)
     member = lock_member(session, program_id, request["member_id"])
+    if request.get("order_id") is not None and find_order(session, program_id,
+                                                           request["order_id"]) is not None:
+        raise Conflict("order_already_committed", f"order {request['order_id']!r} is already "
+                       "committed; a checkout hold must come before the order", pointer="/order_id")
     release_expired_holds(session, member, at)
     ledger.expire_due(session, member, at)
     config = program.model.redemption
@@ -209,6 +215,8 @@ def _redeem(session: Session, cache: ProgramCache, program_id: str, request: dic
         stock_row.issued += quantity
     member.updated_at = now
     _event(session, row, row.status, at)
+    if reward is not None and not held:
+        fulfilment.enqueue(session, row, reward)
     session.flush()
     return Outcome(view(session, row), created=True)
 
@@ -232,6 +240,8 @@ def _undo(session: Session, row: RedemptionRow, member: MemberRow, status: str, 
             stock_row.issued = max(0, stock_row.issued - row.quantity)
     row.status, row.updated_at = status, datetime.now(UTC)
     _event(session, row, status, at, **({"reason": reason} if reason else {}))
+    if row.kind == "reward":
+        fulfilment.cancel(session, row)
 
 
 def cancel(db: Database, program_id: str, redemption_id: str,
@@ -264,12 +274,20 @@ def release_expired_holds(session: Session, member: MemberRow, at: datetime) -> 
     return len(due)
 
 
-def capture_order(session: Session, program_id: str, order_id: str, at: datetime) -> int:
-    """Capture the live holds of a committed order (inside the order's transaction)."""
-    held = list(session.scalars(select(RedemptionRow).where(
-        RedemptionRow.program == program_id, RedemptionRow.order_id == order_id,
-        RedemptionRow.status == "held")))
-    for row in held:
-        row.status, row.updated_at = "captured", datetime.now(UTC)
-        _event(session, row, "captured", at, order_id=order_id)
-    return len(held)
+def settle_holds(session: Session, member: MemberRow, order_id: str, at: datetime) -> list[str]:
+    """Inside an order commit (the member's row is locked): capture this member's live
+    holds for `order_id`, and release its holds whose time ran out at `at` (including a
+    hold for this order that timed out before the order came). Returns the captured ids."""
+    rows = session.scalars(select(RedemptionRow).where(
+        RedemptionRow.member_pk == member.id, RedemptionRow.status == "held",
+        or_(RedemptionRow.order_id == order_id, RedemptionRow.hold_expires_at <= at))
+        .order_by(RedemptionRow.id))
+    captured = []
+    for row in list(rows):
+        if row.hold_expires_at is not None and row.hold_expires_at <= at:
+            _undo(session, row, member, "released", at, "hold timed out")
+        else:
+            row.status, row.updated_at = "captured", datetime.now(UTC)
+            _event(session, row, "captured", at, order_id=order_id)
+            captured.append(str(row.id))
+    return captured

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, BackgroundTasks, Depends, Path
 from pydantic import AwareDatetime, Field, model_validator
 
 from api.deps import StoreDep, require
 from api.render import Json, created_or_replayed
 from api.routes.checkout import ProgramPath
 from api.schemas import Id, Money, Strict
-from store import keys, redemptions
+from store import fulfilment, keys, redemptions
 
 router = APIRouter(prefix="/v1/programs/{program}", tags=["redemptions"])
 RedeemKey = Annotated[keys.ApiKey, Depends(require("redeem", "commit"))]
@@ -45,9 +45,14 @@ class CancelIn(Strict):
 
 @router.post("/redemptions", status_code=201,
              summary="Redeem points against an order or for a catalog reward (atomic)")
-def redeem(program: ProgramPath, body: RedemptionIn, services: StoreDep, key: RedeemKey) -> Json:
+def redeem(program: ProgramPath, body: RedemptionIn, services: StoreDep, key: RedeemKey,
+           tasks: BackgroundTasks) -> Json:
     outcome = redemptions.redeem(services.db, services.cache, program,
                                  body.model_dump(mode="json", exclude_none=True))
+    if outcome.created and (outcome.result.get("fulfilment") or {}).get("route") == "webhook":
+        # After the response: the delivery is already recorded (pending), so a crash here
+        # only delays it until the next dispatch.
+        tasks.add_task(fulfilment.dispatch, services.db, program, int(outcome.result["id"]))
     return created_or_replayed(outcome.result, outcome.created)
 
 
@@ -68,6 +73,8 @@ def cancel(program: ProgramPath, redemption_id: RedemptionPath, services: StoreD
 
 # The ledger lifecycle's other routers are mounted under this one, so api/app.py (which
 # registers this router) needs no edit for them.
-from api.routes import admin  # noqa: E402
+from api.routes import admin, auto_redemption  # noqa: E402
+from api.routes import fulfilment as fulfilment_routes  # noqa: E402
 
-router.include_router(admin.router)
+for _sub in (admin, auto_redemption, fulfilment_routes):
+    router.include_router(_sub.router)

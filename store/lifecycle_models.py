@@ -1,0 +1,59 @@
+"""Table models of the points lifecycle beyond redemptions themselves: members'
+automatic redemption settings (and, with fulfilment, the delivery of rewards).
+
+Same declarative base as `store/models.py`; `store.redemption_models` imports this module
+so one metadata holds every table."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from store.models import Base, BigId
+from store.types import UTCDateTime
+
+
+class AutoRedemptionRow(Base):
+    """A member's opt-in to automatic redemption: when a commit leaves the balance at or
+    above `threshold`, `unit` points are redeemed (paid out by `method`), at most
+    `frequency_count` times per `frequency_per` period (no limit when null)."""
+
+    __tablename__ = "auto_redemptions"
+    __table_args__ = (UniqueConstraint("member_pk", name="uq_auto_redemption_member"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    program: Mapped[str] = mapped_column(String(64))
+    member_pk: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    threshold: Mapped[int] = mapped_column(Integer)
+    unit: Mapped[int] = mapped_column(Integer)
+    method: Mapped[str] = mapped_column(String(32))  # cashback statement_credit
+    frequency_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    frequency_per: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class FulfilmentRow(Base):
+    """How a reward redemption reaches the member: `route` manual (physical goods: an
+    operator works the queue and acknowledges) or webhook (virtual goods: the fulfilment
+    API is called, retried with backoff). `status`: queued → acknowledged (manual);
+    pending → sending → delivered | failed (webhook); cancelled with the redemption.
+    `next_attempt_at` is when a pending delivery is due, or a sending one's lease ends."""
+
+    __tablename__ = "fulfilments"
+    __table_args__ = (
+        UniqueConstraint("redemption_pk", name="uq_fulfilment_redemption"),
+        Index("ix_fulfilments_queue", "program", "route", "status", "id"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    redemption_pk: Mapped[int] = mapped_column(ForeignKey("redemptions.id"))
+    program: Mapped[str] = mapped_column(String(64))
+    route: Mapped[str] = mapped_column(String(16))  # manual webhook
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
