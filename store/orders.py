@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from engine import evaluate
 from engine.request import RequestInvalid, parse
 from store import ledger, members, usage
+from store.commit_hooks import after_commit
 from store.db import Database
 from store.errors import Conflict
 from store.models import MemberRow, OrderRow
@@ -132,8 +133,9 @@ def _commit(session: Session, program: Any, request: dict[str, Any], req: Any,
     spend = sum((Decimal(line["eligible_amount"]) for line in result["earn"]["lines"]), ZERO)
     member.orders_count += 1
     member.updated_at = datetime.now(UTC)
+    extra = after_commit(session, program, member, order_id, at)  # holds
     result = {**result, "commit": {"order_id": order_id, "points_awarded": awarded,
-                                   "balance": member.balance, "tier": member.tier}}
+                                   "balance": member.balance, "tier": member.tier, **extra}}
     session.add(OrderRow(program=program.program, order_id=order_id, member_pk=member.id,
                          request_hash=digest, request=request, result=result,
                          ruleset_version=program.version, placed_at=at, qualifying_spend=spend,
