@@ -129,7 +129,7 @@ def trigger(session: Session, program: Any, member: MemberRow, order_id: str,
         AutoRedemptionRow.member_pk == member.id))
     if config is None or not config.enabled or member.balance < config.threshold:
         return []
-    period = calendar.period_key(program, config.frequency_per, at) \
+    period = calendar.period_key(program, config.frequency_per or "lifetime", at) \
         if config.frequency_count is not None else "lifetime"
     used = _used(session, member.id, period) if config.frequency_count is not None else 0
     session.flush()  # the commit's lots and expiries must be visible to the FIFO draw

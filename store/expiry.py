@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from datetime import datetime
 from typing import Any
 
@@ -95,8 +96,8 @@ def run(db: Database, programs: list[str] | None, as_of: datetime, batch_size: i
             registry.require_program(session, program)
     reports = {}
     for program in programs:
-        reports[program] = expire(db, program, as_of, batch_size, on_batch=None if on_batch is None
-                                  else lambda report, p=program: on_batch(p, report))
+        progress = None if on_batch is None else partial(on_batch, program)
+        reports[program] = expire(db, program, as_of, batch_size, on_batch=progress)
         if reports[program].points_expired or reports[program].holds_released:
             with db.writing() as session:  # a run that changed nothing writes nothing
                 audit.record(session, actor, "expire", program, **reports[program].to_json())

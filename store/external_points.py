@@ -190,10 +190,10 @@ def _journal(db: Database, program: str, account: str, points: int, key: str,
             return row.id, row.status, True
     except IntegrityError:
         with db.reading() as session:
-            row = session.scalar(select(ExternalDebitRow).where(
+            found = session.scalar(select(ExternalDebitRow).where(
                 ExternalDebitRow.program == program, ExternalDebitRow.idempotency_key == key))
-            assert row is not None
-            return row.id, row.status, False
+            assert found is not None
+            return found.id, found.status, False
 
 
 def redeem(db: Database, client: ExternalPointsClient, program: str, account: str, points: int,

@@ -73,12 +73,13 @@ def enqueue(session: Session, row: RedemptionRow, reward: Any) -> None:
 
 
 def cancel(session: Session, row: RedemptionRow) -> None:
-    """The redemption was cancelled: an item not yet fulfilled leaves the queue."""
+    """The redemption was cancelled: an item not yet fulfilled leaves the queue (one being
+    sent stops after the attempt in flight)."""
     item = session.scalar(select(FulfilmentRow).where(FulfilmentRow.redemption_pk == row.id)
                           .with_for_update())
     if item is None:
         return
-    if item.status in ("queued", "pending", "failed"):
+    if item.status in ("queued", "pending", "sending", "failed"):
         item.status, item.updated_at = "cancelled", datetime.now(UTC)
         _event(session, row.id, "fulfilment_cancelled", route=item.route)
     else:
@@ -165,7 +166,7 @@ def _claim(db: Database, program: str | None, lease: float, only: int | None) ->
                 FulfilmentRow.id == item_id, FulfilmentRow.status == status,
                 FulfilmentRow.next_attempt_at <= now).values(
                 status="sending", next_attempt_at=now + timedelta(seconds=lease),
-                updated_at=now)).rowcount
+                updated_at=now)).rowcount  # type: ignore[attr-defined]
             if won:
                 claimed.append(item_id)
     return claimed
@@ -209,8 +210,10 @@ def _deliver(db: Database, settings: FulfilmentSettings, item_id: int,
         with db.writing() as session:
             item = session.get(FulfilmentRow, item_id, with_for_update=True)
             assert item is not None
-            if item.status != "sending":  # cancelled meanwhile: stop (a sent one stays sent)
-                _event(session, redemption_pk, "delivery_stopped", status=item.status)
+            if item.status != "sending":  # cancelled meanwhile: stop, and say if it got out
+                _event(session, redemption_pk,
+                       "delivered_after_cancel" if delivered else "delivery_stopped",
+                       fulfilment_status=item.status, attempt=item.attempts + 1)
                 return item.status
             item.attempts += 1
             item.updated_at = datetime.now(UTC)
@@ -239,7 +242,7 @@ def dispatch(db: Database, program: str | None = None, redemption_id: int | None
              settings: FulfilmentSettings | None = None) -> dict[str, int]:
     """Deliver the due webhook items (of `program`, or of one redemption); returns how
     many ended in each status. Without a webhook URL nothing is sent."""
-    settings = settings or FulfilmentSettings()
+    settings = settings or FulfilmentSettings()  # type: ignore[call-arg]
     outcome: dict[str, int] = {}
     if not settings.webhook_url:
         return outcome

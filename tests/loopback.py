@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 Handler = Callable[["Request"], tuple[int, Any]]
 
@@ -59,7 +59,7 @@ class LoopbackServer:
         with self.lock:
             return self.faults.popleft() if self.faults else None
 
-    def __enter__(self) -> LoopbackServer:
+    def __enter__(self) -> Self:
         server = self
 
         class RequestHandler(BaseHTTPRequestHandler):
@@ -108,7 +108,7 @@ class LoopbackServer:
         self._thread.start()
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(timeout=5)

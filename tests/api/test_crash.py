@@ -34,7 +34,7 @@ def start(database_url: str, cwd: Path, log_name: str) -> tuple[subprocess.Popen
     port = free_port()
     env = {**os.environ, "LOYALTY_DATABASE_URL": database_url}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    log = open(cwd / log_name, "w")
+    log = open(cwd / log_name, "w")  # noqa: SIM115 - the server writes to it until killed
     proc = subprocess.Popen([*LOYALTY, "serve", "--port", str(port), "--workers", "2",
                              "--log-level", "warning"], cwd=cwd, env=env, stdout=log,
                             stderr=subprocess.STDOUT, start_new_session=True)

@@ -169,3 +169,20 @@ def test_concurrent_dispatchers_send_each_item_once(db, client, key, earned, web
     for t in threads:
         t.join()
     assert len(webhook.requests) - sent_before == 3
+
+
+def test_cancelling_while_a_delivery_is_in_flight_stops_it(client, key, earned, webhook,
+                                                           monkeypatch, db):
+    import httpx
+
+    monkeypatch.delenv("LOYALTY_FULFILMENT_WEBHOOK_URL")
+    coupon = redeem(client, key, "REWARD-001")          # pending: no webhook yet
+    monkeypatch.setenv("LOYALTY_FULFILMENT_WEBHOOK_URL", webhook.url + "/fulfil")
+    settings = fulfilment.FulfilmentSettings()
+    [item_id] = fulfilment._claim(db, "retail", settings.lease_seconds, None)  # a dispatcher
+    client.post(f"{BASE}/redemptions/{coupon['id']}/cancel", headers=key)  # took it, then
+    with httpx.Client() as http:                                            # its call lands
+        assert fulfilment._deliver(db, settings, item_id, http) == "cancelled"
+    history, body = statuses(client, key, coupon["id"])
+    assert history[-3:] == ["cancelled", "fulfilment_cancelled", "delivered_after_cancel"]
+    assert body["fulfilment"]["status"] == "cancelled"
