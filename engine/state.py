@@ -45,7 +45,10 @@ def _ints(data: Mapping[str, Any] | None) -> dict[str, int]:
 
 def from_request(member: Mapping[str, Any]) -> MemberState:
     """State of a stateless request: `member.tier`, `member.points_balance`, `member.state`."""
-    raw = member.get("state") or {}
+    raw = member.get("state")
+    if not raw:  # the common stateless request: nothing to convert
+        return MemberState(tier=member.get("tier"),
+                           balance=int(member.get("points_balance") or 0))
     qualifying = raw.get("qualifying") or {}
     return MemberState(
         tier=member.get("tier"),
