@@ -187,9 +187,12 @@ class Evaluation:
         }
 
     def line_json(self, r: LineResult, points: int) -> dict[str, Any]:
+        line = r.line
+        amount = money(line.amount)
         out: dict[str, Any] = {
-            "index": r.line.index, "sku": r.line.sku, "category": r.line.category,
-            "amount": money(r.line.amount), "eligible_amount": money(r.eligible),
+            "index": line.index, "sku": line.sku, "category": line.category,
+            "amount": amount,
+            "eligible_amount": amount if r.eligible is line.amount else money(r.eligible),
             "points": points, "points_exact": _plain(r.exact if r.exact is not None else r.points),
         }
         if r.excluded_by:
@@ -203,15 +206,34 @@ class Evaluation:
         return out
 
     def multipliers_json(self, r: LineResult) -> dict[str, Any]:
-        """The multipliers part of a line; value strings are formatted once per multiplier."""
+        """The multipliers part of a line; its strings are built once per line context."""
+        rates = r.rates
+        if rates is not None and r.category is rates.best:  # the context's usual shape
+            cache = self.index.rates_json
+            cached = cache.get(id(rates))
+            if cached is None or cached[0] is not rates:
+                if len(cache) > 10_000:
+                    cache.clear()
+                cached = cache[id(rates)] = (rates, self._multipliers(r))
+            return self._json_from(cached[1])
+        return self._json_from(self._multipliers(r))
+
+    def _multipliers(self, r: LineResult) -> tuple[Any, ...]:
         text = self.index.multiplier_text
-        out: dict[str, Any] = {"base_rate": self.index.base_rate}
-        if r.category:
-            out["category_multiplier"] = {"rule": r.category.rule,
-                                          "value": text(r.category)}
-        if r.tier:
-            out["tier_multiplier"] = {"rule": r.tier.rule, "value": text(r.tier)}
-        out["multipliers"] = [{"rule": f.rule, "value": text(f)} for f in r.factors]
+        return (self.index.base_rate,
+                (r.category.rule, text(r.category)) if r.category else None,
+                (r.tier.rule, text(r.tier)) if r.tier else None,
+                tuple((f.rule, text(f)) for f in r.factors))
+
+    @staticmethod
+    def _json_from(parts: tuple[Any, ...]) -> dict[str, Any]:
+        base, cat, tier, factors = parts
+        out: dict[str, Any] = {"base_rate": base}
+        if cat:
+            out["category_multiplier"] = {"rule": cat[0], "value": cat[1]}
+        if tier:
+            out["tier_multiplier"] = {"rule": tier[0], "value": tier[1]}
+        out["multipliers"] = [{"rule": rule, "value": value} for rule, value in factors]
         return out
 
     def cashback(self, lines: list[LineResult]) -> Decimal:

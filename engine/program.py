@@ -31,6 +31,7 @@ class ProgramIndex:
         self.rule_order = lambda item: order.get(item[0], 0)
         self.rates: dict[tuple, Any] = {}  # line context → engine.earn.LineRates
         self._multiplier_text: dict[Any, str] = {}
+        self.rates_json: dict[int, tuple[Any, tuple[Any, ...]]] = {}  # id(LineRates) → parts
         self.effects_cache: dict[tuple[str, frozenset[str]], list[tuple[str, Any]]] = {}
         self.base_rate = f"{model.earning.base_rate.normalize():f}"
 

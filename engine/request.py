@@ -174,12 +174,24 @@ def _fast_money(raw: Any) -> Decimal | None:
 
 def _line(r: _Reader, raw: Any, i: int) -> Line | None:
     if type(raw) is dict:
-        price, discount = _fast_money(raw.get("unit_price")), _fast_money(raw.get("discount", "0"))
+        price_raw, discount_raw = raw.get("unit_price"), raw.get("discount", "0")
+        if type(price_raw) is str and type(discount_raw) is str:  # the usual JSON shape
+            try:
+                price, discount = Decimal(price_raw), Decimal(discount_raw)
+            except ArithmeticError:
+                return _line_checked(r, raw, i)
+        else:
+            price, discount = _fast_money(price_raw), _fast_money(discount_raw)
+            if price is None or discount is None:
+                return _line_checked(r, raw, i)
         qty, sku, cat = raw.get("quantity"), raw.get("sku"), raw.get("category")
-        if (price is not None and discount is not None and type(qty) is int and 1 <= qty <= 10**6
-                and type(sku) is str and type(cat) is str and 0 < len(sku) <= 200
-                and 0 < len(cat) <= 200 and discount <= qty * price):
-            return make_line(i, sku, cat, qty, price, discount)
+        if (type(qty) is int and 1 <= qty <= 10**6 and type(sku) is str and type(cat) is str
+                and 0 < len(sku) <= 200 and 0 < len(cat) <= 200
+                and price.is_finite() and discount.is_finite()
+                and ZERO <= price < MONEY_LIMIT and ZERO <= discount):
+            gross = qty * price
+            if discount <= gross:
+                return Line(i, sku, cat, qty, price, discount, gross - discount)
     return _line_checked(r, raw, i)
 
 
