@@ -55,6 +55,7 @@ class Evaluation:
         self.effects: list[dict[str, Any]] = []
         self.index = program.index
         self._active: dict[tuple[str, ...], list[Any]] = {}
+        self.fired_all: frozenset[str] = self.fired  # order and line decisions together
 
     # ------------------------------------------------------------ which rules apply
     def active_campaigns(self, *types: str) -> list[Any]:
@@ -281,13 +282,10 @@ class Evaluation:
         free = (tier.free_shipping_threshold is not None and subtotal is not None
                 and subtotal >= tier.free_shipping_threshold)
         birthday = (self.req.member.get("attributes") or {}).get("birthday")
-        in_month = bool(birthday) and date.fromisoformat(str(birthday)).month == \
-            self.local.month
-        out = {"free_shipping": free,
-               "free_shipping_threshold": money(tier.free_shipping_threshold)
-               if tier.free_shipping_threshold is not None else None,
-               "birthday_discount_percent": _plain(tier.birthday_discount_percent)
-               if in_month and tier.birthday_discount_percent is not None else None,
+        in_month = bool(birthday) and _month_of(str(birthday)) == self.local.month
+        threshold, percent = self.index.tier_text(tier)
+        out = {"free_shipping": free, "free_shipping_threshold": threshold,
+               "birthday_discount_percent": percent if in_month else None,
                "flags": dict(tier.flags)}
         if free:
             self.effects.append({"type": "free_shipping", "rule": f"tiers.{tier.id}.free_shipping"})
@@ -295,6 +293,11 @@ class Evaluation:
             self.effects.append({"type": "birthday_discount", "rule": f"tiers.{tier.id}.birthday_discount",
                                  "percent": out["birthday_discount_percent"]})
         return out
+
+
+def _month_of(iso_date: str) -> int:
+    """Month of a validated YYYY-MM-DD date (the request parser checked the format)."""
+    return int(iso_date[5:7]) if len(iso_date) == 10 else date.fromisoformat(iso_date).month
 
 
 def _plain(value: Decimal | None) -> str | None:

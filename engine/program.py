@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,6 +20,16 @@ from engine.model import Ruleset, build
 class ProgramIndex:
     """Lookups computed once per program for the evaluation hot path."""
 
+    def tier_text(self, tier: Any) -> tuple[str | None, str | None]:
+        """(free-shipping threshold, birthday discount percent) of a tier, as JSON strings."""
+        text = self._tier_text.get(tier.id)
+        if text is None:
+            fst, pct = tier.free_shipping_threshold, tier.birthday_discount_percent
+            text = self._tier_text[tier.id] = (
+                None if fst is None else str(fst.quantize(Decimal("0.01"))),
+                None if pct is None else f"{pct.normalize():f}")
+        return text
+
     def multiplier_text(self, multiplier: Any) -> str:
         text = self._multiplier_text.get(multiplier.value)
         if text is None:
@@ -31,6 +42,7 @@ class ProgramIndex:
         self.rule_order = lambda item: order.get(item[0], 0)
         self.rates: dict[tuple, Any] = {}  # line context → engine.earn.LineRates
         self._multiplier_text: dict[Any, str] = {}
+        self._tier_text: dict[str, tuple[str | None, str | None]] = {}
         self.rates_json: dict[int, tuple[Any, tuple[Any, ...]]] = {}  # id(LineRates) → parts
         self.effects_cache: dict[tuple[str, frozenset[str]], list[tuple[str, Any]]] = {}
         self.base_rate = f"{model.earning.base_rate.normalize():f}"

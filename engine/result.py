@@ -64,7 +64,7 @@ def _effects(ev: Evaluation, earn: dict[str, Any], upgrade: Any, advances: list,
     for b in earn["bonuses"]:
         effects.append({"type": "bonus_points", "rule": b["rule"], "points": b["points"]})
     effects.extend(ev.effects)
-    fired_all = set(ev.fired).union(*getattr(ev, "line_fired", []) or [set()])
+    fired_all = ev.fired_all
     for rule, value in ev.rule_effects("tag", fired_all):
         effects.append({"type": "tag", "rule": rule, "tag": value})
     for rule, value in ev.rule_effects("grant_reward", fired_all):
@@ -92,7 +92,9 @@ def assemble(ev: Evaluation, explain: bool, build_trace: Callable[..., list]) ->
     tier_after, upgrade, advances = ev.tier_change(spend)
     activities = _activities(ev)
     benefits = ev.benefits(ev.tier_id, subtotal)
-    fired_all = set(ev.fired).union(*ev.line_fired) if ev.line_fired else set(ev.fired)
+    extra = [f for f in ev.line_fired if f and not f <= ev.fired]
+    ev.fired_all = ev.fired.union(*extra) if extra else ev.fired  # frozen: its hash is kept
+    fired_all = ev.fired_all
     denials = [{"code": v["code"], "message": v["message"], "rule": rule}
                for rule, v in ev.rule_effects("deny_redemption", fired_all)]
     order_total = subtotal + order.shipping if order and subtotal is not None else None
