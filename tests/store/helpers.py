@@ -5,9 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import func, select
+
 from engine import load_program
-from store import registry
+from store import ledger, registry
 from store.db import Database
+from store.models import LedgerEntryRow, MemberRow
 
 RETAIL = Path(__file__).resolve().parents[2] / "rulesets" / "retail"
 
@@ -47,3 +50,14 @@ def order(order_id: str, member: str = "CUST-1", amount: str = "100.00",
                              "quantity": quantity, "unit_price": amount, "discount": "0.00"}]},
         **extra,
     }
+
+
+def assert_ledger_exact(db: Database) -> None:
+    """Every member: balance = Σ ledger ≥ 0, and the points left in its lots = balance."""
+    with db.reading() as session:
+        for member in session.scalars(select(MemberRow)):
+            assert member.balance == ledger.balance_from_entries(session, member.id)
+            assert member.balance >= 0
+            remaining = session.scalar(select(func.sum(LedgerEntryRow.remaining)).where(
+                LedgerEntryRow.member_pk == member.id)) or 0
+            assert remaining == member.balance

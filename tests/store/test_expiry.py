@@ -18,7 +18,7 @@ from store import expiry, ledger, orders, redemptions
 from store.errors import StoreError
 from store.models import AuditRow, LedgerEntryRow, MemberRow
 from store.programs import ProgramCache
-from tests.store.helpers import order, publish_retail
+from tests.store.helpers import assert_ledger_exact, order, publish_retail
 
 EARNED = "2026-01-06T12:00:00-05:00"      # lots expire 24 months later, 2028-01-06
 DUE = datetime.fromisoformat("2028-03-01T00:00:00Z")
@@ -46,16 +46,6 @@ def expire_counts(db):
                                .where(LedgerEntryRow.kind == "expire")
                                .group_by(LedgerEntryRow.lot_id)).all()
     return dict(rows)
-
-
-def assert_ledger_exact(db):
-    with db.reading() as session:
-        for member in session.scalars(select(MemberRow)):
-            assert member.balance == ledger.balance_from_entries(session, member.id)
-            assert member.balance >= 0
-            remaining = session.scalar(select(func.sum(LedgerEntryRow.remaining)).where(
-                LedgerEntryRow.member_pk == member.id)) or 0
-            assert remaining == member.balance
 
 
 def test_second_run_writes_nothing(db):

@@ -8,16 +8,19 @@ from datetime import datetime, timedelta
 
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import (Bundle, RuleBasedStateMachine, invariant, rule,
-                                 run_state_machine_as_test)
-from sqlalchemy import func, select
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    invariant,
+    rule,
+    run_state_machine_as_test,
+)
 
-from store import expiry, ledger, orders, redemptions, refunds
+from store import expiry, orders, redemptions, refunds
 from store.errors import StoreError
-from store.models import LedgerEntryRow, MemberRow
 from store.programs import ProgramCache
 from tests.store.db_support import wipe
-from tests.store.helpers import order, publish_retail
+from tests.store.helpers import assert_ledger_exact, order, publish_retail
 
 START = datetime.fromisoformat("2026-11-17T10:00:00-05:00")
 MEMBERS = st.sampled_from(["A", "B"])
@@ -81,13 +84,7 @@ def test_ledger_invariants_hold_in_any_order(db):
 
         @invariant()
         def balances_are_the_ledger(self) -> None:
-            with db.reading() as session:
-                for member in session.scalars(select(MemberRow)):
-                    assert member.balance == ledger.balance_from_entries(session, member.id)
-                    assert member.balance >= 0
-                    remaining = session.scalar(select(func.sum(LedgerEntryRow.remaining)).where(
-                        LedgerEntryRow.member_pk == member.id)) or 0
-                    assert remaining == member.balance
+            assert_ledger_exact(db)
 
     run_state_machine_as_test(Ledger, settings=settings(
         max_examples=25, stateful_step_count=12, deadline=None,
