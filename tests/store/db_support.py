@@ -41,18 +41,8 @@ def _admin(url: str):  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    base = postgres_base_url()
-    if base is None:
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'loyalty.db'}"
-        return
-    name = f"loyalty_test_{secrets.token_hex(6)}"
-    with _admin(base) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(base).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with _admin(base) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database(tmp_path_factory.mktemp("db"), "loyalty.db") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -78,11 +68,12 @@ def db(migrated_db: Database) -> Iterator[Database]:
 
 
 @contextmanager
-def scratch_database(tmp_dir: Path) -> Iterator[str]:
-    """A separate, empty database (for a server process the test starts)."""
+def scratch_database(tmp_dir: Path, sqlite_name: str = "server.db") -> Iterator[str]:
+    """A separate, empty database: a SQLite file in `tmp_dir`, or on PostgreSQL a fresh
+    `loyalty_test_<random>` database dropped afterwards (parallel runs never collide)."""
     base = postgres_base_url()
     if base is None:
-        yield f"sqlite:///{tmp_dir / 'server.db'}"
+        yield f"sqlite:///{tmp_dir / sqlite_name}"
         return
     name = f"loyalty_test_{secrets.token_hex(6)}"
     with _admin(base) as conn:
