@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import calendar as _cal
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
@@ -70,11 +70,3 @@ def window_start(window: str, local_at: datetime, tz: ZoneInfo) -> datetime | No
     if window == "rolling_12_months":
         return add_months(local_at, -12)
     return None
-
-
-def days_between(a: date, b: date) -> int:
-    return (b - a).days
-
-
-def next_day(d: date) -> date:
-    return d + timedelta(days=1)

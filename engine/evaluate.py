@@ -34,7 +34,6 @@ from engine.request import Order, Request, RequestInvalid, parse
 from engine.state import MemberState, from_request
 
 __all__ = ["RequestInvalid", "evaluate"]
-PER_LINE_RULE_BONUS = True
 
 
 class Evaluation:
@@ -129,15 +128,16 @@ class Evaluation:
             results.append(line_points(self.model, line, rates, caps))
         return results, caps
 
-    def cap_campaigns(self, lines: list[LineResult], extra: dict[str, Decimal]) -> None:
+    def cap_campaigns(self, lines: list[LineResult]) -> None:
         for c in self.model.campaigns:
-            allowed = self.campaign_allowance(c, extra.get(c.rule_id, ZERO))
+            allowed = self.campaign_allowance(c)
             if allowed is not None and any(c.rule_id in r.parts for r in lines):
                 removed = truncate(lines, c.rule_id, Decimal(allowed))
                 if removed:
                     self.skipped.setdefault(c.rule_id + "#capped", f"extra points capped at {allowed}")
 
-    def campaign_allowance(self, c: Any, already: Decimal) -> int | None:
+    def campaign_allowance(self, c: Any) -> int | None:
+        """Extra points campaign `c` may still give this order (None: unlimited)."""
         limits = []
         if c.max_points is not None:
             limits.append(c.max_points)
@@ -148,7 +148,7 @@ class Evaluation:
     def bonuses(self, order: Order) -> list[dict[str, Any]]:
         out = []
         for c in self.active_campaigns("fixed_bonus", "spend_threshold"):
-            allowed = self.campaign_allowance(c, ZERO)
+            allowed = self.campaign_allowance(c)
             points = c.points if allowed is None else min(c.points, allowed)
             if points:
                 out.append({"rule": c.rule_id, "points": points, "campaign": c.id})
@@ -161,7 +161,7 @@ class Evaluation:
 
     def run_order(self, order: Order) -> dict[str, Any]:
         lines, caps = self.earn_lines(order)
-        self.cap_campaigns(lines, {})
+        self.cap_campaigns(lines)
         mode, scope = self.model.rounding, self.model.rounding_scope
         if scope == "line":
             line_ints = {r.line.index: round_points(r.points, mode) for r in lines}
