@@ -10,10 +10,11 @@ and decimal strings compare by value, so `2.0` and `"2.00"` are the same setting
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, Mapping
+from typing import Any
 
 HEADER = ("name", "description", "effective_from", "timezone", "currency", "rounding",
           "rounding_scope")

@@ -27,7 +27,7 @@ class RequestInvalid(ValueError):
 class Line(NamedTuple):
     """One order line; `amount` = quantity × unit_price − discount (use `make_line`)."""
 
-    index: int
+    index: int  # type: ignore[assignment]  # the line's position; shadows tuple.index
     sku: str
     category: str
     quantity: int
@@ -181,9 +181,10 @@ def _line(r: _Reader, raw: Any, i: int) -> Line | None:
             except ArithmeticError:
                 return _line_checked(r, raw, i)
         else:
-            price, discount = _fast_money(price_raw), _fast_money(discount_raw)
-            if price is None or discount is None:
+            fast_price, fast_discount = _fast_money(price_raw), _fast_money(discount_raw)
+            if fast_price is None or fast_discount is None:
                 return _line_checked(r, raw, i)
+            price, discount = fast_price, fast_discount
         qty, sku, cat = raw.get("quantity"), raw.get("sku"), raw.get("category")
         if (type(qty) is int and 1 <= qty <= 10**6 and type(sku) is str and type(cat) is str
                 and 0 < len(sku) <= 200 and 0 < len(cat) <= 200

@@ -130,7 +130,7 @@ def assemble(ev: Evaluation, explain: bool, build_trace: Callable[..., list]) ->
                            for c in ev.active_campaigns("tier_challenge")] if order else [],
         },
     }
-    if order is not None:
+    if order is not None and subtotal is not None and order_total is not None:
         result["order"] = {"id": order.id, "subtotal": money(subtotal), "total": money(order_total),
                            "placed_at": order.placed_at.isoformat()}
     if explain:
