@@ -153,8 +153,11 @@ def trigger(session: Session, program: Any, member: MemberRow, order_id: str,
         session.flush()
         lots.consume(session, member.id, entry, points, at)
         row.ledger_entry_id = entry.id
-        session.add(RedemptionEventRow(redemption_pk=row.id, status="completed", at=at, detail={
-            "method": config.method, "trigger": {"order_id": order_id}}))
+        detail: dict[str, Any] = {"method": config.method, "trigger": {"order_id": order_id}}
+        if config.frequency_count is not None:
+            detail["counted_in"] = period  # a cancel gives the use back to this period
+        session.add(RedemptionEventRow(redemption_pk=row.id, status="completed", at=at,
+                                       detail=detail))
         used += 1
         if config.frequency_count is not None:
             increment(session, UsageCounterRow.__table__,
@@ -163,3 +166,21 @@ def trigger(session: Session, program: Any, member: MemberRow, order_id: str,
         done.append({"id": str(row.id), "points": points, "value": money(row.value),
                      "method": config.method})
     return done
+
+
+def uncount(session: Session, row: RedemptionRow) -> None:
+    """An automatic redemption was cancelled: it no longer counts against the frequency
+    limit of the period it was counted in (recorded on its `completed` event)."""
+    event = session.scalar(select(RedemptionEventRow).where(
+        RedemptionEventRow.redemption_pk == row.id, RedemptionEventRow.status == "completed")
+        .order_by(RedemptionEventRow.id).limit(1))
+    period = (event.detail or {}).get("counted_in") if event is not None else None
+    if period is None:
+        return
+    counter = session.scalar(select(UsageCounterRow).where(
+        UsageCounterRow.member_pk == row.member_pk, UsageCounterRow.kind == COUNTER[0],
+        UsageCounterRow.key == COUNTER[1], UsageCounterRow.period == period)
+        .with_for_update())
+    if counter is not None and counter.count > 0:
+        counter.count -= 1
+        counter.points = max(0, (counter.points or 0) - row.points)

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from engine.redeem import assess
 from engine.request import Redeem
-from store import fulfilment, ledger, lots, members
+from store import auto_redemption, fulfilment, ledger, lots, members
 from store.db import Database
 from store.errors import Conflict, NotFound, StoreError, Unprocessable
 from store.models import MemberRow, RewardStockRow
@@ -59,7 +59,7 @@ def _instant(value: Any) -> datetime:
     at = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
     if at.tzinfo is None:
         raise Unprocessable("invalid_request", "instants need a UTC offset", pointer="/as_of")
-    return at
+    return at.astimezone(UTC)  # stored and shown in UTC, whatever offset the caller used
 
 
 def lock_member(session: Session, program_id: str, member_id: str) -> MemberRow:
@@ -242,6 +242,8 @@ def _undo(session: Session, row: RedemptionRow, member: MemberRow, status: str, 
     _event(session, row, status, at, **({"reason": reason} if reason else {}))
     if row.kind == "reward":
         fulfilment.cancel(session, row)
+    elif row.kind == "automatic":
+        auto_redemption.uncount(session, row)
 
 
 def cancel(db: Database, program_id: str, redemption_id: str,

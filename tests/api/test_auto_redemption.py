@@ -149,3 +149,19 @@ def test_concurrent_commits_trigger_exactly_once(client, key, card):
                         params={"as_of": "2026-11-18T00:00:00Z"}).json()
     awarded = sum(r["points_awarded"] for r in results)  # the tier upgrade adds a bonus
     assert member["balance"] == total == awarded - 2500
+
+
+def test_a_cancelled_automatic_redemption_gives_its_use_back(client, key, card):
+    assert opt_in(client, key, method="cashback").status_code == 200
+    [auto] = commit(client, key, "O-1", "3000.00").json()["commit"]["auto_redemptions"]
+    cancelled = client.post(f"{BASE}/redemptions/{auto['id']}/cancel", headers=key,
+                            json={"reason": "member asked for points instead"})
+    assert cancelled.status_code == 201 and cancelled.json()["balance"] == 3000
+    # Same month: the cancelled one no longer counts against the once-a-month limit.
+    again = commit(client, key, "O-2", "10.00", placed_at="2026-11-20T12:00:00-06:00")
+    assert [a["points"] for a in again.json()["commit"]["auto_redemptions"]] == [2500]
+    # ... and the one that stands does.
+    third = commit(client, key, "O-3", "3000.00", placed_at="2026-11-21T12:00:00-06:00")
+    assert "auto_redemptions" not in third.json()["commit"]
+    total, _ = ledger_sum(client, key)
+    assert total == third.json()["commit"]["balance"] == 3010 - 2500 + 3000

@@ -84,8 +84,11 @@ def test_cancelling_releases_the_hold_and_the_order_then_captures_nothing(client
 
 def test_a_hold_that_timed_out_is_released_not_captured(client, key, earned):
     h = hold(client, key, "CHK-3", hold_minutes=30).json()
-    assert datetime.fromisoformat(h["hold_expires_at"]) == \
-        datetime.fromisoformat("2026-11-20T17:30:00+00:00")
+    # Instants are shown in UTC, whatever offset the caller sent, on create and on GET.
+    assert h["hold_expires_at"] == "2026-11-20T17:30:00+00:00"
+    shown = client.get(f"{BASE}/redemptions/{h['id']}", headers=key).json()
+    assert shown["hold_expires_at"] == h["hold_expires_at"]
+    assert shown["occurred_at"] == h["occurred_at"] == "2026-11-20T17:00:00+00:00"
     r = commit(client, key, "CHK-3", placed_at=LATER, amount="500.00")
     assert "captured_redemptions" not in r.json()["commit"]
     after = client.get(f"{BASE}/redemptions/{h['id']}", headers=key).json()
