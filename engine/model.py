@@ -206,6 +206,21 @@ class AutoRedemption:
 
 
 @dataclass(frozen=True)
+class PointsAccount:
+    """Where balances live: `internal` (the platform's ledger) or `external` (a points
+    API named `service`; the account id is the member attribute `account_attribute`,
+    or the member id)."""
+
+    type: str
+    service: str | None = None
+    account_attribute: str | None = None
+
+    @property
+    def external(self) -> bool:
+        return self.type == "external"
+
+
+@dataclass(frozen=True)
 class Redemption:
     rate_points: int
     rate_value: Decimal
@@ -214,6 +229,7 @@ class Redemption:
     expiry_months: int | None
     automatic: AutoRedemption | None
     catalog: tuple[Reward, ...]
+    account: PointsAccount = PointsAccount("internal")
 
     @property
     def point_value(self) -> Decimal:
@@ -381,6 +397,7 @@ def _redemption(data: Mapping[str, Any] | None) -> Redemption | None:
                                  tuple(auto.get("methods", ["cashback"])),
                                  _limit(auto.get("frequency"))) if auto else None,
         catalog=tuple(_reward(r) for r in data.get("catalog", [])),
+        account=PointsAccount(**data["account"]) if data.get("account") else PointsAccount("internal"),
     )
 
 

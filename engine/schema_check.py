@@ -230,7 +230,9 @@ def _humanize(error: ValidationError, path: Path_, loaded: LoadedRuleset
     elif kind == "required":
         needed_by = ""
         if "then" in error.schema_path and isinstance(value.get("type"), str):
-            needed_by = f" (a {value['type']} campaign needs it)"
+            what = path[-1] if path and isinstance(path[-1], str) else "campaign"
+            needed_by = f" (type '{value['type']}' needs it)" if what == "account" \
+                else f" (a {value['type']} campaign needs it)"
         for missing in (k for k in error.validator_value if k not in value):
             yield located(loaded, path, f"missing required key '{missing}'{needed_by}")
     elif kind == "not" and custom:

@@ -209,6 +209,16 @@ class _Semantics:
             self.add(("redemption", "automatic", "unit"),
                      f"unit {auto['unit']} is larger than the threshold {auto['threshold']}",
                      "A member at the threshold must be able to redeem one unit.")
+        account = self.redemption.get("account")
+        if isinstance(account, dict) and account.get("type") == "external":
+            for section, why in (("expiry", "points expire where they are kept: the external "
+                                  "points API owns expiry"),
+                                 ("automatic", "automatic redemption runs inside an order "
+                                  "commit, which does not call the external points API")):
+                if section in self.redemption:
+                    self.add(("redemption", section), f"'{section}' needs balances in the "
+                             f"platform's own ledger, but `redemption.account` is external",
+                             f"Remove it: {why}.", key=True)
 
     def date_at(self, path: Path_, value: Any) -> date | None:
         if not isinstance(value, str) or not re.match(r"^\d{4}-\d{2}-\d{2}$", value):

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from engine import tiers
-from store import ledger, members, usage
+from store import external_accounts, ledger, members, usage
 from store.db import Database
 from store.errors import NotFound
 from store.programs import ProgramCache
@@ -27,7 +27,7 @@ def summary(db: Database, cache: ProgramCache, program_id: str, member_id: str,
 
         tier = effective_tier(program, row.tier, row.tier_since, as_of, stats)
         spend, orders = stats(tiers.window_start(program, as_of), as_of)
-        return {
+        out = {
             "program": program_id, "member_id": row.member_id, "tier": tier,
             "tier_since": row.tier_since.isoformat() if row.tier_since else None,
             "balance": row.balance, "orders_count": row.orders_count,
@@ -37,7 +37,21 @@ def summary(db: Database, cache: ProgramCache, program_id: str, member_id: str,
                          **tiers.progress(program, tier, spend, orders)},
             "attributes": row.attributes or {}, "as_of": as_of.isoformat(),
             "ruleset_version": program.version,
+            "account": {"type": "internal"},
         }
+    account = external_accounts.config_of(program)
+    if account is not None:
+        # The balance of record is the external account's; the platform's ledger is the
+        # journal of what it credited and debited there, and some of that may be on its way.
+        name, balance, why_not = external_accounts.live_balance(account, member_id,
+                                                                out["attributes"])
+        out["balance"] = balance
+        out["account"] = {"type": "external", "service": account.service, "account": name,
+                          "journal_balance": row.balance,
+                          "points_owed": external_accounts.pending(
+                              db, program_id, name)["points_owed"] if name else None,
+                          **({"unavailable": why_not} if why_not else {})}
+    return out
 
 
 def ledger_page(db: Database, program_id: str, member_id: str, cursor: int | None,

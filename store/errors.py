@@ -35,3 +35,15 @@ class Conflict(StoreError):
 
 class Unprocessable(StoreError):
     status = 422
+
+
+class Unavailable(StoreError):
+    """A service the request depends on cannot answer now; retry later."""
+
+    status = 503
+
+
+class BadGateway(StoreError):
+    """A service the request depends on answered with something we cannot use."""
+
+    status = 502

@@ -78,3 +78,36 @@ class ExternalDebitRow(Base):
     last_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ExternalTransferRow(Base):
+    """Outbox of credits and debits owed to an external points API: points a member of
+    an external-account program earned (or lost to a refund) in the platform's ledger,
+    and points given back when a redemption is cancelled or a hold released. Written in
+    the same transaction as their cause (`ledger_entry_id`, or the redemption); sent by
+    the `external_points` job with `idempotency_key`, so a resend is applied once.
+    `status`: pending → sending (leased until `next_attempt_at`) → done | rejected (the
+    API refused it; an operator looks at it) ; a failed attempt goes back to pending
+    with backoff."""
+
+    __tablename__ = "external_transfers"
+    __table_args__ = (
+        UniqueConstraint("program", "idempotency_key", name="uq_external_transfer_key"),
+        UniqueConstraint("ledger_entry_id", name="uq_external_transfer_entry"),
+        Index("ix_external_transfers_due", "status", "next_attempt_at"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    program: Mapped[str] = mapped_column(String(64))
+    service: Mapped[str] = mapped_column(String(64))
+    account: Mapped[str] = mapped_column(String(128))
+    direction: Mapped[str] = mapped_column(String(8))  # credit debit
+    points: Mapped[int] = mapped_column(BigInteger)
+    idempotency_key: Mapped[str] = mapped_column(String(128))
+    ledger_entry_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    redemption_pk: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from engine import evaluate
 from engine.request import RequestInvalid, parse
-from store import ledger, members, usage
+from store import external_accounts, ledger, members, usage
 from store.commit_hooks import after_commit
 from store.db import Database
 from store.errors import Conflict
@@ -74,7 +74,17 @@ def quote(db: Database, cache: ProgramCache, program_id: str, request: dict[str,
         program = cache.resolve(conn, program_id, req.at, pinned, db=db)
         member = members.find(conn, program_id, str(req.member.get("id")))
         state = member_state(conn, program, member, req.at, needs_stock=req.redeems_reward)
-    return evaluate(program, with_attributes(request, member), state)
+    account = external_accounts.config_of(program)
+    if account is None:
+        return evaluate(program, with_attributes(request, member), state)
+    # Balances live in an external points API: the quote uses the account's balance.
+    attributes = {**(member.attributes if member is not None else {}),
+                  **(req.member.get("attributes") or {})}
+    _, balance, why_not = external_accounts.live_balance(account, str(req.member.get("id")),
+                                                         attributes)
+    state.balance = balance or 0
+    result = evaluate(program, with_attributes(request, member), state)
+    return result if why_not is None else external_accounts.quote_balance(result, why_not)
 
 
 _FIND_ORDER = select(OrderRow).where(OrderRow.program == bindparam("program"),

@@ -55,6 +55,10 @@ class RedemptionRow(Base):
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Programs whose balances live in an external points API: the API and the account
+    # debited (null: the platform's own ledger paid it).
+    external_service: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    external_account: Mapped[str | None] = mapped_column(String(128), nullable=True)
 
 
 class RedemptionEventRow(Base):

@@ -15,6 +15,7 @@ commit), cancelling or timing out releases it.
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -25,7 +26,8 @@ from sqlalchemy.orm import Session
 
 from engine.redeem import assess
 from engine.request import Redeem
-from store import auto_redemption, fulfilment, ledger, lots, members
+from store import auto_redemption, external_accounts, fulfilment, ledger, lots, members
+from store import external_points as ext
 from store.db import Database
 from store.errors import Conflict, NotFound, StoreError, Unprocessable
 from store.models import MemberRow, RewardStockRow
@@ -106,7 +108,12 @@ def view(session: Session, row: RedemptionRow) -> dict[str, Any]:
         "lots": [{"lot_id": str(lot.id), "points": points,
                   "expires_at": lot.expires_at.isoformat() if lot.expires_at else None}
                  for lot, points in used],
-        "balance": member.balance, "ruleset_version": row.ruleset_version,
+        # An external account's balance is the points API's, not read here.
+        "balance": member.balance if row.external_account is None else None,
+        "account": {"type": "external", "service": row.external_service,
+                    "account": row.external_account}
+        if row.external_account is not None else {"type": "internal"},
+        "ruleset_version": row.ruleset_version,
         "occurred_at": row.occurred_at.isoformat(),
         "history": [{"status": e.status, "at": e.at.isoformat(), **(e.detail or {})}
                     for e in history],
@@ -144,6 +151,14 @@ def redeem(db: Database, cache: ProgramCache, program_id: str,
            request: dict[str, Any]) -> Outcome:
     digest = request_hash(request)
     key = request.get("idempotency_key")
+    with db.reading() as session:
+        prior = _by_key(session, program_id, key)
+        if prior is not None:
+            return _replay(session, prior, digest)
+        program = cache.resolve(session, program_id, _instant(request.get("as_of")))
+    account = external_accounts.config_of(program)
+    if account is not None:
+        return _redeem_external(db, program, account, request, digest)
     try:
         with db.writing() as session:
             prior = _by_key(session, program_id, key)
@@ -158,73 +173,180 @@ def redeem(db: Database, cache: ProgramCache, program_id: str,
             return _replay(session, prior, digest)
 
 
-def _redeem(session: Session, cache: ProgramCache, program_id: str, request: dict[str, Any],
-            digest: str) -> Outcome:
-    at = _instant(request.get("as_of"))
-    program = cache.resolve(session, program_id, at)
-    member = lock_member(session, program_id, request["member_id"])
-    if request.get("order_id") is not None and find_order(session, program_id,
-                                                           request["order_id"]) is not None:
-        raise Conflict("order_already_committed", f"order {request['order_id']!r} is already "
-                       "committed; a checkout hold must come before the order", pointer="/order_id")
-    release_expired_holds(session, member, at)
-    ledger.expire_due(session, member, at)
+@dataclass
+class _Ask:
+    """A redemption request read against the member's state: what `assess` needs."""
+
+    reward: Any
+    quantity: int
+    stock_row: RewardStockRow | None
+    stock: dict[str, int]
+    tier: str | None
+    order_total: Decimal | None
+    wanted: Redeem
+
+
+def _ask(session: Session, program: Any, program_id: str, member: Any, request: dict[str, Any],
+         at: datetime, lock: bool) -> _Ask:
     config = program.model.redemption
     reward = config.reward(request["reward_id"]) if config and request.get("reward_id") else None
     quantity = int(request.get("quantity") or 1)
-    stock_row = lock_stock(session, program_id, reward.id) \
-        if reward is not None and reward.stock is not None else None
-    stock = {reward.id: max(0, reward.stock - stock_row.issued)} \
-        if reward is not None and stock_row is not None and reward.stock is not None else {}
+    stock_row = None
+    if reward is not None and reward.stock is not None:
+        if lock:
+            stock_row = lock_stock(session, program_id, reward.id)
+        else:
+            stock_row = session.scalar(select(RewardStockRow).where(
+                RewardStockRow.program == program_id, RewardStockRow.reward_id == reward.id))
+    stock = {reward.id: max(0, reward.stock - (stock_row.issued if stock_row else 0))} \
+        if reward is not None and reward.stock is not None else {}
     tier = effective_tier(program, member.tier, member.tier_since, at,
-                          lambda s, e: members.window_stats(session, member.id, s, e))
+                          lambda s, e: members.window_stats(session, member.id, s, e)) \
+        if member is not None else None
     order_total = Decimal(str(request["order_total"])) \
         if request.get("order_total") is not None else None
     wanted = Redeem(points=request.get("points"), reward_id=request.get("reward_id"),
                     quantity=quantity)
-    available = min(member.balance, lots.spendable(session, member.id, at))
-    assessed = assess(config, wanted, balance=available, tier=tier, order_total=order_total,
-                      stock=stock, denials=[])
-    if not assessed["eligible"]:
-        raise Refused(assessed["reasons"])
+    return _Ask(reward, quantity, stock_row, stock, tier, order_total, wanted)
+
+
+def _no_order_yet(session: Session, program_id: str, request: dict[str, Any]) -> None:
+    if request.get("order_id") is not None and find_order(session, program_id,
+                                                           request["order_id"]) is not None:
+        raise Conflict("order_already_committed", f"order {request['order_id']!r} is already "
+                       "committed; a checkout hold must come before the order", pointer="/order_id")
+
+
+def _write(session: Session, program: Any, member: MemberRow, ask: _Ask,
+           assessed: dict[str, Any], request: dict[str, Any], digest: str, at: datetime,
+           external: tuple[str, str] | None = None) -> RedemptionRow:
+    """The redemption row, its points (drawn from the lots, unless an external account
+    paid them), the stock, its first event and, for a completed reward, its delivery."""
     points = int(assessed["points"])
     now = datetime.now(UTC)
     held = request.get("order_id") is not None
+    reward = ask.reward
     row = RedemptionRow(
-        program=program_id, member_pk=member.id, kind="reward" if reward else "points",
-        reward_id=reward.id if reward else None, quantity=quantity if reward else 1,
+        program=program.program, member_pk=member.id, kind="reward" if reward else "points",
+        reward_id=reward.id if reward else None, quantity=ask.quantity if reward else 1,
         points=points, value=Decimal(assessed["value"]),
         status="held" if held else "completed", order_id=request.get("order_id"),
-        order_total=order_total, idempotency_key=request.get("idempotency_key"),
+        order_total=ask.order_total, idempotency_key=request.get("idempotency_key"),
         request_hash=digest, ruleset_version=program.version, occurred_at=at,
         hold_expires_at=at + timedelta(minutes=int(request.get("hold_minutes") or HOLD_MINUTES))
-        if held else None, created_at=now, updated_at=now)
+        if held else None, created_at=now, updated_at=now,
+        external_service=external[0] if external else None,
+        external_account=external[1] if external else None)
     if reward is not None:
         row.reward_code = "RW-" + secrets.token_hex(8).upper()
         row.valid_until = at + timedelta(days=reward.valid_days) if reward.valid_days else None
     session.add(row)
     session.flush()
-    if points:
+    if points and external is None:
         entry = ledger.append(session, member, "redeem", -points, version=program.version,
                               rule=reward.rule_id if reward else "redemption",
                               source_type="redemption", source_ref=str(row.id), occurred_at=at)
         session.flush()
         lots.consume(session, member.id, entry, points, at)
         row.ledger_entry_id = entry.id
-    if stock_row is not None:
-        stock_row.issued += quantity
+    if ask.stock_row is not None:
+        ask.stock_row.issued += ask.quantity
     member.updated_at = now
-    _event(session, row, row.status, at)
+    _event(session, row, row.status, at, **({"external": {"service": external[0],
+                                                          "account": external[1]}}
+                                            if external else {}))
     if reward is not None and not held:
         fulfilment.enqueue(session, row, reward)
     session.flush()
+    return row
+
+
+def _redeem(session: Session, cache: ProgramCache, program_id: str, request: dict[str, Any],
+            digest: str) -> Outcome:
+    at = _instant(request.get("as_of"))
+    program = cache.resolve(session, program_id, at)
+    member = lock_member(session, program_id, request["member_id"])
+    _no_order_yet(session, program_id, request)
+    release_expired_holds(session, member, at)
+    ledger.expire_due(session, member, at)
+    ask = _ask(session, program, program_id, member, request, at, lock=True)
+    available = min(member.balance, lots.spendable(session, member.id, at))
+    assessed = assess(program.model.redemption, ask.wanted, balance=available, tier=ask.tier,
+                      order_total=ask.order_total, stock=ask.stock, denials=[])
+    if not assessed["eligible"]:
+        raise Refused(assessed["reasons"])
+    row = _write(session, program, member, ask, assessed, request, digest, at)
     return Outcome(view(session, row), created=True)
+
+
+def _redeem_external(db: Database, program: Any, account_config: Any,
+                     request: dict[str, Any], digest: str) -> Outcome:
+    """A program whose balances live in an external points API: assess against the
+    account's balance, then the saga — journal, debit the account, record the redemption
+    (stock under its lock) — crediting the account back if the recording fails."""
+    at = _instant(request.get("as_of"))
+    program_id, member_id = program.program, request["member_id"]
+    with db.reading() as session:
+        _no_order_yet(session, program_id, request)
+        member = members.find(session, program_id, member_id)
+        ask = _ask(session, program, program_id, member, request, at, lock=False)
+    account = external_accounts.account_id(account_config, member_id,
+                                           member.attributes if member is not None else None)
+    balance = external_accounts.balance(account_config, account)
+    config = program.model.redemption
+    assessed = assess(config, ask.wanted, balance=balance, tier=ask.tier,
+                      order_total=ask.order_total, stock=ask.stock, denials=[])
+    if not assessed["eligible"]:
+        raise Refused(assessed["reasons"])
+    points = int(assessed["points"])
+    service = account_config.service
+
+    def record() -> Outcome:
+        with db.writing() as session:
+            prior = _by_key(session, program_id, request.get("idempotency_key"))
+            if prior is not None:
+                raise Conflict("redemption_in_progress", "a redemption with this idempotency "
+                               "key was recorded meanwhile", pointer="/idempotency_key")
+            row_member = members.lock_or_create(session, program_id, member_id, None)
+            release_expired_holds(session, row_member, at)
+            locked = _ask(session, program, program_id, row_member, request, at, lock=True)
+            again = assess(config, ask.wanted, balance=points, tier=locked.tier,
+                           order_total=locked.order_total, stock=locked.stock, denials=[])
+            if not again["eligible"]:
+                raise Refused(again["reasons"])  # e.g. the stock ran out meanwhile
+            row = _write(session, program, row_member, locked, assessed, request, digest, at,
+                         external=(service, account))
+            return Outcome(view(session, row), created=True)
+
+    key = f"redemption:{request.get('idempotency_key') or secrets.token_hex(16)}"
+    try:
+        outcome = ext.redeem(db, external_accounts.client(service), program_id, account, points,
+                             key, record, reference=f"{program_id}/{member_id}")
+    except ext.Rejected as exc:
+        if exc.status in (409, 422):
+            raise Refused([{"code": "INSUFFICIENT_POINTS", "message": f"{service} refused "
+                            f"to debit {points} points from account {account}: {exc}",
+                            "rule": "redemption.balance"}]) from exc
+        raise external_accounts.unavailable(exc, service) from exc
+    except ext.ExternalPointsError as exc:
+        raise external_accounts.unavailable(exc, service) from exc
+    if outcome is None:  # this key's saga finished earlier: answer what it recorded
+        with db.reading() as session:
+            prior = _by_key(session, program_id, request.get("idempotency_key"))
+            if prior is None:
+                raise Conflict("redemption_refused_before", "a redemption with this "
+                               "idempotency key was refused or undone before",
+                               pointer="/idempotency_key")
+            return _replay(session, prior, digest)
+    return outcome
 
 
 def _undo(session: Session, row: RedemptionRow, member: MemberRow, status: str, at: datetime,
           reason: str | None) -> None:
     """Put the points back on their lots (then expire what is past its date) and the stock."""
-    if row.ledger_entry_id is not None:
+    if row.external_account is not None:
+        external_accounts.restore(session, row, at)  # the account is credited by the job
+    elif row.ledger_entry_id is not None:
         lots.restore(session, row.ledger_entry_id)
         entry = ledger.append(session, member, "reverse", row.points,
                               version=row.ruleset_version, rule="redemption.cancel",

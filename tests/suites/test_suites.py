@@ -110,7 +110,7 @@ MUTATIONS = [
     ("card-rewards", "redemption.yaml", "min_points: 2500", "min_points: 2000"),
     ("b2b-portal", "tiers.yaml", "points_multiplier: 1.1", "points_multiplier: 1.2"),
     ("b2b-portal", "tiers.yaml", 'min_spend: "50000.00", min_orders: 12', 'min_spend: "50000.00", min_orders: 10'),
-    ("b2b-portal", "redemption.yaml", "expiry: {months: 60}", "expiry: {months: 48}"),
+    ("b2b-portal", "redemption.yaml", "min_points: 1000", "min_points: 1500"),
     ("b2b-portal", "redemption.yaml", "tiers: [business, enterprise]", "tiers: [enterprise]"),
 ]
 

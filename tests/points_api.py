@@ -1,0 +1,44 @@
+"""A small external loyalty points API for tests, served by tests/loopback.py: balances,
+and debits/credits made idempotent by their Idempotency-Key, refusing a debit the
+balance cannot pay (as a real one does)."""
+
+from __future__ import annotations
+
+import threading
+
+from tests.loopback import Request
+
+
+class PointsApi:
+    """The external loyalty points API: balances, and debits/credits made idempotent by
+    their Idempotency-Key (a repeat gets the first answer and changes nothing)."""
+
+    def __init__(self, balances: dict[str, int]) -> None:
+        self.balances = dict(balances)
+        self.applied: dict[str, tuple[int, dict]] = {}
+        self.log: list[tuple[str, str, int]] = []  # (kind, key, points) actually applied
+        self.lock = threading.Lock()
+
+    def __call__(self, request: Request) -> tuple[int, dict]:
+        if request.method == "GET" and request.path.startswith("/balance/"):
+            account = request.path.rsplit("/", 1)[1]
+            if account not in self.balances:
+                return 404, {"error": "unknown account"}
+            return 200, {"account": account, "balance": self.balances[account]}
+        key = request.headers.get("idempotency-key")
+        if key is None:
+            return 400, {"error": "Idempotency-Key required"}
+        kind = request.path.strip("/")
+        with self.lock:
+            if key in self.applied:
+                return self.applied[key]
+            account, points = request.body["account"], int(request.body["points"])
+            if kind == "debit" and self.balances.get(account, 0) < points:
+                answer = (422, {"error": "insufficient points"})
+            else:
+                self.balances[account] += -points if kind == "debit" else points
+                self.log.append((kind, key, points))
+                answer = (200, {"transaction_id": f"T-{len(self.log)}",
+                                "balance": self.balances[account]})
+            self.applied[key] = answer
+            return answer
