@@ -328,3 +328,20 @@ def pending(db: Database, program: str, account: str | None = None) -> dict[str,
         for r in rows]}
 
 
+
+
+def retry(db: Database, program: str, transfer_id: str) -> dict[str, Any]:
+    """Send a rejected transfer again (an operator fixed the cause, e.g. the account)."""
+    from store.errors import Conflict, NotFound
+
+    with db.writing() as session:
+        row = session.get(ExternalTransferRow, int(transfer_id)) \
+            if transfer_id.isdigit() else None
+        if row is None or row.program != program:
+            raise NotFound("unknown_transfer", f"{program} has no transfer {transfer_id!r}")
+        if row.status != "rejected":
+            raise Conflict("transfer_not_rejected", f"transfer {transfer_id} is {row.status}; "
+                           "only a rejected one is sent again")
+        row.status, row.next_attempt_at = "pending", datetime.now(UTC)
+        row.updated_at = datetime.now(UTC)
+    return pending(db, program)

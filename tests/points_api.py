@@ -33,6 +33,8 @@ class PointsApi:
             if key in self.applied:
                 return self.applied[key]
             account, points = request.body["account"], int(request.body["points"])
+            if account not in self.balances:
+                return 404, {"error": "unknown account"}  # not remembered: may be created
             if kind == "debit" and self.balances.get(account, 0) < points:
                 answer = (422, {"error": "insufficient points"})
             else:

@@ -1,4 +1,4 @@
-"""Program administration: the points expiry job."""
+"""Program administration: the points expiry job, transfers to an external points API."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from api.deps import AdminKey, StoreDep
 from api.render import Json
 from api.routes.checkout import ProgramPath
 from api.schemas import Strict
-from store import expiry
+from store import expiry, external_accounts
 
 router = APIRouter(prefix="/admin", tags=["admin"])  # under /v1/programs/{program}
 
@@ -30,3 +30,23 @@ def expire(program: ProgramPath, services: StoreDep, key: AdminKey,
     at = body.as_of or datetime.now(UTC)
     reports = expiry.run(services.db, [program], at, body.batch_size, actor=key.actor)
     return Json({"program": program, **reports[program].to_json()})
+
+
+@router.get("/external-transfers", summary="Credits and debits still owed to the external "
+            "points API (pending, being sent, or rejected by it)")
+def external_transfers(program: ProgramPath, services: StoreDep, key: AdminKey,
+                       account: str | None = None) -> Json:
+    return Json({"program": program, **external_accounts.pending(services.db, program, account)})
+
+
+@router.post("/external-transfers/{transfer_id}/retry", summary="Send a rejected transfer again")
+def retry_transfer(program: ProgramPath, transfer_id: str, services: StoreDep,
+                   key: AdminKey) -> Json:
+    return Json({"program": program,
+                 **external_accounts.retry(services.db, program, transfer_id)})
+
+
+@router.post("/external-points/run", summary="Run the external points job now: queue ledger "
+             "entries, send due transfers, finish debits whose outcome stayed unknown")
+def run_external_points(program: ProgramPath, services: StoreDep, key: AdminKey) -> Json:
+    return Json({"program": program, **external_accounts.run_job(services.db)})

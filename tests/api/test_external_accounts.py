@@ -256,3 +256,23 @@ def test_without_a_configured_url_redemptions_are_503(client, key, b2b, monkeypa
     enrol(client, key, "CO-1", "ACME")
     r = redeem(client, key)
     assert r.status_code == 503 and r.json()["code"] == "external_points_not_configured"
+
+
+def test_operators_see_and_resend_rejected_transfers(client, key, b2b, points, db):
+    admin = {"Authorization": f"Bearer {make_key(db, 'admin')}"}
+    enrol(client, key, "CO-1", "GONE")  # the points API does not know this account
+    ran = client.post(f"{BASE}/admin/external-points/run", headers=admin)
+    assert ran.status_code == 200 and ran.json()["rejected"] == 1
+    owed = client.get(f"{BASE}/admin/external-transfers", headers=admin).json()
+    [transfer] = owed["transfers"]
+    assert transfer["status"] == "rejected" and "404" in transfer["last_error"]
+    assert owed["points_owed"] == 0  # a rejected transfer waits for an operator
+    assert client.post(f"{BASE}/admin/external-transfers/{transfer['id']}/retry",
+                       headers=key).status_code == 403
+    points.points.balances["GONE"] = 0  # the account now exists
+    again = client.post(f"{BASE}/admin/external-transfers/{transfer['id']}/retry", headers=admin)
+    assert again.status_code == 200
+    assert client.post(f"{BASE}/admin/external-points/run", headers=admin).json()["sent"] == 1
+    assert points.points.balances["GONE"] == 10
+    twice = client.post(f"{BASE}/admin/external-transfers/{transfer['id']}/retry", headers=admin)
+    assert twice.status_code == 409 and twice.json()["code"] == "transfer_not_rejected"
