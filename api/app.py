@@ -12,6 +12,7 @@ from api import problems
 from api.deps import SECURITY_SCHEME, KeyCache, Services
 from api.metrics import ObserveMiddleware
 from api.routes import checkout, health, members, redemptions, rulesets
+from store import jobs
 from store.db import Database, open_database
 from store.programs import ProgramCache
 from store.settings import Settings, get_settings
@@ -22,10 +23,21 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     db = db or open_database(settings.database_url, settings.pool_size)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Handlers run in threads; as many as pooled connections (see Settings.pool_size).
         to_thread.current_default_thread_limiter().total_tokens = settings.pool_size
-        yield
+        # Every worker runs the background jobs (safe side by side: see store/jobs.py),
+        # unless they run apart under `loyalty jobs run`.
+        scheduler = None
+        if settings.jobs_enabled:
+            scheduler = jobs.Scheduler(app.state.services.db, jobs.default_jobs(settings))
+            scheduler.start()
+        app.state.scheduler = scheduler
+        try:
+            yield
+        finally:
+            if scheduler is not None:
+                await to_thread.run_sync(scheduler.stop)
 
     app = FastAPI(
         lifespan=lifespan,
@@ -42,6 +54,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         app.include_router(module.router)
     app.add_middleware(ObserveMiddleware, max_body_bytes=settings.max_body_bytes,
                        large_paths={"/v1/rulesets": settings.max_ruleset_bytes})
+    app.state.scheduler = None  # the background jobs' Scheduler while the app runs
     _document_security(app)
     return app
 

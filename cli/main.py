@@ -2,17 +2,18 @@
 
 import click
 
+from cli.db_cmd import db
 from cli.evaluate_cmd import evaluate, explain
-from cli.schema_cmd import schema
+from cli.expire_cmd import expire
 from cli.generate_cmd import generate
+from cli.jobs_cmd import jobs
+from cli.keys_cmd import keys
+from cli.registry_cmd import activate, diff, publish, rulesets_group
+from cli.schema_cmd import schema
+from cli.serve_cmd import serve
 from cli.simulate_cmd import simulate
 from cli.test_cmd import test
 from cli.validate_cmd import validate
-from cli.db_cmd import db
-from cli.expire_cmd import expire
-from cli.keys_cmd import keys
-from cli.registry_cmd import activate, diff, publish, rulesets_group
-from cli.serve_cmd import serve
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -28,7 +29,7 @@ cli.add_command(schema)
 cli.add_command(test)
 cli.add_command(generate)
 cli.add_command(simulate)
-for _command in (db, keys, publish, activate, diff, rulesets_group, serve, expire):
+for _command in (db, keys, publish, activate, diff, rulesets_group, serve, expire, jobs):
     cli.add_command(_command)
 
 

@@ -30,6 +30,14 @@ class Settings(BaseSettings):
     pool_size: int = Field(
         8, description="database connections kept per worker; also the number of threads "
         "a worker runs handlers in, so no request waits for a connection")
+    jobs_enabled: bool = Field(
+        True, description="run the background jobs (store/jobs.py) in every API worker; "
+        "false when they run apart, under `loyalty jobs run`")
+    fulfilment_dispatch_seconds: float = Field(
+        15.0, ge=0, description="how often due webhook fulfilments are delivered (0 = never)")
+    expiry_job_seconds: float = Field(
+        3600.0, ge=0, description="how often points past their date are expired and "
+        "timed-out checkout holds released (0 = never)")
 
 
 @lru_cache(maxsize=1)

@@ -19,7 +19,9 @@ def make_key(db, *scopes: str, program: str | None = None) -> str:
 @pytest.fixture
 def app(db):
     publish_retail(db, 1)
-    settings = Settings(database_url=db.url, max_body_bytes=200_000, api_key_cache_seconds=0)
+    # No background jobs in these apps (tests/api/test_jobs.py runs them on purpose).
+    settings = Settings(database_url=db.url, max_body_bytes=200_000, api_key_cache_seconds=0,
+                        jobs_enabled=False)
     return create_app(settings, db)
 
 

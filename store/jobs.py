@@ -1,0 +1,200 @@
+"""Background jobs: the store's periodic work, run on a schedule.
+
+The jobs (`default_jobs`):
+
+- `fulfilment` — every `LOYALTY_FULFILMENT_DISPATCH_SECONDS` (15 s): deliver every due
+  webhook fulfilment of every program (`store.fulfilment.dispatch`): pending items, e.g.
+  recorded while the webhook was not configured, and items whose dispatcher died
+  (a worker killed between attempts), once its lease and backoff have passed. Failed items stay
+  failed until someone asks for a retry (`POST …/fulfilment/dispatch?retry_failed=true`).
+- `expiry` — every `LOYALTY_EXPIRY_JOB_SECONDS` (3600 s): `store.expiry.run` over every
+  published program as of now: lots past their date are expired and timed-out checkout
+  holds are released (audited as `expire` by actor `jobs` when something changed).
+
+An interval of 0 disables a job in the scheduler.
+
+**Several schedulers at once are safe.** Every API worker process (`loyalty serve
+--workers N`) runs its own `Scheduler`, and `loyalty jobs run` may run beside them:
+
+- fulfilment claims each due item with a conditional UPDATE that sets a lease (status
+  `sending`, `next_attempt_at` moved ahead) before sending, so two dispatchers never send
+  one item at the same time; the webhook also gets the same `Idempotency-Key` every time;
+- expiry locks each member's row (`SELECT … FOR UPDATE` on PostgreSQL, `BEGIN IMMEDIATE`
+  on SQLite) before touching its lots and holds, and an expired lot has nothing left, so a
+  second run racing the first writes nothing for a member the first already did.
+
+Each scheduler waits a random part of an interval (at most 30 s) before a job's first run
+and varies every interval by ±`jitter` (10 %), so workers started together do not fire in
+lockstep.
+
+**Adding a job.** Write a function `(Database) -> dict` (a JSON-able summary; raise on
+failure), add its interval to `store.settings.Settings` (a `LOYALTY_…_SECONDS` field, 0 to
+disable), and append `Job(name, settings.<field>, function)` in `default_jobs`. The
+scheduler, `loyalty jobs run` (`--only NAME`) and the API workers pick it up from there.
+Like the two above, a job must be safe to run in several processes at once (claim work
+with a compare-and-set or a row lock) and to be cut short (the next run finishes it).
+Document it in the "Background jobs" section of docs/api.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from store import expiry, fulfilment
+from store.db import Database
+from store.settings import Settings
+
+log = logging.getLogger(__name__)
+
+JobFunction = Callable[[Database], dict[str, Any]]
+
+FIRST_RUN_SPREAD = 30.0  # a job's first run: within its interval, and at most this late
+FULFILMENT_ROUNDS = 50   # claims of up to 100 items each per fulfilment run
+
+
+@dataclass(frozen=True)
+class Job:
+    """A named unit of periodic work. `interval` in seconds; 0 (or less) disables it in the
+    scheduler (`run_once` still runs it when asked)."""
+
+    name: str
+    interval: float
+    run: JobFunction
+
+
+def dispatch_fulfilment(db: Database) -> dict[str, Any]:
+    """Deliver every due webhook fulfilment of every program. The webhook settings
+    (`LOYALTY_FULFILMENT_*`) are read on each run."""
+    settings = fulfilment.FulfilmentSettings()  # type: ignore[call-arg]
+    if not settings.webhook_url:
+        return {"outcome": {}, "skipped": "LOYALTY_FULFILMENT_WEBHOOK_URL is not set"}
+    outcome: dict[str, int] = {}
+    for _ in range(FULFILMENT_ROUNDS):  # a dispatch claims at most 100 items
+        sent = fulfilment.dispatch(db, settings=settings)
+        if not sent:
+            break
+        for status, count in sent.items():
+            outcome[status] = outcome.get(status, 0) + count
+    return {"outcome": outcome}
+
+
+def expire_due(db: Database) -> dict[str, Any]:
+    """Expire what is due now in every published program and release timed-out holds."""
+    at = datetime.now(UTC)
+    reports = expiry.run(db, None, at, actor="jobs")
+    return {"as_of": at.isoformat(), "programs": {
+        program: {key: value for key, value in report.to_json().items() if key != "as_of"}
+        for program, report in reports.items()}}
+
+
+def default_jobs(settings: Settings) -> list[Job]:
+    """The jobs every scheduler runs, with their intervals from `settings`. To add one,
+    append it here (see the module docstring)."""
+    return [
+        Job("fulfilment", settings.fulfilment_dispatch_seconds, dispatch_fulfilment),
+        Job("expiry", settings.expiry_job_seconds, expire_due),
+    ]
+
+
+def run_job(db: Database, job: Job) -> dict[str, Any]:
+    """Run one job; an exception is logged and answered as `{"error": "..."}`."""
+    started = time.monotonic()
+    try:
+        summary = job.run(db)
+    except Exception as exc:  # one failing job never stops the others
+        log.exception("job %s failed", job.name)  # the whole story, with the traceback
+        first_line = next(iter(str(exc).splitlines()), "")
+        return {"error": f"{type(exc).__name__}: {first_line}"[:500]}
+    log.info("job %s done in %.2f s: %s", job.name, time.monotonic() - started, summary)
+    return summary
+
+
+def run_once(db: Database, jobs: Iterable[Job]) -> dict[str, dict[str, Any]]:
+    """Run each job once, in order: {name: summary, or {"error": "..."} if it raised}."""
+    return {job.name: run_job(db, job) for job in jobs}
+
+
+class Scheduler:
+    """Runs jobs, each on its own interval, in one daemon thread until `stop()`.
+
+    Jobs run one at a time: a long run delays the others' next runs, never overlaps them.
+    Waiting between runs is on a stop event, so `stop()` ends the wait at once; a job in
+    flight is let finish (up to `stop`'s timeout; the thread is a daemon, so a stuck job
+    never holds the process).
+    """
+
+    def __init__(self, db: Database, jobs: Iterable[Job], jitter: float = 0.1,
+                 rng: random.Random | None = None,
+                 on_result: Callable[[str, dict[str, Any]], None] | None = None) -> None:
+        self.db = db
+        self.jobs = [job for job in jobs if job.interval > 0]
+        names = [job.name for job in self.jobs]
+        if len(set(names)) != len(names):
+            raise ValueError(f"job names must be unique: {names}")
+        if not 0 <= jitter < 1:
+            raise ValueError("jitter is a fraction of the interval, from 0 up to 1")
+        self.jitter = jitter
+        self.on_result = on_result
+        self._rng = rng or random.Random()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def first_delay(self, job: Job) -> float:
+        return self._rng.uniform(0, min(job.interval, FIRST_RUN_SPREAD))
+
+    def next_delay(self, job: Job) -> float:
+        return job.interval * self._rng.uniform(1 - self.jitter, 1 + self.jitter)
+
+    def start(self) -> None:
+        if self._thread is not None:
+            raise RuntimeError("scheduler already started")
+        self._thread = threading.Thread(target=self.run, name="loyalty-jobs", daemon=True)
+        self._thread.start()
+
+    def run(self) -> None:
+        """The loop, in the calling thread, until `stop()` (`start()` runs it in a thread)."""
+        if not self.jobs:
+            return
+        now = time.monotonic()
+        due = {job.name: now + self.first_delay(job) for job in self.jobs}
+        while not self._stop.is_set():
+            job = min(self.jobs, key=lambda j: due[j.name])
+            wait = due[job.name] - time.monotonic()
+            if wait > 0:
+                self._stop.wait(wait)
+                continue  # woken by stop(), or the job is due now
+            summary = run_job(self.db, job)
+            if self.on_result is not None:
+                try:
+                    self.on_result(job.name, summary)
+                except Exception:  # a reporting hook never stops the jobs
+                    log.exception("reporting job %s failed", job.name)
+            due[job.name] = time.monotonic() + self.next_delay(job)
+
+    def stop(self, timeout: float | None = 10.0) -> bool:
+        """Ask the loop to end and wait for it (for a job in flight to finish) up to
+        `timeout` seconds; True when the thread has ended."""
+        self._stop.set()
+        if self._thread is None:
+            return True
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for the thread to end (after `stop()`, or at once if never started)."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def is_alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
