@@ -8,6 +8,7 @@ from cli.expire_cmd import expire
 from cli.generate_cmd import generate
 from cli.jobs_cmd import jobs
 from cli.keys_cmd import keys
+from cli.redeem_cmd import redemptions_group
 from cli.registry_cmd import activate, diff, publish, rulesets_group
 from cli.schema_cmd import schema
 from cli.serve_cmd import serve
@@ -29,7 +30,8 @@ cli.add_command(schema)
 cli.add_command(test)
 cli.add_command(generate)
 cli.add_command(simulate)
-for _command in (db, keys, publish, activate, diff, rulesets_group, serve, expire, jobs):
+for _command in (db, keys, publish, activate, diff, rulesets_group, serve, expire, jobs,
+                 redemptions_group):
     cli.add_command(_command)
 
 

@@ -94,12 +94,23 @@ def expire_due(db: Database) -> dict[str, Any]:
         for program, report in reports.items()}}
 
 
+def external_points(db: Database) -> dict[str, Any]:
+    """Transfers owed to external points APIs, and debits whose outcome stayed unknown
+    (store/external_accounts.py). Safe in several workers: transfers are claimed with a
+    lease (SKIP LOCKED on PostgreSQL), queuing is idempotent (one transfer per ledger
+    entry, a unique key), and settling a debit moves its journal row conditionally."""
+    from store import external_accounts
+
+    return external_accounts.run_job(db)
+
+
 def default_jobs(settings: Settings) -> list[Job]:
     """The jobs every scheduler runs, with their intervals from `settings`. To add one,
     append it here (see the module docstring)."""
     return [
         Job("fulfilment", settings.fulfilment_dispatch_seconds, dispatch_fulfilment),
         Job("expiry", settings.expiry_job_seconds, expire_due),
+        Job("external_points", settings.external_points_job_seconds, external_points),
     ]
 
 

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     expiry_job_seconds: float = Field(
         3600.0, ge=0, description="how often points past their date are expired and "
         "timed-out checkout holds released (0 = never)")
+    external_points_job_seconds: float = Field(
+        30.0, ge=0, description="how often credits and debits owed to external points APIs "
+        "are sent and unfinished debits settled (0 = never)")
 
 
 @lru_cache(maxsize=1)

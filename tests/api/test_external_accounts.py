@@ -276,3 +276,22 @@ def test_operators_see_and_resend_rejected_transfers(client, key, b2b, points, d
     assert points.points.balances["GONE"] == 10
     twice = client.post(f"{BASE}/admin/external-transfers/{transfer['id']}/retry", headers=admin)
     assert twice.status_code == 409 and twice.json()["code"] == "transfer_not_rejected"
+
+
+def test_the_servers_job_sends_earned_points_by_itself(db, points, key):
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from store.settings import Settings
+
+    publish_b2b(db)
+    settings = Settings(database_url=db.url, api_key_cache_seconds=0, jobs_enabled=True,
+                        fulfilment_dispatch_seconds=0, expiry_job_seconds=0,
+                        external_points_job_seconds=0.1)
+    with TestClient(create_app(settings, db)) as client:
+        enrol(client, key, "CO-1", "ACME", amount="250.00")
+        deadline = time.monotonic() + 30
+        while points.points.balances["ACME"] != 100_250:
+            assert time.monotonic() < deadline, points.points.log
+            time.sleep(0.05)
+    assert [(kind, p) for kind, _, p in points.points.log] == [("credit", 250)]
