@@ -133,12 +133,13 @@ def run_once(db: Database, jobs: Iterable[Job]) -> dict[str, dict[str, Any]]:
 
 
 class Scheduler:
-    """Runs jobs, each on its own interval, in one daemon thread until `stop()`.
+    """Runs jobs, each on its own interval and in its own daemon thread, until `stop()`.
 
-    Jobs run one at a time: a long run delays the others' next runs, never overlaps them.
-    Waiting between runs is on a stop event, so `stop()` ends the wait at once; a job in
-    flight is let finish (up to `stop`'s timeout; the thread is a daemon, so a stuck job
-    never holds the process).
+    A job's runs never overlap one another, and a slow job (a webhook that times out,
+    its retries sleeping through their backoff) delays only its own next run, never the
+    other jobs. Waiting between runs is on a stop event, so `stop()` ends the waits at
+    once; a job in flight is let finish (up to `stop`'s timeout; the threads are daemons,
+    so a stuck job never holds the process).
     """
 
     def __init__(self, db: Database, jobs: Iterable[Job], jitter: float = 0.1,
@@ -154,30 +155,35 @@ class Scheduler:
         self.jitter = jitter
         self.on_result = on_result
         self._rng = rng or random.Random()
+        self._rng_lock = threading.Lock()
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
 
     def first_delay(self, job: Job) -> float:
-        return self._rng.uniform(0, min(job.interval, FIRST_RUN_SPREAD))
+        with self._rng_lock:
+            return self._rng.uniform(0, min(job.interval, FIRST_RUN_SPREAD))
 
     def next_delay(self, job: Job) -> float:
-        return job.interval * self._rng.uniform(1 - self.jitter, 1 + self.jitter)
+        with self._rng_lock:
+            return job.interval * self._rng.uniform(1 - self.jitter, 1 + self.jitter)
 
     def start(self) -> None:
-        if self._thread is not None:
+        if self._threads:
             raise RuntimeError("scheduler already started")
-        self._thread = threading.Thread(target=self.run, name="loyalty-jobs", daemon=True)
-        self._thread.start()
+        self._threads = [threading.Thread(target=self._loop, args=(job,), name="loyalty-jobs",
+                                          daemon=True) for job in self.jobs]
+        for thread in self._threads:
+            thread.start()
 
     def run(self) -> None:
-        """The loop, in the calling thread, until `stop()` (`start()` runs it in a thread)."""
-        if not self.jobs:
-            return
-        now = time.monotonic()
-        due = {job.name: now + self.first_delay(job) for job in self.jobs}
+        """Run the jobs in the foreground until `stop()` (from another thread or a signal)."""
+        self.start()
+        self.join()
+
+    def _loop(self, job: Job) -> None:
+        due = time.monotonic() + self.first_delay(job)
         while not self._stop.is_set():
-            job = min(self.jobs, key=lambda j: due[j.name])
-            wait = due[job.name] - time.monotonic()
+            wait = due - time.monotonic()
             if wait > 0:
                 self._stop.wait(wait)
                 continue  # woken by stop(), or the job is due now
@@ -187,25 +193,24 @@ class Scheduler:
                     self.on_result(job.name, summary)
                 except Exception:  # a reporting hook never stops the jobs
                     log.exception("reporting job %s failed", job.name)
-            due[job.name] = time.monotonic() + self.next_delay(job)
+            due = time.monotonic() + self.next_delay(job)
 
     def stop(self, timeout: float | None = 10.0) -> bool:
-        """Ask the loop to end and wait for it (for a job in flight to finish) up to
-        `timeout` seconds; True when the thread has ended."""
+        """Ask the loops to end and wait for them (for jobs in flight to finish) up to
+        `timeout` seconds in all; True when every thread has ended."""
         self._stop.set()
-        if self._thread is None:
-            return True
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
+        self.join(timeout)
+        return not self.is_alive()
 
     def join(self, timeout: float | None = None) -> None:
-        """Wait for the thread to end (after `stop()`, or at once if never started)."""
-        if self._thread is not None:
-            self._thread.join(timeout)
+        """Wait for the threads to end (after `stop()`), up to `timeout` seconds in all."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
 
     @property
     def stopping(self) -> bool:
         return self._stop.is_set()
 
     def is_alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return any(thread.is_alive() for thread in self._threads)

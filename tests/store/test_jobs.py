@@ -9,6 +9,7 @@ import os
 import random
 import subprocess
 import sys
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -227,3 +228,27 @@ def test_runs_are_jittered_so_workers_do_not_fire_in_lockstep():
     assert all(0 <= one.first_delay(short) <= 0.5 for _ in range(100))
     with pytest.raises(ValueError, match="unique"):
         Scheduler(None, [job, job])
+
+
+def test_a_slow_job_does_not_hold_up_the_others(db):
+    release = threading.Event()
+    runs = {"slow": 0, "fast": 0}
+
+    def slow(_db):
+        runs["slow"] += 1
+        release.wait(10)  # e.g. a webhook timing out through its retries
+        return {}
+
+    def fast(_db):
+        runs["fast"] += 1
+        return {}
+
+    scheduler = Scheduler(db, [Job("slow", 0.01, slow), Job("fast", 0.01, fast)], jitter=0)
+    scheduler.first_delay = lambda job: 0.0  # both due at once
+    scheduler.start()
+    try:
+        wait_for(lambda: runs["slow"] == 1 and runs["fast"] >= 5)
+        assert runs["slow"] == 1  # still in its first run
+    finally:
+        release.set()
+        assert scheduler.stop(timeout=5)
