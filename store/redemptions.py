@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from engine.redeem import assess
 from engine.request import Redeem
-from store import auto_redemption, external_accounts, fulfilment, ledger, lots, members
+from store import auto_redemption, external_accounts, fulfilment, ledger, lots, members, refunds
 from store import external_points as ext
 from store.db import Database
 from store.errors import Conflict, NotFound, StoreError, Unprocessable
@@ -347,12 +347,14 @@ def _undo(session: Session, row: RedemptionRow, member: MemberRow, status: str, 
     if row.external_account is not None:
         external_accounts.restore(session, row, at)  # the account is credited by the job
     elif row.ledger_entry_id is not None:
-        lots.restore(session, row.ledger_entry_id)
+        restored = lots.restore(session, row.ledger_entry_id)
         entry = ledger.append(session, member, "reverse", row.points,
                               version=row.ruleset_version, rule="redemption.cancel",
                               source_type="redemption", source_ref=str(row.id), occurred_at=at)
         session.flush()
         row.reversal_entry_id = entry.id
+        # A refund that ran while these points were spent takes them back now.
+        refunds.reverse_owed(session, member, [lot for lot, _ in restored], at)
         ledger.expire_due(session, member, at)
     if row.kind == "reward" and row.reward_id is not None:
         stock_row = session.scalar(select(RewardStockRow).where(

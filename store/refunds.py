@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from store import ledger, members, tiering
 from store.db import Database
 from store.errors import Conflict, NotFound, Unprocessable
-from store.models import MemberRow, OrderRow, RefundRow
+from store.models import LedgerEntryRow, MemberRow, OrderRow, RefundRow
 from store.orders import Outcome, find_order
 from store.programs import ProgramCache
 from store.state import request_hash
@@ -157,3 +157,35 @@ def _refund(session: Session, program: Any, order: OrderRow, member: MemberRow,
                           result=result, created_at=datetime.now(UTC)))
     session.flush()
     return Outcome(result, created=True)
+
+
+def reverse_owed(session: Session, member: MemberRow, lots: list[LedgerEntryRow],
+                 at: datetime) -> int:
+    """Points came back to `lots` (a redemption was cancelled or a hold released): a
+    refund that ran while they were spent could not take them back then, so take back now
+    what each refunded order's lot still owes its refunds. Returns the points reversed.
+
+    Without this, hold or redeem → refund → cancel would leave a refunded order's points
+    with the member."""
+    reversed_now = 0
+    orders_by_ref: dict[str, OrderRow | None] = {}
+    order_lots = [lot for lot in lots if lot.source_type == "order"]
+    if not order_lots:
+        return 0
+    already = ledger.reversed_from(session, [lot.id for lot in order_lots])
+    for lot in order_lots:
+        if lot.source_ref not in orders_by_ref:
+            orders_by_ref[lot.source_ref] = find_order(session, lot.program, lot.source_ref)
+        order = orders_by_ref[lot.source_ref]
+        if order is None or not order.refunded_fraction:
+            continue
+        share = _fraction(order, _refunded_so_far(session, order.id), "points_exact")
+        target = lot.points if share == ONE else int(
+            (lot.points * share).to_integral_value(rounding=ROUND_FLOOR))
+        delta = min(target - already.get(lot.id, 0), lot.remaining or 0)
+        if delta > 0:
+            ledger.append(session, member, "reverse", -delta, version=lot.ruleset_version,
+                          rule=lot.rule, source_type="refund",
+                          source_ref=f"{order.order_id}/owed", occurred_at=at, lot=lot)
+            reversed_now += delta
+    return reversed_now
