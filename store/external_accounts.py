@@ -139,13 +139,15 @@ def balance(config: PointsAccount, account: str) -> int:
         raise unavailable(exc, config.service) from exc
 
 
-def restore(session: Session, row: RedemptionRow, at: datetime) -> None:
-    """A redemption paid by an external account was cancelled or its hold released:
-    owe the account its points back (sent by the job)."""
+def restore(session: Session, row: RedemptionRow, at: datetime, points: int | None = None,
+            key: str | None = None) -> None:
+    """A redemption paid by an external account was cancelled, its hold released, or its
+    order refunded: owe the account the points back (sent by the job)."""
     assert row.external_service is not None and row.external_account is not None
     session.add(ExternalTransferRow(
         program=row.program, service=row.external_service, account=row.external_account,
-        direction="credit", points=row.points, idempotency_key=f"redemption:{row.id}:restore",
+        direction="credit", points=row.points if points is None else points,
+        idempotency_key=key or f"redemption:{row.id}:restore",
         redemption_pk=row.id, status="pending", attempts=0, next_attempt_at=datetime.now(UTC),
         created_at=datetime.now(UTC), updated_at=datetime.now(UTC)))
 

@@ -60,3 +60,21 @@ def restore(session: Session, debit_entry_id: int) -> list[tuple[LedgerEntryRow,
     for lot, points in used:
         lot.remaining = (lot.remaining or 0) + points
     return used
+
+
+def restore_part(session: Session, debit_entry_id: int, skip: int,
+                 points: int) -> list[tuple[LedgerEntryRow, int]]:
+    """Give back `points` of what the debit took, after the first `skip` points already
+    given back (allocations in the order they were drawn)."""
+    given: list[tuple[LedgerEntryRow, int]] = []
+    for lot, drawn in allocations(session, debit_entry_id):
+        if points == 0:
+            break
+        passed = min(skip, drawn)
+        skip -= passed
+        take = min(drawn - passed, points)
+        if take > 0:
+            lot.remaining = (lot.remaining or 0) + take
+            given.append((lot, take))
+            points -= take
+    return given

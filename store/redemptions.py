@@ -381,9 +381,10 @@ def cancel(db: Database, program_id: str, redemption_id: str,
         session.refresh(row)
         if row.status in ("cancelled", "released"):
             return Outcome(view(session, row), created=False)
-        if row.status == "captured":
-            raise Conflict("redemption_captured", f"redemption {redemption_id} was captured by "
-                           f"order {row.order_id!r}; refund the order instead")
+        if row.status in ("captured", "refunded"):
+            raise Conflict(f"redemption_{row.status}", f"redemption {redemption_id} was "
+                           f"{row.status} with order {row.order_id!r}; refunding the order "
+                           "gives its points back")
         _undo(session, row, member, "released" if row.status == "held" else "cancelled", at,
               request.get("reason"))
         session.flush()

@@ -7,13 +7,14 @@ from datetime import UTC, datetime
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from store import ledger, members, tiering
 from store.db import Database
 from store.errors import Conflict, NotFound, Unprocessable
+from store.lifecycle_models import ExternalTransferRow
 from store.models import LedgerEntryRow, MemberRow, OrderRow, RefundRow
 from store.orders import Outcome, find_order
 from store.programs import ProgramCache
@@ -130,6 +131,8 @@ def _refund(session: Session, program: Any, order: OrderRow, member: MemberRow,
                           source_ref=f"{order.order_id}/{request['refund_id']}",
                           occurred_at=at, lot=lot)
             reversed_now += delta
+    restored = _give_back_payment(session, member, order, _fraction(order, returned, "amount"),
+                                  at, request["refund_id"])
     order.refunded_fraction = spend_share
     order.qualifying_spend = (order.original_spend * (ONE - spend_share)).quantize(Decimal("0.0001"))
     order.counted = spend_share < ONE
@@ -149,7 +152,8 @@ def _refund(session: Session, program: Any, order: OrderRow, member: MemberRow,
         "refunded_at": at.isoformat(),
         "lines": [{"index": i, "sku": lines[i]["sku"], "quantity": q} for i, q in sorted(wanted.items())],
         "refunded_share": str(spend_share.quantize(Decimal("0.0001"))),
-        "points_reversed": reversed_now, "balance": member.balance,
+        "points_reversed": reversed_now, "points_restored": restored,
+        "balance": member.balance,
         "tier_before": tier_before, "tier_after": tier_after,
         "ruleset_version": order.ruleset_version,
     }
@@ -189,3 +193,55 @@ def reverse_owed(session: Session, member: MemberRow, lots: list[LedgerEntryRow]
                           source_ref=f"{order.order_id}/owed", occurred_at=at, lot=lot)
             reversed_now += delta
     return reversed_now
+
+
+def _give_back_payment(session: Session, member: MemberRow, order: OrderRow, share: Decimal,
+                       at: datetime, refund_id: str) -> int:
+    """Points that paid for the order (checkout holds it captured) come back with the
+    goods: pay-with-points in proportion to the amount refunded so far, a reward once
+    the whole order is refunded. Returns the points given back now."""
+    from store import external_accounts, lots
+    from store.redemption_models import RedemptionEventRow, RedemptionRow
+
+    rows = session.scalars(select(RedemptionRow).where(
+        RedemptionRow.member_pk == member.id, RedemptionRow.order_id == order.order_id,
+        RedemptionRow.status == "captured").order_by(RedemptionRow.id))
+    given_now = 0
+    for row in list(rows):
+        back = session.scalar(select(func.sum(LedgerEntryRow.points)).where(
+            LedgerEntryRow.source_type == "redemption", LedgerEntryRow.source_ref == str(row.id),
+            LedgerEntryRow.kind == "reverse")) or 0
+        if row.external_account is not None:
+            back = session.scalar(select(func.sum(ExternalTransferRow.points)).where(
+                ExternalTransferRow.redemption_pk == row.id)) or 0
+        if row.kind == "points" and share < ONE:
+            target = int((row.points * share).to_integral_value(rounding=ROUND_FLOOR))
+        else:
+            target = row.points if share == ONE else 0
+        points = target - int(back)
+        if points <= 0:
+            continue
+        if row.external_account is not None:
+            external_accounts.restore(session, row, at, points=points,
+                                      key=f"redemption:{row.id}:refund:{refund_id}")
+        else:
+            given = lots.restore_part(session, row.ledger_entry_id, int(back), points) \
+                if row.ledger_entry_id is not None else []
+            entry = ledger.append(
+                session, member, "reverse", points, version=row.ruleset_version,
+                rule="redemption.refund", source_type="redemption", source_ref=str(row.id),
+                occurred_at=at)
+            session.flush()
+            row.reversal_entry_id = entry.id
+            reverse_owed(session, member, [lot for lot, _ in given], at)
+        given_now += points
+        full = int(back) + points >= row.points
+        if full:
+            row.status = "refunded"
+        row.updated_at = datetime.now(UTC)
+        session.add(RedemptionEventRow(redemption_pk=row.id, at=at,
+                                       status="refunded" if full else "partially_refunded",
+                                       detail={"refund_id": refund_id, "points": points}))
+    if given_now:
+        ledger.expire_due(session, member, at)
+    return given_now

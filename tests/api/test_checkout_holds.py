@@ -4,8 +4,6 @@ against the balance."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import pytest
 
 from tests.api.conftest import make_key
@@ -133,3 +131,38 @@ def test_another_members_order_with_the_same_id_does_not_capture(client, key, ea
     r = commit(client, key, "CHK-7", member="SOMEONE-ELSE", amount="50.00")
     assert "captured_redemptions" not in r.json()["commit"]
     assert client.get(f"{BASE}/redemptions/{h['id']}", headers=key).json()["status"] == "held"
+
+
+def test_refunding_the_order_gives_back_the_points_that_paid_for_it(client, key, earned):
+    h = hold(client, key, "CHK-9", points=1000).json()
+    r = commit(client, key, "CHK-9", amount="500.00").json()  # one line: 1 × 500.00
+    awarded = r["commit"]["points_awarded"]
+    # A whole refund: the 1,000 points come back with the goods, the earned ones go.
+    full = client.post(f"{BASE}/orders/CHK-9/refunds", headers=key,
+                       json={"refund_id": "RF-1", "refunded_at": LATER})
+    assert full.status_code == 201, full.text
+    assert full.json()["points_restored"] == 1000
+    assert full.json()["points_reversed"] == awarded
+    shown = client.get(f"{BASE}/redemptions/{h['id']}", headers=key).json()
+    assert shown["status"] == "refunded"
+    assert [e["status"] for e in shown["history"]] == ["held", "captured", "refunded"]
+    again = client.post(f"{BASE}/redemptions/{h['id']}/cancel", headers=key)
+    assert again.status_code == 409 and again.json()["code"] == "redemption_refunded"
+    assert ledger_sum(client, key) == balance(client, key, LATER)
+
+
+def test_a_partial_refund_gives_back_its_share_of_the_points(client, key, earned):
+    h = hold(client, key, "CHK-11", points=1000).json()
+    r = client.post(f"{BASE}/orders", headers=key, json=order(
+        "CHK-11", amount="125.00", placed_at=AT, quantity=4))  # 4 × 125.00
+    assert r.status_code == 201
+    one = client.post(f"{BASE}/orders/CHK-11/refunds", headers=key, json={
+        "refund_id": "RF-1", "refunded_at": LATER, "lines": [{"index": 0, "quantity": 1}]})
+    assert one.json()["points_restored"] == 250
+    shown = client.get(f"{BASE}/redemptions/{h['id']}", headers=key).json()
+    assert shown["status"] == "captured" and shown["history"][-1]["status"] == "partially_refunded"
+    rest = client.post(f"{BASE}/orders/CHK-11/refunds", headers=key, json={
+        "refund_id": "RF-2", "refunded_at": LATER})
+    assert rest.json()["points_restored"] == 750
+    assert client.get(f"{BASE}/redemptions/{h['id']}", headers=key).json()["status"] == "refunded"
+    assert ledger_sum(client, key) == balance(client, key, LATER)

@@ -295,3 +295,20 @@ def test_the_servers_job_sends_earned_points_by_itself(db, points, key):
             assert time.monotonic() < deadline, points.points.log
             time.sleep(0.05)
     assert [(kind, p) for kind, _, p in points.points.log] == [("credit", 250)]
+
+
+def test_refunding_an_order_paid_from_the_account_credits_it_back(client, key, b2b, points, db):
+    enrol(client, key, "CO-1", "ACME")
+    hold = redeem(client, key, reward_id=None, points=3000, order_id="PO-9",
+                  order_total="5000.00").json()
+    enrol(client, key, "CO-1", "ACME", order_id="PO-9", amount="5000.00")
+    assert client.get(f"{BASE}/redemptions/{hold['id']}", headers=key).json()["status"] == \
+        "captured"
+    refund = client.post(f"{BASE}/orders/PO-9/refunds", headers=key,
+                         json={"refund_id": "RF-1", "refunded_at": AT})
+    assert refund.status_code == 201 and refund.json()["points_restored"] == 3000
+    external_accounts.run_job(db)
+    # Earned 10 + 5,000, the refund took the 5,000 back, and the 3,000 paid came back.
+    assert points.points.balances["ACME"] == 100_000 + 10
+    keys = [k for _, k, _ in points.points.log]
+    assert f"redemption:{hold['id']}:refund:RF-1" in keys

@@ -261,26 +261,41 @@ def ledger_machine(db: Database, program: Program, automatic: bool) -> type[Rule
             return order_id
 
         @rule(target=placed, hold=holds, amount=st.integers(1, program.spend),
-              by_other=st.sampled_from([False, False, False, True]))
-        def checkout(self, hold: str, amount: int, by_other: bool) -> Any:
+              by_other=st.sampled_from([False, False, False, True]),
+              returned=st.sampled_from([False, False, True]))
+        def checkout(self, hold: str, amount: int, by_other: bool, returned: bool) -> Any:
             """Commit the order a hold was for (now and then by the other member, whose
-            order must not capture it)."""
+            order must not capture it), and now and then refund it at once (the points
+            that paid for it come back)."""
             r = self.model[hold]
             member = next(m for m in NAMES if m != r.member) if by_other else r.member
             assert r.order_id is not None
-            return self.commit(member, r.order_id, amount) or multiple()
+            placed = self.commit(member, r.order_id, amount)
+            if placed and returned:
+                self.refund(placed)
+            return placed or multiple()
 
         @rule(order_id=placed)
         def refund(self, order_id: str) -> None:
-            member = self.committed[order_id]
-            before = balance(db, program.id, member)
+            member, at = self.committed[order_id], self.now
+            before, exact = balance(db, program.id, member), quiet(db, program.id, member, at)
+            mark = last_id(db)
+            paid = [r for r in self.model.values() if r.member == member
+                    and r.order_id == order_id and r.status == "captured"]
             try:
                 done = refunds.refund(db, self.cache, program.id, order_id, {
-                    "refund_id": self.next_id("R"), "refunded_at": self.now.isoformat()}).result
+                    "refund_id": self.next_id("R"), "refunded_at": at.isoformat()}).result
             except StoreError:
                 assert balance(db, program.id, member) == before
                 return
-            assert done["balance"] == before - done["points_reversed"] <= before
+            # The points that paid for the order (its captured holds) come back with it.
+            assert done["points_restored"] == sum(r.points for r in paid)
+            for r in paid:
+                r.status = "refunded"
+                event("refund: a captured hold's points come back")
+            if exact:
+                assert done["balance"] == before - done["points_reversed"] \
+                    + done["points_restored"] - owed(db, program.id, member, mark)
 
         # -- redemptions ----------------------------------------------------------------
 
@@ -346,10 +361,10 @@ def ledger_machine(db: Database, program: Program, automatic: bool) -> type[Rule
             r, at = self.model[rid], self.now
             before, exact = balance(db, program.id, r.member), quiet(db, program.id, r.member, at)
             mark = last_id(db)
-            if r.status == "captured":
+            if r.status in ("captured", "refunded"):
                 with pytest.raises(Conflict) as refused:
                     redemptions.cancel(db, program.id, rid, {"cancelled_at": at.isoformat()})
-                assert refused.value.code == "redemption_captured"
+                assert refused.value.code == f"redemption_{r.status}"
                 event("cancelling a captured hold: refused")
                 assert balance(db, program.id, r.member) == before
                 return
@@ -446,7 +461,7 @@ def ledger_machine(db: Database, program: Program, automatic: bool) -> type[Rule
                 assert row.ledger_entry_id is not None, rid
                 footprint: list[tuple[int | None, str, int]] = [
                     (row.ledger_entry_id, "redeem", -r.points)]
-                if r.status in ("released", "cancelled"):
+                if r.status in ("released", "cancelled", "refunded"):
                     footprint.append((row.reversal_entry_id, "reverse", r.points))
                 assert entries.get(rid, []) == footprint, rid
                 assert drawn.get(row.ledger_entry_id) == r.points, rid
