@@ -37,8 +37,10 @@ __all__ = ["RequestInvalid", "evaluate"]
 
 
 class Evaluation:
-    def __init__(self, program: Program, req: Request, state: MemberState):
+    def __init__(self, program: Program, req: Request, state: MemberState,
+                 summary: bool = False):
         self.program, self.req, self.state = program, req, state
+        self.summary = summary
         self.model = program.model
         tier_set = self.model.tiers
         self.tier_id = state.tier or (tier_set.levels[0].id if tier_set else None)
@@ -182,7 +184,9 @@ class Evaluation:
         self.lines, self.caps = lines, caps
         return {
             "points": sum(line_ints.values()) + sum(b["points"] for b in bonuses),
-            "lines": [self.line_json(r, line_ints[r.line.index]) for r in lines],
+            "lines": [self.line_json(r, line_ints[r.line.index]) for r in lines]
+            if not self.summary else [self.line_summary(r, line_ints[r.line.index])
+                                      for r in lines],
             "bonuses": bonuses, "by_rule": by_rule,
             "cashback": money(self.cashback(lines)) if self.model.earning.cashback else "0.00",
         }
@@ -205,6 +209,13 @@ class Evaluation:
         if r.seasonal_amount:
             out["seasonal_amount"] = money(r.seasonal_amount)
         return out
+
+    @staticmethod
+    def line_summary(r: LineResult, points: int) -> dict[str, Any]:
+        """What a summary (simulation) needs of a line: its category, points and spend."""
+        line = r.line
+        return {"index": line.index, "category": line.category, "points": points,
+                "eligible_amount": r.eligible}
 
     def multipliers_json(self, r: LineResult) -> dict[str, Any]:
         """The multipliers part of a line; its strings are built once per line context."""
@@ -308,11 +319,17 @@ def _plain(value: Decimal | None) -> str | None:
 
 
 def evaluate(program: Program, request: Mapping[str, Any], state: MemberState | None = None,
-             *, explain: bool | None = None) -> dict[str, Any]:
-    """Evaluate `request` (DESIGN §5) against `program`; return the DESIGN §5 result."""
+             *, explain: bool | None = None, summary: bool = False) -> dict[str, Any]:
+    """Evaluate `request` (DESIGN §5) against `program`; return the DESIGN §5 result.
+
+    `summary=True` (the simulator) computes the same points, usage, tiers and redemption
+    but leaves out what only a reader of one result needs: `effects`, `benefits`, the
+    member's tier progress, and per line everything but `index`, `category`, `points`
+    and `eligible_amount` (then a Decimal). Never with `explain`."""
     req = parse(request)
     if state is None:
         state = from_request(req.member)
-    ev = Evaluation(program, req, state)
+    ev = Evaluation(program, req, state, summary=summary)
     from engine.result import assemble
-    return assemble(ev, explain if explain is not None else req.explain, build_trace)
+    wanted = explain if explain is not None else req.explain
+    return assemble(ev, bool(wanted) and not summary, build_trace)

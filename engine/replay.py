@@ -278,7 +278,7 @@ class Replay:
             state.reward_stock = {r: left for r in self.stocked
                                   if (left := self.pool.stock_left(r)) is not None}
         try:
-            result = evaluate(self.program, request, state)
+            result = evaluate(self.program, request, state, summary=True)
         except RequestInvalid as exc:
             raise Reject(str(exc)) from None
         self.apply_order(mem, ev, ts, loc, result)
@@ -333,7 +333,7 @@ class Replay:
                 days = self.challenge_days.get(ch["id"], 0)
                 window = mem.challenges[ch["id"]] = [ts + days * 86400.0, ZERO]
             window[1] += Decimal(ch["spend"])
-        spend = sum((Decimal(line["eligible_amount"]) for line in earn["lines"]), ZERO)
+        spend = sum((line["eligible_amount"] for line in earn["lines"]), ZERO)
         stats.orders += 1
         stats.spend += spend
         stats.month(month)["orders"] += 1

@@ -91,7 +91,8 @@ def assemble(ev: Evaluation, explain: bool, build_trace: Callable[..., list]) ->
     subtotal = sum((ln.amount for ln in order.lines), ZERO) if order else None
     tier_after, upgrade, advances = ev.tier_change(spend)
     activities = _activities(ev)
-    benefits = ev.benefits(ev.tier_id, subtotal)
+    summary = ev.summary
+    benefits = ev.benefits(ev.tier_id, subtotal) if not summary else None
     extra = [f for f in ev.line_fired if f and not f <= ev.fired]
     ev.fired_all = ev.fired.union(*extra) if extra else ev.fired  # frozen: its hash is kept
     fired_all = ev.fired_all
@@ -114,12 +115,14 @@ def assemble(ev: Evaluation, explain: bool, build_trace: Callable[..., list]) ->
             + sum(a["points"] for a in activities),
             "progress": {"qualifying_spend": str(q_spend.quantize(Decimal("0.01"))),
                          "qualifying_orders": q_orders,
-                         **tiers.progress(program, tier_after, q_spend, q_orders)},
+                         **tiers.progress(program, tier_after, q_spend, q_orders)}
+            if not summary else None,
         },
         "earn": earn, "campaigns": campaigns, "activities": activities,
         "upgrade": upgrade, "tier_after": tier_after, "benefits": benefits,
         "redemption": redemption,
-        "effects": _effects(ev, earn, upgrade, advances, activities, denials),
+        "effects": _effects(ev, earn, upgrade, advances, activities, denials)
+        if not summary else None,
         "usage": {
             "caps": [{"rule": rule, "period": _cap_period(ev, rule), "spend": str(spend_used)}
                      for rule, spend_used in sorted(ev.caps.consumed.items())]
