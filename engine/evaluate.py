@@ -327,6 +327,12 @@ def evaluate(program: Program, request: Mapping[str, Any], state: MemberState | 
     member's tier progress, and per line everything but `index`, `category`, `points`
     and `eligible_amount` (then a Decimal). Never with `explain`."""
     req = parse(request)
+    return evaluate_request(program, req, state, explain=explain, summary=summary)
+
+
+def evaluate_request(program: Program, req: Request, state: MemberState | None = None, *,
+                     explain: bool | None = None, summary: bool = False) -> dict[str, Any]:
+    """`evaluate` of a request already parsed (`engine.request.parse`, `order_request`)."""
     if state is None:
         state = from_request(req.member)
     ev = Evaluation(program, req, state, summary=summary)

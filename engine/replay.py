@@ -17,12 +17,12 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from engine import calendar
-from engine.evaluate import evaluate
+from engine.evaluate import evaluate_request
 from engine.history import Event, money
 from engine.ledger import OrderRecord, PointBook, TierRules, TierTrack
 from engine.program import Program
 from engine.redeem import assess
-from engine.request import Redeem, RequestInvalid
+from engine.request import Redeem, RequestInvalid, member_problems, order_request
 from engine.simstats import Stats, month_key, months_between, next_month_start
 from engine.state import MemberState
 
@@ -48,6 +48,7 @@ class Pool(Protocol):
 class Member:
     __slots__ = (
         "activities",
+        "attribute_errors",
         "attributes",
         "awarded",
         "campaign_usage",
@@ -67,6 +68,8 @@ class Member:
     def __init__(self, member_id: str, attributes: dict[str, Any], track: TierTrack | None,
                  tier: int, ts: float) -> None:
         self.id, self.attributes, self.track, self.tier = member_id, attributes, track, tier
+        # What the engine says about the member's attributes, checked once, not per order.
+        self.attribute_errors = member_problems({"id": member_id, "attributes": attributes})
         self.points = PointBook()
         self.awarded: set[str] = set()
         self.orders_count = 0
@@ -269,16 +272,17 @@ class Replay:
         if self.touches_pool(ev, loc):
             self.pool.sync(ev.line)
         state = self.member_state(mem, loc)
-        request: dict[str, Any] = {"member": {"id": mem.id, "tier": state.tier,
-                                              "points_balance": state.balance,
-                                              "attributes": mem.attributes}, "order": order}
+        member = {"id": mem.id, "tier": state.tier, "points_balance": state.balance,
+                  "attributes": mem.attributes}
         redeem = ev.data.get("redeem")
         if redeem:
-            request["redeem"] = redeem
             state.reward_stock = {r: left for r in self.stocked
                                   if (left := self.pool.stock_left(r)) is not None}
         try:
-            result = evaluate(self.program, request, state, summary=True)
+            # The same as evaluate(program, {"member", "order", "redeem"}), with the
+            # member's attributes checked once (at enrolment) instead of per order.
+            request = order_request(member, mem.attribute_errors, order, redeem or None)
+            result = evaluate_request(self.program, request, state, summary=True)
         except RequestInvalid as exc:
             raise Reject(str(exc)) from None
         self.apply_order(mem, ev, ts, loc, result)

@@ -254,23 +254,7 @@ def parse(data: Any) -> Request:
     member = r.mapping(data, "member", "$")
     if "member" not in data:
         r.fail("$.member", "is required")
-    balance = member.get("points_balance", 0)
-    if isinstance(balance, bool) or not isinstance(balance, int) or balance < 0:
-        r.fail("$.member.points_balance", f"expected a non-negative integer, got {balance!r}")
-    attrs = r.mapping(member, "attributes", "$.member")
-    segments = attrs.get("segments", [])
-    if not isinstance(segments, list) or not all(isinstance(s, str) for s in segments):
-        r.fail("$.member.attributes.segments", "expected a list of strings")
-    birthday = attrs.get("birthday")
-    if birthday is not None:
-        try:
-            date.fromisoformat(str(birthday))
-        except ValueError:
-            r.fail("$.member.attributes.birthday", f"not a date (YYYY-MM-DD): {birthday!r}")
-    state = r.mapping(member, "state", "$.member")
-    for key in ("cap_usage", "challenge_spend"):
-        for name in r.mapping(state, key, "$.member.state"):
-            r.money(state[key], name, f"$.member.state.{key}")
+    _check_member(r, member)
     order_raw = data.get("order")
     order = None
     if order_raw is not None:
@@ -290,3 +274,45 @@ def parse(data: Any) -> Request:
         raise RequestInvalid(r.errors)
     return Request(member=member, order=order, redeem=redeem, explain=bool(explain),
                    as_of=as_of, context=context)
+
+
+def member_problems(member: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """What `parse` would say about this `member` object (empty: nothing)."""
+    r = _Reader()
+    _check_member(r, member)
+    return r.errors
+
+
+def order_request(member: Mapping[str, Any], member_errors: list[tuple[str, str]],
+                  order_raw: Mapping[str, Any], redeem_raw: Any = None) -> Request:
+    """`parse({"member": member, "order": order_raw, "redeem": redeem_raw})` for a caller
+    that checked the member once (`member_problems`) and evaluates many of its orders:
+    the same Request, or the same RequestInvalid, without checking the member again."""
+    r = _Reader()
+    r.errors.extend(member_errors)
+    order = _order(r, order_raw)
+    redeem = _redeem(r, redeem_raw)
+    if r.errors:
+        raise RequestInvalid(r.errors)
+    return Request(member=member, order=order, redeem=redeem, explain=False, as_of=None,
+                   context={})
+
+
+def _check_member(r: _Reader, member: Mapping[str, Any]) -> None:
+    balance = member.get("points_balance", 0)
+    if isinstance(balance, bool) or not isinstance(balance, int) or balance < 0:
+        r.fail("$.member.points_balance", f"expected a non-negative integer, got {balance!r}")
+    attrs = r.mapping(member, "attributes", "$.member")
+    segments = attrs.get("segments", [])
+    if not isinstance(segments, list) or not all(isinstance(s, str) for s in segments):
+        r.fail("$.member.attributes.segments", "expected a list of strings")
+    birthday = attrs.get("birthday")
+    if birthday is not None:
+        try:
+            date.fromisoformat(str(birthday))
+        except ValueError:
+            r.fail("$.member.attributes.birthday", f"not a date (YYYY-MM-DD): {birthday!r}")
+    state = r.mapping(member, "state", "$.member")
+    for key in ("cap_usage", "challenge_spend"):
+        for name in r.mapping(state, key, "$.member.state"):
+            r.money(state[key], name, f"$.member.state.{key}")

@@ -211,10 +211,12 @@ class _Semantics:
                      "A member at the threshold must be able to redeem one unit.")
         account = self.redemption.get("account")
         if isinstance(account, dict) and account.get("type") == "external":
-            for section, why in (("expiry", "points expire where they are kept: the external "
-                                  "points API owns expiry"),
-                                 ("automatic", "automatic redemption runs inside an order "
-                                  "commit, which does not call the external points API")):
+            reasons = {
+                "expiry": "points expire where they are kept: the external points API owns "
+                          "expiry",
+                "automatic": "automatic redemption runs inside an order commit, which does "
+                             "not call the external points API"}
+            for section, why in reasons.items():
                 if section in self.redemption:
                     self.add(("redemption", section), f"'{section}' needs balances in the "
                              f"platform's own ledger, but `redemption.account` is external",
