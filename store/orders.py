@@ -66,15 +66,24 @@ def essentials(request: dict[str, Any]) -> Essentials:
                           bool(req.redeem and req.redeem.reward_id))
 
 
+class CallsOut(Exception):
+    """The quote must call an external points API: run it where blocking is fine."""
+
+
 def quote(db: Database, cache: ProgramCache, program_id: str, request: dict[str, Any],
-          pinned: int | None = None) -> dict[str, Any]:
-    """Evaluate against the member's stored state without writing anything."""
+          pinned: int | None = None, may_call_out: bool = True) -> dict[str, Any]:
+    """Evaluate against the member's stored state without writing anything.
+
+    With `may_call_out=False` (a caller on an event loop), a program whose balances live
+    in an external points API raises CallsOut before any call is made."""
     req = essentials(request)
     with db.read_connection() as conn:
         program = cache.resolve(conn, program_id, req.at, pinned, db=db)
+        account = external_accounts.config_of(program)
+        if account is not None and not may_call_out:
+            raise CallsOut(program_id)
         member = members.find(conn, program_id, str(req.member.get("id")))
         state = member_state(conn, program, member, req.at, needs_stock=req.redeems_reward)
-    account = external_accounts.config_of(program)
     if account is None:
         return evaluate(program, with_attributes(request, member), state)
     # Balances live in an external points API: the quote uses the account's balance.

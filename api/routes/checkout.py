@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path
+from fastapi.concurrency import run_in_threadpool
 
 from api.deps import CommitKey, EvaluateKey, StoreDep
 from api.metrics import record_evaluation, record_points
@@ -21,9 +22,16 @@ OrderPath = Annotated[str, Path(min_length=1, max_length=128)]
 async def evaluate(program: ProgramPath, body: EvaluationIn, services: StoreDep,
                    key: EvaluateKey) -> Json:
     # Runs on the event loop, not in a thread: a quote is a few indexed reads and the
-    # engine (one evaluation at a time per process anyway); workers scale it.
-    result = orders.quote(services.db, services.cache, program, body.engine_request(),
-                          body.ruleset_version)
+    # engine (one evaluation at a time per process anyway); workers scale it. A program
+    # whose balances live in an external points API is quoted in a thread instead, so
+    # that API's latency never blocks the loop.
+    request = body.engine_request()
+    try:
+        result = orders.quote(services.db, services.cache, program, request,
+                              body.ruleset_version, may_call_out=False)
+    except orders.CallsOut:
+        result = await run_in_threadpool(orders.quote, services.db, services.cache, program,
+                                         request, body.ruleset_version)
     record_evaluation(result, "quote")
     return Json(result)
 

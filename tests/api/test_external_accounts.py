@@ -312,3 +312,20 @@ def test_refunding_an_order_paid_from_the_account_credits_it_back(client, key, b
     assert points.points.balances["ACME"] == 100_000 + 10
     keys = [k for _, k, _ in points.points.log]
     assert f"redemption:{hold['id']}:refund:RF-1" in keys
+
+
+def test_a_slow_points_api_never_blocks_other_quotes(client, key, b2b, points):
+    enrol(client, key, "CO-1", "ACME")
+    cart = {"order": {"id": "Q", "placed_at": AT, "lines": [
+        {"sku": "PAPER", "category": "supplies", "quantity": 1, "unit_price": "100.00"}]}}
+    points.delay(1.0, times=8)  # every balance read answers after the client gave up
+    with ThreadPoolExecutor(2) as pool:
+        slow = pool.submit(client.post, f"{BASE}/evaluate", headers=key,
+                           json={"member": {"id": "CO-1"}, **cart})
+        time.sleep(0.2)
+        started = time.monotonic()
+        quick = client.post("/v1/programs/retail/evaluate", headers=key,
+                            json={"member": {"id": "R-1"}, **cart})
+        took = time.monotonic() - started
+        assert quick.status_code == 200 and took < 0.5, took
+        assert slow.result().json()["redemption"]["reasons"][0]["code"] == "BALANCE_UNAVAILABLE"
