@@ -156,11 +156,12 @@ def live_balance(config: PointsAccount, member_id: str,
                  attributes: dict[str, Any] | None) -> tuple[str | None, int | None, str | None]:
     """(account, balance, why not) for read paths, which answer even when the API does
     not: the balance is then None and `why not` says what failed."""
+    account = None
     try:
         account = account_id(config, member_id, attributes)
         return account, balance(config, account), None
     except (Unavailable, BadGateway, Unprocessable) as exc:
-        return None, None, f"{exc.code}: {exc.message}"
+        return account, None, f"{exc.code}: {exc.message}"
 
 
 def quote_balance(result: dict[str, Any], why_not: str) -> dict[str, Any]:

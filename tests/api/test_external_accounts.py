@@ -329,3 +329,15 @@ def test_a_slow_points_api_never_blocks_other_quotes(client, key, b2b, points):
         took = time.monotonic() - started
         assert quick.status_code == 200 and took < 0.5, took
         assert slow.result().json()["redemption"]["reasons"][0]["code"] == "BALANCE_UNAVAILABLE"
+
+
+def test_the_member_summary_answers_when_the_points_api_does_not(client, key, b2b, points, db):
+    enrol(client, key, "CO-1", "ACME")
+    points.fail(times=20)
+    assert external_accounts.run_job(db)["retrying"] == 1  # queued, not sent
+    summary = client.get(f"{BASE}/members/CO-1", headers=key)
+    assert summary.status_code == 200
+    account = summary.json()["account"]
+    assert summary.json()["balance"] is None and account["account"] == "ACME"
+    assert account["journal_balance"] == 10 and account["points_owed"] == 10
+    assert account["unavailable"].startswith("external_points_unavailable")
