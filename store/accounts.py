@@ -78,8 +78,8 @@ def catalog(db: Database, cache: ProgramCache, program_id: str, as_of: datetime,
         program = cache.get(session, program_id, cache.live_version(session, program_id, as_of))
         stock = usage.reward_stock(session, program)
         redemption = program.model.redemption
-        items = []
-        tier, balance = None, None
+        items: list[dict[str, Any]] = []
+        tier, balance, attributes = None, None, {}
         if member_id is not None:
             row = members.find(session, program_id, member_id)
             if row is None:
@@ -87,13 +87,22 @@ def catalog(db: Database, cache: ProgramCache, program_id: str, as_of: datetime,
             tier = effective_tier(program, row.tier, row.tier_since, as_of,
                                   lambda s, e: members.window_stats(session, row.id, s, e))
             balance = row.balance
-        for reward in redemption.catalog if redemption else ():
-            left = stock.get(reward.id, reward.stock)
-            if member_id is not None and (
-                (reward.tiers and tier not in reward.tiers) or reward.points > (balance or 0)
-                or (left is not None and left <= 0)
-            ):
-                continue
-            items.append(_item(reward, left))
-        return {"program": program_id, "ruleset_version": program.version,
-                "member_id": member_id, "tier": tier, "balance": balance, "items": items}
+            attributes = dict(row.attributes or {})
+    unavailable = None
+    account = external_accounts.config_of(program)
+    if account is not None and member_id is not None:
+        # The balance of record is the external account's; unreadable, nothing is affordable.
+        _, balance, unavailable = external_accounts.live_balance(account, member_id, attributes)
+    for reward in redemption.catalog if redemption else ():
+        left = stock.get(reward.id, reward.stock)
+        if member_id is not None and (
+            (reward.tiers and tier not in reward.tiers) or reward.points > (balance or 0)
+            or (left is not None and left <= 0)
+        ):
+            continue
+        items.append(_item(reward, left))
+    out = {"program": program_id, "ruleset_version": program.version,
+           "member_id": member_id, "tier": tier, "balance": balance, "items": items}
+    if unavailable:
+        out["unavailable"] = unavailable
+    return out

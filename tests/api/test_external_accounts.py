@@ -341,3 +341,15 @@ def test_the_member_summary_answers_when_the_points_api_does_not(client, key, b2
     assert summary.json()["balance"] is None and account["account"] == "ACME"
     assert account["journal_balance"] == 10 and account["points_owed"] == 10
     assert account["unavailable"].startswith("external_points_unavailable")
+
+
+def test_the_catalog_filters_on_the_external_balance(client, key, b2b, points):
+    enrol(client, key, "CO-1", "ACME")
+    enrol(client, key, "CO-2", "POOR")
+    rich = client.get(f"{BASE}/catalog", headers=key, params={"member_id": "CO-1"}).json()
+    poor = client.get(f"{BASE}/catalog", headers=key, params={"member_id": "CO-2"}).json()
+    assert rich["balance"] == 100_000 and "PHYS-LAPTOP-BAG" in [i["id"] for i in rich["items"]]
+    assert poor["balance"] == 10 and poor["items"] == []
+    points.fail(times=20)
+    down = client.get(f"{BASE}/catalog", headers=key, params={"member_id": "CO-1"}).json()
+    assert down["items"] == [] and down["unavailable"].startswith("external_points")
