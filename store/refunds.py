@@ -118,19 +118,11 @@ def _refund(session: Session, program: Any, order: OrderRow, member: MemberRow,
     spend_share = _fraction(order, returned, "eligible_amount")
     lots = ledger.lots_of(session, order.program, "order", order.order_id)
     already = ledger.reversed_from(session, [lot.id for lot in lots])
-    reversed_now = 0
-    for lot in lots:
-        target = lot.points if points_share == ONE else int(
-            (lot.points * points_share).to_integral_value(rounding=ROUND_FLOOR))
-        # Points already redeemed or expired from the lot stay spent: only what the lot
-        # still holds is reversed, so a refund never takes a balance below zero.
-        delta = min(target - already.get(lot.id, 0), lot.remaining or 0)
-        if delta > 0:
-            ledger.append(session, member, "reverse", -delta, version=lot.ruleset_version,
-                          rule=lot.rule, source_type="refund",
-                          source_ref=f"{order.order_id}/{request['refund_id']}",
-                          occurred_at=at, lot=lot)
-            reversed_now += delta
+    # Points already redeemed or expired from a lot stay spent: only what the lot still
+    # holds is reversed, so a refund never takes a balance below zero.
+    reversed_now = sum(_reverse_lot(session, member, lot, points_share, already,
+                                    f"{order.order_id}/{request['refund_id']}", at)
+                       for lot in lots)
     restored = _give_back_payment(session, member, order, _fraction(order, returned, "amount"),
                                   at, request["refund_id"])
     order.refunded_fraction = spend_share
@@ -184,15 +176,24 @@ def reverse_owed(session: Session, member: MemberRow, lots: list[LedgerEntryRow]
         if order is None or not order.refunded_fraction:
             continue
         share = _fraction(order, _refunded_so_far(session, order.id), "points_exact")
-        target = lot.points if share == ONE else int(
-            (lot.points * share).to_integral_value(rounding=ROUND_FLOOR))
-        delta = min(target - already.get(lot.id, 0), lot.remaining or 0)
-        if delta > 0:
-            ledger.append(session, member, "reverse", -delta, version=lot.ruleset_version,
-                          rule=lot.rule, source_type="refund",
-                          source_ref=f"{order.order_id}/owed", occurred_at=at, lot=lot)
-            reversed_now += delta
+        reversed_now += _reverse_lot(session, member, lot, share, already,
+                                     f"{order.order_id}/owed", at)
     return reversed_now
+
+
+def _reverse_lot(session: Session, member: MemberRow, lot: LedgerEntryRow, share: Decimal,
+                 already: dict[int, int], source_ref: str, at: datetime) -> int:
+    """Reverse what `lot` owes the refunded `share` of its order beyond what was already
+    reversed, as far as the lot still holds it; returns the points reversed."""
+    target = lot.points if share == ONE else int(
+        (lot.points * share).to_integral_value(rounding=ROUND_FLOOR))
+    delta = min(target - already.get(lot.id, 0), lot.remaining or 0)
+    if delta <= 0:
+        return 0
+    ledger.append(session, member, "reverse", -delta, version=lot.ruleset_version,
+                  rule=lot.rule, source_type="refund", source_ref=source_ref,
+                  occurred_at=at, lot=lot)
+    return delta
 
 
 def _give_back_payment(session: Session, member: MemberRow, order: OrderRow, share: Decimal,
