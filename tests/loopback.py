@@ -9,7 +9,8 @@ import json
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
@@ -112,3 +113,18 @@ class LoopbackServer:
         self._httpd.shutdown()
         self._httpd.server_close()
         self._thread.join(timeout=5)
+
+
+@contextmanager
+def fulfilment_webhook(monkeypatch: Any, timeout: float, attempts: int) -> Iterator[LoopbackServer]:
+    """A fulfilment webhook on loopback that accepts every delivery, with the
+    `LOYALTY_FULFILMENT_*` settings pointing at it (fast backoff)."""
+    def accept(request: Request) -> tuple[int, Any]:
+        return 202, {"accepted": request.body["redemption_id"]}
+
+    with LoopbackServer(accept) as server:
+        monkeypatch.setenv("LOYALTY_FULFILMENT_WEBHOOK_URL", server.url + "/fulfil")
+        monkeypatch.setenv("LOYALTY_FULFILMENT_TIMEOUT_SECONDS", str(timeout))
+        monkeypatch.setenv("LOYALTY_FULFILMENT_MAX_ATTEMPTS", str(attempts))
+        monkeypatch.setenv("LOYALTY_FULFILMENT_BACKOFF_SECONDS", "0.01")
+        yield server

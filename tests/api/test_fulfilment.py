@@ -10,7 +10,7 @@ import pytest
 
 from store import fulfilment
 from tests.api.conftest import make_key
-from tests.loopback import LoopbackServer
+from tests.loopback import fulfilment_webhook
 from tests.store.helpers import order
 
 BASE = "/v1/programs/retail"
@@ -30,14 +30,7 @@ def earned(client, key):
 
 @pytest.fixture
 def webhook(monkeypatch):
-    def accept(request):
-        return 202, {"accepted": request.body["redemption_id"]}
-
-    with LoopbackServer(accept) as server:
-        monkeypatch.setenv("LOYALTY_FULFILMENT_WEBHOOK_URL", server.url + "/fulfil")
-        monkeypatch.setenv("LOYALTY_FULFILMENT_BACKOFF_SECONDS", "0.01")
-        monkeypatch.setenv("LOYALTY_FULFILMENT_TIMEOUT_SECONDS", "0.5")
-        monkeypatch.setenv("LOYALTY_FULFILMENT_MAX_ATTEMPTS", "4")
+    with fulfilment_webhook(monkeypatch, timeout=0.5, attempts=4) as server:
         yield server
 
 

@@ -22,7 +22,7 @@ from store.lifecycle_models import FulfilmentRow
 from store.models import AuditRow
 from store.programs import ProgramCache
 from store.settings import Settings
-from tests.loopback import LoopbackServer
+from tests.loopback import fulfilment_webhook
 from tests.store.db_support import REPO
 from tests.store.helpers import assert_ledger_exact, order, publish_retail
 
@@ -33,14 +33,7 @@ DISPATCHER = ("import sys; from store import fulfilment; from store.db import op
 
 @pytest.fixture
 def webhook(monkeypatch):
-    def accept(request):
-        return 202, {"accepted": request.body["redemption_id"]}
-
-    with LoopbackServer(accept) as server:
-        monkeypatch.setenv("LOYALTY_FULFILMENT_WEBHOOK_URL", server.url + "/fulfil")
-        monkeypatch.setenv("LOYALTY_FULFILMENT_TIMEOUT_SECONDS", "2")
-        monkeypatch.setenv("LOYALTY_FULFILMENT_MAX_ATTEMPTS", "3")
-        monkeypatch.setenv("LOYALTY_FULFILMENT_BACKOFF_SECONDS", "0.01")
+    with fulfilment_webhook(monkeypatch, timeout=2, attempts=3) as server:
         yield server
 
 
