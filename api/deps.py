@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Awaitable, Callable
+from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
@@ -24,7 +25,7 @@ class Services:
     settings: Settings
     db: Database
     cache: ProgramCache
-    key_cache: "KeyCache"
+    key_cache: KeyCache
 
 
 class KeyCache:

@@ -11,8 +11,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import (AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer,
-                      model_validator)
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer, model_validator
 
 Money = Annotated[Decimal, Field(ge=0, lt=1_000_000_000, max_digits=16, decimal_places=4,
                                  examples=["499.99"]), PlainSerializer(str, return_type=str)]
@@ -66,7 +65,7 @@ class RedeemIn(Strict):
     quantity: int = Field(1, ge=1, le=1000)
 
     @model_validator(mode="after")
-    def one_of(self) -> "RedeemIn":
+    def one_of(self) -> RedeemIn:
         if (self.points is None) == (self.reward_id is None):
             raise ValueError('give either "points" or "reward_id"')
         return self
@@ -83,7 +82,7 @@ class EvaluationIn(Strict):
                                         description="pin a version instead of the one live at placed_at")
 
     @model_validator(mode="after")
-    def has_time(self) -> "EvaluationIn":
+    def has_time(self) -> EvaluationIn:
         if self.order is None and self.as_of is None:
             raise ValueError("an order or as_of is required (evaluation time comes from the request)")
         return self
@@ -102,7 +101,7 @@ class RefundLineIn(Strict):
     quantity: int = Field(ge=1, le=1_000_000)
 
     @model_validator(mode="after")
-    def names_a_line(self) -> "RefundLineIn":
+    def names_a_line(self) -> RefundLineIn:
         if self.index is None and self.sku is None:
             raise ValueError('name the line by "index" or "sku"')
         return self

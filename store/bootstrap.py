@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 import importlib.util
+from datetime import UTC, datetime
 from pathlib import Path
 
 from engine import load_program

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 def normalize_url(url: str) -> str:
     """Accept plain ``postgresql://`` URLs and route them through psycopg 3."""
-    if url.startswith("postgresql://") or url.startswith("postgres://"):
+    if url.startswith(("postgresql://", "postgres://")):
         return "postgresql+psycopg://" + url.split("://", 1)[1]
     return url
 

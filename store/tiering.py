@@ -8,9 +8,10 @@ it); `never` keeps it. A tier the ruleset no longer has is re-qualified from scr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any
 
 from engine import tiers
 

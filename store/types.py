@@ -8,7 +8,7 @@ from decimal import Decimal
 from sqlalchemy import BigInteger, DateTime
 from sqlalchemy.types import TypeDecorator
 
-MONEY_SCALE = Decimal("10000")
+MONEY_SCALE = Decimal(10000)
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -23,7 +23,7 @@ def readyz(services: StoreDep) -> Json:
     try:
         with services.db.reading() as session:
             compiled = services.cache.warm(session)
-    except Exception as exc:  # noqa: BLE001 — any failure means not ready
+    except Exception as exc:
         raise ApiProblem(503, "not_ready", f"not ready: {type(exc).__name__}") from exc
     return Json({"status": "ready", "programs": compiled})
 

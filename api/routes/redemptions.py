@@ -32,7 +32,7 @@ class RedemptionIn(Strict):
                                        "returns the first result")
 
     @model_validator(mode="after")
-    def _one_kind(self) -> "RedemptionIn":
+    def _one_kind(self) -> RedemptionIn:
         if (self.points is None) == (self.reward_id is None):
             raise ValueError("give either points or reward_id")
         return self
