@@ -39,6 +39,11 @@ class CompiledRule:
     condition: Mapping[str, Any]
 
 
+def days_ago_field(k: int) -> str:
+    """The fact field holding the day of the month k days before the order (k = 0: its own)."""
+    return "order.day_of_month" if k == 0 else f"order.day_of_month_{k}_days_before"
+
+
 def schedule_condition(schedule: Schedule) -> list[dict[str, Any]]:
     parts: list[dict[str, Any]] = []
     if schedule.start:
@@ -50,11 +55,12 @@ def schedule_condition(schedule: Schedule) -> list[dict[str, Any]]:
                       "in": [WEEKDAY_NAMES[d] for d in sorted(schedule.days_of_week)]})
     if schedule.monthly:
         m = schedule.monthly
-        # Day k of the window falls on weekday (w + k) between days 7(n-1)+1+k and 7n+k.
+        # Day k of the window is the day whose date k days earlier was the nth weekday w
+        # (in its own month, so a window may run into the next month): it falls on
+        # weekday w + k, and k days before it the day of the month was 7(n-1)+1 … 7n.
         parts.append({"any": [
             {"all": [{"field": "order.weekday", "eq": WEEKDAY_NAMES[(m.weekday + k) % 7]},
-                     {"field": "order.day_of_month",
-                      "between": [7 * (m.nth - 1) + 1 + k, 7 * m.nth + k]}]}
+                     {"field": days_ago_field(k), "between": [7 * (m.nth - 1) + 1, 7 * m.nth]}]}
             for k in range(m.days)
         ]})
     return parts

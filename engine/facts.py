@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +15,19 @@ if TYPE_CHECKING:
     from engine.program import Program
 
 ZERO = Decimal(0)
+
+
+_SPANS: dict[int, tuple[Any, int]] = {}
+
+
+def monthly_span(model: Any) -> int:
+    """The longest `schedule.monthly.days` among the program's campaigns (1 without)."""
+    found = _SPANS.get(id(model))
+    if found is None or found[0] is not model:
+        span = max((c.schedule.monthly.days for c in model.campaigns
+                    if c.schedule.monthly is not None), default=1)
+        found = _SPANS[id(model)] = (model, span)
+    return found[1]
 
 
 def order_fact(program: Program, req: Request, tier: str | None,
@@ -29,6 +42,8 @@ def order_fact(program: Program, req: Request, tier: str | None,
         "order.weekday": WEEKDAY_NAMES[local.weekday()], "order.day_of_month": local.day,
         "order.month": local.month,
     }
+    for k in range(1, monthly_span(program.model)):  # windows of several days (compile.py)
+        fact[f"order.day_of_month_{k}_days_before"] = (local - timedelta(days=k)).day
     for key, value in attrs.items():
         fact[f"member.attributes.{key}"] = value
     for key, value in req.context.items():

@@ -251,3 +251,30 @@ def test_eligible_bonus_totals(eligibility, req, run):
 def test_spend_threshold_uses_order_total(eligibility, req, run, lines, shipping, gets):
     res = run(eligibility, req(lines, shipping=shipping))
     assert ("spend-200" in _bonus_ids(res)) is gets
+
+
+@pytest.fixture(scope="module")
+def fifth_saturday(variant):
+    """A campaign on the 5th Saturday of the month and the two days after it."""
+    campaign = {"id": "fifth-saturday", "name": "Fifth Saturday", "type": "multiplier",
+                "multiplier": 3.0, "stacking": "combine",
+                "schedule": {"monthly": {"nth": 5, "weekday": "saturday", "days": 3}}}
+    return variant(lambda data: data.__setitem__("campaigns", [campaign]))
+
+
+@pytest.mark.parametrize(("at", "runs"), [
+    ("2026-01-31T12:00:00-05:00", True),    # the 5th Saturday is January's last day
+    ("2026-02-01T12:00:00-05:00", True),    # so the window runs into February: Sunday
+    ("2026-02-02T12:00:00-05:00", True),    # and Monday
+    ("2026-02-03T12:00:00-05:00", False),   # three days only
+    ("2026-02-08T12:00:00-05:00", False),   # a Sunday after a 1st (not 5th) Saturday
+    ("2026-05-30T12:00:00-04:00", True),    # May: the 5th Saturday is the 30th, inside May
+    ("2026-05-31T12:00:00-04:00", True),
+    ("2026-06-01T12:00:00-04:00", True),    # … and Monday 1 June
+    ("2026-06-28T12:00:00-04:00", False),   # June has four Saturdays: no window
+])
+def test_a_monthly_window_runs_across_the_month_end(fifth_saturday, req, run, at, runs):
+    # gold, 100.00 of home: 100 × 1.25 × 1.5 = 187.5 → 187; × 3 in the window → 562
+    res = run(fifth_saturday, req([("home", "100.00")], at=at, explain=True))
+    assert res["earn"]["points"] == (562 if runs else 187)
+    assert ("campaigns.fifth-saturday" in [c["rule"] for c in res["campaigns"]]) is runs
