@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from store import ledger, members, tiering
+from store import ledger, members, tiering, usage
 from store.db import Database
 from store.errors import Conflict, NotFound, Unprocessable
 from store.lifecycle_models import ExternalTransferRow
@@ -125,6 +125,9 @@ def _refund(session: Session, program: Any, order: OrderRow, member: MemberRow,
                        for lot in lots)
     restored = _give_back_payment(session, member, order, _fraction(order, returned, "amount"),
                                   at, request["refund_id"])
+    usage.release_order(session, program, member.id, order.placed_at, order.result,
+                        order.refunded_fraction or ZERO, spend_share,
+                        _fraction(order, done, "points_exact") if done else ZERO, points_share)
     order.refunded_fraction = spend_share
     order.qualifying_spend = (order.original_spend * (ONE - spend_share)).quantize(Decimal("0.0001"))
     order.counted = spend_share < ONE

@@ -4,7 +4,7 @@ tier-challenge spend, activity counts per limit period, campaign budgets, reward
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
@@ -148,3 +148,38 @@ def record_activity(session: Session, program: Any, member_pk: int, name: str, a
 
 def record_upgrade(session: Session, member_pk: int, tier: str) -> None:
     _bump(session, member_pk, "upgrade", tier, count=1)
+
+
+def _share_of(amount: Decimal, share: Decimal) -> Decimal:
+    return (amount * share).quantize(Decimal("0.0001"), rounding=ROUND_FLOOR)
+
+
+def release_order(session: Session, program: Any, member_pk: int, placed_at: datetime,
+                  result: dict[str, Any], spend_before: Decimal, spend_after: Decimal,
+                  points_before: Decimal, points_after: Decimal) -> None:
+    """A refund gives back what the order used, for the part refunded now (shares of the
+    order, before and after this refund): seasonal-cap spend in the order's own period
+    (by spend), campaign points and budgets (by points), and, once the whole order is
+    refunded, its campaign uses (so a per-member limit counts it no more)."""
+    rotations = {r.rule_id: r for r in program.model.rotations}
+    usage = result.get("usage") or {}
+    for cap in usage.get("caps", []):
+        rotation = rotations.get(cap["rule"])
+        spend = Decimal(cap["spend"])
+        back = _share_of(spend, spend_after) - _share_of(spend, spend_before)
+        if rotation is not None and back > 0:
+            _bump(session, member_pk, "cap", cap["rule"],
+                  cap_period(program, rotation, placed_at), amount=-back)
+    whole = spend_after >= 1 > spend_before
+    budgeted = {c.id for c in program.model.campaigns if c.budget_points is not None}
+    for used in usage.get("campaigns", []):
+        points = Decimal(int(used["points"]))
+        back_points = int(_share_of(points, points_after) - _share_of(points, points_before))
+        if whole or back_points:
+            _bump(session, member_pk, "campaign", used["id"],
+                  count=-int(used["uses"]) if whole else 0, points=-back_points)
+        if used["id"] in budgeted and back_points:
+            session.execute(update(CampaignBudgetRow).where(
+                CampaignBudgetRow.program == program.program,
+                CampaignBudgetRow.campaign_id == used["id"])
+                .values(points_used=CampaignBudgetRow.points_used - back_points))

@@ -165,3 +165,4 @@ def test_a_cancelled_automatic_redemption_gives_its_use_back(client, key, card):
     assert "auto_redemptions" not in third.json()["commit"]
     total, _ = ledger_sum(client, key)
     assert total == third.json()["commit"]["balance"] == 3010 - 2500 + 3000
+
