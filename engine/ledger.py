@@ -260,14 +260,17 @@ class OrderRecord:
         "refunded",
         "reversed",
         "spend",
+        "usage",
         "window_id",
     )
 
     def __init__(self, net: Decimal, spend: Decimal, points: int, cashback: Decimal,
                  lot: int | None, window_id: int | None, entry: list[Any] | None,
-                 at: float) -> None:
+                 at: float, usage: Any = None) -> None:
         self.net, self.spend, self.points, self.cashback, self.lot = net, spend, points, cashback, lot
         self.window_id, self.entry, self.at = window_id, entry, at
+        # ((cap rule, period key, spend), …), (campaign id, …)) the order used, or None
+        self.usage = usage
         self.refunded, self.reversed, self.cashback_back = ZERO, 0, ZERO
 
     def refund(self, amount: Decimal | None) -> tuple[Decimal, int, Decimal, bool]:

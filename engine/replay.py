@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 from typing import Any, Protocol
 
 from engine import calendar
@@ -314,8 +314,12 @@ class Replay:
         cashback = Decimal(earn["cashback"])
         stats.cashback_paid += cashback
         usage = result["usage"]
+        used_caps = []
         for cap in usage["caps"]:
-            self.cap_held(mem, cap["rule"], loc)[1] += Decimal(cap["spend"])
+            held = self.cap_held(mem, cap["rule"], loc)
+            spend_used = Decimal(cap["spend"])
+            held[1] += spend_used
+            used_caps.append((cap["rule"], held[0], spend_used))
         for rule in usage["caps_hit"]:
             stats.caps_orders_over[rule] += 1
             held = self.cap_held(mem, rule, loc)
@@ -342,15 +346,17 @@ class Replay:
         stats.spend += spend
         stats.month(month)["orders"] += 1
         mem.orders_count += 1
+        used_campaigns = tuple(c["id"] for c in result["campaigns"])
+        used = (tuple(used_caps), used_campaigns) if used_caps or used_campaigns else None
         self.settle_tier(mem, ts, loc, spend, result, Decimal(result["order"]["subtotal"]),
-                         points, cashback, lot)
+                         points, cashback, lot, used)
         redemption = result["redemption"]
         if ev.data.get("redeem"):
             self.apply_redemption(mem, redemption, month)
 
     def settle_tier(self, mem: Member, ts: float, loc: datetime, spend: Decimal,
                     result: dict[str, Any], subtotal: Decimal, points: int,
-                    cashback: Decimal, lot: Any) -> None:
+                    cashback: Decimal, lot: Any, used: Any = None) -> None:
         track = mem.track
         entry = track.add_order(ts, spend) if track else None
         if track is not None:
@@ -362,7 +368,7 @@ class Replay:
             track.settle(index, entry)
             self.set_tier(mem, track.effective(ts), ts)
         record = OrderRecord(subtotal, spend, points, cashback, lot,
-                             track.window_id if track else None, entry, ts)
+                             track.window_id if track else None, entry, ts, used)
         orders = mem.orders
         orders[result["order"]["id"]] = record
         while orders:  # insertion order is time order: drop what can no longer be refunded
@@ -419,10 +425,32 @@ class Replay:
         stats.month(month_key(loc))["reversed"] += taken
         stats.cashback_reversed += cashback
         stats.refunded += refunded
+        if record.usage is not None:
+            self.release_usage(mem, record, refunded, whole)
         if mem.track is not None:
             spend = record.spend * refunded / record.net if record.net else ZERO
             mem.track.refund(record.window_id, record.entry, spend, whole)
             self.set_tier(mem, mem.track.effective(ts), ts)
+
+    @staticmethod
+    def release_usage(mem: Member, record: OrderRecord, refunded: Decimal, whole: bool) -> None:
+        """As the store does on a refund: the refunded share of the order's seasonal-cap
+        spend comes back (in the order's own cap period), and a whole refund gives back
+        its campaign uses. (Campaign budgets are not given back in simulation.)"""
+        caps, campaigns = record.usage
+        after = record.refunded / record.net
+        before = (record.refunded - refunded) / record.net
+        step = Decimal("0.0001")
+        for rule, key, spend in caps:
+            held = mem.caps.get(rule)
+            if held is not None and held[0] == key:
+                back = (spend * after).quantize(step, rounding=ROUND_FLOOR) \
+                    - (spend * before).quantize(step, rounding=ROUND_FLOOR)
+                held[1] = max(ZERO, held[1] - back)
+        if whole:
+            for cid in campaigns:
+                if mem.campaign_usage.get(cid):
+                    mem.campaign_usage[cid] -= 1
 
     # ---------------------------------------------------------------- the end
     def finish(self, end_ts: float) -> None:
