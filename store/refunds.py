@@ -125,6 +125,11 @@ def _refund(session: Session, program: Any, order: OrderRow, member: MemberRow,
                        for lot in lots)
     restored = _give_back_payment(session, member, order, _fraction(order, returned, "amount"),
                                   at, request["refund_id"])
+    def stats(start: datetime | None, end: datetime) -> Any:
+        return members.window_stats(session, member.id, start, end)
+
+    qualified_before = tiering.requalified(program, at, stats) \
+        if program.model.tiers is not None else None
     usage.release_order(session, program, member.id, order.placed_at, order.result,
                         order.refunded_fraction or ZERO, spend_share,
                         _fraction(order, done, "points_exact") if done else ZERO, points_share)
@@ -133,11 +138,7 @@ def _refund(session: Session, program: Any, order: OrderRow, member: MemberRow,
     order.counted = spend_share < ONE
     session.flush()
     tier_before = member.tier
-
-    def stats(start: datetime | None, end: datetime) -> Any:
-        return members.window_stats(session, member.id, start, end)
-
-    tier_after = tiering.after_refund(program, member.tier, at, stats)
+    tier_after = tiering.after_refund(program, member.tier, at, stats, qualified_before)
     if tier_after != member.tier:
         member.tier, member.tier_since = tier_after, at
     member.updated_at = datetime.now(UTC)

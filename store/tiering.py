@@ -56,11 +56,23 @@ def effective_tier(program: Any, tier: str | None, tier_since: datetime | None, 
     return _lower(program, tier, requalified(program, at, stats))
 
 
-def after_refund(program: Any, tier: str | None, at: datetime, stats: Stats) -> str | None:
-    """A refund takes back the spend that earned a tier: re-qualify, never upward."""
+def after_refund(program: Any, tier: str | None, at: datetime, stats: Stats,
+                 qualified_before: str | None) -> str | None:
+    """A refund takes back the spend that earned a tier: the member falls by as many
+    levels as the refund took from what spend and orders qualify for (`qualified_before`
+    → now), never upward. A tier held above qualification (a met tier challenge) keeps
+    that step: a refund that changes nothing in qualification changes nothing."""
     if program.model.tiers is None or tier is None:
         return tier
     policy = program.model.tiers.downgrade_policy
     if policy == "never":
         return tier
-    return _lower(program, tier, requalified(program, at, stats))
+    after = requalified(program, at, stats)
+    levels = [level.id for level in program.model.tiers.levels]
+    if tier not in levels or after not in levels or qualified_before not in levels:
+        return _lower(program, tier, after)
+    held = levels.index(tier)
+    fell = levels.index(qualified_before) - levels.index(after)
+    if fell <= 0:
+        return tier
+    return levels[min(held, max(levels.index(after), held - fell))]

@@ -82,3 +82,27 @@ def test_a_whole_refund_gives_back_a_limited_campaign_use(client, key, db):
         "refund_id": "RF-2", "refunded_at": "2026-09-18T12:00:00-04:00"})
     assert rest.status_code == 201
     assert fashion("F-4", 18) == ["fashion-week"]        # the use came back
+
+
+def test_a_refund_keeps_a_tier_won_in_a_challenge_unless_it_takes_qualification(client, key):
+    def buy(order_id, amount, day):
+        r = client.post("/v1/programs/retail/orders", headers=key, json={
+            "member": {"id": "CH-1"}, "order": {
+                "id": order_id, "placed_at": f"2026-11-{day:02d}T12:00:00-05:00", "lines": [
+                    {"sku": "LAMP", "category": "home", "quantity": 1, "unit_price": amount}]}})
+        assert r.status_code == 201, r.text
+        return r.json()["commit"]["tier"]
+
+    def refund(order_id, refund_id):
+        r = client.post(f"/v1/programs/retail/orders/{order_id}/refunds", headers=key,
+                        json={"refund_id": refund_id, "refunded_at": "2026-11-20T12:00:00-05:00"})
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    # 500.00 in one order meets the tier-up challenge: bronze → silver, although silver
+    # also needs 5 orders to qualify (qualification alone says bronze).
+    assert buy("CH-A", "500.00", 2) == "silver"
+    assert buy("CH-B", "10.00", 3) == "silver"
+    # Refunding the small order changes nothing in qualification: silver stays.
+    small = refund("CH-B", "RF-1")
+    assert (small["tier_before"], small["tier_after"]) == ("silver", "silver")
