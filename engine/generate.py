@@ -43,6 +43,8 @@ PROFILES: dict[str, dict[str, tuple[float, float, float]]] = {
     },
 }
 REWARDS = {"retail": ("REWARD-001", "REWARD-002", "REWARD-101")}
+# Programs that offer automatic redemption: some members opt in during the history.
+AUTOMATIC = frozenset({"card-rewards"})
 TIMEZONES = {"retail": "America/New_York", "card-rewards": "America/New_York",
              "b2b-portal": "America/New_York"}
 WEEKDAY_FACTOR = (1.0, 0.95, 1.0, 1.0, 1.1, 1.35, 1.25)
@@ -63,6 +65,7 @@ class _Member:
     balance_estimate: float = 0.0
     last_order: tuple[str, float, int] | None = None  # (id, net amount, day)
     refunded: set[str] = field(default_factory=set)
+    opted_in: bool = False
 
 
 class _Generator:
@@ -76,6 +79,7 @@ class _Generator:
         self.categories = list(self.profile)
         self.cum_category = _cumulative([v[0] for v in self.profile.values()], normalize=True)
         self.rewards = REWARDS.get(program, ())
+        self.automatic = program in AUTOMATIC
         self.tz = ZoneInfo(TIMEZONES.get(program, "UTC"))
         self.start, self.days = start, (end - start).days + 1
         self.total_events = events
@@ -165,7 +169,15 @@ class _Generator:
             return self._activity(m, "birthday")
         if roll < 0.16 and m.balance_estimate >= 1500:
             return self._redemption(m)
+        if roll < 0.17 and self.automatic and not m.opted_in:
+            return self._opt_in(m)
         return self._order(m, d)
+
+    def _opt_in(self, m: _Member) -> str:
+        """Automatic redemption at the program's defaults (card programs offer it)."""
+        m.opted_in = True
+        return f'{{"type": "auto_redemption", "member_id": "{m.id}", "at": "@AT@"}}\n'
+
 
     def _activity(self, m: _Member, name: str, extra: str = "") -> str:
         m.balance_estimate += 25

@@ -19,7 +19,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, TextIO
 
-EVENT_TYPES = ("enroll", "order", "refund", "activity", "redemption")
+EVENT_TYPES = ("enroll", "order", "refund", "activity", "redemption", "auto_redemption")
+PERIODS = frozenset({"day", "week", "month", "quarter", "year", "lifetime"})
 ACTIVITIES = frozenset({"account_creation", "first_purchase", "product_review", "referral",
                         "social_share", "birthday"})
 _ALLOWED = {
@@ -28,6 +29,8 @@ _ALLOWED = {
     "refund": {"type", "member_id", "at", "order_id", "amount"},
     "activity": {"type", "member_id", "at", "activity", "friend_id"},
     "redemption": {"type", "member_id", "at", "points", "reward_id", "quantity", "order_total"},
+    "auto_redemption": {"type", "member_id", "at", "threshold", "unit", "method", "frequency",
+                        "enabled"},
 }
 _ORDER_KEYS = {"id", "placed_at", "channel", "currency", "shipping", "tax", "lines"}
 _LINE_KEYS = {"sku", "category", "quantity", "unit_price", "discount"}
@@ -166,6 +169,20 @@ def check_event(data: Any, line: int) -> Event:
             _positive_int(data["quantity"], "quantity")
         if "order_total" in data:
             money(data["order_total"], "order_total")
+    elif kind == "auto_redemption":
+        for key in ("threshold", "unit"):
+            if key in data:
+                _positive_int(data[key], key)
+        _string(data, "method", required=False)
+        if "enabled" in data and not isinstance(data["enabled"], bool):
+            raise InvalidEvent("`enabled` must be true or false")
+        frequency = data.get("frequency")
+        if frequency is not None and (
+                not isinstance(frequency, dict) or frequency.keys() != {"count", "per"}
+                or isinstance(frequency["count"], bool) or not isinstance(frequency["count"], int)
+                or frequency["count"] < 1 or frequency["per"] not in PERIODS):
+            raise InvalidEvent("`frequency` must be {\"count\": N ≥ 1, \"per\": one of "
+                               f"{', '.join(sorted(PERIODS))}}}")
     elif kind == "enroll":
         attrs = data.get("attributes")
         if attrs is not None and not isinstance(attrs, dict):

@@ -8,6 +8,7 @@ catalog rewards, which carry their own price). Every refusal has a machine-reada
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
@@ -89,3 +90,40 @@ def assess(config: Redemption | None, redeem: Redeem | None, *, balance: int, ti
     out["eligible"] = not reasons
     out["reasons"] = reasons
     return {"eligible": out.pop("eligible"), **out}
+
+
+class AutoSettingsInvalid(ValueError):
+    """Automatic-redemption settings the program does not allow."""
+
+    def __init__(self, code: str, message: str, pointer: str) -> None:
+        super().__init__(message)
+        self.code, self.message, self.pointer = code, message, pointer
+
+
+def auto_settings(offer: Any, request: Mapping[str, Any]) -> dict[str, Any]:
+    """A member's automatic-redemption settings (threshold, unit, method, frequency,
+    enabled) with the program's `redemption.automatic` defaults filled in; raises
+    AutoSettingsInvalid for what the program does not allow. The store's
+    `PUT …/auto-redemption` and the simulator's `auto_redemption` events both use it."""
+    threshold = int(request.get("threshold") or offer.threshold)
+    unit = int(request.get("unit") or offer.unit)
+    method = request.get("method") or offer.methods[0]
+    frequency = request.get("frequency")
+    if frequency is None and offer.frequency is not None:
+        frequency = {"count": offer.frequency.count, "per": offer.frequency.per}
+    if method not in offer.methods:
+        raise AutoSettingsInvalid("method_not_offered", f"method {method!r} is not offered; "
+                                  f"choose one of {', '.join(offer.methods)}", "/method")
+    if threshold < offer.threshold:
+        raise AutoSettingsInvalid("below_threshold", "the threshold may not be below the "
+                                  f"program's {offer.threshold} points", "/threshold")
+    if unit % offer.unit or unit > threshold:
+        raise AutoSettingsInvalid("invalid_unit", f"the unit must be a multiple of {offer.unit} "
+                                  f"points and at most the threshold ({threshold})", "/unit")
+    if offer.frequency is not None and frequency is not None and (
+            frequency["per"] != offer.frequency.per or frequency["count"] > offer.frequency.count):
+        raise AutoSettingsInvalid("exceeds_frequency_limit", "the program allows at most "
+                                  f"{offer.frequency.count} automatic redemption(s) per "
+                                  f"{offer.frequency.per}", "/frequency")
+    return {"threshold": threshold, "unit": unit, "method": method, "frequency": frequency,
+            "enabled": bool(request.get("enabled", True))}

@@ -21,7 +21,7 @@ from engine.evaluate import evaluate_request
 from engine.history import Event, money
 from engine.ledger import OrderRecord, PointBook, TierRules, TierTrack
 from engine.program import Program
-from engine.redeem import assess
+from engine.redeem import AutoSettingsInvalid, assess, auto_settings
 from engine.request import Redeem, RequestInvalid, member_problems, order_request
 from engine.simstats import Stats, month_key, months_between, next_month_start
 from engine.state import MemberState
@@ -50,6 +50,8 @@ class Member:
         "activities",
         "attribute_errors",
         "attributes",
+        "auto",
+        "auto_used",
         "awarded",
         "campaign_usage",
         "caps",
@@ -68,6 +70,8 @@ class Member:
     def __init__(self, member_id: str, attributes: dict[str, Any], track: TierTrack | None,
                  tier: int, ts: float) -> None:
         self.id, self.attributes, self.track, self.tier = member_id, attributes, track, tier
+        self.auto: dict[str, Any] | None = None  # automatic-redemption settings, if opted in
+        self.auto_used: tuple[str, int] = ("", 0)  # (frequency period, redemptions in it)
         # What the engine says about the member's attributes, checked once, not per order.
         self.attribute_errors = member_problems({"id": member_id, "attributes": attributes})
         self.points = PointBook()
@@ -353,6 +357,29 @@ class Replay:
         redemption = result["redemption"]
         if ev.data.get("redeem"):
             self.apply_redemption(mem, redemption, month)
+        if mem.auto is not None:
+            self.redeem_automatically(mem, loc, month)
+
+    def redeem_automatically(self, mem: Member, loc: datetime, month: str) -> None:
+        """After an order, as the store's commit does: redeem `unit` points while the
+        balance stays at or above the member's threshold and the frequency limit allows."""
+        settings = mem.auto
+        assert settings is not None
+        if not settings["enabled"]:
+            return
+        frequency = settings["frequency"]
+        period = calendar.period_of(frequency["per"], loc.date()) if frequency else ""
+        used = mem.auto_used[1] if mem.auto_used[0] == period else 0
+        unit, stats = settings["unit"], self.stats
+        while mem.points.balance >= settings["threshold"]:
+            if frequency and used >= frequency["count"]:
+                break
+            mem.points.redeem(unit)
+            used += 1
+            stats.redeemed += unit
+            stats.month(month)["redeemed"] += unit
+            stats.redemptions[f"automatic:{settings['method']}"] += 1
+        mem.auto_used = (period, used)
 
     def settle_tier(self, mem: Member, ts: float, loc: datetime, spend: Decimal,
                     result: dict[str, Any], subtotal: Decimal, points: int,
@@ -393,6 +420,17 @@ class Replay:
         self.stats.redeemed += points
         self.stats.month(month)["redeemed"] += points
         self.stats.redemptions["accepted"] += 1
+
+    def auto_redemption(self, mem: Member, ev: Event, ts: float, loc: datetime) -> None:
+        """The member opts in to automatic redemption (or changes or pauses it), with the
+        checks of the store's `PUT …/members/{id}/auto-redemption`."""
+        config = self.program.model.redemption
+        if config is None or config.automatic is None:
+            raise Reject("this program offers no automatic redemption (`redemption.automatic`)")
+        try:
+            mem.auto = auto_settings(config.automatic, ev.data)
+        except AutoSettingsInvalid as exc:
+            raise Reject(f"{exc.code}: {exc.message}") from None
 
     def redemption(self, mem: Member, ev: Event, ts: float, loc: datetime) -> None:
         data = ev.data

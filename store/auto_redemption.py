@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import calendar
-from engine.redeem import money
+from engine.redeem import AutoSettingsInvalid, auto_settings, money
 from store import ledger, lots, members
 from store.db import Database
 from store.errors import NotFound, Unprocessable
@@ -45,29 +45,10 @@ def _offer(program: Any) -> Any:
 def validate(program: Any, request: dict[str, Any]) -> dict[str, Any]:
     """The member's settings with the ruleset's defaults filled in; refuses what the
     ruleset does not allow (each refusal points at its field)."""
-    offer = _offer(program)
-    threshold = int(request.get("threshold") or offer.threshold)
-    unit = int(request.get("unit") or offer.unit)
-    method = request.get("method") or offer.methods[0]
-    frequency = request.get("frequency")
-    if frequency is None and offer.frequency is not None:
-        frequency = {"count": offer.frequency.count, "per": offer.frequency.per}
-    if method not in offer.methods:
-        raise Unprocessable("method_not_offered", f"method {method!r} is not offered; choose "
-                            f"one of {', '.join(offer.methods)}", pointer="/method")
-    if threshold < offer.threshold:
-        raise Unprocessable("below_threshold", f"the threshold may not be below the program's "
-                            f"{offer.threshold} points", pointer="/threshold")
-    if unit % offer.unit or unit > threshold:
-        raise Unprocessable("invalid_unit", f"the unit must be a multiple of {offer.unit} "
-                            f"points and at most the threshold ({threshold})", pointer="/unit")
-    if offer.frequency is not None and frequency is not None and (
-            frequency["per"] != offer.frequency.per or frequency["count"] > offer.frequency.count):
-        raise Unprocessable("exceeds_frequency_limit", "the program allows at most "
-                            f"{offer.frequency.count} automatic redemption(s) per "
-                            f"{offer.frequency.per}", pointer="/frequency")
-    return {"threshold": threshold, "unit": unit, "method": method, "frequency": frequency,
-            "enabled": bool(request.get("enabled", True))}
+    try:
+        return auto_settings(_offer(program), request)
+    except AutoSettingsInvalid as exc:
+        raise Unprocessable(exc.code, exc.message, pointer=exc.pointer) from None
 
 
 def _view(row: AutoRedemptionRow, member_id: str) -> dict[str, Any]:
