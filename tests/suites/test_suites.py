@@ -108,6 +108,8 @@ MUTATIONS = [
     ("card-rewards", "earning.yaml", "groceries: \"3.0\"", "groceries: \"2.0\""),
     ("card-rewards", "tiers.yaml", "window: rolling_12_months", "window: calendar_year"),
     ("card-rewards", "redemption.yaml", "min_points: 2500", "min_points: 2000"),
+    ("card-rewards", "redemption.yaml", "frequency: {count: 1, per: month}",
+     "frequency: {count: 2, per: month}"),
     ("b2b-portal", "tiers.yaml", "points_multiplier: 1.1", "points_multiplier: 1.2"),
     ("b2b-portal", "tiers.yaml", 'min_spend: "50000.00", min_orders: 12', 'min_spend: "50000.00", min_orders: 10'),
     ("b2b-portal", "redemption.yaml", "min_points: 1000", "min_points: 1500"),
