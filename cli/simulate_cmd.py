@@ -45,6 +45,13 @@ def _text(doc: dict[str, Any]) -> None:
         rules.add_row(rule, str(points), *([str(other["delta"]["by_rule"].get(rule, 0))]
                                            if other else []))
     console.print(rules)
+    if doc.get("redemptions"):
+        redemptions = Table(title="Redemptions (accepted, declined by reason, automatic by method)")
+        redemptions.add_column("outcome")
+        redemptions.add_column("count", justify="right")
+        for outcome, count in doc["redemptions"].items():
+            redemptions.add_row(outcome, str(count))
+        console.print(redemptions)
 
 
 def _progress(history: str) -> tuple[Any, Callable[[int], None] | None]:

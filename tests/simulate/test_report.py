@@ -26,6 +26,10 @@ def test_self_contained_and_escaped(doc: dict[str, Any]) -> None:
     assert not re.search(r"(src|href)=\"(https?:)?//", html)
     assert "@import" not in html and "@font-face" not in html
     assert html.count("<svg") == 4
+    assert doc["redemptions"]  # the generated history redeems: a table of the outcomes
+    table = html[html.index('<table id="redemptions">'):]
+    for outcome, count in doc["redemptions"].items():
+        assert f"<code>{outcome}</code></td><td>{count:,}</td>" in table
 
 
 def _chromium() -> str | None:
