@@ -48,8 +48,8 @@ def summary(db: Database, cache: ProgramCache, program_id: str, member_id: str,
         out["balance"] = balance
         out["account"] = {"type": "external", "service": account.service, "account": name,
                           "journal_balance": row.balance,
-                          "points_owed": external_accounts.pending(
-                              db, program_id, name)["points_owed"] if name else None,
+                          "points_owed": external_accounts.owed_to(
+                              db, program_id, name, row.id) if name else None,
                           **({"unavailable": why_not} if why_not else {})}
     return out
 

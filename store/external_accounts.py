@@ -31,7 +31,7 @@ from typing import Any
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from engine.model import PointsAccount
@@ -348,3 +348,21 @@ def retry(db: Database, program: str, transfer_id: str) -> dict[str, Any]:
         row.status, row.next_attempt_at = "pending", datetime.now(UTC)
         row.updated_at = datetime.now(UTC)
     return pending(db, program)
+
+
+def owed_to(db: Database, program: str, account: str, member_pk: int) -> int:
+    """Points still on their way to `account`: transfers queued and not yet done, plus
+    this member's ledger entries the job has not queued yet."""
+    queued = pending(db, program, account)["points_owed"]
+    versions = [v for (p, v) in _external_versions(db) if p == program]
+    if not versions:
+        return queued
+    with db.reading() as session:
+        unqueued = session.scalar(
+            select(func.sum(LedgerEntryRow.points))
+            .outerjoin(ExternalTransferRow,
+                       ExternalTransferRow.ledger_entry_id == LedgerEntryRow.id)
+            .where(LedgerEntryRow.member_pk == member_pk,
+                   LedgerEntryRow.ruleset_version.in_(versions),
+                   LedgerEntryRow.kind.in_(SYNCED_KINDS), ExternalTransferRow.id.is_(None)))
+    return queued + int(unqueued or 0)

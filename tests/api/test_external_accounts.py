@@ -334,6 +334,8 @@ def test_a_slow_points_api_never_blocks_other_quotes(client, key, b2b, points):
 def test_the_member_summary_answers_when_the_points_api_does_not(client, key, b2b, points, db):
     enrol(client, key, "CO-1", "ACME")
     points.fail(times=20)
+    owed = client.get(f"{BASE}/members/CO-1", headers=key).json()["account"]["points_owed"]
+    assert owed == 10  # written, not queued yet
     assert external_accounts.run_job(db)["retrying"] == 1  # queued, not sent
     summary = client.get(f"{BASE}/members/CO-1", headers=key)
     assert summary.status_code == 200
