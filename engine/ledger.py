@@ -269,7 +269,8 @@ class OrderRecord:
                  at: float, usage: Any = None) -> None:
         self.net, self.spend, self.points, self.cashback, self.lot = net, spend, points, cashback, lot
         self.window_id, self.entry, self.at = window_id, entry, at
-        # ((cap rule, period key, spend), …), (campaign id, …)) the order used, or None
+        # (((cap rule, period key, spend) or (challenge id, its window, spend), …),
+        #  (campaign id, …)) the order used, or None
         self.usage = usage
         self.refunded, self.reversed, self.cashback_back = ZERO, 0, ZERO
 

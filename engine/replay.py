@@ -344,7 +344,9 @@ class Replay:
             if window is None or ts >= window[0]:
                 days = self.challenge_days.get(ch["id"], 0)
                 window = mem.challenges[ch["id"]] = [ts + days * 86400.0, ZERO]
-            window[1] += Decimal(ch["spend"])
+            challenge_spend = Decimal(ch["spend"])
+            window[1] += challenge_spend
+            used_caps.append((ch["id"], window, challenge_spend))  # the window itself
         spend = sum((line["eligible_amount"] for line in earn["lines"]), ZERO)
         stats.orders += 1
         stats.spend += spend
@@ -473,17 +475,22 @@ class Replay:
     @staticmethod
     def release_usage(mem: Member, record: OrderRecord, refunded: Decimal, whole: bool) -> None:
         """As the store does on a refund: the refunded share of the order's seasonal-cap
-        spend comes back (in the order's own cap period), and a whole refund gives back
-        its campaign uses. (Campaign budgets are not given back in simulation.)"""
+        spend comes back (in the order's own cap period) and of its tier-challenge spend
+        (while that challenge window runs), and a whole refund gives back its campaign
+        uses. (Campaign budgets are not given back in simulation.)"""
         caps, campaigns = record.usage
         after = record.refunded / record.net
         before = (record.refunded - refunded) / record.net
         step = Decimal("0.0001")
         for rule, key, spend in caps:
+            back = (spend * after).quantize(step, rounding=ROUND_FLOOR) \
+                - (spend * before).quantize(step, rounding=ROUND_FLOOR)
+            if isinstance(key, list):  # a challenge window: still the one the order fed?
+                if mem.challenges.get(rule) is key:
+                    key[1] = max(ZERO, key[1] - back)
+                continue
             held = mem.caps.get(rule)
             if held is not None and held[0] == key:
-                back = (spend * after).quantize(step, rounding=ROUND_FLOOR) \
-                    - (spend * before).quantize(step, rounding=ROUND_FLOOR)
                 held[1] = max(ZERO, held[1] - back)
         if whole:
             for cid in campaigns:

@@ -158,9 +158,10 @@ def release_order(session: Session, program: Any, member_pk: int, placed_at: dat
                   result: dict[str, Any], spend_before: Decimal, spend_after: Decimal,
                   points_before: Decimal, points_after: Decimal) -> None:
     """A refund gives back what the order used, for the part refunded now (shares of the
-    order, before and after this refund): seasonal-cap spend in the order's own period
-    (by spend), campaign points and budgets (by points), and, once the whole order is
-    refunded, its campaign uses (so a per-member limit counts it no more)."""
+    order, before and after this refund): seasonal-cap spend in the order's own period and
+    tier-challenge spend while that challenge window runs (by spend), campaign points and
+    budgets (by points), and, once the whole order is refunded, its campaign uses (so a
+    per-member limit counts it no more)."""
     rotations = {r.rule_id: r for r in program.model.rotations}
     usage = result.get("usage") or {}
     for cap in usage.get("caps", []):
@@ -170,6 +171,18 @@ def release_order(session: Session, program: Any, member_pk: int, placed_at: dat
         if rotation is not None and back > 0:
             _bump(session, member_pk, "cap", cap["rule"],
                   cap_period(program, rotation, placed_at), amount=-back)
+    windows = {c.id: c.window_days for c in program.model.campaigns if c.type == "tier_challenge"}
+    for challenge in usage.get("challenges", []):
+        spend = Decimal(challenge["spend"])
+        back = _share_of(spend, spend_after) - _share_of(spend, spend_before)
+        row = session.scalar(select(UsageCounterRow).where(
+            UsageCounterRow.member_pk == member_pk, UsageCounterRow.kind == "challenge",
+            UsageCounterRow.key == challenge["id"], UsageCounterRow.period == ""))
+        # Only while the challenge window the order fed is still the running one.
+        if back > 0 and row is not None and row.started_at is not None \
+                and row.started_at <= placed_at \
+                and challenge_open(row.started_at, windows.get(challenge["id"]), placed_at):
+            row.amount = max(ZERO, row.amount - back)
     whole = spend_after >= 1 > spend_before
     budgeted = {c.id for c in program.model.campaigns if c.budget_points is not None}
     for used in usage.get("campaigns", []):

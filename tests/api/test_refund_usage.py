@@ -106,3 +106,20 @@ def test_a_refund_keeps_a_tier_won_in_a_challenge_unless_it_takes_qualification(
     # Refunding the small order changes nothing in qualification: silver stays.
     small = refund("CH-B", "RF-1")
     assert (small["tier_before"], small["tier_after"]) == ("silver", "silver")
+
+
+def test_a_refund_takes_its_spend_out_of_a_running_tier_challenge(client, key):
+    def buy(order_id, amount, day):
+        r = client.post("/v1/programs/retail/orders", headers=key, json={
+            "member": {"id": "CH-2"}, "order": {
+                "id": order_id, "placed_at": f"2026-11-{day:02d}T12:00:00-05:00", "lines": [
+                    {"sku": "LAMP", "category": "home", "quantity": 1, "unit_price": amount}]}})
+        assert r.status_code == 201, r.text
+        return r.json()["commit"]["tier"]
+
+    assert buy("CH-C", "300.00", 2) == "bronze"          # 300.00 of the challenge's 500.00
+    refund = client.post("/v1/programs/retail/orders/CH-C/refunds", headers=key,
+                         json={"refund_id": "RF-1", "refunded_at": "2026-11-03T12:00:00-05:00"})
+    assert refund.status_code == 201
+    assert buy("CH-D", "300.00", 4) == "bronze"          # 300.00 again, not 600.00: no advance
+    assert buy("CH-E", "200.00", 5) == "silver"          # 500.00 within the window: advance
