@@ -84,14 +84,18 @@ def test_a_whole_refund_gives_back_a_limited_campaign_use(client, key, db):
     assert fashion("F-4", 18) == ["fashion-week"]        # the use came back
 
 
+def home_order(client, key, member, order_id, amount, day):
+    """Commit one retail home order in November 2026; returns the member's tier after it."""
+    r = client.post("/v1/programs/retail/orders", headers=key, json={
+        "member": {"id": member}, "order": {
+            "id": order_id, "placed_at": f"2026-11-{day:02d}T12:00:00-05:00", "lines": [
+                {"sku": "LAMP", "category": "home", "quantity": 1, "unit_price": amount}]}})
+    assert r.status_code == 201, r.text
+    return r.json()["commit"]["tier"]
+
 def test_a_refund_keeps_a_tier_won_in_a_challenge_unless_it_takes_qualification(client, key):
     def buy(order_id, amount, day):
-        r = client.post("/v1/programs/retail/orders", headers=key, json={
-            "member": {"id": "CH-1"}, "order": {
-                "id": order_id, "placed_at": f"2026-11-{day:02d}T12:00:00-05:00", "lines": [
-                    {"sku": "LAMP", "category": "home", "quantity": 1, "unit_price": amount}]}})
-        assert r.status_code == 201, r.text
-        return r.json()["commit"]["tier"]
+        return home_order(client, key, "CH-1", order_id, amount, day)
 
     def refund(order_id, refund_id):
         r = client.post(f"/v1/programs/retail/orders/{order_id}/refunds", headers=key,
@@ -110,12 +114,7 @@ def test_a_refund_keeps_a_tier_won_in_a_challenge_unless_it_takes_qualification(
 
 def test_a_refund_takes_its_spend_out_of_a_running_tier_challenge(client, key):
     def buy(order_id, amount, day):
-        r = client.post("/v1/programs/retail/orders", headers=key, json={
-            "member": {"id": "CH-2"}, "order": {
-                "id": order_id, "placed_at": f"2026-11-{day:02d}T12:00:00-05:00", "lines": [
-                    {"sku": "LAMP", "category": "home", "quantity": 1, "unit_price": amount}]}})
-        assert r.status_code == 201, r.text
-        return r.json()["commit"]["tier"]
+        return home_order(client, key, "CH-2", order_id, amount, day)
 
     assert buy("CH-C", "300.00", 2) == "bronze"          # 300.00 of the challenge's 500.00
     refund = client.post("/v1/programs/retail/orders/CH-C/refunds", headers=key,
