@@ -213,12 +213,13 @@ def _give_back_payment(session: Session, member: MemberRow, order: OrderRow, sha
         RedemptionRow.status == "captured").order_by(RedemptionRow.id))
     given_now = 0
     for row in list(rows):
-        back = session.scalar(select(func.sum(LedgerEntryRow.points)).where(
-            LedgerEntryRow.source_type == "redemption", LedgerEntryRow.source_ref == str(row.id),
-            LedgerEntryRow.kind == "reverse")) or 0
-        if row.external_account is not None:
-            back = session.scalar(select(func.sum(ExternalTransferRow.points)).where(
-                ExternalTransferRow.redemption_pk == row.id)) or 0
+        # Given back so far: credits owed to the external account, or reverse entries.
+        back = session.scalar(select(func.sum(ExternalTransferRow.points)).where(
+            ExternalTransferRow.redemption_pk == row.id)) if row.external_account is not None \
+            else session.scalar(select(func.sum(LedgerEntryRow.points)).where(
+                LedgerEntryRow.source_type == "redemption",
+                LedgerEntryRow.source_ref == str(row.id), LedgerEntryRow.kind == "reverse"))
+        back = back or 0
         if row.kind == "points" and share < ONE:
             target = int((row.points * share).to_integral_value(rounding=ROUND_FLOOR))
         else:
