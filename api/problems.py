@@ -127,7 +127,7 @@ async def _http(request: Request, exc: StarletteHTTPException) -> ProblemRespons
 
 
 async def _unexpected(request: Request, exc: Exception) -> ProblemResponse:
-    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(request, 500, "internal_error", "the server failed to handle this request")
 
 

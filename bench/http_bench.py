@@ -26,9 +26,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
@@ -149,7 +150,7 @@ def run_wrk(url: str, body: str, key: str, unique: bool, seconds: int, conns: in
     os.unlink(f.name)
 
     def ms(label: str) -> float:
-        m = re.search(rf"^\s*{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        m = re.search(rf"^\s*{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.MULTILINE)
         if not m:
             return float("nan")
         value, unit = float(m.group(1)), m.group(2)

@@ -62,14 +62,14 @@ def retail_graph() -> dict[str, Any]:
         # per line: eligible amount, the multipliers that apply, unrounded points
         ("eligible", "map(lines, #.category == 'gift_cards' ? 0 : #.amount)"),
         ("categoryMults", f"map(lines, {category})"),
-        ("linePoints", "map(lines, #.category == 'gift_cards' ? 0 : "
-                       f"#.amount * tierMult * weekendMult * {category})"),
+        ("linePoints", ("map(lines, #.category == 'gift_cards' ? 0 : "
+                        f"#.amount * tierMult * weekendMult * {category})")),
         ("points", "floor(sum($.linePoints))"),
         # attribution by rule: base, tier, category, campaign
         ("basePoints", "sum($.eligible)"),
         ("tierPoints", "sum($.eligible) * (tierMult - 1)"),
-        ("categoryPoints", f"sum(map(lines, #.category == 'gift_cards' ? 0 : "
-                           f"#.amount * tierMult * ({category} - 1)))"),
+        ("categoryPoints", (f"sum(map(lines, #.category == 'gift_cards' ? 0 : "
+                            f"#.amount * tierMult * ({category} - 1)))")),
         ("campaignPoints", "sum($.linePoints) * (weekendMult - 1) / weekendMult"),
         # benefits
         ("subtotal", "sum(map(lines, #.amount))"),
@@ -84,8 +84,8 @@ def retail_graph() -> dict[str, Any]:
         ("belowMinimum", "redeemPoints < 500"),
         ("insufficient", "redeemPoints > balance"),
         ("exceedsShare", "redeemPoints > $.maxRedeem"),
-        ("redeemEligible", "not ($.belowMinimum or $.insufficient or $.exceedsShare "
-                           "or $.giftCardDeny)"),
+        ("redeemEligible", ("not ($.belowMinimum or $.insufficient or $.exceedsShare "
+                            "or $.giftCardDeny)")),
         ("redeemValue", "redeemPoints / 100"),
         ("bigBasket", "total >= 1000"),
     ]

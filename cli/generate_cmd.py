@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from datetime import date
+from datetime import datetime
 
 import click
 
@@ -22,7 +22,7 @@ import click
               help="Category mix, prices and catalog of this program (retail, card-rewards, b2b-portal).")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False, writable=True),
               help="Output file (default: stdout).")
-def generate(members: int, events: int, seed: int, start: date, end: date, program: str,
+def generate(members: int, events: int, seed: int, start: datetime, end: datetime, program: str,
              out_path: str | None) -> None:
     """Generate a synthetic event history for `loyalty simulate`.
 

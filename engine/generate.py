@@ -214,7 +214,7 @@ class _Generator:
         self.order_seq += 1
         order_id = f"O{self.order_seq:09d}"
         parts, net = [], 0.0
-        for n in range(1 + min(int(rng.expovariate(1.1)), 4)):
+        for _ in range(1 + min(int(rng.expovariate(1.1)), 4)):
             category = m.favourite if rng.random() < 0.45 else self._category()
             _, median, spread = self.profile[category]
             price = max(0.99, round(rng.lognormvariate(math.log(median), spread) * m.basket, 2))

@@ -189,7 +189,7 @@ def _line(r: _Reader, raw: Any, i: int) -> Line | None:
         if (type(qty) is int and 1 <= qty <= 10**6 and type(sku) is str and type(cat) is str
                 and 0 < len(sku) <= 200 and 0 < len(cat) <= 200
                 and price.is_finite() and discount.is_finite()
-                and ZERO <= price < MONEY_LIMIT and ZERO <= discount):
+                and ZERO <= price < MONEY_LIMIT and discount >= ZERO):
             gross = qty * price
             if discount <= gross:
                 return Line(i, sku, cat, qty, price, discount, gross - discount)

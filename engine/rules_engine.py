@@ -72,9 +72,7 @@ def register(name: str, rules: Mapping[str, Mapping[str, Any]]) -> None:
     # Registration mutates definitions: register a private copy. Rule definitions are
     # plain JSON here, and a JSON round trip copies them ~5× faster than copy.deepcopy.
     for rule_id, rule in json.loads(json.dumps(dict(rules))).items():
-        rule = dict(rule)
-        rule["run"] = _action(rule_id)
-        definition[rule_id] = rule
+        definition[rule_id] = {**rule, "run": _action(rule_id)}
     with _LOCK:
         if name in _REGISTERED:
             return

@@ -98,7 +98,7 @@ class _Compiler:
         name = ref[8:]
         if name not in self.compiled:
             cell: list[Check] = []
-            self.compiled[name] = lambda v: cell[0](v)  # recursive defs resolve late
+            self.compiled[name] = lambda v: cell[0](v)  # noqa: PLW0108 - recursive defs resolve late
             cell.append(self.compile(self.defs[name]))
         return self.compiled[name]
 
@@ -259,8 +259,8 @@ def _message(kind: Any, value: Any, error: ValidationError, custom: str | None) 
     limit = error.validator_value
     if kind == "type":
         names = [limit] if isinstance(limit, str) else list(limit)
-        return f"expected {' or '.join(_TYPE_NAMES.get(n, n) for n in names)}, " \
-            f"got {json_type(value)}"
+        return (f"expected {' or '.join(_TYPE_NAMES.get(n, n) for n in names)}, "
+                f"got {json_type(value)}")
     if kind == "enum":
         return f"{show(value)} is not one of: {', '.join(map(str, limit))}"
     if kind == "minimum":

@@ -249,7 +249,7 @@ class _Semantics:
     def rotation_overlaps(self) -> None:
         spans = [(i, r, self.window(("seasonal_categories", i), r)) for i, r in self.rotations]
         dated = [(i, r, w) for i, r, w in spans if w is not None]
-        for a, (i, first, (start1, end1)) in enumerate(dated):
+        for a, (_, first, (start1, end1)) in enumerate(dated):
             for j, second, (start2, end2) in dated[a + 1:]:
                 if start2 > end1 or start1 > end2:
                     continue
@@ -335,8 +335,8 @@ class _Semantics:
         low_n, high_n = _dec(low), _dec(high)
         if (low_n is None) != (high_n is None):
             self.add(path, "between bounds must both be numbers or both be dates/strings")
-        elif low_n is not None and high_n is not None and low_n > high_n \
-                or low_n is None and str(low) > str(high):
+        elif (low_n is not None and high_n is not None and low_n > high_n) \
+                or (low_n is None and str(low) > str(high)):
             self.add(path, f"between low {_show(low)} is above high {_show(high)}",
                      "Write between: [low, high] with low ≤ high.")
 

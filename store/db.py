@@ -85,8 +85,8 @@ def open_database(url: str, pool_size: int = 10) -> Database:
         engine = create_engine(url, connect_args={"timeout": 30}, pool_size=pool_size,
                                max_overflow=pool_size)
         _configure_sqlite(engine)
-        read_engine = engine.execution_options(sqlite_begin="NONE")
-        write_engine = engine.execution_options(sqlite_begin="IMMEDIATE")
+        read_engine: Engine = engine.execution_options(sqlite_begin="NONE")
+        write_engine: Engine = engine.execution_options(sqlite_begin="IMMEDIATE")
     else:
         engine = create_engine(url, pool_size=pool_size, max_overflow=4, pool_pre_ping=True)
         read_engine = write_engine = engine

@@ -225,9 +225,10 @@ def enqueue_ledger(db: Database, versions: dict[tuple[str, int], PointsAccount],
                     .order_by(LedgerEntryRow.id).limit(batch)).all()
                 now = datetime.now(UTC)
                 values = []
-                for entry_id, kind, points, source_type, member_id, attributes in rows:
+                for row in rows:
+                    entry_id, points = int(row.id), int(row.points)
                     try:
-                        account = account_id(config, member_id, attributes)
+                        account = account_id(config, str(row.member_id), row.attributes)
                         status, error = "pending", None
                     except Unprocessable as exc:
                         account, status, error = "", "rejected", exc.message[:500]

@@ -107,7 +107,7 @@ def reversed_from(session: Session, lot_ids: list[int]) -> dict[int, int]:
     rows = session.execute(select(LedgerEntryRow.lot_id, func.sum(LedgerEntryRow.points)).where(
         LedgerEntryRow.lot_id.in_(lot_ids), LedgerEntryRow.kind == "reverse")
         .group_by(LedgerEntryRow.lot_id))
-    return {lot_id: -int(total) for lot_id, total in rows}
+    return {lot_id: -int(total) for lot_id, total in rows if lot_id is not None}
 
 
 _DUE = select(LedgerEntryRow).where(

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Connection, bindparam, func, select
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
@@ -49,7 +49,7 @@ _STATS_FROM = select(*_STATS_COLUMNS).where(*_STATS_WHERE,
                                             _ORDERS.c.placed_at >= bindparam("start"))
 
 
-def find(session: Session, program: str, member_id: str) -> Row[Any] | None:
+def find(session: Session | Connection, program: str, member_id: str) -> Row[Any] | None:
     """A read-only snapshot of the member row (attribute access like the model)."""
     return session.execute(_FIND, {"program": program, "member_id": member_id}).first()
 
@@ -91,11 +91,12 @@ def merge_attributes(row: MemberRow, attributes: dict[str, Any] | None) -> None:
             row.attributes = merged
 
 
-def window_stats(session: Session, member_pk: int | None, start: datetime | None,
+def window_stats(session: Session | Connection, member_pk: int | None, start: datetime | None,
                  end: datetime) -> tuple[Decimal, int]:
     """Qualifying spend and counted orders placed in [start, end] (start None: lifetime)."""
     if member_pk is None:
         return Decimal(0), 0
     params = {"member_pk": member_pk, "end": end, "start": start}
-    spend, count = session.execute(_STATS if start is None else _STATS_FROM, params).one()
+    row = session.execute(_STATS if start is None else _STATS_FROM, params).one()
+    spend, count = row[0], row[1]
     return (spend if spend is not None else Decimal(0)), int(count or 0)

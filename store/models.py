@@ -241,4 +241,4 @@ class AuditRow(Base):
 
 
 # Redemption tables live in their own module on the same metadata.
-from store import redemption_models  # noqa: F401
+from store import redemption_models  # noqa: E402,F401

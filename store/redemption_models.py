@@ -73,4 +73,4 @@ class RedemptionEventRow(Base):
 
 
 # The rest of the lifecycle's tables (automatic redemption, fulfilment) share this metadata.
-from store import lifecycle_models  # noqa: F401
+from store import lifecycle_models  # noqa: E402,F401

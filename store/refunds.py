@@ -34,6 +34,7 @@ def refund(db: Database, cache: ProgramCache, program_id: str, order_id: str,
             program = cache.get(session, program_id, order.ruleset_version)
             member = session.scalar(select(MemberRow).where(MemberRow.id == order.member_pk)
                                     .with_for_update().execution_options(populate_existing=True))
+            assert member is not None, "an order's member row is never deleted"
             session.refresh(order)
             prior = _find(session, order.id, request["refund_id"])
             if prior is not None:

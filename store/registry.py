@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Connection, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -55,7 +55,7 @@ def source_names(sources: dict[str, str]) -> dict[str, str]:
     return {Path(name).name: text for name, text in sorted(sources.items())}
 
 
-def generation(session: Session) -> int:
+def generation(session: Session | Connection) -> int:
     return session.scalar(select(RegistryGenerationRow.generation).where(
         RegistryGenerationRow.id == 1)) or 0
 
@@ -119,7 +119,7 @@ def sources_of(session: Session, program: str, version: int) -> dict[str, str]:
     return dict(get_version(session, program, version).sources)
 
 
-def require_program(session: Session, program: str) -> None:
+def require_program(session: Session | Connection, program: str) -> None:
     found = session.execute(select(ProgramRow.id).where(ProgramRow.id == program)).first()
     if found is None:
         raise NotFound("unknown_program", f"no program {program!r} is published")
@@ -161,7 +161,7 @@ def _activation(row: Any) -> Activation:
                       row.author, row.id)
 
 
-def activations(session: Session, program: str | None = None) -> list[Activation]:
+def activations(session: Session | Connection, program: str | None = None) -> list[Activation]:
     # Plain rows, so that a Core connection can read the timelines too.
     query = select(*ActivationRow.__table__.c).order_by(ActivationRow.id)
     if program is not None:

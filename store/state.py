@@ -7,6 +7,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Connection, Row
 from sqlalchemy.orm import Session
 
 from engine import MemberState
@@ -19,7 +20,8 @@ def request_hash(request: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def member_state(session: Session, program: Any, member: MemberRow | None, at: datetime,
+def member_state(session: Session | Connection, program: Any,
+                 member: MemberRow | Row[Any] | None, at: datetime,
                  lock_budgets: bool = False, needs_stock: bool = False) -> MemberState:
     """`needs_stock`: the request redeems a catalog item (only then is stock read)."""
     member_pk = member.id if member is not None else None
@@ -52,7 +54,8 @@ def member_state(session: Session, program: Any, member: MemberRow | None, at: d
     )
 
 
-def with_attributes(request: dict[str, Any], member: MemberRow | None) -> dict[str, Any]:
+def with_attributes(request: dict[str, Any],
+                    member: MemberRow | Row[Any] | None) -> dict[str, Any]:
     """The request as the engine sees it in server mode: stored attributes fill gaps."""
     if member is None or not member.attributes:
         return request

@@ -43,7 +43,8 @@ def effective_tier(program: Any, tier: str | None, tier_since: datetime | None, 
     if model_tiers is None:
         return None
     if tier is None or model_tiers.get(tier) is None:
-        return requalified(program, at, stats) or tiers.lowest(program).id
+        lowest = tiers.lowest(program)
+        return requalified(program, at, stats) or (lowest.id if lowest else None)
     policy = model_tiers.downgrade_policy
     if policy == "never" or tier == model_tiers.levels[0].id:
         return tier  # nothing to fall from

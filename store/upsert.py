@@ -4,23 +4,25 @@ Statements are built once per shape and cached: building one costs more than run
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import FromClause
 
 _CACHE: dict[tuple[Any, ...], Any] = {}
 
 
-def _insert(session: Session, table: Table):  # type: ignore[no-untyped-def]
+def _insert(session: Session, table: FromClause):  # type: ignore[no-untyped-def]
+    """`table` is a model's `__table__` (typed as a FromClause by the declarative base)."""
     dialect = session.get_bind().dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(cast(Table, table))
 
 
-def insert_ignore(session: Session, table: Table, values: dict[str, Any], keys: list[str]) -> None:
+def insert_ignore(session: Session, table: FromClause, values: dict[str, Any], keys: list[str]) -> None:
     """Insert a row unless one with the same `keys` exists."""
-    shape = ("ignore", session.get_bind().dialect.name, table.name, tuple(values), tuple(keys))
+    shape = ("ignore", session.get_bind().dialect.name, table.description, tuple(values), tuple(keys))
     stmt = _CACHE.get(shape)
     if stmt is None:
         stmt = _CACHE[shape] = _insert(session, table).on_conflict_do_nothing(index_elements=keys)
@@ -29,14 +31,14 @@ def insert_ignore(session: Session, table: Table, values: dict[str, Any], keys: 
 
 def increment(
     session: Session,
-    table: Table,
+    table: FromClause,
     keys: dict[str, Any],
     deltas: dict[str, Any],
     extra: dict[str, Any] | None = None,
 ) -> None:
     """Add `deltas` to a counter row identified by `keys`, creating it when missing."""
     extra = extra or {}
-    shape = ("inc", session.get_bind().dialect.name, table.name, tuple(keys), tuple(deltas),
+    shape = ("inc", session.get_bind().dialect.name, table.description, tuple(keys), tuple(deltas),
              tuple(extra))
     stmt = _CACHE.get(shape)
     if stmt is None:

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from engine import calendar
@@ -34,12 +34,12 @@ _COUNTERS = UsageCounterRow.__table__
 _MEMBER_COUNTERS = select(_COUNTERS).where(_COUNTERS.c.member_pk == bindparam("member_pk"))
 
 
-def _counters(session: Session, member_pk: int) -> list[Any]:
+def _counters(session: Session | Connection, member_pk: int) -> list[Any]:
     """Read-only rows of every counter of a member."""
     return list(session.execute(_MEMBER_COUNTERS, {"member_pk": member_pk}))
 
 
-def member_usage(session: Session, program: Any, member_pk: int | None, at: datetime) -> dict[str, Any]:
+def member_usage(session: Session | Connection, program: Any, member_pk: int | None, at: datetime) -> dict[str, Any]:
     """Everything MemberState needs from the counters, for an order placed at `at`."""
     out: dict[str, Any] = {"cap_usage": {}, "campaign_usage": {}, "challenge_spend": {},
                            "activity_counts": {}, "awarded_upgrades": set()}
@@ -70,12 +70,13 @@ def challenge_open(started_at: datetime | None, window_days: int | None, at: dat
     return window_days is None or started_at <= at < started_at + timedelta(days=window_days)
 
 
-def budgets_used(session: Session, program: Any, lock: bool) -> dict[str, int]:
+def budgets_used(session: Session | Connection, program: Any, lock: bool) -> dict[str, int]:
     """Points used per budgeted campaign; with `lock`, the rows stay locked (PostgreSQL)."""
     ids = sorted(c.id for c in program.model.campaigns if c.budget_points is not None)
     if not ids:
         return {}
     if lock:
+        assert isinstance(session, Session), "locking needs the write transaction's session"
         for cid in ids:
             insert_ignore(session, CampaignBudgetRow.__table__,
                           {"program": program.program, "campaign_id": cid, "points_used": 0},
@@ -84,10 +85,10 @@ def budgets_used(session: Session, program: Any, lock: bool) -> dict[str, int]:
         CampaignBudgetRow.program == program.program, CampaignBudgetRow.campaign_id.in_(ids))
     if lock:
         query = query.order_by(CampaignBudgetRow.campaign_id).with_for_update()
-    return {cid: used for cid, used in session.execute(query)}
+    return dict(session.execute(query).tuples().all())
 
 
-def reward_stock(session: Session, program: Any) -> dict[str, int]:
+def reward_stock(session: Session | Connection, program: Any) -> dict[str, int]:
     """Remaining stock of the catalog items that declare one."""
     redemption = program.model.redemption
     stocked = {r.id: r.stock for r in (redemption.catalog if redemption else ()) if r.stock is not None}

@@ -73,8 +73,8 @@ def cancel(program: ProgramPath, redemption_id: RedemptionPath, services: StoreD
 
 # The ledger lifecycle's other routers are mounted under this one, so api/app.py (which
 # registers this router) needs no edit for them.
-from api.routes import admin, auto_redemption
-from api.routes import fulfilment as fulfilment_routes
+from api.routes import admin, auto_redemption  # noqa: E402
+from api.routes import fulfilment as fulfilment_routes  # noqa: E402
 
 for _sub in (admin, auto_redemption, fulfilment_routes):
     router.include_router(_sub.router)

@@ -43,28 +43,27 @@ def running_server(database_url: str, cwd: Path, workers: int = 2) -> Iterator[S
     port = free_port()
     env = {**os.environ, "LOYALTY_DATABASE_URL": database_url}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    log = open(cwd / "server.log", "w")
-    proc = subprocess.Popen([*LOYALTY, "serve", "--port", str(port), "--workers", str(workers),
-                             "--log-level", "warning"], cwd=cwd, env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start:\n{(cwd / 'server.log').read_text()}")
-            time.sleep(0.2)
-        yield Server(url, database_url, create_key(database_url, "evaluate", "commit"),
-                     create_key(database_url, "admin"))
-    finally:
-        proc.terminate()
+    with open(cwd / "server.log", "w") as log:
+        proc = subprocess.Popen([*LOYALTY, "serve", "--port", str(port), "--workers", str(workers),
+                                 "--log-level", "warning"], cwd=cwd, env=env, stdout=log,
+                                stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
         try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"server did not start:\n{(cwd / 'server.log').read_text()}")
+                time.sleep(0.2)
+            yield Server(url, database_url, create_key(database_url, "evaluate", "commit"),
+                         create_key(database_url, "admin"))
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()

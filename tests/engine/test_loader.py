@@ -84,7 +84,7 @@ def test_missing_path_is_located_at_line_one(tmp_path: Path) -> None:
 
 
 def test_empty_folder_is_an_error(tmp_path: Path) -> None:
-    with pytest.raises(RulesetInvalid, match="no .yaml files"):
+    with pytest.raises(RulesetInvalid, match=r"no \.yaml files"):
         load_path(tmp_path)
 
 

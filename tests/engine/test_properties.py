@@ -8,7 +8,7 @@ line may push the order past a threshold that turns a rule off.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -39,7 +39,7 @@ def lines(draw):
 
 # any minute of 2026, written with one of several UTC offsets
 instants = st.builds(
-    lambda minutes, offset: (datetime(2026, 1, 1, tzinfo=timezone.utc)
+    lambda minutes, offset: (datetime(2026, 1, 1, tzinfo=UTC)
                              + timedelta(minutes=minutes)).astimezone(
         timezone(timedelta(hours=offset))).isoformat(),
     st.integers(0, 365 * 24 * 60 - 1), st.sampled_from([-8, -5, -4, 0, 2, 9]))

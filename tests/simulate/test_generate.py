@@ -70,8 +70,8 @@ def test_realistic_mix() -> None:
     spend = Counter()
     for e in events:
         if e["type"] == "order":
-            spend[e["member_id"]] += sum(float(l["unit_price"]) * l["quantity"]
-                                         for l in e["order"]["lines"])
+            spend[e["member_id"]] += sum(float(line["unit_price"]) * line["quantity"]
+                                         for line in e["order"]["lines"])
     ranked = sorted(spend.values(), reverse=True)
     top = sum(ranked[: len(ranked) // 10])
     assert top > 0.3 * sum(ranked)  # heavy tail: the top 10 % spend far more than 10 %

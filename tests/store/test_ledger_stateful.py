@@ -228,8 +228,9 @@ def ledger_machine(db: Database, program: Program, automatic: bool) -> type[Rule
                 assert self.used(member, month) + len(autos) <= MONTHLY, "over the monthly limit"
                 assert all(a["points"] == unit for a in autos)
             elif enabled and self.used(member, month) < MONTHLY:
-                assert done["balance"] < threshold, "the balance reached the threshold, the " \
-                    "limit allowed it, and no automatic redemption was made"
+                assert done["balance"] < threshold, ("the balance reached the threshold, the "
+                                                     "limit allowed it, and no automatic "
+                                                     "redemption was made")
             for a in autos:
                 event("automatic redemption")
                 if any(r.kind == "automatic" and r.member == member and r.month == month
