@@ -20,9 +20,15 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from engine.partition import Outcome, PartResult, SimulationFailed, run_local, run_parallel
 from engine.program import Program, load_program
 from engine.simstats import report
+from engine.simulation.partition import (
+    Outcome,
+    PartResult,
+    SimulationFailed,
+    run_local,
+    run_parallel,
+)
 
 __all__ = ["SimulationFailed", "count_lines", "simulate"]
 TOP_CHANGED = 20

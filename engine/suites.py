@@ -2,7 +2,7 @@
 
 A case is one evaluation (DESIGN §5) with a frozen time; only the expectations listed are
 compared. A scenario replays a member's events with full state, exactly as the simulator
-does (engine/replay.py), and then checks the member's book. Every failure carries the
+does (engine/simulation/replay.py, through the lifecycle core), and then checks the member's book. Every failure carries the
 expected and the actual value, and a failing case carries its explain trace.
 """
 
@@ -21,10 +21,10 @@ import yaml
 from engine.errors import RulesetInvalid
 from engine.evaluate import RequestInvalid, evaluate
 from engine.history import InvalidEvent, check_event
-from engine.partition import LocalPool
 from engine.program import Program, load_program
-from engine.replay import Reject, Replay
 from engine.simstats import Stats
+from engine.simulation.partition import LocalPool
+from engine.simulation.replay import Reject, Replay
 
 SUFFIX = "_test.yaml"
 
@@ -203,7 +203,7 @@ class Suite:
         mem = replay.members[member["id"]]
         if scenario.get("as_of"):
             at = datetime.fromisoformat(scenario["as_of"])
-            replay.advance(mem, at.timestamp(), at.astimezone(self.program.timezone).year)
+            replay.apply(mem, replay.lc.advance(mem.book, at), at)
         expect = scenario["expect"]
         if "rejected" not in expect and stats.rejected:  # unexpected: say so, don't pass
             expect = {**expect, "rejected": 0}
@@ -292,13 +292,15 @@ def check_case(expect: dict[str, Any], result: dict[str, Any]) -> list[Failure]:
 
 
 def check_scenario(expect: dict[str, Any], replay: Replay, mem: Any) -> list[Failure]:
-    book, stats = mem.points, replay.stats
+    book, stats = mem.book, replay.stats
     actual: dict[str, Any] = {
-        "balance": book.balance, "tier": replay.tier_ids[mem.tier], "points_issued": book.issued,
-        "points_redeemed": book.redeemed, "points_expired": book.expired,
-        "points_reversed": book.reversed, "rejected": stats.rejected,
-        "campaign_usage": dict(mem.campaign_usage), "redemptions": dict(stats.redemptions),
-        "cap_usage": {rule: held[1] for rule, held in mem.caps.items()},
+        "balance": book.balance, "tier": book.tier or replay.tier_ids[0],
+        "points_issued": stats.issued, "points_redeemed": stats.redeemed,
+        "points_expired": stats.expired, "points_reversed": stats.reversed,
+        "rejected": stats.rejected,
+        "campaign_usage": {cid: used[0] for cid, used in book.campaigns.items()},
+        "redemptions": dict(stats.redemptions),
+        "cap_usage": {rule: spend for rule, (_, spend) in book.caps.items()},
     }
     out = []
     for key, expected in expect.items():

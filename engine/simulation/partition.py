@@ -1,8 +1,10 @@
 """Running a replay in one process or split by member across several.
 
-Members are independent except for the limits they share: campaign budgets and reward
-stock. Every worker streams the whole file, decodes only its own members' lines
-(`crc32(member_id) % workers`), and keeps only their state. Shared limits stay exact by
+Members are independent except for referrals (which change two books at once: members
+linked by referrals form a group, and one worker owns a whole group) and the limits
+they share: campaign budgets and reward stock. Every worker streams the whole file,
+decodes only its own members' lines (`crc32(group or member id) % workers`), and keeps
+only their state. Shared limits stay exact by
 sequencing: before an event that may touch one (an order while a budgeted campaign can
 be running, a redemption of a stock-limited reward), a worker publishes the line it is at
 and waits until every other worker has moved past that line. All claims made before that
@@ -13,6 +15,7 @@ the protocol cannot deadlock. Events that touch no shared limit never wait.
 
 from __future__ import annotations
 
+import json
 import multiprocessing as mp
 import queue as queue_module
 import time
@@ -20,13 +23,14 @@ import traceback
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from engine.history import EventError, read_events
 from engine.program import Program, load_program
-from engine.replay import Reject, Replay
 from engine.simstats import Stats
+from engine.simulation.replay import Reject, Replay
 
 INF = float("inf")
 Outcome = tuple[int, int, int, str]  # points issued, points reversed, balance, tier
@@ -148,23 +152,54 @@ def replay_file(program: Program, history: Path, pool: Any, on_error: str,
 
 
 def outcomes(replay: Replay) -> dict[str, Outcome]:
-    ids = replay.tier_ids
-    return {m.id: (m.points.issued, m.points.reversed, m.points.balance, ids[m.tier])
-            for m in replay.members.values()}
+    return replay.tally.outcomes(replay.members, replay.tier_ids)
+
+
+def _instant(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, UTC)
 
 
 def run_local(program: Program, history: Path, on_error: str,
               tick: Callable[[int], None] | None = None) -> PartResult:
     pool = LocalPool(program)
     replay, failure = replay_file(program, history, pool, on_error, None, tick)
-    if failure is None:
-        replay.finish(replay.stats.last_ts)
+    if failure is None and replay.stats.last_ts > float("-inf"):
+        replay.finish(_instant(replay.stats.last_ts))
     budget = {c: pool.budget_used(c) for c in _budgeted(program)}
     return PartResult(replay.stats, budget, outcomes(replay), failure)
 
 
+def referral_groups(history: Path) -> dict[str, str]:
+    """Members linked by referrals (a referral changes the referrer's and the friend's
+    books in one step), each mapped to its group's smallest member id: a worker owns a
+    whole group. Only lines naming a friend are decoded."""
+    parent: dict[str, str] = {}
+
+    def root(member: str) -> str:
+        while parent.get(member, member) != member:
+            member = parent[member]
+        return member
+
+    if history.suffix.lower() == ".csv":
+        return {}
+    with history.open(encoding="utf-8") as stream:
+        for line in stream:
+            if '"friend_id"' not in line and '"referred_by"' not in line:
+                continue
+            try:
+                data = json.loads(line)
+                a, b = data["member_id"], data.get("friend_id") or data.get("referred_by")
+            except (ValueError, KeyError, TypeError):
+                continue  # the replay reports the bad line
+            if isinstance(a, str) and isinstance(b, str):
+                ra, rb = root(a), root(b)
+                if ra != rb:
+                    parent[max(ra, rb)] = min(ra, rb)
+    return {member: root(member) for member in parent}
+
+
 def _worker(sources: Mapping[str, str], history: str, on_error: str, me: int, workers: int,
-            arrays: Mapping[str, Any], queue: Any) -> None:
+            arrays: Mapping[str, Any], queue: Any, groups: Mapping[str, str]) -> None:
     progress, ends, done = arrays["progress"], arrays["ends"], arrays["done"]
     try:
         program = load_program(dict(sources))
@@ -174,7 +209,7 @@ def _worker(sources: Mapping[str, str], history: str, on_error: str, me: int, wo
         def keep(member: str | None) -> bool:
             if member is None:
                 return me == 0
-            return zlib.crc32(member.encode()) % workers == me
+            return zlib.crc32(groups.get(member, member).encode()) % workers == me
 
         replay, failure = replay_file(program, Path(history), pool, on_error, keep)
         ends[me] = replay.stats.last_ts
@@ -184,7 +219,7 @@ def _worker(sources: Mapping[str, str], history: str, on_error: str, me: int, wo
             time.sleep(0.005)
         end_ts = max(ends[i] for i in range(workers))
         if failure is None and end_ts > float("-inf"):
-            replay.finish(end_ts)
+            replay.finish(_instant(end_ts))
         budget = {c: pool.budget_used(c) for c in campaigns}
         queue.put((me, PartResult(replay.stats, budget, outcomes(replay), failure), None))
     except BaseException:  # noqa: BLE001 - any failure is reported; the parent fails the run
@@ -196,6 +231,7 @@ def _worker(sources: Mapping[str, str], history: str, on_error: str, me: int, wo
 def run_parallel(program: Program, history: Path, workers: int, on_error: str,
                  tick: Callable[[int], None] | None = None) -> PartResult:
     ctx = mp.get_context("spawn")
+    groups = referral_groups(history)
     campaigns, rewards = _budgeted(program), _initial_stock(program)
     arrays = {"progress": ctx.RawArray("d", workers), "ends": ctx.RawArray("d", workers),
               "done": ctx.RawArray("b", workers),
@@ -206,7 +242,7 @@ def run_parallel(program: Program, history: Path, workers: int, on_error: str,
     queue = ctx.Queue()
     procs = [ctx.Process(target=_worker, name=f"simulate-{i}",
                          args=(dict(program.sources), str(history), on_error, i, workers,
-                               arrays, queue)) for i in range(workers)]
+                               arrays, queue, groups)) for i in range(workers)]
     for p in procs:
         p.start()
     parts: dict[int, PartResult] = {}

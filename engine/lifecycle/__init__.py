@@ -1,0 +1,39 @@
+"""The member lifecycle: one pure core for the store and the simulator.
+
+Given a member's book (`MemberBook`) and one event — an order, a refund, an activity, a
+redemption, a hold and its capture or release, a cancel, automatic redemption, time
+passing — the core changes the book and returns what changed (`Step.changes`: ledger
+entries with the lots they touched, tier changes, shared-budget and stock moves,
+cashback). The store persists a step in one transaction; the simulator keeps books in
+memory and adds steps up. Nothing about points is decided anywhere else.
+
+    from engine.lifecycle import Lifecycle
+    lc = Lifecycle(program)
+    book = lc.new_book("M-1", at)
+    step = commit_order(lc, book, request, pool, new_id)
+"""
+
+from engine.lifecycle.activities import ActivityRefused, ActivityStep, record_activity
+from engine.lifecycle.book import MemberBook, from_json, to_json
+from engine.lifecycle.changes import (
+    BudgetMove,
+    CashbackMove,
+    Change,
+    Draw,
+    Entry,
+    StockMove,
+    TierChange,
+)
+from engine.lifecycle.context import Lifecycle, NoPool, Pool, Step
+from engine.lifecycle.orders import OrderStep, commit_order
+from engine.lifecycle.records import OrderRecord, RedemptionRecord
+from engine.lifecycle.redemptions import Ask, RedeemStep, cancel, configure_automatic, redeem
+from engine.lifecycle.refunds import RefundRefused, RefundStep, refund, wanted_lines
+
+__all__ = [
+    "ActivityRefused", "ActivityStep", "Ask", "BudgetMove", "CashbackMove", "Change", "Draw",
+    "Entry", "Lifecycle", "MemberBook", "NoPool", "OrderRecord", "OrderStep", "Pool",
+    "RedeemStep", "RedemptionRecord", "RefundRefused", "RefundStep", "Step", "StockMove",
+    "TierChange", "cancel", "commit_order", "configure_automatic", "from_json",
+    "record_activity", "redeem", "refund", "to_json", "wanted_lines",
+]

@@ -1,0 +1,135 @@
+"""Activity bonuses outside orders: account creation, reviews, social shares, birthdays
+and referrals, each limited per period as the ruleset says.
+
+A referral pays the referrer the activity's points and the referred friend the friend
+bonus; a running `referral` campaign replaces both while its compiled conditions hold
+(schedule, tiers, segments, channels — decided by the rule engine on the referrer's
+fact at the activity's instant; the first such campaign in the ruleset's order wins).
+A friend earns the friend bonus once per program, a referrer once per friend, and a
+referral back to one's own referrer is refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from engine import calendar
+from engine.facts import order_fact
+from engine.lifecycle.book import MemberBook
+from engine.lifecycle.context import Lifecycle, Step
+from engine.model import Campaign
+from engine.request import Request
+
+ORDER_ACTIVITIES = frozenset({"first_purchase"})
+
+
+class ActivityRefused(ValueError):
+    def __init__(self, code: str, message: str, pointer: str) -> None:
+        super().__init__(message)
+        self.code, self.message, self.pointer = code, message, pointer
+
+
+@dataclass
+class ActivityStep(Step):
+    points: int = 0
+    rule: str = ""
+    friend_points: int = 0
+    friend_step: Step | None = None
+
+
+def referral_campaign(lc: Lifecycle, book: MemberBook, at: datetime) -> Campaign | None:
+    """The referral campaign that applies to `book`'s member at `at` (rule engine)."""
+    campaigns = [c for c in lc.model.campaigns if c.type == "referral"]
+    if not campaigns:
+        return None
+    request = Request(member={"id": book.member_id, "attributes": book.attributes},
+                      order=None, redeem=None, explain=False, as_of=at)
+    fired = lc.program.compiled.order.decide(order_fact(lc.program, request, book.tier))
+    return next((c for c in campaigns if c.rule_id in fired), None)
+
+
+def _birthday_month(book: MemberBook) -> int | None:
+    raw = book.attributes.get("birthday")
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(str(raw)).month
+    except ValueError:
+        return None
+
+
+def _check(lc: Lifecycle, book: MemberBook, name: str, at: datetime) -> None:
+    activity = lc.model.earning.activities.get(name)
+    if activity is None or name in ORDER_ACTIVITIES:
+        why = "comes with the member's first committed order" if name in ORDER_ACTIVITIES \
+            else f"is not offered by {lc.program.name}"
+        raise ActivityRefused("activity_not_offered", f"activity {name!r} {why}", "/activity")
+    if name == "birthday":
+        month = _birthday_month(book)
+        if month is None:
+            raise ActivityRefused("birthday_unknown", "the birthday bonus needs the member's "
+                                  "birthday on record (attribute `birthday`)", "/attributes")
+        if month != calendar.local(lc.program, at).month:
+            raise ActivityRefused("not_birthday_month", "the birthday bonus is given in the "
+                                  "member's birthday month", "/occurred_at")
+    if activity.limit is not None:
+        period = lc.activity_period(name, at)
+        held = book.activities.get(name)
+        if held is not None and held[0] == period and held[1] >= activity.limit.count:
+            raise ActivityRefused("activity_limit_reached",
+                                  f"{name} is limited to {activity.limit.count} per "
+                                  f"{activity.limit.per}; the member has reached it",
+                                  "/activity")
+
+
+def _count(lc: Lifecycle, book: MemberBook, name: str, at: datetime) -> None:
+    period = lc.activity_period(name, at)
+    held = book.activities.get(name)
+    book.activities[name] = (period, (held[1] if held and held[0] == period else 0) + 1)
+
+
+def record_activity(lc: Lifecycle, book: MemberBook, name: str, event_id: str, at: datetime,
+                    friend: MemberBook | None = None) -> ActivityStep:
+    """Award activity `name` to `book` at `at`; a referral also pays `friend`."""
+    step = ActivityStep()
+    lc.advance(book, at, step)
+    _check(lc, book, name, at)
+    activity = lc.model.earning.activities[name]
+    pts, friend_pts, rule = activity.points, activity.friend_bonus, f"earning.activities.{name}"
+    if name == "referral":
+        _check_referral(book, friend)
+        campaign = referral_campaign(lc, book, at)
+        if campaign is not None:
+            pts, friend_pts = campaign.points or pts, campaign.friend_bonus or friend_pts
+            rule = campaign.rule_id
+    lc.credit(book, [("bonus", rule, pts)], at, "activity", event_id, f"activity:{event_id}",
+              step)
+    _count(lc, book, name, at)
+    step.points, step.rule = pts, rule
+    if name == "referral" and friend is not None:
+        friend_step = Step()
+        lc.advance(friend, at, friend_step)
+        lc.credit(friend, [("bonus", f"{rule}.friend_bonus", friend_pts)], at, "activity",
+                  event_id, f"activity:{event_id}", friend_step)
+        friend.referred_by = book.member_id
+        book.referred.append(friend.member_id)
+        step.friend_points, step.friend_step = friend_pts, friend_step
+    return step
+
+
+def _check_referral(book: MemberBook, friend: MemberBook | None) -> None:
+    if friend is None:
+        return
+    if friend.member_id == book.member_id:
+        raise ActivityRefused("self_referral", "a member cannot refer themselves", "/friend_id")
+    if friend.referred_by is not None:
+        raise ActivityRefused("friend_already_referred", f"member {friend.member_id!r} was "
+                              f"already referred (by {friend.referred_by!r}); a friend earns "
+                              "the friend bonus once", "/friend_id")
+    if friend.member_id in book.referred:
+        raise ActivityRefused("already_referred", "this referrer already earned for "
+                              f"{friend.member_id!r}", "/friend_id")
+    if book.referred_by == friend.member_id:
+        raise ActivityRefused("circular_referral", f"{friend.member_id!r} referred "
+                              f"{book.member_id!r}; a referral back is refused", "/friend_id")

@@ -1,0 +1,190 @@
+"""A member's book: everything the lifecycle rules need to know about one member.
+
+The store keeps one book per member (a compact JSON row, read and written under the
+member's row lock); the simulator keeps the same books in memory. Both hand a book and
+one event to the lifecycle core (`engine.lifecycle.core`), which returns the changed
+book and what changed. Nothing outside the core writes a book.
+
+What is not in a book: orders (a refund gets the record of its order, `OrderRecord`),
+redemptions (a cancel gets the record of its redemption) and limits shared by members
+(campaign budgets, reward stock), which the caller supplies and the core moves.
+
+Instants are aware datetimes in UTC; money is Decimal; points are integers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from engine.lifecycle.records import RedemptionRecord, redemption_from, redemption_json
+
+ZERO = Decimal(0)
+FORMAT = 1  # bumped when the JSON shape changes; `from_json` reads every older one
+
+
+@dataclass(slots=True)
+class Lot:
+    """Points credited by one event, consumed oldest-expiry first. `no` numbers the
+    member's lots from 1 in the order they were credited (the same in the store and the
+    simulator, so a lot is named the same way in both)."""
+
+    no: int
+    earned_at: datetime
+    expires_at: datetime | None
+    points: int  # credited
+    left: int  # still spendable
+    source: str  # "order:<id>", "activity:<event id>", "referral:<event id>", …
+
+    def sort_key(self) -> tuple[bool, datetime, int]:
+        return (self.expires_at is None, self.expires_at or self.earned_at, self.no)
+
+
+@dataclass(slots=True)
+class Window:
+    """Qualifying spend and orders counted in one tier window, and the highest tier
+    granted in it beyond qualification (a met tier challenge, a tier given at
+    enrolment; None: none)."""
+
+    spend: Decimal = ZERO
+    orders: int = 0
+    granted: str | None = None
+
+
+@dataclass(slots=True)
+class Qualifying:
+    """One order's part of rolling-window qualification (`rolling_12_months`)."""
+
+    at: datetime
+    order_id: str
+    spend: Decimal
+    orders: int  # 1, or 0 once the order is refunded in full
+    granted: str | None = None
+
+
+@dataclass(slots=True)
+class Challenge:
+    """A running tier challenge: spend counted from `started_at` until `ends_at`."""
+
+    started_at: datetime
+    ends_at: datetime | None
+    spend: Decimal = ZERO
+
+
+@dataclass(slots=True)
+class AutoSettings:
+    enabled: bool
+    threshold: int
+    unit: int
+    method: str
+    frequency_count: int | None = None
+    frequency_per: str | None = None
+
+
+@dataclass(slots=True)
+class MemberBook:
+    member_id: str
+    enrolled_at: datetime
+    attributes: dict[str, Any] = field(default_factory=dict)
+    tier: str | None = None
+    tier_since: datetime | None = None
+    best_tier: str | None = None  # the highest tier ever held (policy `never`)
+    awarded_upgrades: list[str] = field(default_factory=list)
+    orders_count: int = 0
+    lots: list[Lot] = field(default_factory=list)  # open lots, in consumption order
+    next_lot: int = 1
+    debt: int = 0  # points owed after a clawback took more than the member held
+    # tier qualification: calendar windows by key ("2026", "lifetime"), rolling entries
+    windows: dict[str, Window] = field(default_factory=dict)
+    rolling: list[Qualifying] = field(default_factory=list)
+    # usage: seasonal cap spend {rotation rule: (period, spend)}, campaign uses and
+    # points {campaign id: [uses, points]}, tier challenges, activities {name: (period, n)}
+    caps: dict[str, tuple[str, Decimal]] = field(default_factory=dict)
+    campaigns: dict[str, list[int]] = field(default_factory=dict)
+    challenges: dict[str, Challenge] = field(default_factory=dict)
+    activities: dict[str, tuple[str, int]] = field(default_factory=dict)
+    referred_by: str | None = None
+    referred: list[str] = field(default_factory=list)  # friends this member referred
+    auto: AutoSettings | None = None
+    auto_used: tuple[str, int] = ("", 0)  # (frequency period, automatic redemptions)
+    holds: list[RedemptionRecord] = field(default_factory=list)  # live checkout holds
+    last_at: datetime | None = None  # the latest instant the book was brought to
+
+    @property
+    def balance(self) -> int:
+        return sum(lot.left for lot in self.lots) - self.debt
+
+    def next_expiry(self) -> datetime | None:
+        dated = [lot.expires_at for lot in self.lots if lot.expires_at is not None]
+        return min(dated) if dated else None
+
+
+# ---------------------------------------------------------------- JSON
+
+def _t(value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone(UTC).isoformat()
+
+
+def _at(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def to_json(book: MemberBook) -> dict[str, Any]:
+    """The book as JSON data (strings for money and instants), stable key order."""
+    return {
+        "format": FORMAT, "member_id": book.member_id, "enrolled_at": _t(book.enrolled_at),
+        "attributes": book.attributes, "tier": book.tier, "tier_since": _t(book.tier_since),
+        "best_tier": book.best_tier, "awarded_upgrades": list(book.awarded_upgrades),
+        "orders_count": book.orders_count,
+        "lots": [[lot.no, _t(lot.earned_at), _t(lot.expires_at), lot.points, lot.left,
+                  lot.source] for lot in book.lots],
+        "next_lot": book.next_lot, "debt": book.debt,
+        "windows": {k: [str(w.spend), w.orders, w.granted] for k, w in book.windows.items()},
+        "rolling": [[_t(q.at), q.order_id, str(q.spend), q.orders, q.granted]
+                    for q in book.rolling],
+        "caps": {k: [p, str(s)] for k, (p, s) in book.caps.items()},
+        "campaigns": {k: list(v) for k, v in book.campaigns.items()},
+        "challenges": {k: [_t(c.started_at), _t(c.ends_at), str(c.spend)]
+                       for k, c in book.challenges.items()},
+        "activities": {k: [p, n] for k, (p, n) in book.activities.items()},
+        "referred_by": book.referred_by, "referred": list(book.referred),
+        "auto": None if book.auto is None else [
+            book.auto.enabled, book.auto.threshold, book.auto.unit, book.auto.method,
+            book.auto.frequency_count, book.auto.frequency_per],
+        "auto_used": list(book.auto_used),
+        "holds": [redemption_json(h) for h in book.holds], "last_at": _t(book.last_at),
+    }
+
+
+def from_json(data: dict[str, Any]) -> MemberBook:
+    auto = data.get("auto")
+    enrolled = _at(data["enrolled_at"])
+    assert enrolled is not None
+    return MemberBook(
+        member_id=data["member_id"], enrolled_at=enrolled,
+        attributes=dict(data.get("attributes") or {}), tier=data.get("tier"),
+        tier_since=_at(data.get("tier_since")), best_tier=data.get("best_tier"),
+        awarded_upgrades=list(data.get("awarded_upgrades") or ()),
+        orders_count=int(data.get("orders_count", 0)),
+        lots=[Lot(no, _at(earned), _at(expires), points, left, source)  # type: ignore[arg-type]
+              for no, earned, expires, points, left, source in data.get("lots") or ()],
+        next_lot=int(data.get("next_lot", 1)), debt=int(data.get("debt", 0)),
+        windows={k: Window(Decimal(s), int(n), g)
+                 for k, (s, n, g) in (data.get("windows") or {}).items()},
+        rolling=[Qualifying(_at(at), oid, Decimal(s), int(n), g)  # type: ignore[arg-type]
+                 for at, oid, s, n, g in data.get("rolling") or ()],
+        caps={k: (p, Decimal(s)) for k, (p, s) in (data.get("caps") or {}).items()},
+        campaigns={k: [int(v[0]), int(v[1])] for k, v in (data.get("campaigns") or {}).items()},
+        challenges={k: Challenge(_at(s), _at(e), Decimal(sp))  # type: ignore[arg-type]
+                    for k, (s, e, sp) in (data.get("challenges") or {}).items()},
+        activities={k: (p, int(n)) for k, (p, n) in (data.get("activities") or {}).items()},
+        referred_by=data.get("referred_by"), referred=list(data.get("referred") or ()),
+        auto=None if not auto else AutoSettings(bool(auto[0]), int(auto[1]), int(auto[2]),
+                                                str(auto[3]), auto[4], auto[5]),
+        auto_used=(str((data.get("auto_used") or ["", 0])[0]),
+                   int((data.get("auto_used") or ["", 0])[1])),
+        holds=[redemption_from(h) for h in data.get("holds") or ()],
+        last_at=_at(data.get("last_at")),
+    )

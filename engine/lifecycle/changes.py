@@ -1,0 +1,74 @@
+"""What a lifecycle step changed, as typed values.
+
+The core returns these next to the new book; the store appends them to its journals
+(ledger entries, lot allocations, shared counters) in the same transaction, the
+simulator adds them up for its report. Neither decides anything from them: every
+decision was taken by the core.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Draw:
+    """Points taken from (or, for a restore, given back to) one lot. `lot` 0 is the
+    member's debt: a clawback that found no lot to take from."""
+
+    lot: int
+    points: int
+    expires_at: datetime | None
+    earned_at: datetime
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One line of the member's points ledger. Credits (`earn`, `bonus`, `adjust` > 0)
+    name the lot they filled; debits (`redeem`, `expire`, `reverse` < 0) list the lots
+    they drew from; a `reverse` > 0 gives points back to the lots in `draws`."""
+
+    kind: str  # earn bonus redeem expire reverse adjust
+    points: int
+    rule: str | None
+    source_type: str  # order refund activity redemption expiry tier admin
+    source_ref: str
+    at: datetime
+    lot: int | None = None
+    expires_at: datetime | None = None
+    draws: tuple[Draw, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TierChange:
+    before: str | None
+    after: str | None
+    at: datetime
+    cause: str  # order refund challenge time enroll
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetMove:
+    """Points a campaign's shared budget gains (positive) or gets back (negative)."""
+
+    campaign: str
+    points: int
+
+
+@dataclass(frozen=True, slots=True)
+class StockMove:
+    """Units of a stocked reward issued (positive) or put back (negative)."""
+
+    reward: str
+    quantity: int
+
+
+@dataclass(frozen=True, slots=True)
+class CashbackMove:
+    amount: Decimal  # paid (positive) or reversed (negative)
+
+
+Change = Entry | TierChange | BudgetMove | StockMove | CashbackMove

@@ -1,0 +1,177 @@
+"""What every lifecycle step needs of the program, and the steps they all share:
+bringing a book forward in time, the evaluator's view of a book, crediting points.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Protocol
+
+from engine import calendar
+from engine.lifecycle import points
+from engine.lifecycle.book import MemberBook
+from engine.lifecycle.changes import Change, Entry, StockMove, TierChange
+from engine.lifecycle.records import RedemptionRecord
+from engine.lifecycle.tiering import TierRules
+from engine.model import Rotation
+from engine.program import Program
+from engine.state import MemberState
+
+ZERO = Decimal(0)
+
+
+class Pool(Protocol):
+    """Limits shared by members: the caller reads them (under its locks) and applies
+    the `BudgetMove`s and `StockMove`s a step returns."""
+
+    def budget_used(self, campaign: str) -> int: ...
+    def stock_left(self, reward: str) -> int | None: ...
+
+
+class NoPool:
+    """For programs (or steps) that touch no shared limit."""
+
+    def budget_used(self, campaign: str) -> int:
+        return 0
+
+    def stock_left(self, reward: str) -> int | None:
+        return None
+
+
+@dataclass
+class Step:
+    """What one lifecycle step did: the changes in order, and the holds it released."""
+
+    changes: list[Change] = field(default_factory=list)
+    released: list[RedemptionRecord] = field(default_factory=list)
+
+    def entries(self) -> list[Entry]:
+        return [c for c in self.changes if isinstance(c, Entry)]
+
+
+class Lifecycle:
+    """One program version's lifecycle rules (build once per compiled program)."""
+
+    def __init__(self, program: Program) -> None:
+        self.program = program
+        model = self.model = program.model
+        self.tz = program.timezone
+        self.tiers = TierRules.of(model.tiers, self.tz)
+        self.rotations: dict[str, Rotation] = {r.rule_id: r for r in model.rotations}
+        self.challenge_days = {c.id: c.window_days for c in model.campaigns
+                               if c.type == "tier_challenge"}
+        self.budgeted = frozenset(c.id for c in model.campaigns if c.budget_points is not None)
+        self.stocked = frozenset(r.id for r in model.redemption.catalog if r.stock is not None) \
+            if model.redemption else frozenset()
+        self.refund_policy = getattr(model.redemption, "refund_policy", None) or "clawback"
+
+    # ------------------------------------------------------------ books
+    def new_book(self, member_id: str, at: datetime, attributes: dict | None = None,
+                 tier: str | None = None) -> MemberBook:
+        book = MemberBook(member_id=member_id, enrolled_at=at, attributes=dict(attributes or {}))
+        if self.tiers is not None:
+            if tier is not None and self.tiers.index(tier) > 0:
+                self.tiers.grant(book, at, tier)
+            self.tiers.settle(book, at, "enroll")
+            book.tier_since = at
+        book.last_at = at
+        return book
+
+    def expiry_of(self, at: datetime) -> datetime | None:
+        return calendar.expiry_at(self.program, at)
+
+    def period(self, per: str, at: datetime) -> str:
+        return calendar.period_of(per, calendar.local(self.program, at).date())
+
+    def cap_period(self, rotation: Rotation, at: datetime) -> str:
+        return rotation.id if rotation.cap_period == "rotation" else \
+            self.period(rotation.cap_period, at)
+
+    # ------------------------------------------------------------ time
+    def advance(self, book: MemberBook, at: datetime, step: Step | None = None) -> Step:
+        """Bring `book` to `at`: release holds whose time ran out, expire due lots, and
+        let the tier fall at every boundary passed. Never moves a book backwards."""
+        step = step if step is not None else Step()
+        if book.last_at is not None and at < book.last_at:
+            at = book.last_at  # an event dated earlier than one already applied
+        for hold in [h for h in book.holds if h.hold_expires_at is not None
+                     and h.hold_expires_at <= at]:
+            self.release(book, hold, hold.hold_expires_at or at, "released", step)
+        step.changes.extend(points.expire_due(book, at))
+        if self.tiers is not None:
+            step.changes.extend(self.tiers.advance(book, at))
+        book.last_at = at
+        return step
+
+    def release(self, book: MemberBook, record: RedemptionRecord, at: datetime, status: str,
+                step: Step) -> None:
+        """Put a redemption's points back (cancel, release) and its stock."""
+        if record in book.holds:
+            book.holds.remove(record)
+        if record.draws:
+            given = points.restore(book, record.draws, at)
+            step.changes.append(Entry("reverse", record.points, "redemption.cancel",
+                                      "redemption", record.id, at, draws=given))
+            step.changes.extend(points.expire_due(book, at))
+        if record.kind == "reward" and record.reward_id in self.stocked:
+            step.changes.append(StockMove(record.reward_id, -record.quantity))
+        if record.kind == "automatic" and record.counted_in is not None \
+                and book.auto_used[0] == record.counted_in and book.auto_used[1] > 0:
+            book.auto_used = (record.counted_in, book.auto_used[1] - 1)
+        record.status = status
+        step.released.append(record)
+
+    # ------------------------------------------------------------ the evaluator's view
+    def state(self, book: MemberBook, at: datetime, pool: Pool,
+              stock: bool = False) -> MemberState:
+        """What the evaluator needs to know about the member at `at`."""
+        spend, orders = self.tiers.totals(book, at) if self.tiers else (ZERO, 0)
+        caps = {rule: spent for rule, (period, spent) in book.caps.items()
+                if rule in self.rotations and period == self.cap_period(self.rotations[rule], at)}
+        challenges = {cid: c.spend for cid, c in book.challenges.items()
+                      if c.started_at <= at and (c.ends_at is None or at < c.ends_at)}
+        activities = {name: n for name, (period, n) in book.activities.items()
+                      if period == self.activity_period(name, at)}
+        return MemberState(
+            tier=book.tier, balance=points.spendable(book, at), orders_count=book.orders_count,
+            qualifying_spend=spend, qualifying_orders=orders, cap_usage=caps,
+            campaign_usage={cid: used[0] for cid, used in book.campaigns.items()},
+            campaign_budget_used={cid: pool.budget_used(cid) for cid in self.budgeted},
+            challenge_spend=challenges,
+            reward_stock={r: left for r in self.stocked
+                          if (left := pool.stock_left(r)) is not None} if stock else {},
+            activity_counts=activities, awarded_upgrades=frozenset(book.awarded_upgrades),
+            tier_since=book.tier_since)
+
+    def activity_period(self, name: str, at: datetime) -> str:
+        activity = self.model.earning.activities.get(name)
+        per = activity.limit.per if activity is not None and activity.limit else "lifetime"
+        return self.period(per, at)
+
+    # ------------------------------------------------------------ crediting
+    def credit(self, book: MemberBook, parts: list[tuple[str, str, int]], at: datetime,
+               source_type: str, source_ref: str, lot_source: str, step: Step) -> int | None:
+        """Open one lot for `parts` [(kind, rule, points)] and journal one entry per part;
+        returns the lot number (None when nothing was credited)."""
+        total = sum(p for _, _, p in parts if p > 0)
+        if total <= 0:
+            return None
+        expires = self.expiry_of(at)
+        no, repay = points.open_lot(book, total, at, expires, lot_source)
+        for i, (kind, rule, pts) in enumerate(p for p in parts if p[2] > 0):
+            step.changes.append(Entry(kind, pts, rule, source_type, source_ref, at, lot=no,
+                                      expires_at=expires, draws=repay if i == 0 else ()))
+        return no
+
+    def tier_settled(self, book: MemberBook, at: datetime, cause: str, step: Step) -> None:
+        if self.tiers is None:
+            return
+        change: TierChange | None = self.tiers.settle(book, at, cause)
+        if change is not None:
+            step.changes.append(change)
+
+
+IdFactory = Callable[[], str]

@@ -1,0 +1,158 @@
+"""An order, committed: the evaluation's result applied to the member's book.
+
+The engine evaluates the order against the book's state (campaigns, rotations, caps,
+tier, challenge, first purchase); this step only books what the evaluation decided:
+the order's points as one lot (an entry per rule), the upgrade bonus and the
+first-purchase bonus as lots of their own, cap spend, campaign uses and budgets,
+challenge spend, the tier, the checkout holds the order captures, and automatic
+redemption when the member opted in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from engine.evaluate import evaluate_request
+from engine.lifecycle.book import Challenge, MemberBook
+from engine.lifecycle.changes import BudgetMove, CashbackMove
+from engine.lifecycle.context import IdFactory, Lifecycle, Pool, Step
+from engine.lifecycle.records import OrderLine, OrderRecord, Payment, RedemptionRecord
+from engine.lifecycle.redemptions import redeem_automatically
+from engine.request import Order, Request
+
+ZERO = Decimal(0)
+
+
+@dataclass
+class OrderStep(Step):
+    result: dict[str, Any] = field(default_factory=dict)
+    record: OrderRecord | None = None
+    captured: list[RedemptionRecord] = field(default_factory=list)
+    automatic: list[RedemptionRecord] = field(default_factory=list)
+
+
+def _dec(value: Any) -> Decimal:
+    return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+def commit_order(lc: Lifecycle, book: MemberBook, request: Request, pool: Pool,
+                 new_id: IdFactory, summary: bool = False) -> OrderStep:
+    """Evaluate `request` (which has an order) against `book` and book the result."""
+    order = request.order
+    assert order is not None, "a commit needs an order"
+    at = order.placed_at
+    step = OrderStep()
+    lc.advance(book, at, step)
+    state = lc.state(book, at, pool, stock=bool(request.redeem and request.redeem.reward_id))
+    result = evaluate_request(lc.program, request, state, summary=summary)
+    step.result = result
+    record = _book_points(lc, book, order, at, result, step)
+    _book_usage(lc, book, at, result, record, step)
+    _book_tier(lc, book, order.id, at, result, record, step)
+    book.orders_count += 1
+    step.captured = _capture_holds(book, order.id, at, record)
+    step.record = record
+    if book.auto is not None and book.auto.enabled:
+        step.automatic = redeem_automatically(lc, book, at, order.id, new_id, step)
+    return step
+
+
+def _book_points(lc: Lifecycle, book: MemberBook, order: Order, at: datetime,
+                 result: dict[str, Any], step: Step) -> OrderRecord:
+    order_id = order.id
+    earn = result["earn"]
+    bonus_rules = {b["rule"] for b in earn["bonuses"]}
+    parts = [("bonus" if rule in bonus_rules else "earn", rule, pts)
+             for rule, pts in earn["by_rule"].items()]
+    lot = lc.credit(book, parts, at, "order", order_id, f"order:{order_id}", step)
+    upgrade = result.get("upgrade") or {}
+    tiers = lc.model.tiers
+    upgrades = []
+    for rule in upgrade.get("rules", ()):
+        tier_id = rule.split(".")[1]
+        tier = tiers.get(tier_id) if tiers else None
+        if tier is not None and tier.upgrade_bonus and tier_id not in book.awarded_upgrades:
+            upgrades.append(("bonus", rule, tier.upgrade_bonus))
+            book.awarded_upgrades.append(tier_id)
+    lc.credit(book, upgrades, at, "tier", f"order:{order_id}", f"tier:{order_id}", step)
+    first = None
+    for activity in result["activities"]:
+        parts = [("bonus", activity["rule"], int(activity["points"]))]
+        first_lot = lc.credit(book, parts, at, "activity", f"order:{order_id}",
+                              f"activity:order:{order_id}", step)
+        name = activity["activity"]
+        period = lc.activity_period(name, at)
+        held = book.activities.get(name)
+        book.activities[name] = (period, (held[1] if held and held[0] == period else 0) + 1)
+        if name == "first_purchase":
+            first = (int(activity["points"]), first_lot)
+    cashback = _dec(earn["cashback"])
+    if cashback:
+        step.changes.append(CashbackMove(cashback))
+    lines = tuple(OrderLine(ln.quantity, ln.amount, _dec(out["eligible_amount"]),
+                            _dec(out.get("points_exact", out["points"])))
+                  for ln, out in zip(order.lines, earn["lines"]))
+    return OrderRecord(order_id=order_id, placed_at=at, lines=lines, points=int(earn["points"]),
+                       cashback=cashback, lot=lot, first_purchase=first)
+
+
+def _book_usage(lc: Lifecycle, book: MemberBook, at: datetime, result: dict[str, Any],
+                record: OrderRecord, step: Step) -> None:
+    usage = result["usage"]
+    caps = []
+    for cap in usage["caps"]:
+        rotation = lc.rotations[cap["rule"]]
+        period = lc.cap_period(rotation, at)
+        spend = _dec(cap["spend"])
+        held = book.caps.get(cap["rule"])
+        before = held[1] if held is not None and held[0] == period else ZERO
+        book.caps[cap["rule"]] = (period, before + spend)
+        caps.append((cap["rule"], period, spend))
+    campaigns, budgeted = [], []
+    for c in result["campaigns"]:
+        cid, pts = c["id"], int(c["points"])
+        used = book.campaigns.setdefault(cid, [0, 0])
+        used[0] += 1
+        used[1] += pts
+        campaigns.append((cid, pts))
+        if cid in lc.budgeted and pts:
+            step.changes.append(BudgetMove(cid, pts))
+            budgeted.append(cid)
+    advanced = {c["id"] for c in result["campaigns"] if c.get("tier_advance")}
+    challenges = []
+    for ch in usage["challenges"]:
+        cid, spend = ch["id"], _dec(ch["spend"])
+        running = book.challenges.get(cid)
+        if running is None or (running.ends_at is not None and at >= running.ends_at):
+            days = lc.challenge_days.get(cid)
+            running = book.challenges[cid] = Challenge(
+                at, at + timedelta(days=days) if days else None)
+        running.spend += spend
+        challenges.append((cid, running.started_at, spend))
+        if cid in advanced:
+            del book.challenges[cid]  # met: the next order starts a new one
+    record.caps, record.campaigns = tuple(caps), tuple(campaigns)
+    record.challenges, record.budgeted = tuple(challenges), tuple(budgeted)
+
+
+def _book_tier(lc: Lifecycle, book: MemberBook, order_id: str, at: datetime,
+               result: dict[str, Any], record: OrderRecord, step: Step) -> None:
+    if lc.tiers is None:
+        return
+    advanced = any(c.get("tier_advance") for c in result["campaigns"])
+    granted = result["tier_after"] if advanced else None
+    lc.tiers.record_order(book, order_id, at, record.spend, granted)
+    lc.tier_settled(book, at, "challenge" if advanced else "order", step)
+
+
+def _capture_holds(book: MemberBook, order_id: str, at: datetime,
+                   record: OrderRecord) -> list[RedemptionRecord]:
+    captured = [h for h in book.holds if h.order_id == order_id]
+    for hold in captured:
+        book.holds.remove(hold)
+        hold.status = "captured"
+        record.payments.append(Payment(hold.id, hold.kind, hold.points, hold.draws))
+    return captured

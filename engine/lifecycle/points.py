@@ -1,0 +1,149 @@
+"""Points in a book: lots credited, consumed oldest-expiry first, expired, clawed back,
+restored — each step as ledger entries.
+
+Invariants kept by every function here (the stateful tests check them after each step):
+
+* balance == sum of the member's entries == sum of open lots' `left` - debt;
+* debt > 0 only when no lot is open: a credit repays debt before it opens a lot, and a
+  clawback takes from lots before it runs into debt; so expiry never touches debt;
+* an open lot has `left` > 0; lots are kept in consumption order (soonest expiry first,
+  then the order they were credited in).
+"""
+
+from __future__ import annotations
+
+from bisect import insort
+from collections.abc import Iterable
+from datetime import datetime
+
+from engine.lifecycle.book import Lot, MemberBook
+from engine.lifecycle.changes import Draw, Entry
+
+DEBT_LOT = 0
+
+
+def _draw(lot: Lot, points: int) -> Draw:
+    return Draw(lot.no, points, lot.expires_at, lot.earned_at, lot.source)
+
+
+def _insert(book: MemberBook, lot: Lot) -> None:
+    insort(book.lots, lot, key=Lot.sort_key)
+
+
+def open_lot(book: MemberBook, points: int, at: datetime, expires_at: datetime | None,
+             source: str) -> tuple[int, tuple[Draw, ...]]:
+    """Credit `points` as a new lot; debt is repaid first. Returns the lot's number and
+    the repayment (a draw on the debt), if any."""
+    no = book.next_lot
+    book.next_lot += 1
+    repaid = min(book.debt, points)
+    book.debt -= repaid
+    if points - repaid > 0:
+        _insert(book, Lot(no, at, expires_at, points, points - repaid, source))
+    repay = (Draw(DEBT_LOT, repaid, None, at, source),) if repaid else ()
+    return no, repay
+
+
+def spendable(book: MemberBook, at: datetime) -> int:
+    """Points a redemption at `at` may use: lots earned by then and not expired, less
+    debt (a book with debt has no open lot, so that is then negative)."""
+    total = sum(lot.left for lot in book.lots if lot.earned_at <= at
+                and (lot.expires_at is None or lot.expires_at > at))
+    return total - book.debt
+
+
+def take_fifo(book: MemberBook, points: int, at: datetime) -> tuple[Draw, ...]:
+    """Consume `points` from the lots spendable at `at`, soonest expiry first. The caller
+    checked `spendable`; asking for more is a programming error."""
+    draws, left = [], points
+    keep = []
+    for lot in book.lots:
+        if left and lot.earned_at <= at and (lot.expires_at is None or lot.expires_at > at):
+            take = min(left, lot.left)
+            lot.left -= take
+            left -= take
+            draws.append(_draw(lot, take))
+        if lot.left:
+            keep.append(lot)
+    if left:
+        raise AssertionError(f"lots short by {left} points for member {book.member_id}")
+    book.lots = keep
+    return tuple(draws)
+
+
+def expire_due(book: MemberBook, at: datetime) -> list[Entry]:
+    """An `expire` entry for every lot whose time is at or before `at`, dated at the
+    lot's expiry."""
+    out, keep = [], []
+    for lot in book.lots:
+        if lot.expires_at is not None and lot.expires_at <= at:
+            out.append(Entry("expire", -lot.left, "redemption.expiry", "expiry", str(lot.no),
+                             lot.expires_at, draws=(_draw(lot, lot.left),)))
+        else:
+            keep.append(lot)
+    book.lots = keep
+    return sorted(out, key=lambda e: (e.at, e.draws[0].lot))
+
+
+def claw_back(book: MemberBook, points: int, own: Iterable[int], at: datetime
+              ) -> tuple[Draw, ...]:
+    """Take `points` back for a refund: from the order's own lots first, then from the
+    member's other lots (soonest expiry first), and what no lot holds becomes debt."""
+    wanted = set(own)
+    draws: list[Draw] = []
+    left = points
+    for mine in (True, False):
+        for lot in book.lots:
+            if left and (lot.no in wanted) == mine and lot.left:
+                take = min(left, lot.left)
+                lot.left -= take
+                left -= take
+                draws.append(_draw(lot, take))
+    book.lots = [lot for lot in book.lots if lot.left]
+    if left:
+        book.debt += left
+        draws.append(Draw(DEBT_LOT, left, None, at, "debt"))
+    return tuple(draws)
+
+
+def take_own(book: MemberBook, points: int, own: Iterable[int]) -> tuple[Draw, ...]:
+    """Take up to `points` back from the order's own lots only (what they still hold)."""
+    wanted = set(own)
+    draws: list[Draw] = []
+    left = points
+    for lot in book.lots:
+        if left and lot.no in wanted:
+            take = min(left, lot.left)
+            if take:
+                lot.left -= take
+                left -= take
+                draws.append(_draw(lot, take))
+    book.lots = [lot for lot in book.lots if lot.left]
+    return tuple(draws)
+
+
+def restore(book: MemberBook, draws: Iterable[Draw], at: datetime) -> tuple[Draw, ...]:
+    """Give drawn points back to the lots they came from (a cancelled redemption, a
+    released hold). Debt is repaid first; a lot that has closed meanwhile is reopened
+    with its expiry (and expires at once if that has passed: the caller expires due
+    lots after restoring)."""
+    given: list[Draw] = []
+    for draw in draws:
+        points = draw.points
+        if draw.lot == DEBT_LOT:
+            continue
+        repaid = min(book.debt, points)
+        if repaid:
+            book.debt -= repaid
+            given.append(Draw(DEBT_LOT, repaid, None, at, draw.source))
+            points -= repaid
+        if not points:
+            continue
+        lot = next((x for x in book.lots if x.no == draw.lot), None)
+        if lot is None:
+            _insert(book, Lot(draw.lot, draw.earned_at, draw.expires_at, points, points,
+                              draw.source))
+        else:
+            lot.left += points
+        given.append(Draw(draw.lot, points, draw.expires_at, draw.earned_at, draw.source))
+    return tuple(given)

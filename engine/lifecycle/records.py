@@ -1,0 +1,160 @@
+"""Records the core hands back and gets again later: what a committed order used (for
+its refunds) and what a redemption drew (for its cancel or release).
+
+The store keeps them as JSON on the order and redemption rows; the simulator keeps them
+in memory. `to_json`/`from_json` are the only translation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from engine.lifecycle.changes import Draw
+
+ZERO = Decimal(0)
+
+
+@dataclass(slots=True)
+class OrderLine:
+    quantity: int
+    amount: Decimal  # net of the line discount
+    eligible: Decimal  # what earned points and counts for qualification
+    points: Decimal  # the line's exact (unrounded) points
+
+
+@dataclass(slots=True)
+class Payment:
+    """A checkout hold captured by the order: points that paid for it."""
+
+    redemption: str
+    kind: str  # points | reward
+    points: int
+    draws: tuple[Draw, ...]
+    given_back: int = 0
+
+
+@dataclass(slots=True)
+class OrderRecord:
+    order_id: str
+    placed_at: datetime
+    lines: tuple[OrderLine, ...]
+    points: int  # earn.points: what the refunded share reverses
+    cashback: Decimal
+    lot: int | None  # the lot the order's points opened
+    first_purchase: tuple[int, int | None] | None = None  # (points, lot) of the bonus
+    caps: tuple[tuple[str, str, Decimal], ...] = ()  # (rotation rule, period, spend)
+    challenges: tuple[tuple[str, datetime, Decimal], ...] = ()  # (campaign, started, spend)
+    campaigns: tuple[tuple[str, int], ...] = ()  # (campaign id, points)
+    budgeted: tuple[str, ...] = ()  # campaigns with a shared budget
+    payments: list[Payment] = field(default_factory=list)
+    refunded: dict[int, int] = field(default_factory=dict)  # line index → quantity
+    refunded_amount: Decimal = ZERO
+    reversed: int = 0
+    cashback_back: Decimal = ZERO
+
+    @property
+    def net(self) -> Decimal:
+        return sum((ln.amount for ln in self.lines), ZERO)
+
+    @property
+    def spend(self) -> Decimal:
+        return sum((ln.eligible for ln in self.lines), ZERO)
+
+
+@dataclass(slots=True)
+class RedemptionRecord:
+    """A redemption whose points left the book: enough to put them back."""
+
+    id: str
+    kind: str  # points | reward | automatic
+    status: str  # completed held captured released cancelled refunded
+    points: int
+    draws: tuple[Draw, ...]
+    at: datetime
+    order_id: str | None = None
+    reward_id: str | None = None
+    quantity: int = 1
+    hold_expires_at: datetime | None = None
+    counted_in: str | None = None  # automatic: the frequency period it counted in
+
+
+# ---------------------------------------------------------------- JSON
+
+def _t(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def _at(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def draws_json(draws: tuple[Draw, ...]) -> list[list[Any]]:
+    return [[d.lot, d.points, _t(d.expires_at), _t(d.earned_at), d.source] for d in draws]
+
+
+def draws_from(data: list[list[Any]]) -> tuple[Draw, ...]:
+    return tuple(Draw(int(lot), int(points), _at(exp), _at(earned), src)  # type: ignore[arg-type]
+                 for lot, points, exp, earned, src in data)
+
+
+def order_json(r: OrderRecord) -> dict[str, Any]:
+    return {
+        "order_id": r.order_id, "placed_at": _t(r.placed_at),
+        "lines": [[ln.quantity, str(ln.amount), str(ln.eligible), str(ln.points)]
+                  for ln in r.lines],
+        "points": r.points, "cashback": str(r.cashback), "lot": r.lot,
+        "first_purchase": list(r.first_purchase) if r.first_purchase else None,
+        "caps": [[rule, period, str(spend)] for rule, period, spend in r.caps],
+        "challenges": [[c, _t(started), str(spend)] for c, started, spend in r.challenges],
+        "campaigns": [list(c) for c in r.campaigns], "budgeted": list(r.budgeted),
+        "payments": [[p.redemption, p.kind, p.points, draws_json(p.draws), p.given_back]
+                     for p in r.payments],
+        "refunded": {str(k): v for k, v in r.refunded.items()},
+        "refunded_amount": str(r.refunded_amount), "reversed": r.reversed,
+        "cashback_back": str(r.cashback_back),
+    }
+
+
+def order_from(data: dict[str, Any]) -> OrderRecord:
+    placed = _at(data["placed_at"])
+    assert placed is not None
+    first = data.get("first_purchase")
+    return OrderRecord(
+        order_id=data["order_id"], placed_at=placed,
+        lines=tuple(OrderLine(int(q), Decimal(a), Decimal(e), Decimal(p))
+                    for q, a, e, p in data["lines"]),
+        points=int(data["points"]), cashback=Decimal(data["cashback"]), lot=data.get("lot"),
+        first_purchase=(int(first[0]), first[1]) if first else None,
+        caps=tuple((rule, period, Decimal(spend)) for rule, period, spend in data["caps"]),
+        challenges=tuple((c, _at(s), Decimal(sp))  # type: ignore[misc]
+                         for c, s, sp in data["challenges"]),
+        campaigns=tuple((c, int(p)) for c, p in data["campaigns"]),
+        budgeted=tuple(data.get("budgeted") or ()),
+        payments=[Payment(rid, kind, int(points), draws_from(draws), int(back))
+                  for rid, kind, points, draws, back in data.get("payments") or ()],
+        refunded={int(k): int(v) for k, v in (data.get("refunded") or {}).items()},
+        refunded_amount=Decimal(data.get("refunded_amount", "0")),
+        reversed=int(data.get("reversed", 0)),
+        cashback_back=Decimal(data.get("cashback_back", "0")),
+    )
+
+
+def redemption_json(r: RedemptionRecord) -> dict[str, Any]:
+    return {"id": r.id, "kind": r.kind, "status": r.status, "points": r.points,
+            "draws": draws_json(r.draws), "at": _t(r.at), "order_id": r.order_id,
+            "reward_id": r.reward_id, "quantity": r.quantity,
+            "hold_expires_at": _t(r.hold_expires_at), "counted_in": r.counted_in}
+
+
+def redemption_from(data: dict[str, Any]) -> RedemptionRecord:
+    at = _at(data["at"])
+    assert at is not None
+    return RedemptionRecord(
+        id=str(data["id"]), kind=data["kind"], status=data["status"],
+        points=int(data["points"]), draws=draws_from(data["draws"]), at=at,
+        order_id=data.get("order_id"), reward_id=data.get("reward_id"),
+        quantity=int(data.get("quantity", 1)), hold_expires_at=_at(data.get("hold_expires_at")),
+        counted_in=data.get("counted_in"))

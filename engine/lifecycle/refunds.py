@@ -1,0 +1,252 @@
+"""Refunds: the refunded share of an order comes out of the member's book.
+
+Shares are cumulative over an order's refunds (partial refunds never add up to more
+than the order): the share of its **points** (by the lines' exact points), of its
+**spend** (by eligible amounts) and of its **amount** (by net amounts). Then:
+
+* points: `floor(order points × points share)` minus what earlier refunds reversed.
+  `clawback`: taken from the order's own lot, then from the member's other lots, and
+  what no lot holds becomes debt (the balance goes negative; later credits repay it
+  first). `forfeit_remaining`: only what the order's own lot still holds.
+* the first-purchase bonus, once the whole order is refunded (same policy);
+* cashback in the amount share;
+* points that paid for the order (captured holds): pay-with-points in the amount share,
+  a reward once the whole order is refunded — back to the lots they came from;
+* usage: the spend share of the order's seasonal-cap spend (in the order's own cap
+  period, while it runs) and of its tier-challenge spend (while that challenge runs),
+  the points share of its campaign points and budgets, and on a whole refund its
+  campaign uses;
+* qualification: the spend share leaves the window the order counted in (a whole
+  refund also removes the order); the tier is what the member then holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import ROUND_FLOOR, Decimal
+
+from engine.lifecycle import points
+from engine.lifecycle.book import MemberBook
+from engine.lifecycle.changes import BudgetMove, CashbackMove, Draw, Entry
+from engine.lifecycle.context import Lifecycle, Step
+from engine.lifecycle.records import OrderRecord
+
+ZERO, ONE = Decimal(0), Decimal(1)
+STEP = Decimal("0.0001")
+
+
+class RefundRefused(ValueError):
+    def __init__(self, code: str, message: str, pointer: str) -> None:
+        super().__init__(message)
+        self.code, self.message, self.pointer = code, message, pointer
+
+
+@dataclass
+class RefundStep(Step):
+    refunded: dict[int, int] | None = None  # line index → quantity refunded now
+    amount: Decimal = ZERO
+    share: Decimal = ZERO  # cumulative spend share
+    points_reversed: int = 0
+    points_restored: int = 0
+    whole: bool = False
+
+
+def _floor(value: Decimal) -> Decimal:
+    return value.quantize(STEP, rounding=ROUND_FLOOR)
+
+
+def _share(record: OrderRecord, returned: Mapping[int, int], weight: str) -> Decimal:
+    lines = record.lines
+    if all(returned.get(i, 0) >= ln.quantity for i, ln in enumerate(lines)):
+        return ONE
+    weights = [getattr(ln, weight) for ln in lines]
+    total = sum(weights, ZERO)
+    if total == 0:
+        return _share(record, returned, "amount") if weight != "amount" else ZERO
+    return sum((w * returned.get(i, 0) / lines[i].quantity for i, w in enumerate(weights)),
+               ZERO) / total
+
+
+def wanted_lines(record: OrderRecord, lines: list[tuple[int | None, str | None, int]] | None,
+                 skus: list[str]) -> dict[int, int]:
+    """Quantities to refund now per line (everything left when `lines` is None); lines
+    are named by index or sku. Raises RefundRefused naming the offending line."""
+    left = {i: ln.quantity - record.refunded.get(i, 0) for i, ln in enumerate(record.lines)}
+    if lines is None:
+        return {i: q for i, q in left.items() if q > 0}
+    wanted: dict[int, int] = {}
+    for n, (named, sku, quantity) in enumerate(lines):
+        index = named if named is not None else next(
+            (i for i, s in enumerate(skus) if s == sku and left[i] - wanted.get(i, 0) > 0), None)
+        if index is None or not 0 <= index < len(record.lines):
+            raise RefundRefused("unknown_line", "no refundable order line matches "
+                                f"{sku or index!r}", f"/lines/{n}")
+        wanted[index] = wanted.get(index, 0) + quantity
+        if wanted[index] > left[index]:
+            raise RefundRefused("refund_exceeds_order", f"line {index} has {left[index]} "
+                                "refundable units left", f"/lines/{n}/quantity")
+    return wanted
+
+
+def refund(lc: Lifecycle, book: MemberBook, record: OrderRecord, at: datetime, ref: str,
+           lines: dict[int, int] | None = None, amount: Decimal | None = None) -> RefundStep:
+    """Refund `lines` (quantities per line index) or an `amount` of `record`'s order
+    (neither: what is left of it). `ref` names the refund in the ledger."""
+    if at < record.placed_at:
+        raise RefundRefused("refund_before_order", "a refund cannot be dated before its order "
+                            f"({record.placed_at.isoformat()})", "/refunded_at")
+    step = RefundStep()
+    lc.advance(book, at, step)
+    before_spend = _spend_share(record)
+    before_points = _points_share(record)
+    if amount is not None:
+        left = record.net - record.refunded_amount
+        now = min(amount, left)
+        if now <= 0:
+            raise RefundRefused("nothing_to_refund", "the order is fully refunded", "/amount")
+        record.refunded_amount += now
+        step.amount = now
+    else:
+        wanted = lines if lines is not None else wanted_lines(record, None, [])
+        if not any(wanted.values()):
+            raise RefundRefused("nothing_to_refund", "the order is fully refunded", "/lines")
+        for i, q in wanted.items():
+            record.refunded[i] = record.refunded.get(i, 0) + q
+        step.refunded = {i: q for i, q in sorted(wanted.items()) if q}
+    spend_share, points_share = _spend_share(record), _points_share(record)
+    whole = spend_share >= ONE
+    step.share, step.whole = spend_share, whole
+    _reverse_points(lc, book, record, points_share, whole, at, ref, step)
+    _cashback(record, _amount_share(record), step)
+    step.points_restored = _give_back_payments(lc, book, record, _amount_share(record),
+                                               at, ref, step)
+    _release_usage(lc, book, record, before_spend, spend_share, before_points, points_share,
+                   whole, step)
+    if lc.tiers is not None:
+        spend_back = _floor(record.spend * spend_share) - _floor(record.spend * before_spend)
+        lc.tiers.refund_order(book, record.order_id, record.placed_at, spend_back,
+                              whole and before_spend < ONE)
+        lc.tier_settled(book, at, "refund", step)
+    return step
+
+
+def _amount_share(record: OrderRecord) -> Decimal:
+    if record.refunded_amount and record.net:
+        return min(ONE, record.refunded_amount / record.net)
+    return _share(record, record.refunded, "amount")
+
+
+def _spend_share(record: OrderRecord) -> Decimal:
+    if record.refunded_amount:
+        return _amount_share(record)
+    return _share(record, record.refunded, "eligible")
+
+
+def _points_share(record: OrderRecord) -> Decimal:
+    if record.refunded_amount:
+        return _amount_share(record)
+    return _share(record, record.refunded, "points")
+
+
+def _take(lc: Lifecycle, book: MemberBook, amount: int, own: int | None, at: datetime
+          ) -> tuple[Draw, ...]:
+    if amount <= 0:
+        return ()
+    mine = [own] if own is not None else []
+    if lc.refund_policy == "clawback":
+        return points.claw_back(book, amount, mine, at)
+    return points.take_own(book, amount, mine)
+
+
+def _reverse_points(lc: Lifecycle, book: MemberBook, record: OrderRecord, share: Decimal,
+                    whole: bool, at: datetime, ref: str, step: RefundStep) -> None:
+    target = record.points if share >= ONE else int(
+        (record.points * share).to_integral_value(rounding=ROUND_FLOOR))
+    draws = _take(lc, book, target - record.reversed, record.lot, at)
+    taken = sum(d.points for d in draws)
+    if taken:
+        record.reversed += taken
+        step.changes.append(Entry("reverse", -taken, None, "refund", ref, at, draws=draws))
+    step.points_reversed = taken
+    if whole and record.first_purchase is not None:
+        bonus, lot = record.first_purchase
+        draws = _take(lc, book, bonus, lot, at)
+        back = sum(d.points for d in draws)
+        if back:
+            step.changes.append(Entry("reverse", -back, "earning.activities.first_purchase",
+                                      "refund", ref, at, draws=draws))
+            step.points_reversed += back
+        record.first_purchase = None
+
+
+def _cashback(record: OrderRecord, share: Decimal, step: RefundStep) -> None:
+    target = (record.cashback * share).quantize(Decimal("0.01"), rounding=ROUND_FLOOR)
+    back = target - record.cashback_back
+    if back > 0:
+        record.cashback_back += back
+        step.changes.append(CashbackMove(-back))
+
+
+def _give_back_payments(lc: Lifecycle, book: MemberBook, record: OrderRecord, share: Decimal,
+                        at: datetime, ref: str, step: RefundStep) -> int:
+    given = 0
+    for pay in record.payments:
+        if pay.kind == "points" and share < ONE:
+            target = int((pay.points * share).to_integral_value(rounding=ROUND_FLOOR))
+        else:
+            target = pay.points if share >= ONE else 0
+        now = target - pay.given_back
+        if now <= 0:
+            continue
+        part = _slice(pay.draws, pay.given_back, now)
+        restored = points.restore(book, part, at)
+        step.changes.append(Entry("reverse", now, "redemption.refund", "redemption",
+                                  pay.redemption, at, draws=restored))
+        pay.given_back += now
+        given += now
+    if given:
+        step.changes.extend(points.expire_due(book, at))
+    return given
+
+
+def _slice(draws: tuple[Draw, ...], skip: int, take: int) -> tuple[Draw, ...]:
+    """The part of `draws` from point `skip` on, `take` points long."""
+    out = []
+    for d in draws:
+        if skip >= d.points:
+            skip -= d.points
+            continue
+        n = min(d.points - skip, take)
+        out.append(Draw(d.lot, n, d.expires_at, d.earned_at, d.source))
+        take -= n
+        skip = 0
+        if not take:
+            break
+    return tuple(out)
+
+
+def _release_usage(lc: Lifecycle, book: MemberBook, record: OrderRecord, spend_before: Decimal,
+                   spend_after: Decimal, points_before: Decimal, points_after: Decimal,
+                   whole: bool, step: RefundStep) -> None:
+    for rule, period, spend in record.caps:
+        back = _floor(spend * spend_after) - _floor(spend * spend_before)
+        held = book.caps.get(rule)
+        if back > 0 and held is not None and held[0] == period:
+            book.caps[rule] = (period, max(ZERO, held[1] - back))
+    for cid, started, spend in record.challenges:
+        back = _floor(spend * spend_after) - _floor(spend * spend_before)
+        running = book.challenges.get(cid)
+        if back > 0 and running is not None and running.started_at == started:
+            running.spend = max(ZERO, running.spend - back)
+    first_whole = whole and spend_before < ONE
+    for cid, pts in record.campaigns:
+        back_points = int(_floor(Decimal(pts) * points_after) - _floor(Decimal(pts) * points_before))
+        used = book.campaigns.get(cid)
+        if used is not None:
+            used[1] = max(0, used[1] - back_points)
+            if first_whole:
+                used[0] = max(0, used[0] - 1)
+        if cid in record.budgeted and back_points:
+            step.changes.append(BudgetMove(cid, -back_points))

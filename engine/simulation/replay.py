@@ -1,0 +1,273 @@
+"""Replay of members' events through the lifecycle core: the simulator's inner loop.
+
+Every event goes to the same core the store commits through (engine/lifecycle): the
+simulator only keeps the books in memory, supplies the shared limits (campaign budgets,
+reward stock) through a `Pool` that keeps them exact across worker processes
+(engine/simulation/partition.py), and adds the steps up for the report
+(engine/simulation/tally.py).
+
+History events map to the store's calls one for one: `enroll` is the member's first
+event (account creation; `referred_by` is the referrer's referral of this member),
+`order` is a commit (a `redeem` in it is a checkout hold placed just before the order,
+which the order captures), `refund`, `activity`, `redemption` (with `order_id`: a hold),
+`cancel` and `auto_redemption` (the member's settings).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from engine.history import Event, money
+from engine.lifecycle import (
+    ActivityRefused,
+    Ask,
+    Lifecycle,
+    MemberBook,
+    OrderRecord,
+    RedemptionRecord,
+    RefundRefused,
+    Step,
+    cancel,
+    commit_order,
+    configure_automatic,
+    record_activity,
+    redeem,
+    refund,
+)
+from engine.program import Program
+from engine.redeem import AutoSettingsInvalid, auto_settings
+from engine.request import RequestInvalid, member_problems, order_request
+from engine.simstats import Stats
+from engine.simulation.tally import Tally
+
+ZERO = Decimal(0)
+# An order stays refundable in the simulation for 400 days and while it is among the
+# member's 20 most recent: memory then grows with members, not with the history's length.
+REFUND_DAYS = 400
+REFUNDABLE_ORDERS = 20
+CANCELLABLE = 20
+
+
+class Reject(Exception):
+    """The event cannot be applied; it is counted and reported with its line number."""
+
+
+class SharedPool(Protocol):
+    def sync(self, line: int) -> None: ...
+    def budget_used(self, campaign: str) -> int: ...
+    def add_budget(self, campaign: str, points: int) -> None: ...
+    def stock_left(self, reward: str) -> int | None: ...
+    def take_stock(self, reward: str, quantity: int) -> None: ...
+
+
+@dataclass(slots=True)
+class Member:
+    book: MemberBook
+    attribute_errors: list[tuple[str, str]]
+    orders: dict[str, OrderRecord] = field(default_factory=dict)
+    redemptions: dict[str, RedemptionRecord] = field(default_factory=dict)
+    enrolled: bool = False  # False while known only as someone's referred friend
+
+
+class Replay:
+    def __init__(self, program: Program, pool: SharedPool, stats: Stats) -> None:
+        self.program, self.pool, self.stats = program, pool, stats
+        self.lc = Lifecycle(program)
+        self.tally = Tally(program, stats)
+        self.members: dict[str, Member] = {}
+        self._ids = itertools.count(1)
+        self.tier_ids = self.lc.tiers.ids if self.lc.tiers else ("none",)
+        self.budgeted = [c for c in program.model.campaigns if c.budget_points is not None]
+
+    def new_id(self) -> str:
+        return f"sim-{next(self._ids)}"
+
+    # ---------------------------------------------------------------- the loop
+    def handle(self, ev: Event) -> None:
+        mem = self.members.get(ev.member_id)
+        if ev.type == "enroll":
+            if mem is not None and mem.enrolled:
+                raise Reject(f"member {ev.member_id} is already enrolled")
+            self.enroll(ev, mem)
+        else:
+            if mem is None:
+                mem = self.new_member(ev.member_id, {}, None, ev.at)
+                self.stats.members_implicit += 1
+            if not mem.enrolled:
+                mem.enrolled = True
+            elif mem.book.last_at is not None and ev.at < mem.book.last_at:
+                raise Reject(f"event at {ev.data['at']} is earlier than member "
+                             f"{ev.member_id}'s previous event; histories must be in time order")
+            getattr(self, f"on_{ev.type}")(mem, ev)
+        self.tally.event(ev)
+
+    def new_member(self, member_id: str, attributes: dict[str, Any], tier: str | None,
+                   at: datetime) -> Member:
+        book = self.lc.new_book(member_id, at, attributes, tier)
+        mem = self.members[member_id] = Member(
+            book, member_problems({"id": member_id, "attributes": attributes}))
+        self.tally.member(mem.book, at)
+        return mem
+
+    def apply(self, mem: Member, step: Step, at: datetime) -> None:
+        """Shared limits move in the pool; everything else is counted."""
+        self.tally.step(mem.book, step, at, self.pool)
+
+    # ---------------------------------------------------------------- events
+    def enroll(self, ev: Event, known: Member | None) -> None:
+        """A member's first event of their own (they may be known already as someone's
+        referred friend: then their book gets the attributes now)."""
+        data = ev.data
+        tier = data.get("tier")
+        if tier is not None and tier not in self.tier_ids:
+            raise Reject(f"unknown tier {tier!r}")
+        attributes = dict(data.get("attributes") or {})
+        if known is None:
+            mem = self.new_member(ev.member_id, attributes, tier, ev.at)
+        else:
+            mem = known
+            mem.book.attributes.update(attributes)
+            mem.attribute_errors = member_problems({"id": ev.member_id,
+                                                    "attributes": mem.book.attributes})
+            if tier is not None and self.lc.tiers is not None:
+                self.apply(mem, self.lc.advance(mem.book, ev.at), ev.at)
+                self.lc.tiers.grant(mem.book, ev.at, tier)
+                step = Step()
+                self.lc.tier_settled(mem.book, ev.at, "enroll", step)
+                self.apply(mem, step, ev.at)
+        mem.enrolled = True
+        if "account_creation" in self.program.model.earning.activities:
+            self.activity(mem, "account_creation", f"{ev.line}:enroll", ev.at, None)
+        referrer = data.get("referred_by")
+        if referrer:
+            other = self.members.get(referrer) or self.new_member(referrer, {}, None, ev.at)
+            self.activity(other, "referral", f"{ev.line}:referral", ev.at, mem)
+
+    def on_activity(self, mem: Member, ev: Event) -> None:
+        friend = None
+        if ev.data.get("friend_id"):
+            fid = ev.data["friend_id"]
+            friend = self.members.get(fid) or self.new_member(fid, {}, None, ev.at)
+        self.activity(mem, ev.data["activity"], f"{ev.line}:activity", ev.at, friend)
+
+    def activity(self, mem: Member, name: str, ref: str, at: datetime,
+                 friend: Member | None) -> None:
+        try:
+            step = record_activity(self.lc, mem.book, name, ref, at,
+                                   friend.book if friend else None)
+        except ActivityRefused as exc:
+            self.stats.activities[f"{name}:{exc.code}"] += 1
+            return
+        self.apply(mem, step, at)
+        if friend is not None and step.friend_step is not None:
+            self.apply(friend, step.friend_step, at)
+        self.stats.activities[name] += 1
+
+    def on_order(self, mem: Member, ev: Event) -> None:
+        order = ev.data["order"]
+        if order["id"] in mem.orders:
+            raise Reject(f"order {order['id']} was already recorded")
+        order.setdefault("placed_at", ev.data["at"])
+        redeem_raw = ev.data.get("redeem")
+        if self.touches_pool(ev):
+            self.pool.sync(ev.line)  # budgets and stock: wait for every earlier line
+        try:
+            request = order_request({"id": mem.book.member_id, "attributes": mem.book.attributes},
+                                    mem.attribute_errors, order, None)
+        except RequestInvalid as exc:
+            raise Reject(str(exc)) from None
+        placed = request.order
+        assert placed is not None
+        if redeem_raw:
+            total = sum((ln.amount for ln in placed.lines), ZERO) + placed.shipping
+            self.redeem(mem, Ask(points=redeem_raw.get("points"),
+                                 reward_id=redeem_raw.get("reward_id"),
+                                 quantity=int(redeem_raw.get("quantity", 1)),
+                                 order_id=order["id"], order_total=total), ev.at)
+        step = commit_order(self.lc, mem.book, request, self.pool, self.new_id, summary=True)
+        self.apply(mem, step, ev.at)
+        self.tally.order(mem.book, step, ev.at)
+        assert step.record is not None
+        self.keep(mem.orders, order["id"], step.record, REFUNDABLE_ORDERS)
+        for record in step.automatic:
+            self.stats.redemptions[f"automatic:{mem.book.auto.method}"] += 1  # type: ignore[union-attr]
+            self.keep(mem.redemptions, record.id, record, CANCELLABLE)
+
+    def touches_pool(self, ev: Event) -> bool:
+        """Whether an order may use a shared limit: a stocked reward, or a budgeted
+        campaign whose dates include the order's."""
+        redeem_raw = ev.data.get("redeem") or {}
+        if redeem_raw.get("reward_id") in self.lc.stocked:
+            return True
+        day = ev.at.astimezone(self.lc.tz).date()
+        return any(not ((c.schedule.start and day < c.schedule.start)
+                        or (c.schedule.end and day > c.schedule.end))
+                   for c in self.budgeted)
+
+    def on_redemption(self, mem: Member, ev: Event) -> None:
+        data = ev.data
+        if data.get("reward_id") is not None:
+            self.pool.sync(ev.line)
+        total = money(data["order_total"], "order_total") if "order_total" in data else None
+        self.redeem(mem, Ask(points=data.get("points"), reward_id=data.get("reward_id"),
+                             quantity=data.get("quantity", 1), order_id=data.get("order_id"),
+                             order_total=total), ev.at, data.get("id"))
+
+    def redeem(self, mem: Member, ask: Ask, at: datetime, rid: str | None = None) -> None:
+        step = redeem(self.lc, mem.book, ask, at, self.pool, rid or self.new_id())
+        self.apply(mem, step, at)
+        if not step.assessed["eligible"]:
+            for reason in step.assessed["reasons"]:
+                self.stats.redemptions[f"declined:{reason['code']}"] += 1
+            return
+        self.stats.redemptions["accepted"] += 1
+        assert step.record is not None
+        self.keep(mem.redemptions, step.record.id, step.record, CANCELLABLE)
+
+    def on_cancel(self, mem: Member, ev: Event) -> None:
+        record = mem.redemptions.get(ev.data["redemption_id"])
+        if record is None or record.status not in ("completed", "held"):
+            raise Reject(f"no cancellable redemption {ev.data['redemption_id']!r} for member "
+                         f"{mem.book.member_id}")
+        self.apply(mem, cancel(self.lc, mem.book, record, ev.at), ev.at)
+
+    def on_auto_redemption(self, mem: Member, ev: Event) -> None:
+        config = self.program.model.redemption
+        if config is None or config.automatic is None:
+            raise Reject("this program offers no automatic redemption (`redemption.automatic`)")
+        try:
+            configure_automatic(self.lc, mem.book, auto_settings(config.automatic, ev.data))
+        except AutoSettingsInvalid as exc:
+            raise Reject(f"{exc.code}: {exc.message}") from None
+
+    def on_refund(self, mem: Member, ev: Event) -> None:
+        record = mem.orders.get(ev.data["order_id"])
+        if record is None:
+            raise Reject(f"order {ev.data['order_id']} is unknown for member "
+                         f"{mem.book.member_id} (or not among their {REFUNDABLE_ORDERS} most "
+                         f"recent orders of the last {REFUND_DAYS} days)")
+        amount = money(ev.data["amount"], "amount") if "amount" in ev.data else None
+        try:
+            step = refund(self.lc, mem.book, record, ev.at, f"{record.order_id}/{ev.line}",
+                          amount=amount)
+        except RefundRefused as exc:
+            raise Reject(f"{exc.code}: {exc}") from None
+        self.apply(mem, step, ev.at)
+        self.tally.refund(record, step, ev.at)
+
+    # ---------------------------------------------------------------- memory
+    @staticmethod
+    def keep(records: dict[str, Any], key: str, record: Any, limit: int) -> None:
+        records[key] = record
+        while len(records) > limit:
+            del records[next(iter(records))]
+
+    def finish(self, end: datetime) -> None:
+        """Bring every book to the end of the history (expiry, downgrades)."""
+        for mem in self.members.values():
+            self.apply(mem, self.lc.advance(mem.book, end), end)
+        self.tally.finish(self.members.values(), end, self.tier_ids)

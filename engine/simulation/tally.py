@@ -1,0 +1,165 @@
+"""Adding lifecycle steps up into the simulation's figures (engine/simstats.py).
+
+Every figure comes from what the core returned — ledger entries, tier changes, budget,
+stock and cashback moves — so the books balance by construction:
+issued − reversed − redeemed − expired == the sum of the members' balances.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from engine.history import Event
+from engine.lifecycle import (
+    BudgetMove,
+    CashbackMove,
+    Entry,
+    MemberBook,
+    OrderRecord,
+    RefundStep,
+    Step,
+    StockMove,
+    TierChange,
+)
+from engine.lifecycle.orders import OrderStep
+from engine.program import Program
+from engine.simstats import Stats, month_key, months_between, next_month_start
+
+ZERO = Decimal(0)
+
+
+class Tally:
+    def __init__(self, program: Program, stats: Stats) -> None:
+        self.stats = stats
+        self.tz = program.timezone
+        tiers = program.model.tiers
+        self.tier_index = {t.id: i for i, t in enumerate(tiers.levels)} if tiers else {}
+        # member id → [(instant, tier index)], for the tiers-by-month table
+        self.timelines: dict[str, list[tuple[datetime, int]]] = {}
+        self.net: dict[str, list[int]] = {}  # member id → [points issued, reversed]
+        self._cap_full: set[tuple[str, str, str]] = set()  # (member, rotation, period)
+
+    def month(self, at: datetime) -> str:
+        return month_key(at.astimezone(self.tz))
+
+    def event(self, ev: Event) -> None:
+        stats = self.stats
+        stats.processed += 1
+        stats.by_type[ev.type] += 1
+        month = self.month(ev.at)
+        if stats.first_month is None or month < stats.first_month:
+            stats.first_month = month
+        stats.last_ts = max(stats.last_ts, ev.at.timestamp())
+
+    def member(self, book: MemberBook, at: datetime) -> None:
+        self.stats.members += 1
+        self.timelines[book.member_id] = [(at, self.tier_index.get(book.tier or "", 0))]
+        self.net[book.member_id] = [0, 0]
+
+    def step(self, book: MemberBook, step: Step, at: datetime, pool: Any) -> None:
+        stats = self.stats
+        net = self.net.setdefault(book.member_id, [0, 0])
+        for change in step.changes:
+            if isinstance(change, Entry):
+                self.entry(change)
+                if change.kind in ("earn", "bonus", "adjust") and change.points > 0:
+                    net[0] += change.points
+                elif change.kind == "reverse" and change.source_type == "refund":
+                    net[1] -= change.points
+            elif isinstance(change, TierChange):
+                before = self.tier_index.get(change.before or "", -1)
+                after = self.tier_index.get(change.after or "", 0)
+                if after > before:
+                    stats.upgrades += 1
+                else:
+                    stats.downgrades += 1
+                self.timelines.setdefault(book.member_id, []).append((change.at, after))
+            elif isinstance(change, BudgetMove):
+                pool.add_budget(change.campaign, change.points)
+            elif isinstance(change, StockMove):
+                pool.take_stock(change.reward, change.quantity)
+            elif isinstance(change, CashbackMove):
+                if change.amount > 0:
+                    stats.cashback_paid += change.amount
+                else:
+                    stats.cashback_reversed -= change.amount
+
+    def entry(self, e: Entry) -> None:
+        stats = self.stats
+        month = stats.month(self.month(e.at))
+        if e.kind in ("earn", "bonus", "adjust") and e.points > 0:
+            stats.issued += e.points
+            month["issued"] += e.points
+            if e.rule:
+                stats.by_rule[e.rule] += e.points
+        elif e.kind == "redeem":
+            stats.redeemed -= e.points
+            month["redeemed"] -= e.points
+        elif e.kind == "expire":
+            stats.expired -= e.points
+            month["expired"] -= e.points
+        elif e.kind == "reverse" and e.source_type == "refund":
+            stats.reversed -= e.points
+            month["reversed"] -= e.points
+        elif e.kind == "reverse":  # points given back by a cancel, a release, a refund
+            stats.redeemed -= e.points
+            month["redeemed"] -= e.points
+
+    def order(self, book: MemberBook, step: OrderStep, at: datetime) -> None:
+        stats, result = self.stats, step.result
+        earn = result["earn"]
+        for line in earn["lines"]:
+            stats.by_category[line["category"]] += line["points"]
+        for c in result["campaigns"]:
+            stats.campaign_points[c["id"]] += c["points"]
+            stats.campaign_orders[c["id"]] += 1
+        record = step.record
+        assert record is not None
+        periods = {rule: period for rule, period, _ in record.caps}
+        for rule in result["usage"]["caps_hit"]:
+            stats.caps_orders_over[rule] += 1
+            held = book.caps.get(rule)
+            full = (book.member_id, rule, periods.get(rule) or (held[0] if held else ""))
+            if full not in self._cap_full:
+                self._cap_full.add(full)
+                stats.caps_reached[rule] += 1
+        for act in result["activities"]:
+            stats.activities[act["activity"]] += 1
+        stats.orders += 1
+        stats.spend += record.spend
+        stats.month(self.month(at))["orders"] += 1
+
+    def refund(self, record: OrderRecord, step: RefundStep, at: datetime) -> None:
+        if step.amount:
+            self.stats.refunded += step.amount
+        elif step.refunded:
+            self.stats.refunded += sum((record.lines[i].amount * q / record.lines[i].quantity
+                                        for i, q in step.refunded.items()), ZERO)
+
+    def outcomes(self, members: dict[str, Any], tier_ids: tuple[str, ...]
+                 ) -> dict[str, tuple[int, int, int, str]]:
+        """Per member: (points issued, points reversed, balance, tier) for comparisons."""
+        return {mid: (*self.net.get(mid, [0, 0]), mem.book.balance, mem.book.tier or tier_ids[0])
+                for mid, mem in members.items()}
+
+    def finish(self, members: Iterable[Any], end: datetime, tier_ids: tuple[str, ...]) -> None:
+        stats = self.stats
+        for mem in members:
+            stats.tiers_end[mem.book.tier or tier_ids[0]] += 1
+        if not stats.first_month:
+            return
+        months = months_between(stats.first_month, month_key(end.astimezone(self.tz)))
+        ends = [min(next_month_start(m, self.tz), end) for m in months]
+        for timeline in self.timelines.values():
+            timeline.sort(key=lambda item: item[0])
+            i, current = 0, None
+            for month, edge in zip(months, ends):
+                while i < len(timeline) and timeline[i][0] <= edge:
+                    current = timeline[i][1]
+                    i += 1
+                if current is not None:
+                    stats.tiers_by_month.setdefault(month, Counter())[tier_ids[current]] += 1
