@@ -83,8 +83,12 @@ def _progress(history: str) -> tuple[Any, Callable[[int], None] | None]:
               help="Worker processes (members are partitioned across them).")
 @click.option("--on-error", type=click.Choice(["skip", "fail"]), default="skip",
               show_default=True, help="Invalid events: skip and count them, or stop.")
+@click.option("--member-states", "states_path", type=click.Path(dir_okay=False, writable=True),
+              help="Write every member's final state (tier, tier_since, balance, lots, cap "
+                   "spend, campaign uses) to this file, one JSON line per member.")
 def simulate(ruleset: str, history: str, compare: str | None, output: str,
-             report_path: str | None, workers: int, on_error: str) -> None:
+             report_path: str | None, workers: int, on_error: str,
+             states_path: str | None) -> None:
     """Replay an event history against a ruleset and report what it costs.
 
     \b
@@ -93,6 +97,7 @@ def simulate(ruleset: str, history: str, compare: str | None, output: str,
       loyalty simulate -r rulesets/retail --history history.jsonl -o json
       loyalty simulate -r rulesets/retail --compare new-retail/ --history history.jsonl \\
           --report report.html
+      loyalty simulate -r rulesets/retail --history history.jsonl --member-states members.jsonl
     """
     from engine.report import render
     from engine.simulate import SimulationFailed
@@ -105,7 +110,7 @@ def simulate(ruleset: str, history: str, compare: str | None, output: str,
         if bar is not None:
             bar.start()
         doc = run(program, history, compare_with=other, workers=workers, on_error=on_error,
-                  tick=tick)
+                  tick=tick, member_states=states_path)
     except SimulationFailed as exc:
         fail(f"{history}: {exc}", EXIT_USAGE)
     finally:

@@ -48,13 +48,14 @@ def _program(source: str | Path | Program | Mapping[str, str]) -> Program:
 
 
 def run(program: Program, history: str | Path, *, workers: int = 1, on_error: str = "skip",
-        tick: Callable[[int], None] | None = None) -> PartResult:
-    """Replay `history` against `program`; raise SimulationFailed under on_error=fail."""
+        tick: Callable[[int], None] | None = None, states: bool = False) -> PartResult:
+    """Replay `history` against `program`; raise SimulationFailed under on_error=fail.
+    With `states`, the result carries every member's final state (JSON lines, sorted)."""
     history = Path(history)
     if workers > 1:
-        part = run_parallel(program, history, workers, on_error, tick)
+        part = run_parallel(program, history, workers, on_error, tick, states)
     else:
-        part = run_local(program, history, on_error, tick)
+        part = run_local(program, history, on_error, tick, states)
     if part.failure is not None:
         raise SimulationFailed(*part.failure)
     return part
@@ -78,17 +79,28 @@ def summarise(program: Program, part: PartResult) -> dict[str, Any]:
 def simulate(ruleset: str | Path | Program | Mapping[str, str], history: str | Path, *,
              compare_with: str | Path | Program | Mapping[str, str] | None = None,
              workers: int = 1, on_error: str = "skip",
-             tick: Callable[[int], None] | None = None) -> dict[str, Any]:
-    """The simulation report of `ruleset` over `history` (with `compare` when asked)."""
+             tick: Callable[[int], None] | None = None,
+             member_states: str | Path | None = None) -> dict[str, Any]:
+    """The simulation report of `ruleset` over `history` (with `compare` when asked).
+    With `member_states`, every member's final state is written there as JSON lines
+    (sorted by member id; see `engine.lifecycle.book.snapshot`)."""
     program = _program(ruleset)
-    part = run(program, history, workers=workers, on_error=on_error, tick=tick)
+    part = run(program, history, workers=workers, on_error=on_error, tick=tick,
+               states=member_states is not None)
+    if member_states is not None:
+        with open(member_states, "w", encoding="utf-8", newline="\n") as out:
+            for line in part.states or ():
+                out.write(line + "\n")
     doc = summarise(program, part)
     if compare_with is not None:
         other = _program(compare_with)
         other_part = run(other, history, workers=workers, on_error=on_error, tick=tick)
         other_doc = summarise(other, other_part)
         doc["compare"] = {**other_doc, "delta": delta(doc, other_doc),
-                          "members_changed": changed_members(part.outcomes, other_part.outcomes)}
+                          "members_changed": changed_members(
+                              part.outcomes, other_part.outcomes,
+                              tier_order=tuple(t.id for t in program.model.tiers.levels)
+                              if program.model.tiers else ())}
     return doc
 
 
@@ -134,16 +146,21 @@ def delta(base: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
 
 
 def changed_members(base: dict[str, Outcome], other: dict[str, Outcome],
-                    top: int = TOP_CHANGED) -> list[dict[str, Any]]:
-    """Members whose outcome changed most (by net points earned), largest first."""
+                    top: int = TOP_CHANGED, tier_order: tuple[str, ...] = ()
+                    ) -> list[dict[str, Any]]:
+    """Members whose tier or balance changed most between the versions: a tier change
+    first (by how many levels), then the largest balance change, then net points."""
+    rank = {t: i for i, t in enumerate(tier_order)}
     rows = []
     for member, a in base.items():
         b = other.get(member)
         if b is None or a == b:
             continue
+        levels = abs(rank.get(b[3], 0) - rank.get(a[3], 0)) if a[3] != b[3] else 0
         net_a, net_b = a[0] - a[1], b[0] - b[1]
-        rows.append((-abs(net_b - net_a), member, a, b, net_b - net_a))
-    rows.sort()
-    return [{"member_id": m, "points_net": a[0] - a[1], "compare_points_net": b[0] - b[1],
-             "delta": d, "balance": a[2], "compare_balance": b[2], "tier": a[3],
-             "compare_tier": b[3]} for _, m, a, b, d in rows[:top]]
+        rows.append(((-levels, -abs(b[2] - a[2]), -abs(net_b - net_a), member), a, b))
+    rows.sort(key=lambda row: row[0])
+    return [{"member_id": key[3], "points_net": a[0] - a[1], "compare_points_net": b[0] - b[1],
+             "delta": (b[0] - b[1]) - (a[0] - a[1]), "balance": a[2], "compare_balance": b[2],
+             "balance_delta": b[2] - a[2], "tier": a[3], "compare_tier": b[3]}
+            for key, a, b in rows[:top]]

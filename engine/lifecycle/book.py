@@ -188,3 +188,18 @@ def from_json(data: dict[str, Any]) -> MemberBook:
         holds=[redemption_from(h) for h in data.get("holds") or ()],
         last_at=_at(data.get("last_at")),
     )
+
+
+def snapshot(book: MemberBook) -> dict[str, Any]:
+    """What a member's book says, for people and comparisons: the same JSON whether it
+    comes from the simulator (`loyalty simulate --member-states`) or the service."""
+    return {
+        "member_id": book.member_id, "tier": book.tier, "tier_since": _t(book.tier_since),
+        "balance": book.balance, "debt": book.debt, "orders_count": book.orders_count,
+        "lots": [{"lot": lot.no, "earned_at": _t(lot.earned_at),
+                  "expires_at": _t(lot.expires_at), "left": lot.left} for lot in book.lots],
+        "cap_spend": {rule: {"period": period, "spend": str(spend)}
+                      for rule, (period, spend) in sorted(book.caps.items())},
+        "campaign_uses": {cid: used[0] for cid, used in sorted(book.campaigns.items())
+                          if used[0]},
+    }

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.history import EventError, read_events
+from engine.lifecycle.book import snapshot
 from engine.program import Program, load_program
 from engine.simstats import Stats
 from engine.simulation.replay import Reject, Replay
@@ -50,6 +51,7 @@ class PartResult:
     budget_used: dict[str, int]
     outcomes: dict[str, Outcome]
     failure: tuple[int, str] | None = None
+    states: list[str] | None = None  # one JSON line per member, when asked for
 
 
 class LocalPool:
@@ -159,14 +161,21 @@ def _instant(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
 
 
+def member_states(replay: Replay) -> list[str]:
+    """Every member's final state as a JSON line, sorted by member id."""
+    return [json.dumps(snapshot(replay.members[mid].book), separators=(",", ":"))
+            for mid in sorted(replay.members)]
+
+
 def run_local(program: Program, history: Path, on_error: str,
-              tick: Callable[[int], None] | None = None) -> PartResult:
+              tick: Callable[[int], None] | None = None, states: bool = False) -> PartResult:
     pool = LocalPool(program)
     replay, failure = replay_file(program, history, pool, on_error, None, tick)
     if failure is None and replay.stats.last_ts > float("-inf"):
         replay.finish(_instant(replay.stats.last_ts))
     budget = {c: pool.budget_used(c) for c in _budgeted(program)}
-    return PartResult(replay.stats, budget, outcomes(replay), failure)
+    return PartResult(replay.stats, budget, outcomes(replay), failure,
+                      member_states(replay) if states else None)
 
 
 def referral_groups(history: Path) -> dict[str, str]:
@@ -199,7 +208,8 @@ def referral_groups(history: Path) -> dict[str, str]:
 
 
 def _worker(sources: Mapping[str, str], history: str, on_error: str, me: int, workers: int,
-            arrays: Mapping[str, Any], queue: Any, groups: Mapping[str, str]) -> None:
+            arrays: Mapping[str, Any], queue: Any, groups: Mapping[str, str],
+            states: bool) -> None:
     progress, ends, done = arrays["progress"], arrays["ends"], arrays["done"]
     try:
         program = load_program(dict(sources))
@@ -221,7 +231,8 @@ def _worker(sources: Mapping[str, str], history: str, on_error: str, me: int, wo
         if failure is None and end_ts > float("-inf"):
             replay.finish(_instant(end_ts))
         budget = {c: pool.budget_used(c) for c in campaigns}
-        queue.put((me, PartResult(replay.stats, budget, outcomes(replay), failure), None))
+        queue.put((me, PartResult(replay.stats, budget, outcomes(replay), failure,
+                                  member_states(replay) if states else None), None))
     except BaseException:  # noqa: BLE001 - any failure is reported; the parent fails the run
         progress[me] = INF
         done[me] = 1
@@ -229,7 +240,7 @@ def _worker(sources: Mapping[str, str], history: str, on_error: str, me: int, wo
 
 
 def run_parallel(program: Program, history: Path, workers: int, on_error: str,
-                 tick: Callable[[int], None] | None = None) -> PartResult:
+                 tick: Callable[[int], None] | None = None, states: bool = False) -> PartResult:
     ctx = mp.get_context("spawn")
     groups = referral_groups(history)
     campaigns, rewards = _budgeted(program), _initial_stock(program)
@@ -242,7 +253,7 @@ def run_parallel(program: Program, history: Path, workers: int, on_error: str,
     queue = ctx.Queue()
     procs = [ctx.Process(target=_worker, name=f"simulate-{i}",
                          args=(dict(program.sources), str(history), on_error, i, workers,
-                               arrays, queue, groups)) for i in range(workers)]
+                               arrays, queue, groups, states)) for i in range(workers)]
     for p in procs:
         p.start()
     parts: dict[int, PartResult] = {}
@@ -274,7 +285,9 @@ def merge(parts: list[PartResult]) -> PartResult:
         stats.merge(part.stats)
         out.update(part.outcomes)
     failures = [p.failure for p in parts if p.failure is not None]
+    lines = None if parts[0].states is None else [line for _, line in sorted(
+        (json.loads(line)["member_id"], line) for p in parts for line in p.states or ())]
     budget = {}
     for part in parts:  # the counters are shared: every worker saw the same totals
         budget = part.budget_used
-    return PartResult(stats, budget, out, min(failures) if failures else None)
+    return PartResult(stats, budget, out, min(failures) if failures else None, lines)

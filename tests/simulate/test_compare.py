@@ -32,7 +32,11 @@ def test_doubling_a_category(compare_doc: dict) -> None:
     assert delta["by_rule"].get("earning.categories.electronics", 0) == 0
     changed = other["members_changed"]
     assert changed and all(m["delta"] > 0 for m in changed)
-    assert changed == sorted(changed, key=lambda m: -abs(m["delta"]))
+    # a tier change first, then the largest balance change, then net points
+    ranks = {"bronze": 0, "silver": 1, "gold": 2, "platinum": 3}
+    assert changed == sorted(changed, key=lambda m: (
+        -abs(ranks[m["compare_tier"]] - ranks[m["tier"]]), -abs(m["balance_delta"]),
+        -abs(m["delta"]), m["member_id"]))
 
 
 def test_compare_from_the_cli(retail_copy: Callable[..., Program], history: Path,
