@@ -89,8 +89,7 @@ def simulate(ruleset: str | Path | Program | Mapping[str, str], history: str | P
                states=member_states is not None)
     if member_states is not None:
         with open(member_states, "w", encoding="utf-8", newline="\n") as out:
-            for line in part.states or ():
-                out.write(line + "\n")
+            out.writelines(line + "\n" for line in part.states or ())
     doc = summarise(program, part)
     if compare_with is not None:
         other = _program(compare_with)
