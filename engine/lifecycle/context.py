@@ -10,8 +10,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
+import engine.lifecycle.points as points
 from engine import calendar
-from engine.lifecycle import points
 from engine.lifecycle.book import MemberBook
 from engine.lifecycle.changes import Change, Entry, StockMove, TierChange
 from engine.lifecycle.records import RedemptionRecord

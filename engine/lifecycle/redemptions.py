@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from engine.lifecycle import points
+import engine.lifecycle.points as points
 from engine.lifecycle.book import AutoSettings, MemberBook
 from engine.lifecycle.changes import Entry, StockMove
 from engine.lifecycle.context import IdFactory, Lifecycle, Pool, Step

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
 
-from engine.lifecycle import points
+import engine.lifecycle.points as points
 from engine.lifecycle.book import MemberBook
 from engine.lifecycle.changes import BudgetMove, CashbackMove, Draw, Entry
 from engine.lifecycle.context import Lifecycle, Step
