@@ -197,8 +197,8 @@ def test_nesting_depth_is_limited(parser: str) -> None:
     assert "deeper than 5 levels" in error.message and error.line == 1
     deep = "a: " + "[" * 100_000 + "]" * 100_000 + "\n"
     (error,) = errors_of({"r.yaml": deep})
-    assert (error.file, error.line, error.message) == ("r.yaml", 1, "nesting is deeper than 64 "
-                                                                    "levels")
+    assert (error.file, error.line, error.message) == ("r.yaml", 1, ("nesting is deeper than 64 "
+                                                                    "levels"))
     assert error.path.startswith("$") and 1 < error.col <= 1004
     assert error.hint and "Flatten" in error.hint
 
@@ -239,22 +239,22 @@ TIERS = "".join(f"k{i}: {i}\n" for i in range(1, 49)) + "levels: [1, 2\n"  # 49 
 
 
 @pytest.mark.parametrize(("text", "at", "message"), [
-    (TIERS, (49, 9), "flow sequence opened here is never closed (the parser stopped at "
-                     "line 49, column 14)"),
-    ("a: 1\nb: [1, 2\nc: 3\n", (2, 4), "flow sequence opened here is not closed (the parser "
-                                      "stopped at line 3, column 2, at ':')"),
-    ("a: 1\nb: {x: 1, y: 2\n\n\n", (2, 4), "flow mapping opened here is never closed (the "
-                                          "parser stopped at line 4, column 1)"),
-    ("a: [1, {b: 2]\n", (1, 8), "flow mapping opened here is not closed (the parser stopped "
-                              "at line 1, column 13, at ']')"),
-    ('a: 1\nb: "abc\nc: 2\n', (2, 4), "quoted string opened here is never closed (the parser "
-                                    "stopped at line 3, column 5)"),
-    ("a: 'it is\n", (1, 4), "quoted string opened here is never closed (the parser stopped at "
-                          "line 1, column 10)"),
-    ("a: [1, 2,\n  - 3]\n", (1, 4), "inside the flow sequence opened here (the parser stopped "
-                                  "at line 2, column 3)"),
-    ("a: {x: [1,\r\n", (1, 8), "flow sequence opened here is never closed (the parser stopped "
-                            "at line 1, column 11)"),
+    (TIERS, (49, 9), ("flow sequence opened here is never closed (the parser stopped at "
+                     "line 49, column 14)")),
+    ("a: 1\nb: [1, 2\nc: 3\n", (2, 4), ("flow sequence opened here is not closed (the parser "
+                                      "stopped at line 3, column 2, at ':')")),
+    ("a: 1\nb: {x: 1, y: 2\n\n\n", (2, 4), ("flow mapping opened here is never closed (the "
+                                          "parser stopped at line 4, column 1)")),
+    ("a: [1, {b: 2]\n", (1, 8), ("flow mapping opened here is not closed (the parser stopped "
+                              "at line 1, column 13, at ']')")),
+    ('a: 1\nb: "abc\nc: 2\n', (2, 4), ("quoted string opened here is never closed (the parser "
+                                    "stopped at line 3, column 5)")),
+    ("a: 'it is\n", (1, 4), ("quoted string opened here is never closed (the parser stopped at "
+                          "line 1, column 10)")),
+    ("a: [1, 2,\n  - 3]\n", (1, 4), ("inside the flow sequence opened here (the parser stopped "
+                                  "at line 2, column 3)")),
+    ("a: {x: [1,\r\n", (1, 8), ("flow sequence opened here is never closed (the parser stopped "
+                            "at line 1, column 11)")),
 ])
 def test_unclosed_constructs_are_located_where_they_open(parser: str, text: str,
                                                          at: tuple[int, int],
