@@ -22,7 +22,13 @@ from engine.history import Event, money
 from engine.ledger import OrderRecord, PointBook, TierRules, TierTrack
 from engine.program import Program
 from engine.redeem import AutoSettingsInvalid, assess, auto_settings
-from engine.request import Redeem, RequestInvalid, member_problems, order_request
+from engine.request import (
+    Redeem,
+    RequestInvalid,
+    member_problems,
+    order_parts,
+    order_request,
+)
 from engine.simstats import Stats, month_key, months_between, next_month_start
 from engine.state import MemberState
 
@@ -284,8 +290,9 @@ class Replay:
                                   if (left := self.pool.stock_left(r)) is not None}
         try:
             # The same as evaluate(program, {"member", "order", "redeem"}), with the
-            # member's attributes checked once (at enrolment) instead of per order.
-            request = order_request(member, mem.attribute_errors, order, redeem or None)
+            # member's attributes checked once (at enrolment) and the order when read.
+            parts = ev.parts or order_parts(order, redeem or None)
+            request = order_request(member, mem.attribute_errors, parts)
             result = evaluate_request(self.program, request, state, summary=True)
         except RequestInvalid as exc:
             raise Reject(str(exc)) from None

@@ -300,32 +300,30 @@ def member_problems(member: Mapping[str, Any]) -> list[tuple[str, str]]:
     return r.errors
 
 
-def order_request(member: Mapping[str, Any], member_errors: list[tuple[str, str]],
-                  order_raw: Any, redeem_raw: Any = None) -> Request:
-    """`parse({"member": member, "order": order_raw, "redeem": redeem_raw})` for a caller
-    that checked the member once (`member_problems`) and evaluates many of its orders:
-    the same Request, or the same RequestInvalid, without checking the member again."""
+def order_parts(order_raw: Any, redeem_raw: Any = None) -> tuple[Order, Redeem | None]:
+    """An order (and redeem) object checked as `parse` checks a request's (an event
+    history's orders); raises RequestInvalid."""
     r = _Reader()
-    r.errors.extend(member_errors)
     order = None
     if isinstance(order_raw, Mapping):
         order = _order(r, order_raw)
     else:
         r.fail(("order",), f"expected an object, got {contract.kind(order_raw)}")
     redeem = _redeem(r, redeem_raw)
-    if r.errors:
+    if r.errors or order is None:
         raise RequestInvalid(r.errors)
+    return order, redeem
+
+
+def order_request(member: Mapping[str, Any], member_errors: list[tuple[str, str]],
+                  parts: tuple[Order, Redeem | None]) -> Request:
+    """The Request of a member checked once (`member_problems`) and one of its orders
+    (`order_parts`): what `parse` gives for {"member", "order", "redeem"}, or raises."""
+    if member_errors:
+        raise RequestInvalid(member_errors)
+    order, redeem = parts
     return Request(member=member, order=order, redeem=redeem, explain=False, as_of=None,
                    context={})
-
-
-def order_problems(order_raw: Any, redeem_raw: Any = None) -> list[tuple[str, str]]:
-    """What `parse` would say about this order (and redeem) object (empty: nothing)."""
-    try:
-        order_request({}, [], order_raw, redeem_raw)
-    except RequestInvalid as exc:
-        return exc.errors
-    return []
 
 
 def _check_member(r: _Reader, member: Mapping[str, Any]) -> Mapping[str, Any]:
