@@ -1,11 +1,11 @@
 """JSON Schemas (draft 2020-12) shipped as package data: ``load_schema("ruleset")``.
 
-``validator("test-suite")`` checks documents the way the engine reads them: schemas
-refer to each other by ``$id`` (the test-suite and event schemas reuse the evaluation
-request's definitions), numbers are exact decimals (so ``multipleOf: 0.0001`` means "at
-most 4 decimal places"), and a number without fraction counts as an integer, as the
-2020-12 specification says. ``problems(name, document)`` reads floats by their shortest
-representation first, as the engine does.
+``validator("test-suite")`` checks documents the way the engine reads them: numbers are
+exact decimals (so ``multipleOf: 0.0001`` means "at most 4 decimal places"), and a number
+without fraction counts as an integer, as the 2020-12 specification says.
+``problems(name, document)`` reads floats by their shortest representation first, as
+the engine does. The event and test-suite schemas hold copies of the evaluation request's
+definitions (``schemas/bundle.py``), so every schema is self-contained.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from importlib.resources import files
 from typing import Any
 
 from jsonschema import Draft202012Validator, ValidationError, validators
-from referencing import Registry, Resource
 
 __all__ = ["SCHEMA_NAMES", "load_schema", "problems", "validator"]
 
@@ -67,21 +66,12 @@ _Validator = validators.extend(
 
 
 @cache
-def _registry() -> Registry:
-    resources = [(f"https://loyalty-rules.dev/schemas/{name}{_SUFFIX}",
-                  Resource.from_contents(json.loads(_text(name), parse_float=Decimal)))
-                 for name in SCHEMA_NAMES]
-    return Registry().with_resources(resources)
-
-
-@cache
 def validator(name: str) -> Any:
-    """A validator for schema ``name`` whose numbers are decimals and whose references to
-    the other shipped schemas resolve; give it documents whose numbers are not floats."""
+    """A validator for schema ``name`` whose numbers are decimals; give it documents whose
+    numbers are not floats (see ``exact``)."""
     name = name.removesuffix(_SUFFIX)
     load_schema(name)  # unknown names raise here
-    schema = json.loads(_text(name), parse_float=Decimal)
-    return _Validator(schema, registry=_registry())
+    return _Validator(json.loads(_text(name), parse_float=Decimal))
 
 
 def exact(document: Any) -> Any:
