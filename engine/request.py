@@ -350,15 +350,19 @@ def _check_member(r: _Reader, member: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def _check_state(r: _Reader, state: Mapping[str, Any], path: Path_) -> dict[str, Any]:
+    """Check member.state; return it as checked (integers as int, amounts as Decimal,
+    null entries left out)."""
     r.known(state, _STATE, path)
-    counts = lambda v: contract.whole(v, 0, contract.POINTS_LIMIT)
-    r.value(state, "orders_count", path, counts)
-    r.value(state, "awarded_upgrades", path, contract.strings)
+    checked: dict[str, Any] = {
+        "orders_count": r.value(state, "orders_count", path, _count),
+        "awarded_upgrades": r.value(state, "awarded_upgrades", path, contract.strings)}
     qualifying = r.mapping(state, "qualifying", path)
     if qualifying is not None:
-        r.known(qualifying, _QUALIFYING, (*path, "qualifying"))
-        r.value(qualifying, "spend", (*path, "qualifying"), contract.money)
-        r.value(qualifying, "orders", (*path, "qualifying"), counts)
+        where = (*path, "qualifying")
+        r.known(qualifying, _QUALIFYING, where)
+        checked["qualifying"] = {key: value for key, value in (
+            ("spend", r.value(qualifying, "spend", where, contract.money)),
+            ("orders", r.value(qualifying, "orders", where, _count))) if value is not None}
     for name in (*_STATE_MONEY, *_STATE_COUNTS):
         entries = r.mapping(state, name, path)
         if entries is None:
@@ -366,15 +370,17 @@ def _check_state(r: _Reader, state: Mapping[str, Any], path: Path_) -> dict[str,
         if len(entries) > contract.MAX_COUNTERS:
             r.fail((*path, name), f"at most {contract.MAX_COUNTERS} entries, got {len(entries)}")
             continue
-        check = contract.money if name in _STATE_MONEY else counts
+        check = contract.money if name in _STATE_MONEY else _count
+        checked[name] = {}
         for entry in entries:
             try:
                 contract.key(entry)
             except ValueError as exc:
                 r.fail((*path, name), f"key {entry!r}: {exc}")
                 continue
-            r.value(entries, entry, (*path, name), check, required=True)
-    cleaned = {k: v for k, v in state.items() if v is not None}
-    if isinstance(cleaned.get("qualifying"), Mapping):
-        cleaned["qualifying"] = {k: v for k, v in cleaned["qualifying"].items() if v is not None}
-    return cleaned
+            checked[name][entry] = r.value(entries, entry, (*path, name), check, required=True)
+    return {key: value for key, value in checked.items() if value is not None}
+
+
+def _count(value: Any) -> int:
+    return contract.whole(value, 0, contract.POINTS_LIMIT)

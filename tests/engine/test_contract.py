@@ -12,6 +12,7 @@ redemptions, are held to the engine's verdict the same way.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from decimal import Decimal
@@ -184,13 +185,13 @@ def mutated(draw: Any, base: Any = None) -> dict[str, Any]:
         paths = sorted(_paths(doc), key=len, reverse=True)  # leaves first: they are many
         if kind == "extra" or not paths:
             where = _at(doc, draw(st.sampled_from(_containers(doc))))
-            where[draw(st.one_of(st.sampled_from(NEAR_MISSES), keys))] = draw(
-                st.sampled_from(EDGE_VALUES))
+            where[draw(st.one_of(st.sampled_from(NEAR_MISSES), keys))] = copy.deepcopy(draw(
+                st.sampled_from(EDGE_VALUES)))
             continue
         path = draw(st.sampled_from(paths))
         parent = _at(doc, path[:-1])
         if kind == "replace":
-            parent[path[-1]] = draw(st.sampled_from(EDGE_VALUES))
+            parent[path[-1]] = copy.deepcopy(draw(st.sampled_from(EDGE_VALUES)))
         elif kind == "drop":
             del parent[path[-1]]
         elif isinstance(parent, dict):  # rename a key: surrogate, control, long, empty
