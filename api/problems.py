@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from http import HTTPStatus
 from typing import Any
 
@@ -20,7 +19,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engine import RequestInvalid
-from engine.errors import RulesetInvalid
+from engine.errors import RulesetInvalid, parse_path
 from store.errors import StoreError
 
 MEDIA_TYPE = "application/problem+json"
@@ -29,6 +28,12 @@ log = logging.getLogger("loyalty.api")
 
 class ProblemResponse(JSONResponse):
     media_type = MEDIA_TYPE
+
+    def render(self, content: Any) -> bytes:
+        # ASCII-escaped: a problem may quote a key holding a lone surrogate, which cannot
+        # be encoded as UTF-8 (and would turn a 422 into a 500).
+        return json.dumps(content, ensure_ascii=True, allow_nan=False,
+                          separators=(",", ":")).encode("ascii")
 
 
 class ApiProblem(Exception):
@@ -59,14 +64,9 @@ def problem(request: Request, status: int, code: str, detail: str, *, pointer: s
     return ProblemResponse(body, status_code=status, headers=headers)
 
 
-_INDEX = re.compile(r"\[(\d+)\]")
-
-
 def json_path_to_pointer(path: str) -> str:
-    """`$.order.lines[2].unit_price` → `/order/lines/2/unit_price`."""
-    body = _INDEX.sub(r".\1", path.lstrip("$"))
-    return "/" + "/".join(p.replace("~", "~0").replace("/", "~1") for p in body.split(".") if p) \
-        if body.strip(".") else ""
+    """`$.order.lines[2].unit_price` → `/order/lines/2/unit_price` (RFC 6901)."""
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parse_path(path))
 
 
 def _loc_error(err: dict[str, Any]) -> dict[str, Any]:
@@ -95,7 +95,7 @@ async def _validation(request: Request, exc: RequestValidationError) -> ProblemR
 
 async def _engine_request(request: Request, exc: RequestInvalid) -> ProblemResponse:
     errors = [{"pointer": json_path_to_pointer(p), "path": p, "message": m} for p, m in exc.errors]
-    return problem(request, 422, "invalid_request", str(exc),
+    return problem(request, 422, exc.code, str(exc),
                    pointer=errors[0]["pointer"] if errors else None, errors=errors)
 
 

@@ -1,25 +1,81 @@
 """Request models of the HTTP API (kept apart from the table models).
 
-They document the contract in OpenAPI and reject malformed input with located errors;
-the engine re-checks the evaluation semantics. Money is a decimal string (numbers are
-accepted), points are integers, instants carry a UTC offset.
+They document the contract in OpenAPI and reject malformed input with located errors.
+Every value is checked by the function of engine/contract.py that the engine's own
+request parser uses, so the API, `loyalty evaluate` and the JSON Schemas accept the same
+documents (tests/engine/test_contract.py). Money is a decimal string (numbers are
+accepted), points are integers, instants carry a UTC offset, and no string may hold a
+control character or a lone surrogate.
 """
 
 from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from functools import partial
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
-Money = Annotated[Decimal, Field(ge=0, lt=1_000_000_000, max_digits=16, decimal_places=4,
-                                 examples=["499.99"]), PlainSerializer(str, return_type=str)]
-Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f]+$")]
-Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$")]
+from engine import contract
+from engine.request import discount_problem
+
+_LINE = r"^[^\x00-\x1f]+$"  # what OpenAPI can say; surrogates are refused by the validator
+
+
+def _whole(least: int, most: int) -> BeforeValidator:
+    return BeforeValidator(partial(contract.whole, least=least, most=most))
+
+
+# Free text (a note, a reason, a YAML source): line breaks and tabs are fine, other control
+# characters and lone surrogates are not; each field sets its own max_length.
+ProseCheck = BeforeValidator(partial(contract.prose, most=10**8))
+Money = Annotated[Decimal, BeforeValidator(contract.money),
+                  Field(ge=0, lt=contract.MONEY_LIMIT, max_digits=16,
+                        decimal_places=contract.MONEY_PLACES, examples=["499.99"]),
+                  PlainSerializer(str, return_type=str)]
+Id = Annotated[str, BeforeValidator(contract.identifier),
+               Field(min_length=1, max_length=contract.ID_CHARS, pattern=_LINE)]
+Name = Annotated[str, BeforeValidator(contract.text),
+                 Field(min_length=1, max_length=contract.NAME_CHARS, pattern=_LINE)]
+Key = Annotated[str, BeforeValidator(contract.key),
+                Field(min_length=1, max_length=contract.KEY_CHARS, pattern=_LINE)]
 ProgramId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9-]+$")]
-Scalar = str | int | bool | None
-Attribute = Scalar | list[Annotated[str, Field(max_length=200)]]
+Instant = Annotated[AwareDatetime, BeforeValidator(contract.instant),
+                    Field(examples=["2026-11-17T14:30:00-05:00"])]
+Flag = Annotated[bool, BeforeValidator(contract.flag)]
+Points = Annotated[int, _whole(1, contract.POINTS_LIMIT), Field(ge=1, le=contract.POINTS_LIMIT)]
+Count = Annotated[int, _whole(0, contract.POINTS_LIMIT), Field(ge=0, le=contract.POINTS_LIMIT)]
+Version = Annotated[int, _whole(1, contract.VERSION_LIMIT),
+                    Field(ge=1, le=contract.VERSION_LIMIT)]
+Quantity = Annotated[int, _whole(1, contract.QUANTITY_LIMIT),
+                     Field(ge=1, le=contract.QUANTITY_LIMIT)]
+_SCALAR_SCHEMA: dict[str, Any] = {"anyOf": [
+    {"type": "string", "maxLength": contract.NAME_CHARS},
+    {"type": "number", "exclusiveMinimum": -contract.NUMBER_LIMIT,
+     "exclusiveMaximum": contract.NUMBER_LIMIT},
+    {"type": "boolean"}, {"type": "null"}]}
+ContextValue = Annotated[Any, PlainValidator(partial(contract.free_value, lists=False)),
+                         WithJsonSchema(_SCALAR_SCHEMA)]
+AttributeValue = Annotated[Any, PlainValidator(partial(contract.free_value, lists=True)),
+                           WithJsonSchema({"anyOf": [*_SCALAR_SCHEMA["anyOf"], {
+                               "type": "array", "maxItems": contract.MAX_LIST,
+                               "items": {"type": "string", "maxLength": contract.NAME_CHARS}}]})]
+Segments = Annotated[list[Annotated[str, BeforeValidator(partial(contract.text, least=0)),
+                                    Field(max_length=contract.NAME_CHARS)]],
+                     Field(max_length=contract.MAX_LIST)]
 
 
 class Strict(BaseModel):
@@ -28,46 +84,99 @@ class Strict(BaseModel):
 
 class Attributes(BaseModel):
     model_config = ConfigDict(extra="allow")
-    __pydantic_extra__: dict[str, Attribute] = Field(init=False)  # type: ignore[assignment]
-    segments: list[Annotated[str, Field(max_length=200)]] | None = Field(None, max_length=100)
-    birthday: date | None = None
-    enrolled_at: date | None = None
+    __pydantic_extra__: dict[str, AttributeValue] = Field(init=False)  # type: ignore[assignment]
+    segments: Segments | None = None
+    birthday: Annotated[date, BeforeValidator(contract.calendar_date)] | None = None
+    enrolled_at: Annotated[str, BeforeValidator(contract.date_or_instant)] | None = Field(
+        None, description="a date or an instant")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _names(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            if len(data) > contract.MAX_ATTRIBUTES:
+                raise ValueError(f"at most {contract.MAX_ATTRIBUTES} attributes, got "
+                                 f"{len(data)}")
+            for name in data:
+                try:
+                    contract.key(name)
+                except ValueError as exc:
+                    raise ValueError(f"attribute name {name!r}: {exc}") from None
+        return data
+
+
+class QualifyingIn(Strict):
+    spend: Money | None = None
+    orders: Count | None = None
+
+
+_Counters = Field(None, max_length=contract.MAX_COUNTERS)
+
+
+class StateIn(Strict):
+    """Stored state for a stateless dry-run; the server ignores it (it has its own)."""
+
+    orders_count: Count | None = None
+    qualifying: QualifyingIn | None = None
+    cap_usage: dict[Key, Money] | None = _Counters
+    campaign_usage: dict[Key, Count] | None = _Counters
+    campaign_budget_used: dict[Key, Count] | None = _Counters
+    challenge_spend: dict[Key, Money] | None = _Counters
+    reward_stock: dict[Key, Count] | None = _Counters
+    activity_counts: dict[Key, Count] | None = _Counters
+    awarded_upgrades: Annotated[list[Name], Field(max_length=contract.MAX_LIST)] | None = None
 
 
 class MemberIn(Strict):
     id: Id
     tier: Name | None = Field(None, description="ignored in server mode: the store's tier counts")
-    points_balance: int | None = Field(None, ge=0, description="ignored in server mode")
+    points_balance: Count | None = Field(None, description="ignored in server mode")
     attributes: Attributes | None = None
+    state: StateIn | None = Field(None, description="ignored in server mode")
 
 
 class LineIn(Strict):
     sku: Name
     category: Name
-    quantity: int = Field(ge=1, le=1_000_000)
+    quantity: Quantity
     unit_price: Money
-    discount: Money = Decimal(0)
+    discount: Money = Field(Decimal(0), description="at most quantity × unit_price")
+
+    @field_validator("discount")
+    @classmethod
+    def _within_line(cls, discount: Decimal, info: ValidationInfo) -> Decimal:
+        quantity, price = info.data.get("quantity"), info.data.get("unit_price")
+        if quantity is not None and price is not None:
+            problem = discount_problem(quantity, price, discount)
+            if problem:
+                raise ValueError(problem)
+        return discount
 
 
 class OrderIn(Strict):
     id: Id
-    placed_at: AwareDatetime
+    placed_at: Instant
     channel: Name | None = None
-    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] | None = None
+    currency: Annotated[str, BeforeValidator(contract.currency),
+                        Field(pattern=contract.CURRENCY_PATTERN)] | None = Field(
+        None, description="ISO 4217; must be the program's currency (default: it is)")
     shipping: Money = Decimal(0)
     tax: Money = Decimal(0)
-    lines: list[LineIn] = Field(max_length=500)
+    lines: list[LineIn] = Field(max_length=contract.MAX_LINES)
 
 
 class RedeemIn(Strict):
-    points: int | None = Field(None, ge=1, le=10**12)
+    points: Points | None = None
     reward_id: Name | None = None
-    quantity: int = Field(1, ge=1, le=1000)
+    quantity: Annotated[int, _whole(1, contract.REDEEM_QUANTITY_LIMIT),
+                        Field(ge=1, le=contract.REDEEM_QUANTITY_LIMIT)] = 1
 
     @model_validator(mode="after")
     def one_of(self) -> RedeemIn:
         if (self.points is None) == (self.reward_id is None):
             raise ValueError('give either "points" or "reward_id"')
+        if self.points is not None and "quantity" in self.model_fields_set:
+            raise ValueError('"quantity" goes with "reward_id", not with "points"')
         return self
 
 
@@ -75,11 +184,11 @@ class EvaluationIn(Strict):
     member: MemberIn
     order: OrderIn | None = None
     redeem: RedeemIn | None = None
-    explain: bool = False
-    as_of: AwareDatetime | None = None
-    context: dict[Annotated[str, Field(max_length=100)], Scalar] | None = Field(None, max_length=50)
-    ruleset_version: int | None = Field(None, ge=1, le=2**31 - 1,
-                                        description="pin a version instead of the one live at placed_at")
+    explain: Flag = False
+    as_of: Instant | None = None
+    context: dict[Key, ContextValue] | None = Field(None, max_length=contract.MAX_CONTEXT)
+    ruleset_version: Version | None = Field(
+        None, description="pin a version instead of the one live at placed_at")
 
     @model_validator(mode="after")
     def has_time(self) -> EvaluationIn:
@@ -96,9 +205,11 @@ class CommitIn(EvaluationIn):
 
 
 class RefundLineIn(Strict):
-    index: int | None = Field(None, ge=0, le=499, description="order line index")
+    index: Annotated[int, _whole(0, contract.MAX_LINES - 1),
+                     Field(ge=0, le=contract.MAX_LINES - 1)] | None = Field(
+        None, description="order line index")
     sku: Name | None = None
-    quantity: int = Field(ge=1, le=1_000_000)
+    quantity: Quantity
 
     @model_validator(mode="after")
     def names_a_line(self) -> RefundLineIn:
@@ -109,8 +220,8 @@ class RefundLineIn(Strict):
 
 class RefundIn(Strict):
     refund_id: Id
-    refunded_at: AwareDatetime | None = Field(None, description="default: now")
-    lines: list[RefundLineIn] | None = Field(None, max_length=500,
+    refunded_at: Instant | None = Field(None, description="default: now")
+    lines: list[RefundLineIn] | None = Field(None, max_length=contract.MAX_LINES,
                                              description="omit for a full refund")
 
 
@@ -122,20 +233,21 @@ class ActivityIn(Strict):
     event_id: Id
     member_id: Id
     activity: Activity
-    occurred_at: AwareDatetime
+    occurred_at: Instant
     friend_id: Id | None = Field(None, description="referral: the referred friend")
     attributes: Attributes | None = None
-    ruleset_version: int | None = Field(None, ge=1, le=2**31 - 1)
+    ruleset_version: Version | None = None
 
 
 class PublishIn(Strict):
     sources: dict[Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[\w.-]+\.ya?ml$")],
-                  Annotated[str, Field(max_length=2_000_000)]] = Field(min_length=1, max_length=50)
-    message: Annotated[str, Field(max_length=2000)] = ""
+                  Annotated[str, ProseCheck, Field(max_length=2_000_000)]] = Field(
+        min_length=1, max_length=50)
+    message: Annotated[str, ProseCheck, Field(max_length=2000)] = ""
     activate: Literal["no", "now", "effective_from"] = "no"
 
 
 class ActivateIn(Strict):
-    effective_from: AwareDatetime | None = Field(None, description="default: now")
+    effective_from: Instant | None = Field(None, description="default: now")
     at: Literal["now", "effective_from"] = Field(
         "now", description="`effective_from`: use the version's declared effective_from")

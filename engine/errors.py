@@ -8,14 +8,18 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["RulesetError", "RulesetInvalid", "format_path"]
+__all__ = ["RulesetError", "RulesetInvalid", "format_path", "parse_path"]
 
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+_UNPRINTABLE = re.compile("[\x00-\x1f\ud800-\udfff]")
+_ESCAPE = re.compile(r"\\(u[0-9a-f]{4}|.)")
+_STEP = re.compile(r"\.([A-Za-z_][A-Za-z0-9_-]*)|\[(\d+)\]|\['((?:[^'\\]|\\.)*)'\]")
 
 
 def format_path(path: Iterable[str | int]) -> str:
     """Render a path tuple as a JSON path: ``("campaigns", 2, "schedule")`` →
-    ``$.campaigns[2].schedule``; keys that are not plain names are quoted."""
+    ``$.campaigns[2].schedule``; keys that are not plain names are quoted, and control
+    characters and lone surrogates in them written as ``\\uXXXX``."""
     parts = ["$"]
     for step in path:
         if isinstance(step, int):
@@ -24,8 +28,27 @@ def format_path(path: Iterable[str | int]) -> str:
             parts.append(f".{step}")
         else:
             escaped = step.replace("\\", "\\\\").replace("'", "\\'")
+            escaped = _UNPRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", escaped)
             parts.append(f"['{escaped}']")
     return "".join(parts)
+
+
+def parse_path(text: str) -> tuple[str | int, ...]:
+    """The path tuple of a JSON path written by :func:`format_path` (its inverse)."""
+    steps: list[str | int] = []
+    for plain, index, quoted in _STEP.findall(text.removeprefix("$")):
+        if plain:
+            steps.append(plain)
+        elif index:
+            steps.append(int(index))
+        else:
+            steps.append(_ESCAPE.sub(_unescape, quoted))
+    return tuple(steps)
+
+
+def _unescape(match: re.Match[str]) -> str:
+    escaped = match.group(1)
+    return chr(int(escaped[1:], 16)) if len(escaped) == 5 else escaped
 
 
 @dataclass(frozen=True, order=True)

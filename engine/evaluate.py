@@ -42,6 +42,7 @@ class Evaluation:
         self.program, self.req, self.state = program, req, state
         self.summary = summary
         self.model = program.model
+        check_currency(program, req.order)
         tier_set = self.model.tiers
         self.tier_id = state.tier or (tier_set.levels[0].id if tier_set else None)
         if tier_set and tier_set.get(self.tier_id) is None:
@@ -304,6 +305,17 @@ class Evaluation:
             self.effects.append({"type": "birthday_discount", "rule": f"tiers.{tier.id}.birthday_discount",
                                  "percent": out["birthday_discount_percent"]})
         return out
+
+
+def check_currency(program: Program, order: Order | None) -> None:
+    """An order is in the program's currency (the ruleset's `currency`); one without a
+    currency is taken to be. Another currency is a request error, never converted."""
+    if order is not None and order.currency is not None \
+            and order.currency != program.model.currency:
+        message = (f"the order is in {order.currency}, but program {program.program} "
+                   f"counts in {program.model.currency}; send its orders in that currency "
+                   "(or without one)")
+        raise RequestInvalid([("$.order.currency", message)], code="currency_mismatch")
 
 
 def _month_of(iso_date: str) -> int:

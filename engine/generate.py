@@ -236,7 +236,7 @@ class _Generator:
         m.last_order = (order_id, net, d)
         return (f'{{"type": "order", "member_id": "{m.id}", "at": "@AT@", "order": '
                 f'{{"id": "{order_id}", "placed_at": "@AT@", "channel": "{channel}", '
-                f'"currency": "USD", "shipping": "{shipping}", "lines": [{", ".join(parts)}]}}}}\n')
+                f'"shipping": "{shipping}", "lines": [{", ".join(parts)}]}}}}\n')
 
 
 def _cumulative(weights: list[float], normalize: bool = False) -> list[float]:

@@ -3,7 +3,9 @@
 The reader never holds more than one event (one order, for CSV) in memory. Each line is
 checked against the rules of `schemas/event.schema.json` by hand — the JSON Schema
 validator costs ~100 µs a line, too much for a million events; tests keep the two in
-step. A bad line becomes an `EventError` carrying its line number instead of stopping
+step. An order (with its redeem) and enrolment attributes are checked by the engine's
+request parser, values by engine/contract.py, so an event's order obeys exactly the rules
+of an evaluation request; the parsed order travels with the event. A bad line becomes an `EventError` carrying its line number instead of stopping
 the stream, so the caller decides whether to skip it or fail.
 """
 
@@ -15,9 +17,12 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
+
+from engine import contract
+from engine.request import RequestInvalid, member_problems, order_parts
 
 EVENT_TYPES = ("enroll", "order", "refund", "activity", "redemption", "auto_redemption")
 PERIODS = frozenset({"day", "week", "month", "quarter", "year", "lifetime"})
@@ -32,9 +37,6 @@ _ALLOWED = {
     "auto_redemption": {"type", "member_id", "at", "threshold", "unit", "method", "frequency",
                         "enabled"},
 }
-_ORDER_KEYS = {"id", "placed_at", "channel", "currency", "shipping", "tax", "lines"}
-_LINE_KEYS = {"sku", "category", "quantity", "unit_price", "discount"}
-_MONEY = re.compile(r"^\d+(\.\d+)?$")
 _MEMBER_RE = re.compile(r'"member_id"\s*:\s*"([^"\\]*)"')
 CSV_COLUMNS = ("member_id", "order_id", "placed_at", "category", "quantity", "unit_price")
 
@@ -46,6 +48,7 @@ class Event:
     member_id: str
     at: datetime
     data: dict[str, Any]
+    parts: Any = None  # an order event's (Order, Redeem | None), parsed once by check_event
 
 
 @dataclass(slots=True)
@@ -75,62 +78,43 @@ def parse_instant(value: Any) -> datetime:
 
 
 def money(value: Any, what: str) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise InvalidEvent(f"{what} must be a decimal string")
-    if isinstance(value, str) and not _MONEY.match(value):
-        raise InvalidEvent(f"{what} is not a non-negative decimal: {value!r}")
     try:
-        amount = Decimal(str(value))
-    except InvalidOperation:
-        raise InvalidEvent(f"{what} is not a number: {value!r}") from None
-    if amount < 0:
-        raise InvalidEvent(f"{what} must not be negative")
-    return amount
+        return contract.money(value)
+    except contract.Invalid as exc:
+        raise InvalidEvent(f"{what}: {exc}") from None
 
 
-def _positive_int(value: Any, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidEvent(f"{what} must be a positive integer")
-    return value
+def _positive_int(value: Any, what: str, most: int = contract.POINTS_LIMIT) -> int:
+    try:
+        return contract.whole(value, 1, most)
+    except contract.Invalid as exc:
+        raise InvalidEvent(f"{what}: {exc}") from None
 
 
-def _string(data: dict[str, Any], key: str, required: bool = True) -> None:
+def _string(data: dict[str, Any], key: str, required: bool = True,
+            check: Callable[[Any], str] = contract.text) -> None:
     value = data.get(key)
     if value is None and not required:
         return
-    if not isinstance(value, str) or not value:
-        raise InvalidEvent(f"`{key}` must be a non-empty string")
+    try:
+        check(value)
+    except contract.Invalid as exc:
+        raise InvalidEvent(f"`{key}`: {exc}") from None
 
 
-def _check_order(order: Any) -> None:
+def _check_order(data: dict[str, Any], at: datetime) -> Any:
+    """The order event's order and redeem, checked by the engine's request parser (the
+    rules of an evaluation request); returns what it parsed, for the replay."""
+    order = data.get("order")
     if not isinstance(order, dict):
         raise InvalidEvent("`order` must be an object")
-    extra = order.keys() - _ORDER_KEYS
-    if extra:
-        raise InvalidEvent(f"unknown order field(s): {', '.join(sorted(extra))}")
-    _string(order, "id")
-    for key in ("shipping", "tax"):
-        if key in order:
-            money(order[key], f"order.{key}")
-    lines = order.get("lines")
-    if not isinstance(lines, list) or not lines:
+    if isinstance(order.get("lines"), list) and not order["lines"]:
         raise InvalidEvent("`order.lines` must be a non-empty list")
-    for i, line in enumerate(lines):
-        if not isinstance(line, dict):
-            raise InvalidEvent(f"order.lines[{i}] must be an object")
-        extra = line.keys() - _LINE_KEYS
-        if extra:
-            raise InvalidEvent(f"order.lines[{i}]: unknown field(s): {', '.join(sorted(extra))}")
-        if not isinstance(line.get("sku"), str) or not line["sku"]:
-            raise InvalidEvent(f"order.lines[{i}].sku must be a non-empty string")
-        if not isinstance(line.get("category"), str) or not line["category"]:
-            raise InvalidEvent(f"order.lines[{i}].category must be a non-empty string")
-        _positive_int(line.get("quantity"), f"order.lines[{i}].quantity")
-        if "unit_price" not in line:
-            raise InvalidEvent(f"order.lines[{i}].unit_price is required")
-        money(line["unit_price"], f"order.lines[{i}].unit_price")
-        if "discount" in line:
-            money(line["discount"], f"order.lines[{i}].discount")
+    order.setdefault("placed_at", at.isoformat())
+    try:
+        return order_parts(order, data.get("redeem"))
+    except RequestInvalid as exc:
+        raise InvalidEvent(str(exc)) from None
 
 
 def check_event(data: Any, line: int) -> Event:
@@ -140,56 +124,69 @@ def check_event(data: Any, line: int) -> Event:
     kind = data.get("type")
     if kind not in _ALLOWED:
         raise InvalidEvent(f"unknown event type {kind!r} (expected one of {', '.join(EVENT_TYPES)})")
-    _string(data, "member_id")
+    _string(data, "member_id", check=contract.identifier)
     at = parse_instant(data.get("at"))
     extra = data.keys() - _ALLOWED[kind]
     if extra:
         raise InvalidEvent(f"unknown field(s) for a {kind} event: {', '.join(sorted(extra))}")
+    parts = None
     if kind == "order":
-        _check_order(data.get("order"))
-        redeem = data.get("redeem")
-        if redeem is not None and not isinstance(redeem, dict):
-            raise InvalidEvent("`redeem` must be an object")
+        parts = _check_order(data, at)
     elif kind == "refund":
-        _string(data, "order_id")
+        _string(data, "order_id", check=contract.identifier)
         if "amount" in data:
             money(data["amount"], "amount")
     elif kind == "activity":
         if data.get("activity") not in ACTIVITIES:
             raise InvalidEvent(f"unknown activity {data.get('activity')!r}")
-        _string(data, "friend_id", required=False)
+        _string(data, "friend_id", required=False, check=contract.identifier)
     elif kind == "redemption":
-        if ("points" in data) == ("reward_id" in data):
-            raise InvalidEvent("a redemption names exactly one of `points` and `reward_id`")
-        if "points" in data:
-            _positive_int(data["points"], "points")
-        else:
-            _string(data, "reward_id")
-        if "quantity" in data:
-            _positive_int(data["quantity"], "quantity")
-        if "order_total" in data:
-            money(data["order_total"], "order_total")
+        _check_redemption(data)
     elif kind == "auto_redemption":
-        for key in ("threshold", "unit"):
-            if key in data:
-                _positive_int(data[key], key)
-        _string(data, "method", required=False)
-        if "enabled" in data and not isinstance(data["enabled"], bool):
-            raise InvalidEvent("`enabled` must be true or false")
-        frequency = data.get("frequency")
-        if frequency is not None and (
-                not isinstance(frequency, dict) or frequency.keys() != {"count", "per"}
-                or isinstance(frequency["count"], bool) or not isinstance(frequency["count"], int)
-                or frequency["count"] < 1 or frequency["per"] not in PERIODS):
-            raise InvalidEvent("`frequency` must be {\"count\": N ≥ 1, \"per\": one of "
-                               f"{', '.join(sorted(PERIODS))}}}")
+        _check_auto_redemption(data)
     elif kind == "enroll":
-        attrs = data.get("attributes")
-        if attrs is not None and not isinstance(attrs, dict):
-            raise InvalidEvent("`attributes` must be an object")
-        _string(data, "tier", required=False)
-        _string(data, "referred_by", required=False)
-    return Event(line, kind, data["member_id"], at, data)
+        _check_enroll(data)
+    return Event(line, kind, data["member_id"], at, data, parts)
+
+
+def _check_redemption(data: dict[str, Any]) -> None:
+    if ("points" in data) == ("reward_id" in data):
+        raise InvalidEvent("a redemption names exactly one of `points` and `reward_id`")
+    if "points" in data:
+        _positive_int(data["points"], "points")
+    else:
+        _string(data, "reward_id")
+    if "quantity" in data:
+        _positive_int(data["quantity"], "quantity", contract.REDEEM_QUANTITY_LIMIT)
+    if "order_total" in data:
+        money(data["order_total"], "order_total")
+
+
+def _check_auto_redemption(data: dict[str, Any]) -> None:
+    for key in ("threshold", "unit"):
+        if key in data:
+            _positive_int(data[key], key)
+    _string(data, "method", required=False)
+    if "enabled" in data and not isinstance(data["enabled"], bool):
+        raise InvalidEvent("`enabled` must be true or false")
+    frequency = data.get("frequency")
+    if frequency is not None and (
+            not isinstance(frequency, dict) or frequency.keys() != {"count", "per"}
+            or isinstance(frequency["count"], bool) or not isinstance(frequency["count"], int)
+            or frequency["count"] < 1 or frequency["per"] not in PERIODS):
+        raise InvalidEvent("`frequency` must be {\"count\": N ≥ 1, \"per\": one of "
+                           f"{', '.join(sorted(PERIODS))}}}")
+
+
+def _check_enroll(data: dict[str, Any]) -> None:
+    attrs = data.get("attributes")
+    if attrs is not None and not isinstance(attrs, dict):
+        raise InvalidEvent("`attributes` must be an object")
+    _string(data, "tier", required=False)
+    _string(data, "referred_by", required=False, check=contract.identifier)
+    problems = member_problems({"id": data["member_id"], "attributes": attrs})
+    if problems:
+        raise InvalidEvent("; ".join(f"{path}: {message}" for path, message in problems))
 
 
 def quick_member_id(text: str) -> str | None:

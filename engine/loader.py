@@ -3,7 +3,8 @@
 YAML is read safely by engine.yaml_reader: PyYAML's event parser (libyaml's
 ``CSafeLoader`` when available) feeds a small builder, so no Python object is ever
 constructed from a tag, nesting is bounded without recursion, and aliases are priced as
-they expand. Limits (:class:`Limits`): 1 MiB per file, 64 levels, 10,000 alias nodes.
+they expand. Limits (:class:`Limits`): 1 MiB per file, 64 levels, 10,000 alias nodes
+and 1 MiB of text produced by aliases.
 
 What the data looks like:
 

@@ -1,26 +1,50 @@
 """Evaluation request (DESIGN §5) → typed values, with every problem located.
 
-Money arrives as decimal strings (numbers accepted); a bad value is reported with its
-JSON path (`$.order.lines[2].unit_price: not a decimal amount: 'abc'`), never a traceback.
+The values follow engine/contract.py, the same rules the HTTP API's models and
+schemas/evaluation-request.schema.json state. A bad value or an unknown key is reported
+with its JSON path (`$.order.lines[2].unit_price: not a decimal amount …`,
+`$.member.tierr: unknown field; did you mean 'tier'?`), never a traceback. `null` stands
+for "not given" where a field has no default; `explain`, `shipping`, `tax`, a line's
+`discount` and `redeem.quantity` take a value or nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from collections.abc import Callable, Collection, Mapping
+from datetime import datetime
+from decimal import Decimal
 from typing import Any, NamedTuple
 
-MAX_LINES = 500
-MONEY_LIMIT = Decimal(1000000000)
+from engine import contract
+from engine.errors import format_path
+
+MAX_LINES = contract.MAX_LINES
 ZERO = Decimal(0)
+Path_ = tuple[str | int, ...]
+
+_TOP = frozenset({"member", "order", "redeem", "explain", "as_of", "context",
+                  "ruleset_version"})
+_MEMBER = frozenset({"id", "tier", "points_balance", "attributes", "state"})
+_ORDER = frozenset({"id", "placed_at", "channel", "currency", "shipping", "tax", "lines"})
+_LINE = frozenset({"sku", "category", "quantity", "unit_price", "discount"})
+_REDEEM = frozenset({"points", "reward_id", "quantity"})
+_STATE_MONEY = ("cap_usage", "challenge_spend")
+_STATE_COUNTS = ("campaign_usage", "campaign_budget_used", "reward_stock", "activity_counts")
+_STATE = frozenset({"orders_count", "qualifying", "awarded_upgrades", *_STATE_MONEY,
+                    *_STATE_COUNTS})
+_QUALIFYING = frozenset({"spend", "orders"})
+_SPECIAL_ATTRIBUTES = {"segments": lambda v: contract.strings(v, least=0),
+                       "birthday": contract.calendar_date,
+                       "enrolled_at": contract.date_or_instant}
 
 
 class RequestInvalid(ValueError):
-    """The request is malformed; `.errors` holds (JSON path, message) pairs."""
+    """The request is malformed; `.errors` holds (JSON path, message) pairs and `.code`
+    says what kind of problem it is (`invalid_request`, `currency_mismatch`, …)."""
 
-    def __init__(self, errors: list[tuple[str, str]]):
+    def __init__(self, errors: list[tuple[str, str]], code: str = "invalid_request"):
         self.errors = sorted(errors)
+        self.code = code
         super().__init__("; ".join(f"{p}: {m}" for p, m in self.errors))
 
 
@@ -74,206 +98,199 @@ class Request(NamedTuple):
         return self.as_of
 
 
+def discount_problem(quantity: int, unit_price: Decimal, discount: Decimal) -> str | None:
+    """A line's discount may not exceed its amount (the one cross-field rule of a line)."""
+    gross = quantity * unit_price
+    return f"{discount} exceeds the line amount {gross}" if discount > gross else None
+
+
 class _Reader:
     def __init__(self) -> None:
         self.errors: list[tuple[str, str]] = []
 
-    def fail(self, path: str, message: str) -> None:
-        self.errors.append((path, message))
+    def fail(self, path: Path_, message: str) -> None:
+        self.errors.append((format_path(path), message))
 
-    def money(self, data: Mapping[str, Any], key: str, path: str, default: str | None = None,
-              ) -> Decimal:
-        raw = data.get(key, default)
+    def known(self, data: Mapping[str, Any], allowed: Collection[str], path: Path_) -> None:
+        for name in data:
+            if name not in allowed:
+                if type(name) is str:
+                    self.fail((*path, name), contract.unknown_field(name, allowed))
+                else:
+                    self.fail(path, f"keys must be strings, got {contract.kind(name)}")
+
+    def value(self, data: Mapping[str, Any], name: str, path: Path_,
+              check: Callable[[Any], Any], required: bool = False, default: Any = None,
+              ) -> Any:
+        """``check(data[name])``; absent (or null, where there is no default) → ``default``."""
+        if name not in data:
+            if required:
+                self.fail((*path, name), "is required")
+            return default
+        raw = data[name]
         if raw is None:
-            self.fail(f"{path}.{key}", "is required")
-            return Decimal(0)
-        if isinstance(raw, bool) or not isinstance(raw, (str, int, float, Decimal)):
-            self.fail(f"{path}.{key}", f"expected a decimal string, got {type(raw).__name__}")
-            return Decimal(0)
+            if required or default is not None:
+                self.fail((*path, name), "must not be null" + (
+                    "" if required else " (leave it out for the default)"))
+            return default
         try:
-            value = Decimal(repr(raw)) if isinstance(raw, float) else Decimal(str(raw).strip())
-        except InvalidOperation:
-            self.fail(f"{path}.{key}", f"not a decimal amount: {raw!r}")
-            return Decimal(0)
-        if not value.is_finite():
-            self.fail(f"{path}.{key}", f"not a finite amount: {raw!r}")
-            return Decimal(0)
-        if value < 0:
-            self.fail(f"{path}.{key}", f"must not be negative, got {raw}")
-        if value >= MONEY_LIMIT:
-            self.fail(f"{path}.{key}", f"is implausibly large: {raw}")
-            return Decimal(0)
-        return value
+            return check(raw)
+        except ValueError as exc:
+            self.fail((*path, name), str(exc))
+            return default
 
-    def integer(self, data: Mapping[str, Any], key: str, path: str, minimum: int = 0,
-                default: int | None = None) -> int:
-        raw = data.get(key, default)
-        if isinstance(raw, bool) or not isinstance(raw, int):
-            self.fail(f"{path}.{key}", "is required" if raw is None
-                      else f"expected an integer, got {raw!r}")
-            return minimum
-        if raw < minimum:
-            self.fail(f"{path}.{key}", f"must be at least {minimum}, got {raw}")
-        if raw > 10**12:
-            self.fail(f"{path}.{key}", f"is implausibly large: {raw}")
-            return minimum
-        return raw
-
-    def text(self, data: Mapping[str, Any], key: str, path: str, required: bool = True,
-             ) -> str | None:
-        raw = data.get(key)
+    def mapping(self, data: Mapping[str, Any], name: str, path: Path_,
+                required: bool = False) -> Mapping[str, Any] | None:
+        raw = data.get(name)
         if raw is None:
             if required:
-                self.fail(f"{path}.{key}", "is required")
+                self.fail((*path, name), "is required")
             return None
-        if not isinstance(raw, str) or not raw or len(raw) > 200:
-            self.fail(f"{path}.{key}", f"expected a non-empty string (≤ 200 chars), got {raw!r}")
-            return None
-        return raw
-
-    def instant(self, data: Mapping[str, Any], key: str, path: str) -> datetime | None:
-        raw = data.get(key)
-        if raw is None:
-            return None
-        try:
-            value = datetime.fromisoformat(str(raw))
-        except ValueError:
-            self.fail(f"{path}.{key}", f"not an ISO 8601 date-time: {raw!r}")
-            return None
-        if value.tzinfo is None:
-            self.fail(f"{path}.{key}", f"needs a UTC offset (e.g. 2026-11-17T14:30:00-05:00): {raw!r}")
-            return None
-        return value
-
-    def mapping(self, data: Mapping[str, Any], key: str, path: str) -> Mapping[str, Any]:
-        raw = data.get(key)
-        if raw is None:
-            return {}
         if not isinstance(raw, Mapping):
-            self.fail(f"{path}.{key}", f"expected an object, got {type(raw).__name__}")
-            return {}
+            self.fail((*path, name), f"expected an object, got {contract.kind(raw)}")
+            return None
         return raw
 
 
-def _fast_money(raw: Any) -> Decimal | None:
-    """The common case (a plain decimal string or int) without the error bookkeeping."""
-    kind = type(raw)
-    if kind is str:
-        try:
-            value = Decimal(raw)
-        except ArithmeticError:
-            return None
-    elif kind is int:
-        value = Decimal(raw)
-    else:
-        return None
-    if value.is_finite() and ZERO <= value < MONEY_LIMIT:
-        return value
-    return None
+_MONEY_TEXT, _BAD_TEXT = contract.MONEY_MATCH, contract.BAD_CHARACTER_SEARCH
+_NAME, _UNITS = contract.NAME_CHARS, contract.QUANTITY_LIMIT
 
 
 def _line(r: _Reader, raw: Any, i: int) -> Line | None:
-    if type(raw) is dict:
-        price_raw, discount_raw = raw.get("unit_price"), raw.get("discount", "0")
-        if type(price_raw) is str and type(discount_raw) is str:  # the usual JSON shape
-            try:
-                price, discount = Decimal(price_raw), Decimal(discount_raw)
-            except ArithmeticError:
-                return _line_checked(r, raw, i)
-        else:
-            fast_price, fast_discount = _fast_money(price_raw), _fast_money(discount_raw)
-            if fast_price is None or fast_discount is None:
-                return _line_checked(r, raw, i)
-            price, discount = fast_price, fast_discount
+    if type(raw) is dict and raw.keys() <= _LINE:  # the usual JSON shape, checked quickly
+        price, discount = raw.get("unit_price"), raw.get("discount", "0")
         qty, sku, cat = raw.get("quantity"), raw.get("sku"), raw.get("category")
-        if (type(qty) is int and 1 <= qty <= 10**6 and type(sku) is str and type(cat) is str
-                and 0 < len(sku) <= 200 and 0 < len(cat) <= 200
-                and price.is_finite() and discount.is_finite()
-                and ZERO <= price < MONEY_LIMIT and discount >= ZERO):
-            gross = qty * price
-            if discount <= gross:
-                return Line(i, sku, cat, qty, price, discount, gross - discount)
+        if (type(price) is str and type(discount) is str and type(qty) is int
+                and type(sku) is str and type(cat) is str and 1 <= qty <= _UNITS
+                and 0 < len(sku) <= _NAME and 0 < len(cat) <= _NAME
+                and _MONEY_TEXT(price) and _MONEY_TEXT(discount) and _BAD_TEXT(sku + cat) is None):
+            unit_price = Decimal(price)
+            off = ZERO if discount == "0" else Decimal(discount)
+            gross = qty * unit_price
+            if off <= gross:
+                return Line(i, sku, cat, qty, unit_price, off, gross - off)
     return _line_checked(r, raw, i)
 
 
 def _line_checked(r: _Reader, raw: Any, i: int) -> Line | None:
-    path = f"$.order.lines[{i}]"
+    path: Path_ = ("order", "lines", i)
     if not isinstance(raw, Mapping):
-        r.fail(path, f"expected an object, got {type(raw).__name__}")
+        r.fail(path, f"expected an object, got {contract.kind(raw)}")
         return None
-    line = make_line(index=i, sku=r.text(raw, "sku", path) or "",
-                     category=r.text(raw, "category", path) or "",
-                     quantity=r.integer(raw, "quantity", path, minimum=1),
-                     unit_price=r.money(raw, "unit_price", path),
-                     discount=r.money(raw, "discount", path, default="0"))
-    if line.discount > line.quantity * line.unit_price:
-        r.fail(f"{path}.discount", f"{line.discount} exceeds the line amount "
-                                   f"{line.quantity * line.unit_price}")
+    r.known(raw, _LINE, path)
+    quantity = r.value(raw, "quantity", path, _quantity, required=True)
+    price = r.value(raw, "unit_price", path, contract.money, required=True)
+    discount = r.value(raw, "discount", path, contract.money, default=ZERO)
+    line = make_line(index=i, sku=r.value(raw, "sku", path, contract.text, True) or "",
+                     category=r.value(raw, "category", path, contract.text, True) or "",
+                     quantity=quantity or 1, unit_price=price or ZERO, discount=discount)
+    if quantity and price is not None and discount:
+        problem = discount_problem(quantity, price, discount)
+        if problem:
+            r.fail((*path, "discount"), problem)
     return line
 
 
+def _quantity(raw: Any) -> int:
+    return contract.whole(raw, 1, contract.QUANTITY_LIMIT)
+
+
 def _order(r: _Reader, raw: Mapping[str, Any]) -> Order | None:
-    path = "$.order"
+    path: Path_ = ("order",)
+    r.known(raw, _ORDER, path)
     lines_raw = raw.get("lines")
     if not isinstance(lines_raw, list):
-        r.fail(f"{path}.lines", "expected a list of lines")
+        r.fail((*path, "lines"), "is required" if lines_raw is None else
+               f"expected a list of lines, got {contract.kind(lines_raw)}")
         lines_raw = []
     elif len(lines_raw) > MAX_LINES:
-        r.fail(f"{path}.lines", f"at most {MAX_LINES} lines per order, got {len(lines_raw)}")
+        r.fail((*path, "lines"), f"at most {MAX_LINES} lines per order, got {len(lines_raw)}")
         lines_raw = []
     lines = tuple(x for x in (_line(r, item, i) for i, item in enumerate(lines_raw)) if x)
-    placed_at = r.instant(raw, "placed_at", path)
-    if placed_at is None and "placed_at" not in raw:
-        r.fail(f"{path}.placed_at", "is required (evaluation time comes from the request)")
-    order_id = r.text(raw, "id", path)
+    placed_at = r.value(raw, "placed_at", path, contract.instant, required=True)
+    order_id = r.value(raw, "id", path, contract.identifier, required=True)
+    channel = r.value(raw, "channel", path, contract.text)
+    currency = r.value(raw, "currency", path, contract.currency)
+    shipping = r.value(raw, "shipping", path, contract.money, default=ZERO)
+    tax = r.value(raw, "tax", path, contract.money, default=ZERO)
     if placed_at is None or order_id is None:
         return None
-    return Order(id=order_id, placed_at=placed_at, channel=r.text(raw, "channel", path, False),
-                 currency=r.text(raw, "currency", path, False),
-                 shipping=r.money(raw, "shipping", path, default="0"),
-                 tax=r.money(raw, "tax", path, default="0"), lines=lines)
+    return Order(id=order_id, placed_at=placed_at, channel=channel, currency=currency,
+                 shipping=shipping, tax=tax, lines=lines)
 
 
 def _redeem(r: _Reader, raw: Any) -> Redeem | None:
+    path: Path_ = ("redeem",)
     if raw is None:
         return None
-    if not isinstance(raw, Mapping) or ("points" in raw) == ("reward_id" in raw):
-        r.fail("$.redeem", "expected {\"points\": N} or {\"reward_id\": ID}")
+    if not isinstance(raw, Mapping):
+        r.fail(path, f"expected an object, got {contract.kind(raw)}")
         return None
-    if "points" in raw:
-        return Redeem(points=r.integer(raw, "points", "$.redeem", minimum=1))
-    return Redeem(reward_id=r.text(raw, "reward_id", "$.redeem"),
-                  quantity=r.integer(raw, "quantity", "$.redeem", minimum=1, default=1))
+    r.known(raw, _REDEEM, path)
+    by_points, by_reward = raw.get("points") is not None, raw.get("reward_id") is not None
+    if by_points == by_reward:
+        r.fail(path, 'expected {"points": N} or {"reward_id": ID, "quantity": N}')
+        return None
+    if by_points:
+        if "quantity" in raw:
+            r.fail((*path, "quantity"), "goes with reward_id, not with points")
+        return Redeem(points=r.value(raw, "points", path,
+                                     lambda v: contract.whole(v, 1, contract.POINTS_LIMIT)))
+    return Redeem(reward_id=r.value(raw, "reward_id", path, contract.text),
+                  quantity=r.value(raw, "quantity", path, lambda v: contract.whole(
+                      v, 1, contract.REDEEM_QUANTITY_LIMIT), default=1))
 
 
 def parse(data: Any) -> Request:
     """Parse an evaluation request; raise RequestInvalid listing every problem."""
     r = _Reader()
     if not isinstance(data, Mapping):
-        raise RequestInvalid([("$", f"expected a JSON object, got {type(data).__name__}")])
-    member = r.mapping(data, "member", "$")
-    if "member" not in data:
-        r.fail("$.member", "is required")
-    _check_member(r, member)
-    order_raw = data.get("order")
-    order = None
-    if order_raw is not None:
-        if isinstance(order_raw, Mapping):
-            order = _order(r, order_raw)
-        else:
-            r.fail("$.order", f"expected an object, got {type(order_raw).__name__}")
-    as_of = r.instant(data, "as_of", "$")
-    if order_raw is None and as_of is None:
-        r.fail("$.order", "an order or `as_of` is required (evaluation time comes from the request)")
+        raise RequestInvalid([("$", f"expected a JSON object, got {contract.kind(data)}")])
+    r.known(data, _TOP, ())
+    member_raw = r.mapping(data, "member", (), required=True)
+    member = _check_member(r, member_raw) if member_raw is not None else {}
+    order_raw = r.mapping(data, "order", ())
+    order = _order(r, order_raw) if order_raw is not None else None
+    as_of = r.value(data, "as_of", (), contract.instant)
+    if data.get("order") is None and data.get("as_of") is None:
+        r.fail(("order",), "an order or `as_of` is required (evaluation time comes from the "
+                           "request)")
     redeem = _redeem(r, data.get("redeem"))
-    explain = data.get("explain", False)
-    if not isinstance(explain, bool):
-        r.fail("$.explain", f"expected true or false, got {explain!r}")
-    context = r.mapping(data, "context", "$")
+    explain = r.value(data, "explain", (), contract.flag, default=False)
+    r.value(data, "ruleset_version", (), lambda v: contract.whole(v, 1, contract.VERSION_LIMIT))
+    context = _context(r, data)
     if r.errors:
         raise RequestInvalid(r.errors)
     return Request(member=member, order=order, redeem=redeem, explain=bool(explain),
                    as_of=as_of, context=context)
+
+
+def _context(r: _Reader, data: Mapping[str, Any]) -> Mapping[str, Any]:
+    context = r.mapping(data, "context", ())
+    if not context:
+        return {}
+    if len(context) > contract.MAX_CONTEXT:
+        r.fail(("context",), f"at most {contract.MAX_CONTEXT} entries, got {len(context)}")
+        return {}
+    _free_map(r, context, ("context",), lists=False)
+    return context
+
+
+def _free_map(r: _Reader, data: Mapping[str, Any], path: Path_, lists: bool) -> None:
+    for name, value in data.items():
+        try:
+            contract.key(name)
+        except ValueError as exc:
+            r.fail(path, f"name {name!r}: {exc}" if type(name) is str else str(exc))
+            continue
+        special = _SPECIAL_ATTRIBUTES.get(name) if lists else None
+        try:
+            if special is None:
+                contract.free_value(value, lists)
+            elif value is not None:
+                special(value)
+        except ValueError as exc:
+            r.fail((*path, name), str(exc))
 
 
 def member_problems(member: Mapping[str, Any]) -> list[tuple[str, str]]:
@@ -283,36 +300,87 @@ def member_problems(member: Mapping[str, Any]) -> list[tuple[str, str]]:
     return r.errors
 
 
-def order_request(member: Mapping[str, Any], member_errors: list[tuple[str, str]],
-                  order_raw: Mapping[str, Any], redeem_raw: Any = None) -> Request:
-    """`parse({"member": member, "order": order_raw, "redeem": redeem_raw})` for a caller
-    that checked the member once (`member_problems`) and evaluates many of its orders:
-    the same Request, or the same RequestInvalid, without checking the member again."""
+def order_parts(order_raw: Any, redeem_raw: Any = None) -> tuple[Order, Redeem | None]:
+    """An order (and redeem) object checked as `parse` checks a request's (an event
+    history's orders); raises RequestInvalid."""
     r = _Reader()
-    r.errors.extend(member_errors)
-    order = _order(r, order_raw)
+    order = None
+    if isinstance(order_raw, Mapping):
+        order = _order(r, order_raw)
+    else:
+        r.fail(("order",), f"expected an object, got {contract.kind(order_raw)}")
     redeem = _redeem(r, redeem_raw)
-    if r.errors:
+    if r.errors or order is None:
         raise RequestInvalid(r.errors)
+    return order, redeem
+
+
+def order_request(member: Mapping[str, Any], member_errors: list[tuple[str, str]],
+                  parts: tuple[Order, Redeem | None]) -> Request:
+    """The Request of a member checked once (`member_problems`) and one of its orders
+    (`order_parts`): what `parse` gives for {"member", "order", "redeem"}, or raises."""
+    if member_errors:
+        raise RequestInvalid(member_errors)
+    order, redeem = parts
     return Request(member=member, order=order, redeem=redeem, explain=False, as_of=None,
                    context={})
 
 
-def _check_member(r: _Reader, member: Mapping[str, Any]) -> None:
-    balance = member.get("points_balance", 0)
-    if isinstance(balance, bool) or not isinstance(balance, int) or balance < 0:
-        r.fail("$.member.points_balance", f"expected a non-negative integer, got {balance!r}")
-    attrs = r.mapping(member, "attributes", "$.member")
-    segments = attrs.get("segments", [])
-    if not isinstance(segments, list) or not all(isinstance(s, str) for s in segments):
-        r.fail("$.member.attributes.segments", "expected a list of strings")
-    birthday = attrs.get("birthday")
-    if birthday is not None:
-        try:
-            date.fromisoformat(str(birthday))
-        except ValueError:
-            r.fail("$.member.attributes.birthday", f"not a date (YYYY-MM-DD): {birthday!r}")
-    state = r.mapping(member, "state", "$.member")
-    for key in ("cap_usage", "challenge_spend"):
-        for name in r.mapping(state, key, "$.member.state"):
-            r.money(state[key], name, f"$.member.state.{key}")
+def _check_member(r: _Reader, member: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Check the member object; return it without the keys whose value is null."""
+    path: Path_ = ("member",)
+    r.known(member, _MEMBER, path)
+    r.value(member, "id", path, contract.identifier, required=True)
+    r.value(member, "tier", path, contract.text)
+    r.value(member, "points_balance", path,
+            lambda v: contract.whole(v, 0, contract.POINTS_LIMIT))
+    attributes = r.mapping(member, "attributes", path)
+    if attributes:
+        if len(attributes) > contract.MAX_ATTRIBUTES:
+            r.fail((*path, "attributes"), f"at most {contract.MAX_ATTRIBUTES} attributes, got "
+                                          f"{len(attributes)}")
+        else:
+            _free_map(r, attributes, (*path, "attributes"), lists=True)
+    state = r.mapping(member, "state", path)
+    if state is not None:
+        member = {**member, "state": _check_state(r, state, (*path, "state"))}
+    if None in member.values():
+        member = {k: v for k, v in member.items() if v is not None}
+    return member
+
+
+def _check_state(r: _Reader, state: Mapping[str, Any], path: Path_) -> dict[str, Any]:
+    """Check member.state; return it as checked (integers as int, amounts as Decimal,
+    null entries left out)."""
+    r.known(state, _STATE, path)
+    checked: dict[str, Any] = {
+        "orders_count": r.value(state, "orders_count", path, _count),
+        "awarded_upgrades": r.value(state, "awarded_upgrades", path, contract.strings)}
+    qualifying = r.mapping(state, "qualifying", path)
+    if qualifying is not None:
+        where = (*path, "qualifying")
+        r.known(qualifying, _QUALIFYING, where)
+        checked["qualifying"] = {key: value for key, value in (
+            ("spend", r.value(qualifying, "spend", where, contract.money)),
+            ("orders", r.value(qualifying, "orders", where, _count))) if value is not None}
+    for name in (*_STATE_MONEY, *_STATE_COUNTS):
+        entries = r.mapping(state, name, path)
+        if entries is None:
+            continue
+        if len(entries) > contract.MAX_COUNTERS:
+            r.fail((*path, name), f"at most {contract.MAX_COUNTERS} entries, got {len(entries)}")
+            continue
+        check = contract.money if name in _STATE_MONEY else _count
+        checked[name] = {}
+        for entry in entries:
+            try:
+                contract.key(entry)
+            except ValueError as exc:
+                r.fail((*path, name), f"key {entry!r}: {exc}")
+                continue
+            checked[name][entry] = r.value(entries, entry, (*path, name), check, required=True)
+    return {key: value for key, value in checked.items() if value is not None}
+
+
+def _count(value: Any) -> int:
+    return contract.whole(value, 0, contract.POINTS_LIMIT)

@@ -15,7 +15,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import yaml
 
 from engine.errors import RulesetInvalid
@@ -25,6 +24,7 @@ from engine.program import Program, load_program
 from engine.simstats import Stats
 from engine.simulation.partition import LocalPool
 from engine.simulation.replay import Reject, Replay
+from schemas import problems as schema_problems
 
 SUFFIX = "_test.yaml"
 
@@ -81,17 +81,12 @@ def discover(paths: list[str | Path]) -> list[Path]:
     return sorted(dict.fromkeys(found))
 
 
-def _schema() -> dict[str, Any]:
-    from schemas import load_schema
-    return load_schema("test-suite")
-
-
 def run_file(path: Path, programs: dict[Path, Program] | None = None) -> SuiteResult:
     """Run one suite file; problems with the file itself become a failed `suite` result."""
     programs = programs if programs is not None else {}
     try:
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-        errors = sorted(jsonschema.Draft202012Validator(_schema()).iter_errors(doc),
+        errors = sorted(schema_problems("test-suite", doc),
                         key=lambda e: list(map(str, e.absolute_path)))
         if errors:
             where = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}"

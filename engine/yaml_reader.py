@@ -19,6 +19,7 @@ from yaml.constructor import SafeConstructor  # type: ignore[import-untyped,unus
 from yaml.resolver import Resolver  # type: ignore[import-untyped,unused-ignore]
 
 from engine.errors import RulesetError, format_path
+from engine.yaml_errors import NESTING_HINT, OpenFlow, nesting_message, syntax_error
 
 try:  # libyaml is much faster; the pure-Python parser gives the same events.
     from yaml import CSafeLoader as _Loader
@@ -51,6 +52,7 @@ class Limits:
     max_bytes: int = 1024 * 1024  # per file, UTF-8 encoded
     max_depth: int = 64  # nested mappings/sequences, the top-level mapping is 1
     max_alias_nodes: int = 10_000  # nodes produced by expanding aliases, per file
+    max_alias_bytes: int = 1024 * 1024  # characters of scalars produced by aliases, per file
 
 
 DEFAULT_LIMITS = Limits()
@@ -66,8 +68,8 @@ class _Stop(Exception):
 
 
 class _Frame:
-    __slots__ = ("anchor", "count", "height", "key", "key_mark", "merges", "path", "record",
-                 "value")
+    __slots__ = ("anchor", "count", "flow", "height", "key", "key_mark", "merges", "path",
+                 "record", "size", "value")
 
     def __init__(self, value: Any, path: Path_, record: bool, anchor: str | None) -> None:
         self.value = value
@@ -77,7 +79,9 @@ class _Frame:
         self.key_mark: tuple[int, int] | None = None
         self.anchor = anchor
         self.count = 1  # nodes in this subtree, used to price alias expansion
+        self.size = 0  # characters of the scalars (keys included) in this subtree, likewise
         self.height = 1
+        self.flow: OpenFlow | None = None  # a [...] or {...}: what it is and where it opened
         self.merges: list[tuple[Any, tuple[int, int]]] = []
 
 
@@ -94,8 +98,10 @@ class YamlReader:
         self.errors: list[RulesetError] = []
         self.positions: dict[Path_, tuple[int, int]] = {}
         self.key_positions: dict[Path_, tuple[int, int]] = {}
-        self.anchors: dict[str, tuple[Any, int, int] | None] = {}
+        self.anchors: dict[str, tuple[Any, int, int, int] | None] = {}
         self.alias_nodes = 0
+        self.alias_bytes = 0
+        self._stack: list[_Frame] = []  # the collections open at the current event
 
     # -- entry point -------------------------------------------------------------------
     def build(self, text: str) -> dict[str, Any] | None:
@@ -107,7 +113,9 @@ class YamlReader:
         except _Stop:
             return None
         except yaml.MarkedYAMLError as exc:
-            self._syntax_error(exc, text)
+            flows = [frame.flow for frame in self._stack if frame.flow is not None]
+            self.errors.append(syntax_error(self.name, exc, text, flows[-1] if flows else None,
+                                            self.limits.max_depth))
             return None
         except yaml.YAMLError as exc:
             self._error((), f"YAML error: {exc}", at=(1, 1))
@@ -132,6 +140,7 @@ class YamlReader:
     # -- event loop --------------------------------------------------------------------
     def _consume(self, next_event: Callable[[], Any]) -> Any:
         stack: list[_Frame] = []
+        self._stack = stack
         root: list[Any] = []
         documents = 0
         plain: dict[str, Any] = {}  # plain scalar text → value, resolved once per file
@@ -161,9 +170,11 @@ class YamlReader:
                         top.value[top.key] = value
                         top.key = None
                         top.count += 1
+                        top.size += len(event.value)
                         continue
                 value = self._scalar(event, mark, stack)
-                self._attach(stack, root, value, mark, False, 1, 1, event.anchor)
+                self._attach(stack, root, value, mark, False, 1, 1, len(event.value),
+                             event.anchor)
             elif kind is _MappingStartEvent or kind is _SequenceStartEvent:
                 self._open(stack, event, {} if kind is _MappingStartEvent else [])
             elif kind is _MappingEndEvent or kind is _SequenceEndEvent:
@@ -171,9 +182,10 @@ class YamlReader:
                 if frame.merges:
                     self._merge(frame)
                 if frame.anchor is not None:
-                    self.anchors[frame.anchor] = (frame.value, frame.count, frame.height)
+                    self.anchors[frame.anchor] = (frame.value, frame.count, frame.height,
+                                                  frame.size)
                 self._attach(stack, root, frame.value, None, True, frame.count, frame.height,
-                             None)
+                             frame.size, None)
             elif kind is yaml.AliasEvent:
                 self._alias(stack, root, event)
             elif kind is yaml.DocumentStartEvent:
@@ -192,20 +204,23 @@ class YamlReader:
             self._error(self._path_of(stack), f"unsupported YAML tag {event.tag}", at=mark)
             raise _Stop
         if len(stack) + 1 > self.limits.max_depth:
-            self._error(self._path_of(stack),
-                        f"nesting is deeper than {self.limits.max_depth} levels",
-                        "Flatten the structure; rulesets never need this much nesting.", at=mark)
+            self._error(self._path_of(stack), nesting_message(self.limits.max_depth),
+                        NESTING_HINT, at=mark)
             raise _Stop
         parent = stack[-1] if stack else None
         path, record = self._child_path(parent)
         if record:
             self.positions[path] = parent.key_mark if parent and parent.key_mark else mark
-        stack.append(_Frame(value, path, record, event.anchor))
+        frame = _Frame(value, path, record, event.anchor)
+        if event.flow_style:
+            frame.flow = ("flow mapping" if type(value) is dict else "flow sequence", mark)
+        stack.append(frame)
         if event.anchor is not None:
             self.anchors[event.anchor] = None  # being built: an alias to it would recurse
 
     def _key(self, frame: _Frame, event: Any, mark: tuple[int, int]) -> None:
         key = event.value
+        frame.size += len(key)
         if key == "<<" and event.implicit[0] and event.tag is None:
             frame.key, frame.key_mark = "<<", mark
             return
@@ -222,14 +237,15 @@ class YamlReader:
 
     def _attach(self, stack: list[_Frame], root: list[Any], value: Any,
                 mark: tuple[int, int] | None, collection: bool, count: int, height: int,
-                anchor: str | None) -> None:
+                size: int, anchor: str | None) -> None:
         if anchor is not None:
-            self.anchors[anchor] = (value, 1, 1)
+            self.anchors[anchor] = (value, 1, 1, size)
         if not stack:
             root.append(value)
             return
         parent = stack[-1]
         parent.count += count
+        parent.size += size
         parent.height = max(parent.height, height + 1)
         if type(parent.value) is list:
             if mark is not None and parent.record:
@@ -313,10 +329,14 @@ class YamlReader:
             self._error(path, f"alias *{event.anchor} refers to a node that contains it",
                         at=mark)
             raise _Stop
-        value, count, height = target
+        value, count, height, size = target
         self.alias_nodes += count
-        if self.alias_nodes > self.limits.max_alias_nodes:
-            self._error(path, f"aliases expand to more than {self.limits.max_alias_nodes} nodes",
+        self.alias_bytes += size
+        too_many = self.alias_nodes > self.limits.max_alias_nodes
+        if too_many or self.alias_bytes > self.limits.max_alias_bytes:
+            what = f"{self.limits.max_alias_nodes} nodes" if too_many else \
+                f"{self.limits.max_alias_bytes} characters of text"
+            self._error(path, f"aliases expand to more than {what}",
                         "This looks like an alias bomb; write the data out or use fewer "
                         "aliases.", at=mark)
             raise _Stop
@@ -328,7 +348,7 @@ class YamlReader:
         if stack and type(stack[-1].value) is dict and stack[-1].key is None:
             self._error(path, "an alias cannot be used as a mapping key", at=mark)
             raise _Stop
-        self._attach(stack, root, value, mark, False, count, height, None)
+        self._attach(stack, root, value, mark, False, count, height, size, None)
 
     def _merge(self, frame: _Frame) -> None:
         for value, mark in frame.merges:
@@ -346,24 +366,6 @@ class YamlReader:
                at: tuple[int, int] | None = None) -> None:
         line, col = at if at is not None else self.positions.get(path, (1, 1))
         self.errors.append(RulesetError(self.name, line, col, format_path(path), message, hint))
-
-    def _syntax_error(self, exc: yaml.MarkedYAMLError, text: str) -> None:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-        problem = exc.problem or "invalid YAML"
-        if exc.context:
-            problem = f"{problem} {exc.context}"
-        hint = None
-        lines = text.splitlines()
-        source_line = lines[line - 1] if 0 < line <= len(lines) else ""
-        if "\t" in source_line[: max(col, 1)] or "\t" in source_line.lstrip(" ")[:1]:
-            hint = "YAML indentation must use spaces, not tabs."
-        elif "quot" in problem or "scalar" in problem:
-            hint = "Check for a quote that is opened but never closed."
-        elif "indent" in problem or "mapping" in problem or "block" in problem:
-            hint = "Check the indentation of this line against the lines above it."
-        self.errors.append(RulesetError(self.name, line, col, "$", f"YAML syntax error: {problem}",
-                                        hint))
 
 
 def _mark(event: Any) -> tuple[int, int]:

@@ -11,7 +11,7 @@ from pydantic import Field
 from api.deps import AdminKey, StoreDep
 from api.render import Json, created_or_replayed
 from api.routes.checkout import ProgramPath
-from api.schemas import Strict
+from api.schemas import ProseCheck, Strict
 from store import fulfilment
 
 router = APIRouter(prefix="/fulfilment", tags=["fulfilment"])
@@ -19,8 +19,10 @@ RedemptionPath = Annotated[str, Path(pattern=r"^\d{1,18}$")]
 
 
 class AcknowledgeIn(Strict):
-    by: str | None = Field(None, max_length=200, description="who dispatched it")
-    note: str | None = Field(None, max_length=1000, description="carrier, tracking number, …")
+    by: Annotated[str, ProseCheck, Field(max_length=200)] | None = Field(
+        None, description="who dispatched it")
+    note: Annotated[str, ProseCheck, Field(max_length=1000)] | None = Field(
+        None, description="carrier, tracking number, …")
 
 
 @router.get("/queue", summary="Fulfilment items, oldest first (default: the manual queue)")

@@ -10,7 +10,7 @@ from pydantic import AwareDatetime, Field, model_validator
 from api.deps import StoreDep, require
 from api.render import Json, created_or_replayed
 from api.routes.checkout import ProgramPath
-from api.schemas import Id, Money, Strict
+from api.schemas import Id, Money, ProseCheck, Strict
 from store import fulfilment, keys, redemptions
 
 router = APIRouter(prefix="/v1/programs/{program}", tags=["redemptions"])
@@ -40,7 +40,7 @@ class RedemptionIn(Strict):
 
 class CancelIn(Strict):
     cancelled_at: AwareDatetime | None = None
-    reason: str | None = Field(None, max_length=500)
+    reason: Annotated[str, ProseCheck, Field(max_length=500)] | None = None
 
 
 @router.post("/redemptions", status_code=201,

@@ -40,7 +40,7 @@ from engine.lifecycle import (
 )
 from engine.program import Program
 from engine.redeem import AutoSettingsInvalid, auto_settings
-from engine.request import RequestInvalid, member_problems, order_request
+from engine.request import RequestInvalid, member_problems, order_parts, order_request
 from engine.simstats import Stats
 from engine.simulation.tally import Tally
 
@@ -176,8 +176,11 @@ class Replay:
         if self.touches_pool(ev):
             self.pool.sync(ev.line)  # budgets and stock: wait for every earlier line
         try:
+            # The same as evaluate(program, {"member", "order"}), with the member's
+            # attributes checked once and the order when the history was read.
+            parts = ev.parts or order_parts(order, None)
             request = order_request({"id": mem.book.member_id, "attributes": mem.book.attributes},
-                                    mem.attribute_errors, order, None)
+                                    mem.attribute_errors, (parts[0], None))
         except RequestInvalid as exc:
             raise Reject(str(exc)) from None
         placed = request.order
@@ -188,7 +191,10 @@ class Replay:
                                  reward_id=redeem_raw.get("reward_id"),
                                  quantity=int(redeem_raw.get("quantity", 1)),
                                  order_id=order["id"], order_total=total), ev.at)
-        step = commit_order(self.lc, mem.book, request, self.pool, self.new_id, summary=True)
+        try:
+            step = commit_order(self.lc, mem.book, request, self.pool, self.new_id, summary=True)
+        except RequestInvalid as exc:  # what only the evaluation can tell (the currency)
+            raise Reject(str(exc)) from None
         self.apply(mem, step, ev.at)
         self.tally.order(mem.book, step, ev.at)
         assert step.record is not None

@@ -1,3 +1,4 @@
+from tests.engine.test_loader import alias_bomb_by_size
 from tests.store.helpers import order, retail_version
 
 RS = "/v1/rulesets"
@@ -57,3 +58,14 @@ def test_show_version_with_sources(client, checkout_key):
     body = client.get(f"{RS}/retail/1", headers=checkout_key).json()
     assert "program.yaml" in body["sources"] and body["activations"]
     assert client.get(f"{RS}/nope/1", headers=checkout_key).status_code == 404
+
+
+def test_an_alias_bomb_by_size_is_refused_with_422(client, admin_key):
+    sources = {**retail_version(2), "bomb.yaml": alias_bomb_by_size().replace(
+        "program: x\nversion: 1\n", "")}
+    refused = client.post(RS, json={"sources": sources}, headers=admin_key)
+    assert refused.status_code == 422, refused.text
+    body = refused.json()
+    assert body["code"] == "invalid_ruleset" and body["pointer"] == "/sources"
+    assert [e["text"].split(": ", 1)[0] for e in body["errors"]] == ["bomb.yaml:1:600030"]
+    assert "aliases expand to more than" in body["errors"][0]["message"]

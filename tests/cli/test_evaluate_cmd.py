@@ -141,3 +141,32 @@ def test_invalid_ruleset_path(runner, tmp_path):
     assert "no-such-ruleset" in result.stderr
     assert "Traceback" not in result.output and "Traceback" not in result.stderr
     assert not isinstance(result.exception, (TypeError, KeyError, ValueError, OSError))
+
+
+def _misspelled() -> dict:
+    data = json.loads(Path(WEEKDAY).read_text())
+    data["member"]["tierr"] = data["member"].pop("tier")
+    data["redeeem"] = data.pop("redeem")
+    data["order"]["lines"][0]["discont"] = data["order"]["lines"][0].pop("discount")
+    return data
+
+
+def test_misspelled_keys_are_located_errors_not_a_bronze_quote(runner, tmp_path):
+    file = tmp_path / "typos.json"
+    file.write_text(json.dumps(_misspelled()))
+    result = runner.invoke(cli, ["evaluate", "-r", RETAIL, "-i", str(file), "-o", "json"])
+    assert result.exit_code == 1 and result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert f"{file}: $.member.tierr: unknown field; did you mean 'tier'?" in lines
+    assert f"{file}: $.redeeem: unknown field; did you mean 'redeem'?" in lines
+    assert f"{file}: $.order.lines[0].discont: unknown field; did you mean 'discount'?" in lines
+    assert lines[-1].endswith("invalid request (3 problem(s))")
+
+
+def test_an_order_in_another_currency_is_refused(runner, tmp_path):
+    file = tmp_path / "yen.json"
+    file.write_text(json.dumps(_request(currency="JPY")))
+    result = runner.invoke(cli, ["evaluate", "-r", RETAIL, "-i", str(file), "-o", "json"])
+    assert result.exit_code == 1 and result.stdout == ""
+    assert (f"{file}: $.order.currency: the order is in JPY, but program retail counts in "
+            "USD") in result.stderr

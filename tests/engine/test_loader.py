@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import yaml
+from click.testing import CliRunner
 
+from cli.main import cli
+from engine import yaml_reader
 from engine.errors import RulesetError, RulesetInvalid, format_path
 from engine.loader import Limits, load_path, load_sources
+from engine.yaml_errors import syntax_error
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -109,6 +116,55 @@ def test_alias_bomb_is_rejected() -> None:
     assert error.line == 4
 
 
+def alias_bomb_by_size(chars: int = 600_000, aliases: int = 1000) -> str:
+    """One large string repeated by aliases: few nodes, hundreds of megabytes expanded."""
+    return ("program: x\nversion: 1\ndescription: [&big \"" + "x" * chars + "\", "
+            + ", ".join(["*big"] * aliases) + "]\n")
+
+
+def test_aliases_are_priced_by_the_text_they_expand_to() -> None:
+    (error,) = errors_of({"bomb.yaml": alias_bomb_by_size()})
+    assert error.message == "aliases expand to more than 1048576 characters of text"
+    assert (error.line, error.path) == (3, "$.description[2]")  # the second *big crosses it
+    assert error.hint and "alias bomb" in error.hint
+    text = "a: &a {k: \"0123456789\"}\nb: [*a, *a, *a]\n"  # 11 characters per alias
+    assert load_sources({"r.yaml": text}, Limits(max_alias_bytes=33)).data["b"][2] == {
+        "k": "0123456789"}
+    (error,) = errors_of({"r.yaml": text}, Limits(max_alias_bytes=32))
+    assert "more than 32 characters" in error.message and error.path == "$.b[2]"
+
+
+def test_an_alias_bomb_by_size_costs_little_memory(tmp_path: Path) -> None:
+    """Peak RSS of a fresh process loading and validating the bomb as `loyalty validate`
+    does (a memory bound, not a timing)."""
+    path = tmp_path / "bomb.yaml"
+    path.write_text(alias_bomb_by_size())
+    code = (
+        "import resource, sys\n"
+        "from engine.errors import RulesetInvalid\n"
+        "from engine.program import load_program\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "try:\n"
+        "    load_program(sys.argv[1])\n"
+        "except RulesetInvalid as exc:\n"
+        "    print(exc.errors[0].message)\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)\n")
+    done = subprocess.run([sys.executable, "-c", code, str(path)], cwd=ROOT,
+                          capture_output=True, text=True, check=True)
+    message, grown_kib = done.stdout.strip().splitlines()
+    assert message.startswith("aliases expand to more than")
+    assert int(grown_kib) < 64 * 1024  # unbounded, it reaches gigabytes
+
+
+def test_an_alias_bomb_by_size_exits_3_from_validate(tmp_path: Path) -> None:
+    path = tmp_path / "bomb.yaml"
+    path.write_text(alias_bomb_by_size())
+    result = CliRunner().invoke(cli, ["validate", str(path)])
+    assert result.exit_code == 3, result.output
+    assert result.output.startswith(f"{path}:3:")
+    assert "aliases expand to more than 1048576 characters of text" in result.output
+
+
 def test_modest_aliases_and_merge_keys_work() -> None:
     loaded = load_sources({"r.yaml": (
         "base: &base {tiers: [gold], min_order: \"10.00\"}\n"
@@ -125,12 +181,48 @@ def test_recursive_alias_is_rejected() -> None:
     assert "contains it" in error.message
 
 
-def test_nesting_depth_is_limited() -> None:
+@pytest.fixture(params=["libyaml", "python"])
+def parser(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test with libyaml's parser (when PyYAML has it) and with the pure-Python one;
+    they word their errors differently and libyaml (PyYAML 6.0.3+) has its own depth limit."""
+    if request.param == "python":
+        monkeypatch.setattr(yaml_reader, "_Loader", yaml.SafeLoader)
+    elif not hasattr(yaml, "CSafeLoader"):
+        pytest.skip("this PyYAML has no libyaml")
+    return str(request.param)
+
+
+def test_nesting_depth_is_limited(parser: str) -> None:
     (error,) = errors_of({"r.yaml": "a: " + "[" * 10 + "]" * 10 + "\n"}, Limits(max_depth=5))
     assert "deeper than 5 levels" in error.message and error.line == 1
     deep = "a: " + "[" * 100_000 + "]" * 100_000 + "\n"
     (error,) = errors_of({"r.yaml": deep})
-    assert "deeper than 64 levels" in error.message
+    assert (error.file, error.line, error.message) == ("r.yaml", 1, ("nesting is deeper than 64 "
+                                                                    "levels"))
+    assert error.path.startswith("$") and 1 < error.col <= 1004
+    assert error.hint and "Flatten" in error.hint
+
+
+def test_libyaml_nesting_limit_is_reported_in_our_words() -> None:
+    """PyYAML 6.0.3+ (libyaml) stops a 1,000-deep document itself, with its own message."""
+    mark = yaml.Mark("r.yaml", 1002, 0, 1002, None, None)
+    exc = yaml.MarkedYAMLError("while increasing flow level", mark,
+                               "exceeded maximum nesting depth", mark)
+    error = syntax_error("r.yaml", exc, "a: " + "[" * 2000 + "\n", None, 64)
+    assert (error.line, error.col, error.path) == (1, 1003, "$")
+    assert error.message == "nesting is deeper than 64 levels"
+    wide = syntax_error("r.yaml", exc, "a: " + "[" * 2000 + "\n", None, 5000)
+    assert wide.message == "nesting is deeper than 1000 levels"  # what libyaml allows
+
+
+def test_too_deep_nesting_exits_3_from_validate(tmp_path: Path) -> None:
+    path = tmp_path / "deep.yaml"
+    path.write_text("program: x\nversion: 1\na: " + "[" * 100_000 + "]" * 100_000 + "\n")
+    result = CliRunner().invoke(cli, ["validate", str(path)])
+    assert result.exit_code == 3, result.output
+    assert result.output.startswith(f"{path}:3:")
+    assert ": nesting is deeper than 64 levels" in result.output
+    assert "Traceback" not in result.output
 
 
 def test_unsafe_tags_are_never_constructed() -> None:
@@ -141,6 +233,47 @@ def test_unsafe_tags_are_never_constructed() -> None:
 def test_syntax_errors_carry_the_parser_position() -> None:
     (error,) = errors_of({"r.yaml": "a: 1\nb: [1, 2\nc: 3\n"})
     assert error.message.startswith("YAML syntax error") and error.line >= 2
+
+
+TIERS = "".join(f"k{i}: {i}\n" for i in range(1, 49)) + "levels: [1, 2\n"  # 49 lines
+
+
+@pytest.mark.parametrize(("text", "at", "message"), [
+    (TIERS, (49, 9), ("flow sequence opened here is never closed (the parser stopped at "
+                     "line 49, column 14)")),
+    ("a: 1\nb: [1, 2\nc: 3\n", (2, 4), ("flow sequence opened here is not closed (the parser "
+                                      "stopped at line 3, column 2, at ':')")),
+    ("a: 1\nb: {x: 1, y: 2\n\n\n", (2, 4), ("flow mapping opened here is never closed (the "
+                                          "parser stopped at line 4, column 1)")),
+    ("a: [1, {b: 2]\n", (1, 8), ("flow mapping opened here is not closed (the parser stopped "
+                              "at line 1, column 13, at ']')")),
+    ('a: 1\nb: "abc\nc: 2\n', (2, 4), ("quoted string opened here is never closed (the parser "
+                                    "stopped at line 3, column 5)")),
+    ("a: 'it is\n", (1, 4), ("quoted string opened here is never closed (the parser stopped at "
+                          "line 1, column 10)")),
+    ("a: [1, 2,\n  - 3]\n", (1, 4), ("inside the flow sequence opened here (the parser stopped "
+                                  "at line 2, column 3)")),
+    ("a: {x: [1,\r\n", (1, 8), ("flow sequence opened here is never closed (the parser stopped "
+                            "at line 1, column 11)")),
+])
+def test_unclosed_constructs_are_located_where_they_open(parser: str, text: str,
+                                                         at: tuple[int, int],
+                                                         message: str) -> None:
+    (error,) = errors_of({"tiers.yaml": text})
+    assert (error.file, error.line, error.col, error.path) == ("tiers.yaml", *at, "$")
+    assert error.message.startswith("YAML syntax error: ") and message in error.message
+    assert error.hint
+    lines = text.splitlines()
+    stop = error.message.rsplit("line ", 1)[1]
+    line, col = int(stop.split(",")[0]), int(stop.split("column ")[1].split(")")[0].split(",")[0])
+    assert 1 <= line <= len(lines) and 1 <= col <= len(lines[line - 1]) + 1  # inside the file
+
+
+def test_other_syntax_errors_name_where_the_construct_started() -> None:
+    (error,) = errors_of({"r.yaml": "a:\n  b: 1\n c: 2\n"})
+    assert (error.line, error.col) == (3, 2)
+    assert error.message.endswith("while parsing a block mapping that starts at line 1, "
+                                  "column 1")
 
 
 def test_ruleset_error_format_sorting_and_dict() -> None:

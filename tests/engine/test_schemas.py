@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -9,6 +11,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from schemas import SCHEMA_NAMES, load_schema
+from schemas.bundle import BUNDLED, PREFIX, bundled
 
 OWN = ["ruleset", "evaluation-request"]
 REQUEST = {
@@ -104,3 +107,14 @@ def test_design_example_request_is_valid() -> None:
 def test_bad_requests_are_rejected(change: dict[str, Any]) -> None:
     validator = Draft202012Validator(load_schema("evaluation-request"))
     assert not validator.is_valid({**REQUEST, **change})
+
+
+@pytest.mark.parametrize("name", BUNDLED)
+def test_bundled_request_definitions_are_current(name: str) -> None:
+    """The event and test-suite schemas hold verbatim copies of the request's definitions
+    (self-contained for editors); regenerate them with `python -m schemas.bundle`."""
+    schema = load_schema(name)
+    assert bundled(schema, load_schema("evaluation-request")) == schema
+    assert any(key.startswith(PREFIX) for key in schema["$defs"])
+    refs = re.findall(r'"\$ref": "([^"]*)"', json.dumps(schema))
+    assert refs and all(ref.startswith("#/") for ref in refs)  # nothing outside the file

@@ -92,3 +92,20 @@ def test_shipped_example_histories_replay_cleanly() -> None:
         assert result.exit_code == 0, result.output
         doc = json.loads(result.stdout)
         assert doc["events"]["rejected"] == 0 and doc["totals"]["books_balance"], name
+
+
+def test_an_order_in_another_currency_is_a_rejected_event(tmp_path: Path) -> None:
+    yen = dict(GOOD_ORDER, order=dict(GOOD_ORDER["order"], id="O2", currency="JPY"),
+               at="2026-03-11T10:00:00-04:00")
+    history = _write(tmp_path, [
+        json.dumps({"type": "enroll", "member_id": "M1", "at": "2026-03-01T10:00:00-05:00"}),
+        json.dumps(GOOD_ORDER), json.dumps(yen)])
+    result = CliRunner().invoke(cli, ["simulate", "-r", "rulesets/retail", "--history",
+                                      str(history), "-o", "json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["events"]["processed"] == 2 and doc["events"]["rejected"] == 1
+    (error,) = doc["events"]["errors"]
+    assert error["line"] == 3
+    assert error["message"].startswith("$.order.currency: the order is in JPY, but program "
+                                       "retail counts in USD")
