@@ -121,4 +121,34 @@ def test_registering_twice_is_harmless():
 
 
 def test_error_codes_are_translated():
-    assert "too many rules" in rules_engine.translate(Exception("Could not create, error code: 303"))
+    # the codes of durable-rules' rules.h: 303 is the depth-first stack of alpha nodes
+    assert "too many conditions true at once" in rules_engine.translate(
+        Exception("Could not assert, error code: 303"))
+    assert "too many fields" in rules_engine.translate(Exception("error code: 302"))
+    assert "all/any groups" in rules_engine.translate(Exception("error code: 113"))
+
+
+def test_no_background_thread_calls_into_the_engine():
+    # durable's Host starts timer threads that dispatch queued actions of every ruleset
+    # without any lock; they raced with our own calls (missing rules, segfaults)
+    import durable.engine
+
+    runs = [t for t in threading.enumerate() if isinstance(t, threading.Timer)
+            and getattr(t.function, "__qualname__", "").startswith(durable.engine.Host._run
+                                                                   .__qualname__)]
+    assert runs == []
+    name = _name("quiet")
+    rules_engine.register(name, {"a": {"all": [{"m": {"f_a": 1}}]}})
+    assert [t for t in threading.enumerate() if t not in runs and isinstance(t, threading.Timer)
+            and "dispatch" in getattr(t.function, "__name__", "")] == []
+
+
+def test_a_thousand_rules_fire_at_once_every_time():
+    # 32 × 32 rules true together (the network stays within the native stack): with
+    # durable's dispatch threads running, some evaluations lost hundreds of them
+    name = _name("thousand")
+    rules_engine.register(name, {f"r{i}-{j}": {"all": [{"m": {"$and": [
+        {"$gte": {"a": i}}, {"$gte": {"b": j}}]}}]} for i in range(31) for j in range(32)})
+    for _ in range(25):
+        assert len(set(rules_engine.fire(name, {"kind": "fact", "a": 99, "b": 99}))) == 31 * 32
+
