@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import cli
+from tests import big_ruleset
 
 ROOT = Path(__file__).resolve().parents[2]
 RETAIL = str(ROOT / "rulesets" / "retail")
@@ -141,3 +142,59 @@ def test_invalid_ruleset_path(runner, tmp_path):
     assert "no-such-ruleset" in result.stderr
     assert "Traceback" not in result.output and "Traceback" not in result.stderr
     assert not isinstance(result.exception, (TypeError, KeyError, ValueError, OSError))
+
+
+def test_two_thousand_rules_all_true_through_the_cli(tmp_path):
+    # the validator's limit, every condition distinct and true for one cart (DESIGN: at
+    # most 2,000 campaigns and rules); before, past ~64 of them every quote failed (303)
+    folder = big_ruleset.write(tmp_path / "big")
+    request = tmp_path / "request.json"
+    request.write_text(json.dumps(big_ruleset.REQUEST))
+    result = CliRunner().invoke(cli, ["evaluate", "-r", str(folder), "-i", str(request),
+                                      "-o", "json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    bonus = big_ruleset.rule_bonus(json.loads(result.stdout))
+    assert len(bonus) == big_ruleset.RULES
+    assert sum(bonus.values()) == big_ruleset.EXPECTED_BONUS
+
+
+def _retail_with_rule(folder: Path, rule: str) -> Path:
+    folder.mkdir()
+    for f in (ROOT / "rulesets" / "retail").glob("*.yaml"):
+        (folder / f.name).write_text(f.read_text() if f.name != "rules.yaml"
+                                     else f"rules:\n  - {rule}\n")
+    return folder
+
+
+def test_a_price_beyond_double_precision_is_compared_exactly(runner, tmp_path):
+    # 100.0000000000000001 is 100.0 as a double: the engine used to decide the first line
+    # "not > 100" and cache that for the key of "> 100", so the second line got nothing
+    folder = _retail_with_rule(tmp_path / "rs", '{id: price, when: {field: line.unit_price, '
+                               'gt: "100"}, then: [{bonus_points: 7}]}')
+    request = json.loads(Path(WEEKDAY).read_text())
+    request["order"]["lines"] = [
+        {"sku": "A", "category": "home", "quantity": 1, "unit_price": "100.0000000000000001"},
+        {"sku": "B", "category": "home", "quantity": 1, "unit_price": "150"},
+        {"sku": "C", "category": "home", "quantity": 1, "unit_price": "100.00"}]
+    (tmp_path / "r.json").write_text(json.dumps(request))
+    result = _invoke(runner, "evaluate", "-r", str(folder), "-i", str(tmp_path / "r.json"),
+                     "-o", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["earn"]["by_rule"]["rules.price"] == 14
+
+
+def test_simulated_histories_compare_prices_exactly(tmp_path):
+    from engine.simulate import simulate
+
+    folder = _retail_with_rule(tmp_path / "rs", '{id: price, when: {field: line.unit_price, '
+                               'gt: "100"}, then: [{bonus_points: 7}]}')
+    orders = []
+    for i, price in enumerate(["100.0000000000000001", "150", "100"]):
+        orders.append({"type": "order", "member_id": "M1", "at": f"2026-03-0{i + 2}T12:00:00Z",
+                       "order": {"id": f"O{i}", "placed_at": f"2026-03-0{i + 2}T12:00:00Z",
+                                 "lines": [{"sku": "A", "category": "home", "quantity": 1,
+                                            "unit_price": price}]}})
+    history = tmp_path / "h.jsonl"
+    history.write_text("".join(json.dumps(o) + "\n" for o in orders))
+    report = simulate(folder, history)
+    assert report["by_rule"]["rules.price"] == 14
