@@ -154,3 +154,45 @@ def test_a_thousand_rules_fire_at_once_every_time():
         {"$gte": {"a": i}}, {"$gte": {"b": j}}]}}]} for i in range(31) for j in range(32)})
     for _ in range(25):
         assert len(set(rules_engine.fire(name, {"kind": "fact", "a": 99, "b": 99}))) == 31 * 32
+
+
+FATAL_SCRIPT = """
+import itertools
+from engine import rules_engine
+calls = []
+rules_engine.on_fatal(calls.append)
+rules_engine.register("fatal-a", {"a": {"all": [{"m": {"f": 1}}]}})
+rules_engine.register("fatal-b", {"b": {"all": [{"m": {"f": 1}}]}})
+with rules_engine._LOCK:  # leak sessions of ruleset a until the native engine refuses
+    for i in itertools.count():
+        try:
+            rules_engine._HOST.assert_fact("fatal-a", {"kind": "fact", "sid": f"x{i}"})
+        except MemoryError:
+            break
+for name in ("fatal-a", "fatal-b", "fatal-a"):
+    try:
+        rules_engine.fire(name, {"kind": "fact", "f": 1})
+    except rules_engine.EngineFatal as exc:
+        print("fatal", name, exc)
+try:
+    rules_engine.register("fatal-c", {"c": {"all": [{"m": {"f": 1}}]}})
+except rules_engine.EngineFatal:
+    print("fatal register")
+late = []
+rules_engine.on_fatal(late.append)
+print("hooks", len(calls), len(late), rules_engine.is_fatal())
+"""
+
+
+def test_memory_error_is_fatal_for_the_whole_process():
+    # in a child process: the fatal state is for good, and every later call is refused
+    # without touching the native engine (ruleset b was fine, yet is refused too)
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", FATAL_SCRIPT], capture_output=True, text=True,
+                         timeout=120, check=True).stdout.splitlines()
+    assert [line.split(" the ")[0] for line in out[:3]] == \
+        ["fatal fatal-a", "fatal fatal-b", "fatal fatal-a"]
+    assert "MemoryError" in out[0]
+    assert out[3:] == ["fatal register", "hooks 1 1 True"]
