@@ -165,10 +165,17 @@ def fits(exprs: Sequence[Mapping[str, Any]]) -> bool:
 
 def properties(exprs: Sequence[Mapping[str, Any]]) -> list[str]:
     """The fact properties the rules compare (what a fact for their ruleset carries)."""
-    net = Net()
-    for expr in exprs:
-        net.add(expr)
-    return sorted(net.props - {"kind"})
+    found: set[str] = set()
+    todo = list(exprs)
+    while todo:
+        expr = todo.pop()
+        inner = expr.get("$and", expr.get("$or"))
+        if inner is not None:
+            todo.extend(inner)
+            continue
+        (key, body), = expr.items()
+        found.add(next(iter(body)) if key in _OPS else key)
+    return sorted(found - {"kind"})
 
 
 def _small(expr: Mapping[str, Any]) -> bool:

@@ -25,7 +25,6 @@ same key send the engine the same integers, so the cache is exact by constructio
 
 from __future__ import annotations
 
-import json
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -64,7 +63,7 @@ def combine(op: str, parts: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
             if p == zero:
                 return dict(zero)
             if p != unit:
-                out.setdefault(json.dumps(p, sort_keys=True), dict(p))
+                out.setdefault(repr(p), dict(p))
     items = list(out.values())
     return dict(unit) if not items else items[0] if len(items) == 1 else {key: items}
 
@@ -158,6 +157,8 @@ class FieldCode:
                 else combine("and", [self._equal(v, True) for v in operand])
         if op == "between":
             low, high = scalar(operand[0]), scalar(operand[1])
+            if is_number(low) != is_number(high):  # no value is both a number and a string
+                return dict(ALWAYS if negate else NEVER)
             lo, hi = self._ordered_names(low, high)
             if negate:
                 return combine("or", [cmp(lo, "lt", self._code(low)),

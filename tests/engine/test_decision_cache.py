@@ -48,6 +48,8 @@ CONDITIONS = {
     "level-eq-null": {"not": {"field": "member.attributes.level", "eq": None}},
     "grade-gte": {"field": "context.grade", "gte": "B"},
     "grade-not-between": {"not": {"field": "context.grade", "between": ["B", "D"]}},
+    "grade-between-kinds": {"field": "context.grade", "between": ["1e5", "D"]},
+    "grade-not-between-kinds": {"not": {"field": "context.grade", "between": ["1", "D"]}},
     "flag": {"field": "member.attributes.vip", "eq": True},
     "flag-ne": {"field": "member.attributes.vip", "ne": False},
     "price": {"field": "line.unit_price", "gt": "100"},
