@@ -158,3 +158,28 @@ def test_two_thousand_rules_give_the_same_points_with_and_without_the_cache():
     first = evaluate(program, big_ruleset.REQUEST)
     assert evaluate(program, big_ruleset.REQUEST) == first   # now from the cache
     assert sum(big_ruleset.rule_bonus(first).values()) == big_ruleset.EXPECTED_BONUS
+
+
+def test_a_week_long_monthly_campaign_with_eligibility_runs(retail):
+    # valid, and yet it used to fail to compile: a 7-day monthly window, eligibility by
+    # tier, channel and 80 segments is more all/any groups than one rule may have (113)
+    # and, for a member in every segment, more alternatives true at once than the stack
+    import copy
+
+    from engine.program import Program
+    from tests.conftest import make_request
+
+    data = copy.deepcopy(dict(retail.data))
+    data["campaigns"] = [{
+        "id": "week", "name": "Week", "type": "fixed_bonus", "points": 50,
+        "schedule": {"monthly": {"nth": 1, "weekday": "saturday", "days": 7},
+                     "days_of_week": ["saturday", "sunday", "monday", "tuesday"]},
+        "eligibility": {"tiers": ["silver", "gold"], "channels": ["web", "app"],
+                        "segments": [f"s{i}" for i in range(80)], "min_order": "10.00"}}]
+    program = Program.from_data(data)
+    segments = {"segments": [f"s{i}" for i in range(80)]}
+    for day, points in (("2026-11-09", 50), ("2026-11-11", 0), ("2026-11-16", 0)):
+        result = evaluate(program, make_request([("home", "20.00")], at=f"{day}T12:00:00-05:00",
+                                                attributes=segments, explain=True))
+        assert result["earn"]["by_rule"].get("campaigns.week", 0) == points, day
+        assert not [e for e in result["trace"] if e.get("engine_agrees") is False]
