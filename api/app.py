@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import signal
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -12,6 +16,7 @@ from api import problems
 from api.deps import SECURITY_SCHEME, KeyCache, Services
 from api.metrics import ObserveMiddleware
 from api.routes import checkout, health, members, redemptions, rulesets
+from engine import rules_engine
 from store import jobs
 from store.db import Database, open_database
 from store.programs import ProgramCache
@@ -76,6 +81,23 @@ def _document_security(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+GRACE_SECONDS = 30.0  # how long an ending worker may take to finish its requests
+log = logging.getLogger("loyalty.api")
+
+
+def end_this_worker(reason: str) -> None:
+    """The rule engine of this process is unusable: shut the worker down gracefully (the
+    requests in flight, the one that met the failure included, get their answers — a 503
+    where they need the engine) so that the supervisor of `loyalty serve` starts a fresh
+    one; if the shutdown hangs, exit anyway."""
+    log.critical("%s; ending worker %d so that a fresh one replaces it", reason, os.getpid())
+    os.kill(os.getpid(), signal.SIGTERM)  # uvicorn's graceful shutdown
+    deadline = threading.Timer(GRACE_SECONDS, os._exit, (70,))  # 70: EX_SOFTWARE
+    deadline.daemon = True
+    deadline.start()
+
+
 def app_from_env() -> FastAPI:
     """Entry point for uvicorn workers (`api.app:app_from_env`, factory mode)."""
+    rules_engine.on_fatal(end_this_worker)
     return create_app()

@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engine import RequestInvalid
 from engine.errors import RulesetInvalid, parse_path
+from engine.rules_engine import EngineFatal
 from store.errors import StoreError
 
 MEDIA_TYPE = "application/problem+json"
@@ -126,6 +127,15 @@ async def _http(request: Request, exc: StarletteHTTPException) -> ProblemRespons
     return problem(request, exc.status_code, code, detail, headers=getattr(exc, "headers", None))
 
 
+async def _engine_fatal(request: Request, exc: EngineFatal) -> ProblemResponse:
+    # The worker ends itself once this answer is on its way (api/app.py) and the
+    # supervisor of `loyalty serve` starts a fresh one: the client retries.
+    log.error("%s %s: %s", request.method, request.url.path, exc)
+    return problem(request, 503, "engine_restarting",
+                   "the rule engine of this worker failed and the worker is being replaced; "
+                   "retry the request", headers={"Retry-After": "1", "Connection": "close"})
+
+
 async def _unexpected(request: Request, exc: Exception) -> ProblemResponse:
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem(request, 500, "internal_error", "the server failed to handle this request")
@@ -137,5 +147,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RulesetInvalid, _ruleset)  # type: ignore[arg-type]
     app.add_exception_handler(StoreError, _store)  # type: ignore[arg-type]
     app.add_exception_handler(ApiProblem, _api)  # type: ignore[arg-type]
+    app.add_exception_handler(EngineFatal, _engine_fatal)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected)

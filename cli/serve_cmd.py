@@ -1,7 +1,14 @@
-"""`loyalty serve`: the HTTP API under uvicorn."""
+"""`loyalty serve`: the HTTP API under uvicorn, its workers always under a supervisor.
+
+Every worker, even a single one, is a child process of uvicorn's process manager, which
+starts a fresh one whenever a worker dies. A worker whose rule engine becomes unusable
+(`EngineFatal`) ends itself (api/app.py), so it is replaced rather than left answering
+errors.
+"""
 
 from __future__ import annotations
 
+import inspect
 import os
 import tempfile
 
@@ -9,19 +16,26 @@ import click
 
 from cli.db_cmd import database_option, open_db
 
+APP = "api.app:app_from_env"
+
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
-              help="worker processes (the engine is not thread-safe: scale with processes)")
+              help="worker processes (the engine is not thread-safe: scale with processes); "
+                   "a worker that dies is replaced")
 @click.option("--log-level", default="info", show_default=True)
 @database_option
 def serve(host: str, port: int, workers: int, log_level: str, database_url: str) -> None:
     """Serve the HTTP API. On first start: migrate the database and publish + activate the
     shipped rulesets (retail, card-rewards, b2b-portal)."""
-    import uvicorn
+    prepare(database_url)
+    run_workers(APP, host, port, workers, log_level)
 
+
+def prepare(database_url: str) -> None:
+    """Migrate and bootstrap the database; set what the workers read from the environment."""
     from store import keys
     from store.bootstrap import bootstrap
 
@@ -34,7 +48,30 @@ def serve(host: str, port: int, workers: int, log_level: str, database_url: str)
                        "  loyalty keys create --scope evaluate --scope commit")
     database.dispose()
     os.environ["LOYALTY_DATABASE_URL"] = database_url  # workers read their settings from it
-    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    # Workers are processes that may be replaced: /metrics aggregates them all, the
+    # replaced ones included.
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="loyalty-metrics-")
-    uvicorn.run("api.app:app_from_env", factory=True, host=host, port=port, workers=workers,
-                log_level=log_level)
+
+
+def run_workers(app: str, host: str, port: int, workers: int, log_level: str) -> None:
+    """Serve the app factory `app` ("module:function") with `workers` supervised worker
+    processes, until SIGINT or SIGTERM."""
+    import uvicorn
+    from uvicorn.supervisors.multiprocess import Multiprocess
+
+    config = uvicorn.Config(app, factory=True, host=host, port=port, workers=workers,
+                            log_level=log_level)
+    sockets = [config.bind_socket()]
+    # uvicorn ≥ 0.30 restarts dead workers; its constructor took the worker's target
+    # until the workers started building their own server.
+    if "target" in inspect.signature(Multiprocess).parameters:
+        supervisor = Multiprocess(config, target=uvicorn.Server(config).run,  # type: ignore[call-arg]
+                                  sockets=sockets)
+    else:
+        supervisor = Multiprocess(config, sockets=sockets)
+    try:
+        supervisor.run()
+    finally:
+        for sock in sockets:
+            sock.close()

@@ -2,12 +2,16 @@
 
 Every rule that depends on the order or the member (campaign schedules and eligibility,
 seasonal rotations, custom rules) becomes one condition tree with a stable id. The trees
-are compiled to durable-rules in chunks (the native engine fails past a few hundred rules
-in one ruleset) named `<program>@<version>#<group>/<n>`. Per-line arithmetic stays in plain
-Python (engine/evaluate.py); the engine only decides which rules apply.
+are compiled on integer codes of the fact's values (engine/encoding.py) and registered
+with durable-rules as one or more rulesets named `<program>@<version>#<group>/<n>`: as
+many as it takes for none to reach a limit of the native engine, however many of its
+conditions hold at once (engine/alpha.py) — one for every shipped program. A rule too
+large for any one of them is split into parts decided there and combined here. Per-line
+arithmetic stays in plain Python (engine/evaluate.py); the engine only decides which rules
+apply.
 
-Decisions are cached per group, keyed by the fact's `Atoms.key`: two facts with the same
-key are decided identically by every rule of the group, so the cache is exact.
+Decisions are cached per group, keyed by the fact's codes (`Encoding.key`): two facts
+with the same key send the engine the same integers, so the cache is exact.
 """
 
 from __future__ import annotations
@@ -17,19 +21,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine import rules_engine
-from engine.conditions import (
-    ALWAYS,
-    WEEKDAY_NAMES,
-    Atoms,
-    fact_name,
-    flag_name,
-    is_number,
-    scalar,
-    to_durable,
-)
+from engine.alpha import pack, properties, split
+from engine.conditions import WEEKDAY_NAMES
+from engine.encoding import Encoding
 from engine.model import Campaign, Rotation, Ruleset, Schedule
 
-CHUNK = 200
 CACHE_LIMIT = 50_000
 
 
@@ -88,14 +84,32 @@ def rotation_condition(rotation: Rotation) -> dict[str, Any]:
                      "between": [rotation.start.isoformat(), rotation.end.isoformat()]}]}
 
 
+@dataclass(frozen=True)
+class Chunk:
+    """One registered durable-rules ruleset and the fact properties its parts compare."""
+
+    name: str
+    props: tuple[str, ...]
+
+
+Glue = Any  # a part index, or ("all" | "any", (glue, ...))
+
+
+def _holds(glue: Glue, fired: set[int]) -> bool:
+    if isinstance(glue, int):
+        return glue in fired
+    op, items = glue
+    return (all if op == "all" else any)(_holds(g, fired) for g in items)
+
+
 @dataclass
 class DecisionGroup:
     """Rules decided together on one kind of fact (the order, or one line)."""
 
     name: str
     rules: Sequence[CompiledRule]
-    atoms: Atoms = field(default_factory=Atoms)
-    chunks: list[str] = field(default_factory=list)
+    encoding: Encoding = field(default_factory=Encoding)
+    chunks: list[Chunk] = field(default_factory=list)
     cache: dict[tuple[Any, ...], frozenset[str]] = field(default_factory=dict)
     use_cache: bool = True
     _order_plan: tuple = ()
@@ -103,81 +117,77 @@ class DecisionGroup:
 
     def __post_init__(self) -> None:
         for rule in self.rules:
-            self.atoms.add(rule.condition)
-        self.atoms.freeze()
-        for start in range(0, len(self.rules), CHUNK):
-            part = self.rules[start:start + CHUNK]
-            chunk_name = f"{self.name}/{start // CHUNK}"
-            rules_engine.register(chunk_name, {
-                r.id: {"all": [{"m": {"$and": [dict(ALWAYS), to_durable(r.condition)]}}]}
-                for r in part
-            })
-            self.chunks.append(chunk_name)
-
-    def durable_fact(self, fact: Mapping[str, Any]) -> dict[str, Any]:
-        out: dict[str, Any] = dict(ALWAYS)
-        for path in self.atoms.fields:
-            value = fact.get(path)
-            if path in self.atoms.members:
-                if isinstance(value, (list, tuple, set, frozenset)):
-                    for member in self.atoms.members[path]:
-                        out[flag_name(path, member)] = member in value
-                continue  # missing or not a list: no flag, so `contains` is false both ways
-            if value is None or isinstance(value, (list, tuple, set, frozenset, dict)):
-                continue
-            value = scalar(value)
-            if is_number(value):
-                number = int(value) if type(value) is int or value == int(value) else float(value)
-                out[fact_name(path, numeric=True)] = number
-                out[fact_name(path)] = number
-            else:
-                out[fact_name(path)] = value
-        return out
+            self.encoding.add(rule.condition)
+        self.encoding.freeze()
+        parts: list[dict[str, Any]] = []
+        self._simple: list[tuple[str, int]] = []  # rules decided by one part
+        self._glued: list[tuple[str, Glue]] = []  # rules split into parts
+        for rule in self.rules:
+            glue = _number(split(self.encoding.to_durable(rule.condition)), parts)
+            (self._simple if isinstance(glue, int) else self._glued).append((rule.id, glue))
+        # Facts carry kind=fact for the catch-all rule (rules_engine); rules need not test it.
+        for n, run in enumerate(pack(parts)):
+            name = f"{self.name}/{n}"
+            rules_engine.register(name, {str(i): {"all": [{"m": parts[i]}]} for i in run})
+            self.chunks.append(Chunk(name, tuple(properties([parts[i] for i in run]))))
 
     def decide(self, fact: Mapping[str, Any]) -> frozenset[str]:
         if not self.rules:
             return frozenset()
-        key = self.atoms.key(fact) if self.use_cache else None
-        if key is not None:
+        key = self.encoding.key(fact)
+        if self.use_cache:
             hit = self.cache.get(key)
             if hit is not None:
                 return hit
-        return self._decide(fact, key)
+        return self._decide(key)
 
     def decide_lines(self, order_fact: Mapping[str, Any], lines: Sequence[Any],
-                     line_fact: Callable[[Mapping[str, Any], Any], dict[str, Any]],
+                     line_fact: Callable[[Mapping[str, Any], Any], dict[str, Any]] | None = None,
                      ) -> list[frozenset[str]]:
-        """Decide each line; the order's part of the cache key is computed once."""
+        """Decide each line; the order's part of the key is computed once. (A line's fact
+        is its key: `line_fact` is not needed and kept for callers that pass it.)"""
         if not self.rules:
             return [frozenset()] * len(lines)
-        if not self.use_cache:
-            return [self._decide(line_fact(order_fact, ln), None) for ln in lines]
-        atoms = self.atoms
+        encoding = self.encoding
         if self._line_plan is None:
-            self._order_plan = atoms.plan("line.", exclude=True)
-            self._line_plan = atoms.plan("line.")
-        head = atoms.key(order_fact, self._order_plan)
+            self._order_plan = encoding.plan("line.", exclude=True)
+            self._line_plan = encoding.plan("line.")
+        head = encoding.key(order_fact, self._order_plan)
         # line.<name> is the request line's attribute <name> (sku, category, quantity, ...)
         plan = [(path[5:], part) for path, part in self._line_plan]
+        cache = self.cache if self.use_cache else {}
         out = []
         for ln in lines:
             key = head + tuple(None if (v := getattr(ln, name, None)) is None else part(v)
                                for name, part in plan)
-            hit = self.cache.get(key)
-            out.append(hit if hit is not None else self._decide(line_fact(order_fact, ln), key))
+            hit = cache.get(key)
+            out.append(hit if hit is not None else self._decide(key))
         return out
 
-    def _decide(self, fact: Mapping[str, Any], key: tuple[Any, ...] | None) -> frozenset[str]:
-        durable_fact = self.durable_fact(fact)
-        fired: set[str] = set()
+    def _decide(self, key: tuple[Any, ...]) -> frozenset[str]:
+        props = self.encoding.props(key)
+        fired: set[int] = set()
         for chunk in self.chunks:
-            fired.update(rules_engine.fire(chunk, durable_fact))
-        decision = frozenset(fired)
-        if key is not None:
+            fact: dict[str, Any] = {"kind": "fact"}
+            for name in chunk.props:
+                fact[name] = props[name]
+            fired.update(map(int, rules_engine.fire(chunk.name, fact)))
+        decision = frozenset([rule for rule, part in self._simple if part in fired]
+                             + [rule for rule, glue in self._glued if _holds(glue, fired)])
+        if self.use_cache:
             if len(self.cache) >= CACHE_LIMIT:
                 self.cache.clear()
             self.cache[key] = decision
         return decision
+
+
+def _number(piece: tuple[str, Any], parts: list[dict[str, Any]]) -> Glue:
+    """Give each part of a split condition its index in `parts`; return the glue."""
+    kind, body = piece
+    if kind == "part":
+        parts.append(body)
+        return len(parts) - 1
+    return (kind, tuple(_number(p, parts) for p in body))
 
 
 @dataclass

@@ -2,8 +2,16 @@
 
 What it enforces (measured, see the design notes on durable-rules):
 - one process-wide lock around every call: the library is not thread-safe;
+- no background threads: durable's `Host` starts two timer threads that keep calling
+  into the native engine (dispatching queued actions and timers of every ruleset) without
+  any lock. We use neither, and they race with our own calls: while an assertion's actions
+  run they can take some of them over, so rules are silently missing from the result (a
+  fact firing 1,000 rules lost up to 900 of them), or the process segfaults. `_Host` never
+  starts them;
 - a fresh session id per evaluation, deleted in `finally`: at 1,024 live sessions per
-  ruleset it raises MemoryError and may then crash, so MemoryError is re-raised as fatal;
+  ruleset it raises MemoryError and may then crash, so MemoryError is fatal: the adapter
+  refuses every later call (`EngineFatal`) and tells the hooks registered with
+  `on_fatal`, so that a server can replace the process;
 - facts, not events: `assert_fact` fires every matching rule, `post` only one;
 - exceptions raised inside actions come back in the state, not as exceptions: actions
   only append to a per-evaluation list and the state's `exception` is checked after;
@@ -13,12 +21,16 @@ What it enforces (measured, see the design notes on durable-rules):
 - every ruleset gets a catch-all rule (`__always__`), so every assertion matches and
   creates its session: deleting a session that an unmatched fact never created crashes
   the native engine (segfault, measured).
+
+The native engine's fixed limits are below (`NativeLimits`); engine/alpha.py models how a
+ruleset uses them, and engine/compile.py splits rulesets so that none is ever reached.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import logging
 import re
 import threading
 from collections.abc import Callable, Mapping
@@ -26,21 +38,47 @@ from typing import Any
 
 import durable.engine as _durable
 
+
+class _Host(_durable.Host):
+    """durable's Host without its dispatch and timer threads (see the module docstring)."""
+
+    def _run(self) -> None:
+        pass
+
+
+class NativeLimits:
+    """Fixed sizes compiled into durable-rules 2.0.28 (src/rules of jruizgit/rules)."""
+
+    STACK = 64           # events.c MAX_STACK_SIZE: alpha nodes pending in one assertion (303)
+    FACT_PROPERTIES = 255  # state.h MAX_OBJECT_PROPERTIES: a fact's properties, sid/id too (302)
+    EXPRESSIONS = 32     # rete.h MAX_SEQUENCE_EXPRESSIONS: and/or markers in one rule (113)
+    NODE_CHILDREN = 512  # rules.h NEXT_BUCKET_LENGTH: tests under one alpha node (106)
+    NODE_NEXT_LIST = 128  # rules.h NEXT_LIST_LENGTH: or-joins under one alpha node (107)
+    NODE_RULES = 256     # rules.h BETA_LIST_LENGTH: rules ending at one alpha node (108)
+    ACTIONS = 4096       # rete.c MAX_ACTIONS: rules in one ruleset
+    SESSIONS = 1024      # live sessions of one ruleset before MemoryError
+
+
+_log = logging.getLogger("loyalty.engine")
 _LOCK = threading.Lock()
-_HOST = _durable.Host()
+_HOST = _Host()
 _SESSIONS = itertools.count(1)
 _FIRED: list[str] = []
 _REGISTERED: set[str] = set()
+_FATAL: list[str] = []  # why the native engine became unusable, once it has
+_FATAL_HOOKS: list[Callable[[str], None]] = []
 ALWAYS_RULE = "__always__"
 
-# Error codes seen from the native engine, with what they mean for a ruleset author.
+# Error codes of the native engine (rules.h), with what they mean for a ruleset author.
 _CODES = {
-    "101": "the rule engine ran out of memory (too many live sessions)",
-    "102": "an expression in a rule is not supported",
-    "201": "a rule condition references an unknown field",
-    "302": "too many rules or conditions in one compiled ruleset",
-    "303": "too many rules or conditions in one compiled ruleset (split it or simplify conditions)",
-    "304": "a rule condition is too deeply nested",
+    "101": "the rule engine ran out of memory",
+    "106": "too many conditions under one condition in one compiled ruleset",
+    "107": "too many alternatives under one condition in one compiled ruleset",
+    "108": "too many rules with the same condition in one compiled ruleset",
+    "113": "a rule condition has too many all/any groups for the rule engine",
+    "302": "a fact has too many fields for the rule engine",
+    "303": "too many conditions true at once in one compiled ruleset",
+    "304": "too many facts in one rule engine session",
 }
 
 
@@ -60,6 +98,35 @@ def translate(error: BaseException) -> str:
     return text or error.__class__.__name__
 
 
+def on_fatal(hook: Callable[[str], None]) -> None:
+    """Call `hook(reason)` once the native engine becomes unusable (at most once each)."""
+    _FATAL_HOOKS.append(hook)
+    if _FATAL:
+        hook(_FATAL[0])
+
+
+def is_fatal() -> bool:
+    return bool(_FATAL)
+
+
+def _fatal(exc: BaseException) -> EngineFatal:
+    """Record that the native engine is unusable; called with _LOCK held."""
+    reason = f"the rule engine is unusable in this process: {translate(exc)}"
+    if not _FATAL:
+        _FATAL.append(reason)
+        for hook in _FATAL_HOOKS:
+            try:
+                hook(reason)
+            except Exception:  # noqa: BLE001 - a failing hook must not hide the failure
+                _log.exception("a hook of the fatal rule-engine state failed")
+    return EngineFatal(reason)
+
+
+def _check_usable() -> None:
+    if _FATAL:
+        raise EngineFatal(_FATAL[0])
+
+
 def _action(rule_id: str) -> Callable[[Any], None]:
     def fire(_context: Any) -> None:
         _FIRED.append(rule_id)
@@ -74,12 +141,13 @@ def register(name: str, rules: Mapping[str, Mapping[str, Any]]) -> None:
     for rule_id, rule in json.loads(json.dumps(dict(rules))).items():
         definition[rule_id] = {**rule, "run": _action(rule_id)}
     with _LOCK:
+        _check_usable()
         if name in _REGISTERED:
             return
         try:
             _HOST.register_rulesets({name: definition})
         except MemoryError as exc:
-            raise EngineFatal(translate(exc)) from exc
+            raise _fatal(exc) from exc
         except Exception as exc:  # the native layer raises bare Exception with codes
             raise EngineFailure(translate(exc)) from exc
         _REGISTERED.add(name)
@@ -96,6 +164,7 @@ def fire(name: str, fact: Mapping[str, Any]) -> list[str]:
     except (TypeError, ValueError) as exc:
         raise EngineFailure(f"fact is not JSON: {exc}") from exc
     with _LOCK:
+        _check_usable()
         sid = str(next(_SESSIONS))
         message = dict(fact)
         message["sid"] = sid
@@ -103,7 +172,7 @@ def fire(name: str, fact: Mapping[str, Any]) -> list[str]:
         try:
             state = _HOST.assert_fact(name, message)
         except MemoryError as exc:
-            raise EngineFatal(translate(exc)) from exc
+            raise _fatal(exc) from exc
         except Exception as exc:  # the native layer raises bare Exception with codes
             # No session is known to exist: deleting one that was never created crashes
             # the native engine, so it is not attempted.

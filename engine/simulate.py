@@ -3,9 +3,10 @@
     from engine.simulate import simulate
     report = simulate("rulesets/retail", "history.jsonl", compare_with="rulesets/retail-v2")
 
-The history is streamed (engine/history.py), replayed member by member with full state
-(engine/replay.py, engine/ledger.py), in one process or split by member across several
-(engine/partition.py), and summarised as one JSON-ready document (engine/simstats.py).
+The history is streamed (engine/history.py), replayed member by member through the member
+lifecycle the service uses (engine/simulation/replay.py, engine/lifecycle/), in one process
+or split by member across several (engine/simulation/partition.py), and summarised as one
+JSON-ready document (engine/simstats.py).
 The books balance by construction:
 
     points_issued - points_reversed - points_redeemed - points_expired

@@ -9,6 +9,7 @@ from api.deps import StoreDep
 from api.metrics import exposition
 from api.problems import ApiProblem
 from api.render import Json
+from engine import rules_engine
 
 router = APIRouter(tags=["operations"])
 
@@ -20,6 +21,9 @@ def healthz() -> Json:
 
 @router.get("/readyz", summary="Database reachable and live rulesets compiled")
 def readyz(services: StoreDep) -> Json:
+    if rules_engine.is_fatal():
+        raise ApiProblem(503, "engine_restarting", "the rule engine of this worker failed; "
+                         "the worker is being replaced")
     try:
         with services.db.reading() as session:
             compiled = services.cache.warm(session)

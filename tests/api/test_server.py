@@ -134,3 +134,23 @@ def test_activation_reaches_every_worker_without_failing_requests(server):
     assert asyncio.run(scenario(1))
     metrics = httpx.get(f"{server.url}/metrics").text
     assert 'loyalty_evaluations_total{mode="quote",program="retail",version="2"}' in metrics
+
+
+def test_two_thousand_rules_all_true_are_quoted(server):
+    """The validator's limit: 2,000 rules, every condition distinct and true for one cart
+    (tests/big_ruleset.py). Published and quoted by every worker (each compiles it);
+    before, past ~64 true conditions every quote was a 500 (engine code 303)."""
+    from tests import big_ruleset
+
+    admin = {"Authorization": f"Bearer {server.admin_key}"}
+    checkout = {"Authorization": f"Bearer {server.key}"}
+    published = httpx.post(f"{server.url}/v1/rulesets", headers=admin, timeout=60, json={
+        "sources": big_ruleset.sources(program="big"), "activate": "effective_from"})
+    assert published.status_code == 201, published.text
+    for _ in range(4):  # two workers, each answers at least once in all likelihood
+        quote = httpx.post(f"{server.url}/v1/programs/big/evaluate", headers=checkout,
+                           json=big_ruleset.REQUEST, timeout=60)
+        assert quote.status_code == 200, quote.text
+        bonus = big_ruleset.rule_bonus(quote.json())
+        assert len(bonus) == big_ruleset.RULES
+        assert sum(bonus.values()) == big_ruleset.EXPECTED_BONUS

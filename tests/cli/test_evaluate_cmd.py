@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import cli
+from tests import big_ruleset
 
 ROOT = Path(__file__).resolve().parents[2]
 RETAIL = str(ROOT / "rulesets" / "retail")
@@ -170,3 +171,61 @@ def test_an_order_in_another_currency_is_refused(runner, tmp_path):
     assert result.exit_code == 1 and result.stdout == ""
     assert (f"{file}: $.order.currency: the order is in JPY, but program retail counts in "
             "USD") in result.stderr
+
+
+def test_two_thousand_rules_all_true_through_the_cli(tmp_path):
+    # the validator's limit, every condition distinct and true for one cart (DESIGN: at
+    # most 2,000 campaigns and rules); before, past ~64 of them every quote failed (303)
+    folder = big_ruleset.write(tmp_path / "big")
+    request = tmp_path / "request.json"
+    request.write_text(json.dumps(big_ruleset.REQUEST))
+    result = CliRunner().invoke(cli, ["evaluate", "-r", str(folder), "-i", str(request),
+                                      "-o", "json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    bonus = big_ruleset.rule_bonus(json.loads(result.stdout))
+    assert len(bonus) == big_ruleset.RULES
+    assert sum(bonus.values()) == big_ruleset.EXPECTED_BONUS
+
+
+def _retail_with_rule(folder: Path, rule: str) -> Path:
+    folder.mkdir()
+    for f in (ROOT / "rulesets" / "retail").glob("*.yaml"):
+        (folder / f.name).write_text(f.read_text() if f.name != "rules.yaml"
+                                     else f"rules:\n  - {rule}\n")
+    return folder
+
+
+def test_a_threshold_beyond_double_precision_is_compared_exactly(runner, tmp_path):
+    # 99.99999999999999999 is 100.0 as a double: the engine used to decide the first line
+    # (100) "not > threshold" and cache that for the key of "> threshold", so the second
+    # line (150) got nothing. (Prices have at most 4 decimal places by the input contract;
+    # a ruleset's thresholds may have any.)
+    folder = _retail_with_rule(tmp_path / "rs", '{id: price, when: {field: line.unit_price, '
+                               'gt: "99.99999999999999999"}, then: [{bonus_points: 7}]}')
+    request = json.loads(Path(WEEKDAY).read_text())
+    request["order"]["lines"] = [
+        {"sku": "A", "category": "home", "quantity": 1, "unit_price": "100"},
+        {"sku": "B", "category": "home", "quantity": 1, "unit_price": "150"},
+        {"sku": "C", "category": "home", "quantity": 1, "unit_price": "99.99"}]
+    (tmp_path / "r.json").write_text(json.dumps(request))
+    result = _invoke(runner, "evaluate", "-r", str(folder), "-i", str(tmp_path / "r.json"),
+                     "-o", "json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["earn"]["by_rule"]["rules.price"] == 14
+
+
+def test_simulated_histories_compare_prices_exactly(tmp_path):
+    from engine.simulate import simulate
+
+    folder = _retail_with_rule(tmp_path / "rs", '{id: price, when: {field: line.unit_price, '
+                               'gt: "99.99999999999999999"}, then: [{bonus_points: 7}]}')
+    orders = []
+    for i, price in enumerate(["100", "150", "99.99"]):
+        orders.append({"type": "order", "member_id": "M1", "at": f"2026-03-0{i + 2}T12:00:00Z",
+                       "order": {"id": f"O{i}", "placed_at": f"2026-03-0{i + 2}T12:00:00Z",
+                                 "lines": [{"sku": "A", "category": "home", "quantity": 1,
+                                            "unit_price": price}]}})
+    history = tmp_path / "h.jsonl"
+    history.write_text("".join(json.dumps(o) + "\n" for o in orders))
+    report = simulate(folder, history)
+    assert report["by_rule"]["rules.price"] == 14

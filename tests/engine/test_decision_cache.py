@@ -1,6 +1,7 @@
 """The decision cache is exact: a group deciding with its cache gives the same rules as
-the same group deciding every fact afresh in the rule engine (`use_cache=False`), and —
-where every field is present — as the Python evaluation of the condition trees."""
+the same group deciding every fact afresh in the rule engine (`use_cache=False`), and as
+the Python evaluation of the condition trees — for any values: decimals of any precision
+or size, strings, booleans, lists, missing fields, in order, member and context fields."""
 
 from __future__ import annotations
 
@@ -35,6 +36,23 @@ CONDITIONS = {
                        {"field": "line.quantity", "between": [1, 4]}]},
     "not-any": {"not": {"any": [{"field": "member.tier", "eq": "bronze"},
                                 {"field": "order.weekday", "eq": "monday"}]}},
+    # context and member attributes: values of any kind, thresholds of any precision
+    "score-gt-100": {"field": "context.score", "gt": 100},
+    "score-tiny": {"field": "context.score", "between": ["-0.000000000000000000000001",
+                                                         "0.000000000000000000000001"]},
+    "score-huge": {"field": "context.score", "gte": "123456789012345678901234567890.5"},
+    "score-not-lte": {"not": {"field": "context.score", "lte": "100.0000000000000001"}},
+    "score-ne": {"field": "context.score", "ne": "99.99999999999999999999"},
+    "level-in": {"field": "member.attributes.level", "in": [3, "3.5", "gold", True, None]},
+    "level-not-in": {"field": "member.attributes.level", "not_in": [1, "x"]},
+    "level-eq-null": {"not": {"field": "member.attributes.level", "eq": None}},
+    "grade-gte": {"field": "context.grade", "gte": "B"},
+    "grade-not-between": {"not": {"field": "context.grade", "between": ["B", "D"]}},
+    "grade-between-kinds": {"field": "context.grade", "between": ["1e5", "D"]},
+    "grade-not-between-kinds": {"not": {"field": "context.grade", "between": ["1", "D"]}},
+    "flag": {"field": "member.attributes.vip", "eq": True},
+    "flag-ne": {"field": "member.attributes.vip", "ne": False},
+    "price": {"field": "line.unit_price", "gt": "100"},
 }
 RULES = [CompiledRule(rule_id, cond) for rule_id, cond in CONDITIONS.items()]
 _TAG = uuid.uuid4().hex[:8]
@@ -45,6 +63,22 @@ NEAR = [Decimal(x) for x in ("0", "19.99", "20.00", "49.99", "50.00", "75.50", "
                              "100.00", "100.01", "200.00", "200.01", "250.00", "250.01")]
 money = st.one_of(st.sampled_from(NEAR),
                   st.integers(0, 40_000).map(lambda c: Decimal(c) / 100))
+# decimals near the thresholds above (one digit off at the 20th place and beyond), huge,
+# tiny, and written every way a request may write them
+THRESHOLDS = ["100", "100.0000000000000001", "99.99999999999999999999", "3", "3.5",
+              "123456789012345678901234567890.5", "0.000000000000000000000001"]
+near = st.builds(lambda t, k, sign: Decimal(t) + sign * Decimal(10) ** -k,
+                 st.sampled_from(THRESHOLDS), st.integers(0, 40), st.sampled_from([-1, 0, 1]))
+decimals = st.one_of(near, st.decimals(allow_nan=False, allow_infinity=False),
+                     st.decimals(allow_nan=False, places=30),
+                     st.builds(lambda d, e: d.scaleb(e), st.decimals(allow_nan=False,
+                               allow_infinity=False), st.integers(-60, 60)))
+anything = st.one_of(
+    decimals, decimals.map(str), decimals.map(lambda d: f" {d} "),
+    st.integers(-10**40, 10**40), st.floats(allow_nan=True), st.booleans(),
+    st.sampled_from(["gold", "x", "", "NaN", "-NaN", "Infinity", "-Infinity", "1e999",
+                     "2026-09-14", "3.50", "B", "1", "0", "true"]),
+    st.text(max_size=4), st.lists(st.integers(0, 3), max_size=2))
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
 
@@ -62,6 +96,12 @@ def facts(optional: bool):
         "order.weekday": field(st.sampled_from(WEEKDAYS)),
         "line.quantity": field(st.integers(0, 6)),
         "context.code": field(st.sampled_from(["7", "07", "A1", "a1", "8"])),
+        "context.score": field(anything),
+        "member.attributes.level": field(anything),
+        "context.grade": field(st.one_of(st.sampled_from(["A", "B", "Bz", "C", "D", "E"]),
+                                         anything)),
+        "member.attributes.vip": field(anything),
+        "line.unit_price": field(anything),
     }).map(lambda d: {k: v for k, v in d.items() if v is not None})
 
 
@@ -92,7 +132,7 @@ def test_same_key_same_decision():
     a = {"order.total": Decimal("100.02"), "member.tier": "gold"}
     b = {"order.total": Decimal("150.00"), "member.tier": "gold"}
     c = {"order.total": Decimal("100.01"), "member.tier": "gold"}
-    assert CACHED.atoms.key(a) == CACHED.atoms.key(b) != CACHED.atoms.key(c)
+    assert CACHED.encoding.key(a) == CACHED.encoding.key(b) != CACHED.encoding.key(c)
     assert CACHED.decide(a) == CACHED.decide(b) == FRESH.decide(b)
     assert CACHED.decide(c) == FRESH.decide(c)
     assert "total-between" in CACHED.decide(c)   # inclusive lower bound
@@ -102,5 +142,28 @@ def test_unnamed_values_share_a_key():
     # tiers the rules do not name are all "something else"
     x = {"member.tier": "x"}
     y = {"member.tier": "diamond"}
-    assert CACHED.atoms.key(x) == CACHED.atoms.key(y)
+    assert CACHED.encoding.key(x) == CACHED.encoding.key(y)
     assert CACHED.decide(y) == FRESH.decide(y)
+
+
+@settings(max_examples=150, deadline=None)
+@given(sequence=st.lists(facts(optional=True), min_size=2, max_size=6))
+def test_a_cached_decision_is_right_for_every_fact_sharing_its_key(sequence):
+    # a cache entry is made by the first fact of its key and served to the others: it
+    # must be the Python decision for each of them
+    group = DecisionGroup(f"test-cache-{uuid.uuid4().hex[:8]}#seq", RULES)
+    for fact in sequence:
+        assert group.decide(fact) == frozenset(r.id for r in RULES if holds(r.condition, fact))
+
+
+def test_a_value_beyond_double_precision_does_not_poison_the_cache():
+    # 100.0000000000000001 is 100.0 as a double: the engine used to say "not > 100" and
+    # the cache kept that under the key of "> 100", so 150 got nothing afterwards
+    group = DecisionGroup(f"test-cache-{uuid.uuid4().hex[:8]}#double", RULES)
+    for score in ("100.0000000000000001", "150", 100.5, "1e999", "100"):
+        fact = {"context.score": score}
+        expected = frozenset(r.id for r in RULES if holds(r.condition, fact))
+        assert group.decide(fact) == expected, score
+    assert "score-gt-100" in group.decide({"context.score": "100.0000000000000001"})
+    assert "score-gt-100" in group.decide({"context.score": "150"})
+    assert "score-gt-100" not in group.decide({"context.score": "100"})

@@ -45,6 +45,22 @@ instants = st.builds(
     st.integers(0, 365 * 24 * 60 - 1), st.sampled_from([-8, -5, -4, 0, 2, 9]))
 
 
+# context and member attributes carry any JSON scalar: decimals of any precision or size
+# (one digit off a threshold at the 20th place), written as numbers or as text
+near = st.builds(lambda t, k, s: Decimal(t) + s * Decimal(10) ** -k,
+                 st.sampled_from(["100", "0.5", "1E+25"]), st.integers(0, 30),
+                 st.sampled_from([-1, 0, 1]))
+# Numbers beyond the input contract (more than 4 decimal places, |x| >= 1e11) are sent as
+# text, which the contract accepts and the engine still compares as numbers.
+scalars = st.one_of(near.map(str), near.map(lambda d: f"{d:f}"),
+                    st.decimals(allow_nan=False, allow_infinity=False).map(str)
+                    .filter(lambda text: len(text) <= 200),
+                    st.integers(-10**30, 10**30).map(str), st.floats(allow_nan=False).map(repr),
+                    st.integers(-10**10, 10**10),
+                    st.decimals(min_value=-10**10, max_value=10**10, places=4).map(float),
+                    st.booleans(), st.sampled_from(["gold", "", "NaN", "2026-11-17"]), st.none())
+
+
 @st.composite
 def requests(draw, min_lines=0):
     return {
@@ -52,7 +68,8 @@ def requests(draw, min_lines=0):
                    "points_balance": draw(st.integers(0, 20_000)),
                    "attributes": {"segments": draw(st.lists(st.sampled_from(["vip", "new"]),
                                                             unique=True)),
-                                  "birthday": "1990-11-17"}},
+                                  "birthday": "1990-11-17", "level": draw(scalars)}},
+        "context": {"score": draw(scalars)},
         "order": {"id": "O-1", "placed_at": draw(instants),
                   "channel": draw(st.sampled_from(["web", "app", "store", None])),
                   "shipping": str(draw(st.integers(0, 2000)) / Decimal(100)),
@@ -84,6 +101,15 @@ RULES = [
      "then": [{"bonus_points": 40}]},
     {"id": "small", "when": {"field": "order.subtotal", "lt": "30.00"},
      "then": [{"deny_redemption": {"code": "SMALL", "message": "small order"}}]},
+    {"id": "score", "when": {"any": [{"field": "context.score", "gt": "100"},
+                                     {"field": "context.score", "eq": "gold"}]},
+     "then": [{"bonus_points": 5}]},
+    {"id": "level", "when": {"not": {"field": "member.attributes.level",
+                                     "between": ["0.5", "1E+25"]}},
+     "then": [{"bonus_points": 6}]},
+    {"id": "price-score", "when": {"all": [{"field": "line.unit_price", "gt": "100"},
+                                           {"field": "context.score", "lte": "1E+25"}]},
+     "then": [{"bonus_points": 1}]},
 ]
 
 

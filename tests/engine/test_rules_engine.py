@@ -9,7 +9,7 @@ import uuid
 
 from engine import evaluate, rules_engine
 from engine.compile import CompiledRule, DecisionGroup
-from engine.conditions import to_durable
+from engine.encoding import Encoding
 from tests.conftest import make_request
 
 
@@ -88,16 +88,19 @@ def test_concurrent_raw_fire():
     assert bad == []
 
 
-def test_in_compiles_to_or_and_matches():
+def test_in_compiles_to_or_of_integer_codes_and_matches():
     cond = {"field": "member.tier", "in": ["gold", "platinum"]}
-    assert to_durable(cond) == {"$or": [{"f_member__tier": "gold"},
-                                        {"f_member__tier": "platinum"}]}
+    encoding = Encoding()
+    encoding.add(cond)
+    encoding.freeze()
+    name = encoding.fields["member.tier"].names["v"]
+    assert encoding.to_durable(cond) == {"$or": [{name: 1}, {name: 2}]}
     group = DecisionGroup(_name("in"), [CompiledRule("top", cond)], use_cache=False)
     assert group.decide({"member.tier": "gold"}) == {"top"}
     assert group.decide({"member.tier": "platinum"}) == {"top"}
     assert group.decide({"member.tier": "silver"}) == frozenset()
     single = {"field": "member.tier", "in": ["gold"]}
-    assert to_durable(single) == {"f_member__tier": "gold"}
+    assert encoding.to_durable(single) == {name: 1}
 
 
 def test_unmatched_fact_is_fine():
@@ -121,4 +124,75 @@ def test_registering_twice_is_harmless():
 
 
 def test_error_codes_are_translated():
-    assert "too many rules" in rules_engine.translate(Exception("Could not create, error code: 303"))
+    # the codes of durable-rules' rules.h: 303 is the depth-first stack of alpha nodes
+    assert "too many conditions true at once" in rules_engine.translate(
+        Exception("Could not assert, error code: 303"))
+    assert "too many fields" in rules_engine.translate(Exception("error code: 302"))
+    assert "all/any groups" in rules_engine.translate(Exception("error code: 113"))
+
+
+def test_no_background_thread_calls_into_the_engine():
+    # durable's Host starts timer threads that dispatch queued actions of every ruleset
+    # without any lock; they raced with our own calls (missing rules, segfaults)
+    import durable.engine
+
+    runs = [t for t in threading.enumerate() if isinstance(t, threading.Timer)
+            and getattr(t.function, "__qualname__", "").startswith(durable.engine.Host._run
+                                                                   .__qualname__)]
+    assert runs == []
+    name = _name("quiet")
+    rules_engine.register(name, {"a": {"all": [{"m": {"f_a": 1}}]}})
+    assert [t for t in threading.enumerate() if t not in runs and isinstance(t, threading.Timer)
+            and "dispatch" in getattr(t.function, "__name__", "")] == []
+
+
+def test_a_thousand_rules_fire_at_once_every_time():
+    # 32 × 32 rules true together (the network stays within the native stack): with
+    # durable's dispatch threads running, some evaluations lost hundreds of them
+    name = _name("thousand")
+    rules_engine.register(name, {f"r{i}-{j}": {"all": [{"m": {"$and": [
+        {"$gte": {"a": i}}, {"$gte": {"b": j}}]}}]} for i in range(31) for j in range(32)})
+    for _ in range(25):
+        assert len(set(rules_engine.fire(name, {"kind": "fact", "a": 99, "b": 99}))) == 31 * 32
+
+
+FATAL_SCRIPT = """
+import itertools
+from engine import rules_engine
+calls = []
+rules_engine.on_fatal(calls.append)
+rules_engine.register("fatal-a", {"a": {"all": [{"m": {"f": 1}}]}})
+rules_engine.register("fatal-b", {"b": {"all": [{"m": {"f": 1}}]}})
+with rules_engine._LOCK:  # leak sessions of ruleset a until the native engine refuses
+    for i in itertools.count():
+        try:
+            rules_engine._HOST.assert_fact("fatal-a", {"kind": "fact", "sid": f"x{i}"})
+        except MemoryError:
+            break
+for name in ("fatal-a", "fatal-b", "fatal-a"):
+    try:
+        rules_engine.fire(name, {"kind": "fact", "f": 1})
+    except rules_engine.EngineFatal as exc:
+        print("fatal", name, exc)
+try:
+    rules_engine.register("fatal-c", {"c": {"all": [{"m": {"f": 1}}]}})
+except rules_engine.EngineFatal:
+    print("fatal register")
+late = []
+rules_engine.on_fatal(late.append)
+print("hooks", len(calls), len(late), rules_engine.is_fatal())
+"""
+
+
+def test_memory_error_is_fatal_for_the_whole_process():
+    # in a child process: the fatal state is for good, and every later call is refused
+    # without touching the native engine (ruleset b was fine, yet is refused too)
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", FATAL_SCRIPT], capture_output=True, text=True,
+                         timeout=120, check=True).stdout.splitlines()
+    assert [line.split(" the ")[0] for line in out[:3]] == \
+        ["fatal fatal-a", "fatal fatal-b", "fatal fatal-a"]
+    assert "MemoryError" in out[0]
+    assert out[3:] == ["fatal register", "hooks 1 1 True"]
