@@ -11,7 +11,9 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
+
+from api.instants import Instant
 
 Money = Annotated[Decimal, Field(ge=0, lt=1_000_000_000, max_digits=16, decimal_places=4,
                                  examples=["499.99"]), PlainSerializer(str, return_type=str)]
@@ -51,7 +53,7 @@ class LineIn(Strict):
 
 class OrderIn(Strict):
     id: Id
-    placed_at: AwareDatetime
+    placed_at: Instant
     channel: Name | None = None
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] | None = None
     shipping: Money = Decimal(0)
@@ -76,7 +78,7 @@ class EvaluationIn(Strict):
     order: OrderIn | None = None
     redeem: RedeemIn | None = None
     explain: bool = False
-    as_of: AwareDatetime | None = None
+    as_of: Instant | None = None
     context: dict[Annotated[str, Field(max_length=100)], Scalar] | None = Field(None, max_length=50)
     ruleset_version: int | None = Field(None, ge=1, le=2**31 - 1,
                                         description="pin a version instead of the one live at placed_at")
@@ -109,7 +111,7 @@ class RefundLineIn(Strict):
 
 class RefundIn(Strict):
     refund_id: Id
-    refunded_at: AwareDatetime | None = Field(None, description="default: now")
+    refunded_at: Instant | None = Field(None, description="default: now")
     lines: list[RefundLineIn] | None = Field(None, max_length=500,
                                              description="omit for a full refund")
 
@@ -122,7 +124,7 @@ class ActivityIn(Strict):
     event_id: Id
     member_id: Id
     activity: Activity
-    occurred_at: AwareDatetime
+    occurred_at: Instant
     friend_id: Id | None = Field(None, description="referral: the referred friend")
     attributes: Attributes | None = None
     ruleset_version: int | None = Field(None, ge=1, le=2**31 - 1)
@@ -136,6 +138,6 @@ class PublishIn(Strict):
 
 
 class ActivateIn(Strict):
-    effective_from: AwareDatetime | None = Field(None, description="default: now")
+    effective_from: Instant | None = Field(None, description="default: now")
     at: Literal["now", "effective_from"] = Field(
         "now", description="`effective_from`: use the version's declared effective_from")

@@ -28,6 +28,7 @@ from engine.redeem import assess
 from engine.request import Redeem
 from store import auto_redemption, external_accounts, fulfilment, ledger, lots, members, refunds
 from store import external_points as ext
+from store.clock import now as clock_now
 from store.db import Database
 from store.errors import Conflict, NotFound, StoreError, Unprocessable
 from store.models import MemberRow, RewardStockRow
@@ -57,7 +58,7 @@ class Refused(StoreError):
 
 def _instant(value: Any) -> datetime:
     if value is None:
-        return datetime.now(UTC)
+        return clock_now()
     at = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
     if at.tzinfo is None:
         raise Unprocessable("invalid_request", "instants need a UTC offset", pointer="/as_of")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from engine import load_program
 from engine.diff import Diff, diff
-from store import registry
+from store import clock, registry
 from store.db import Database
 from store.programs import ProgramCache
 
@@ -48,7 +48,7 @@ def activate(db: Database, program: str, version: int, author: str,
 
 
 def listing(db: Database, cache: ProgramCache, program: str | None = None) -> dict[str, Any]:
-    now = datetime.now(UTC)
+    now = clock.now()
     with db.reading() as session:
         versions = registry.versions(session, program)
         acts = registry.activations(session, program)

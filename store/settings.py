@@ -27,6 +27,10 @@ class Settings(BaseSettings):
         "request); an activation reaches every worker within this time",
     )
     api_key_cache_seconds: float = Field(5.0, description="how long a verified key is cached")
+    max_future_skew_seconds: float = Field(
+        300.0, ge=0, description="how far ahead of the server clock an instant in a request "
+        "that records something (or a quote) may be; raise it to replay future-dated data "
+        "on staging (points still never expire ahead of the clock)")
     pool_size: int = Field(
         8, description="database connections kept per worker; also the number of threads "
         "a worker runs handlers in, so no request waits for a connection")

@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from fastapi import APIRouter
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from api.deps import AdminKey, StoreDep
+from api.instants import Instant, refuse_future
 from api.render import Json
 from api.routes.checkout import ProgramPath
 from api.schemas import Strict
-from store import expiry, external_accounts
+from store import clock, expiry, external_accounts
 
 router = APIRouter(prefix="/admin", tags=["admin"])  # under /v1/programs/{program}
 
 
 class ExpireIn(Strict):
-    as_of: AwareDatetime | None = Field(None, description="expire what is due at this instant "
-                                        "(default: now)")
+    as_of: Instant | None = Field(None, description="expire what is due at this instant "
+                                  "(default: now; never ahead of the server clock)")
     batch_size: int = Field(200, ge=1, le=100_000, description="members found per scan")
 
 
@@ -27,7 +26,8 @@ class ExpireIn(Strict):
 def expire(program: ProgramPath, services: StoreDep, key: AdminKey,
            body: ExpireIn | None = None) -> Json:
     body = body or ExpireIn()
-    at = body.as_of or datetime.now(UTC)
+    refuse_future(body, services.settings.max_future_skew_seconds)
+    at = body.as_of or clock.now()
     reports = expiry.run(services.db, [program], at, body.batch_size, actor=key.actor)
     return Json({"program": program, **reports[program].to_json()})
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path
 from fastapi.concurrency import run_in_threadpool
 
 from api.deps import CommitKey, EvaluateKey, StoreDep
+from api.instants import refuse_future
 from api.metrics import record_evaluation, record_points
 from api.render import Json, created_or_replayed
 from api.schemas import ActivityIn, CommitIn, EvaluationIn, ProgramId, RefundIn
@@ -25,6 +26,7 @@ async def evaluate(program: ProgramPath, body: EvaluationIn, services: StoreDep,
     # engine (one evaluation at a time per process anyway); workers scale it. A program
     # whose balances live in an external points API is quoted in a thread instead, so
     # that API's latency never blocks the loop.
+    refuse_future(body, services.settings.max_future_skew_seconds)
     request = body.engine_request()
     try:
         result = orders.quote(services.db, services.cache, program, request,
@@ -38,6 +40,7 @@ async def evaluate(program: ProgramPath, body: EvaluationIn, services: StoreDep,
 
 @router.post("/orders", status_code=201, summary="Commit an order (idempotent on order.id)")
 def commit(program: ProgramPath, body: CommitIn, services: StoreDep, key: CommitKey) -> Json:
+    refuse_future(body, services.settings.max_future_skew_seconds)
     outcome = orders.commit(services.db, services.cache, program, body.engine_request(),
                             body.ruleset_version)
     if outcome.created:
@@ -50,6 +53,7 @@ def commit(program: ProgramPath, body: CommitIn, services: StoreDep, key: Commit
              summary="Refund an order fully or by line; points are reversed proportionally")
 def refund(program: ProgramPath, order_id: OrderPath, body: RefundIn, services: StoreDep,
            key: CommitKey) -> Json:
+    refuse_future(body, services.settings.max_future_skew_seconds)
     outcome = refunds.refund(services.db, services.cache, program, order_id,
                              body.model_dump(mode="json", exclude_none=True))
     return created_or_replayed(outcome.result, outcome.created)
@@ -58,6 +62,7 @@ def refund(program: ProgramPath, order_id: OrderPath, body: RefundIn, services: 
 @router.post("/activities", status_code=201,
              summary="Record a member activity (review, referral, birthday, …)")
 def activity(program: ProgramPath, body: ActivityIn, services: StoreDep, key: CommitKey) -> Json:
+    refuse_future(body, services.settings.max_future_skew_seconds)
     outcome = activities.record(services.db, services.cache, program,
                                 body.model_dump(mode="json", exclude_none=True))
     if outcome.created:
