@@ -13,11 +13,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, model_validator
 
+from api.ids import Id, Text
 from api.instants import Instant
 
 Money = Annotated[Decimal, Field(ge=0, lt=1_000_000_000, max_digits=16, decimal_places=4,
                                  examples=["499.99"]), PlainSerializer(str, return_type=str)]
-Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f]+$")]
 Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f]+$")]
 ProgramId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9-]+$")]
 Scalar = str | int | bool | None
@@ -133,7 +133,7 @@ class ActivityIn(Strict):
 class PublishIn(Strict):
     sources: dict[Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[\w.-]+\.ya?ml$")],
                   Annotated[str, Field(max_length=2_000_000)]] = Field(min_length=1, max_length=50)
-    message: Annotated[str, Field(max_length=2000)] = ""
+    message: Annotated[Text, Field(max_length=2000)] = ""
     activate: Literal["no", "now", "effective_from"] = "no"
 
 

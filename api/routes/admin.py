@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
 from pydantic import Field
 
 from api.deps import AdminKey, StoreDep
+from api.ids import Id, RowId
 from api.instants import Instant, refuse_future
 from api.render import Json
 from api.routes.checkout import ProgramPath
@@ -35,12 +38,12 @@ def expire(program: ProgramPath, services: StoreDep, key: AdminKey,
 @router.get("/external-transfers", summary="Credits and debits still owed to the external "
             "points API (pending, being sent, or rejected by it)")
 def external_transfers(program: ProgramPath, services: StoreDep, key: AdminKey,
-                       account: str | None = None) -> Json:
+                       account: Annotated[Id | None, Query()] = None) -> Json:
     return Json({"program": program, **external_accounts.pending(services.db, program, account)})
 
 
 @router.post("/external-transfers/{transfer_id}/retry", summary="Send a rejected transfer again")
-def retry_transfer(program: ProgramPath, transfer_id: str, services: StoreDep,
+def retry_transfer(program: ProgramPath, transfer_id: Annotated[RowId, Path()], services: StoreDep,
                    key: AdminKey) -> Json:
     return Json({"program": program,
                  **external_accounts.retry(services.db, program, transfer_id)})

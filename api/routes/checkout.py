@@ -8,6 +8,7 @@ from fastapi import APIRouter, Path
 from fastapi.concurrency import run_in_threadpool
 
 from api.deps import CommitKey, EvaluateKey, StoreDep
+from api.ids import Id
 from api.instants import refuse_future
 from api.metrics import record_evaluation, record_points
 from api.render import Json, created_or_replayed
@@ -16,7 +17,7 @@ from store import activities, orders, refunds
 
 router = APIRouter(prefix="/v1/programs/{program}", tags=["checkout"])
 ProgramPath = Annotated[ProgramId, Path(description="program id, e.g. retail")]
-OrderPath = Annotated[str, Path(min_length=1, max_length=128)]
+OrderPath = Annotated[Id, Path(description="order id")]
 
 
 @router.post("/evaluate", summary="Quote what an order earns and what may be redeemed")

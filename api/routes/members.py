@@ -8,13 +8,14 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from api.deps import ApiKeyDep, CatalogKey, StoreDep
+from api.ids import Id, RowId
 from api.instants import Instant
 from api.render import Json
 from api.routes.checkout import ProgramPath
 from store import accounts, clock
 
 router = APIRouter(prefix="/v1/programs/{program}", tags=["members"])
-MemberPath = Annotated[str, Path(min_length=1, max_length=128)]
+MemberPath = Annotated[Id, Path(description="member id")]
 AsOf = Annotated[Instant | None, Query(description="instant to answer for (default: now); "
                                        "may be in the future: reads write nothing")]
 
@@ -32,7 +33,7 @@ def member(program: ProgramPath, member_id: MemberPath, services: StoreDep, key:
 @router.get("/members/{member_id}/ledger", summary="Ledger entries, newest first")
 def member_ledger(program: ProgramPath, member_id: MemberPath, services: StoreDep,
                   key: ApiKeyDep,
-                  cursor: Annotated[str | None, Query(pattern=r"^\d{1,18}$")] = None,
+                  cursor: Annotated[RowId | None, Query()] = None,
                   limit: Annotated[int, Query(ge=1, le=500)] = 50) -> Json:
     after = int(cursor) if cursor else None
     return Json(accounts.ledger_page(services.db, program, member_id, after, limit))
@@ -40,6 +41,6 @@ def member_ledger(program: ProgramPath, member_id: MemberPath, services: StoreDe
 
 @router.get("/catalog", summary="Reward catalog; only what the member may redeem with member_id")
 def catalog(program: ProgramPath, services: StoreDep, key: CatalogKey,
-            member_id: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
+            member_id: Annotated[Id | None, Query()] = None,
             as_of: AsOf = None) -> Json:
     return Json(accounts.catalog(services.db, services.cache, program, _as_of(as_of), member_id))

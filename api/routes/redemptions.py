@@ -8,15 +8,16 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Path
 from pydantic import Field, model_validator
 
 from api.deps import StoreDep, require
+from api.ids import Id, RowId, Text
 from api.instants import Instant, refuse_future
 from api.render import Json, created_or_replayed
 from api.routes.checkout import ProgramPath
-from api.schemas import Id, Money, Strict
+from api.schemas import Money, Strict
 from store import fulfilment, keys, redemptions
 
 router = APIRouter(prefix="/v1/programs/{program}", tags=["redemptions"])
 RedeemKey = Annotated[keys.ApiKey, Depends(require("redeem", "commit"))]
-RedemptionPath = Annotated[str, Path(pattern=r"^\d{1,18}$")]
+RedemptionPath = Annotated[RowId, Path(description="redemption id")]
 
 
 class RedemptionIn(Strict):
@@ -41,7 +42,7 @@ class RedemptionIn(Strict):
 
 class CancelIn(Strict):
     cancelled_at: Instant | None = None
-    reason: str | None = Field(None, max_length=500)
+    reason: Text | None = Field(None, max_length=500)
 
 
 @router.post("/redemptions", status_code=201,
