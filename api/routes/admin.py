@@ -10,6 +10,7 @@ from pydantic import Field
 from api.deps import AdminKey, StoreDep
 from api.ids import Id, RowId
 from api.instants import Instant, refuse_future
+from api.problems import ApiProblem
 from api.render import Json
 from api.routes.checkout import ProgramPath
 from api.schemas import Strict
@@ -52,4 +53,7 @@ def retry_transfer(program: ProgramPath, transfer_id: Annotated[RowId, Path()], 
 @router.post("/external-points/run", summary="Run the external points job now: queue ledger "
              "entries, send due transfers, finish debits whose outcome stayed unknown")
 def run_external_points(program: ProgramPath, services: StoreDep, key: AdminKey) -> Json:
+    if key.program is not None:  # the job runs for every program, and reports on them all
+        raise ApiProblem(403, "forbidden_program", "the external points job runs for every "
+                         "program; run it with a key not bound to one")
     return Json({"program": program, **external_accounts.run_job(services.db)})
