@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from api import problems
 from api.deps import SECURITY_SCHEME, KeyCache, Services
 from api.metrics import ObserveMiddleware
+from api.ratelimit import RateLimiter
 from api.routes import checkout, health, members, redemptions, rulesets
 from store import jobs
 from store.db import Database, open_database
@@ -48,7 +49,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     )
     app.state.services = Services(settings=settings, db=db,
                                   cache=ProgramCache(settings.activation_check_seconds),
-                                  key_cache=KeyCache(settings.api_key_cache_seconds))
+                                  key_cache=KeyCache(settings.api_key_cache_seconds),
+                                  limiter=RateLimiter(settings))
     problems.install(app)
     for module in (checkout, members, redemptions, rulesets, health):
         app.include_router(module.router)

@@ -28,6 +28,7 @@ async def evaluate(program: ProgramPath, body: EvaluationIn, services: StoreDep,
     # whose balances live in an external points API is quoted in a thread instead, so
     # that API's latency never blocks the loop.
     refuse_future(body, services.settings.max_future_skew_seconds)
+    services.limiter.check_member(program, body.member.id, "quote")
     request = body.engine_request()
     try:
         result = orders.quote(services.db, services.cache, program, request,
@@ -42,6 +43,7 @@ async def evaluate(program: ProgramPath, body: EvaluationIn, services: StoreDep,
 @router.post("/orders", status_code=201, summary="Commit an order (idempotent on order.id)")
 def commit(program: ProgramPath, body: CommitIn, services: StoreDep, key: CommitKey) -> Json:
     refuse_future(body, services.settings.max_future_skew_seconds)
+    services.limiter.check_member(program, body.member.id, "write")
     outcome = orders.commit(services.db, services.cache, program, body.engine_request(),
                             body.ruleset_version)
     if outcome.created:
@@ -64,6 +66,7 @@ def refund(program: ProgramPath, order_id: OrderPath, body: RefundIn, services: 
              summary="Record a member activity (review, referral, birthday, …)")
 def activity(program: ProgramPath, body: ActivityIn, services: StoreDep, key: CommitKey) -> Json:
     refuse_future(body, services.settings.max_future_skew_seconds)
+    services.limiter.check_member(program, body.member_id, "write")
     outcome = activities.record(services.db, services.cache, program,
                                 body.model_dump(mode="json", exclude_none=True))
     if outcome.created:

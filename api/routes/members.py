@@ -27,6 +27,7 @@ def _as_of(value: datetime | None) -> datetime:
 @router.get("/members/{member_id}", summary="Tier, balance, expiring points, tier progress")
 def member(program: ProgramPath, member_id: MemberPath, services: StoreDep, key: ApiKeyDep,
            as_of: AsOf = None) -> Json:
+    services.limiter.check_member(program, member_id, "read")
     return Json(accounts.summary(services.db, services.cache, program, member_id, _as_of(as_of)))
 
 
@@ -35,6 +36,7 @@ def member_ledger(program: ProgramPath, member_id: MemberPath, services: StoreDe
                   key: ApiKeyDep,
                   cursor: Annotated[RowId | None, Query()] = None,
                   limit: Annotated[int, Query(ge=1, le=500)] = 50) -> Json:
+    services.limiter.check_member(program, member_id, "read")
     after = int(cursor) if cursor else None
     return Json(accounts.ledger_page(services.db, program, member_id, after, limit))
 
@@ -43,4 +45,6 @@ def member_ledger(program: ProgramPath, member_id: MemberPath, services: StoreDe
 def catalog(program: ProgramPath, services: StoreDep, key: CatalogKey,
             member_id: Annotated[Id | None, Query()] = None,
             as_of: AsOf = None) -> Json:
+    if member_id is not None:
+        services.limiter.check_member(program, member_id, "read")
     return Json(accounts.catalog(services.db, services.cache, program, _as_of(as_of), member_id))

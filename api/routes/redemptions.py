@@ -50,6 +50,7 @@ class CancelIn(Strict):
 def redeem(program: ProgramPath, body: RedemptionIn, services: StoreDep, key: RedeemKey,
            tasks: BackgroundTasks) -> Json:
     refuse_future(body, services.settings.max_future_skew_seconds)
+    services.limiter.check_member(program, body.member_id, "write")
     outcome = redemptions.redeem(services.db, services.cache, program,
                                  body.model_dump(mode="json", exclude_none=True))
     if outcome.created and (outcome.result.get("fulfilment") or {}).get("route") == "webhook":

@@ -22,9 +22,11 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "checkout"
 def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("server")
     # The activation test quotes in 2030, after every activation "now": future-dated
-    # requests, as a staging replay would send, so this server accepts them.
-    future = {"LOYALTY_MAX_FUTURE_SKEW_SECONDS": str(20 * 365 * 86400)}
-    with scratch_database(tmp) as url, running_server(url, tmp, settings=future) as srv:
+    # requests, as a staging replay would send, so this server accepts them; and it
+    # quotes one member hundreds of times, beyond a member's default quote budget.
+    settings = {"LOYALTY_MAX_FUTURE_SKEW_SECONDS": str(20 * 365 * 86400),
+                "LOYALTY_MEMBER_RATE_LIMITS": '{"quote": null}'}
+    with scratch_database(tmp) as url, running_server(url, tmp, settings=settings) as srv:
         yield srv
 
 
