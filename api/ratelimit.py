@@ -46,8 +46,10 @@ class TokenBuckets:
                 tokens = self.burst
                 if len(self._buckets) >= self.max_buckets:
                     del self._buckets[next(iter(self._buckets))]
-            else:
-                tokens = min(self.burst, found[0] + max(0.0, now - found[1]) * self.rate)
+            else:  # refilled since it was last used (the clock is monotonic), up to burst
+                tokens = found[0] + (now - found[1]) * self.rate
+                if tokens > self.burst:
+                    tokens = self.burst
             if tokens >= 1:
                 self._buckets[key] = (tokens - 1, now)
                 return 0.0
@@ -78,18 +80,19 @@ class RateLimiter:
     def check_key(self, key_id: int, budget: str) -> None:
         buckets = self.per_key.get(budget)
         if buckets is not None:
-            self._refuse(buckets.take(key_id, self.clock()), budget, "key", "this API key")
+            wait = buckets.take(key_id, self.clock())
+            if wait:
+                self._refuse(wait, budget, "key", "this API key")
 
     def check_member(self, program: str, member_id: str, budget: str) -> None:
         buckets = self.per_member.get(budget)
         if buckets is not None:
-            self._refuse(buckets.take((program, member_id), self.clock()), budget, "member",
-                         f"member {member_id!r} of {program}")
+            wait = buckets.take((program, member_id), self.clock())
+            if wait:
+                self._refuse(wait, budget, "member", f"member {member_id!r} of {program}")
 
     @staticmethod
     def _refuse(wait: float, budget: str, per: str, who: str) -> None:
-        if wait <= 0:
-            return
         RATE_LIMITED.labels(budget, per).inc()
         seconds = max(1, math.ceil(wait))
         raise ApiProblem(429, "rate_limited", f"too many {budget} requests for {who}; "
