@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from api import problems
 from api.deps import SECURITY_SCHEME, KeyCache, Services
 from api.metrics import ObserveMiddleware
+from api.ratelimit import RateLimiter
 from api.routes import checkout, health, members, redemptions, rulesets
 from engine import rules_engine
 from store import jobs
@@ -53,7 +54,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     )
     app.state.services = Services(settings=settings, db=db,
                                   cache=ProgramCache(settings.activation_check_seconds),
-                                  key_cache=KeyCache(settings.api_key_cache_seconds))
+                                  key_cache=KeyCache(settings.api_key_cache_seconds),
+                                  limiter=RateLimiter(settings))
     problems.install(app)
     for module in (checkout, members, redemptions, rulesets, health):
         app.include_router(module.router)

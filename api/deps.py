@@ -12,6 +12,7 @@ from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
 from api.problems import ApiProblem
+from api.ratelimit import RateLimiter, budget_of
 from store import keys
 from store.db import Database
 from store.programs import ProgramCache
@@ -26,6 +27,7 @@ class Services:
     db: Database
     cache: ProgramCache
     key_cache: KeyCache
+    limiter: RateLimiter
 
 
 class KeyCache:
@@ -83,18 +85,23 @@ async def _authenticate(services: Services, header: str) -> keys.ApiKey:
 
 
 def require(*scopes: str) -> Callable[..., Awaitable[keys.ApiKey]]:
-    """A dependency admitting keys that hold any of `scopes` (admin holds all) for the
-    path's program, if the key is bound to one. Async and without sub-dependencies:
-    it is on every request's path."""
+    """A dependency admitting keys that hold any of `scopes` (admin holds all); a key
+    bound to a program is refused any other program named in the path or the query
+    (`403 forbidden_program`; routes that list programs show it only its own); then the
+    key's rate limit for the route's budget. Async and without sub-dependencies: it is
+    on every request's path."""
 
     async def check(request: Request) -> keys.ApiKey:
         services: Services = request.app.state.services
         key = await _authenticate(services, request.headers.get("authorization", ""))
-        program = request.path_params.get("program")
+        program = request.path_params.get("program") or request.query_params.get("program")
+        if not key.serves(program):
+            raise ApiProblem(403, "forbidden_program",
+                             f"this key serves program {key.program!r} only, not {program!r}")
         if not any(key.allows(scope, program) for scope in scopes):
             raise ApiProblem(403, "forbidden_scope",
-                             f"this key lacks the {' or '.join(scopes)} scope"
-                             + (f" for program {program!r}" if program else ""))
+                             f"this key lacks the {' or '.join(scopes)} scope")
+        services.limiter.check_key(key.id, budget_of(request.method, scopes))
         return key
 
     return check

@@ -15,6 +15,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
     multiprocess,
@@ -29,6 +30,12 @@ EVALUATIONS = Counter("loyalty_evaluations_total", "Evaluations by program and v
                       ["program", "version", "mode"])
 POINTS_ISSUED = Counter("loyalty_points_issued_total", "Points written to the ledger",
                         ["program", "kind"])
+RATE_LIMITED = Counter("loyalty_rate_limited_total", "Requests refused with 429, by budget "
+                       "and by what ran out (an API key's bucket or a member's)",
+                       ["budget", "per"])
+RATE_LIMITS = Gauge("loyalty_rate_limit", "Configured rate limits per worker: `rate` "
+                    "(requests a second) and `burst`", ["budget", "per", "kind"],
+                    multiprocess_mode="livemax")
 
 
 def record_evaluation(result: dict[str, Any], mode: str) -> None:

@@ -41,10 +41,11 @@ class ApiProblem(Exception):
     """Raised by the API layer itself (auth, limits)."""
 
     def __init__(self, status: int, code: str, detail: str, pointer: str | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+                 headers: dict[str, str] | None = None,
+                 errors: list[dict[str, Any]] | None = None) -> None:
         super().__init__(detail)
         self.status, self.code, self.detail, self.pointer = status, code, detail, pointer
-        self.headers = headers
+        self.headers, self.errors = headers, errors
 
 
 def problem(request: Request, status: int, code: str, detail: str, *, pointer: str | None = None,
@@ -114,7 +115,7 @@ async def _store(request: Request, exc: StoreError) -> ProblemResponse:
 
 async def _api(request: Request, exc: ApiProblem) -> ProblemResponse:
     return problem(request, exc.status, exc.code, exc.detail, pointer=exc.pointer,
-                   headers=exc.headers)
+                   errors=exc.errors, headers=exc.headers)
 
 
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large",

@@ -16,7 +16,6 @@ from functools import partial
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -29,32 +28,26 @@ from pydantic import (
     model_validator,
 )
 
+from api.ids import LINE as _LINE
+from api.ids import Id, ProseCheck
+from api.instants import Instant
 from engine import contract
 from engine.request import discount_problem
-
-_LINE = r"^[^\x00-\x1f]+$"  # what OpenAPI can say; surrogates are refused by the validator
 
 
 def _whole(least: int, most: int) -> BeforeValidator:
     return BeforeValidator(partial(contract.whole, least=least, most=most))
 
 
-# Free text (a note, a reason, a YAML source): line breaks and tabs are fine, other control
-# characters and lone surrogates are not; each field sets its own max_length.
-ProseCheck = BeforeValidator(partial(contract.prose, most=10**8))
 Money = Annotated[Decimal, BeforeValidator(contract.money),
                   Field(ge=0, lt=contract.MONEY_LIMIT, max_digits=16,
                         decimal_places=contract.MONEY_PLACES, examples=["499.99"]),
                   PlainSerializer(str, return_type=str)]
-Id = Annotated[str, BeforeValidator(contract.identifier),
-               Field(min_length=1, max_length=contract.ID_CHARS, pattern=_LINE)]
 Name = Annotated[str, BeforeValidator(contract.text),
                  Field(min_length=1, max_length=contract.NAME_CHARS, pattern=_LINE)]
 Key = Annotated[str, BeforeValidator(contract.key),
                 Field(min_length=1, max_length=contract.KEY_CHARS, pattern=_LINE)]
 ProgramId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9-]+$")]
-Instant = Annotated[AwareDatetime, BeforeValidator(contract.instant),
-                    Field(examples=["2026-11-17T14:30:00-05:00"])]
 Flag = Annotated[bool, BeforeValidator(contract.flag)]
 Points = Annotated[int, _whole(1, contract.POINTS_LIMIT), Field(ge=1, le=contract.POINTS_LIMIT)]
 Count = Annotated[int, _whole(0, contract.POINTS_LIMIT), Field(ge=0, le=contract.POINTS_LIMIT)]

@@ -27,7 +27,8 @@ def _as_of(value: str | None) -> datetime:
 @click.option("--program", "programs", multiple=True,
               help="program to expire (repeatable; default: every published program)")
 @click.option("--as-of", "as_of", default=None,
-              help="expire what is due at this instant (ISO 8601 with offset; default: now)")
+              help="expire what is due at this instant (ISO 8601 with offset; default "
+              "and latest: now)")
 @click.option("--batch", "batch_size", default=200, show_default=True,
               type=click.IntRange(1, 100_000), help="members found per scan")
 @click.option("--quiet", is_flag=True, help="no progress lines on stderr")

@@ -56,11 +56,15 @@ def add_months(d: datetime, months: int) -> datetime:
 
 
 def expiry_at(program: Program, earned_at: datetime) -> datetime | None:
-    """When points earned at `earned_at` expire (None: never)."""
+    """When points earned at `earned_at` expire (None: never — also when that would be
+    after the last representable instant, the end of year 9999)."""
     redemption = program.model.redemption
     if redemption is None or not redemption.expiry_months:
         return None
-    return add_months(local(program, earned_at), int(redemption.expiry_months))
+    try:
+        return add_months(local(program, earned_at), int(redemption.expiry_months))
+    except (ValueError, OverflowError):
+        return None
 
 
 def window_start(window: str, local_at: datetime, tz: ZoneInfo) -> datetime | None:

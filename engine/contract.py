@@ -9,7 +9,8 @@ documents to all three and expects the same accept/reject).
 Each check takes the value as decoded from JSON (or YAML) and returns it, typed, or
 raises Invalid (a ValueError) with a message for a person. Rules:
 
-* text: a JSON string without control characters (U+0000–U+001F) or lone surrogates
+* text: a JSON string without control characters (U+0000–U+001F, U+007F–U+009F) or lone
+  surrogates
   (``"\\udfff"`` cannot be stored or sent on), within a length;
 * money: a decimal string (digits, at most 9 before the point and 4 after) or a JSON
   number, 0 ≤ x < 1,000,000,000 with at most 4 decimal places;
@@ -52,7 +53,7 @@ MAX_LIST = 100  # strings in a list attribute (segments, …) or awarded_upgrade
 MAX_COUNTERS = 1000  # entries of one member.state map
 
 # The patterns as the JSON Schemas spell them (ECMA-262 and Python agree on these).
-TEXT_PATTERN = "^[^\\u0000-\\u001f\\ud800-\\udfff]*$"
+TEXT_PATTERN = "^[^\\u0000-\\u001f\\u007f-\\u009f\\ud800-\\udfff]*$"
 MONEY_PATTERN = "^[0-9]{1,9}(\\.[0-9]{1,4})?$"
 _YEAR = "(19|2[0-9])[0-9]{2}"
 _LEAP = "((19|2[0-9])(0[48]|[2468][048]|[13579][26])|2000|2400)"
@@ -65,8 +66,8 @@ INSTANT_PATTERN = f"^{_DATE}{_TIME}{_OFFSET}$"
 DATE_OR_INSTANT_PATTERN = f"^{_DATE}({_TIME}{_OFFSET})?$"
 CURRENCY_PATTERN = "^[A-Z]{3}$"
 
-_BAD_CHARACTER = re.compile("[\x00-\x1f\ud800-\udfff]").search
-_BAD_PROSE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]").search
+_BAD_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]").search
+_BAD_PROSE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]").search
 _MONEY = re.compile(MONEY_PATTERN).match
 _DATE_MATCH = re.compile(DATE_PATTERN).match
 _INSTANT = re.compile(INSTANT_PATTERN).match

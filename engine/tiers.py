@@ -45,6 +45,26 @@ def window_start(program: Program, at: datetime) -> datetime | None:
     return calendar.window_start(window, calendar.local(program, at), program.timezone)
 
 
+def held_until(program: Program, since: datetime) -> datetime | None:
+    """When a tier held since `since` stops being protected by the downgrade policy — the
+    window boundary at which a downgrade takes effect: the end of the window `since` is
+    in (`end_of_window`) or of the window after (`end_of_next_window`); None when it
+    never is (`never`, a lifetime window, beyond year 9999)."""
+    tiers = program.model.tiers
+    if tiers is None or tiers.downgrade_policy == "never":
+        return None
+    windows = 2 if tiers.downgrade_policy == "end_of_next_window" else 1
+    local_since = calendar.local(program, since)
+    try:
+        if tiers.window == "calendar_year":
+            return datetime(local_since.year + windows, 1, 1, tzinfo=program.timezone)
+        if tiers.window == "rolling_12_months":
+            return calendar.add_months(local_since, 12 * windows)
+    except (ValueError, OverflowError):
+        return None
+    return None
+
+
 def higher(program: Program, a: str | None, b: str | None) -> str | None:
     tiers = program.model.tiers
     if not tiers:

@@ -11,7 +11,7 @@ from store import external_accounts, ledger, members, usage
 from store.db import Database
 from store.errors import NotFound
 from store.programs import ProgramCache
-from store.tiering import effective_tier
+from store.tiering import effective_tier, standing
 
 EXPIRY_HORIZONS = (30, 60, 90)
 
@@ -25,11 +25,11 @@ def summary(db: Database, cache: ProgramCache, program_id: str, member_id: str,
         def stats(start: datetime | None, end: datetime) -> Any:
             return members.window_stats(session, row.id, start, end)
 
-        tier = effective_tier(program, row.tier, row.tier_since, as_of, stats)
+        tier, since = standing(program, row.tier, row.tier_since, as_of, stats)
         spend, orders = stats(tiers.window_start(program, as_of), as_of)
         out = {
             "program": program_id, "member_id": row.member_id, "tier": tier,
-            "tier_since": row.tier_since.isoformat() if row.tier_since else None,
+            "tier_since": since.isoformat() if since else None,
             "balance": row.balance, "orders_count": row.orders_count,
             "expiring": ledger.expiring(session, row.id, as_of, EXPIRY_HORIZONS),
             "progress": {"qualifying_spend": str(spend.quantize(spend.__class__("0.01"))),

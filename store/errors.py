@@ -25,6 +25,10 @@ class StoreError(Exception):
         self.errors = errors
 
 
+class Forbidden(StoreError):
+    status = 403
+
+
 class NotFound(StoreError):
     status = 404
 

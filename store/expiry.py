@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from store import ledger
+from store import clock, ledger
 from store.db import Database
 from store.models import LedgerEntryRow, MemberRow
 from store.redemption_models import RedemptionRow
@@ -59,9 +59,11 @@ def _due_members(db: Database, program: str, as_of: datetime, after: int, limit:
 
 def expire(db: Database, program: str, as_of: datetime, batch_size: int = 200,
            on_batch: Callable[[ExpiryReport], None] | None = None) -> ExpiryReport:
-    """Expire every lot of `program` due at `as_of` and release timed-out holds.
+    """Expire every lot of `program` due at `as_of` and release timed-out holds; an
+    `as_of` after now counts as now (expiry never runs ahead of the server clock).
     `on_batch` is called with the running report after each batch (progress; raising
     from it stops the run between batches)."""
+    as_of = clock.not_after_now(as_of)
     report = ExpiryReport(as_of)
     after = 0
     while True:

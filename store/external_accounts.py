@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 
 from engine.model import PointsAccount
 from store import external_points as ext
+from store import ids
 from store.db import Database
 from store.errors import BadGateway, Unavailable, Unprocessable
 from store.lifecycle_models import ExternalTransferRow
@@ -118,6 +119,11 @@ def account_id(config: PointsAccount, member_id: str, attributes: dict[str, Any]
         raise Unprocessable("external_account_missing", f"member {member_id!r} has no "
                             f"{config.account_attribute!r} attribute naming its account in "
                             f"{config.service}", pointer="/member_id")
+    if not ids.storable(str(value)):
+        raise Unprocessable("external_account_invalid", f"member {member_id!r} has a "
+                            f"{config.account_attribute!r} attribute that is not an account "
+                            f"id (1 to {ids.MAX_LENGTH} characters, no control characters)",
+                            pointer="/member_id")
     return str(value)
 
 

@@ -44,10 +44,9 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from store import expiry, fulfilment
+from store import clock, expiry, fulfilment
 from store.db import Database
 from store.settings import Settings
 
@@ -87,7 +86,7 @@ def dispatch_fulfilment(db: Database) -> dict[str, Any]:
 
 def expire_due(db: Database) -> dict[str, Any]:
     """Expire what is due now in every published program and release timed-out holds."""
-    at = datetime.now(UTC)
+    at = clock.now()
     reports = expiry.run(db, None, at, actor="jobs")
     return {"as_of": at.isoformat(), "programs": {
         program: {key: value for key, value in report.to_json().items() if key != "as_of"}

@@ -28,11 +28,13 @@ class ApiKey:
     created_at: datetime
     revoked: bool
 
+    def serves(self, program: str | None) -> bool:
+        """A program-bound key serves only its program (None: no program named)."""
+        return program is None or self.program is None or program == self.program
+
     def allows(self, scope: str, program: str | None = None) -> bool:
         """`admin` implies every scope; a program-bound key serves only its program."""
-        if self.revoked:
-            return False
-        if program is not None and self.program is not None and program != self.program:
+        if self.revoked or not self.serves(program):
             return False
         return scope in self.scopes or "admin" in self.scopes
 

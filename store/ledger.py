@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
+from store import clock
 from store.models import LedgerEntryRow, LotAllocationRow, MemberRow
 
 KINDS = ("earn", "bonus", "redeem", "expire", "reverse", "adjust")
@@ -117,7 +118,9 @@ _DUE = select(LedgerEntryRow).where(
 
 
 def expire_due(session: Session, member: MemberRow, at: datetime) -> int:
-    """Write `expire` entries for lots whose expiry is at or before `at`; returns points."""
+    """Write `expire` entries for lots whose expiry is at or before `at` — never ahead of
+    the server clock, whatever instant a request carries; returns points."""
+    at = clock.not_after_now(at)
     due = list(session.scalars(_DUE, {"member_pk": member.id, "at": at}))
     total = 0
     for lot in due:

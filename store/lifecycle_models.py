@@ -69,7 +69,7 @@ class ExternalDebitRow(Base):
                       Index("ix_external_debits_status", "status", "id"))
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     program: Mapped[str] = mapped_column(String(64))
-    idempotency_key: Mapped[str] = mapped_column(String(128))
+    idempotency_key: Mapped[str] = mapped_column(String(200))  # a prefix and an API id
     account: Mapped[str] = mapped_column(String(128))
     points: Mapped[int] = mapped_column(BigInteger)
     reference: Mapped[str | None] = mapped_column(String(200), nullable=True)
@@ -102,7 +102,7 @@ class ExternalTransferRow(Base):
     account: Mapped[str] = mapped_column(String(128))
     direction: Mapped[str] = mapped_column(String(8))  # credit debit
     points: Mapped[int] = mapped_column(BigInteger)
-    idempotency_key: Mapped[str] = mapped_column(String(128))
+    idempotency_key: Mapped[str] = mapped_column(String(200))  # a prefix and an API id
     ledger_entry_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     redemption_pk: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     status: Mapped[str] = mapped_column(String(16))

@@ -105,7 +105,7 @@ class LedgerEntryRow(Base):
     ruleset_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
     rule: Mapped[str | None] = mapped_column(String(200), nullable=True)
     source_type: Mapped[str] = mapped_column(String(16))  # order refund activity redemption admin
-    source_ref: Mapped[str] = mapped_column(String(200))
+    source_ref: Mapped[str] = mapped_column(String(300))  # ids composed: <order>/<refund>
     lot_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"), nullable=True)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())

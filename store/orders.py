@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from engine import evaluate
 from engine.request import RequestInvalid, parse
-from store import external_accounts, ledger, members, usage
+from store import external_accounts, ledger, members, tiering, usage
 from store.commit_hooks import after_commit
 from store.db import Database
 from store.errors import Conflict
@@ -144,7 +144,8 @@ def _commit(session: Session, program: Any, request: dict[str, Any], req: Any,
                          needs_stock=req.redeems_reward)
     result = evaluate(program, with_attributes(request, member), state)
     if state.tier != member.tier:  # a downgrade that fell due since the last order
-        member.tier, member.tier_since = state.tier, at
+        member.tier_since = tiering.fell_at(program, member.tier, member.tier_since, at)
+        member.tier = state.tier
     awarded = _write_points(session, program, member, result, order_id, at)
     if result["tier_after"] != member.tier:
         member.tier, member.tier_since = result["tier_after"], at

@@ -59,6 +59,10 @@ class RedemptionRow(Base):
     # debited (null: the platform's own ledger paid it).
     external_service: Mapped[str | None] = mapped_column(String(64), nullable=True)
     external_account: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    # The first answers, replayed byte for byte: to the redemption (a retry with its
+    # idempotency key) and to its cancel (cancelling again).
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    cancel_result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class RedemptionEventRow(Base):

@@ -28,6 +28,7 @@ from engine.redeem import assess
 from engine.request import Redeem
 from store import auto_redemption, external_accounts, fulfilment, ledger, lots, members, refunds
 from store import external_points as ext
+from store.clock import now as clock_now
 from store.db import Database
 from store.errors import Conflict, NotFound, StoreError, Unprocessable
 from store.models import MemberRow, RewardStockRow
@@ -36,6 +37,7 @@ from store.programs import ProgramCache
 from store.redemption_models import RedemptionEventRow, RedemptionRow
 from store.state import request_hash
 from store.tiering import effective_tier
+from store.types import money_text
 from store.upsert import insert_ignore
 
 HOLD_MINUTES = 30
@@ -57,7 +59,7 @@ class Refused(StoreError):
 
 def _instant(value: Any) -> datetime:
     if value is None:
-        return datetime.now(UTC)
+        return clock_now()
     at = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
     if at.tzinfo is None:
         raise Unprocessable("invalid_request", "instants need a UTC offset", pointer="/as_of")
@@ -98,9 +100,10 @@ def view(session: Session, row: RedemptionRow) -> dict[str, Any]:
         RedemptionEventRow.redemption_pk == row.id).order_by(RedemptionEventRow.id))
     return {
         "id": str(row.id), "program": row.program, "member_id": member.member_id,
-        "status": row.status, "kind": row.kind, "points": row.points, "value": str(row.value),
+        "status": row.status, "kind": row.kind, "points": row.points,
+        "value": money_text(row.value),
         "reward_id": row.reward_id, "quantity": row.quantity, "order_id": row.order_id,
-        "order_total": str(row.order_total) if row.order_total is not None else None,
+        "order_total": money_text(row.order_total) if row.order_total is not None else None,
         "reward": {"code": row.reward_code,
                    "valid_until": row.valid_until.isoformat() if row.valid_until else None}
         if row.reward_code else None,
@@ -144,7 +147,13 @@ def _replay(session: Session, row: RedemptionRow, digest: str) -> Outcome:
     if row.request_hash != digest:
         raise Conflict("redemption_conflict", f"idempotency key {row.idempotency_key!r} was "
                        "already used with a different body", pointer="/idempotency_key")
-    return Outcome(view(session, row), created=False)
+    return Outcome(row.result or view(session, row), created=False)
+
+
+def first_answer(session: Session, row: RedemptionRow) -> Outcome:
+    """The answer to a new redemption, kept for its replays."""
+    row.result = view(session, row)
+    return Outcome(row.result, created=True)
 
 
 def redeem(db: Database, cache: ProgramCache, program_id: str,
@@ -276,7 +285,7 @@ def _redeem(session: Session, cache: ProgramCache, program_id: str, request: dic
     if not assessed["eligible"]:
         raise Refused(assessed["reasons"])
     row = _write(session, program, member, ask, assessed, request, digest, at)
-    return Outcome(view(session, row), created=True)
+    return first_answer(session, row)
 
 
 def _redeem_external(db: Database, program: Any, account_config: Any,
@@ -316,7 +325,7 @@ def _redeem_external(db: Database, program: Any, account_config: Any,
                 raise Refused(again["reasons"])  # e.g. the stock ran out meanwhile
             row = _write(session, program, row_member, locked, assessed, request, digest, at,
                          external=(service, account))
-            return Outcome(view(session, row), created=True)
+            return first_answer(session, row)
 
     key = f"redemption:{request.get('idempotency_key') or secrets.token_hex(16)}"
     try:
@@ -380,7 +389,7 @@ def cancel(db: Database, program_id: str, redemption_id: str,
         assert member is not None
         session.refresh(row)
         if row.status in ("cancelled", "released"):
-            return Outcome(view(session, row), created=False)
+            return Outcome(row.cancel_result or view(session, row), created=False)
         if row.status in ("captured", "refunded"):
             raise Conflict(f"redemption_{row.status}", f"redemption {redemption_id} was "
                            f"{row.status} with order {row.order_id!r}; refunding the order "
@@ -388,7 +397,8 @@ def cancel(db: Database, program_id: str, redemption_id: str,
         _undo(session, row, member, "released" if row.status == "held" else "cancelled", at,
               request.get("reason"))
         session.flush()
-        return Outcome(view(session, row), created=True)
+        row.cancel_result = view(session, row)  # what cancelling again answers
+        return Outcome(row.cancel_result, created=True)
 
 
 def release_expired_holds(session: Session, member: MemberRow, at: datetime) -> int:

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from store import ledger, members, tiering, usage
+from store.clock import now as clock_now
 from store.db import Database
 from store.errors import Conflict, NotFound, Unprocessable
 from store.lifecycle_models import ExternalTransferRow
@@ -107,7 +108,7 @@ def _fraction(order: OrderRow, returned: dict[int, int], key: str) -> Decimal:
 
 def _refund(session: Session, program: Any, order: OrderRow, member: MemberRow,
             request: dict[str, Any], digest: str) -> Outcome:
-    at = request.get("refunded_at") or datetime.now(UTC)
+    at = request.get("refunded_at") or clock_now()
     at = at if isinstance(at, datetime) else datetime.fromisoformat(at)
     done = _refunded_so_far(session, order.id)
     wanted = _wanted(order, request, done)

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from store import audit
+from store import audit, clock
 from store.errors import Conflict, NotFound, Unprocessable
 from store.models import ActivationRow, ProgramRow, RegistryGenerationRow, RulesetVersionRow
 from store.upsert import insert_ignore
@@ -146,7 +146,7 @@ def activate(session: Session, program: str, version: int, author: str,
                                 pointer="/effective_from")
         effective_from = row.effective_from
     activation = ActivationRow(program=program, version=version,
-                               effective_from=effective_from or now, activated_at=now,
+                               effective_from=effective_from or clock.now(), activated_at=now,
                                author=author)
     session.add(activation)
     session.flush()

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from engine import load_program
 from engine.diff import Diff, diff
-from store import registry
+from store import clock, registry
 from store.db import Database
+from store.errors import Forbidden
 from store.programs import ProgramCache
 
 
@@ -26,10 +27,14 @@ def activation_json(act: registry.Activation) -> dict[str, Any]:
 
 
 def publish(db: Database, sources: dict[str, str], author: str, message: str = "",
-            activate: str = "no") -> tuple[dict[str, Any], bool]:
+            activate: str = "no", only_program: str | None = None) -> tuple[dict[str, Any], bool]:
     """Validate (raises RulesetInvalid) and store; optionally activate now or at the
-    version's declared effective_from. Returns (description, created)."""
+    version's declared effective_from. Returns (description, created). `only_program`:
+    the publisher may publish that program only (a program-bound key)."""
     program = load_program(sources)
+    if only_program is not None and program.program != only_program:
+        raise Forbidden("forbidden_program", f"this key serves program {only_program!r} "
+                        f"only, not {program.program!r}", pointer="/sources")
     with db.writing() as session:
         info, created = registry.publish(session, program, author, message)
         out = version_json(info)
@@ -48,7 +53,7 @@ def activate(db: Database, program: str, version: int, author: str,
 
 
 def listing(db: Database, cache: ProgramCache, program: str | None = None) -> dict[str, Any]:
-    now = datetime.now(UTC)
+    now = clock.now()
     with db.reading() as session:
         versions = registry.versions(session, program)
         acts = registry.activations(session, program)

@@ -3,11 +3,29 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///./loyalty.db"
+
+
+class Bucket(BaseModel):
+    """A token bucket: `rate` requests a second on average, `burst` at once."""
+
+    rate: float = Field(gt=0)
+    burst: float = Field(ge=1)
+
+
+Budget = Literal["quote", "write", "read", "admin"]
+# Per worker process (api/ratelimit.py). Generous: they stop runaway clients, not traffic.
+KEY_LIMITS: dict[Budget, Bucket | None] = {
+    "quote": Bucket(rate=1000, burst=2000), "write": Bucket(rate=200, burst=400),
+    "read": Bucket(rate=500, burst=1000), "admin": Bucket(rate=10, burst=50)}
+MEMBER_LIMITS: dict[Budget, Bucket | None] = {
+    "quote": Bucket(rate=50, burst=100), "write": Bucket(rate=20, burst=60),
+    "read": Bucket(rate=50, burst=100)}
 
 
 class Settings(BaseSettings):
@@ -27,6 +45,18 @@ class Settings(BaseSettings):
         "request); an activation reaches every worker within this time",
     )
     api_key_cache_seconds: float = Field(5.0, description="how long a verified key is cached")
+    rate_limits_enabled: bool = Field(True, description="refuse requests beyond the rate "
+                                      "limits (429 rate_limited)")
+    rate_limits: dict[Budget, Bucket | None] = Field(
+        default_factory=lambda: dict(KEY_LIMITS), description="per API key and budget "
+        "(JSON; budgets not given keep their default, null: unlimited)")
+    member_rate_limits: dict[Budget, Bucket | None] = Field(
+        default_factory=lambda: dict(MEMBER_LIMITS), description="per member and budget "
+        "(JSON, as rate_limits)")
+    max_future_skew_seconds: float = Field(
+        300.0, ge=0, description="how far ahead of the server clock an instant in a request "
+        "that records something (or a quote) may be; raise it to replay future-dated data "
+        "on staging (points still never expire ahead of the clock)")
     pool_size: int = Field(
         8, description="database connections kept per worker; also the number of threads "
         "a worker runs handlers in, so no request waits for a connection")
@@ -41,6 +71,14 @@ class Settings(BaseSettings):
     external_points_job_seconds: float = Field(
         30.0, ge=0, description="how often credits and debits owed to external points APIs "
         "are sent and unfinished debits settled (0 = never)")
+
+
+    @field_validator("rate_limits", "member_rate_limits", mode="before")
+    @classmethod
+    def _over_defaults(cls, value: Any, info: Any) -> Any:
+        """A setting changes the budgets it names; the others keep their default."""
+        defaults = KEY_LIMITS if info.field_name == "rate_limits" else MEMBER_LIMITS
+        return {**defaults, **value} if isinstance(value, dict) else value
 
 
 @lru_cache(maxsize=1)

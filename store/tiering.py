@@ -9,7 +9,7 @@ it); `never` keeps it. A tier the ruleset no longer has is re-qualified from scr
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -55,6 +55,29 @@ def effective_tier(program: Any, tier: str | None, tier_since: datetime | None, 
     if tier_since is not None and protected_from is not None and tier_since >= protected_from:
         return tier
     return _lower(program, tier, requalified(program, at, stats))
+
+
+def fell_at(program: Any, tier: str | None, tier_since: datetime | None,
+            at: datetime) -> datetime:
+    """When a downgrade from `tier` (held since `tier_since`), found at `at`, took effect:
+    at the window boundary where the tier's protection ended — not when a later order or
+    read happened to notice it. `at` when there is no such boundary (a member without a
+    tier yet, a tier the ruleset no longer has)."""
+    if tier is None or tier_since is None or program.model.tiers is None \
+            or program.model.tiers.get(tier) is None:
+        return at
+    ended = tiers.held_until(program, tier_since)
+    return ended.astimezone(UTC) if ended is not None and ended <= at else at
+
+
+def standing(program: Any, tier: str | None, tier_since: datetime | None, at: datetime,
+             stats: Stats) -> tuple[str | None, datetime | None]:
+    """The tier held at `at` and since when, for reads: a downgrade is dated by `fell_at`;
+    a member who never had a tier stored has none since."""
+    held = effective_tier(program, tier, tier_since, at, stats)
+    if held == tier or tier is None:
+        return held, tier_since
+    return held, fell_at(program, tier, tier_since, at)
 
 
 def after_refund(program: Any, tier: str | None, at: datetime, stats: Stats,

@@ -32,6 +32,14 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def money_text(value: Decimal) -> str:
+    """Money as answers show it, whatever scale it was written or read with (a `Money`
+    column reads four places): at least two decimal places, none beyond the last
+    significant one — 5.0000 → "5.00", 80.1 → "80.10", 0.1234 → "0.1234"."""
+    whole, _, fraction = f"{value.normalize():f}".partition(".")
+    return f"{whole}.{fraction.ljust(2, '0')}"
+
+
 class Money(TypeDecorator[Decimal]):
     """Exact decimals stored as integer ten-thousandths (SQLite has no exact NUMERIC)."""
 

@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from typing import Annotated
 
-from fastapi import APIRouter
-from pydantic import AwareDatetime, Field
+from fastapi import APIRouter, Path, Query
+from pydantic import Field
 
 from api.deps import AdminKey, StoreDep
+from api.ids import Id, RowId
+from api.instants import Instant, refuse_future
+from api.problems import ApiProblem
 from api.render import Json
 from api.routes.checkout import ProgramPath
 from api.schemas import Strict
-from store import expiry, external_accounts
+from store import clock, expiry, external_accounts
 
 router = APIRouter(prefix="/admin", tags=["admin"])  # under /v1/programs/{program}
 
 
 class ExpireIn(Strict):
-    as_of: AwareDatetime | None = Field(None, description="expire what is due at this instant "
-                                        "(default: now)")
+    as_of: Instant | None = Field(None, description="expire what is due at this instant "
+                                  "(default: now; never ahead of the server clock)")
     batch_size: int = Field(200, ge=1, le=100_000, description="members found per scan")
 
 
@@ -27,7 +30,8 @@ class ExpireIn(Strict):
 def expire(program: ProgramPath, services: StoreDep, key: AdminKey,
            body: ExpireIn | None = None) -> Json:
     body = body or ExpireIn()
-    at = body.as_of or datetime.now(UTC)
+    refuse_future(body, services.settings.max_future_skew_seconds)
+    at = body.as_of or clock.now()
     reports = expiry.run(services.db, [program], at, body.batch_size, actor=key.actor)
     return Json({"program": program, **reports[program].to_json()})
 
@@ -35,12 +39,12 @@ def expire(program: ProgramPath, services: StoreDep, key: AdminKey,
 @router.get("/external-transfers", summary="Credits and debits still owed to the external "
             "points API (pending, being sent, or rejected by it)")
 def external_transfers(program: ProgramPath, services: StoreDep, key: AdminKey,
-                       account: str | None = None) -> Json:
+                       account: Annotated[Id | None, Query()] = None) -> Json:
     return Json({"program": program, **external_accounts.pending(services.db, program, account)})
 
 
 @router.post("/external-transfers/{transfer_id}/retry", summary="Send a rejected transfer again")
-def retry_transfer(program: ProgramPath, transfer_id: str, services: StoreDep,
+def retry_transfer(program: ProgramPath, transfer_id: Annotated[RowId, Path()], services: StoreDep,
                    key: AdminKey) -> Json:
     return Json({"program": program,
                  **external_accounts.retry(services.db, program, transfer_id)})
@@ -49,4 +53,7 @@ def retry_transfer(program: ProgramPath, transfer_id: str, services: StoreDep,
 @router.post("/external-points/run", summary="Run the external points job now: queue ledger "
              "entries, send due transfers, finish debits whose outcome stayed unknown")
 def run_external_points(program: ProgramPath, services: StoreDep, key: AdminKey) -> Json:
+    if key.program is not None:  # the job runs for every program, and reports on them all
+        raise ApiProblem(403, "forbidden_program", "the external points job runs for every "
+                         "program; run it with a key not bound to one")
     return Json({"program": program, **external_accounts.run_job(services.db)})

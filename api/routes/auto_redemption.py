@@ -40,6 +40,7 @@ class AutoRedemptionIn(Strict):
             summary="Opt in to (or change) automatic redemption")
 def put_auto_redemption(program: ProgramPath, member_id: MemberPath, body: AutoRedemptionIn,
                         services: StoreDep, key: RedeemKey) -> Json:
+    services.limiter.check_member(program, member_id, "write")
     return Json(auto_redemption.configure(services.db, services.cache, program, member_id,
                                           body.model_dump(mode="json", exclude_none=True)))
 
@@ -48,4 +49,5 @@ def put_auto_redemption(program: ProgramPath, member_id: MemberPath, body: AutoR
             summary="A member's automatic redemption settings")
 def get_auto_redemption(program: ProgramPath, member_id: MemberPath, services: StoreDep,
                         key: ApiKeyDep) -> Json:
+    services.limiter.check_member(program, member_id, "read")
     return Json(auto_redemption.get(services.db, program, member_id))

@@ -8,6 +8,8 @@ from fastapi import APIRouter, Path
 from fastapi.concurrency import run_in_threadpool
 
 from api.deps import CommitKey, EvaluateKey, StoreDep
+from api.ids import Id
+from api.instants import refuse_future
 from api.metrics import record_evaluation, record_points
 from api.render import Json, created_or_replayed
 from api.schemas import ActivityIn, CommitIn, EvaluationIn, ProgramId, RefundIn
@@ -15,7 +17,7 @@ from store import activities, orders, refunds
 
 router = APIRouter(prefix="/v1/programs/{program}", tags=["checkout"])
 ProgramPath = Annotated[ProgramId, Path(description="program id, e.g. retail")]
-OrderPath = Annotated[str, Path(min_length=1, max_length=128)]
+OrderPath = Annotated[Id, Path(description="order id")]
 
 
 @router.post("/evaluate", summary="Quote what an order earns and what may be redeemed")
@@ -25,6 +27,8 @@ async def evaluate(program: ProgramPath, body: EvaluationIn, services: StoreDep,
     # engine (one evaluation at a time per process anyway); workers scale it. A program
     # whose balances live in an external points API is quoted in a thread instead, so
     # that API's latency never blocks the loop.
+    refuse_future(body, services.settings.max_future_skew_seconds)
+    services.limiter.check_member(program, body.member.id, "quote")
     request = body.engine_request()
     try:
         result = orders.quote(services.db, services.cache, program, request,
@@ -38,6 +42,8 @@ async def evaluate(program: ProgramPath, body: EvaluationIn, services: StoreDep,
 
 @router.post("/orders", status_code=201, summary="Commit an order (idempotent on order.id)")
 def commit(program: ProgramPath, body: CommitIn, services: StoreDep, key: CommitKey) -> Json:
+    refuse_future(body, services.settings.max_future_skew_seconds)
+    services.limiter.check_member(program, body.member.id, "write")
     outcome = orders.commit(services.db, services.cache, program, body.engine_request(),
                             body.ruleset_version)
     if outcome.created:
@@ -50,6 +56,7 @@ def commit(program: ProgramPath, body: CommitIn, services: StoreDep, key: Commit
              summary="Refund an order fully or by line; points are reversed proportionally")
 def refund(program: ProgramPath, order_id: OrderPath, body: RefundIn, services: StoreDep,
            key: CommitKey) -> Json:
+    refuse_future(body, services.settings.max_future_skew_seconds)
     outcome = refunds.refund(services.db, services.cache, program, order_id,
                              body.model_dump(mode="json", exclude_none=True))
     return created_or_replayed(outcome.result, outcome.created)
@@ -58,6 +65,8 @@ def refund(program: ProgramPath, order_id: OrderPath, body: RefundIn, services: 
 @router.post("/activities", status_code=201,
              summary="Record a member activity (review, referral, birthday, …)")
 def activity(program: ProgramPath, body: ActivityIn, services: StoreDep, key: CommitKey) -> Json:
+    refuse_future(body, services.settings.max_future_skew_seconds)
+    services.limiter.check_member(program, body.member_id, "write")
     outcome = activities.record(services.db, services.cache, program,
                                 body.model_dump(mode="json", exclude_none=True))
     if outcome.created:

@@ -9,20 +9,19 @@ from fastapi import APIRouter, Path, Query
 from pydantic import Field
 
 from api.deps import AdminKey, StoreDep
+from api.ids import RowId, Text
 from api.render import Json, created_or_replayed
 from api.routes.checkout import ProgramPath
-from api.schemas import ProseCheck, Strict
+from api.schemas import Strict
 from store import fulfilment
 
 router = APIRouter(prefix="/fulfilment", tags=["fulfilment"])
-RedemptionPath = Annotated[str, Path(pattern=r"^\d{1,18}$")]
+RedemptionPath = Annotated[RowId, Path(description="redemption id")]
 
 
 class AcknowledgeIn(Strict):
-    by: Annotated[str, ProseCheck, Field(max_length=200)] | None = Field(
-        None, description="who dispatched it")
-    note: Annotated[str, ProseCheck, Field(max_length=1000)] | None = Field(
-        None, description="carrier, tracking number, …")
+    by: Text | None = Field(None, max_length=200, description="who dispatched it")
+    note: Text | None = Field(None, max_length=1000, description="carrier, tracking number, …")
 
 
 @router.get("/queue", summary="Fulfilment items, oldest first (default: the manual queue)")
@@ -31,7 +30,7 @@ def fulfilment_queue(program: ProgramPath, services: StoreDep, key: AdminKey,
                                                "delivered", "failed", "cancelled"],
                                        Query()] = "queued",
                      route: Annotated[Literal["manual", "webhook"], Query()] = "manual",
-                     cursor: Annotated[str | None, Query(pattern=r"^\d{1,18}$")] = None,
+                     cursor: Annotated[RowId | None, Query()] = None,
                      limit: Annotated[int, Query(ge=1, le=500)] = 50) -> Json:
     return Json(fulfilment.queue(services.db, program, status, route,
                                  int(cursor) if cursor else None, limit))

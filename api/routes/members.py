@@ -2,47 +2,49 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
 from api.deps import ApiKeyDep, CatalogKey, StoreDep
-from api.problems import ApiProblem
+from api.ids import Id, RowId
+from api.instants import Instant
 from api.render import Json
 from api.routes.checkout import ProgramPath
-from store import accounts
+from store import accounts, clock
 
 router = APIRouter(prefix="/v1/programs/{program}", tags=["members"])
-MemberPath = Annotated[str, Path(min_length=1, max_length=128)]
-AsOf = Annotated[datetime | None, Query(description="instant to answer for (default: now)")]
+MemberPath = Annotated[Id, Path(description="member id")]
+AsOf = Annotated[Instant | None, Query(description="instant to answer for (default: now); "
+                                       "may be in the future: reads write nothing")]
 
 
 def _as_of(value: datetime | None) -> datetime:
-    if value is None:
-        return datetime.now(UTC)
-    if value.tzinfo is None:
-        raise ApiProblem(422, "invalid_request", "as_of needs a UTC offset", pointer=None)
-    return value
+    return clock.now() if value is None else value
 
 
 @router.get("/members/{member_id}", summary="Tier, balance, expiring points, tier progress")
 def member(program: ProgramPath, member_id: MemberPath, services: StoreDep, key: ApiKeyDep,
            as_of: AsOf = None) -> Json:
+    services.limiter.check_member(program, member_id, "read")
     return Json(accounts.summary(services.db, services.cache, program, member_id, _as_of(as_of)))
 
 
 @router.get("/members/{member_id}/ledger", summary="Ledger entries, newest first")
 def member_ledger(program: ProgramPath, member_id: MemberPath, services: StoreDep,
                   key: ApiKeyDep,
-                  cursor: Annotated[str | None, Query(pattern=r"^\d{1,18}$")] = None,
+                  cursor: Annotated[RowId | None, Query()] = None,
                   limit: Annotated[int, Query(ge=1, le=500)] = 50) -> Json:
+    services.limiter.check_member(program, member_id, "read")
     after = int(cursor) if cursor else None
     return Json(accounts.ledger_page(services.db, program, member_id, after, limit))
 
 
 @router.get("/catalog", summary="Reward catalog; only what the member may redeem with member_id")
 def catalog(program: ProgramPath, services: StoreDep, key: CatalogKey,
-            member_id: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
+            member_id: Annotated[Id | None, Query()] = None,
             as_of: AsOf = None) -> Json:
+    if member_id is not None:
+        services.limiter.check_member(program, member_id, "read")
     return Json(accounts.catalog(services.db, services.cache, program, _as_of(as_of), member_id))

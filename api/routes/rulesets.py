@@ -20,13 +20,14 @@ VersionPath = Annotated[int, Path(ge=1, le=2**31 - 1)]
 @router.get("", summary="Programs, their versions, live and scheduled activations")
 def list_rulesets(services: StoreDep, key: ApiKeyDep,
                   program: Annotated[ProgramId | None, Query()] = None) -> Json:
-    return Json(rulesets.listing(services.db, services.cache, program))
+    # A key bound to a program lists that program only (another one is refused by require).
+    return Json(rulesets.listing(services.db, services.cache, program or key.program))
 
 
 @router.post("", status_code=201, summary="Validate and store a new immutable version")
 def publish(body: PublishIn, services: StoreDep, key: AdminKey) -> Json:
     info, created = rulesets.publish(services.db, dict(body.sources), key.actor, body.message,
-                                     body.activate)
+                                     body.activate, only_program=key.program)
     services.cache.invalidate()
     return Json(info, status_code=201 if created else 200)
 

@@ -39,9 +39,11 @@ def create_key(database_url: str, *scopes: str) -> str:
 
 
 @contextmanager
-def running_server(database_url: str, cwd: Path, workers: int = 2) -> Iterator[Server]:
+def running_server(database_url: str, cwd: Path, workers: int = 2,
+                   settings: dict[str, str] | None = None) -> Iterator[Server]:
+    """`settings`: more environment variables for the server (`LOYALTY_…`)."""
     port = free_port()
-    env = {**os.environ, "LOYALTY_DATABASE_URL": database_url}
+    env = {**os.environ, "LOYALTY_DATABASE_URL": database_url, **(settings or {})}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     with open(cwd / "server.log", "w") as log:
         proc = subprocess.Popen([*LOYALTY, "serve", "--port", str(port), "--workers", str(workers),

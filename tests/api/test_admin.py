@@ -7,7 +7,8 @@ from tests.store.helpers import order
 BASE = "/v1/programs/retail"
 
 
-def test_expire_endpoint_expires_once_and_needs_admin(client, checkout_key, admin_key):
+def test_expire_endpoint_expires_once_and_needs_admin(client, checkout_key, admin_key,
+                                                      server_clock):
     for i in range(3):
         r = client.post(f"{BASE}/orders", headers=checkout_key,
                         json=order(f"O-{i}", member=f"M-{i}", placed_at="2026-01-06T12:00:00Z"))

@@ -90,7 +90,7 @@ def test_programs_without_automatic_redemption_refuse(client, key):
     assert missing.status_code == 404
 
 
-def test_a_commit_reaching_the_threshold_redeems_once_a_month(client, key, card):
+def test_a_commit_reaching_the_threshold_redeems_once_a_month(client, key, card, server_clock):
     assert opt_in(client, key, method="cashback").status_code == 200
     below = commit(client, key, "O-1", "2000.00").json()["commit"]
     assert "auto_redemptions" not in below and below["balance"] == 2000

@@ -258,6 +258,25 @@ def test_without_a_configured_url_redemptions_are_503(client, key, b2b, monkeypa
     assert r.status_code == 503 and r.json()["code"] == "external_points_not_configured"
 
 
+# (An attribute holding a control character never gets this far: the input contract
+# refuses it on the order, tests/api/test_strings.py.)
+@pytest.mark.parametrize("account", ["A" * 129, "B" * 200], ids=["129", "200"])
+def test_an_account_attribute_that_is_no_account_id_is_refused_not_stored(client, key, b2b,
+                                                                          points, db, account):
+    """The account id comes from a member attribute, not through the API's id type: one
+    the store cannot hold is refused where it is used (422, or a rejected transfer)."""
+    admin = {"Authorization": f"Bearer {make_key(db, 'admin')}"}
+    enrol(client, key, "CO-9", account)  # the order is recorded; its points are owed
+    r = redeem(client, key, member="CO-9")
+    assert r.status_code == 422 and r.json()["code"] == "external_account_invalid", r.text
+    ran = client.post(f"{BASE}/admin/external-points/run", headers=admin)
+    assert ran.status_code == 200, ran.text
+    [transfer] = client.get(f"{BASE}/admin/external-transfers", headers=admin).json()["transfers"]
+    assert transfer["status"] == "rejected" and "not an account id" in transfer["last_error"]
+    summary = client.get(f"{BASE}/members/CO-9", headers=key).json()
+    assert summary["balance"] is None and "external_account_invalid" in summary["account"]["unavailable"]
+
+
 def test_operators_see_and_resend_rejected_transfers(client, key, b2b, points, db):
     admin = {"Authorization": f"Bearer {make_key(db, 'admin')}"}
     enrol(client, key, "CO-1", "GONE")  # the points API does not know this account

@@ -73,7 +73,7 @@ def test_program_bound_key_serves_only_its_program(client, db):
 
     key = {"Authorization": f"Bearer {make_key(db, 'evaluate', program='card-rewards')}"}
     assert_problem(client.post(f"{BASE}/evaluate", json=order("O-1"), headers=key),
-                   403, "forbidden_scope")
+                   403, "forbidden_program")
 
 
 def test_unknown_route_and_method(client):

@@ -22,11 +22,14 @@ def test_publish_idempotent_conflict_and_invalid(client, admin_key):
     assert err["file"] == "earning.yaml" and err["text"].startswith("earning.yaml:")
 
 
-def test_activate_rollback_and_evaluation_follows(client, admin_key, checkout_key):
+def test_activate_rollback_and_evaluation_follows(client, admin_key, checkout_key,
+                                                  server_clock):
     v2 = retail_version(2, ("electronics: 2.0", "electronics: 3.0"))
     client.post(RS, json={"sources": v2}, headers=admin_key)
+    # Activations "now" take effect at the server clock; quote just after them.
+    server_clock.set("2029-01-01T00:00:00Z")
     quote = lambda: client.post("/v1/programs/retail/evaluate", json=order(  # noqa: E731
-        "O-1", placed_at="2030-01-01T00:00:00Z"), headers=checkout_key).json()
+        "O-1", placed_at="2029-01-01T00:01:00Z"), headers=checkout_key).json()
     assert quote()["ruleset_version"] == 1
     act = client.post(f"{RS}/retail/2/activate", headers=admin_key)
     assert act.status_code == 200, act.text

@@ -21,7 +21,12 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "checkout"
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("server")
-    with scratch_database(tmp) as url, running_server(url, tmp) as srv:
+    # The activation test quotes in 2030, after every activation "now": future-dated
+    # requests, as a staging replay would send, so this server accepts them; and it
+    # quotes one member hundreds of times, beyond a member's default quote budget.
+    settings = {"LOYALTY_MAX_FUTURE_SKEW_SECONDS": str(20 * 365 * 86400),
+                "LOYALTY_MEMBER_RATE_LIMITS": '{"quote": null}'}
+    with scratch_database(tmp) as url, running_server(url, tmp, settings=settings) as srv:
         yield srv
 
 

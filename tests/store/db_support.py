@@ -8,15 +8,18 @@ import os
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import delete
 from sqlalchemy.engine import make_url
 
+from store import clock
 from store.db import Database, normalize_url, open_database
 from store.migrate import upgrade
 from store.models import Base, RegistryGenerationRow
+from tests.store.helpers import ServerClock
 
 CI_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 REPO = Path(__file__).resolve().parents[2]
@@ -65,6 +68,15 @@ def wipe(db: Database) -> None:
 def db(migrated_db: Database) -> Iterator[Database]:
     wipe(migrated_db)
     yield migrated_db
+
+
+@pytest.fixture
+def server_clock() -> Iterator[ServerClock]:
+    """The server clock frozen at 2029-01-01T00:00:00Z (after every instant the tests
+    use) until the test sets it; the API's bounds and the store's expiry follow it."""
+    fixed = ServerClock(datetime(2029, 1, 1, tzinfo=UTC))
+    with clock.use(fixed):
+        yield fixed
 
 
 @contextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -61,3 +62,17 @@ def assert_ledger_exact(db: Database) -> None:
             remaining = session.scalar(select(func.sum(LedgerEntryRow.remaining)).where(
                 LedgerEntryRow.member_pk == member.id)) or 0
             assert remaining == member.balance
+
+
+class ServerClock:
+    """The server clock (store.clock) in a test: it shows `now` and moves only when the
+    test sets it."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def set(self, at: str) -> None:
+        self.now = datetime.fromisoformat(at)

@@ -23,6 +23,8 @@ from tests.store.helpers import assert_ledger_exact, order, publish_retail
 EARNED = "2026-01-06T12:00:00-05:00"      # lots expire 24 months later, 2028-01-06
 DUE = datetime.fromisoformat("2028-03-01T00:00:00Z")
 MEMBERS = [f"X-{i}" for i in range(7)]
+# Expiry never runs ahead of the server clock: these tests run at 2029-01-01, after DUE.
+pytestmark = pytest.mark.usefixtures("server_clock")
 
 
 def seed(db, members=MEMBERS, placed_at=EARNED):

@@ -48,7 +48,7 @@ from store.models import LedgerEntryRow, LotAllocationRow, MemberRow
 from store.programs import ProgramCache
 from store.redemption_models import RedemptionEventRow, RedemptionRow
 from tests.store.db_support import wipe
-from tests.store.helpers import assert_ledger_exact, order, publish_retail
+from tests.store.helpers import ServerClock, assert_ledger_exact, order, publish_retail
 
 START = datetime.fromisoformat("2026-11-17T10:00:00-05:00")
 NAMES = ("A", "B")
@@ -146,7 +146,8 @@ def unexpired_points_past_their_date(db: Database, program: str, member: str,
         return session.scalar(_lots(program, member, at).where(LedgerEntryRow.remaining > 0)) or 0
 
 
-def ledger_machine(db: Database, program: Program, automatic: bool) -> type[RuleBasedStateMachine]:
+def ledger_machine(db: Database, program: Program, automatic: bool,
+                   server_clock: ServerClock) -> type[RuleBasedStateMachine]:
     zone = ZoneInfo(program.timezone)
     class Ledger(RuleBasedStateMachine):
         placed = Bundle("orders")
@@ -165,6 +166,15 @@ def ledger_machine(db: Database, program: Program, automatic: bool) -> type[Rule
             self.auto: dict[str, tuple[bool, int, int]] = {}     # enabled, threshold, unit
 
         # -- the clock ------------------------------------------------------------------
+
+        @property
+        def now(self) -> datetime:
+            """The model's time is the server clock: steps happen now."""
+            return server_clock.now
+
+        @now.setter
+        def now(self, value: datetime) -> None:
+            server_clock.now = value
 
         @rule(minutes=st.one_of(st.integers(1, 90), st.integers(1, 45).map(lambda d: d * 1440)))
         def advance(self, minutes: int) -> None:
@@ -486,12 +496,14 @@ def ledger_machine(db: Database, program: Program, automatic: bool) -> type[Rule
     return Ledger
 
 
-def test_ledger_invariants_hold_in_any_order(db):
-    run_state_machine_as_test(ledger_machine(db, RETAIL, automatic=False), settings=SETTINGS)
+def test_ledger_invariants_hold_in_any_order(db, server_clock):
+    run_state_machine_as_test(ledger_machine(db, RETAIL, automatic=False,
+                                             server_clock=server_clock), settings=SETTINGS)
 
 
-def test_ledger_invariants_hold_with_automatic_redemption(db):
-    run_state_machine_as_test(ledger_machine(db, CARD_REWARDS, automatic=True),
+def test_ledger_invariants_hold_with_automatic_redemption(db, server_clock):
+    run_state_machine_as_test(ledger_machine(db, CARD_REWARDS, automatic=True,
+                                             server_clock=server_clock),
                               settings=SETTINGS)
 
 
