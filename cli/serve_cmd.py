@@ -66,10 +66,9 @@ def run_workers(app: str, host: str, port: int, workers: int, log_level: str) ->
     # A worker compiling a large ruleset holds the GIL (the rule engine's native calls do
     # not release it), so it may answer the supervisor's health check late: give it time
     # rather than have a busy worker killed.
-    extra = {"timeout_worker_healthcheck": HEALTHCHECK_SECONDS} \
-        if "timeout_worker_healthcheck" in inspect.signature(uvicorn.Config).parameters else {}
     config = uvicorn.Config(app, factory=True, host=host, port=port, workers=workers,
-                            log_level=log_level, **extra)
+                            log_level=log_level)
+    config.timeout_worker_healthcheck = HEALTHCHECK_SECONDS
     sockets = [config.bind_socket()]
     # uvicorn ≥ 0.30 restarts dead workers; its constructor took the worker's target
     # until the workers started building their own server.
