@@ -46,6 +46,15 @@ class Event:
     member_id: str
     at: datetime
     data: dict[str, Any]
+    # Another reader's member's event, read only because it may name one of this
+    # reader's members: a referral (see `read_jsonl`).
+    foreign: bool = False
+
+    @property
+    def joins_members(self) -> bool:
+        """A referral: an enrolment `referred_by` someone, or a `referral` activity."""
+        return (self.type == "enroll" and bool(self.data.get("referred_by"))) \
+            or (self.type == "activity" and self.data.get("activity") == "referral")
 
 
 @dataclass(slots=True)
@@ -198,35 +207,53 @@ def quick_member_id(text: str) -> str | None:
     return match.group(1) if match else None
 
 
+def _may_join(text: str) -> bool:
+    return '"referred_by"' in text or '"referral"' in text
+
+
 def read_jsonl(stream: TextIO, keep: Callable[[str | None], bool] | None = None,
                ) -> Iterator[Event | EventError]:
     """Events of a JSON Lines stream, in file order. `keep(member_id)` skips other lines
-    before they are decoded (a worker reading only its own members)."""
+    before they are decoded (a worker reading only its own members) — except referrals,
+    which join two members: they are read by every reader, marked `foreign` when they
+    are another reader's (whose reader alone reports them when they are invalid)."""
     for number, text in enumerate(stream, start=1):
         if not text.strip():
             continue
+        foreign = False
         if keep is not None:
             quick = quick_member_id(text)
             if quick is not None and not keep(quick):
-                continue
+                if not _may_join(text):
+                    continue
+                foreign = True
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            if keep is None or keep(None):
+            if not foreign and (keep is None or keep(None)):
                 yield EventError(number, f"not valid JSON: {exc.msg} (column {exc.colno})")
             continue
         except (ValueError, RecursionError) as exc:
-            if keep is None or keep(None):
+            if not foreign and (keep is None or keep(None)):
                 yield EventError(number, f"not valid JSON: {exc}")
             continue
         member = data.get("member_id") if isinstance(data, dict) else None
         member = member if isinstance(member, str) and member else None
         if keep is not None and not keep(member):
-            continue
+            foreign = True
+            if not _may_join(text):
+                continue
         try:
-            yield check_event(data, number)
+            event = check_event(data, number)
         except InvalidEvent as exc:
-            yield EventError(number, str(exc), member)
+            if not foreign:
+                yield EventError(number, str(exc), member)
+            continue
+        if foreign:
+            if not event.joins_members:
+                continue
+            event.foreign = True
+        yield event
 
 
 def _csv_line(row: dict[str, str]) -> dict[str, Any]:

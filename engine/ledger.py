@@ -2,12 +2,16 @@
 
 Points are kept as FIFO lots (expiry time, points left), one per crediting event, in the
 order they were earned (so the oldest lot is also the first to expire). Redemptions
-consume the oldest lots first; expiry removes lots whose time has come. A refund reverses
-the refunded share of the order's points from that order's own lot, as far as the lot
-still holds them (what was redeemed or expired stays spent, as in the store). The book
-therefore always satisfies
+consume the oldest lots first; expiry removes lots whose time has come. A refund takes
+back the refunded share of the order's points from that order's own lots as far as they
+hold it; under `refund_policy: clawback` the rest (what was redeemed, not what expired)
+comes from the member's other lots, oldest first, and what they cannot cover becomes a
+`debt` that later credits repay first — as in the store (store/debt.py; the decisions
+are engine/policies.py's). The book therefore always satisfies
 
-    issued - reversed - redeemed - expired == balance >= 0
+    issued - reversed - redeemed - expired == balance == points left in lots - debt
+
+and a member with a debt has no points left in any lot (so expiry never deepens it).
 
 Tier qualification follows the ruleset's window and downgrade policy; see `TierTrack`.
 Timestamps are POSIX seconds (floats): comparisons in the hot path stay cheap.
@@ -23,6 +27,8 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from engine.policies import repayment
+
 INF = float("inf")
 ZERO = Decimal(0)
 
@@ -37,6 +43,7 @@ class PointBook:
     __slots__ = (
         "balance",
         "base",
+        "debt",
         "expired",
         "expires",
         "head",
@@ -49,7 +56,7 @@ class PointBook:
     def __init__(self) -> None:
         self.expires, self.left = array("d"), array("q")
         self.head = self.base = 0
-        self.balance = 0
+        self.balance = self.debt = 0
         self.issued = self.reversed = self.redeemed = self.expired = 0
 
     @property
@@ -61,14 +68,23 @@ class PointBook:
         return [(e, n) for e, n in zip(self.expires[self.head:], self.left[self.head:]) if n]
 
     def credit(self, points: int, expires_ts: float | None) -> int | None:
-        """Add earned points as a new lot; returns its id (None when nothing was earned)."""
+        """Add earned points as a new lot (what repays a debt is taken from it at once);
+        returns its id (None when nothing was earned)."""
         if points <= 0:
             return None
         self.issued += points
         self.balance += points
+        repaid = repayment(self.debt, points)
+        self.debt -= repaid
         self.expires.append(INF if expires_ts is None else expires_ts)
-        self.left.append(points)
+        self.left.append(points - repaid)
         return self.base + len(self.left) - 1
+
+    def held(self, lot: int | None) -> int:
+        """Points still left in lot `lot`."""
+        if lot is None or lot - self.base < self.head:
+            return 0
+        return self.left[lot - self.base]
 
     def _trim(self) -> None:
         left, head = self.left, self.head
@@ -80,15 +96,15 @@ class PointBook:
             head = 0
         self.head = head
 
-    def expire_until(self, ts: float) -> list[tuple[float, int]]:
-        """Expire every lot whose time is at or before `ts`; returns (when, points) pairs."""
+    def expire_until(self, ts: float) -> list[tuple[int, float, int]]:
+        """Expire every lot whose time is at or before `ts`; returns (lot, when, points)."""
         out = []
         expires, left = self.expires, self.left
         head = self.head
         while head < len(left) and expires[head] <= ts:
             points = left[head]
             if points:
-                out.append((expires[head], points))
+                out.append((self.base + head, expires[head], points))
                 self.expired += points
                 self.balance -= points
                 left[head] = 0
@@ -97,35 +113,44 @@ class PointBook:
         self._trim()
         return out
 
+    def _draw(self, points: int) -> int:
+        """Take up to `points` from the oldest lots; returns what they could not cover."""
+        left, i = self.left, self.head
+        while points and i < len(left):
+            take = min(left[i], points)
+            left[i] -= take
+            points -= take
+            i += 1
+        return points
+
     def redeem(self, points: int) -> int:
-        """Consume `points` from the oldest lots (caller checked the balance); returns lots used."""
+        """Consume `points` from the oldest lots (caller checked the balance)."""
         assert 0 < points <= self.balance, "redemption larger than the balance"
         self.redeemed += points
         self.balance -= points
-        used, left, i = 0, self.left, self.head
-        while points:
-            take = min(left[i], points)
-            if take:
-                left[i] -= take
-                points -= take
-                used += 1
-            i += 1
+        self._draw(points)
         self._trim()
-        return used
+        return points
 
-    def reverse(self, points: int, own_lot: int | None) -> int:
-        """Take back up to `points` for a refund from the order's own lot; returns what was
-        taken. Points of the lot already redeemed or expired stay spent (as in the store),
-        so a refund never takes a balance below zero."""
-        if points <= 0 or own_lot is None or own_lot - self.base < self.head:
-            return 0
-        pos = own_lot - self.base
-        take = min(self.left[pos], points)
-        self.left[pos] -= take
-        self.reversed += take
-        self.balance -= take
+    def take_back(self, claims: list[tuple[int, int | None]]) -> int:
+        """A refund takes back each (points, own lot): from the order's own lot as far as it
+        holds, then the rest from the other lots, oldest first, and what they cannot cover
+        becomes debt. (The caller decides the points: engine/policies.to_reverse.)
+        Returns the points taken back."""
+        rest = total = 0
+        for points, lot in claims:
+            if points <= 0:
+                continue
+            take = min(self.held(lot), points)
+            if take:
+                self.left[lot - self.base] -= take  # type: ignore[operator]
+            rest += points - take
+            total += points
+        self.debt += self._draw(rest)
+        self.reversed += total
+        self.balance -= total
         self._trim()
-        return take
+        return total
 
 
 @dataclass(frozen=True)
@@ -246,44 +271,61 @@ class TierTrack:
         self.orders -= int(full)
 
 
+class Lot:
+    """One of an order's lots as its refunds see it: points credited (by rule, as the
+    store keeps one lot per rule), taken back so far, lost to expiry."""
+
+    __slots__ = ("id", "lost", "parts", "points", "reversed")
+
+    def __init__(self, parts: tuple[int, ...], lot_id: int | None) -> None:
+        self.parts, self.points, self.id = parts, sum(parts), lot_id
+        self.reversed = self.lost = 0
+
+    def share(self, share: Decimal) -> int:
+        """The points a refunded `share` of the order owes: each rule's part rounded down,
+        as the store does for its lots (all of them for a whole refund)."""
+        if share >= 1:
+            return self.points
+        return sum(int(part * share) for part in self.parts)
+
+
 class OrderRecord:
     """What a later refund of an order needs."""
 
     __slots__ = (
         "at",
+        "bonus",
         "cashback",
         "cashback_back",
+        "earned",
         "entry",
-        "lot",
         "net",
-        "points",
         "refunded",
-        "reversed",
         "spend",
         "usage",
         "window_id",
     )
 
-    def __init__(self, net: Decimal, spend: Decimal, points: int, cashback: Decimal,
-                 lot: int | None, window_id: int | None, entry: list[Any] | None,
+    def __init__(self, net: Decimal, spend: Decimal, earned: Lot, bonus: Lot | None,
+                 cashback: Decimal, window_id: int | None, entry: list[Any] | None,
                  at: float, usage: Any = None) -> None:
-        self.net, self.spend, self.points, self.cashback, self.lot = net, spend, points, cashback, lot
+        self.net, self.spend, self.cashback = net, spend, cashback
+        self.earned, self.bonus = earned, bonus  # its points; its first-purchase bonus
         self.window_id, self.entry, self.at = window_id, entry, at
         # (((cap rule, period key, spend) or (challenge id, its window, spend), …),
         #  (campaign id, …)) the order used, or None
         self.usage = usage
-        self.refunded, self.reversed, self.cashback_back = ZERO, 0, ZERO
+        self.refunded, self.cashback_back = ZERO, ZERO
 
-    def refund(self, amount: Decimal | None) -> tuple[Decimal, int, Decimal, bool]:
-        """Book a refund; returns (amount refunded now, points to reverse, cashback back, whole)."""
+    def refund(self, amount: Decimal | None) -> tuple[Decimal, Decimal, Decimal, bool]:
+        """Book a refund; returns (amount refunded now, share refunded so far, cashback
+        back, whole)."""
         left = self.net - self.refunded
         amount = left if amount is None else min(amount, left)
         if amount <= 0 or self.net <= 0:
-            return ZERO, 0, ZERO, False
+            return ZERO, ZERO, ZERO, False
         self.refunded += amount
         share = self.refunded / self.net
-        points = int(self.points * share) - self.reversed
         cashback = (self.cashback * share).quantize(Decimal("0.01")) - self.cashback_back
-        self.reversed += points
         self.cashback_back += cashback
-        return amount, points, cashback, self.refunded >= self.net
+        return amount, share, cashback, self.refunded >= self.net

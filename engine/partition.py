@@ -127,7 +127,7 @@ def replay_file(program: Program, history: Path, pool: Any, on_error: str,
                 tick: Callable[[int], None] | None = None) -> tuple[Replay, tuple[int, str] | None]:
     """Stream `history` through a Replay; stop at the first bad event if on_error == fail."""
     stats = Stats()
-    replay = Replay(program, pool, stats)
+    replay = Replay(program, pool, stats, owns=keep)
     handle, progress = replay.handle, pool.progress
     for item in read_events(history, keep):
         if isinstance(item, EventError):

@@ -3,15 +3,23 @@
 For every order the member's state is built from the in-memory book (engine/ledger.py),
 the engine evaluates the order exactly as the checkout would, and the result is applied:
 points credited as a lot, caps, campaign usage and challenge spend recorded, the tier
-settled. Enrolment, activity and stand-alone redemption events are applied here from the
-ruleset's `earning.activities` and `redemption` sections, because the engine evaluates
-orders only. Shared limits (campaign budgets, reward stock) go through a `Pool`, which
-makes them exact when members are split across processes (engine/partition.py).
+settled. Enrolment and activity events (engine/simactivities.py) and stand-alone
+redemption events are applied from the ruleset's `earning.activities` and `redemption`
+sections, because the engine evaluates orders only. Shared limits (campaign budgets,
+reward stock) go through a `Pool`, which makes them exact when members are split across
+processes (engine/partition.py); referrals, which join two members, are decided from the
+referral events alone, which every process reads (engine/simactivities.py).
+
+Refunds follow the program's `redemption.refund_policy` as the store does (the decisions
+are engine/policies.py's): the first-purchase bonus leaves with an order refunded in
+full, and under `clawback` what was spent is taken back too, down to a debt that later
+credits repay first (engine/ledger.py).
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any, Protocol
@@ -19,14 +27,16 @@ from typing import Any, Protocol
 from engine import calendar
 from engine.evaluate import evaluate_request
 from engine.history import Event, money
-from engine.ledger import OrderRecord, PointBook, TierRules, TierTrack
+from engine.ledger import Lot, OrderRecord, PointBook, TierRules, TierTrack
+from engine.policies import bonus_share, refund_before_order, refund_policy, to_reverse
 from engine.program import Program
 from engine.redeem import AutoSettingsInvalid, assess, auto_settings
 from engine.request import Redeem, RequestInvalid, member_problems, order_request
+from engine.simactivities import Activities, Referral
 from engine.simstats import Stats, month_key, months_between, next_month_start
 from engine.state import MemberState
 
-ZERO = Decimal(0)
+ZERO, ONE = Decimal(0), Decimal(1)
 # An order stays refundable in the simulation for 400 days and while it is among the
 # member's 20 most recent: memory then grows with members, not with the history's length.
 REFUND_WINDOW = 400 * 86400.0
@@ -88,8 +98,11 @@ class Member:
 
 
 class Replay:
-    def __init__(self, program: Program, pool: Pool, stats: Stats) -> None:
+    def __init__(self, program: Program, pool: Pool, stats: Stats,
+                 owns: Callable[[str], bool] | None = None) -> None:
         self.program, self.pool, self.stats = program, pool, stats
+        # Which members this process keeps (all of them, unless partitioned).
+        self.owns: Callable[[str], bool] = owns or (lambda member_id: True)
         model = program.model
         self.tz = program.timezone
         self.tiers = TierRules.from_model(model.tiers, self.tz)
@@ -100,21 +113,26 @@ class Replay:
         self.budgeted = {c.id: c for c in model.campaigns if c.budget_points is not None}
         self.stocked = {r.id for r in model.redemption.catalog if r.stock is not None} \
             if model.redemption else set()
-        self.referral = next((c for c in model.campaigns if c.type == "referral"), None)
         self.upgrade_bonus = {t.id: t.upgrade_bonus for t in model.tiers.levels} \
             if model.tiers else {}
+        self.policy = refund_policy(model.redemption)
         self.members: dict[str, Member] = {}
+        self.acts = Activities(self)
 
     # ---------------------------------------------------------------- the loop
     def handle(self, ev: Event) -> None:
         ts = ev.at.timestamp()
         loc = ev.at.astimezone(self.tz)
         stats = self.stats
+        # A referral joins two members: decided first, by every process, the same way.
+        referral = self.acts.referral(ev, ts, loc) if ev.joins_members else None
+        if ev.foreign:  # another process's member's event: only its referral side was ours
+            return
         mem = self.members.get(ev.member_id)
         if ev.type == "enroll":
             if mem is not None:
                 raise Reject(f"member {ev.member_id} is already enrolled")
-            self.enroll(ev, ts, loc)
+            self.enroll(ev, ts, loc, referral)
         else:
             if mem is None:
                 mem = self.new_member(ev.member_id, {}, None, ts)
@@ -123,7 +141,10 @@ class Replay:
                 raise Reject(f"event at {ev.data['at']} is earlier than member "
                              f"{ev.member_id}'s previous event; histories must be in time order")
             self.advance(mem, ts, loc.year)
-            getattr(self, ev.type)(mem, ev, ts, loc)
+            if ev.type == "activity":
+                self.acts.activity(mem, ev, ts, loc, referral)
+            else:
+                getattr(self, ev.type)(mem, ev, ts, loc)
             mem.last_ts = ts
         stats.processed += 1
         stats.by_type[ev.type] += 1
@@ -143,10 +164,15 @@ class Replay:
         """Expire due points and move the tier window up to `ts` (downgrades happen here)."""
         points = mem.points
         if points.next_expiry <= ts:
-            for when, amount in points.expire_until(ts):
+            expired = points.expire_until(ts)
+            lots = {lot.id: lot for r in mem.orders.values()
+                    for lot in (r.earned, r.bonus) if lot is not None}
+            for lot_id, when, amount in expired:
                 key = month_key(datetime.fromtimestamp(when, self.tz))
                 self.stats.month(key)["expired"] += amount
                 self.stats.expired += amount
+                if lot_id in lots:  # a refund of its order cannot take these back
+                    lots[lot_id].lost += amount
         if mem.track is None:
             return
         for boundary, index in mem.track.roll(ts, local_year):
@@ -172,57 +198,12 @@ class Replay:
         return mem.points.credit(points, None if expires is None else expires.timestamp())
 
     # ---------------------------------------------------------------- events
-    def enroll(self, ev: Event, ts: float, loc: datetime) -> None:
-        data = ev.data
-        tier = data.get("tier")
+    def enroll(self, ev: Event, ts: float, loc: datetime, referral: Referral | None) -> None:
+        tier = ev.data.get("tier")
         if tier is not None and tier not in self.tier_ids:
             raise Reject(f"unknown tier {tier!r}")
-        mem = self.new_member(ev.member_id, dict(data.get("attributes") or {}), tier, ts)
-        month = month_key(loc)
-        self.activity_points(mem, "account_creation", ev.at, ts, loc, month)
-        if data.get("referred_by"):
-            referral = self.program.model.earning.activities.get("referral")
-            bonus = self.referral_points(loc)[1] if self.referral else \
-                (referral.friend_bonus if referral else 0)
-            if bonus:
-                self.credit(mem, bonus, ts, ev.at, month)
-                self.stats.by_rule["earning.activities.referral.friend_bonus"] += bonus
-
-    def activity(self, mem: Member, ev: Event, ts: float, loc: datetime) -> None:
-        self.activity_points(mem, ev.data["activity"], ev.at, ts, loc, month_key(loc))
-
-    def referral_points(self, loc: datetime) -> tuple[int, int]:
-        c = self.referral
-        activity = self.program.model.earning.activities.get("referral")
-        base = (activity.points, activity.friend_bonus) if activity else (0, 0)
-        if c is None:
-            return base
-        day = loc.date()
-        s = c.schedule
-        if (s.start and day < s.start) or (s.end and day > s.end):
-            return base
-        return c.points or base[0], c.friend_bonus or base[1]
-
-    def activity_points(self, mem: Member, name: str, at: datetime, ts: float, loc: datetime,
-                        month: str) -> int:
-        act = self.program.model.earning.activities.get(name)
-        if act is None or not act.points:
-            self.stats.activities[f"{name}:no_points"] += 1
-            return 0
-        points = self.referral_points(loc)[0] if name == "referral" else act.points
-        if act.limit is not None:
-            key = calendar.period_of(act.limit.per, loc.date())
-            seen = mem.activities.get(name)
-            if seen is None or seen[0] != key:
-                seen = mem.activities[name] = [key, 0]
-            if seen[1] >= act.limit.count:
-                self.stats.activities[f"{name}:limit_reached"] += 1
-                return 0
-            seen[1] += 1
-        self.credit(mem, points, ts, at, month)
-        self.stats.by_rule[f"earning.activities.{name}"] += points
-        self.stats.activities[name] += 1
-        return points
+        mem = self.new_member(ev.member_id, dict(ev.data.get("attributes") or {}), tier, ts)
+        self.acts.enrolled(mem, ev, ts, loc, referral)
 
     def cap_key(self, rule: str, loc: datetime) -> str:
         rotation = self.rotations[rule]
@@ -308,13 +289,16 @@ class Replay:
                 stats.by_rule[rule] += self.upgrade_bonus.get(tier_id, 0)
                 mem.awarded.add(tier_id)
             bonus += upgrade["bonus_points"]
-        for act in result["activities"]:
-            bonus += act["points"]
+        first = 0
+        for act in result["activities"]:  # first purchase: its own lot, as in the store
+            first += act["points"]
             stats.by_rule[act["rule"]] += act["points"]
             stats.activities[act["activity"]] += 1
             seen = mem.activities.setdefault(act["activity"], ["lifetime", 0])
             seen[1] += 1
-        lot = self.credit(mem, points + bonus, ts, ev.at, month)
+        earned = Lot(tuple(earn["by_rule"].values()), self.credit(mem, points, ts, ev.at, month))
+        first_lot = Lot((first,), self.credit(mem, first, ts, ev.at, month)) if first else None
+        self.credit(mem, bonus, ts, ev.at, month)
         cashback = Decimal(earn["cashback"])
         stats.cashback_paid += cashback
         usage = result["usage"]
@@ -355,7 +339,7 @@ class Replay:
         used_campaigns = tuple(c["id"] for c in result["campaigns"])
         used = (tuple(used_caps), used_campaigns) if used_caps or used_campaigns else None
         self.settle_tier(mem, ts, loc, spend, result, Decimal(result["order"]["subtotal"]),
-                         points, cashback, lot, used)
+                         (earned, first_lot), cashback, used)
         redemption = result["redemption"]
         if ev.data.get("redeem"):
             self.apply_redemption(mem, redemption, month)
@@ -384,8 +368,8 @@ class Replay:
         mem.auto_used = (period, used)
 
     def settle_tier(self, mem: Member, ts: float, loc: datetime, spend: Decimal,
-                    result: dict[str, Any], subtotal: Decimal, points: int,
-                    cashback: Decimal, lot: Any, used: Any = None) -> None:
+                    result: dict[str, Any], subtotal: Decimal, lots: tuple[Lot, Lot | None],
+                    cashback: Decimal, used: Any = None) -> None:
         track = mem.track
         entry = track.add_order(ts, spend) if track else None
         if track is not None:
@@ -396,7 +380,7 @@ class Replay:
             index = self.tier_ids.index(after) if advanced and after in self.tier_ids else 0
             track.settle(index, entry)
             self.set_tier(mem, track.effective(ts), ts)
-        record = OrderRecord(subtotal, spend, points, cashback, lot,
+        record = OrderRecord(subtotal, spend, lots[0], lots[1], cashback,
                              track.window_id if track else None, entry, ts, used)
         orders = mem.orders
         orders[result["order"]["id"]] = record
@@ -455,12 +439,19 @@ class Replay:
             raise Reject(f"order {ev.data['order_id']} is unknown for member {mem.id} "
                          f"(or not among their {REFUNDABLE_ORDERS} most recent orders of the "
                          f"last 400 days)")
+        too_early = refund_before_order(datetime.fromtimestamp(record.at, self.tz), ev.at)
+        if too_early is not None:
+            raise Reject(too_early)
         amount = money(ev.data["amount"], "amount") if "amount" in ev.data else None
-        refunded, points, cashback, whole = record.refund(amount)
+        refunded, share, cashback, whole = record.refund(amount)
         if not refunded:
             raise Reject(f"order {ev.data['order_id']} is already fully refunded")
         stats = self.stats
-        taken = mem.points.reverse(points, record.lot)
+        taken = mem.points.take_back([
+            self.claim(mem, lot, lot_share) for lot, lot_share in (
+                (record.earned, ONE if whole else share),
+                (record.bonus, bonus_share("first_purchase", ONE if whole else share)))
+            if lot is not None])
         stats.reversed += taken
         stats.month(month_key(loc))["reversed"] += taken
         stats.cashback_reversed += cashback
@@ -471,6 +462,15 @@ class Replay:
             spend = record.spend * refunded / record.net if record.net else ZERO
             mem.track.refund(record.window_id, record.entry, spend, whole)
             self.set_tier(mem, mem.track.effective(ts), ts)
+
+    def claim(self, mem: Member, lot: Lot, share: Decimal) -> tuple[int, int | None]:
+        """(points to take back, lot) for a refunded `share` of one of an order's lots:
+        what it owes beyond what was taken back before, as the refund policy says."""
+        target, done = lot.share(share), lot.reversed
+        points = to_reverse(self.policy, target - done, mem.points.held(lot.id),
+                            lot.points - done - lot.lost)
+        lot.reversed += points
+        return points, lot.id
 
     @staticmethod
     def release_usage(mem: Member, record: OrderRecord, refunded: Decimal, whole: bool) -> None:
