@@ -110,8 +110,9 @@ class RefundLineIn(Strict):
 class RefundIn(Strict):
     refund_id: Id
     refunded_at: AwareDatetime | None = Field(None, description="default: now")
-    lines: list[RefundLineIn] | None = Field(None, max_length=500,
-                                             description="omit for a full refund")
+    lines: list[RefundLineIn] | None = Field(None, min_length=1, max_length=500,
+                                             description="omit for a full refund; "
+                                             "an empty list is refused")
 
 
 Activity = Literal["account_creation", "first_purchase", "product_review", "referral",
