@@ -96,18 +96,19 @@ redemption:
 """
 
 
-def economy_sources(policy: str | None = "clawback") -> dict[str, str]:
+def economy_sources(policy: str | None = "clawback", extra: str = "") -> dict[str, str]:
     """A small program for the points-economy tests: 1 point per 1.00 (electronics 2),
     a 200-point first-purchase bonus, referrals 500 + 200, points expiring after 6
-    months, redemptions from 500 points; `policy` None leaves `refund_policy` out."""
-    text = ECONOMY.replace("POLICY", policy or "")
+    months, redemptions from 500 points; `policy` None leaves `refund_policy` out;
+    `extra` is more YAML (say, `campaigns`)."""
+    text = ECONOMY.replace("POLICY", policy or "") + extra
     if policy is None:
         text = text.replace("  refund_policy: \n", "")
     return {"economy.yaml": text}
 
 
-def publish_economy(db: Database, policy: str | None = "clawback") -> Any:
-    program = load_program(economy_sources(policy))
+def publish_economy(db: Database, policy: str | None = "clawback", extra: str = "") -> Any:
+    program = load_program(economy_sources(policy, extra))
     with db.writing() as session:
         registry.publish(session, program, "tests", f"economy {policy}")
         registry.activate(session, "economy", 1, "tests", at_declared=True)
