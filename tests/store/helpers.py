@@ -91,6 +91,7 @@ redemption:
   min_points: 500
   refund_policy: POLICY
   expiry: {months: 6}
+  automatic: {threshold: 500, unit: 500, methods: [cashback], frequency: {count: 1, per: month}}
   catalog:
     - {id: MUG, name: Mug, type: product, points: 500, fulfilment: physical}
 """
@@ -99,7 +100,8 @@ redemption:
 def economy_sources(policy: str | None = "clawback", extra: str = "") -> dict[str, str]:
     """A small program for the points-economy tests: 1 point per 1.00 (electronics 2),
     a 200-point first-purchase bonus, referrals 500 + 200, points expiring after 6
-    months, redemptions from 500 points; `policy` None leaves `refund_policy` out;
+    months, redemptions from 500 points (automatic ones too, for members who opt in);
+    `policy` None leaves `refund_policy` out;
     `extra` is more YAML (say, `campaigns`)."""
     text = ECONOMY.replace("POLICY", policy or "") + extra
     if policy is None:

@@ -15,7 +15,16 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from store import activities, expiry, ledger, members, orders, redemptions, refunds
+from store import (
+    activities,
+    auto_redemption,
+    expiry,
+    ledger,
+    members,
+    orders,
+    redemptions,
+    refunds,
+)
 from store.db import Database
 from store.errors import Conflict, StoreError, Unprocessable
 from store.models import LedgerEntryRow, LotAllocationRow
@@ -157,15 +166,23 @@ def test_cancelling_the_redemption_repays_the_debt_it_made(db, program):
     assert_ledger_exact(db, negative=True)
 
 
-def test_automatic_redemption_and_quotes_see_a_negative_balance(db, program):
+def test_quotes_and_automatic_redemption_see_a_negative_balance(db, program):
     shop = program("clawback")
     shop.buy("O-1", "775.00", "2026-03-03")
     shop.redeem("2026-03-04", points=1500)
     shop.refund("O-1", "2026-03-05")
-    quote = orders.quote(db, shop.cache, P, {**order("Q-1", member="M1", placed_at=at("2026-03-06")),
-                                        "redeem": {"points": 500}})
+    quote = orders.quote(db, shop.cache, P, {
+        **order("Q-1", member="M1", placed_at=at("2026-03-06")), "redeem": {"points": 500}})
     reasons = [r["code"] for r in quote["redemption"]["reasons"]]
     assert reasons == ["NEGATIVE_BALANCE"] and quote["member"]["points_balance"] == -1500
+    # Opted in to automatic redemption (500 at 500 points, once a month): nothing while
+    # the balance is below zero, and once later earnings have repaid the debt, as usual.
+    auto_redemption.configure(db, shop.cache, P, "M1", {"method": "cashback"})
+    owing = shop.buy("O-2", "100.00", "2026-03-07")["commit"]
+    assert owing["balance"] == -1300 and not owing.get("auto_redemptions")
+    repaid = shop.buy("O-3", "1000.00", "2026-03-08")["commit"]
+    assert [a["points"] for a in repaid["auto_redemptions"]] == [500]
+    assert repaid["balance"] == -1300 + 2000 - 500
 
 
 # --- 3. the first-purchase bonus -----------------------------------------------------
