@@ -39,10 +39,11 @@ def to_reverse(policy: str, owed: int, held: int, collectible: int) -> int:
     yet nor lost to expiry (held, or spent on redemptions). `clawback`: all it owes but
     what expired (what the lot no longer holds is taken from the member's other points,
     then becomes debt; points that expired are gone either way, so expiry never makes a
-    debt); `forfeit_remaining`: only what the lot still holds."""
+    debt); `forfeit_remaining`: only what the lot still holds (never more than is
+    collectible either)."""
     if owed <= 0:
         return 0
-    return min(owed, max(collectible if policy == CLAWBACK else held, 0))
+    return min(owed, max(collectible if policy == CLAWBACK else min(held, collectible), 0))
 
 
 def repayment(debt: int, points: int) -> int:

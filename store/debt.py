@@ -38,10 +38,11 @@ def claw_back(session: Session, member: MemberRow, entry: LedgerEntryRow, points
     return short
 
 
-def settle(session: Session, member: MemberRow, at: datetime) -> int:
-    """Repay the member's debts, oldest first, from points left in lots unexpired at `at`
-    (call after points arrive; the caller expires lots past their date). Returns the
-    points repaid."""
+def settle(session: Session, member: MemberRow, at: datetime,
+           first: list[LedgerEntryRow] | None = None) -> int:
+    """Repay the member's debts, oldest first, from the lots `first` (whatever their
+    date), then from points left in lots unexpired at `at` (call after points arrive; the
+    caller expires lots past their date). Returns the points repaid."""
     session.flush()
     debts = list(session.scalars(select(LedgerEntryRow).where(
         LedgerEntryRow.member_pk == member.id, LedgerEntryRow.remaining < 0)
@@ -49,11 +50,17 @@ def settle(session: Session, member: MemberRow, at: datetime) -> int:
     repaid = 0
     for entry in debts:
         owed = -(entry.remaining or 0)
+        for lot in first or ():
+            take = repayment(owed, lot.remaining or 0)
+            if take:
+                lots.take(session, entry, lot, take)
+                owed -= take
+                repaid += take
         available = lots.spendable(session, member.id, at, in_time=False)
         take = repayment(owed, available)
-        if take <= 0:
-            break
-        _, short = lots.draw(session, member.id, entry, take, at, in_time=False)
-        entry.remaining = -(owed - (take - short))
-        repaid += take - short
+        if take > 0:
+            _, short = lots.draw(session, member.id, entry, take, at, in_time=False)
+            owed -= take - short
+            repaid += take - short
+        entry.remaining = -owed
     return repaid

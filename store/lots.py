@@ -47,14 +47,19 @@ def draw(session: Session, member_pk: int, debit: LedgerEntryRow, points: int, a
     for lot in lots:
         if left == 0:
             break
-        take = min(left, lot.remaining or 0)
-        if take <= 0:
+        points_now = min(left, lot.remaining or 0)
+        if points_now <= 0:
             continue
-        lot.remaining = (lot.remaining or 0) - take
-        session.add(LotAllocationRow(debit_entry_id=debit.id, lot_entry_id=lot.id, points=take))
-        used.append((lot, take))
-        left -= take
+        take(session, debit, lot, points_now)
+        used.append((lot, points_now))
+        left -= points_now
     return used, left
+
+
+def take(session: Session, debit: LedgerEntryRow, lot: LedgerEntryRow, points: int) -> None:
+    """Draw `points` from one given lot for `debit`."""
+    lot.remaining = (lot.remaining or 0) - points
+    session.add(LotAllocationRow(debit_entry_id=debit.id, lot_entry_id=lot.id, points=points))
 
 
 def consume(session: Session, member_pk: int, debit: LedgerEntryRow, points: int,

@@ -198,11 +198,19 @@ def points_came_back(session: Session, member: MemberRow, lots: list[LedgerEntry
                      at: datetime) -> int:
     """Points came back to `lots` (a redemption was cancelled, a hold released or a
     captured hold refunded): what refunds of their orders still owe is taken
-    (`reverse_owed`), and what is left repays a debt before anything else. Returns the
-    points reversed."""
+    (`reverse_owed`), and what is left repays a debt before anything else — points of a
+    refunded order's lots even past their date: a clawback took them back already, as
+    debt, while they were spent. Returns the points reversed."""
     reversed_now = reverse_owed(session, member, lots, at)
-    debt.settle(session, member, at)
+    refunded = [lot for lot in lots if (lot.remaining or 0) > 0 and _refunded(session, lot)]
+    debt.settle(session, member, at, first=refunded)
     return reversed_now
+
+
+def _refunded(session: Session, lot: LedgerEntryRow) -> bool:
+    ref = _order_of_lot(lot)
+    order = find_order(session, lot.program, ref) if ref is not None else None
+    return order is not None and bool(order.refunded_fraction)
 
 
 def reverse_owed(session: Session, member: MemberRow, lots: list[LedgerEntryRow],
@@ -243,7 +251,7 @@ def _reverse(session: Session, member: MemberRow, claims: list[tuple[LedgerEntry
     Returns the points reversed."""
     ids = [lot.id for lot, _ in claims]
     already = ledger.reversed_from(session, ids)
-    lost = ledger.reversed_from(session, ids, "expire") if policy == policies.CLAWBACK else {}
+    lost = ledger.reversed_from(session, ids, "expire")
     rest: list[tuple[LedgerEntryRow, int]] = []
     total = 0
     for lot, share in claims:

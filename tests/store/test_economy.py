@@ -166,6 +166,21 @@ def test_cancelling_the_redemption_repays_the_debt_it_made(db, program):
     assert_ledger_exact(db, negative=True)
 
 
+@pytest.mark.parametrize("policy", ["clawback", "forfeit_remaining"])
+def test_redeem_expire_refund_cancel_ends_where_a_plain_refund_would(db, program, policy):
+    """500 of January's 1,000 + 200 redeemed; the rest expires in July; the order is
+    refunded in August (under clawback the 500 redeemed become a debt); then the
+    redemption is cancelled: its points come back past their date, and the member ends at
+    0 — where the same order, unspent, expired and refunded, would leave them."""
+    shop = program(policy)
+    shop.buy("O-1", "500.00", "2026-01-10")
+    spent = shop.redeem("2026-02-01", points=500)
+    assert shop.refund("O-1", "2026-08-01")["balance"] == (-500 if policy == "clawback" else 0)
+    back = redemptions.cancel(db, P, spent["id"], {"cancelled_at": at("2026-08-02")}).result
+    assert back["balance"] == 0 == shop.balance()
+    assert_ledger_exact(db, negative=True)
+
+
 def test_quotes_and_automatic_redemption_see_a_negative_balance(db, program):
     shop = program("clawback")
     shop.buy("O-1", "775.00", "2026-03-03")
