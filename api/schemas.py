@@ -190,7 +190,10 @@ class EvaluationIn(Strict):
         return self
 
     def engine_request(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude_none=True, exclude={"ruleset_version"})
+        out = self.model_dump(mode="json", exclude_none=True, exclude={"ruleset_version"})
+        if self.redeem is not None and self.redeem.points is not None:
+            out["redeem"].pop("quantity", None)  # the default, which goes with rewards only
+        return out
 
 
 class CommitIn(EvaluationIn):
@@ -214,8 +217,9 @@ class RefundLineIn(Strict):
 class RefundIn(Strict):
     refund_id: Id
     refunded_at: Instant | None = Field(None, description="default: now")
-    lines: list[RefundLineIn] | None = Field(None, max_length=contract.MAX_LINES,
-                                             description="omit for a full refund")
+    lines: list[RefundLineIn] | None = Field(None, min_length=1, max_length=contract.MAX_LINES,
+                                             description="omit for a full refund; "
+                                             "an empty list is refused")
 
 
 Activity = Literal["account_creation", "first_purchase", "product_review", "referral",

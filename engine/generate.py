@@ -130,7 +130,7 @@ class _Generator:
                 lines.append((self._seconds(), self._enroll(m)))
             for _ in range(count):
                 member = self.members[self._pick(enrolled)]
-                lines.append((self._seconds(), self._event(member, day, d)))
+                lines.append((self._seconds(), self._event(member, day, d, enrolled)))
             lines.sort(key=lambda item: item[0])
             for seconds, body in lines:
                 at = f"{day.isoformat()}T{_clock(seconds)}{offset}"
@@ -153,7 +153,7 @@ class _Generator:
                 f'{{"segments": [{segs}], "birthday": "{m.birthday}", '
                 f'"enrolled_at": "{enrolled}"}}}}\n')
 
-    def _event(self, m: _Member, day: date, d: int) -> str:
+    def _event(self, m: _Member, day: date, d: int, enrolled: int) -> str:
         roll = self.rng.random()
         if roll < 0.06 and m.last_order and m.last_order[0] not in m.refunded \
                 and 1 <= d - m.last_order[2] <= 60:
@@ -163,7 +163,9 @@ class _Generator:
         if roll < 0.11:
             return self._activity(m, "social_share")
         if roll < 0.115:
-            friend = self.members[self.rng.randrange(len(self.members))].id
+            # A member enrolled before today (a referral of an unknown member would
+            # enrol them implicitly, and their own enrolment would then be refused).
+            friend = self.members[self.rng.randrange(enrolled)].id
             return self._activity(m, "referral", f', "friend_id": "{friend}"')
         if roll < 0.118 and int(m.birthday[5:7]) == day.month:
             return self._activity(m, "birthday")

@@ -230,6 +230,7 @@ class Redemption:
     automatic: AutoRedemption | None
     catalog: tuple[Reward, ...]
     account: PointsAccount = PointsAccount("internal")
+    refund_policy: str = "forfeit_remaining"  # clawback | forfeit_remaining
 
     @property
     def point_value(self) -> Decimal:
@@ -398,6 +399,7 @@ def _redemption(data: Mapping[str, Any] | None) -> Redemption | None:
                                  _limit(auto.get("frequency"))) if auto else None,
         catalog=tuple(_reward(r) for r in data.get("catalog", [])),
         account=PointsAccount(**data["account"]) if data.get("account") else PointsAccount("internal"),
+        refund_policy=str(data.get("refund_policy", "forfeit_remaining")),
     )
 
 

@@ -3,7 +3,9 @@
 Paying with points needs at least `min_points`, at most the available balance, and at
 most `max_order_fraction` of the order total; a catalog reward needs its points, stock
 and tier (and its `min_order` when an order is given; `min_points` does not apply to
-catalog rewards, which carry their own price). Every refusal has a machine-readable code.
+catalog rewards, which carry their own price). A balance below zero (a refund under
+`refund_policy: clawback` took back points already spent) refuses every redemption with
+NEGATIVE_BALANCE (engine/policies.py). Every refusal has a machine-readable code.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
 from engine.model import Redemption
+from engine.policies import negative_balance
 from engine.request import Redeem
 
 CENT = Decimal("0.01")
@@ -42,6 +45,9 @@ def assess(config: Redemption | None, redeem: Redeem | None, *, balance: int, ti
         return {"eligible": False, "max_points": 0, "value": "0.00",
                 "reasons": [_reason("NOT_OFFERED", "This program has no redemption.", "redemption")]}
     reasons: list[dict[str, str]] = list(denials)
+    debt = negative_balance(balance)
+    if debt is not None:  # the one reason about the balance: INSUFFICIENT_POINTS would repeat it
+        reasons.append(debt)
     limit = max_points(config, balance, order_total)
     pv = config.point_value
     out: dict[str, Any] = {"max_points": limit, "max_value": money(limit * pv)}
@@ -51,10 +57,10 @@ def assess(config: Redemption | None, redeem: Redeem | None, *, balance: int, ti
             what = f"{points} points" if redeem else f"at most {points} points are available"
             reasons.append(_reason("BELOW_MINIMUM", f"Redemptions start at {config.min_points} "
                                    f"points; {what}.", "redemption.min_points"))
-        if redeem and points > balance:
+        if redeem and points > balance and debt is None:
             reasons.append(_reason("INSUFFICIENT_POINTS", f"{points} points requested; the "
                                    f"available balance is {balance}.", "redemption.balance"))
-        elif redeem and points > limit:
+        elif redeem and points > limit and debt is None:
             share = config.max_order_fraction * 100 if config.max_order_fraction else Decimal(100)
             reasons.append(_reason("EXCEEDS_ORDER_SHARE", f"Points may pay at most "
                                    f"{share.normalize():f} % of the order total "
@@ -79,7 +85,7 @@ def assess(config: Redemption | None, redeem: Redeem | None, *, balance: int, ti
             if left is not None and left < qty:
                 reasons.append(_reason("OUT_OF_STOCK", f"{reward.name}: {left} left, "
                                        f"{qty} requested.", reward.rule_id))
-            if cost > balance:
+            if cost > balance and debt is None:
                 reasons.append(_reason("INSUFFICIENT_POINTS", f"{reward.name} costs {cost} "
                                        f"points; the available balance is {balance}.",
                                        reward.rule_id))

@@ -74,6 +74,11 @@ def summarise(program: Program, part: PartResult) -> dict[str, Any]:
     balances = sum(o[2] for o in part.outcomes.values())
     doc["totals"]["sum_of_member_balances"] = balances
     doc["totals"]["books_balance"] = balances == doc["totals"]["points_outstanding"]
+    # Below zero only under refund_policy clawback: points a refund took back that were
+    # spent, still to be repaid by later earnings (a member in debt holds no points).
+    owing = [-o[2] for o in part.outcomes.values() if o[2] < 0]
+    doc["totals"]["points_owed"] = sum(owing)
+    doc["totals"]["members_owing"] = len(owing)
     return doc
 
 

@@ -30,7 +30,10 @@ def summary(db: Database, cache: ProgramCache, program_id: str, member_id: str,
         out = {
             "program": program_id, "member_id": row.member_id, "tier": tier,
             "tier_since": since.isoformat() if since else None,
-            "balance": row.balance, "orders_count": row.orders_count,
+            # Below zero only under refund_policy clawback: a refund took back points that
+            # had been spent; `debt` is what later earnings still have to repay.
+            "balance": row.balance, "debt": max(0, -row.balance),
+            "orders_count": row.orders_count,
             "expiring": ledger.expiring(session, row.id, as_of, EXPIRY_HORIZONS),
             "progress": {"qualifying_spend": str(spend.quantize(spend.__class__("0.01"))),
                          "qualifying_orders": orders,

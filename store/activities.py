@@ -1,19 +1,25 @@
 """Activity bonuses outside orders: account creation, reviews, referrals, birthdays,
-social shares — each limited per period as the ruleset says; idempotent on `event_id`."""
+social shares — each limited per period as the ruleset says; idempotent on `event_id`.
+
+Who may refer whom, what a referral pays and when a birthday bonus is due are decided by
+engine/policies.py, as in the simulator: a friend is referred once per program (the
+`referrals` table), never in a circle, and the birthday bonus needs a birthday on record."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine import calendar
-from store import ledger, members, usage
+from engine import calendar, policies
+from store import debt, ledger, members, usage
 from store.db import Database
-from store.errors import Conflict, Unprocessable
+from store.errors import Conflict, StoreError, Unprocessable
+from store.lifecycle_models import ReferralRow
 from store.models import ActivityEventRow, MemberRow
 from store.orders import Outcome
 from store.programs import ProgramCache
@@ -60,59 +66,83 @@ def _points(program: Any, name: str, at: datetime) -> tuple[int, int, str]:
         why = "comes with the member's first committed order" if name in ORDER_ACTIVITIES \
             else f"is not offered by {program.name}"
         raise Unprocessable("activity_not_offered", f"activity {name!r} {why}", pointer="/activity")
-    points, friend, rule = activity.points, activity.friend_bonus, f"earning.activities.{name}"
     if name == "referral":
-        local_day = calendar.local(program, at).date()
-        for c in program.model.campaigns:
-            s = c.schedule
-            if c.type == "referral" and (s.start is None or s.start <= local_day) \
-                    and (s.end is None or local_day <= s.end):
-                points, friend, rule = c.points or points, c.friend_bonus or friend, c.rule_id
-    return points, friend, rule
+        terms = policies.referral_terms(program.model, calendar.local(program, at).date())
+        assert terms is not None, "the referral activity is declared"
+        return terms.points, terms.friend_bonus, terms.rule
+    return activity.points, activity.friend_bonus, f"earning.activities.{name}"
+
+
+def _refused(refusal: policies.Refusal, pointer: str) -> StoreError:
+    kind = Conflict if refusal.conflict else Unprocessable
+    return kind(refusal.code, refusal.message, pointer=pointer)
+
+
+def _referrer_of(session: Session, program_id: str) -> Callable[[str], str | None]:
+    def referrer_of(member_id: str) -> str | None:
+        return session.scalar(select(ReferralRow.referrer_id).where(
+            ReferralRow.program == program_id, ReferralRow.friend_id == member_id))
+    return referrer_of
 
 
 def _check_limit(session: Session, program: Any, member: MemberRow, name: str, at: datetime) -> None:
     activity = program.model.earning.activities[name]
-    if activity.limit is None:
+    if activity.limit is not None:
+        counts = usage.member_usage(session, program, member.id, at)["activity_counts"]
+        if counts.get(name, 0) >= activity.limit.count:
+            raise Unprocessable("activity_limit_reached",
+                                f"{name} is limited to {activity.limit.count} per "
+                                f"{activity.limit.per}; the member has reached it",
+                                pointer="/activity")
+    if name == "birthday":
+        refusal = policies.birthday_refusal((member.attributes or {}).get("birthday"),
+                                            calendar.local(program, at).date())
+        if refusal is not None:
+            raise _refused(refusal, "/occurred_at" if refusal.code == "not_birthday_month"
+                           else "/attributes/birthday")
+
+
+def _credit(session: Session, member: MemberRow, points: int, rule: str, program: Any,
+            ref: str, at: datetime) -> None:
+    """A bonus lot; a member in debt repays it first."""
+    if points <= 0:
         return
-    counts = usage.member_usage(session, program, member.id, at)["activity_counts"]
-    if counts.get(name, 0) >= activity.limit.count:
-        raise Unprocessable("activity_limit_reached",
-                            f"{name} is limited to {activity.limit.count} per "
-                            f"{activity.limit.per}; the member has reached it", pointer="/activity")
-    birthday = (member.attributes or {}).get("birthday")
-    if name == "birthday" and birthday and \
-            date.fromisoformat(str(birthday)).month != calendar.local(program, at).month:
-        raise Unprocessable("not_birthday_month", "the birthday bonus is given in the member's "
-                            "birthday month", pointer="/occurred_at")
+    owing = member.balance < 0
+    ledger.append(session, member, "bonus", points, version=program.version, rule=rule,
+                  source_type="activity", source_ref=ref, occurred_at=at,
+                  expires_at=calendar.expiry_at(program, at))
+    if owing:
+        debt.settle(session, member, at)
 
 
 def _record(session: Session, program: Any, request: dict[str, Any], at: datetime,
             digest: str) -> Outcome:
     name = request["activity"]
     points, friend_points, rule = _points(program, name, at)
-    ids = sorted({request["member_id"], request.get("friend_id") or request["member_id"]})
+    friend_id = request.get("friend_id") if name == "referral" else None
+    ids = sorted({request["member_id"], friend_id or request["member_id"]})
     rows = {mid: members.lock_or_create(session, program.program, mid, None) for mid in ids}
     prior = _find(session, program.program, request["event_id"])
     if prior is not None:
         return _replay(prior, digest)
     member = rows[request["member_id"]]
     members.merge_attributes(member, request.get("attributes"))
+    if name == "referral":
+        refusal = policies.referral_refusal(member.member_id, friend_id,
+                                            _referrer_of(session, program.program))
+        if refusal is not None:
+            raise _refused(refusal, "/friend_id")
     _check_limit(session, program, member, name, at)
-    expires = calendar.expiry_at(program, at)
     ref = request["event_id"]
-    ledger.append(session, member, "bonus", points, version=program.version, rule=rule,
-                  source_type="activity", source_ref=ref, occurred_at=at, expires_at=expires)
+    _credit(session, member, points, rule, program, ref, at)
     usage.record_activity(session, program, member.id, name, at)
     friend = None
-    if name == "referral" and request.get("friend_id"):
-        if request["friend_id"] == request["member_id"]:
-            raise Unprocessable("self_referral", "a member cannot refer themselves",
-                                pointer="/friend_id")
-        friend_row = rows[request["friend_id"]]
-        ledger.append(session, friend_row, "bonus", friend_points, version=program.version,
-                      rule=f"{rule}.friend_bonus", source_type="activity", source_ref=ref,
-                      occurred_at=at, expires_at=expires)
+    if friend_id is not None:
+        friend_row = rows[friend_id]
+        _credit(session, friend_row, friend_points, f"{rule}.friend_bonus", program, ref, at)
+        session.add(ReferralRow(program=program.program, friend_id=friend_id,
+                                referrer_id=member.member_id, event_id=ref, occurred_at=at,
+                                created_at=datetime.now(UTC)))
         friend = {"member_id": friend_row.member_id, "points": friend_points,
                   "balance": friend_row.balance}
     member.updated_at = datetime.now(UTC)

@@ -5,7 +5,9 @@ with the ruleset version and rule that produced it and what caused it (`source_t
 `source_ref`). A positive earn/bonus entry is a *lot*: it carries its expiry and how many
 of its points are still `remaining`; debits record which lots they drew from in
 `lot_allocations`, which is what FIFO redemption and expiry build on. The member row's
-`balance` is the sum of the entries, updated in the same transaction.
+`balance` is the sum of the entries, updated in the same transaction. A `reverse` entry
+with a negative `remaining` is a debt (store/debt.py): the balance is then below zero,
+and it is also the sum of `remaining` over the member's entries.
 """
 
 from __future__ import annotations
@@ -69,9 +71,10 @@ def append(session: Session, member: MemberRow, kind: str, points: int, *, versi
     member.balance += points
     if lot is not None and points < 0:
         session.flush()
-        take = min(-points, lot.remaining or 0)
+        take = max(0, min(-points, lot.remaining or 0))
         lot.remaining = (lot.remaining or 0) - take
-        session.add(LotAllocationRow(debit_entry_id=row.id, lot_entry_id=lot.id, points=take))
+        if take:
+            session.add(LotAllocationRow(debit_entry_id=row.id, lot_entry_id=lot.id, points=take))
     return row
 
 
@@ -101,12 +104,12 @@ def lots_of(session: Session, program: str, source_type: str, source_ref: str) -
         .order_by(LedgerEntryRow.id)))
 
 
-def reversed_from(session: Session, lot_ids: list[int]) -> dict[int, int]:
-    """Points already reversed per lot (positive numbers)."""
+def reversed_from(session: Session, lot_ids: list[int], kind: str = "reverse") -> dict[int, int]:
+    """Points already reversed per lot (positive numbers); `kind="expire"`: expired."""
     if not lot_ids:
         return {}
     rows = session.execute(select(LedgerEntryRow.lot_id, func.sum(LedgerEntryRow.points)).where(
-        LedgerEntryRow.lot_id.in_(lot_ids), LedgerEntryRow.kind == "reverse")
+        LedgerEntryRow.lot_id.in_(lot_ids), LedgerEntryRow.kind == kind)
         .group_by(LedgerEntryRow.lot_id))
     return {lot_id: -int(total) for lot_id, total in rows if lot_id is not None}
 

@@ -111,3 +111,19 @@ class ExternalTransferRow(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ReferralRow(Base):
+    """Who referred whom in a program: one row per referred friend (a friend is referred
+    once per program), written with the referral activity that paid for it. The chain of
+    `referrer_id`s is what circular referrals are checked against."""
+
+    __tablename__ = "referrals"
+    __table_args__ = (UniqueConstraint("program", "friend_id", name="uq_referral_friend"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    program: Mapped[str] = mapped_column(String(64))
+    friend_id: Mapped[str] = mapped_column(String(128))
+    referrer_id: Mapped[str] = mapped_column(String(128))
+    event_id: Mapped[str] = mapped_column(String(128))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from engine import evaluate
 from engine.request import RequestInvalid, parse
-from store import external_accounts, ledger, members, tiering, usage
+from store import debt, external_accounts, ledger, members, tiering, usage
 from store.commit_hooks import after_commit
 from store.db import Database
 from store.errors import Conflict
@@ -146,7 +146,10 @@ def _commit(session: Session, program: Any, request: dict[str, Any], req: Any,
     if state.tier != member.tier:  # a downgrade that fell due since the last order
         member.tier_since = tiering.fell_at(program, member.tier, member.tier_since, at)
         member.tier = state.tier
+    owing = member.balance < 0
     awarded = _write_points(session, program, member, result, order_id, at)
+    if owing and awarded:  # the new points repay the debt first
+        debt.settle(session, member, at)
     if result["tier_after"] != member.tier:
         member.tier, member.tier_since = result["tier_after"], at
     usage.record_order(session, program, member.id, at, result)

@@ -24,6 +24,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from engine.policies import NEGATIVE_BALANCE
 from engine.redeem import assess
 from engine.request import Redeem
 from store import auto_redemption, external_accounts, fulfilment, ledger, lots, members, refunds
@@ -42,17 +43,19 @@ from store.upsert import insert_ignore
 
 HOLD_MINUTES = 30
 # Refusals that depend on the moment (another redemption may change them): 409.
-STATE_CODES = frozenset({"INSUFFICIENT_POINTS", "OUT_OF_STOCK"})
+STATE_CODES = frozenset({"INSUFFICIENT_POINTS", "OUT_OF_STOCK", NEGATIVE_BALANCE})
 
 
 class Refused(StoreError):
-    """The engine's reasons, the first as the problem's `code`, all in `errors[]`."""
+    """The engine's reasons, the first as the problem's `code` (a negative balance before
+    anything else: nothing can be redeemed until it is repaid), all in `errors[]`."""
 
     def __init__(self, reasons: list[dict[str, str]]) -> None:
         state = [r for r in reasons if r["code"] in STATE_CODES]
         rules = [r for r in reasons if r["code"] not in STATE_CODES]
-        first = (rules or state)[0]
-        self.status = 422 if rules else 409
+        owing = [r for r in reasons if r["code"] == NEGATIVE_BALANCE]
+        first = (owing or rules or state)[0]
+        self.status = 422 if rules and not owing else 409
         super().__init__(first["code"], first["message"], errors=[
             {"code": r["code"], "message": r["message"], "rule": r.get("rule")} for r in reasons])
 
@@ -363,7 +366,7 @@ def _undo(session: Session, row: RedemptionRow, member: MemberRow, status: str, 
         session.flush()
         row.reversal_entry_id = entry.id
         # A refund that ran while these points were spent takes them back now.
-        refunds.reverse_owed(session, member, [lot for lot, _ in restored], at)
+        refunds.points_came_back(session, member, [lot for lot, _ in restored], at)
         ledger.expire_due(session, member, at)
     if row.kind == "reward" and row.reward_id is not None:
         stock_row = session.scalar(select(RewardStockRow).where(

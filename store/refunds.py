@@ -1,5 +1,11 @@
 """Refunds: full or by line; the order's points are reversed proportionally and the tier
-is re-qualified. Idempotent on (order, refund_id) like commits."""
+is re-qualified. Idempotent on (order, refund_id) like commits.
+
+What is taken back once the order's points were spent follows the `refund_policy` of the
+ruleset version the order was earned under (engine/policies.py): `clawback` takes back the
+whole refunded share, from the member's other points and then as debt (store/debt.py);
+`forfeit_remaining` only what the order's lots still hold. The first-purchase bonus
+leaves with an order refunded in full."""
 
 from __future__ import annotations
 
@@ -11,7 +17,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from store import ledger, members, tiering, usage
+from engine import policies
+from store import debt, ledger, members, tiering, usage
 from store.clock import now as clock_now
 from store.db import Database
 from store.errors import Conflict, NotFound, Unprocessable
@@ -74,8 +81,11 @@ def _wanted(order: OrderRow, request: dict[str, Any], done: dict[int, int]) -> d
     """Quantities to refund now per line index (all that is left when no lines are given)."""
     lines = order.request["order"]["lines"]
     left = {i: int(line["quantity"]) - done.get(i, 0) for i, line in enumerate(lines)}
-    if not request.get("lines"):
+    if request.get("lines") is None:
         return {i: q for i, q in left.items() if q > 0}
+    if not request["lines"]:
+        raise Unprocessable("invalid_request", "`lines` is empty: name the lines to refund, "
+                            "or omit `lines` to refund the whole order", pointer="/lines")
     wanted: dict[int, int] = {}
     for n, item in enumerate(request["lines"]):
         index = item.get("index")
@@ -110,6 +120,9 @@ def _refund(session: Session, program: Any, order: OrderRow, member: MemberRow,
             request: dict[str, Any], digest: str) -> Outcome:
     at = request.get("refunded_at") or clock_now()
     at = at if isinstance(at, datetime) else datetime.fromisoformat(at)
+    too_early = policies.refund_before_order(order.placed_at, at)
+    if too_early is not None:
+        raise Unprocessable("refund_before_order", too_early, pointer="/refunded_at")
     done = _refunded_so_far(session, order.id)
     wanted = _wanted(order, request, done)
     if not wanted:
@@ -118,13 +131,11 @@ def _refund(session: Session, program: Any, order: OrderRow, member: MemberRow,
     returned = {i: done.get(i, 0) + wanted.get(i, 0) for i in set(done) | set(wanted)}
     points_share = _fraction(order, returned, "points_exact")
     spend_share = _fraction(order, returned, "eligible_amount")
-    lots = ledger.lots_of(session, order.program, "order", order.order_id)
-    already = ledger.reversed_from(session, [lot.id for lot in lots])
-    # Points already redeemed or expired from a lot stay spent: only what the lot still
-    # holds is reversed, so a refund never takes a balance below zero.
-    reversed_now = sum(_reverse_lot(session, member, lot, points_share, already,
-                                    f"{order.order_id}/{request['refund_id']}", at)
-                       for lot in lots)
+    ledger.expire_due(session, member, at)  # points past their date are gone, not refunded
+    claims = _claims(session, order, points_share)
+    reversed_now = _reverse(session, member, claims,
+                            policies.refund_policy(program.model.redemption),
+                            f"{order.order_id}/{request['refund_id']}", at)
     restored = _give_back_payment(session, member, order, _fraction(order, returned, "amount"),
                                   at, request["refund_id"])
     def stats(start: datetime | None, end: datetime) -> Any:
@@ -161,45 +172,106 @@ def _refund(session: Session, program: Any, order: OrderRow, member: MemberRow,
     return Outcome(result, created=True)
 
 
-def reverse_owed(session: Session, member: MemberRow, lots: list[LedgerEntryRow],
-                 at: datetime) -> int:
-    """Points came back to `lots` (a redemption was cancelled or a hold released): a
-    refund that ran while they were spent could not take them back then, so take back now
-    what each refunded order's lot still owes its refunds. Returns the points reversed.
+def _order_of_lot(lot: LedgerEntryRow) -> str | None:
+    """The order a lot came with: its earned points, or its activity bonus (first purchase)."""
+    if lot.source_type == "order":
+        return lot.source_ref
+    if lot.source_type == "activity" and lot.source_ref.startswith("order:"):
+        return lot.source_ref.removeprefix("order:")
+    return None
 
-    Without this, hold or redeem → refund → cancel would leave a refunded order's points
-    with the member."""
-    reversed_now = 0
-    orders_by_ref: dict[str, OrderRow | None] = {}
-    order_lots = [lot for lot in lots if lot.source_type == "order"]
-    if not order_lots:
-        return 0
-    already = ledger.reversed_from(session, [lot.id for lot in order_lots])
-    for lot in order_lots:
-        if lot.source_ref not in orders_by_ref:
-            orders_by_ref[lot.source_ref] = find_order(session, lot.program, lot.source_ref)
-        order = orders_by_ref[lot.source_ref]
-        if order is None or not order.refunded_fraction:
-            continue
-        share = _fraction(order, _refunded_so_far(session, order.id), "points_exact")
-        reversed_now += _reverse_lot(session, member, lot, share, already,
-                                     f"{order.order_id}/owed", at)
+
+def _lot_share(lot: LedgerEntryRow, order_share: Decimal) -> Decimal:
+    """Share of `lot` a refund of `order_share` of its order takes back."""
+    if lot.source_type == "order":
+        return order_share
+    return policies.bonus_share((lot.rule or "").rsplit(".", 1)[-1], order_share)
+
+
+def _claims(session: Session, order: OrderRow, share: Decimal) -> list[tuple[LedgerEntryRow, Decimal]]:
+    """(lot, share of it to take back) for the order's lots and its activity bonus lots."""
+    found = ledger.lots_of(session, order.program, "order", order.order_id) \
+        + ledger.lots_of(session, order.program, "activity", f"order:{order.order_id}")
+    return [(lot, _lot_share(lot, share)) for lot in found]
+
+
+def points_came_back(session: Session, member: MemberRow, lots: list[LedgerEntryRow],
+                     at: datetime) -> int:
+    """Points came back to `lots` (a redemption was cancelled, a hold released or a
+    captured hold refunded): what refunds of their orders still owe is taken
+    (`reverse_owed`), and what is left repays a debt before anything else — points of a
+    refunded order's lots even past their date: a clawback took them back already, as
+    debt, while they were spent. Returns the points reversed."""
+    reversed_now = reverse_owed(session, member, lots, at)
+    refunded = [lot for lot in lots if (lot.remaining or 0) > 0 and _refunded(session, lot)]
+    debt.settle(session, member, at, first=refunded)
     return reversed_now
 
 
-def _reverse_lot(session: Session, member: MemberRow, lot: LedgerEntryRow, share: Decimal,
-                 already: dict[int, int], source_ref: str, at: datetime) -> int:
-    """Reverse what `lot` owes the refunded `share` of its order beyond what was already
-    reversed, as far as the lot still holds it; returns the points reversed."""
-    target = lot.points if share == ONE else int(
-        (lot.points * share).to_integral_value(rounding=ROUND_FLOOR))
-    delta = min(target - already.get(lot.id, 0), lot.remaining or 0)
-    if delta <= 0:
+def _refunded(session: Session, lot: LedgerEntryRow) -> bool:
+    ref = _order_of_lot(lot)
+    order = find_order(session, lot.program, ref) if ref is not None else None
+    return order is not None and bool(order.refunded_fraction)
+
+
+def reverse_owed(session: Session, member: MemberRow, lots: list[LedgerEntryRow],
+                 at: datetime) -> int:
+    """Points came back to `lots` (a redemption was cancelled or a hold released): a
+    refund that ran while they were spent could not take them back then (under
+    `forfeit_remaining`), so take back now what each refunded order's lot still owes its
+    refunds. Returns the points reversed. (Under `clawback` the refund took everything it
+    was owed at once, so nothing is owed here.)
+
+    Without this, hold or redeem → refund → cancel would leave a refunded order's points
+    with the member."""
+    orders_by_ref: dict[str, OrderRow | None] = {}
+    claims: list[tuple[LedgerEntryRow, Decimal]] = []
+    for lot in lots:
+        ref = _order_of_lot(lot)
+        if ref is None:
+            continue
+        if ref not in orders_by_ref:
+            orders_by_ref[ref] = find_order(session, lot.program, ref)
+        order = orders_by_ref[ref]
+        if order is None or not order.refunded_fraction:
+            continue
+        share = _fraction(order, _refunded_so_far(session, order.id), "points_exact")
+        claims.append((lot, _lot_share(lot, share)))
+    if not claims:
         return 0
-    ledger.append(session, member, "reverse", -delta, version=lot.ruleset_version,
-                  rule=lot.rule, source_type="refund", source_ref=source_ref,
-                  occurred_at=at, lot=lot)
-    return delta
+    source_refs = {id(lot): f"{_order_of_lot(lot)}/owed" for lot, _ in claims}
+    return sum(_reverse(session, member, [claim], policies.FORFEIT_REMAINING,
+                        source_refs[id(claim[0])], at) for claim in claims)
+
+
+def _reverse(session: Session, member: MemberRow, claims: list[tuple[LedgerEntryRow, Decimal]],
+             policy: str, source_ref: str, at: datetime) -> int:
+    """For each (lot, share), reverse what the lot owes `share` of its points beyond what
+    was already reversed: from the lot as far as it holds, and under `clawback` the rest
+    (but what the lot lost to expiry) from the member's other lots and then as debt.
+    Returns the points reversed."""
+    ids = [lot.id for lot, _ in claims]
+    already = ledger.reversed_from(session, ids)
+    lost = ledger.reversed_from(session, ids, "expire")
+    rest: list[tuple[LedgerEntryRow, int]] = []
+    total = 0
+    for lot, share in claims:
+        target = lot.points if share == ONE else int(
+            (lot.points * share).to_integral_value(rounding=ROUND_FLOOR))
+        held, done = lot.remaining or 0, already.get(lot.id, 0)
+        delta = policies.to_reverse(policy, target - done, held,
+                                    lot.points - done - lost.get(lot.id, 0))
+        if delta <= 0:
+            continue
+        entry = ledger.append(session, member, "reverse", -delta, version=lot.ruleset_version,
+                              rule=lot.rule, source_type="refund", source_ref=source_ref,
+                              occurred_at=at, lot=lot)
+        if delta > held:
+            rest.append((entry, delta - max(held, 0)))
+        total += delta
+    for entry, points in rest:  # the order's own lots first, then the others, then debt
+        debt.claw_back(session, member, entry, points, at)
+    return total
 
 
 def _give_back_payment(session: Session, member: MemberRow, order: OrderRow, share: Decimal,
@@ -241,7 +313,7 @@ def _give_back_payment(session: Session, member: MemberRow, order: OrderRow, sha
                 occurred_at=at)
             session.flush()
             row.reversal_entry_id = entry.id
-            reverse_owed(session, member, [lot for lot, _ in given], at)
+            points_came_back(session, member, [lot for lot, _ in given], at)
         given_now += points
         full = int(back) + points >= row.points
         if full:

@@ -11,13 +11,15 @@ referral back to one's own referrer is refused.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 
-from engine import calendar
+from engine import calendar, policies
 from engine.facts import order_fact
 from engine.lifecycle.book import MemberBook
 from engine.lifecycle.context import Lifecycle, Step
+from engine.lifecycle.records import OrderRecord
 from engine.model import Campaign
 from engine.request import Request
 
@@ -49,16 +51,6 @@ def referral_campaign(lc: Lifecycle, book: MemberBook, at: datetime) -> Campaign
     return next((c for c in campaigns if c.rule_id in fired), None)
 
 
-def _birthday_month(book: MemberBook) -> int | None:
-    raw = book.attributes.get("birthday")
-    if not raw:
-        return None
-    try:
-        return date.fromisoformat(str(raw)).month
-    except ValueError:
-        return None
-
-
 def _check(lc: Lifecycle, book: MemberBook, name: str, at: datetime) -> None:
     activity = lc.model.earning.activities.get(name)
     if activity is None or name in ORDER_ACTIVITIES:
@@ -66,13 +58,12 @@ def _check(lc: Lifecycle, book: MemberBook, name: str, at: datetime) -> None:
             else f"is not offered by {lc.program.name}"
         raise ActivityRefused("activity_not_offered", f"activity {name!r} {why}", "/activity")
     if name == "birthday":
-        month = _birthday_month(book)
-        if month is None:
-            raise ActivityRefused("birthday_unknown", "the birthday bonus needs the member's "
-                                  "birthday on record (attribute `birthday`)", "/attributes")
-        if month != calendar.local(lc.program, at).month:
-            raise ActivityRefused("not_birthday_month", "the birthday bonus is given in the "
-                                  "member's birthday month", "/occurred_at")
+        refusal = policies.birthday_refusal(book.attributes.get("birthday"),
+                                            calendar.local(lc.program, at).date())
+        if refusal is not None:
+            raise ActivityRefused(refusal.code, refusal.message,
+                                  "/occurred_at" if refusal.code == "not_birthday_month"
+                                  else "/attributes")
     if activity.limit is not None:
         period = lc.activity_period(name, at)
         held = book.activities.get(name)
@@ -90,15 +81,26 @@ def _count(lc: Lifecycle, book: MemberBook, name: str, at: datetime) -> None:
 
 
 def record_activity(lc: Lifecycle, book: MemberBook, name: str, event_id: str, at: datetime,
-                    friend: MemberBook | None = None) -> ActivityStep:
-    """Award activity `name` to `book` at `at`; a referral also pays `friend`."""
+                    friend: MemberBook | None = None,
+                    referrer_of: Callable[[str], str | None] | None = None,
+                    records: Mapping[str, OrderRecord] | None = None) -> ActivityStep:
+    """Award activity `name` to `book` at `at`; a referral also pays `friend`.
+    `referrer_of(member id)` says who referred a member (a referral never goes in a
+    circle, however long)."""
     step = ActivityStep()
     lc.advance(book, at, step)
+    lc.note(step, records)
+    if name == "referral":
+        refusal = policies.referral_refusal(
+            book.member_id, friend.member_id if friend else None,
+            referrer_of or (lambda m: friend.referred_by if friend and m == friend.member_id
+                            else book.referred_by if m == book.member_id else None))
+        if refusal is not None:
+            raise ActivityRefused(refusal.code, refusal.message, "/friend_id")
     _check(lc, book, name, at)
     activity = lc.model.earning.activities[name]
     pts, friend_pts, rule = activity.points, activity.friend_bonus, f"earning.activities.{name}"
     if name == "referral":
-        _check_referral(book, friend)
         campaign = referral_campaign(lc, book, at)
         if campaign is not None:
             pts, friend_pts = campaign.points or pts, campaign.friend_bonus or friend_pts
@@ -116,20 +118,3 @@ def record_activity(lc: Lifecycle, book: MemberBook, name: str, event_id: str, a
         book.referred.append(friend.member_id)
         step.friend_points, step.friend_step = friend_pts, friend_step
     return step
-
-
-def _check_referral(book: MemberBook, friend: MemberBook | None) -> None:
-    if friend is None:
-        return
-    if friend.member_id == book.member_id:
-        raise ActivityRefused("self_referral", "a member cannot refer themselves", "/friend_id")
-    if friend.referred_by is not None:
-        raise ActivityRefused("friend_already_referred", f"member {friend.member_id!r} was "
-                              f"already referred (by {friend.referred_by!r}); a friend earns "
-                              "the friend bonus once", "/friend_id")
-    if friend.member_id in book.referred:
-        raise ActivityRefused("already_referred", "this referrer already earned for "
-                              f"{friend.member_id!r}", "/friend_id")
-    if book.referred_by == friend.member_id:
-        raise ActivityRefused("circular_referral", f"{friend.member_id!r} referred "
-                              f"{book.member_id!r}; a referral back is refused", "/friend_id")

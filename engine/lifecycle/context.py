@@ -4,17 +4,17 @@ bringing a book forward in time, the evaluator's view of a book, crediting point
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
 import engine.lifecycle.points as points
-from engine import calendar
+from engine import calendar, policies
 from engine.lifecycle.book import MemberBook
 from engine.lifecycle.changes import Change, Entry, StockMove, TierChange
-from engine.lifecycle.records import RedemptionRecord
+from engine.lifecycle.records import OrderRecord, RedemptionRecord, expired_orders
 from engine.lifecycle.tiering import TierRules
 from engine.model import Rotation
 from engine.program import Program
@@ -47,6 +47,7 @@ class Step:
 
     changes: list[Change] = field(default_factory=list)
     released: list[RedemptionRecord] = field(default_factory=list)
+    noted: int = 0  # changes already told to the order records (`Lifecycle.note`)
 
     def entries(self) -> list[Entry]:
         return [c for c in self.changes if isinstance(c, Entry)]
@@ -66,7 +67,7 @@ class Lifecycle:
         self.budgeted = frozenset(c.id for c in model.campaigns if c.budget_points is not None)
         self.stocked = frozenset(r.id for r in model.redemption.catalog if r.stock is not None) \
             if model.redemption else frozenset()
-        self.refund_policy = getattr(model.redemption, "refund_policy", None) or "clawback"
+        self.refund_policy = policies.refund_policy(model.redemption)
 
     # ------------------------------------------------------------ books
     def new_book(self, member_id: str, at: datetime, attributes: dict | None = None,
@@ -123,6 +124,17 @@ class Lifecycle:
             book.auto_used = (record.counted_in, book.auto_used[1] - 1)
         record.status = status
         step.released.append(record)
+
+    @staticmethod
+    def note(step: Step, records: Mapping[str, OrderRecord] | None) -> None:
+        """Tell the order records the step's new `expire` entries drew on: points an order
+        lost to expiry are never taken back by its refunds."""
+        if records:
+            for order_id, draws in expired_orders(step.entries()[step.noted:]).items():
+                record = records.get(order_id)
+                if record is not None:
+                    record.note_expired(draws)
+        step.noted = len(step.entries())
 
     # ------------------------------------------------------------ the evaluator's view
     def state(self, book: MemberBook, at: datetime, pool: Pool,

@@ -10,6 +10,7 @@ redemption when the member opted in.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -39,13 +40,16 @@ def _dec(value: Any) -> Decimal:
 
 
 def commit_order(lc: Lifecycle, book: MemberBook, request: Request, pool: Pool,
-                 new_id: IdFactory, summary: bool = False) -> OrderStep:
-    """Evaluate `request` (which has an order) against `book` and book the result."""
+                 new_id: IdFactory, summary: bool = False,
+                 records: Mapping[str, OrderRecord] | None = None) -> OrderStep:
+    """Evaluate `request` (which has an order) against `book` and book the result.
+    `records`: the member's order records the caller keeps (told of expired points)."""
     order = request.order
     assert order is not None, "a commit needs an order"
     at = order.placed_at
     step = OrderStep()
     lc.advance(book, at, step)
+    lc.note(step, records)
     state = lc.state(book, at, pool, stock=bool(request.redeem and request.redeem.reward_id))
     result = evaluate_request(lc.program, request, state, summary=summary)
     step.result = result
@@ -57,6 +61,7 @@ def commit_order(lc: Lifecycle, book: MemberBook, request: Request, pool: Pool,
     step.record = record
     if book.auto is not None and book.auto.enabled:
         step.automatic = redeem_automatically(lc, book, at, order.id, new_id, step)
+    lc.note(step, records)
     return step
 
 
@@ -95,7 +100,8 @@ def _book_points(lc: Lifecycle, book: MemberBook, order: Order, at: datetime,
     lines = tuple(OrderLine(ln.quantity, ln.amount, _dec(out["eligible_amount"]),
                             _dec(out.get("points_exact", out["points"])))
                   for ln, out in zip(order.lines, earn["lines"]))
-    return OrderRecord(order_id=order_id, placed_at=at, lines=lines, points=int(earn["points"]),
+    by_rule = tuple((rule, int(pts)) for rule, pts in earn["by_rule"].items() if pts)
+    return OrderRecord(order_id=order_id, placed_at=at, lines=lines, by_rule=by_rule,
                        cashback=cashback, lot=lot, first_purchase=first)
 
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from engine.lifecycle.changes import Draw
+from engine.lifecycle.changes import Draw, Entry
 
 ZERO = Decimal(0)
 
@@ -41,7 +41,7 @@ class OrderRecord:
     order_id: str
     placed_at: datetime
     lines: tuple[OrderLine, ...]
-    points: int  # earn.points: what the refunded share reverses
+    by_rule: tuple[tuple[str, int], ...]  # the order's points by rule (earn.by_rule)
     cashback: Decimal
     lot: int | None  # the lot the order's points opened
     first_purchase: tuple[int, int | None] | None = None  # (points, lot) of the bonus
@@ -52,8 +52,21 @@ class OrderRecord:
     payments: list[Payment] = field(default_factory=list)
     refunded: dict[int, int] = field(default_factory=dict)  # line index → quantity
     refunded_amount: Decimal = ZERO
-    reversed: int = 0
+    reversed: dict[str, int] = field(default_factory=dict)  # rule → points taken back
+    lost: dict[int, int] = field(default_factory=dict)  # lot → points lost to expiry
     cashback_back: Decimal = ZERO
+
+    @property
+    def points(self) -> int:
+        return sum(points for _, points in self.by_rule)
+
+    def note_expired(self, draws: tuple[Draw, ...]) -> None:
+        """An `expire` entry drew on this order's lots: those points are lost, and a
+        refund never takes them back (a refund cannot make expiry a debt)."""
+        mine = {self.lot, self.first_purchase[1] if self.first_purchase else None}
+        for draw in draws:
+            if draw.lot in mine:
+                self.lost[draw.lot] = self.lost.get(draw.lot, 0) + draw.points
 
     @property
     def net(self) -> Decimal:
@@ -81,6 +94,30 @@ class RedemptionRecord:
     counted_in: str | None = None  # automatic: the frequency period it counted in
 
 
+def order_of(source: str) -> str | None:
+    """The order whose lot a draw names (the order's points, or its first-purchase
+    bonus), or None."""
+    if source.startswith("order:"):
+        return source[6:]
+    if source.startswith("activity:order:"):
+        return source[15:]
+    return None
+
+
+def expired_orders(entries: list[Entry]) -> dict[str, tuple[Draw, ...]]:
+    """The draws of `expire` entries, by the order whose lots they drew on: each is for
+    `OrderRecord.note_expired` of that order, wherever the record is kept."""
+    out: dict[str, tuple[Draw, ...]] = {}
+    for entry in entries:
+        if entry.kind != "expire":
+            continue
+        for draw in entry.draws:
+            order = order_of(draw.source)
+            if order is not None:
+                out[order] = out.get(order, ()) + (draw,)
+    return out
+
+
 # ---------------------------------------------------------------- JSON
 
 def _t(value: datetime | None) -> str | None:
@@ -105,7 +142,8 @@ def order_json(r: OrderRecord) -> dict[str, Any]:
         "order_id": r.order_id, "placed_at": _t(r.placed_at),
         "lines": [[ln.quantity, str(ln.amount), str(ln.eligible), str(ln.points)]
                   for ln in r.lines],
-        "points": r.points, "cashback": str(r.cashback), "lot": r.lot,
+        "by_rule": [list(item) for item in r.by_rule], "cashback": str(r.cashback),
+        "lot": r.lot,
         "first_purchase": list(r.first_purchase) if r.first_purchase else None,
         "caps": [[rule, period, str(spend)] for rule, period, spend in r.caps],
         "challenges": [[c, _t(started), str(spend)] for c, started, spend in r.challenges],
@@ -113,7 +151,8 @@ def order_json(r: OrderRecord) -> dict[str, Any]:
         "payments": [[p.redemption, p.kind, p.points, draws_json(p.draws), p.given_back]
                      for p in r.payments],
         "refunded": {str(k): v for k, v in r.refunded.items()},
-        "refunded_amount": str(r.refunded_amount), "reversed": r.reversed,
+        "refunded_amount": str(r.refunded_amount), "reversed": dict(r.reversed),
+        "lost": {str(k): v for k, v in r.lost.items()},
         "cashback_back": str(r.cashback_back),
     }
 
@@ -126,7 +165,8 @@ def order_from(data: dict[str, Any]) -> OrderRecord:
         order_id=data["order_id"], placed_at=placed,
         lines=tuple(OrderLine(int(q), Decimal(a), Decimal(e), Decimal(p))
                     for q, a, e, p in data["lines"]),
-        points=int(data["points"]), cashback=Decimal(data["cashback"]), lot=data.get("lot"),
+        by_rule=tuple((rule, int(points)) for rule, points in data["by_rule"]),
+        cashback=Decimal(data["cashback"]), lot=data.get("lot"),
         first_purchase=(int(first[0]), first[1]) if first else None,
         caps=tuple((rule, period, Decimal(spend)) for rule, period, spend in data["caps"]),
         challenges=tuple((c, _at(s), Decimal(sp))  # type: ignore[misc]
@@ -137,7 +177,8 @@ def order_from(data: dict[str, Any]) -> OrderRecord:
                   for rid, kind, points, draws, back in data.get("payments") or ()],
         refunded={int(k): int(v) for k, v in (data.get("refunded") or {}).items()},
         refunded_amount=Decimal(data.get("refunded_amount", "0")),
-        reversed=int(data.get("reversed", 0)),
+        reversed={k: int(v) for k, v in (data.get("reversed") or {}).items()},
+        lost={int(k): int(v) for k, v in (data.get("lost") or {}).items()},
         cashback_back=Decimal(data.get("cashback_back", "0")),
     )
 

@@ -8,6 +8,7 @@ spendable at the redemption's instant, soonest expiry first.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -17,7 +18,7 @@ import engine.lifecycle.points as points
 from engine.lifecycle.book import AutoSettings, MemberBook
 from engine.lifecycle.changes import Entry, StockMove
 from engine.lifecycle.context import IdFactory, Lifecycle, Pool, Step
-from engine.lifecycle.records import RedemptionRecord
+from engine.lifecycle.records import OrderRecord, RedemptionRecord
 from engine.redeem import assess
 from engine.request import Redeem
 
@@ -44,23 +45,19 @@ class Ask:
 
 
 def redeem(lc: Lifecycle, book: MemberBook, ask: Ask, at: datetime, pool: Pool,
-           redemption_id: str, external_balance: int | None = None) -> RedeemStep:
+           redemption_id: str, external_balance: int | None = None,
+           records: Mapping[str, OrderRecord] | None = None) -> RedeemStep:
     """Assess and, when eligible, record a redemption. With `external_balance` (a
     program whose balances live in an external points API), the points are assessed
     against that balance and no lot is touched."""
     step = RedeemStep()
     lc.advance(book, at, step)
+    lc.note(step, records)
     stock = {r: left for r in lc.stocked if (left := pool.stock_left(r)) is not None}
     balance = external_balance if external_balance is not None else points.spendable(book, at)
     wanted = Redeem(points=ask.points, reward_id=ask.reward_id, quantity=ask.quantity)
-    assessed = assess(lc.model.redemption, wanted, balance=max(balance, 0), tier=book.tier,
+    assessed = assess(lc.model.redemption, wanted, balance=balance, tier=book.tier,
                       order_total=ask.order_total, stock=stock, denials=[])
-    if balance < 0 and external_balance is None:
-        assessed["eligible"] = False
-        assessed["reasons"].insert(0, {
-            "code": "NEGATIVE_BALANCE", "rule": "redemption.refund_policy",
-            "message": f"The balance is {balance} after a refund took back spent points; "
-                       "redemptions resume once later earnings have repaid it."})
     step.assessed = assessed
     if not assessed["eligible"]:
         return step
@@ -124,7 +121,8 @@ def configure_automatic(lc: Lifecycle, book: MemberBook, settings: dict[str, Any
                              frequency["per"] if frequency else None)
 
 
-def cancel(lc: Lifecycle, book: MemberBook, record: RedemptionRecord, at: datetime) -> Step:
+def cancel(lc: Lifecycle, book: MemberBook, record: RedemptionRecord, at: datetime,
+           records: Mapping[str, OrderRecord] | None = None) -> Step:
     """Cancel a completed redemption or release a hold: its points go back to the lots
     they came from (expired at once if their date has passed), its stock back."""
     step = Step()
@@ -132,4 +130,5 @@ def cancel(lc: Lifecycle, book: MemberBook, record: RedemptionRecord, at: dateti
     hold = next((h for h in book.holds if h.id == record.id), None)
     lc.release(book, hold or record, at, "released" if record.status == "held" else "cancelled",
                step)
+    lc.note(step, records)
     return step

@@ -28,6 +28,7 @@ from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
 
 import engine.lifecycle.points as points
+from engine import policies
 from engine.lifecycle.book import MemberBook
 from engine.lifecycle.changes import BudgetMove, CashbackMove, Draw, Entry
 from engine.lifecycle.context import Lifecycle, Step
@@ -91,14 +92,17 @@ def wanted_lines(record: OrderRecord, lines: list[tuple[int | None, str | None, 
 
 
 def refund(lc: Lifecycle, book: MemberBook, record: OrderRecord, at: datetime, ref: str,
-           lines: dict[int, int] | None = None, amount: Decimal | None = None) -> RefundStep:
+           lines: dict[int, int] | None = None, amount: Decimal | None = None,
+           records: Mapping[str, OrderRecord] | None = None) -> RefundStep:
     """Refund `lines` (quantities per line index) or an `amount` of `record`'s order
     (neither: what is left of it). `ref` names the refund in the ledger."""
-    if at < record.placed_at:
-        raise RefundRefused("refund_before_order", "a refund cannot be dated before its order "
-                            f"({record.placed_at.isoformat()})", "/refunded_at")
+    too_early = policies.refund_before_order(record.placed_at, at)
+    if too_early is not None:
+        raise RefundRefused("refund_before_order", too_early, "/refunded_at")
     step = RefundStep()
+    known = {**(records or {}), record.order_id: record}
     lc.advance(book, at, step)
+    lc.note(step, known)  # points the order lost to expiry are not taken back
     before_spend = _spend_share(record)
     before_points = _points_share(record)
     if amount is not None:
@@ -110,11 +114,15 @@ def refund(lc: Lifecycle, book: MemberBook, record: OrderRecord, at: datetime, r
         step.amount = now
     else:
         wanted = lines if lines is not None else wanted_lines(record, None, [])
-        if not any(wanted.values()):
+        if not any(wanted.values()) or (lines is None and record.refunded_amount >= record.net
+                                        and record.net):
             raise RefundRefused("nothing_to_refund", "the order is fully refunded", "/lines")
         for i, q in wanted.items():
             record.refunded[i] = record.refunded.get(i, 0) + q
         step.refunded = {i: q for i, q in sorted(wanted.items()) if q}
+        if lines is None and record.refunded_amount:  # the rest of an order refunded by amount
+            step.amount = record.net - record.refunded_amount
+            record.refunded_amount = record.net
     spend_share, points_share = _spend_share(record), _points_share(record)
     whole = spend_share >= ONE
     step.share, step.whole = spend_share, whole
@@ -129,6 +137,7 @@ def refund(lc: Lifecycle, book: MemberBook, record: OrderRecord, at: datetime, r
         lc.tiers.refund_order(book, record.order_id, record.placed_at, spend_back,
                               whole and before_spend < ONE)
         lc.tier_settled(book, at, "refund", step)
+    lc.note(step, known)
     return step
 
 
@@ -150,29 +159,51 @@ def _points_share(record: OrderRecord) -> Decimal:
     return _share(record, record.refunded, "points")
 
 
-def _take(lc: Lifecycle, book: MemberBook, amount: int, own: int | None, at: datetime
-          ) -> tuple[Draw, ...]:
+def _held(book: MemberBook, lot: int | None) -> int:
+    return next((x.left for x in book.lots if x.no == lot), 0)
+
+
+def _take_back(lc: Lifecycle, book: MemberBook, owed: int, credited: int, reversed_: int,
+               lot: int | None, lost: int, at: datetime) -> tuple[Draw, ...]:
+    """Take back up to `owed` points for one lot (`credited` points, `reversed_` of them
+    taken back before, `lost` to expiry), as the refund policy decides."""
+    collectible = credited - reversed_ - lost
+    amount = policies.to_reverse(lc.refund_policy, owed, _held(book, lot), collectible)
     if amount <= 0:
         return ()
-    mine = [own] if own is not None else []
-    if lc.refund_policy == "clawback":
+    mine = [lot] if lot is not None else []
+    if lc.refund_policy == policies.CLAWBACK:
         return points.claw_back(book, amount, mine, at)
     return points.take_own(book, amount, mine)
 
 
 def _reverse_points(lc: Lifecycle, book: MemberBook, record: OrderRecord, share: Decimal,
                     whole: bool, at: datetime, ref: str, step: RefundStep) -> None:
-    target = record.points if share >= ONE else int(
-        (record.points * share).to_integral_value(rounding=ROUND_FLOOR))
-    draws = _take(lc, book, target - record.reversed, record.lot, at)
-    taken = sum(d.points for d in draws)
-    if taken:
-        record.reversed += taken
-        step.changes.append(Entry("reverse", -taken, None, "refund", ref, at, draws=draws))
-    step.points_reversed = taken
-    if whole and record.first_purchase is not None:
+    """The refunded share of each rule's points (rounded down), less what earlier refunds
+    took; then, once the whole order is refunded, its first-purchase bonus."""
+    owed = {}
+    for rule, pts in record.by_rule:
+        target = pts if share >= ONE else int((pts * share).to_integral_value(rounding=ROUND_FLOOR))
+        if target > record.reversed.get(rule, 0):
+            owed[rule] = target - record.reversed.get(rule, 0)
+    draws = _take_back(lc, book, sum(owed.values()), record.points,
+                       sum(record.reversed.values()), record.lot,
+                       record.lost.get(record.lot or 0, 0), at)
+    left = sum(d.points for d in draws)
+    step.points_reversed = left
+    for rule, points_owed in owed.items():  # the points taken, rule by rule
+        taken = min(points_owed, left)
+        if not taken:
+            break
+        record.reversed[rule] = record.reversed.get(rule, 0) + taken
+        step.changes.append(Entry("reverse", -taken, rule, "refund", ref, at,
+                                  draws=_slice(draws, sum(d.points for d in draws) - left,
+                                               taken)))
+        left -= taken
+    if whole and record.first_purchase is not None and policies.bonus_share(
+            "first_purchase", share) >= ONE:
         bonus, lot = record.first_purchase
-        draws = _take(lc, book, bonus, lot, at)
+        draws = _take_back(lc, book, bonus, bonus, 0, lot, record.lost.get(lot or 0, 0), at)
         back = sum(d.points for d in draws)
         if back:
             step.changes.append(Entry("reverse", -back, "earning.activities.first_purchase",

@@ -10,7 +10,9 @@ be running, a redemption of a stock-limited reward), a worker publishes the line
 and waits until every other worker has moved past that line. All claims made before that
 line are then in the shared counters and none made after it are, so the event sees
 exactly what a single process would; the worker holding the lowest line never waits, so
-the protocol cannot deadlock. Events that touch no shared limit never wait.
+the protocol cannot deadlock. Events that touch no shared limit never wait. Referrals,
+which join two members, need no waiting: every worker reads every referral line and
+decides it the same way (engine/simactivities.py).
 """
 
 from __future__ import annotations

@@ -114,8 +114,10 @@ class Replay:
         return mem
 
     def apply(self, mem: Member, step: Step, at: datetime) -> None:
-        """Shared limits move in the pool; everything else is counted."""
+        """Shared limits move in the pool; everything else is counted; the orders whose
+        points expired know it (a refund never takes expired points back)."""
         self.tally.step(mem.book, step, at, self.pool)
+        self.lc.note(step, mem.orders)  # what the step itself did not tell them
 
     # ---------------------------------------------------------------- events
     def enroll(self, ev: Event, known: Member | None) -> None:
@@ -140,8 +142,7 @@ class Replay:
                 self.lc.tier_settled(mem.book, ev.at, "enroll", step)
                 self.apply(mem, step, ev.at)
         mem.enrolled = True
-        if "account_creation" in self.program.model.earning.activities:
-            self.activity(mem, "account_creation", f"{ev.line}:enroll", ev.at, None)
+        self.activity(mem, "account_creation", f"{ev.line}:enroll", ev.at, None)
         referrer = data.get("referred_by")
         if referrer:
             other = self.members.get(referrer) or self.new_member(referrer, {}, None, ev.at)
@@ -158,14 +159,20 @@ class Replay:
                  friend: Member | None) -> None:
         try:
             step = record_activity(self.lc, mem.book, name, ref, at,
-                                   friend.book if friend else None)
+                                   friend.book if friend else None, self.referrer_of,
+                                   records=mem.orders)
         except ActivityRefused as exc:
-            self.stats.activities[f"{name}:{exc.code}"] += 1
+            code = "no_points" if exc.code == "activity_not_offered" else exc.code
+            self.stats.activities[f"{name}:{code}"] += 1
             return
         self.apply(mem, step, at)
         if friend is not None and step.friend_step is not None:
             self.apply(friend, step.friend_step, at)
         self.stats.activities[name] += 1
+
+    def referrer_of(self, member_id: str) -> str | None:
+        known = self.members.get(member_id)
+        return known.book.referred_by if known is not None else None
 
     def on_order(self, mem: Member, ev: Event) -> None:
         order = ev.data["order"]
@@ -192,7 +199,8 @@ class Replay:
                                  quantity=int(redeem_raw.get("quantity", 1)),
                                  order_id=order["id"], order_total=total), ev.at)
         try:
-            step = commit_order(self.lc, mem.book, request, self.pool, self.new_id, summary=True)
+            step = commit_order(self.lc, mem.book, request, self.pool, self.new_id, summary=True,
+                                records=mem.orders)
         except RequestInvalid as exc:  # what only the evaluation can tell (the currency)
             raise Reject(str(exc)) from None
         self.apply(mem, step, ev.at)
@@ -224,7 +232,8 @@ class Replay:
                              order_total=total), ev.at, data.get("id"))
 
     def redeem(self, mem: Member, ask: Ask, at: datetime, rid: str | None = None) -> None:
-        step = redeem(self.lc, mem.book, ask, at, self.pool, rid or self.new_id())
+        step = redeem(self.lc, mem.book, ask, at, self.pool, rid or self.new_id(),
+                      records=mem.orders)
         self.apply(mem, step, at)
         if not step.assessed["eligible"]:
             for reason in step.assessed["reasons"]:
@@ -239,7 +248,7 @@ class Replay:
         if record is None or record.status not in ("completed", "held"):
             raise Reject(f"no cancellable redemption {ev.data['redemption_id']!r} for member "
                          f"{mem.book.member_id}")
-        self.apply(mem, cancel(self.lc, mem.book, record, ev.at), ev.at)
+        self.apply(mem, cancel(self.lc, mem.book, record, ev.at, records=mem.orders), ev.at)
 
     def on_auto_redemption(self, mem: Member, ev: Event) -> None:
         config = self.program.model.redemption
@@ -259,7 +268,7 @@ class Replay:
         amount = money(ev.data["amount"], "amount") if "amount" in ev.data else None
         try:
             step = refund(self.lc, mem.book, record, ev.at, f"{record.order_id}/{ev.line}",
-                          amount=amount)
+                          amount=amount, records=mem.orders)
         except RefundRefused as exc:
             raise Reject(f"{exc.code}: {exc}") from None
         self.apply(mem, step, ev.at)

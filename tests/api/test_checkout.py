@@ -112,3 +112,14 @@ def test_member_summary_expiring_and_progress(client, checkout_key):
     assert body["tier"] == "bronze" and body["progress"]["next_tier"] == "silver"
     missing = client.get(f"{BASE}/members/NOBODY", headers=checkout_key)
     assert missing.status_code == 404 and missing.json()["code"] == "unknown_member"
+
+
+def test_a_quote_that_pays_with_points_is_evaluated(client, checkout_key):
+    """`redeem: {"points": N}` through the API reaches the engine as sent (the model's
+    default quantity, which goes with rewards only, is not added to it)."""
+    r = client.post("/v1/programs/retail/evaluate", headers=checkout_key, json={
+        "member": {"id": "CUST-Q"}, "redeem": {"points": 500},
+        "order": {"id": "Q-1", "placed_at": "2026-11-17T14:30:00-05:00", "lines": [
+            {"sku": "TV", "category": "electronics", "quantity": 1, "unit_price": "100.00"}]}})
+    assert r.status_code == 200, r.text
+    assert r.json()["redemption"]["points"] == 500

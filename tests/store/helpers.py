@@ -6,7 +6,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from engine import load_program
 from store import ledger, registry
@@ -53,15 +53,69 @@ def order(order_id: str, member: str = "CUST-1", amount: str = "100.00",
     }
 
 
-def assert_ledger_exact(db: Database) -> None:
-    """Every member: balance = Σ ledger ≥ 0, and the points left in its lots = balance."""
+def assert_ledger_exact(db: Database, negative: bool = False) -> None:
+    """Every member: balance = Σ ledger, and Σ remaining (points left in its lots, minus
+    its open debts) = balance. A balance is below zero only with `negative` (a program
+    under `refund_policy: clawback`), and exactly when the member has an open debt — and
+    then no points left in any lot (new points repay a debt first)."""
     with db.reading() as session:
         for member in session.scalars(select(MemberRow)):
             assert member.balance == ledger.balance_from_entries(session, member.id)
-            assert member.balance >= 0
             remaining = session.scalar(select(func.sum(LedgerEntryRow.remaining)).where(
                 LedgerEntryRow.member_pk == member.id)) or 0
             assert remaining == member.balance
+            owed, held = session.execute(select(
+                func.sum(case((LedgerEntryRow.remaining < 0, -LedgerEntryRow.remaining),
+                              else_=0)),
+                func.sum(case((LedgerEntryRow.remaining > 0, LedgerEntryRow.remaining),
+                              else_=0))).where(LedgerEntryRow.member_pk == member.id)).one()
+            owed, held = int(owed or 0), int(held or 0)
+            assert not (owed and held), f"{member.member_id} owes {owed} and holds {held}"
+            assert member.balance >= 0 or negative, f"{member.member_id}: {member.balance}"
+            assert (member.balance < 0) == (owed > 0)
+
+
+ECONOMY = """\
+program: economy
+version: 1
+effective_from: "2026-01-01T00:00:00-05:00"
+timezone: America/New_York
+earning:
+  base_rate: "1"
+  categories: {electronics: 2.0}
+  activities:
+    first_purchase: {points: 200, limit: {count: 1, per: lifetime}}
+    referral: {points: 500, friend_bonus: 200, limit: {count: 10, per: year}}
+    birthday: {points: 100, limit: {count: 1, per: year}}
+redemption:
+  rate: {points: 100, value: "1.00"}
+  min_points: 500
+  refund_policy: POLICY
+  expiry: {months: 6}
+  automatic: {threshold: 500, unit: 500, methods: [cashback], frequency: {count: 1, per: month}}
+  catalog:
+    - {id: MUG, name: Mug, type: product, points: 500, fulfilment: physical}
+"""
+
+
+def economy_sources(policy: str | None = "clawback", extra: str = "") -> dict[str, str]:
+    """A small program for the points-economy tests: 1 point per 1.00 (electronics 2),
+    a 200-point first-purchase bonus, referrals 500 + 200, points expiring after 6
+    months, redemptions from 500 points (automatic ones too, for members who opt in);
+    `policy` None leaves `refund_policy` out;
+    `extra` is more YAML (say, `campaigns`)."""
+    text = ECONOMY.replace("POLICY", policy or "") + extra
+    if policy is None:
+        text = text.replace("  refund_policy: \n", "")
+    return {"economy.yaml": text}
+
+
+def publish_economy(db: Database, policy: str | None = "clawback", extra: str = "") -> Any:
+    program = load_program(economy_sources(policy, extra))
+    with db.writing() as session:
+        registry.publish(session, program, "tests", f"economy {policy}")
+        registry.activate(session, "economy", 1, "tests", at_declared=True)
+    return program
 
 
 class ServerClock:

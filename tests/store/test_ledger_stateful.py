@@ -12,6 +12,15 @@ limit (and made whenever the limit and the balance allow), and, whenever no lot 
 member is past its date, the exact balance after each step. Two machines: retail (holds of
 points and of a stocked reward) and card-rewards (the same plus automatic redemption).
 
+Both shipped programs declare `refund_policy: clawback`: a refund takes back everything
+the order earned (its first-purchase bonus too, once the whole order is refunded) but
+what expired, so a balance may go below zero. The machine then checks that a member in
+debt holds no points in any lot (new or returned points repay the debt first), that
+every redemption is refused with NEGATIVE_BALANCE meanwhile, that the expiry job never
+deepens a debt, and that over an order's refunds exactly what it earned, less what its
+lots lost to expiry, was taken back. A third machine runs retail under
+`forfeit_remaining`, where no balance ever goes below zero.
+
 The last test pins a bug this machine found: a refunded order's points came back when the
 redemption that held them during the refund was cancelled or released."""
 
@@ -38,7 +47,7 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 
 from engine import load_program
 from store import auto_redemption, expiry, orders, redemptions, refunds, registry
@@ -48,7 +57,13 @@ from store.models import LedgerEntryRow, LotAllocationRow, MemberRow
 from store.programs import ProgramCache
 from store.redemption_models import RedemptionEventRow, RedemptionRow
 from tests.store.db_support import wipe
-from tests.store.helpers import ServerClock, assert_ledger_exact, order, publish_retail
+from tests.store.helpers import (
+    ServerClock,
+    assert_ledger_exact,
+    order,
+    publish_retail,
+    retail_version,
+)
 
 START = datetime.fromisoformat("2026-11-17T10:00:00-05:00")
 NAMES = ("A", "B")
@@ -68,6 +83,15 @@ def publish_card(db: Database) -> None:
         registry.activate(session, "card-rewards", 1, "tests", at_declared=True)
 
 
+def publish_retail_forfeit(db: Database) -> None:
+    sources = retail_version(1)
+    sources["redemption.yaml"] = sources["redemption.yaml"].replace(
+        "refund_policy: clawback", "refund_policy: forfeit_remaining")
+    with db.writing() as session:
+        registry.publish(session, load_program(sources), "tests", "forfeit")
+        registry.activate(session, "retail", 1, "tests", at_declared=True)
+
+
 @dataclass(frozen=True)
 class Program:
     id: str
@@ -77,12 +101,15 @@ class Program:
     min_points: int      # the smallest redemption
     spend: int           # the largest order amount (enough to reach min_points in a few)
     timezone: str        # the program's months (automatic redemption's frequency limit)
+    clawback: bool = True  # redemption.refund_policy
 
 
 RETAIL = Program("retail", lambda db: publish_retail(db, 1), "electronics", "REWARD-101", 500,
                  3000, "America/New_York")
 CARD_REWARDS = Program("card-rewards", publish_card, "home", "CASHBACK-25", 2500, 8000,
                        "America/Chicago")
+RETAIL_FORFEIT = Program("retail", publish_retail_forfeit, "electronics", "REWARD-101", 500,
+                         3000, "America/New_York", clawback=False)
 
 
 @dataclass
@@ -140,6 +167,20 @@ def quiet(db: Database, program: str, member: str, at: datetime) -> bool:
         return not session.scalar(_lots(program, member, at))
 
 
+def expired_from_order(db: Database, program: str, order_id: str) -> int:
+    """Points the order's lots (its earned points and its first-purchase bonus) lost to
+    expiry."""
+    with db.reading() as session:
+        lot_ids = select(LedgerEntryRow.id).where(
+            LedgerEntryRow.program == program, LedgerEntryRow.remaining.is_not(None),
+            or_(and_(LedgerEntryRow.source_type == "order",
+                     LedgerEntryRow.source_ref == order_id),
+                and_(LedgerEntryRow.source_type == "activity",
+                     LedgerEntryRow.source_ref == f"order:{order_id}")))
+        return -(session.scalar(select(func.sum(LedgerEntryRow.points)).where(
+            LedgerEntryRow.kind == "expire", LedgerEntryRow.lot_id.in_(lot_ids))) or 0)
+
+
 def unexpired_points_past_their_date(db: Database, program: str, member: str,
                                      at: datetime) -> int:
     with db.reading() as session:
@@ -163,6 +204,8 @@ def ledger_machine(db: Database, program: Program, automatic: bool,
             self.n = 0
             self.model: dict[str, Redemption] = {}
             self.committed: dict[str, str] = {}                  # order id → member
+            self.earned: dict[str, int] = {}    # order id → its points and first-purchase bonus
+            self.taken: dict[str, int] = {}     # order id → points its refunds took back
             self.auto: dict[str, tuple[bool, int, int]] = {}     # enabled, threshold, unit
 
         # -- the clock ------------------------------------------------------------------
@@ -217,8 +260,13 @@ def ledger_machine(db: Database, program: Program, automatic: bool,
                     pass
                 assert balance(db, program.id, member) == before
                 return None
-            done = orders.commit(db, self.cache, program.id, request).result["commit"]
+            result = orders.commit(db, self.cache, program.id, request).result
+            done = result["commit"]
             self.committed[order_id] = member
+            self.earned[order_id] = result["earn"]["points"] + sum(
+                a["points"] for a in result["activities"])
+            if before < 0 and done["points_awarded"]:
+                event("order commit: new points repay a debt")
             timed_out = self.due_holds(member, at)
             captured = [rid for rid, r in self.model.items() if r.member == member
                         and r.status == "held" and r.order_id == order_id and r not in timed_out]
@@ -304,6 +352,14 @@ def ledger_machine(db: Database, program: Program, automatic: bool,
             for r in paid:
                 r.status = "refunded"
                 event("refund: a captured hold's points come back")
+            self.taken[order_id] = self.taken.get(order_id, 0) + done["points_reversed"]
+            if program.clawback:  # everything it earned, but what expired
+                assert self.taken[order_id] + expired_from_order(db, program.id, order_id) \
+                    == self.earned[order_id]
+                if done["balance"] < 0:
+                    event("refund: the balance went below zero")
+            else:
+                assert done["balance"] >= 0
             if exact:
                 assert done["balance"] == before - done["points_reversed"] \
                     + done["points_restored"] - owed(db, program.id, member, mark)
@@ -324,8 +380,12 @@ def ledger_machine(db: Database, program: Program, automatic: bool,
             except StoreError as refused:
                 if order_id in self.committed:
                     assert refused.code == "order_already_committed"
+                elif before < 0 and not due:  # (holds timing out now may repay the debt)
+                    assert refused.code == "NEGATIVE_BALANCE" and refused.status == 409
+                    event("redemption refused: negative balance")
                 assert balance(db, program.id, member) == before, "a refusal changed the balance"
                 return multiple()
+            assert before >= 0 or due, "a redemption while the balance is below zero"
             assert order_id not in self.committed, "a hold for an order already committed"
             for r in due:
                 r.status = "released"
@@ -420,6 +480,9 @@ def ledger_machine(db: Database, program: Program, automatic: bool,
                     event("hold timed out: released by the expiry job")
                 self.swept(m, at)
                 points, exact = before[m]
+                if points < 0:  # expiry never deepens a debt (released holds repay it)
+                    assert balance(db, program.id, m) >= points
+                    event("expiry job: a member in debt")
                 if exact:
                     assert balance(db, program.id, m) == points + sum(
                         r.points for r in due[m]) - owed(db, program.id, m, mark)
@@ -445,7 +508,7 @@ def ledger_machine(db: Database, program: Program, automatic: bool,
 
         @invariant()
         def balances_are_the_ledger(self) -> None:
-            assert_ledger_exact(db)
+            assert_ledger_exact(db, negative=program.clawback)
 
         @invariant()
         def redemptions_are_the_model(self) -> None:
@@ -507,11 +570,17 @@ def test_ledger_invariants_hold_with_automatic_redemption(db, server_clock):
                               settings=SETTINGS)
 
 
+def test_ledger_invariants_hold_under_forfeit_remaining(db, server_clock):
+    run_state_machine_as_test(ledger_machine(db, RETAIL_FORFEIT, automatic=False,
+                                             server_clock=server_clock), settings=SETTINGS)
+
+
 @pytest.mark.parametrize("held", [True, False], ids=["hold released", "redemption cancelled"])
 def test_a_refund_is_not_undone_by_cancelling_what_spent_the_points(db, held):
     """A and B earn the same order and both refund it in full; A's points were spent (held
     for a checkout, or redeemed) during the refund and given back afterwards. A should end
-    where B does: the earned points refunded, the first-purchase bonus kept."""
+    where B does: everything the order earned refunded (under clawback A's balance is
+    below zero in between, and the points given back repay it)."""
     publish_retail(db, 1)
     cache, at = ProgramCache(), START.isoformat()
     for member in NAMES:
@@ -524,6 +593,8 @@ def test_a_refund_is_not_undone_by_cancelling_what_spent_the_points(db, held):
     for member in NAMES:
         refunds.refund(db, cache, "retail", f"O-{member}", {"refund_id": "R-1",
                                                             "refunded_at": at})
+    # B keeps only the upgrade bonus; A owes what was spent, less that bonus.
+    assert balance(db, "retail", "A") == balance(db, "retail", "B") - spent["points"] < 0
     redemptions.cancel(db, "retail", spent["id"], {"cancelled_at": at})
     assert_ledger_exact(db)
     assert balance(db, "retail", "A") == balance(db, "retail", "B")  # A keeps no more than B

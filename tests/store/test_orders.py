@@ -90,8 +90,9 @@ def test_partial_then_full_refund_reverses_points_exactly(db, cache):
     assert refund(db, cache, "retail", "O-1", {"refund_id": "R-1", "lines": [
         {"sku": "SKU-electronics", "quantity": 1}]}).result == first.result
     rest = refund(db, cache, "retail", "O-1", {"refund_id": "R-2"}).result
-    assert first.result["points_reversed"] + rest["points_reversed"] == earned
-    assert balance_matches_ledger(db) == (True, 200)  # the first-purchase bonus stays
+    # ... and the first-purchase bonus (200) leaves with the whole order.
+    assert first.result["points_reversed"] + rest["points_reversed"] == earned + 200
+    assert balance_matches_ledger(db) == (True, 0)  # nothing of the order is left
     with pytest.raises(Unprocessable) as err:
         refund(db, cache, "retail", "O-1", {"refund_id": "R-3"})
     assert err.value.code == "nothing_to_refund"
