@@ -12,13 +12,20 @@ from contextlib import asynccontextmanager
 from anyio import to_thread
 from fastapi import FastAPI
 
-from api import problems
+import api.problems as problems
+import api.routes.admin as admin
+import api.routes.auto_redemption as auto_redemption
+import api.routes.checkout as checkout
+import api.routes.fulfilment as fulfilment
+import api.routes.health as health
+import api.routes.members as members
+import api.routes.redemptions as redemptions
+import api.routes.rulesets as rulesets
+import engine.rules.adapter as rules_engine
+import store.jobs as jobs
 from api.deps import SECURITY_SCHEME, KeyCache, Services
 from api.metrics import ObserveMiddleware
 from api.ratelimit import RateLimiter
-from api.routes import checkout, health, members, redemptions, rulesets
-from engine import rules_engine
-from store import jobs
 from store.db import Database, open_database
 from store.programs import ProgramCache
 from store.settings import Settings, get_settings
@@ -59,6 +66,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     problems.install(app)
     for module in (checkout, members, redemptions, rulesets, health):
         app.include_router(module.router)
+    for module in (admin, auto_redemption, fulfilment):  # a program's lifecycle operations
+        app.include_router(module.router, prefix="/v1/programs/{program}")
     app.add_middleware(ObserveMiddleware, max_body_bytes=settings.max_body_bytes,
                        large_paths={"/v1/rulesets": settings.max_ruleset_bytes})
     app.state.scheduler = None  # the background jobs' Scheduler while the app runs

@@ -11,9 +11,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
+import store.keys as keys
 from api.problems import ApiProblem
 from api.ratelimit import RateLimiter, budget_of
-from store import keys
 from store.db import Database
 from store.programs import ProgramCache
 from store.settings import Settings

@@ -1,5 +1,5 @@
 """Ids and free texts the API accepts, one type wherever they come from (path, query or
-body), checked by the same functions as the engine's request parser (engine/contract.py),
+body), checked by the same functions as the engine's request parser (engine/evaluation/contract.py),
 so that every id that passes is one the store can hold.
 
 `Id` (members, orders, refunds, activity events, redemption idempotency keys, rewards,
@@ -19,7 +19,7 @@ from typing import Annotated
 
 from pydantic import BeforeValidator, Field, StringConstraints
 
-from engine import contract
+import engine.evaluation.contract as contract
 
 LINE = r"^[^\x00-\x1f\x7f-\x9f]+$"  # what OpenAPI can say; surrogates are refused by the validator
 ProseCheck = BeforeValidator(partial(contract.prose, most=10**8))

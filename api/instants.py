@@ -2,7 +2,7 @@
 
 Time comes from the request, within two bounds:
 
-- the calendar: years 1900 to 2999 as written (the input contract, engine/contract.py),
+- the calendar: years 1900 to 2999 as written (the input contract, engine/evaluation/contract.py),
   so everything the store computes from an instant (expiry months later, hold and reward
   deadlines, windows) stays representable — `Instant`, the type of every instant field
   and parameter;
@@ -20,15 +20,15 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field
 
+import engine.evaluation.contract as contract
+import store.clock as clock
 from api.problems import ApiProblem
-from engine import contract
-from store import clock
 
 END = datetime(3000, 1, 2, tzinfo=UTC)  # past the last instant the contract admits
 
 
 # An instant with a UTC offset, written as the engine's request parser reads one
-# (engine/contract.py: ISO 8601, years 1900-2999), within the calendar: every instant
+# (engine/evaluation/contract.py: ISO 8601, years 1900-2999), within the calendar: every instant
 # field and parameter of the API.
 Instant = Annotated[AwareDatetime, BeforeValidator(contract.instant),
                     Field(examples=["2026-11-17T14:30:00-05:00"])]

@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engine import RequestInvalid
 from engine.errors import RulesetInvalid, parse_path
-from engine.rules_engine import EngineFatal
+from engine.rules.adapter import EngineFatal
 from store.errors import StoreError
 
 MEDIA_TYPE = "application/problem+json"

@@ -1,7 +1,7 @@
 """Request models of the HTTP API (kept apart from the table models).
 
 They document the contract in OpenAPI and reject malformed input with located errors.
-Every value is checked by the function of engine/contract.py that the engine's own
+Every value is checked by the function of engine/evaluation/contract.py that the engine's own
 request parser uses, so the API, `loyalty evaluate` and the JSON Schemas accept the same
 documents (tests/engine/test_contract.py). Money is a decimal string (numbers are
 accepted), points are integers, instants carry a UTC offset, and no string may hold a
@@ -28,11 +28,11 @@ from pydantic import (
     model_validator,
 )
 
+import engine.evaluation.contract as contract
 from api.ids import LINE as _LINE
 from api.ids import Id, ProseCheck
 from api.instants import Instant
-from engine import contract
-from engine.request import discount_problem
+from engine.evaluation.request import discount_problem
 
 
 def _whole(least: int, most: int) -> BeforeValidator:

@@ -20,9 +20,9 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.loader import load_path
+from engine.language.loader import load_path
+from engine.language.validate import validate
 from engine.program import Program
-from engine.validate import validate
 
 RETAIL = Path(__file__).resolve().parents[1] / "rulesets" / "retail"
 

@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 def _run_one(history: str, workers: int) -> None:
     """Child process: one simulation; prints JSON with wall time and peak RSS."""
-    from engine.simulate import simulate
+    from engine.simulation.simulate import simulate
 
     start = time.perf_counter()
     doc = simulate(str(ROOT / "rulesets" / "retail"), history, workers=workers)
@@ -52,7 +52,7 @@ def main() -> None:
     if args.child:
         _run_one(args.child[0], int(args.child[1]))
         return
-    from engine.generate import generate
+    from engine.simulation.generate import generate
 
     with tempfile.TemporaryDirectory() as tmp:
         history = args.history or str(Path(tmp) / "history.jsonl")

@@ -18,7 +18,7 @@ INPUT = click.option("--input", "-i", "input_path", required=True, metavar="FILE
 def _run(ruleset: str, input_path: str, explain: bool) -> dict[str, Any]:
     from engine import RequestInvalid
     from engine import evaluate as run
-    from engine.rules_engine import EngineFailure
+    from engine.rules.adapter import EngineFailure
 
     program = load_program_or_exit(ruleset)
     request = read_json(input_path)

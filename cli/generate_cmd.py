@@ -30,7 +30,7 @@ def generate(members: int, events: int, seed: int, start: datetime, end: datetim
     Example:
       loyalty generate --members 1000 --events 50000 --seed 7 --out history.jsonl
     """
-    from engine.generate import generate as run
+    from engine.simulation.generate import generate as run
 
     try:
         if out_path:

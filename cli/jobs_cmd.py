@@ -94,7 +94,7 @@ def run(once: bool, only: tuple[str, ...], output: str, log_level: str,
       loyalty jobs run --once --only expiry -o json
       LOYALTY_FULFILMENT_DISPATCH_SECONDS=5 loyalty jobs run
     """
-    from store import jobs as store_jobs
+    import store.jobs as store_jobs
 
     selected = _select(store_jobs.default_jobs(_settings(database_url)), only)
     database = open_db(database_url)

@@ -55,7 +55,7 @@ def create(program: str, member_id: str, points: int | None, reward_id: str | No
            hold_minutes: int | None, as_of: str | None, idempotency_key: str | None,
            database_url: str) -> None:
     """Redeem for MEMBER_ID of PROGRAM and print the redemption as JSON."""
-    from store import redemptions
+    import store.redemptions as redemptions
 
     if (points is None) == (reward_id is None):
         fail("give either --points or --reward")
@@ -75,7 +75,7 @@ def create(program: str, member_id: str, points: int | None, reward_id: str | No
 @database_option
 def cancel(program: str, redemption_id: str, reason: str | None, database_url: str) -> None:
     """Cancel a redemption or release a hold: points and stock back."""
-    from store import redemptions
+    import store.redemptions as redemptions
 
     body = {"reason": reason} if reason else {}
     _run(database_url, lambda db, _: redemptions.cancel(db, program, redemption_id, body))
@@ -87,6 +87,6 @@ def cancel(program: str, redemption_id: str, reason: str | None, database_url: s
 @database_option
 def show(program: str, redemption_id: str, database_url: str) -> None:
     """A redemption with its lots, account and status history."""
-    from store import redemptions
+    import store.redemptions as redemptions
 
     _run(database_url, lambda db, _: redemptions.get(db, program, redemption_id))

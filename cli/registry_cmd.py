@@ -36,7 +36,7 @@ def _store_call(fn: Any, *args: Any, **kwargs: Any) -> Any:
 @database_option
 def publish(path: str, message: str, author: str | None, activate: str, database_url: str) -> None:
     """Validate the ruleset at PATH and store it as a new immutable version."""
-    from store import rulesets
+    import store.rulesets as rulesets
     from store.migrate import upgrade
 
     program = load_program_or_exit(path)  # exit 3 with located errors when invalid
@@ -60,7 +60,7 @@ def publish(path: str, message: str, author: str | None, activate: str, database
 def activate(program: str, version: int, at: str | None, declared: bool, author: str | None,
              database_url: str) -> None:
     """Make VERSION of PROGRAM live (now, --at, or --declared); older = rollback."""
-    from store import rulesets
+    import store.rulesets as rulesets
 
     when = None
     if at:
@@ -96,7 +96,7 @@ def _load(database_url: str, ref: str) -> Any:
 @database_option
 def diff(old: str, new: str, fmt: str, database_url: str) -> None:
     """Semantic diff, by rule id, between two rulesets: paths or PROGRAM@VERSION."""
-    from engine.diff import diff as semantic_diff
+    from engine.language.diff import diff as semantic_diff
 
     result = semantic_diff(_load(database_url, old), _load(database_url, new))
     click.echo(json.dumps(result.to_json(), indent=2) if fmt == "json" else result.to_text(),
@@ -114,7 +114,7 @@ def rulesets_group() -> None:
 @database_option
 def list_cmd(program: str | None, as_json: bool, database_url: str) -> None:
     """Programs, versions and which one is live."""
-    from store import rulesets
+    import store.rulesets as rulesets
     from store.programs import ProgramCache
 
     data = _store_call(rulesets.listing, open_db(database_url), ProgramCache(), program)
@@ -135,7 +135,7 @@ def list_cmd(program: str | None, as_json: bool, database_url: str) -> None:
 @database_option
 def show_cmd(program: str, version: int, sources: bool, database_url: str) -> None:
     """One version: digest, author, message, activations (and sources)."""
-    from store import rulesets
+    import store.rulesets as rulesets
 
     data = _store_call(rulesets.show, open_db(database_url), program, version)
     files = data.pop("sources")

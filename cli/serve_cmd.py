@@ -36,7 +36,7 @@ def serve(host: str, port: int, workers: int, log_level: str, database_url: str)
 
 def prepare(database_url: str) -> None:
     """Migrate and bootstrap the database; set what the workers read from the environment."""
-    from store import keys
+    import store.keys as keys
     from store.bootstrap import bootstrap
 
     database = open_db(database_url)

@@ -55,7 +55,7 @@ def _text(doc: dict[str, Any]) -> None:
 
 
 def _progress(history: str) -> tuple[Any, Callable[[int], None] | None]:
-    from engine.simulate import count_lines
+    from engine.simulation.simulate import count_lines
 
     if os.environ.get("LOYALTY_NO_PROGRESS"):
         return None, None
@@ -99,9 +99,9 @@ def simulate(ruleset: str, history: str, compare: str | None, output: str,
           --report report.html
       loyalty simulate -r rulesets/retail --history history.jsonl --member-states members.jsonl
     """
-    from engine.report import render
-    from engine.simulate import SimulationFailed
-    from engine.simulate import simulate as run
+    from engine.simulation.report import render
+    from engine.simulation.simulate import SimulationFailed
+    from engine.simulation.simulate import simulate as run
 
     program = load_program_or_exit(ruleset)
     other = load_program_or_exit(compare) if compare else None

@@ -93,7 +93,7 @@ def test(paths: tuple[str, ...], output: str) -> None:
       loyalty test --output junit > report.xml
     """
     from engine.errors import RulesetInvalid
-    from engine.suites import run_paths
+    from engine.suites.runner import run_paths
 
     try:
         results = run_paths(list(paths) or ["rulesets"])

@@ -8,8 +8,8 @@ import click
 
 from cli.output import EXIT_INVALID_RULESET, EXIT_OK, dump_json
 from engine.errors import RulesetError, RulesetInvalid
-from engine.loader import load_path
-from engine.validate import validate as validate_ruleset
+from engine.language.loader import load_path
+from engine.language.validate import validate as validate_ruleset
 
 
 def _check(path: str) -> dict[str, Any]:

@@ -9,8 +9,8 @@ Public API::
 No HTTP and no SQL are imported anywhere in this package.
 """
 
-from engine.evaluate import RequestInvalid, evaluate
+from engine.evaluation.evaluate import RequestInvalid, evaluate
+from engine.evaluation.state import MemberState
 from engine.program import Program, load_program
-from engine.state import MemberState
 
 __all__ = ["MemberState", "Program", "RequestInvalid", "evaluate", "load_program"]

@@ -5,11 +5,18 @@ from __future__ import annotations
 import calendar as _cal
 from datetime import date, datetime
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-if TYPE_CHECKING:
-    from engine.program import Program
+
+class Program(Protocol):
+    """What calendar arithmetic needs of a program (engine.program.Program has it)."""
+
+    @property
+    def timezone(self) -> ZoneInfo: ...
+
+    @property
+    def model(self) -> Any: ...
 
 
 @lru_cache(maxsize=64)

@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from engine import calendar
-from engine.compile import Compiled, compile_ruleset
-from engine.digest import digest
+import engine.calendar as calendar
 from engine.errors import RulesetInvalid
-from engine.model import Ruleset, build
+from engine.language.digest import digest
+from engine.language.model import Ruleset, build
+from engine.rules.compile import Compiled, compile_ruleset
 
 
 class ProgramIndex:
@@ -40,7 +40,7 @@ class ProgramIndex:
         self.effects = {r.rule_id: tuple((e.kind, e.value) for e in r.then) for r in model.rules}
         order = {r.rule_id: i for i, r in enumerate(model.rules)}
         self.rule_order = lambda item: order.get(item[0], 0)
-        self.rates: dict[tuple, Any] = {}  # line context → engine.earn.LineRates
+        self.rates: dict[tuple, Any] = {}  # line context → engine.evaluation.earn.LineRates
         self._multiplier_text: dict[Any, str] = {}
         self._tier_text: dict[str, tuple[str | None, str | None]] = {}
         self.rates_json: dict[int, tuple[Any, tuple[Any, ...]]] = {}  # id(LineRates) → parts
@@ -102,8 +102,8 @@ def load_program(source: str | Path | Mapping[str, str]) -> Program:
 
     Raises RulesetInvalid with every problem found, located and sorted.
     """
-    from engine.loader import load_path, load_sources
-    from engine.validate import validate
+    from engine.language.loader import load_path, load_sources
+    from engine.language.validate import validate
 
     loaded = load_sources(source) if isinstance(source, Mapping) else load_path(source)
     errors = validate(loaded)

@@ -6,8 +6,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from engine import tiers
-from store import external_accounts, ledger, members, usage
+import engine.evaluation.tiers as tiers
+import store.external_accounts as external_accounts
+import store.ledger as ledger
+import store.members as members
+import store.usage as usage
 from store.db import Database
 from store.errors import NotFound
 from store.programs import ProgramCache

@@ -2,7 +2,7 @@
 social shares — each limited per period as the ruleset says; idempotent on `event_id`.
 
 Who may refer whom, what a referral pays and when a birthday bonus is due are decided by
-engine/policies.py, as in the simulator: a friend is referred once per program (the
+engine/lifecycle/policies.py, as in the simulator: a friend is referred once per program (the
 `referrals` table), never in a circle, and the birthday bonus needs a birthday on record."""
 
 from __future__ import annotations
@@ -15,8 +15,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine import calendar, policies
-from store import debt, ledger, members, usage
+import engine.calendar as calendar
+import engine.lifecycle.policies as policies
+import store.debt as debt
+import store.ledger as ledger
+import store.members as members
+import store.usage as usage
 from store.db import Database
 from store.errors import Conflict, StoreError, Unprocessable
 from store.lifecycle_models import ReferralRow

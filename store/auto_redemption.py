@@ -18,9 +18,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import calendar
-from engine.redeem import AutoSettingsInvalid, auto_settings, money
-from store import ledger, lots, members
+import engine.calendar as calendar
+import store.ledger as ledger
+import store.lots as lots
+import store.members as members
+from engine.evaluation.redeem import AutoSettingsInvalid, auto_settings, money
 from store.db import Database
 from store.errors import NotFound, Unprocessable
 from store.lifecycle_models import AutoRedemptionRow

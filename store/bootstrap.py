@@ -6,8 +6,8 @@ import importlib.util
 from datetime import UTC, datetime
 from pathlib import Path
 
+import store.registry as registry
 from engine import load_program
-from store import registry
 from store.db import Database
 from store.migrate import upgrade
 from store.models import ProgramRow

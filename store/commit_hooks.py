@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from store import auto_redemption
+import store.auto_redemption as auto_redemption
 from store.models import MemberRow
 
 
@@ -35,7 +35,7 @@ def after_commit(session: Session, program: Any, member: MemberRow, order_id: st
 
 def _fulfil_captured(session: Session, program: Any, captured: list[str]) -> None:
     """A captured reward hold is now a completed sale: route its goods."""
-    from store import fulfilment
+    import store.fulfilment as fulfilment
     from store.redemption_models import RedemptionRow
 
     config = program.model.redemption

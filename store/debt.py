@@ -5,7 +5,7 @@ A debt is recorded on the refund's `reverse` entry itself: its `remaining` is ne
 (minus the points still owed), so a member's balance stays the sum of the ledger entries
 *and* the sum of `remaining` over all entries. Points that arrive later — a new lot, or
 points that come back to a lot when a redemption is cancelled, a hold released or a
-captured hold refunded — repay the debt before anything else (engine/policies.py
+captured hold refunded — repay the debt before anything else (engine/lifecycle/policies.py
 `repayment`): `settle` draws them from their lots to the oldest debt, recorded in
 `lot_allocations` like any debit's draw. Hence a member never has both a debt and points
 left in an unexpired lot, and expiry — which only takes points left in lots — never
@@ -21,8 +21,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.policies import repayment
-from store import lots
+import store.lots as lots
+from engine.lifecycle.policies import repayment
 from store.models import LedgerEntryRow, MemberRow
 
 

@@ -21,7 +21,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from store import clock, ledger
+import store.clock as clock
+import store.ledger as ledger
 from store.db import Database
 from store.models import LedgerEntryRow, MemberRow
 from store.redemption_models import RedemptionRow
@@ -89,7 +90,8 @@ def run(db: Database, programs: list[str] | None, as_of: datetime, batch_size: i
         actor: str = "cli",
         on_batch: Callable[[str, ExpiryReport], None] | None = None) -> dict[str, ExpiryReport]:
     """The expiry job over `programs` (every published program when None), audited."""
-    from store import audit, registry
+    import store.audit as audit
+    import store.registry as registry
 
     with db.reading() as session:
         if programs is None:

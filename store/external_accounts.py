@@ -34,9 +34,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
-from engine.model import PointsAccount
-from store import external_points as ext
-from store import ids
+import store.external_points as ext
+import store.ids as ids
+from engine.language.model import PointsAccount
 from store.db import Database
 from store.errors import BadGateway, Unavailable, Unprocessable
 from store.lifecycle_models import ExternalTransferRow
@@ -193,9 +193,9 @@ _declared: dict[tuple[str, int], PointsAccount | None] = {}  # versions are immu
 def _external_versions(db: Database) -> dict[tuple[str, int], PointsAccount]:
     """Every published version whose balances are external (read from the model alone:
     nothing is compiled)."""
-    from engine.loader import load_sources
-    from engine.model import build
-    from store import registry
+    import store.registry as registry
+    from engine.language.loader import load_sources
+    from engine.language.model import build
 
     found: dict[tuple[str, int], PointsAccount] = {}
     with db.reading() as session:

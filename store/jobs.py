@@ -46,7 +46,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from store import clock, expiry, fulfilment
+import store.clock as clock
+import store.expiry as expiry
+import store.fulfilment as fulfilment
 from store.db import Database
 from store.settings import Settings
 
@@ -98,7 +100,7 @@ def external_points(db: Database) -> dict[str, Any]:
     (store/external_accounts.py). Safe in several workers: transfers are claimed with a
     lease (SKIP LOCKED on PostgreSQL), queuing is idempotent (one transfer per ledger
     entry, a unique key), and settling a debit moves its journal row conditionally."""
-    from store import external_accounts
+    import store.external_accounts as external_accounts
 
     return external_accounts.run_job(db)
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from store import audit
+import store.audit as audit
 from store.errors import NotFound, Unprocessable
 from store.models import ApiKeyRow
 

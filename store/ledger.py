@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
-from store import clock
+import store.clock as clock
 from store.models import LedgerEntryRow, LotAllocationRow, MemberRow
 
 KINDS = ("earn", "bonus", "redeem", "expire", "reverse", "adjust")

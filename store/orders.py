@@ -18,9 +18,14 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+import store.debt as debt
+import store.external_accounts as external_accounts
+import store.ledger as ledger
+import store.members as members
+import store.tiering as tiering
+import store.usage as usage
 from engine import evaluate
-from engine.request import RequestInvalid, parse
-from store import debt, external_accounts, ledger, members, tiering, usage
+from engine.evaluation.request import RequestInvalid, parse
 from store.commit_hooks import after_commit
 from store.db import Database
 from store.errors import Conflict
@@ -172,7 +177,7 @@ def _write_points(session: Session, program: Any, member: MemberRow, result: dic
                   order_id: str, at: datetime) -> int:
     """Ledger lots for an order, in one statement: one per rule that earned points (`bonus`
     for campaign and custom bonuses), the order's activity bonuses, upgrade bonuses."""
-    from engine import calendar
+    import engine.calendar as calendar
 
     bonus_rules = {b["rule"] for b in result["earn"]["bonuses"]}
     lots = [{"kind": "bonus" if rule in bonus_rules else "earn", "points": points, "rule": rule,

@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
+import store.registry as registry
 from engine import load_program
-from store import registry
 from store.db import Database
 from store.errors import NotFound, Unprocessable
 

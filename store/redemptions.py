@@ -3,7 +3,7 @@
 One transaction per redemption, holding the member's row lock and, for a stocked reward,
 the stock row's lock (PostgreSQL: SELECT … FOR UPDATE, always member first, then stock;
 SQLite: the IMMEDIATE write transaction). Inside it: lots past their date are expired,
-eligibility is assessed by the engine (`engine.redeem.assess`) against the available
+eligibility is assessed by the engine (`engine.evaluation.redeem.assess`) against the available
 balance and the remaining stock, then one `redeem` entry is written and the points are
 drawn from the oldest unexpired lots. Hence the balance and the stock never go below
 zero whatever the concurrency. A redemption with an `order_id` is a checkout hold
@@ -24,11 +24,16 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine.policies import NEGATIVE_BALANCE
-from engine.redeem import assess
-from engine.request import Redeem
-from store import auto_redemption, external_accounts, fulfilment, ledger, lots, members, refunds
-from store import external_points as ext
+import store.auto_redemption as auto_redemption
+import store.external_accounts as external_accounts
+import store.external_points as ext
+import store.fulfilment as fulfilment
+import store.ledger as ledger
+import store.lots as lots
+import store.members as members
+import store.refunds as refunds
+from engine.evaluation.redeem import NEGATIVE_BALANCE, assess
+from engine.evaluation.request import Redeem
 from store.clock import now as clock_now
 from store.db import Database
 from store.errors import Conflict, NotFound, StoreError, Unprocessable

@@ -2,7 +2,7 @@
 is re-qualified. Idempotent on (order, refund_id) like commits.
 
 What is taken back once the order's points were spent follows the `refund_policy` of the
-ruleset version the order was earned under (engine/policies.py): `clawback` takes back the
+ruleset version the order was earned under (engine/lifecycle/policies.py): `clawback` takes back the
 whole refunded share, from the member's other points and then as debt (store/debt.py);
 `forfeit_remaining` only what the order's lots still hold. The first-purchase bonus
 leaves with an order refunded in full."""
@@ -17,8 +17,12 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine import policies
-from store import debt, ledger, members, tiering, usage
+import engine.lifecycle.policies as policies
+import store.debt as debt
+import store.ledger as ledger
+import store.members as members
+import store.tiering as tiering
+import store.usage as usage
 from store.clock import now as clock_now
 from store.db import Database
 from store.errors import Conflict, NotFound, Unprocessable
@@ -279,7 +283,8 @@ def _give_back_payment(session: Session, member: MemberRow, order: OrderRow, sha
     """Points that paid for the order (checkout holds it captured) come back with the
     goods: pay-with-points in proportion to the amount refunded so far, a reward once
     the whole order is refunded. Returns the points given back now."""
-    from store import external_accounts, lots
+    import store.external_accounts as external_accounts
+    import store.lots as lots
     from store.redemption_models import RedemptionEventRow, RedemptionRow
 
     rows = session.scalars(select(RedemptionRow).where(

@@ -18,7 +18,8 @@ from sqlalchemy import Connection, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from store import audit, clock
+import store.audit as audit
+import store.clock as clock
 from store.errors import Conflict, NotFound, Unprocessable
 from store.models import ActivationRow, ProgramRow, RegistryGenerationRow, RulesetVersionRow
 from store.upsert import insert_ignore

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import store.clock as clock
+import store.registry as registry
 from engine import load_program
-from engine.diff import Diff, diff
-from store import clock, registry
+from engine.language.diff import Diff, diff
 from store.db import Database
 from store.errors import Forbidden
 from store.programs import ProgramCache

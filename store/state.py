@@ -10,8 +10,10 @@ from typing import Any
 from sqlalchemy import Connection, Row
 from sqlalchemy.orm import Session
 
+import store.members as members
+import store.tiering as tiering
+import store.usage as usage
 from engine import MemberState
-from store import members, tiering, usage
 from store.models import MemberRow
 
 
@@ -34,7 +36,7 @@ def member_state(session: Session | Connection, program: Any,
 
     tier = tiering.effective_tier(program, member.tier if member else None,
                                   member.tier_since if member else None, at, stats)
-    from engine import tiers as engine_tiers
+    import engine.evaluation.tiers as engine_tiers
     spend, orders = stats(engine_tiers.window_start(program, at), at)
     counters = usage.member_usage(session, program, member_pk, at)
     return MemberState(

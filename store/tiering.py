@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from engine import tiers
+import engine.evaluation.tiers as tiers
 
 Stats = Callable[[datetime | None, datetime], tuple[Decimal, int]]
 TINY = timedelta(microseconds=1)

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.orm import Session
 
-from engine import calendar
+import engine.calendar as calendar
 from store.models import CampaignBudgetRow, RewardStockRow, UsageCounterRow
 from store.upsert import increment, insert_ignore
 

@@ -105,7 +105,7 @@ def check_invariants(result: dict[str, Any]) -> None:
 
 @pytest.fixture(scope="session")
 def run() -> Callable[..., dict[str, Any]]:
-    """`run(program, request)` → `engine.evaluate(...)`, with the invariants checked."""
+    """`run(program, request)` → `engine.evaluation.evaluate(...)`, with the invariants checked."""
     from engine import evaluate
 
     def go(program: Program, request: dict[str, Any], **kw: Any) -> dict[str, Any]:

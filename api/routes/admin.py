@@ -7,6 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from pydantic import Field
 
+import store.clock as clock
+import store.expiry as expiry
+import store.external_accounts as external_accounts
 from api.deps import AdminKey, StoreDep
 from api.ids import Id, RowId
 from api.instants import Instant, refuse_future
@@ -14,7 +17,6 @@ from api.problems import ApiProblem
 from api.render import Json
 from api.routes.checkout import ProgramPath
 from api.schemas import Strict
-from store import clock, expiry, external_accounts
 
 router = APIRouter(prefix="/admin", tags=["admin"])  # under /v1/programs/{program}
 

@@ -7,12 +7,13 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends
 from pydantic import Field
 
+import store.auto_redemption as auto_redemption
+import store.keys as keys
 from api.deps import ApiKeyDep, StoreDep, require
 from api.render import Json
 from api.routes.checkout import ProgramPath
 from api.routes.members import MemberPath
 from api.schemas import Strict
-from store import auto_redemption, keys
 
 router = APIRouter(tags=["redemptions"])
 RedeemKey = Annotated[keys.ApiKey, Depends(require("redeem", "commit"))]

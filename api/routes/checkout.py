@@ -7,13 +7,15 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from fastapi.concurrency import run_in_threadpool
 
+import store.activities as activities
+import store.orders as orders
+import store.refunds as refunds
 from api.deps import CommitKey, EvaluateKey, StoreDep
 from api.ids import Id
 from api.instants import refuse_future
 from api.metrics import record_evaluation, record_points
 from api.render import Json, created_or_replayed
 from api.schemas import ActivityIn, CommitIn, EvaluationIn, ProgramId, RefundIn
-from store import activities, orders, refunds
 
 router = APIRouter(prefix="/v1/programs/{program}", tags=["checkout"])
 ProgramPath = Annotated[ProgramId, Path(description="program id, e.g. retail")]

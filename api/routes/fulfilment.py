@@ -8,12 +8,12 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query
 from pydantic import Field
 
+import store.fulfilment as fulfilment
 from api.deps import AdminKey, StoreDep
 from api.ids import RowId, Text
 from api.render import Json, created_or_replayed
 from api.routes.checkout import ProgramPath
 from api.schemas import Strict
-from store import fulfilment
 
 router = APIRouter(prefix="/fulfilment", tags=["fulfilment"])
 RedemptionPath = Annotated[RowId, Path(description="redemption id")]

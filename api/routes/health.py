@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import Response
 
+import engine.rules.adapter as rules_engine
 from api.deps import StoreDep
 from api.metrics import exposition
 from api.problems import ApiProblem
 from api.render import Json
-from engine import rules_engine
 
 router = APIRouter(tags=["operations"])
 

@@ -7,12 +7,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
+import store.accounts as accounts
+import store.clock as clock
 from api.deps import ApiKeyDep, CatalogKey, StoreDep
 from api.ids import Id, RowId
 from api.instants import Instant
 from api.render import Json
 from api.routes.checkout import ProgramPath
-from store import accounts, clock
 
 router = APIRouter(prefix="/v1/programs/{program}", tags=["members"])
 MemberPath = Annotated[Id, Path(description="member id")]

@@ -7,13 +7,15 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Depends, Path
 from pydantic import Field, model_validator
 
+import store.fulfilment as fulfilment
+import store.keys as keys
+import store.redemptions as redemptions
 from api.deps import StoreDep, require
 from api.ids import Id, RowId, Text
 from api.instants import Instant, refuse_future
 from api.render import Json, created_or_replayed
 from api.routes.checkout import ProgramPath
 from api.schemas import Money, Strict
-from store import fulfilment, keys, redemptions
 
 router = APIRouter(prefix="/v1/programs/{program}", tags=["redemptions"])
 RedeemKey = Annotated[keys.ApiKey, Depends(require("redeem", "commit"))]
@@ -74,12 +76,3 @@ def cancel(program: ProgramPath, redemption_id: RedemptionPath, services: StoreD
     outcome = redemptions.cancel(services.db, program, redemption_id,
                                  body.model_dump(mode="json", exclude_none=True) if body else {})
     return created_or_replayed(outcome.result, outcome.created)
-
-
-# The ledger lifecycle's other routers are mounted under this one, so api/app.py (which
-# registers this router) needs no edit for them.
-from api.routes import admin, auto_redemption  # noqa: E402
-from api.routes import fulfilment as fulfilment_routes  # noqa: E402
-
-for _sub in (admin, auto_redemption, fulfilment_routes):
-    router.include_router(_sub.router)

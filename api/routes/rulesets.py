@@ -7,10 +7,10 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import PlainTextResponse, Response
 
+import store.rulesets as rulesets
 from api.deps import AdminKey, ApiKeyDep, StoreDep
 from api.render import Json
 from api.schemas import ActivateIn, ProgramId, PublishIn
-from store import rulesets
 
 router = APIRouter(prefix="/v1/rulesets", tags=["rulesets"])
 ProgramPath = Annotated[ProgramId, Path()]

@@ -15,13 +15,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from engine import calendar, policies
-from engine.facts import order_fact
+import engine.calendar as calendar
+import engine.lifecycle.policies as policies
+from engine.evaluation.request import Request
+from engine.language.model import Campaign
 from engine.lifecycle.book import MemberBook
 from engine.lifecycle.context import Lifecycle, Step
 from engine.lifecycle.records import OrderRecord
-from engine.model import Campaign
-from engine.request import Request
+from engine.rules.facts import order_fact
 
 ORDER_ACTIVITIES = frozenset({"first_purchase"})
 
@@ -87,9 +88,6 @@ def record_activity(lc: Lifecycle, book: MemberBook, name: str, event_id: str, a
     """Award activity `name` to `book` at `at`; a referral also pays `friend`.
     `referrer_of(member id)` says who referred a member (a referral never goes in a
     circle, however long)."""
-    step = ActivityStep()
-    lc.advance(book, at, step)
-    lc.note(step, records)
     if name == "referral":
         refusal = policies.referral_refusal(
             book.member_id, friend.member_id if friend else None,
@@ -97,7 +95,10 @@ def record_activity(lc: Lifecycle, book: MemberBook, name: str, event_id: str, a
                             else book.referred_by if m == book.member_id else None))
         if refusal is not None:
             raise ActivityRefused(refusal.code, refusal.message, "/friend_id")
-    _check(lc, book, name, at)
+    _check(lc, book, name, at)  # a refused activity changes nothing, not even time
+    step = ActivityStep()
+    lc.advance(book, at, step)
+    lc.note(step, records)
     activity = lc.model.earning.activities[name]
     pts, friend_pts, rule = activity.points, activity.friend_bonus, f"earning.activities.{name}"
     if name == "referral":

@@ -94,6 +94,7 @@ class MemberBook:
     awarded_upgrades: list[str] = field(default_factory=list)
     orders_count: int = 0
     lots: list[Lot] = field(default_factory=list)  # open lots, in consumption order
+    held: int = 0  # the points left in `lots`, kept with them
     next_lot: int = 1
     debt: int = 0  # points owed after a clawback took more than the member held
     # tier qualification: calendar windows by key ("2026", "lifetime"), rolling entries
@@ -114,7 +115,7 @@ class MemberBook:
 
     @property
     def balance(self) -> int:
-        return sum(lot.left for lot in self.lots) - self.debt
+        return self.held - self.debt
 
     def next_expiry(self) -> datetime | None:
         dated = [lot.expires_at for lot in self.lots if lot.expires_at is not None]
@@ -170,6 +171,7 @@ def from_json(data: dict[str, Any]) -> MemberBook:
         orders_count=int(data.get("orders_count", 0)),
         lots=[Lot(no, _at(earned), _at(expires), points, left, source)  # type: ignore[arg-type]
               for no, earned, expires, points, left, source in data.get("lots") or ()],
+        held=sum(int(lot[4]) for lot in data.get("lots") or ()),
         next_lot=int(data.get("next_lot", 1)), debt=int(data.get("debt", 0)),
         windows={k: Window(Decimal(s), int(n), g)
                  for k, (s, n, g) in (data.get("windows") or {}).items()},

@@ -10,15 +10,16 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
+import engine.calendar as calendar
 import engine.lifecycle.points as points
-from engine import calendar, policies
+import engine.lifecycle.policies as policies
+from engine.evaluation.state import MemberState
+from engine.language.model import Rotation
 from engine.lifecycle.book import MemberBook
 from engine.lifecycle.changes import Change, Entry, StockMove, TierChange
 from engine.lifecycle.records import OrderRecord, RedemptionRecord, expired_orders
 from engine.lifecycle.tiering import TierRules
-from engine.model import Rotation
 from engine.program import Program
-from engine.state import MemberState
 
 ZERO = Decimal(0)
 
@@ -68,6 +69,11 @@ class Lifecycle:
         self.stocked = frozenset(r.id for r in model.redemption.catalog if r.stock is not None) \
             if model.redemption else frozenset()
         self.refund_policy = policies.refund_policy(model.redemption)
+        self._activity_per = {name: a.limit.per if a.limit else "lifetime"
+                              for name, a in model.earning.activities.items()}
+        self._local: tuple[datetime | None, datetime | None] = (None, None)
+        self._periods: dict[str, str] = {}  # period kind → key, for the instant in `_local`
+        self._expiry: tuple[datetime | None, datetime | None] = (None, None)
 
     # ------------------------------------------------------------ books
     def new_book(self, member_id: str, at: datetime, attributes: dict | None = None,
@@ -82,10 +88,23 @@ class Lifecycle:
         return book
 
     def expiry_of(self, at: datetime) -> datetime | None:
-        return calendar.expiry_at(self.program, at)
+        if self._expiry[0] is not at:  # the lots of one event share their expiry
+            self._expiry = (at, calendar.expiry_at(self.program, at))
+        return self._expiry[1]
+
+    def local(self, at: datetime) -> datetime:
+        """`at` in the program's timezone (the last answer is kept: one event asks often)."""
+        if self._local[0] is not at:
+            self._local = (at, calendar.local(self.program, at))
+            self._periods = {}
+        return self._local[1]  # type: ignore[return-value]
 
     def period(self, per: str, at: datetime) -> str:
-        return calendar.period_of(per, calendar.local(self.program, at).date())
+        local = self.local(at)
+        key = self._periods.get(per)
+        if key is None:
+            key = self._periods[per] = calendar.period_of(per, local.date())
+        return key
 
     def cap_period(self, rotation: Rotation, at: datetime) -> str:
         return rotation.id if rotation.cap_period == "rotation" else \
@@ -129,12 +148,15 @@ class Lifecycle:
     def note(step: Step, records: Mapping[str, OrderRecord] | None) -> None:
         """Tell the order records the step's new `expire` entries drew on: points an order
         lost to expiry are never taken back by its refunds."""
-        if records:
-            for order_id, draws in expired_orders(step.entries()[step.noted:]).items():
+        changes = step.changes
+        if records and any(type(c) is Entry and c.kind == "expire"
+                           for c in changes[step.noted:]):
+            fresh = [c for c in changes[step.noted:] if type(c) is Entry]
+            for order_id, draws in expired_orders(fresh).items():
                 record = records.get(order_id)
                 if record is not None:
                     record.note_expired(draws)
-        step.noted = len(step.entries())
+        step.noted = len(changes)
 
     # ------------------------------------------------------------ the evaluator's view
     def state(self, book: MemberBook, at: datetime, pool: Pool,
@@ -142,11 +164,13 @@ class Lifecycle:
         """What the evaluator needs to know about the member at `at`."""
         spend, orders = self.tiers.totals(book, at) if self.tiers else (ZERO, 0)
         caps = {rule: spent for rule, (period, spent) in book.caps.items()
-                if rule in self.rotations and period == self.cap_period(self.rotations[rule], at)}
+                if rule in self.rotations and period == self.cap_period(self.rotations[rule], at)
+                } if book.caps else {}
         challenges = {cid: c.spend for cid, c in book.challenges.items()
-                      if c.started_at <= at and (c.ends_at is None or at < c.ends_at)}
+                      if c.started_at <= at and (c.ends_at is None or at < c.ends_at)
+                      } if book.challenges else {}
         activities = {name: n for name, (period, n) in book.activities.items()
-                      if period == self.activity_period(name, at)}
+                      if period == self.activity_period(name, at)} if book.activities else {}
         return MemberState(
             tier=book.tier, balance=points.spendable(book, at), orders_count=book.orders_count,
             qualifying_spend=spend, qualifying_orders=orders, cap_usage=caps,
@@ -159,9 +183,7 @@ class Lifecycle:
             tier_since=book.tier_since)
 
     def activity_period(self, name: str, at: datetime) -> str:
-        activity = self.model.earning.activities.get(name)
-        per = activity.limit.per if activity is not None and activity.limit else "lifetime"
-        return self.period(per, at)
+        return self.period(self._activity_per.get(name, "lifetime"), at)
 
     # ------------------------------------------------------------ crediting
     def credit(self, book: MemberBook, parts: list[tuple[str, str, int]], at: datetime,

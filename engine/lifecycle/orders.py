@@ -16,13 +16,14 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from engine.evaluate import evaluate_request
+from engine.evaluation.evaluate import evaluate_request
+from engine.evaluation.evaluator import check_currency
+from engine.evaluation.request import Order, Request
 from engine.lifecycle.book import Challenge, MemberBook
 from engine.lifecycle.changes import BudgetMove, CashbackMove
 from engine.lifecycle.context import IdFactory, Lifecycle, Pool, Step
 from engine.lifecycle.records import OrderLine, OrderRecord, Payment, RedemptionRecord
 from engine.lifecycle.redemptions import redeem_automatically
-from engine.request import Order, Request
 
 ZERO = Decimal(0)
 
@@ -43,17 +44,20 @@ def commit_order(lc: Lifecycle, book: MemberBook, request: Request, pool: Pool,
                  new_id: IdFactory, summary: bool = False,
                  records: Mapping[str, OrderRecord] | None = None) -> OrderStep:
     """Evaluate `request` (which has an order) against `book` and book the result.
-    `records`: the member's order records the caller keeps (told of expired points)."""
+    `records`: the member's order records the caller keeps (told of expired points).
+    `summary` (the simulator): the evaluation's summary mode, and a record without its
+    lines (such an order is refunded by amount only)."""
     order = request.order
     assert order is not None, "a commit needs an order"
     at = order.placed_at
+    check_currency(lc.program, order)  # a refused order changes nothing, not even time
     step = OrderStep()
     lc.advance(book, at, step)
     lc.note(step, records)
     state = lc.state(book, at, pool, stock=bool(request.redeem and request.redeem.reward_id))
     result = evaluate_request(lc.program, request, state, summary=summary)
     step.result = result
-    record = _book_points(lc, book, order, at, result, step)
+    record = _book_points(lc, book, order, at, result, step, summary)
     _book_usage(lc, book, at, result, record, step)
     _book_tier(lc, book, order.id, at, result, record, step)
     book.orders_count += 1
@@ -66,7 +70,7 @@ def commit_order(lc: Lifecycle, book: MemberBook, request: Request, pool: Pool,
 
 
 def _book_points(lc: Lifecycle, book: MemberBook, order: Order, at: datetime,
-                 result: dict[str, Any], step: Step) -> OrderRecord:
+                 result: dict[str, Any], step: Step, summary: bool) -> OrderRecord:
     order_id = order.id
     earn = result["earn"]
     bonus_rules = {b["rule"] for b in earn["bonuses"]}
@@ -99,9 +103,12 @@ def _book_points(lc: Lifecycle, book: MemberBook, order: Order, at: datetime,
         step.changes.append(CashbackMove(cashback))
     lines = tuple(OrderLine(ln.quantity, ln.amount, _dec(out["eligible_amount"]),
                             _dec(out.get("points_exact", out["points"])))
-                  for ln, out in zip(order.lines, earn["lines"]))
+                  for ln, out in zip(order.lines, earn["lines"])) if not summary else ()
     by_rule = tuple((rule, int(pts)) for rule, pts in earn["by_rule"].items() if pts)
-    return OrderRecord(order_id=order_id, placed_at=at, lines=lines, by_rule=by_rule,
+    return OrderRecord(order_id=order_id, placed_at=at, lines=lines,
+                       net=sum((ln.amount for ln in order.lines), ZERO),
+                       spend=sum((_dec(out["eligible_amount"]) for out in earn["lines"]), ZERO),
+                       by_rule=by_rule,
                        cashback=cashback, lot=lot, first_purchase=first)
 
 

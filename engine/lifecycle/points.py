@@ -40,13 +40,17 @@ def open_lot(book: MemberBook, points: int, at: datetime, expires_at: datetime |
     book.debt -= repaid
     if points - repaid > 0:
         _insert(book, Lot(no, at, expires_at, points, points - repaid, source))
+        book.held += points - repaid
     repay = (Draw(DEBT_LOT, repaid, None, at, source),) if repaid else ()
     return no, repay
 
 
 def spendable(book: MemberBook, at: datetime) -> int:
     """Points a redemption at `at` may use: lots earned by then and not expired, less
-    debt (a book with debt has no open lot, so that is then negative)."""
+    debt (a book with debt has no open lot, so that is then negative). A book brought to
+    `at` (`Lifecycle.advance`) has expired what is due and holds nothing earned later."""
+    if at == book.last_at:
+        return book.held - book.debt
     total = sum(lot.left for lot in book.lots if lot.earned_at <= at
                 and (lot.expires_at is None or lot.expires_at > at))
     return total - book.debt
@@ -68,21 +72,26 @@ def take_fifo(book: MemberBook, points: int, at: datetime) -> tuple[Draw, ...]:
     if left:
         raise AssertionError(f"lots short by {left} points for member {book.member_id}")
     book.lots = keep
+    book.held -= points
     return tuple(draws)
 
 
 def expire_due(book: MemberBook, at: datetime) -> list[Entry]:
     """An `expire` entry for every lot whose time is at or before `at`, dated at the
-    lot's expiry."""
-    out, keep = [], []
-    for lot in book.lots:
-        if lot.expires_at is not None and lot.expires_at <= at:
-            out.append(Entry("expire", -lot.left, "redemption.expiry", "expiry", str(lot.no),
-                             lot.expires_at, draws=(_draw(lot, lot.left),)))
-        else:
-            keep.append(lot)
-    book.lots = keep
-    return sorted(out, key=lambda e: (e.at, e.draws[0].lot))
+    lot's expiry (lots are kept soonest expiry first: the due ones lead)."""
+    lots = book.lots
+    due = 0
+    while due < len(lots) and lots[due].expires_at is not None \
+            and lots[due].expires_at <= at:  # type: ignore[operator]
+        due += 1
+    if not due:
+        return []
+    out = [Entry("expire", -lot.left, "redemption.expiry", "expiry", str(lot.no),
+                 lot.expires_at, draws=(_draw(lot, lot.left),))  # type: ignore[arg-type]
+           for lot in lots[:due]]
+    book.held -= sum(lot.left for lot in lots[:due])
+    del lots[:due]
+    return out
 
 
 def claw_back(book: MemberBook, points: int, own: Iterable[int], at: datetime
@@ -100,6 +109,7 @@ def claw_back(book: MemberBook, points: int, own: Iterable[int], at: datetime
                 left -= take
                 draws.append(_draw(lot, take))
     book.lots = [lot for lot in book.lots if lot.left]
+    book.held -= points - left
     if left:
         book.debt += left
         draws.append(Draw(DEBT_LOT, left, None, at, "debt"))
@@ -119,6 +129,7 @@ def take_own(book: MemberBook, points: int, own: Iterable[int]) -> tuple[Draw, .
                 left -= take
                 draws.append(_draw(lot, take))
     book.lots = [lot for lot in book.lots if lot.left]
+    book.held -= points - left
     return tuple(draws)
 
 
@@ -145,5 +156,6 @@ def restore(book: MemberBook, draws: Iterable[Draw], at: datetime) -> tuple[Draw
                               draw.source))
         else:
             lot.left += points
+        book.held += points
         given.append(Draw(draw.lot, points, draw.expires_at, draw.earned_at, draw.source))
     return tuple(given)

@@ -40,7 +40,9 @@ class Payment:
 class OrderRecord:
     order_id: str
     placed_at: datetime
-    lines: tuple[OrderLine, ...]
+    lines: tuple[OrderLine, ...]  # () where only amounts are refunded (the simulator)
+    net: Decimal  # the lines' net amounts
+    spend: Decimal  # their eligible amounts: what counts for qualification
     by_rule: tuple[tuple[str, int], ...]  # the order's points by rule (earn.by_rule)
     cashback: Decimal
     lot: int | None  # the lot the order's points opened
@@ -68,13 +70,12 @@ class OrderRecord:
             if draw.lot in mine:
                 self.lost[draw.lot] = self.lost.get(draw.lot, 0) + draw.points
 
-    @property
-    def net(self) -> Decimal:
-        return sum((ln.amount for ln in self.lines), ZERO)
-
-    @property
-    def spend(self) -> Decimal:
-        return sum((ln.eligible for ln in self.lines), ZERO)
+    def refunded_money(self) -> Decimal:
+        """The amount refunded so far (by amount, or by lines)."""
+        if self.refunded_amount:
+            return self.refunded_amount
+        return sum((ln.amount * self.refunded.get(i, 0) / ln.quantity
+                    for i, ln in enumerate(self.lines)), ZERO)
 
 
 @dataclass(slots=True)
@@ -142,6 +143,7 @@ def order_json(r: OrderRecord) -> dict[str, Any]:
         "order_id": r.order_id, "placed_at": _t(r.placed_at),
         "lines": [[ln.quantity, str(ln.amount), str(ln.eligible), str(ln.points)]
                   for ln in r.lines],
+        "net": str(r.net), "spend": str(r.spend),
         "by_rule": [list(item) for item in r.by_rule], "cashback": str(r.cashback),
         "lot": r.lot,
         "first_purchase": list(r.first_purchase) if r.first_purchase else None,
@@ -165,6 +167,7 @@ def order_from(data: dict[str, Any]) -> OrderRecord:
         order_id=data["order_id"], placed_at=placed,
         lines=tuple(OrderLine(int(q), Decimal(a), Decimal(e), Decimal(p))
                     for q, a, e, p in data["lines"]),
+        net=Decimal(data["net"]), spend=Decimal(data["spend"]),
         by_rule=tuple((rule, int(points)) for rule, points in data["by_rule"]),
         cashback=Decimal(data["cashback"]), lot=data.get("lot"),
         first_purchase=(int(first[0]), first[1]) if first else None,

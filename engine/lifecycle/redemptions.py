@@ -1,7 +1,7 @@
 """Redemptions against a book: paying with points, catalog rewards, checkout holds,
 automatic redemption, and putting points back (cancel, release).
 
-Eligibility is the engine's (`engine.redeem.assess`: minimum, balance, share of the
+Eligibility is the engine's (`engine.evaluation.redeem.assess`: minimum, balance, share of the
 order, stock, tier, and a negative balance); this module draws the points from the lots
 spendable at the redemption's instant, soonest expiry first.
 """
@@ -15,12 +15,12 @@ from decimal import Decimal
 from typing import Any
 
 import engine.lifecycle.points as points
+from engine.evaluation.redeem import assess
+from engine.evaluation.request import Redeem
 from engine.lifecycle.book import AutoSettings, MemberBook
 from engine.lifecycle.changes import Entry, StockMove
 from engine.lifecycle.context import IdFactory, Lifecycle, Pool, Step
 from engine.lifecycle.records import OrderRecord, RedemptionRecord
-from engine.redeem import assess
-from engine.request import Redeem
 
 HOLD_MINUTES = 30
 
@@ -113,7 +113,7 @@ def redeem_automatically(lc: Lifecycle, book: MemberBook, at: datetime, order_id
 
 def configure_automatic(lc: Lifecycle, book: MemberBook, settings: dict[str, Any]) -> None:
     """Store a member's automatic-redemption settings (checked by
-    `engine.redeem.auto_settings` against the program's offer)."""
+    `engine.evaluation.redeem.auto_settings` against the program's offer)."""
     frequency = settings.get("frequency")
     book.auto = AutoSettings(bool(settings["enabled"]), int(settings["threshold"]),
                              int(settings["unit"]), str(settings["method"]),

@@ -28,7 +28,7 @@ from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
 
 import engine.lifecycle.points as points
-from engine import policies
+import engine.lifecycle.policies as policies
 from engine.lifecycle.book import MemberBook
 from engine.lifecycle.changes import BudgetMove, CashbackMove, Draw, Entry
 from engine.lifecycle.context import Lifecycle, Step
@@ -60,6 +60,8 @@ def _floor(value: Decimal) -> Decimal:
 
 def _share(record: OrderRecord, returned: Mapping[int, int], weight: str) -> Decimal:
     lines = record.lines
+    if not lines:  # an order kept without its lines is only ever refunded by amount
+        return ZERO
     if all(returned.get(i, 0) >= ln.quantity for i, ln in enumerate(lines)):
         return ONE
     weights = [getattr(ln, weight) for ln in lines]
@@ -99,30 +101,37 @@ def refund(lc: Lifecycle, book: MemberBook, record: OrderRecord, at: datetime, r
     too_early = policies.refund_before_order(record.placed_at, at)
     if too_early is not None:
         raise RefundRefused("refund_before_order", too_early, "/refunded_at")
+    rest = record.net - record.refunded_money()
+    whole_rest = lines is None and amount is None  # what is left of the order
+    if amount is not None or whole_rest:
+        left_lines = any(ln.quantity > record.refunded.get(i, 0)
+                         for i, ln in enumerate(record.lines))
+        if (rest <= 0 or (amount is not None and amount <= 0)) and not (whole_rest and left_lines):
+            raise RefundRefused("nothing_to_refund", "the order is fully refunded",
+                                "/amount" if amount is not None else "/lines")
+    elif not any(lines.values()):  # type: ignore[union-attr]
+        raise RefundRefused("nothing_to_refund", "nothing to refund", "/lines")
     step = RefundStep()
     known = {**(records or {}), record.order_id: record}
-    lc.advance(book, at, step)
+    lc.advance(book, at, step)  # refused refunds (above) change nothing, not even time
     lc.note(step, known)  # points the order lost to expiry are not taken back
     before_spend = _spend_share(record)
     before_points = _points_share(record)
-    if amount is not None:
-        left = record.net - record.refunded_amount
-        now = min(amount, left)
-        if now <= 0:
-            raise RefundRefused("nothing_to_refund", "the order is fully refunded", "/amount")
-        record.refunded_amount += now
-        step.amount = now
+    if whole_rest:
+        step.amount = max(rest, ZERO)
+        step.refunded = {i: ln.quantity - record.refunded.get(i, 0)
+                         for i, ln in enumerate(record.lines)
+                         if ln.quantity > record.refunded.get(i, 0)}
+        record.refunded = {i: ln.quantity for i, ln in enumerate(record.lines)}
+        record.refunded_amount = record.net
+    elif amount is not None:
+        step.amount = min(amount, rest)
+        record.refunded_amount = record.refunded_money() + step.amount
     else:
-        wanted = lines if lines is not None else wanted_lines(record, None, [])
-        if not any(wanted.values()) or (lines is None and record.refunded_amount >= record.net
-                                        and record.net):
-            raise RefundRefused("nothing_to_refund", "the order is fully refunded", "/lines")
-        for i, q in wanted.items():
+        assert lines is not None
+        for i, q in lines.items():
             record.refunded[i] = record.refunded.get(i, 0) + q
-        step.refunded = {i: q for i, q in sorted(wanted.items()) if q}
-        if lines is None and record.refunded_amount:  # the rest of an order refunded by amount
-            step.amount = record.net - record.refunded_amount
-            record.refunded_amount = record.net
+        step.refunded = {i: q for i, q in sorted(lines.items()) if q}
     spend_share, points_share = _spend_share(record), _points_share(record)
     whole = spend_share >= ONE
     step.share, step.whole = spend_share, whole
@@ -142,8 +151,8 @@ def refund(lc: Lifecycle, book: MemberBook, record: OrderRecord, at: datetime, r
 
 
 def _amount_share(record: OrderRecord) -> Decimal:
-    if record.refunded_amount and record.net:
-        return min(ONE, record.refunded_amount / record.net)
+    if record.refunded_amount:
+        return min(ONE, record.refunded_amount / record.net) if record.net else ONE
     return _share(record, record.refunded, "amount")
 
 

@@ -25,15 +25,15 @@ ends), whether or not the member does anything then, and `tier_since` is that in
 from __future__ import annotations
 
 from bisect import insort
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from engine.calendar import add_months
+from engine.language.model import Tiers
 from engine.lifecycle.book import MemberBook, Qualifying, Window
 from engine.lifecycle.changes import TierChange
-from engine.model import Tiers
 
 ZERO = Decimal(0)
 
@@ -45,6 +45,7 @@ class TierRules:
     window: str  # calendar_year | rolling_12_months | lifetime
     policy: str  # never | end_of_window | end_of_next_window
     tz: ZoneInfo
+    _last: list[object] = field(default_factory=lambda: [None, ""], compare=False, repr=False)
 
     @classmethod
     def of(cls, tiers: Tiers | None, tz: ZoneInfo) -> TierRules | None:
@@ -66,9 +67,12 @@ class TierRules:
         return best
 
     def key(self, at: datetime) -> str:
-        if self.window == "calendar_year":
-            return str(at.astimezone(self.tz).year)
-        return "lifetime"
+        if self.window != "calendar_year":
+            return "lifetime"
+        last = self._last
+        if last[0] is not at:  # one event asks for its window's key several times
+            last[0], last[1] = at, str(at.astimezone(self.tz).year)
+        return last[1]  # type: ignore[return-value]
 
     def _months_after(self, at: datetime, months: int) -> datetime:
         return add_months(at.astimezone(self.tz), months)
@@ -167,6 +171,9 @@ class TierRules:
         """Instants in (start, end] at which the held tier may fall."""
         out: set[datetime] = set()
         if self.window == "calendar_year":
+            if start.year == end.year and (start.month, start.day) > (1, 1) \
+                    and (end.month, end.day) < (12, 31):
+                return []  # a local new year is within a day of the UTC one
             year = start.astimezone(self.tz).year + 1
             while True:
                 edge = datetime(year, 1, 1, tzinfo=self.tz)
@@ -197,9 +204,12 @@ class TierRules:
     def advance(self, book: MemberBook, at: datetime) -> list[TierChange]:
         """Bring the tier to `at`: a change at each boundary passed since the book was
         last brought forward, then drop what can no longer matter."""
-        changes = []
+        changes: list[TierChange] = []
         start = book.last_at or book.enrolled_at
-        for edge in self.boundaries(book, start, at):
+        edges = self.boundaries(book, start, at)
+        if not edges:  # time alone changes nothing between boundaries
+            return changes
+        for edge in edges:
             change = self.settle(book, edge, "time")
             if change is not None:
                 changes.append(change)

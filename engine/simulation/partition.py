@@ -29,11 +29,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from engine.history import EventError, read_events
 from engine.lifecycle.book import snapshot
 from engine.program import Program, load_program
-from engine.simstats import Stats
+from engine.simulation.history import EventError, read_events
 from engine.simulation.replay import Reject, Replay
+from engine.simulation.stats import Stats
 
 INF = float("inf")
 Outcome = tuple[int, int, int, str]  # points issued, points reversed, balance, tier

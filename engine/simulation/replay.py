@@ -21,7 +21,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-from engine.history import Event, money
+from engine.evaluation.redeem import AutoSettingsInvalid, auto_settings
+from engine.evaluation.request import RequestInvalid, member_problems, order_parts, order_request
 from engine.lifecycle import (
     ActivityRefused,
     Ask,
@@ -39,9 +40,8 @@ from engine.lifecycle import (
     refund,
 )
 from engine.program import Program
-from engine.redeem import AutoSettingsInvalid, auto_settings
-from engine.request import RequestInvalid, member_problems, order_parts, order_request
-from engine.simstats import Stats
+from engine.simulation.history import Event, money
+from engine.simulation.stats import Stats
 from engine.simulation.tally import Tally
 
 ZERO = Decimal(0)

@@ -1,4 +1,4 @@
-"""Adding lifecycle steps up into the simulation's figures (engine/simstats.py).
+"""Adding lifecycle steps up into the simulation's figures (engine/simulation/stats.py).
 
 Every figure comes from what the core returned — ledger entries, tier changes, budget,
 stock and cashback moves — so the books balance by construction:
@@ -13,7 +13,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from engine.history import Event
 from engine.lifecycle import (
     BudgetMove,
     CashbackMove,
@@ -27,7 +26,8 @@ from engine.lifecycle import (
 )
 from engine.lifecycle.orders import OrderStep
 from engine.program import Program
-from engine.simstats import Stats, month_key, months_between, next_month_start
+from engine.simulation.history import Event
+from engine.simulation.stats import Stats, month_key, months_between, next_month_start
 
 ZERO = Decimal(0)
 
@@ -41,10 +41,14 @@ class Tally:
         # member id → [(instant, tier index)], for the tiers-by-month table
         self.timelines: dict[str, list[tuple[datetime, int]]] = {}
         self.net: dict[str, list[int]] = {}  # member id → [points issued, reversed]
+        self._month: tuple[datetime | None, str] = (None, "")
         self._cap_full: set[tuple[str, str, str]] = set()  # (member, rotation, period)
 
     def month(self, at: datetime) -> str:
-        return month_key(at.astimezone(self.tz))
+        last = self._month
+        if last[0] is not at:  # the entries of one event share its instant
+            last = self._month = (at, month_key(at.astimezone(self.tz)))
+        return last[1]
 
     def event(self, ev: Event) -> None:
         stats = self.stats

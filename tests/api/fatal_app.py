@@ -16,7 +16,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from api.app import app_from_env
-from engine import rules_engine
+from engine.rules import adapter as rules_engine
 
 
 def create() -> FastAPI:

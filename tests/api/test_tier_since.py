@@ -92,7 +92,7 @@ def test_a_tier_still_protected_keeps_its_since(client, db, key, server_clock):
 def test_where_a_tiers_protection_ends(variant, window, policy, until):
     from datetime import datetime
 
-    from engine.tiers import held_until
+    from engine.evaluation.tiers import held_until
 
     def change(data):
         data["tiers"]["window"] = window

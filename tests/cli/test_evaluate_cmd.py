@@ -215,7 +215,7 @@ def test_a_threshold_beyond_double_precision_is_compared_exactly(runner, tmp_pat
 
 
 def test_simulated_histories_compare_prices_exactly(tmp_path):
-    from engine.simulate import simulate
+    from engine.simulation.simulate import simulate
 
     folder = _retail_with_rule(tmp_path / "rs", '{id: price, when: {field: line.unit_price, '
                                'gt: "99.99999999999999999"}, then: [{bonus_points: 7}]}')

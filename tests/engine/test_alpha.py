@@ -1,4 +1,4 @@
-"""Validated means runnable: the model of durable-rules' alpha network (engine/alpha.py)
+"""Validated means runnable: the model of durable-rules' alpha network (engine/rules/alpha.py)
 against the native engine, and decision groups that split rules and rulesets so that no
 registered ruleset reaches a native limit, however many of its conditions hold at once."""
 
@@ -11,9 +11,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine import alpha, evaluate, load_program, rules_engine
-from engine.compile import CompiledRule, DecisionGroup
-from engine.conditions import holds
+from engine import evaluate, load_program
+from engine.rules import adapter as rules_engine
+from engine.rules import alpha
+from engine.rules.compile import CompiledRule, DecisionGroup
+from engine.rules.conditions import holds
 from tests import big_ruleset
 
 ROOT = big_ruleset.ROOT

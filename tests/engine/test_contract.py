@@ -24,9 +24,9 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from api.schemas import EvaluationIn
-from engine import contract
-from engine.history import InvalidEvent, check_event
-from engine.request import RequestInvalid, parse
+from engine.evaluation import contract
+from engine.evaluation.request import RequestInvalid, parse
+from engine.simulation.history import InvalidEvent, check_event
 from schemas import load_schema, problems
 
 SETTINGS = settings(max_examples=400, deadline=None, derandomize=True, database=None,
@@ -315,7 +315,7 @@ def test_event_orders_follow_the_request_contract(doc: dict[str, Any]) -> None:
 
 
 def _suite_request(case: dict[str, Any]) -> dict[str, Any]:
-    """The request `loyalty test` builds for a case (engine/suites.py, Suite.run_case)."""
+    """The request `loyalty test` builds for a case (engine/suites/runner.py, Suite.run_case)."""
     request: dict[str, Any] = {"member": {"id": "TEST-MEMBER", **case["member"]},
                                "explain": True}
     cart = case.get("cart")
@@ -354,7 +354,7 @@ def test_suite_cases_follow_the_request_contract(doc: dict[str, Any]) -> None:
 
 
 def test_the_schemas_spell_the_contracts_patterns() -> None:
-    """The JSON Schema's patterns are engine/contract.py's, character for character."""
+    """The JSON Schema's patterns are engine/evaluation/contract.py's, character for character."""
     text = json.dumps(load_schema("evaluation-request"))
     for pattern in (contract.TEXT_PATTERN, contract.MONEY_PATTERN, contract.INSTANT_PATTERN,
                     contract.DATE_PATTERN, contract.DATE_OR_INSTANT_PATTERN,

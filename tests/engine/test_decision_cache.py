@@ -11,8 +11,8 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.compile import CompiledRule, DecisionGroup
-from engine.conditions import holds
+from engine.rules.compile import CompiledRule, DecisionGroup
+from engine.rules.conditions import holds
 
 CONDITIONS = {
     "total-gte-100": {"field": "order.total", "gte": "100.00"},

@@ -12,10 +12,10 @@ import yaml
 from click.testing import CliRunner
 
 from cli.main import cli
-from engine import yaml_reader
 from engine.errors import RulesetError, RulesetInvalid, format_path
-from engine.loader import Limits, load_path, load_sources
-from engine.yaml_errors import syntax_error
+from engine.language import yaml_reader
+from engine.language.loader import Limits, load_path, load_sources
+from engine.language.yaml_errors import syntax_error
 
 ROOT = Path(__file__).resolve().parents[2]
 

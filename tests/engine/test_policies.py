@@ -1,4 +1,4 @@
-"""Properties of the points-economy decisions (engine/policies.py) and of the simulator's
+"""Properties of the points-economy decisions (engine/lifecycle/policies.py) and of the simulator's
 book that applies them (engine/ledger.py), over generated inputs (hypothesis, bounded)."""
 
 from __future__ import annotations
@@ -9,11 +9,10 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine import policies
-from engine.lifecycle import points
+from engine.evaluation.redeem import assess
+from engine.evaluation.request import Redeem
+from engine.lifecycle import points, policies
 from engine.lifecycle.book import MemberBook
-from engine.redeem import assess
-from engine.request import Redeem
 
 SETTINGS = settings(max_examples=200, deadline=None)
 MEMBERS = st.sampled_from("ABCDEFG")

@@ -181,9 +181,9 @@ def test_engine_agrees_with_python_on_custom_rules(custom, request):
 def test_line_rules_engine_agrees_with_python(custom, request):
     # the trace lists the lines a line-level rule fired on (decided by the rule engine);
     # recompute them with the Python evaluation of the same condition tree
-    from engine.conditions import holds
-    from engine.facts import line_fact, order_fact
-    from engine.request import parse
+    from engine.evaluation.request import parse
+    from engine.rules.conditions import holds
+    from engine.rules.facts import line_fact, order_fact
 
     request["explain"] = True
     res = evaluate(custom, request)

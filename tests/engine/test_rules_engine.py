@@ -1,4 +1,4 @@
-"""The durable-rules adapter (engine/rules_engine.py) under the conditions DESIGN §8
+"""The durable-rules adapter (engine/rules/adapter.py) under the conditions DESIGN §8
 measured: > 1,024 sequential sessions of one ruleset, 8 threads at once, `in` compiled
 to `$or`, facts that match nothing."""
 
@@ -7,9 +7,10 @@ from __future__ import annotations
 import threading
 import uuid
 
-from engine import evaluate, rules_engine
-from engine.compile import CompiledRule, DecisionGroup
-from engine.encoding import Encoding
+from engine import evaluate
+from engine.rules import adapter as rules_engine
+from engine.rules.compile import CompiledRule, DecisionGroup
+from engine.rules.encoding import Encoding
 from tests.conftest import make_request
 
 
@@ -158,7 +159,7 @@ def test_a_thousand_rules_fire_at_once_every_time():
 
 FATAL_SCRIPT = """
 import itertools
-from engine import rules_engine
+from engine.rules import adapter as rules_engine
 calls = []
 rules_engine.on_fatal(calls.append)
 rules_engine.register("fatal-a", {"a": {"all": [{"m": {"f": 1}}]}})

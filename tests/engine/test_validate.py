@@ -8,9 +8,9 @@ import pytest
 import yaml
 
 from engine.errors import RulesetInvalid
-from engine.loader import load_path, load_sources
-from engine.schema_check import _fast_check, _validator
-from engine.validate import validate, validate_path
+from engine.language.loader import load_path, load_sources
+from engine.language.schema_check import _fast_check, _validator
+from engine.language.validate import validate, validate_path
 
 ROOT = Path(__file__).resolve().parents[2]
 MALFORMED = Path(__file__).parent / "malformed"

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.generate import generate
 from engine.program import Program, load_program
-from engine.simulate import simulate
+from engine.simulation.generate import generate
+from engine.simulation.simulate import simulate
 
 ROOT = Path(__file__).resolve().parents[2]
 

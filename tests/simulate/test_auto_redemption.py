@@ -10,8 +10,8 @@ import json
 from datetime import date
 from pathlib import Path
 
-from engine.generate import generate
-from engine.simulate import simulate
+from engine.simulation.generate import generate
+from engine.simulation.simulate import simulate
 
 ROOT = Path(__file__).resolve().parents[2]
 CARD = ROOT / "rulesets" / "card-rewards"

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from engine.program import load_program
-from engine.simulate import simulate
+from engine.simulation.simulate import simulate
 from tests.store.helpers import economy_sources
 
 

@@ -11,8 +11,8 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from cli.main import cli
-from engine.generate import generate
-from engine.history import check_event
+from engine.simulation.generate import generate
+from engine.simulation.history import check_event
 from schemas import exact, validator
 
 

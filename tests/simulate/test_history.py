@@ -8,7 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from cli.main import cli
-from engine.history import EventError, read_events
+from engine.simulation.history import EventError, read_events
 
 GOOD_ORDER = {"type": "order", "member_id": "M1", "at": "2026-03-10T10:00:00-04:00",
               "order": {"id": "O1", "lines": [{"sku": "A", "category": "books", "quantity": 1,

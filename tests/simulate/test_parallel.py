@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from engine.program import Program
-from engine.simulate import simulate
+from engine.simulation.simulate import simulate
 
 BUDGETED = {
     "campaigns.yaml": [("    stacking: combine\n", "    stacking: combine\n    budget: {points: 8000}\n")],

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from engine.simulate import simulate
+from engine.simulation.simulate import simulate
 
 ROOT = Path(__file__).resolve().parents[2]
 

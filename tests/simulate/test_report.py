@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from engine.report import render
+from engine.simulation.report import render
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from datetime import date
 from pathlib import Path
 
 from engine.program import Program
-from engine.simulate import simulate
+from engine.simulation.simulate import simulate
 from tests.simulate.conftest import write_history
 
 

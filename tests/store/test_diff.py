@@ -1,5 +1,5 @@
 from engine import load_program
-from engine.diff import diff
+from engine.language.diff import diff
 from tests.store.helpers import retail_version
 
 

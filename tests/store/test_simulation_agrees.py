@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import func, select
 
 from engine.program import load_program
-from engine.simulate import run
+from engine.simulation.simulate import run
 from store import activities, expiry, orders, redemptions, refunds
 from store.db import Database
 from store.errors import StoreError

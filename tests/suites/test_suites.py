@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from cli.main import cli
 from engine.program import load_program
-from engine.suites import discover, run_paths
+from engine.suites.runner import discover, run_paths
 
 ROOT = Path(__file__).resolve().parents[2]
 RULESETS = ROOT / "rulesets"

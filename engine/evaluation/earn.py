@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import TypeVar
 
-from engine.model import Campaign, Rotation, Ruleset, Tier
-from engine.request import Line
+from engine.evaluation.request import Line
+from engine.language.model import Campaign, Rotation, Ruleset, Tier
 
 K = TypeVar("K", bound=Hashable)
 ZERO = Decimal(0)

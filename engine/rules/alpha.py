@@ -25,8 +25,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from engine.encoding import ALWAYS, combine
-from engine.rules_engine import NativeLimits
+from engine.rules.adapter import NativeLimits
+from engine.rules.encoding import ALWAYS, combine
 
 # What a compiled ruleset may use of each limit (a little below each, by design).
 STACK_BUDGET = NativeLimits.STACK - 4

@@ -6,8 +6,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from engine import calendar
-from engine.model import Tier
+import engine.calendar as calendar
+from engine.language.model import Tier
 
 if TYPE_CHECKING:
     from engine.program import Program

@@ -5,7 +5,7 @@ most `max_order_fraction` of the order total; a catalog reward needs its points,
 and tier (and its `min_order` when an order is given; `min_points` does not apply to
 catalog rewards, which carry their own price). A balance below zero (a refund under
 `refund_policy: clawback` took back points already spent) refuses every redemption with
-NEGATIVE_BALANCE (engine/policies.py). Every refusal has a machine-readable code.
+NEGATIVE_BALANCE (engine/lifecycle/policies.py). Every refusal has a machine-readable code.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ from collections.abc import Mapping
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
-from engine.model import Redemption
-from engine.policies import negative_balance
-from engine.request import Redeem
+from engine.evaluation.request import Redeem
+from engine.language.model import Redemption
 
 CENT = Decimal("0.01")
+NEGATIVE_BALANCE = "NEGATIVE_BALANCE"
 
 
 def _reason(code: str, message: str, rule: str) -> dict[str, str]:
@@ -35,6 +35,18 @@ def max_points(config: Redemption, balance: int, order_total: Decimal | None) ->
         share = order_total * config.max_order_fraction / config.point_value
         best = min(best, int(share.to_integral_value(rounding=ROUND_FLOOR)))
     return max(0, best)
+
+
+def negative_balance(balance: int) -> dict[str, str] | None:
+    """The refusal of every redemption (stand-alone, checkout hold, catalog, automatic)
+    while the balance is below zero, or None."""
+    if balance >= 0:
+        return None
+    return {"code": NEGATIVE_BALANCE,
+            "message": f"The balance is {balance} points: a refund took back points that "
+                       f"had already been spent. Nothing can be redeemed until later "
+                       f"earnings have repaid the {-balance} points.",
+            "rule": "redemption.refund_policy"}
 
 
 def assess(config: Redemption | None, redeem: Redeem | None, *, balance: int, tier: str | None,

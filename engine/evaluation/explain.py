@@ -1,7 +1,7 @@
 """The explain trace: every rule considered, whether it fired, and why not.
 
 The rule engine says which rules matched; the reasons a rule did not match come from
-evaluating its condition tree in Python (engine/conditions.py). Both read the same tree,
+evaluating its condition tree in Python (engine/rules/conditions.py). Both read the same tree,
 and a disagreement between them is reported in the trace (`engine_agrees: false`) rather
 than hidden — the test suite asserts it never happens.
 """
@@ -9,14 +9,12 @@ than hidden — the test suite asserts it never happens.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from engine.conditions import explain as why_not
-from engine.conditions import holds
-from engine.facts import line_fact
-
-if TYPE_CHECKING:
-    from engine.evaluate import Evaluation
+from engine.evaluation.evaluator import Evaluation
+from engine.rules.conditions import explain as why_not
+from engine.rules.conditions import holds
+from engine.rules.facts import line_fact
 
 
 def _entry(rule: str, kind: str, fired: bool, reason: str | None = None, **extra: Any) -> dict:

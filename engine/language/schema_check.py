@@ -21,7 +21,7 @@ from typing import Any
 from jsonschema import Draft202012Validator, ValidationError
 
 from engine.errors import RulesetError, format_path
-from engine.loader import LoadedRuleset
+from engine.language.loader import LoadedRuleset
 from schemas import load_schema
 
 __all__ = ["did_you_mean", "json_type", "located", "schema_errors", "show"]

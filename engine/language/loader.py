@@ -1,6 +1,6 @@
 """Load ruleset YAML into plain data while remembering where every node came from.
 
-YAML is read safely by engine.yaml_reader: PyYAML's event parser (libyaml's
+YAML is read safely by engine.language.yaml_reader: PyYAML's event parser (libyaml's
 ``CSafeLoader`` when available) feeds a small builder, so no Python object is ever
 constructed from a tag, nesting is bounded without recursion, and aliases are priced as
 they expand. Limits (:class:`Limits`): 1 MiB per file, 64 levels, 10,000 alias nodes
@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import RulesetError, RulesetInvalid, format_path
-from engine.yaml_reader import DEFAULT_LIMITS, Limits, YamlReader, too_big
+from engine.language.yaml_reader import DEFAULT_LIMITS, Limits, YamlReader, too_big
 
 __all__ = ["DEFAULT_LIMITS", "Limits", "LoadedRuleset", "load_path", "load_sources"]
 

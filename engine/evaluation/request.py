@@ -1,6 +1,6 @@
 """Evaluation request (DESIGN §5) → typed values, with every problem located.
 
-The values follow engine/contract.py, the same rules the HTTP API's models and
+The values follow engine/evaluation/contract.py, the same rules the HTTP API's models and
 schemas/evaluation-request.schema.json state. A bad value or an unknown key is reported
 with its JSON path (`$.order.lines[2].unit_price: not a decimal amount …`,
 `$.member.tierr: unknown field; did you mean 'tier'?`), never a traceback. `null` stands
@@ -15,7 +15,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from engine import contract
+import engine.evaluation.contract as contract
 from engine.errors import format_path
 
 MAX_LINES = contract.MAX_LINES

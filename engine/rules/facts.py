@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from engine import calendar
-from engine.conditions import WEEKDAY_NAMES
-from engine.request import Request
+import engine.calendar as calendar
+from engine.evaluation.request import Request
+from engine.rules.conditions import WEEKDAY_NAMES
 
 if TYPE_CHECKING:
     from engine.program import Program

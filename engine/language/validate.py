@@ -1,4 +1,4 @@
-"""Validate a loaded ruleset: JSON Schema first (engine.schema_check), then the semantic
+"""Validate a loaded ruleset: JSON Schema first (engine.language.schema_check), then the semantic
 checks a schema cannot express: tier order, unique ids, references, date windows,
 overlapping rotations, condition fields and operands, size limits.
 
@@ -17,11 +17,11 @@ from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
 from engine.errors import RulesetError, RulesetInvalid, format_path
-from engine.loader import LoadedRuleset, load_path
-from engine.schema_check import did_you_mean as _did_you_mean
-from engine.schema_check import located as _at
-from engine.schema_check import schema_errors
-from engine.schema_check import show as _show
+from engine.language.loader import LoadedRuleset, load_path
+from engine.language.schema_check import did_you_mean as _did_you_mean
+from engine.language.schema_check import located as _at
+from engine.language.schema_check import schema_errors
+from engine.language.schema_check import show as _show
 
 __all__ = ["MAX_CAMPAIGNS_AND_RULES", "MAX_FIELD_SEGMENTS", "validate", "validate_path"]
 

@@ -2,12 +2,12 @@
 
 Every rule that depends on the order or the member (campaign schedules and eligibility,
 seasonal rotations, custom rules) becomes one condition tree with a stable id. The trees
-are compiled on integer codes of the fact's values (engine/encoding.py) and registered
+are compiled on integer codes of the fact's values (engine/rules/encoding.py) and registered
 with durable-rules as one or more rulesets named `<program>@<version>#<group>/<n>`: as
 many as it takes for none to reach a limit of the native engine, however many of its
-conditions hold at once (engine/alpha.py) — one for every shipped program. A rule too
+conditions hold at once (engine/rules/alpha.py) — one for every shipped program. A rule too
 large for any one of them is split into parts decided there and combined here. Per-line
-arithmetic stays in plain Python (engine/evaluate.py); the engine only decides which rules
+arithmetic stays in plain Python (engine/evaluation/evaluate.py); the engine only decides which rules
 apply.
 
 Decisions are cached per group, keyed by the fact's codes (`Encoding.key`): two facts
@@ -20,11 +20,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine import rules_engine
-from engine.alpha import pack, properties, split
-from engine.conditions import WEEKDAY_NAMES
-from engine.encoding import Encoding
-from engine.model import Campaign, Rotation, Ruleset, Schedule
+import engine.rules.adapter as rules_engine
+from engine.language.model import Campaign, Rotation, Ruleset, Schedule
+from engine.rules.alpha import pack, properties, split
+from engine.rules.conditions import WEEKDAY_NAMES
+from engine.rules.encoding import Encoding
 
 CACHE_LIMIT = 50_000
 

@@ -16,7 +16,7 @@ where it falls among them:
 
 A value of the wrong kind (a string where numbers are compared, a list, a missing
 field) gets the code 0, or for `lt`/`lte` a code above every other, so that every
-comparison on it is false and its negation true — as in Python (engine/conditions.py).
+comparison on it is false and its negation true — as in Python (engine/rules/conditions.py).
 No field is ever absent from what the engine sees, so `not` needs no `$nex`.
 
 The codes of a fact are also its decision-cache key (`Encoding.key`): two facts with the
@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.conditions import ORDERED, is_number, leaf_op, leaves, scalar
+from engine.rules.conditions import ORDERED, is_number, leaf_op, leaves, scalar
 
 ALWAYS: dict[str, Any] = {"kind": "fact"}
 NEVER: dict[str, Any] = {"kind": "never"}

@@ -18,12 +18,12 @@ from typing import Any
 import yaml
 
 from engine.errors import RulesetInvalid
-from engine.evaluate import RequestInvalid, evaluate
-from engine.history import InvalidEvent, check_event
+from engine.evaluation.evaluate import RequestInvalid, evaluate
 from engine.program import Program, load_program
-from engine.simstats import Stats
+from engine.simulation.history import InvalidEvent, check_event
 from engine.simulation.partition import LocalPool
 from engine.simulation.replay import Reject, Replay
+from engine.simulation.stats import Stats
 from schemas import problems as schema_problems
 
 SUFFIX = "_test.yaml"

@@ -1,6 +1,6 @@
 """The input contract: what the values of a request may be, decided in one place.
 
-The engine's request parser (engine/request.py: `loyalty evaluate`, rule test suites,
+The engine's request parser (engine/evaluation/request.py: `loyalty evaluate`, rule test suites,
 simulated histories) and the HTTP API's models (api/schemas.py) call these functions and
 share these bounds; the JSON Schemas in schemas/ restate them (their patterns are these
 patterns, checked by tests/engine/test_contract.py, which also feeds the same generated

@@ -16,11 +16,11 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from engine.model import Redemption, Ruleset
+from engine.evaluation.redeem import negative_balance
+from engine.language.model import Redemption, Ruleset
 
 CLAWBACK, FORFEIT_REMAINING = "clawback", "forfeit_remaining"
-DEFAULT_REFUND_POLICY = FORFEIT_REMAINING  # engine/model.py fills it in when absent
-NEGATIVE_BALANCE = "NEGATIVE_BALANCE"
+DEFAULT_REFUND_POLICY = FORFEIT_REMAINING  # engine/language/model.py fills it in when absent
 # Activity bonuses that come with an order and leave with it once it is refunded in full.
 REVERSED_WITH_ORDER = frozenset({"first_purchase"})
 ZERO, ONE = Decimal(0), Decimal(1)
@@ -50,18 +50,6 @@ def repayment(debt: int, points: int) -> int:
     """Of `points` coming to a member who owes `debt`, the part that repays the debt:
     new and returned points repay it before anything else."""
     return min(max(debt, 0), max(points, 0))
-
-
-def negative_balance(balance: int) -> dict[str, str] | None:
-    """The refusal of every redemption (stand-alone, checkout hold, catalog, automatic)
-    while the balance is below zero, or None."""
-    if balance >= 0:
-        return None
-    return {"code": NEGATIVE_BALANCE,
-            "message": f"The balance is {balance} points: a refund took back points that "
-                       f"had already been spent. Nothing can be redeemed until later "
-                       f"earnings have repaid the {-balance} points.",
-            "rule": "redemption.refund_policy"}
 
 
 def may_redeem(balance: int) -> bool:

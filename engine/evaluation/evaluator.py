@@ -1,20 +1,21 @@
-"""Evaluate one request against one compiled program (DESIGN §4, §5).
+"""The evaluation of one request against one compiled program (DESIGN §4, §5): which
+rules apply and the arithmetic of what they give.
 
 The rule engine decides which campaigns, rotations and custom rules apply (on one order
 fact, and one fact per line for rules that mention `line.*`); the arithmetic is plain
-Decimal in engine/earn.py; the result is a JSON-ready dict. Deterministic: time comes
+Decimal in engine/evaluation/earn.py; the result is a JSON-ready dict. Deterministic: time comes
 from `order.placed_at` (or `as_of`), never the clock.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import date
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
-from engine import calendar, tiers
-from engine.earn import (
+import engine.calendar as calendar
+import engine.evaluation.tiers as tiers
+from engine.evaluation.earn import (
     ZERO,
     CapBook,
     LineResult,
@@ -26,14 +27,13 @@ from engine.earn import (
     round_points,
     truncate,
 )
-from engine.explain import build_trace
-from engine.facts import line_fact, order_fact
+from engine.evaluation.redeem import money
+from engine.evaluation.request import Order, Request, RequestInvalid
+from engine.evaluation.state import MemberState
 from engine.program import Program
-from engine.redeem import money
-from engine.request import Order, Request, RequestInvalid, parse
-from engine.state import MemberState, from_request
+from engine.rules.facts import line_fact, order_fact
 
-__all__ = ["RequestInvalid", "evaluate"]
+__all__ = ["Evaluation", "check_currency"]
 
 
 class Evaluation:
@@ -328,26 +328,3 @@ def _plain(value: Decimal | None) -> str | None:
         return None
     text = f"{value.normalize():f}"
     return text
-
-
-def evaluate(program: Program, request: Mapping[str, Any], state: MemberState | None = None,
-             *, explain: bool | None = None, summary: bool = False) -> dict[str, Any]:
-    """Evaluate `request` (DESIGN §5) against `program`; return the DESIGN §5 result.
-
-    `summary=True` (the simulator) computes the same points, usage, tiers and redemption
-    but leaves out what only a reader of one result needs: `effects`, `benefits`, the
-    member's tier progress, and per line everything but `index`, `category`, `points`
-    and `eligible_amount` (then a Decimal). Never with `explain`."""
-    req = parse(request)
-    return evaluate_request(program, req, state, explain=explain, summary=summary)
-
-
-def evaluate_request(program: Program, req: Request, state: MemberState | None = None, *,
-                     explain: bool | None = None, summary: bool = False) -> dict[str, Any]:
-    """`evaluate` of a request already parsed (`engine.request.parse`, `order_request`)."""
-    if state is None:
-        state = from_request(req.member)
-    ev = Evaluation(program, req, state, summary=summary)
-    from engine.result import assemble
-    wanted = explain if explain is not None else req.explain
-    return assemble(ev, bool(wanted) and not summary, build_trace)

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from engine import calendar, tiers
-from engine.earn import ZERO
-from engine.redeem import assess, money
-
-if TYPE_CHECKING:
-    from engine.evaluate import Evaluation
+import engine.calendar as calendar
+import engine.evaluation.tiers as tiers
+from engine.evaluation.earn import ZERO
+from engine.evaluation.evaluator import Evaluation
+from engine.evaluation.redeem import assess, money
 
 EMPTY_EARN: dict[str, Any] = {"points": 0, "lines": [], "bonuses": [], "by_rule": {}, "cashback": "0.00"}
 

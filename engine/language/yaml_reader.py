@@ -1,4 +1,4 @@
-"""Safe YAML → plain data with positions: the event-level half of engine.loader.
+"""Safe YAML → plain data with positions: the event-level half of engine.language.loader.
 
 PyYAML's event parser (libyaml's ``CSafeLoader`` when available) feeds the builder below,
 so no Python object is ever constructed from a tag, nesting is bounded without recursion
@@ -19,7 +19,7 @@ from yaml.constructor import SafeConstructor  # type: ignore[import-untyped,unus
 from yaml.resolver import Resolver  # type: ignore[import-untyped,unused-ignore]
 
 from engine.errors import RulesetError, format_path
-from engine.yaml_errors import NESTING_HINT, OpenFlow, nesting_message, syntax_error
+from engine.language.yaml_errors import NESTING_HINT, OpenFlow, nesting_message, syntax_error
 
 try:  # libyaml is much faster; the pure-Python parser gives the same events.
     from yaml import CSafeLoader as _Loader

@@ -22,8 +22,8 @@ What it enforces (measured, see the design notes on durable-rules):
   creates its session: deleting a session that an unmatched fact never created crashes
   the native engine (segfault, measured).
 
-The native engine's fixed limits are below (`NativeLimits`); engine/alpha.py models how a
-ruleset uses them, and engine/compile.py splits rulesets so that none is ever reached.
+The native engine's fixed limits are below (`NativeLimits`); engine/rules/alpha.py models how a
+ruleset uses them, and engine/rules/compile.py splits rulesets so that none is ever reached.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ The reader never holds more than one event (one order, for CSV) in memory. Each 
 checked against the rules of `schemas/event.schema.json` by hand — the JSON Schema
 validator costs ~100 µs a line, too much for a million events; tests keep the two in
 step. An order (with its redeem) and enrolment attributes are checked by the engine's
-request parser, values by engine/contract.py, so an event's order obeys exactly the rules
+request parser, values by engine/evaluation/contract.py, so an event's order obeys exactly the rules
 of an evaluation request; the parsed order travels with the event. A bad line becomes an `EventError` carrying its line number instead of stopping
 the stream, so the caller decides whether to skip it or fail.
 """
@@ -21,8 +21,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
-from engine import contract
-from engine.request import RequestInvalid, member_problems, order_parts
+import engine.evaluation.contract as contract
+from engine.evaluation.request import RequestInvalid, member_problems, order_parts
 
 EVENT_TYPES = ("enroll", "order", "refund", "activity", "redemption", "auto_redemption")
 PERIODS = frozenset({"day", "week", "month", "quarter", "year", "lifetime"})

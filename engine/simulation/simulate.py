@@ -1,12 +1,12 @@
 """Dry-run a ruleset over an event history, optionally against a second version.
 
-    from engine.simulate import simulate
+    from engine.simulation.simulate import simulate
     report = simulate("rulesets/retail", "history.jsonl", compare_with="rulesets/retail-v2")
 
-The history is streamed (engine/history.py), replayed member by member through the member
+The history is streamed (engine/simulation/history.py), replayed member by member through the member
 lifecycle the service uses (engine/simulation/replay.py, engine/lifecycle/), in one process
 or split by member across several (engine/simulation/partition.py), and summarised as one
-JSON-ready document (engine/simstats.py).
+JSON-ready document (engine/simulation/stats.py).
 The books balance by construction:
 
     points_issued - points_reversed - points_redeemed - points_expired
@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 from engine.program import Program, load_program
-from engine.simstats import report
 from engine.simulation.partition import (
     Outcome,
     PartResult,
@@ -30,6 +29,7 @@ from engine.simulation.partition import (
     run_local,
     run_parallel,
 )
+from engine.simulation.stats import report
 
 __all__ = ["SimulationFailed", "count_lines", "simulate"]
 TOP_CHANGED = 20

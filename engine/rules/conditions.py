@@ -1,7 +1,7 @@
 """The condition language (all / any / not over field comparisons).
 
 One tree, three uses: evaluated in Python to say *why* a rule did not fire (`explain`),
-compiled to durable-rules on integer codes (engine/encoding.py), and reduced to the
+compiled to durable-rules on integer codes (engine/rules/encoding.py), and reduced to the
 operands that key the decision cache (the same codes). A field missing from the fact
 makes every comparison on it false, and `not` is plain negation — in Python and in the
 rule engine alike.

@@ -1,6 +1,6 @@
 """HTML report of a simulation: one self-contained file (inline SVG, no scripts, no fonts).
 
-Chart geometry is computed here as plain numbers; engine/templates/report.html.j2 draws
+Chart geometry is computed here as plain numbers; engine/simulation/templates/report.html.j2 draws
 it with autoescaping on, so rule ids and program names can never inject markup.
 """
 
@@ -118,7 +118,7 @@ def charts(doc: dict[str, Any]) -> list[Chart]:
 
 
 def _env() -> Environment:
-    return Environment(loader=PackageLoader("engine", "templates"),
+    return Environment(loader=PackageLoader("engine.simulation", "templates"),
                        autoescape=select_autoescape(["html", "j2"], default=True),
                        trim_blocks=True, lstrip_blocks=True)
 
