@@ -78,7 +78,8 @@ def cancel(program: str, redemption_id: str, reason: str | None, database_url: s
     import store.redemptions as redemptions
 
     body = {"reason": reason} if reason else {}
-    _run(database_url, lambda db, _: redemptions.cancel(db, program, redemption_id, body))
+    _run(database_url, lambda db, cache: redemptions.cancel(db, cache, program, redemption_id,
+                                                                body))
 
 
 @redemptions_group.command("show")

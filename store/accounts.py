@@ -1,20 +1,23 @@
-"""Read models for members: summary (tier, balance, expiring points, progress), ledger
-pages and the reward catalog as a member sees it."""
+"""Read models for members: summary (tier, balance, expiring points, progress, lots,
+usage), ledger pages and the reward catalog as a member sees it — all read from the
+member's book brought to the instant asked about (nothing is written)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import engine.evaluation.tiers as tiers
+import store.books as books
 import store.external_accounts as external_accounts
 import store.ledger as ledger
 import store.members as members
-import store.usage as usage
+from engine.lifecycle import MemberBook
+from engine.lifecycle.book import snapshot
 from store.db import Database
 from store.errors import NotFound
 from store.programs import ProgramCache
-from store.tiering import effective_tier, standing
 
 EXPIRY_HORIZONS = (30, 60, 90)
 
@@ -24,27 +27,27 @@ def summary(db: Database, cache: ProgramCache, program_id: str, member_id: str,
     with db.reading() as session:
         row = members.get(session, program_id, member_id)
         program = cache.get(session, program_id, cache.live_version(session, program_id, as_of))
-
-        def stats(start: datetime | None, end: datetime) -> Any:
-            return members.window_stats(session, row.id, start, end)
-
-        tier, since = standing(program, row.tier, row.tier_since, as_of, stats)
-        spend, orders = stats(tiers.window_start(program, as_of), as_of)
-        out = {
-            "program": program_id, "member_id": row.member_id, "tier": tier,
-            "tier_since": since.isoformat() if since else None,
-            # Below zero only under refund_policy clawback: a refund took back points that
-            # had been spent; `debt` is what later earnings still have to repay.
-            "balance": row.balance, "debt": max(0, -row.balance),
-            "orders_count": row.orders_count,
-            "expiring": ledger.expiring(session, row.id, as_of, EXPIRY_HORIZONS),
-            "progress": {"qualifying_spend": str(spend.quantize(spend.__class__("0.01"))),
-                         "qualifying_orders": orders,
-                         **tiers.progress(program, tier, spend, orders)},
-            "attributes": row.attributes or {}, "as_of": as_of.isoformat(),
-            "ruleset_version": program.version,
-            "account": {"type": "internal"},
-        }
+    lc = books.lifecycle(program)
+    book = books.view_at(lc, row, member_id, as_of)
+    spend, orders = lc.tiers.totals(book, as_of) if lc.tiers else (Decimal(0), 0)
+    held = snapshot(book)
+    out = {
+        "program": program_id, "member_id": row.member_id, "tier": book.tier,
+        "tier_since": held["tier_since"],
+        # Below zero only under refund_policy clawback: a refund took back points that
+        # had been spent; `debt` is what later earnings still have to repay.
+        "balance": book.balance, "debt": book.debt,
+        "orders_count": book.orders_count,
+        "expiring": _expiring(book, as_of),
+        "progress": {"qualifying_spend": str(spend.quantize(Decimal("0.01"))),
+                     "qualifying_orders": orders,
+                     **tiers.progress(program, book.tier, spend, orders)},
+        "lots": held["lots"], "cap_spend": held["cap_spend"],
+        "campaign_uses": held["campaign_uses"],
+        "attributes": row.attributes or {}, "as_of": as_of.isoformat(),
+        "ruleset_version": program.version,
+        "account": {"type": "internal"},
+    }
     account = external_accounts.config_of(program)
     if account is not None:
         # The balance of record is the external account's; the platform's ledger is the
@@ -58,6 +61,13 @@ def summary(db: Database, cache: ProgramCache, program_id: str, member_id: str,
                               db, program_id, name, row.id) if name else None,
                           **({"unavailable": why_not} if why_not else {})}
     return out
+
+
+def _expiring(book: MemberBook, as_of: datetime) -> dict[str, int]:
+    """Points left in lots that expire within each horizon after `as_of`."""
+    return {f"{days}_days": sum(lot.left for lot in book.lots if lot.expires_at is not None
+                                and as_of < lot.expires_at <= as_of + timedelta(days=days))
+            for days in EXPIRY_HORIZONS}
 
 
 def ledger_page(db: Database, program_id: str, member_id: str, cursor: int | None,
@@ -82,17 +92,18 @@ def catalog(db: Database, cache: ProgramCache, program_id: str, as_of: datetime,
             member_id: str | None = None) -> dict[str, Any]:
     with db.reading() as session:
         program = cache.get(session, program_id, cache.live_version(session, program_id, as_of))
-        stock = usage.reward_stock(session, program)
+        pool = books.StorePool(session, program, lock=False)
         redemption = program.model.redemption
+        stock = {r.id: pool.stock_left(r.id) for r in (redemption.catalog if redemption else ())
+                 if r.stock is not None}
         items: list[dict[str, Any]] = []
         tier, balance, attributes = None, None, {}
         if member_id is not None:
             row = members.find(session, program_id, member_id)
             if row is None:
                 raise NotFound("unknown_member", f"{program_id} has no member {member_id!r}")
-            tier = effective_tier(program, row.tier, row.tier_since, as_of,
-                                  lambda s, e: members.window_stats(session, row.id, s, e))
-            balance = row.balance
+            book = books.view_at(books.lifecycle(program), row, member_id, as_of)
+            tier, balance = book.tier, book.balance
             attributes = dict(row.attributes or {})
     unavailable = None
     account = external_accounts.config_of(program)

@@ -1,9 +1,11 @@
 """Activity bonuses outside orders: account creation, reviews, referrals, birthdays,
 social shares — each limited per period as the ruleset says; idempotent on `event_id`.
 
-Who may refer whom, what a referral pays and when a birthday bonus is due are decided by
-engine/lifecycle/policies.py, as in the simulator: a friend is referred once per program (the
-`referrals` table), never in a circle, and the birthday bonus needs a birthday on record."""
+Everything is decided by the lifecycle core (engine/lifecycle/activities.py), as in the
+simulator: limits, who may refer whom (a friend once per program, never in a circle),
+what a referral pays (a running referral campaign's compiled conditions), when a
+birthday bonus is due. The store keeps who referred whom in the `referrals` table too,
+whose unique friend settles two referrals of one friend racing each other."""
 
 from __future__ import annotations
 
@@ -15,21 +17,17 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-import engine.calendar as calendar
-import engine.lifecycle.policies as policies
-import store.debt as debt
-import store.ledger as ledger
+import store.books as books
 import store.members as members
-import store.usage as usage
+from engine.lifecycle import ActivityRefused, record_activity
+from engine.program import Program
 from store.db import Database
-from store.errors import Conflict, StoreError, Unprocessable
+from store.errors import Conflict, Unprocessable
+from store.hashing import request_hash
 from store.lifecycle_models import ReferralRow
-from store.models import ActivityEventRow, MemberRow
+from store.models import ActivityEventRow
 from store.orders import Outcome
 from store.programs import ProgramCache
-from store.state import request_hash
-
-ORDER_ACTIVITIES = {"first_purchase"}
 
 
 def _find(session: Session, program_id: str, event_id: str) -> ActivityEventRow | None:
@@ -63,25 +61,6 @@ def record(db: Database, cache: ProgramCache, program_id: str, request: dict[str
         return _replay(prior, digest)
 
 
-def _points(program: Any, name: str, at: datetime) -> tuple[int, int, str]:
-    """Points, friend bonus and rule for an activity; a running referral campaign sets them."""
-    activity = program.model.earning.activities.get(name)
-    if activity is None or name in ORDER_ACTIVITIES:
-        why = "comes with the member's first committed order" if name in ORDER_ACTIVITIES \
-            else f"is not offered by {program.name}"
-        raise Unprocessable("activity_not_offered", f"activity {name!r} {why}", pointer="/activity")
-    if name == "referral":
-        terms = policies.referral_terms(program.model, calendar.local(program, at).date())
-        assert terms is not None, "the referral activity is declared"
-        return terms.points, terms.friend_bonus, terms.rule
-    return activity.points, activity.friend_bonus, f"earning.activities.{name}"
-
-
-def _refused(refusal: policies.Refusal, pointer: str) -> StoreError:
-    kind = Conflict if refusal.conflict else Unprocessable
-    return kind(refusal.code, refusal.message, pointer=pointer)
-
-
 def _referrer_of(session: Session, program_id: str) -> Callable[[str], str | None]:
     def referrer_of(member_id: str) -> str | None:
         return session.scalar(select(ReferralRow.referrer_id).where(
@@ -89,70 +68,44 @@ def _referrer_of(session: Session, program_id: str) -> Callable[[str], str | Non
     return referrer_of
 
 
-def _check_limit(session: Session, program: Any, member: MemberRow, name: str, at: datetime) -> None:
-    activity = program.model.earning.activities[name]
-    if activity.limit is not None:
-        counts = usage.member_usage(session, program, member.id, at)["activity_counts"]
-        if counts.get(name, 0) >= activity.limit.count:
-            raise Unprocessable("activity_limit_reached",
-                                f"{name} is limited to {activity.limit.count} per "
-                                f"{activity.limit.per}; the member has reached it",
-                                pointer="/activity")
-    if name == "birthday":
-        refusal = policies.birthday_refusal((member.attributes or {}).get("birthday"),
-                                            calendar.local(program, at).date())
-        if refusal is not None:
-            raise _refused(refusal, "/occurred_at" if refusal.code == "not_birthday_month"
-                           else "/attributes/birthday")
-
-
-def _credit(session: Session, member: MemberRow, points: int, rule: str, program: Any,
-            ref: str, at: datetime) -> None:
-    """A bonus lot; a member in debt repays it first."""
-    if points <= 0:
-        return
-    owing = member.balance < 0
-    ledger.append(session, member, "bonus", points, version=program.version, rule=rule,
-                  source_type="activity", source_ref=ref, occurred_at=at,
-                  expires_at=calendar.expiry_at(program, at))
-    if owing:
-        debt.settle(session, member, at)
-
-
-def _record(session: Session, program: Any, request: dict[str, Any], at: datetime,
+def _record(session: Session, program: Program, request: dict[str, Any], at: datetime,
             digest: str) -> Outcome:
-    name = request["activity"]
-    points, friend_points, rule = _points(program, name, at)
+    name, member_id = request["activity"], request["member_id"]
     friend_id = request.get("friend_id") if name == "referral" else None
-    ids = sorted({request["member_id"], friend_id or request["member_id"]})
+    ids = sorted({member_id, friend_id or member_id})
     rows = {mid: members.lock_or_create(session, program.program, mid, None) for mid in ids}
     prior = _find(session, program.program, request["event_id"])
     if prior is not None:
         return _replay(prior, digest)
-    member = rows[request["member_id"]]
-    members.merge_attributes(member, request.get("attributes"))
-    if name == "referral":
-        refusal = policies.referral_refusal(member.member_id, friend_id,
-                                            _referrer_of(session, program.program))
-        if refusal is not None:
-            raise _refused(refusal, "/friend_id")
-    _check_limit(session, program, member, name, at)
+    lc = books.lifecycle(program)
+    member = rows[member_id]
+    book = books.book_of(lc, member, at)
+    book.attributes.update(request.get("attributes") or {})
+    friend_row = rows[friend_id] if friend_id is not None else None
+    friend_book = books.book_of(lc, friend_row, at) if friend_row is not None else None
     ref = request["event_id"]
-    _credit(session, member, points, rule, program, ref, at)
-    usage.record_activity(session, program, member.id, name, at)
+    records = books.OrderRecords(session, program.program, member.id)
+    try:
+        step = record_activity(lc, book, name, ref, at, friend_book,
+                               _referrer_of(session, program.program), records=records)
+    except ActivityRefused as exc:
+        kind = Conflict if exc.conflict else Unprocessable
+        raise kind(exc.code, exc.message, pointer=exc.pointer) from None
+    books.save(session, program, member, book, step, records)
     friend = None
-    if friend_id is not None:
-        friend_row = rows[friend_id]
-        _credit(session, friend_row, friend_points, f"{rule}.friend_bonus", program, ref, at)
-        session.add(ReferralRow(program=program.program, friend_id=friend_id,
+    if friend_row is not None and friend_book is not None and step.friend_step is not None:
+        friend_records = books.OrderRecords(session, program.program, friend_row.id)
+        lc.note(step.friend_step, friend_records)  # the friend's orders whose points expired
+        books.save(session, program, friend_row, friend_book, step.friend_step, friend_records)
+        session.add(ReferralRow(program=program.program, friend_id=friend_row.member_id,
                                 referrer_id=member.member_id, event_id=ref, occurred_at=at,
                                 created_at=datetime.now(UTC)))
-        friend = {"member_id": friend_row.member_id, "points": friend_points,
+        friend = {"member_id": friend_row.member_id, "points": step.friend_points,
                   "balance": friend_row.balance}
-    member.updated_at = datetime.now(UTC)
     result = {"event_id": ref, "activity": name, "member_id": member.member_id,
-              "points": points, "rule": rule, "balance": member.balance, "friend": friend,
-              "occurred_at": at.isoformat(), "ruleset_version": program.version}
+              "points": step.points, "rule": step.rule, "balance": member.balance,
+              "friend": friend, "occurred_at": at.isoformat(),
+              "ruleset_version": program.version}
     session.add(ActivityEventRow(program=program.program, event_id=ref, member_pk=member.id,
                                  activity=name, request_hash=digest, result=result,
                                  occurred_at=at, created_at=datetime.now(UTC)))

@@ -1,18 +1,17 @@
-"""Member rows: lookup, row-locked loading for writes, qualification-window statistics."""
+"""Member rows: lookup, and row-locked loading for writes."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
 from store.errors import NotFound
-from store.models import MemberRow, OrderRow
+from store.models import MemberRow
 from store.upsert import insert_ignore
 
 
@@ -35,18 +34,11 @@ def view(row: Any) -> Member:
 
 # Statements on the hot paths are built once: building one costs more than running it.
 _MEMBERS = MemberRow.__table__
-_ORDERS = OrderRow.__table__
 _FIND = select(_MEMBERS).where(_MEMBERS.c.program == bindparam("program"),
                                _MEMBERS.c.member_id == bindparam("member_id"))
 _LOCK = select(MemberRow).where(MemberRow.program == bindparam("program"),
                                 MemberRow.member_id == bindparam("member_id")) \
     .with_for_update().execution_options(populate_existing=True)
-_STATS_WHERE = (_ORDERS.c.member_pk == bindparam("member_pk"), _ORDERS.c.counted.is_(True),
-                _ORDERS.c.placed_at <= bindparam("end"))
-_STATS_COLUMNS = (func.sum(_ORDERS.c.qualifying_spend), func.count(_ORDERS.c.id))
-_STATS = select(*_STATS_COLUMNS).where(*_STATS_WHERE)
-_STATS_FROM = select(*_STATS_COLUMNS).where(*_STATS_WHERE,
-                                            _ORDERS.c.placed_at >= bindparam("start"))
 
 
 def find(session: Session | Connection, program: str, member_id: str) -> Row[Any] | None:
@@ -82,21 +74,11 @@ def lock_or_create(session: Session, program: str, member_id: str, tier: str | N
     return row
 
 
-def merge_attributes(row: MemberRow, attributes: dict[str, Any] | None) -> None:
-    """Callers may send fresher attributes (segments, birthday); stored ones fill gaps."""
-    if attributes:
-        merged = dict(row.attributes or {})
-        merged.update(attributes)
-        if merged != row.attributes:
-            row.attributes = merged
-
-
-def window_stats(session: Session | Connection, member_pk: int | None, start: datetime | None,
-                 end: datetime) -> tuple[Decimal, int]:
-    """Qualifying spend and counted orders placed in [start, end] (start None: lifetime)."""
-    if member_pk is None:
-        return Decimal(0), 0
-    params = {"member_pk": member_pk, "end": end, "start": start}
-    row = session.execute(_STATS if start is None else _STATS_FROM, params).one()
-    spend, count = row[0], row[1]
-    return (spend if spend is not None else Decimal(0)), int(count or 0)
+def with_attributes(request: dict[str, Any],
+                    member: MemberRow | Row[Any] | None) -> dict[str, Any]:
+    """The request as the engine sees it in server mode: stored attributes fill gaps."""
+    if member is None or not member.attributes:
+        return request
+    sent = request.get("member") or {}
+    merged = {**member.attributes, **(sent.get("attributes") or {})}
+    return {**request, "member": {**sent, "attributes": merged}}

@@ -73,7 +73,8 @@ class RegistryGenerationRow(Base):
 
 class MemberRow(Base):
     __tablename__ = "members"
-    __table_args__ = (UniqueConstraint("program", "member_id", name="uq_member"),)
+    __table_args__ = (UniqueConstraint("program", "member_id", name="uq_member"),
+                      Index("ix_members_due", "program", "due_at"))
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     program: Mapped[str] = mapped_column(String(64))
     member_id: Mapped[str] = mapped_column(String(128))
@@ -84,6 +85,11 @@ class MemberRow(Base):
     orders_count: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The member's book (engine.lifecycle.book JSON): the state the lifecycle core reads
+    # and changes; the columns above are kept from it for reads that need no book.
+    book: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # When time alone next changes the book's points (a lot expires, a hold times out).
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class LedgerEntryRow(Base):
@@ -107,6 +113,8 @@ class LedgerEntryRow(Base):
     source_type: Mapped[str] = mapped_column(String(16))  # order refund activity redemption admin
     source_ref: Mapped[str] = mapped_column(String(300))  # ids composed: <order>/<refund>
     lot_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"), nullable=True)
+    lot: Mapped[int | None] = mapped_column(Integer, nullable=True)  # the book lot credited
+    draws: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)  # [[lot, points]]
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -188,6 +196,7 @@ class OrderRow(Base):
     original_spend: Mapped[Decimal] = mapped_column(Money())
     refunded_fraction: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0))
     counted: Mapped[bool] = mapped_column(Boolean, default=True)  # false once fully refunded
+    record: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # OrderRecord
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 

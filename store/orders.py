@@ -1,8 +1,10 @@
 """Quotes and order commits.
 
 A commit runs in one transaction holding the member's row lock (PostgreSQL) or the
-database write lock (SQLite): it re-reads the member's state, evaluates, and writes the
-ledger entries, usage counters, tier and the order row with its request hash and result.
+database write lock (SQLite): it loads the member's book, hands it and the order to the
+lifecycle core (engine/lifecycle: evaluation, points, usage, tier, holds, automatic
+redemption), and writes what the core changed (store/books.py) with the order row, its
+request hash, result and record (what its refunds need).
 The unique (program, order_id) constraint settles races between retries: the loser reads
 the stored result and returns it (same body) or refuses (different body, 409).
 """
@@ -18,20 +20,20 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-import store.debt as debt
+import store.books as books
 import store.external_accounts as external_accounts
-import store.ledger as ledger
 import store.members as members
-import store.tiering as tiering
-import store.usage as usage
+import store.redemption_rows as redemption_rows
 from engine import evaluate
 from engine.evaluation.request import RequestInvalid, parse
-from store.commit_hooks import after_commit
+from engine.lifecycle import MemberBook, OrderStep, commit_order
+from engine.lifecycle.records import order_json
+from engine.program import Program
 from store.db import Database
 from store.errors import Conflict
-from store.models import MemberRow, OrderRow
+from store.hashing import request_hash
+from store.models import OrderRow
 from store.programs import ProgramCache
-from store.state import member_state, request_hash, with_attributes
 
 ZERO = Decimal(0)
 
@@ -77,27 +79,31 @@ class CallsOut(Exception):
 
 def quote(db: Database, cache: ProgramCache, program_id: str, request: dict[str, Any],
           pinned: int | None = None, may_call_out: bool = True) -> dict[str, Any]:
-    """Evaluate against the member's stored state without writing anything.
+    """Evaluate against the member's book brought to the request's instant, writing
+    nothing.
 
     With `may_call_out=False` (a caller on an event loop), a program whose balances live
     in an external points API raises CallsOut before any call is made."""
     req = essentials(request)
+    member_id = str(req.member.get("id"))
     with db.read_connection() as conn:
         program = cache.resolve(conn, program_id, req.at, pinned, db=db)
         account = external_accounts.config_of(program)
         if account is not None and not may_call_out:
             raise CallsOut(program_id)
-        member = members.find(conn, program_id, str(req.member.get("id")))
-        state = member_state(conn, program, member, req.at, needs_stock=req.redeems_reward)
+        member = members.find(conn, program_id, member_id)
+        lc = books.lifecycle(program)
+        book = books.view_at(lc, member, member_id, req.at)
+        state = lc.state(book, req.at, books.StorePool(conn, program, lock=False),
+                         stock=req.redeems_reward)
     if account is None:
-        return evaluate(program, with_attributes(request, member), state)
+        return evaluate(program, members.with_attributes(request, member), state)
     # Balances live in an external points API: the quote uses the account's balance.
     attributes = {**(member.attributes if member is not None else {}),
                   **(req.member.get("attributes") or {})}
-    _, balance, why_not = external_accounts.live_balance(account, str(req.member.get("id")),
-                                                         attributes)
+    _, balance, why_not = external_accounts.live_balance(account, member_id, attributes)
     state.balance = balance or 0
-    result = evaluate(program, with_attributes(request, member), state)
+    result = evaluate(program, members.with_attributes(request, member), state)
     return result if why_not is None else external_accounts.quote_balance(result, why_not)
 
 
@@ -136,60 +142,52 @@ def commit(db: Database, cache: ProgramCache, program_id: str, request: dict[str
         return _replay(prior, digest)
 
 
-def _commit(session: Session, program: Any, request: dict[str, Any], req: Any,
+def _commit(session: Session, program: Program, request: dict[str, Any], req: Essentials,
             digest: str) -> Outcome:
     order_id, at = req.order_id, req.at
+    assert order_id is not None
     member = members.lock_or_create(session, program.program, str(req.member.get("id")), None)
     prior = find_order(session, program.program, order_id)
     if prior is not None:
         return _replay(prior, digest)
-    members.merge_attributes(member, (req.member.get("attributes") or None))
-    ledger.expire_due(session, member, at)
-    state = member_state(session, program, member, at, lock_budgets=True,
-                         needs_stock=req.redeems_reward)
-    result = evaluate(program, with_attributes(request, member), state)
-    if state.tier != member.tier:  # a downgrade that fell due since the last order
-        member.tier_since = tiering.fell_at(program, member.tier, member.tier_since, at)
-        member.tier = state.tier
-    owing = member.balance < 0
-    awarded = _write_points(session, program, member, result, order_id, at)
-    if owing and awarded:  # the new points repay the debt first
-        debt.settle(session, member, at)
-    if result["tier_after"] != member.tier:
-        member.tier, member.tier_since = result["tier_after"], at
-    usage.record_order(session, program, member.id, at, result)
-    spend = sum((Decimal(line["eligible_amount"]) for line in result["earn"]["lines"]), ZERO)
-    member.orders_count += 1
-    member.updated_at = datetime.now(UTC)
-    extra = after_commit(session, program, member, order_id, at)  # holds
-    result = {**result, "commit": {"order_id": order_id, "points_awarded": awarded,
-                                   "balance": member.balance, "tier": member.tier, **extra}}
+    lc = books.lifecycle(program)
+    book = books.book_of(lc, member, at)
+    book.attributes.update(req.member.get("attributes") or {})
+    parsed = parse({**request, "member": {**req.member, "attributes": book.attributes}})
+    records = books.OrderRecords(session, program.program, member.id)
+    step = commit_order(lc, book, parsed, books.StorePool(session, program, lock=True),
+                        lambda: redemption_rows.placeholder(session, program, member, at),
+                        records=records)
+    assert step.record is not None
+    extra = _redemptions(session, program, book, order_id, at, step)
+    awarded = sum(e.points for e in step.entries() if e.kind in ("earn", "bonus"))
+    books.save(session, program, member, book, step, records)
+    result = {**step.result, "commit": {"order_id": order_id, "points_awarded": awarded,
+                                        "balance": member.balance, "tier": member.tier,
+                                        **extra}}
+    spend = step.record.spend
     session.add(OrderRow(program=program.program, order_id=order_id, member_pk=member.id,
                          request_hash=digest, request=request, result=result,
                          ruleset_version=program.version, placed_at=at, qualifying_spend=spend,
                          original_spend=spend, refunded_fraction=ZERO, counted=True,
-                         created_at=datetime.now(UTC)))
+                         record=order_json(step.record), created_at=datetime.now(UTC)))
     session.flush()
     return Outcome(result, created=True)
 
 
-def _write_points(session: Session, program: Any, member: MemberRow, result: dict[str, Any],
-                  order_id: str, at: datetime) -> int:
-    """Ledger lots for an order, in one statement: one per rule that earned points (`bonus`
-    for campaign and custom bonuses), the order's activity bonuses, upgrade bonuses."""
-    import engine.calendar as calendar
-
-    bonus_rules = {b["rule"] for b in result["earn"]["bonuses"]}
-    lots = [{"kind": "bonus" if rule in bonus_rules else "earn", "points": points, "rule": rule,
-             "source_type": "order"} for rule, points in result["earn"]["by_rule"].items()]
-    for activity in result["activities"]:
-        lots.append({"kind": "bonus", "points": activity["points"], "rule": activity["rule"],
-                     "source_type": "activity", "source_ref": f"order:{order_id}"})
-        usage.record_activity(session, program, member.id, activity["activity"], at)
-    for rule in (result.get("upgrade") or {}).get("rules", []):
-        tier_id = rule.split(".")[1]
-        lots.append({"kind": "bonus", "points": program.model.tiers.get(tier_id).upgrade_bonus,
-                     "rule": rule, "source_type": "tier", "source_ref": f"order:{order_id}"})
-        usage.record_upgrade(session, member.id, tier_id)
-    return ledger.append_lots(session, member, lots, version=program.version, source_ref=order_id,
-                              occurred_at=at, expires_at=calendar.expiry_at(program, at))
+def _redemptions(session: Session, program: Program, book: MemberBook, order_id: str,
+                 at: datetime, step: OrderStep) -> dict[str, Any]:
+    """The order's side of redemption: the checkout holds it captured (their goods are
+    routed now) and the automatic redemptions it triggered. What to add to the result's
+    `commit` block (nothing when nothing happened, so plain commits keep their shape)."""
+    extra: dict[str, Any] = {}
+    if step.captured:
+        extra["captured_redemptions"] = [
+            redemption_rows.captured(session, program, record, order_id, at)
+            for record in step.captured]
+    if step.automatic:
+        method = book.auto.method if book.auto is not None else "points"
+        extra["auto_redemptions"] = [
+            redemption_rows.automatic(session, program, record, method, order_id)
+            for record in step.automatic]
+    return extra

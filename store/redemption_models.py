@@ -63,6 +63,8 @@ class RedemptionRow(Base):
     # idempotency key) and to its cancel (cancelling again).
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     cancel_result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # What the lifecycle core needs to put the points back (engine.lifecycle RedemptionRecord).
+    record: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class RedemptionEventRow(Base):

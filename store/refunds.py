@@ -1,36 +1,36 @@
-"""Refunds: full or by line; the order's points are reversed proportionally and the tier
-is re-qualified. Idempotent on (order, refund_id) like commits.
+"""Refunds: full, by line or by amount, idempotent on (order, refund_id) like commits.
 
-What is taken back once the order's points were spent follows the `refund_policy` of the
-ruleset version the order was earned under (engine/lifecycle/policies.py): `clawback` takes back the
-whole refunded share, from the member's other points and then as debt (store/debt.py);
-`forfeit_remaining` only what the order's lots still hold. The first-purchase bonus
-leaves with an order refunded in full."""
+The lifecycle core (engine/lifecycle/refunds.py) decides what a refund takes back, under
+the `refund_policy` of the ruleset version the order was earned under, from the order's
+record: points, cashback, cap spend, campaign uses and budgets, qualification and tier,
+and the points that paid for the order. This module locks the member, hands the core
+the book and the record, and writes what it changed."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import ROUND_FLOOR, Decimal
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-import engine.lifecycle.policies as policies
-import store.debt as debt
-import store.ledger as ledger
-import store.members as members
-import store.tiering as tiering
-import store.usage as usage
+import store.books as books
+import store.external_accounts as external_accounts
+import store.redemption_rows as redemption_rows
+from engine.lifecycle import MemberBook, RefundRefused, RefundStep, wanted_lines
+from engine.lifecycle import refund as core_refund
+from engine.lifecycle.records import OrderRecord, order_from
+from engine.program import Program
 from store.clock import now as clock_now
 from store.db import Database
 from store.errors import Conflict, NotFound, Unprocessable
-from store.lifecycle_models import ExternalTransferRow
-from store.models import LedgerEntryRow, MemberRow, OrderRow, RefundRow
+from store.hashing import request_hash
+from store.models import MemberRow, OrderRow, RefundRow
 from store.orders import Outcome, find_order
 from store.programs import ProgramCache
-from store.state import request_hash
+from store.redemption_models import RedemptionRow
 
 ZERO, ONE = Decimal(0), Decimal(1)
 
@@ -73,260 +73,94 @@ def _replay(row: RefundRow, digest: str) -> Outcome:
     return Outcome(row.result, created=False)
 
 
-def _refunded_so_far(session: Session, order_pk: int) -> dict[int, int]:
-    done: dict[int, int] = {}
-    for row in session.scalars(select(RefundRow).where(RefundRow.order_pk == order_pk)):
-        for line in row.result["lines"]:
-            done[line["index"]] = done.get(line["index"], 0) + line["quantity"]
-    return done
-
-
-def _wanted(order: OrderRow, request: dict[str, Any], done: dict[int, int]) -> dict[int, int]:
-    """Quantities to refund now per line index (all that is left when no lines are given)."""
-    lines = order.request["order"]["lines"]
-    left = {i: int(line["quantity"]) - done.get(i, 0) for i, line in enumerate(lines)}
+def _lines(request: dict[str, Any]) -> list[tuple[int | None, str | None, int]] | None:
     if request.get("lines") is None:
-        return {i: q for i, q in left.items() if q > 0}
+        return None
     if not request["lines"]:
         raise Unprocessable("invalid_request", "`lines` is empty: name the lines to refund, "
                             "or omit `lines` to refund the whole order", pointer="/lines")
-    wanted: dict[int, int] = {}
-    for n, item in enumerate(request["lines"]):
-        index = item.get("index")
-        if index is None:
-            index = next((i for i, line in enumerate(lines) if line["sku"] == item.get("sku")
-                          and left[i] - wanted.get(i, 0) > 0), None)
-        if index is None or not 0 <= index < len(lines):
-            raise Unprocessable("unknown_line", "no refundable order line matches "
-                                f"{item.get('sku') or index!r}", pointer=f"/lines/{n}")
-        wanted[index] = wanted.get(index, 0) + int(item["quantity"])
-        if wanted[index] > left[index]:
-            raise Unprocessable("refund_exceeds_order", f"line {index} has {left[index]} "
-                                "refundable units left", pointer=f"/lines/{n}/quantity")
-    return wanted
+    return [(item.get("index"), item.get("sku"), int(item["quantity"]))
+            for item in request["lines"]]
 
 
-def _fraction(order: OrderRow, returned: dict[int, int], key: str) -> Decimal:
-    """Share of the order (by line `key`: exact points or eligible amount) returned so far."""
-    lines = order.result["earn"]["lines"]
-    quantities = [int(line["quantity"]) for line in order.request["order"]["lines"]]
-    if all(returned.get(i, 0) >= q for i, q in enumerate(quantities)):
-        return ONE
-    weights = [Decimal(line[key]) for line in lines]
-    total = sum(weights, ZERO)
-    if total == 0:
-        return _fraction(order, returned, "amount") if key != "amount" else ZERO
-    part = sum((w * returned.get(i, 0) / quantities[i] for i, w in enumerate(weights)), ZERO)
-    return part / total
-
-
-def _refund(session: Session, program: Any, order: OrderRow, member: MemberRow,
+def _refund(session: Session, program: Program, order: OrderRow, member: MemberRow,
             request: dict[str, Any], digest: str) -> Outcome:
     at = request.get("refunded_at") or clock_now()
     at = at if isinstance(at, datetime) else datetime.fromisoformat(at)
-    too_early = policies.refund_before_order(order.placed_at, at)
-    if too_early is not None:
-        raise Unprocessable("refund_before_order", too_early, pointer="/refunded_at")
-    done = _refunded_so_far(session, order.id)
-    wanted = _wanted(order, request, done)
-    if not wanted:
-        raise Unprocessable("nothing_to_refund", f"order {order.order_id!r} is fully refunded",
-                            pointer="/lines")
-    returned = {i: done.get(i, 0) + wanted.get(i, 0) for i in set(done) | set(wanted)}
-    points_share = _fraction(order, returned, "points_exact")
-    spend_share = _fraction(order, returned, "eligible_amount")
-    ledger.expire_due(session, member, at)  # points past their date are gone, not refunded
-    claims = _claims(session, order, points_share)
-    reversed_now = _reverse(session, member, claims,
-                            policies.refund_policy(program.model.redemption),
-                            f"{order.order_id}/{request['refund_id']}", at)
-    restored = _give_back_payment(session, member, order, _fraction(order, returned, "amount"),
-                                  at, request["refund_id"])
-    def stats(start: datetime | None, end: datetime) -> Any:
-        return members.window_stats(session, member.id, start, end)
-
-    qualified_before = tiering.requalified(program, at, stats) \
-        if program.model.tiers is not None else None
-    usage.release_order(session, program, member.id, order.placed_at, order.result,
-                        order.refunded_fraction or ZERO, spend_share,
-                        _fraction(order, done, "points_exact") if done else ZERO, points_share)
-    order.refunded_fraction = spend_share
-    order.qualifying_spend = (order.original_spend * (ONE - spend_share)).quantize(Decimal("0.0001"))
-    order.counted = spend_share < ONE
-    session.flush()
-    tier_before = member.tier
-    tier_after = tiering.after_refund(program, member.tier, at, stats, qualified_before)
-    if tier_after != member.tier:
-        member.tier, member.tier_since = tier_after, at
-    member.updated_at = datetime.now(UTC)
-    lines = order.request["order"]["lines"]
-    result = {
-        "refund_id": request["refund_id"], "order_id": order.order_id,
-        "refunded_at": at.isoformat(),
-        "lines": [{"index": i, "sku": lines[i]["sku"], "quantity": q} for i, q in sorted(wanted.items())],
-        "refunded_share": str(spend_share.quantize(Decimal("0.0001"))),
-        "points_reversed": reversed_now, "points_restored": restored,
-        "balance": member.balance,
-        "tier_before": tier_before, "tier_after": tier_after,
-        "ruleset_version": order.ruleset_version,
-    }
+    if order.record is None:
+        raise Conflict("order_not_refundable", f"order {order.order_id!r} was committed "
+                       "before orders kept what a refund needs")
+    record = order_from(order.record)
+    skus = [line["sku"] for line in order.request["order"]["lines"]]
+    amount = Decimal(str(request["amount"])) if request.get("amount") is not None else None
+    lc = books.lifecycle(program)
+    book = books.book_of(lc, member, at)
+    tier_before = book.tier
+    records = books.OrderRecords(session, program.program, member.id)
+    records.add(order, record)
+    try:
+        wanted = None if amount is not None else wanted_lines(record, _lines(request), skus)
+        if wanted is not None and not wanted:
+            raise RefundRefused("nothing_to_refund", f"order {order.order_id!r} is fully "
+                                "refunded", "/lines")
+        step = core_refund(lc, book, record, at, f"{order.order_id}/{request['refund_id']}",
+                           lines=wanted if request.get("lines") is not None else None,
+                           amount=amount, records=records)
+    except RefundRefused as exc:
+        raise Unprocessable(exc.code, exc.message, pointer=exc.pointer) from None
+    _payments(session, record, step, request["refund_id"], at)
+    books.save(session, program, member, book, step, records)
+    order.refunded_fraction = step.share
+    order.qualifying_spend = (order.original_spend * (ONE - step.share)).quantize(
+        Decimal("0.0001"))
+    order.counted = step.share < ONE
+    result = _result(order, request, at, step, skus, book, tier_before)
     session.add(RefundRow(order_pk=order.id, refund_id=request["refund_id"], request_hash=digest,
                           result=result, created_at=datetime.now(UTC)))
     session.flush()
     return Outcome(result, created=True)
 
 
-def _order_of_lot(lot: LedgerEntryRow) -> str | None:
-    """The order a lot came with: its earned points, or its activity bonus (first purchase)."""
-    if lot.source_type == "order":
-        return lot.source_ref
-    if lot.source_type == "activity" and lot.source_ref.startswith("order:"):
-        return lot.source_ref.removeprefix("order:")
-    return None
+def _result(order: OrderRow, request: dict[str, Any], at: datetime, step: RefundStep,
+            skus: list[str], book: MemberBook, tier_before: str | None) -> dict[str, Any]:
+    out = {
+        "refund_id": request["refund_id"], "order_id": order.order_id,
+        "refunded_at": at.isoformat(),
+        "lines": [{"index": i, "sku": skus[i], "quantity": q}
+                  for i, q in sorted((step.refunded or {}).items())],
+        "refunded_share": str(step.share.quantize(Decimal("0.0001"))),
+        "points_reversed": step.points_reversed, "points_restored": step.points_restored,
+        "balance": book.balance,
+        "tier_before": tier_before, "tier_after": book.tier,
+        "ruleset_version": order.ruleset_version,
+    }
+    if request.get("amount") is not None:
+        out["amount"] = str(step.amount)
+    return out
 
 
-def _lot_share(lot: LedgerEntryRow, order_share: Decimal) -> Decimal:
-    """Share of `lot` a refund of `order_share` of its order takes back."""
-    if lot.source_type == "order":
-        return order_share
-    return policies.bonus_share((lot.rule or "").rsplit(".", 1)[-1], order_share)
-
-
-def _claims(session: Session, order: OrderRow, share: Decimal) -> list[tuple[LedgerEntryRow, Decimal]]:
-    """(lot, share of it to take back) for the order's lots and its activity bonus lots."""
-    found = ledger.lots_of(session, order.program, "order", order.order_id) \
-        + ledger.lots_of(session, order.program, "activity", f"order:{order.order_id}")
-    return [(lot, _lot_share(lot, share)) for lot in found]
-
-
-def points_came_back(session: Session, member: MemberRow, lots: list[LedgerEntryRow],
-                     at: datetime) -> int:
-    """Points came back to `lots` (a redemption was cancelled, a hold released or a
-    captured hold refunded): what refunds of their orders still owe is taken
-    (`reverse_owed`), and what is left repays a debt before anything else — points of a
-    refunded order's lots even past their date: a clawback took them back already, as
-    debt, while they were spent. Returns the points reversed."""
-    reversed_now = reverse_owed(session, member, lots, at)
-    refunded = [lot for lot in lots if (lot.remaining or 0) > 0 and _refunded(session, lot)]
-    debt.settle(session, member, at, first=refunded)
-    return reversed_now
-
-
-def _refunded(session: Session, lot: LedgerEntryRow) -> bool:
-    ref = _order_of_lot(lot)
-    order = find_order(session, lot.program, ref) if ref is not None else None
-    return order is not None and bool(order.refunded_fraction)
-
-
-def reverse_owed(session: Session, member: MemberRow, lots: list[LedgerEntryRow],
-                 at: datetime) -> int:
-    """Points came back to `lots` (a redemption was cancelled or a hold released): a
-    refund that ran while they were spent could not take them back then (under
-    `forfeit_remaining`), so take back now what each refunded order's lot still owes its
-    refunds. Returns the points reversed. (Under `clawback` the refund took everything it
-    was owed at once, so nothing is owed here.)
-
-    Without this, hold or redeem → refund → cancel would leave a refunded order's points
-    with the member."""
-    orders_by_ref: dict[str, OrderRow | None] = {}
-    claims: list[tuple[LedgerEntryRow, Decimal]] = []
-    for lot in lots:
-        ref = _order_of_lot(lot)
-        if ref is None:
-            continue
-        if ref not in orders_by_ref:
-            orders_by_ref[ref] = find_order(session, lot.program, ref)
-        order = orders_by_ref[ref]
-        if order is None or not order.refunded_fraction:
-            continue
-        share = _fraction(order, _refunded_so_far(session, order.id), "points_exact")
-        claims.append((lot, _lot_share(lot, share)))
-    if not claims:
-        return 0
-    source_refs = {id(lot): f"{_order_of_lot(lot)}/owed" for lot, _ in claims}
-    return sum(_reverse(session, member, [claim], policies.FORFEIT_REMAINING,
-                        source_refs[id(claim[0])], at) for claim in claims)
-
-
-def _reverse(session: Session, member: MemberRow, claims: list[tuple[LedgerEntryRow, Decimal]],
-             policy: str, source_ref: str, at: datetime) -> int:
-    """For each (lot, share), reverse what the lot owes `share` of its points beyond what
-    was already reversed: from the lot as far as it holds, and under `clawback` the rest
-    (but what the lot lost to expiry) from the member's other lots and then as debt.
-    Returns the points reversed."""
-    ids = [lot.id for lot, _ in claims]
-    already = ledger.reversed_from(session, ids)
-    lost = ledger.reversed_from(session, ids, "expire")
-    rest: list[tuple[LedgerEntryRow, int]] = []
-    total = 0
-    for lot, share in claims:
-        target = lot.points if share == ONE else int(
-            (lot.points * share).to_integral_value(rounding=ROUND_FLOOR))
-        held, done = lot.remaining or 0, already.get(lot.id, 0)
-        delta = policies.to_reverse(policy, target - done, held,
-                                    lot.points - done - lost.get(lot.id, 0))
-        if delta <= 0:
-            continue
-        entry = ledger.append(session, member, "reverse", -delta, version=lot.ruleset_version,
-                              rule=lot.rule, source_type="refund", source_ref=source_ref,
-                              occurred_at=at, lot=lot)
-        if delta > held:
-            rest.append((entry, delta - max(held, 0)))
-        total += delta
-    for entry, points in rest:  # the order's own lots first, then the others, then debt
-        debt.claw_back(session, member, entry, points, at)
-    return total
-
-
-def _give_back_payment(session: Session, member: MemberRow, order: OrderRow, share: Decimal,
-                       at: datetime, refund_id: str) -> int:
-    """Points that paid for the order (checkout holds it captured) come back with the
-    goods: pay-with-points in proportion to the amount refunded so far, a reward once
-    the whole order is refunded. Returns the points given back now."""
-    import store.external_accounts as external_accounts
-    import store.lots as lots
-    from store.redemption_models import RedemptionEventRow, RedemptionRow
-
-    rows = session.scalars(select(RedemptionRow).where(
-        RedemptionRow.member_pk == member.id, RedemptionRow.order_id == order.order_id,
-        RedemptionRow.status == "captured").order_by(RedemptionRow.id))
-    given_now = 0
-    for row in list(rows):
-        # Given back so far: credits owed to the external account, or reverse entries.
-        back = session.scalar(select(func.sum(ExternalTransferRow.points)).where(
-            ExternalTransferRow.redemption_pk == row.id)) if row.external_account is not None \
-            else session.scalar(select(func.sum(LedgerEntryRow.points)).where(
-                LedgerEntryRow.source_type == "redemption",
-                LedgerEntryRow.source_ref == str(row.id), LedgerEntryRow.kind == "reverse"))
-        back = back or 0
-        if row.kind == "points" and share < ONE:
-            target = int((row.points * share).to_integral_value(rounding=ROUND_FLOOR))
-        else:
-            target = row.points if share == ONE else 0
-        points = target - int(back)
-        if points <= 0:
+def _payments(session: Session, record: OrderRecord, step: RefundStep, refund_id: str,
+              at: datetime) -> None:
+    """Points that paid for the order came back (the core gave them back to their lots):
+    the redemptions' rows say so; an external account is owed them instead, sent by the
+    job (its points never were in the member's lots)."""
+    given = [e for e in step.entries()
+             if e.source_type == "redemption" and e.rule == "redemption.refund"]
+    for entry in given:
+        row = session.get(RedemptionRow, int(entry.source_ref)) \
+            if entry.source_ref.isdigit() else None
+        if row is None:
             continue
         if row.external_account is not None:
-            external_accounts.restore(session, row, at, points=points,
+            step.changes.remove(entry)
+            external_accounts.restore(session, row, at, points=entry.points,
                                       key=f"redemption:{row.id}:refund:{refund_id}")
-        else:
-            given = lots.restore_part(session, row.ledger_entry_id, int(back), points) \
-                if row.ledger_entry_id is not None else []
-            entry = ledger.append(
-                session, member, "reverse", points, version=row.ruleset_version,
-                rule="redemption.refund", source_type="redemption", source_ref=str(row.id),
-                occurred_at=at)
-            session.flush()
-            row.reversal_entry_id = entry.id
-            points_came_back(session, member, [lot for lot, _ in given], at)
-        given_now += points
-        full = int(back) + points >= row.points
+        payment = next(p for p in record.payments if p.redemption == entry.source_ref)
+        full = payment.given_back >= payment.points
         if full:
             row.status = "refunded"
+            if row.record is not None:
+                row.record = {**row.record, "status": "refunded"}
         row.updated_at = datetime.now(UTC)
-        session.add(RedemptionEventRow(redemption_pk=row.id, at=at,
-                                       status="refunded" if full else "partially_refunded",
-                                       detail={"refund_id": refund_id, "points": points}))
-    if given_now:
-        ledger.expire_due(session, member, at)
-    return given_now
+        redemption_rows.event(session, row, "refunded" if full else "partially_refunded", at,
+                              refund_id=refund_id, points=entry.points)

@@ -73,6 +73,6 @@ def redemption(program: ProgramPath, redemption_id: RedemptionPath, services: St
 def cancel(program: ProgramPath, redemption_id: RedemptionPath, services: StoreDep,
            key: RedeemKey, body: CancelIn | None = None) -> Json:
     refuse_future(body, services.settings.max_future_skew_seconds)
-    outcome = redemptions.cancel(services.db, program, redemption_id,
+    outcome = redemptions.cancel(services.db, services.cache, program, redemption_id,
                                  body.model_dump(mode="json", exclude_none=True) if body else {})
     return created_or_replayed(outcome.result, outcome.created)

@@ -28,9 +28,13 @@ ORDER_ACTIVITIES = frozenset({"first_purchase"})
 
 
 class ActivityRefused(ValueError):
-    def __init__(self, code: str, message: str, pointer: str) -> None:
+    """`conflict`: the refusal depends on what happened before (a store answers 409), not
+    on the request alone (422)."""
+
+    def __init__(self, code: str, message: str, pointer: str, conflict: bool = False) -> None:
         super().__init__(message)
         self.code, self.message, self.pointer = code, message, pointer
+        self.conflict = conflict
 
 
 @dataclass
@@ -64,7 +68,7 @@ def _check(lc: Lifecycle, book: MemberBook, name: str, at: datetime) -> None:
         if refusal is not None:
             raise ActivityRefused(refusal.code, refusal.message,
                                   "/occurred_at" if refusal.code == "not_birthday_month"
-                                  else "/attributes")
+                                  else "/attributes/birthday", refusal.conflict)
     if activity.limit is not None:
         period = lc.activity_period(name, at)
         held = book.activities.get(name)
@@ -94,7 +98,7 @@ def record_activity(lc: Lifecycle, book: MemberBook, name: str, event_id: str, a
             referrer_of or (lambda m: friend.referred_by if friend and m == friend.member_id
                             else book.referred_by if m == book.member_id else None))
         if refusal is not None:
-            raise ActivityRefused(refusal.code, refusal.message, "/friend_id")
+            raise ActivityRefused(refusal.code, refusal.message, "/friend_id", refusal.conflict)
     _check(lc, book, name, at)  # a refused activity changes nothing, not even time
     step = ActivityStep()
     lc.advance(book, at, step)

@@ -74,6 +74,9 @@ class Lifecycle:
         self._local: tuple[datetime | None, datetime | None] = (None, None)
         self._periods: dict[str, str] = {}  # period kind → key, for the instant in `_local`
         self._expiry: tuple[datetime | None, datetime | None] = (None, None)
+        # A store sets its server clock here: points never expire, and holds never time
+        # out, ahead of it, whatever instant an event carries (a replay sets nothing).
+        self.expire_until: Callable[[], datetime] | None = None
 
     # ------------------------------------------------------------ books
     def new_book(self, member_id: str, at: datetime, attributes: dict | None = None,
@@ -117,10 +120,11 @@ class Lifecycle:
         step = step if step is not None else Step()
         if book.last_at is not None and at < book.last_at:
             at = book.last_at  # an event dated earlier than one already applied
+        due = at if self.expire_until is None else min(at, self.expire_until())
         for hold in [h for h in book.holds if h.hold_expires_at is not None
-                     and h.hold_expires_at <= at]:
-            self.release(book, hold, hold.hold_expires_at or at, "released", step)
-        step.changes.extend(points.expire_due(book, at))
+                     and h.hold_expires_at <= due]:
+            self.release(book, hold, hold.hold_expires_at or due, "released", step)
+        step.changes.extend(points.expire_due(book, due))
         if self.tiers is not None:
             step.changes.extend(self.tiers.advance(book, at))
         book.last_at = at
@@ -149,7 +153,7 @@ class Lifecycle:
         """Tell the order records the step's new `expire` entries drew on: points an order
         lost to expiry are never taken back by its refunds."""
         changes = step.changes
-        if records and any(type(c) is Entry and c.kind == "expire"
+        if records is not None and any(type(c) is Entry and c.kind == "expire"
                            for c in changes[step.noted:]):
             fresh = [c for c in changes[step.noted:] if type(c) is Entry]
             for order_id, draws in expired_orders(fresh).items():

@@ -8,7 +8,7 @@ in memory. `to_json`/`from_json` are the only translation.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -122,7 +122,7 @@ def expired_orders(entries: list[Entry]) -> dict[str, tuple[Draw, ...]]:
 # ---------------------------------------------------------------- JSON
 
 def _t(value: datetime | None) -> str | None:
-    return None if value is None else value.isoformat()
+    return None if value is None else value.astimezone(UTC).isoformat()
 
 
 def _at(value: str | None) -> datetime | None:

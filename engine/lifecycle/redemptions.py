@@ -126,9 +126,10 @@ def cancel(lc: Lifecycle, book: MemberBook, record: RedemptionRecord, at: dateti
     """Cancel a completed redemption or release a hold: its points go back to the lots
     they came from (expired at once if their date has passed), its stock back."""
     step = Step()
+    held = record.status == "held"
     lc.advance(book, at, step)
     hold = next((h for h in book.holds if h.id == record.id), None)
-    lc.release(book, hold or record, at, "released" if record.status == "held" else "cancelled",
-               step)
+    if not held or hold is not None:  # else its time ran out first: advance released it
+        lc.release(book, hold or record, at, "released" if held else "cancelled", step)
     lc.note(step, records)
     return step

@@ -22,7 +22,7 @@ than the order): the share of its **points** (by the lines' exact points), of it
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
@@ -112,7 +112,7 @@ def refund(lc: Lifecycle, book: MemberBook, record: OrderRecord, at: datetime, r
     elif not any(lines.values()):  # type: ignore[union-attr]
         raise RefundRefused("nothing_to_refund", "nothing to refund", "/lines")
     step = RefundStep()
-    known = {**(records or {}), record.order_id: record}
+    known = _Known(record, records or {})
     lc.advance(book, at, step)  # refused refunds (above) change nothing, not even time
     lc.note(step, known)  # points the order lost to expiry are not taken back
     before_spend = _spend_share(record)
@@ -148,6 +148,24 @@ def refund(lc: Lifecycle, book: MemberBook, record: OrderRecord, at: datetime, r
         lc.tier_settled(book, at, "refund", step)
     lc.note(step, known)
     return step
+
+
+class _Known(Mapping[str, OrderRecord]):
+    """The refunded order's record, then the caller's records, each read only when asked
+    for (a store loads its records on demand)."""
+
+    def __init__(self, record: OrderRecord, others: Mapping[str, OrderRecord]) -> None:
+        self.record, self.others = record, others
+
+    def __getitem__(self, order_id: str) -> OrderRecord:
+        return self.record if order_id == self.record.order_id else self.others[order_id]
+
+    def __iter__(self) -> Iterator[str]:
+        yield self.record.order_id
+        yield from (k for k in self.others if k != self.record.order_id)
+
+    def __len__(self) -> int:
+        return len(set(self.others) | {self.record.order_id})
 
 
 def _amount_share(record: OrderRecord) -> Decimal:

@@ -73,8 +73,11 @@ def test_a_refund_after_redemption_goes_below_zero_and_everything_shows_it(api):
     member = api.get("/members/H-1", as_of="2026-11-18T12:00:00Z").json()
     assert (member["balance"], member["debt"]) == (-owed, owed)
     entries = api.get("/members/H-1/ledger", limit=50).json()["entries"]
-    debts = [e for e in entries if e["remaining"] is not None and e["remaining"] < 0]
-    assert {e["kind"] for e in debts} == {"reverse"} and sum(e["remaining"] for e in debts) == -owed
+    # the debt is lot 0: what the refund's reverse entries drew beyond the member's lots
+    debts = {e["id"]: sum(d["points"] for d in e["draws"] if d["lot"] == 0) for e in entries}
+    debts = {k: v for k, v in debts.items() if v}
+    assert {e["kind"] for e in entries if e["id"] in debts} == {"reverse"}
+    assert sum(debts.values()) == owed and member["lots"] == []
     assert sum(e["points"] for e in entries) == -owed
 
     for body in ({"points": 500}, {"reward_id": "REWARD-002"},

@@ -156,10 +156,15 @@ def test_recording_fails_after_the_debit_so_the_account_is_credited_back(client,
     points.points.balances["GLOBEX"] = 1_000_000
     for member, account in (("CO-1", "ACME"), ("CO-3", "GLOBEX")):
         enrol(client, key, member, account)
-    with db.writing() as session:  # both enterprise accounts
+    with db.writing() as session:  # both enterprise accounts (as an enrolment grants it)
+        from engine.lifecycle import from_json, to_json
         from store.models import MemberRow
         for row in session.query(MemberRow).filter(MemberRow.program == "b2b-portal"):
-            row.tier = "enterprise"
+            book = from_json(row.book)
+            book.tier = book.best_tier = row.tier = "enterprise"
+            for window in book.windows.values():
+                window.granted = "enterprise"
+            row.book = to_json(book)
     points.points.balances["ACME"] = 400_000
     points.delay(0.3, times=2)
     start = threading.Barrier(2)

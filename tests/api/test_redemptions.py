@@ -33,6 +33,12 @@ def ledger_sum(client, key, member="CUST-1"):
     return sum(e["points"] for e in entries), entries
 
 
+def held_in_lots(client, key, member="CUST-1"):
+    """Points left per lot number, from the member summary."""
+    summary = client.get(f"{BASE}/members/{member}", headers=key).json()
+    return {lot["lot"]: lot["left"] for lot in summary["lots"]}
+
+
 def test_pay_with_points_uses_oldest_lots_first_and_cancel_restores_them(client, key):
     earn(client, key, "O-1", placed_at="2026-10-01T10:00:00-04:00")
     balance = earn(client, key, "O-2", placed_at="2026-11-02T10:00:00-05:00")
@@ -46,7 +52,9 @@ def test_pay_with_points_uses_oldest_lots_first_and_cancel_restores_them(client,
     assert body["lots"][0]["expires_at"].startswith("2028-10-01")
     total, entries = ledger_sum(client, key)
     assert total == body["balance"] and entries[0]["kind"] == "redeem"
-    lots_before = {e["id"]: e["remaining"] for e in entries if e["remaining"] is not None}
+    drawn = {d["lot"]: d["points"] for d in entries[0]["draws"]}
+    assert drawn == {int(lot["lot_id"]): lot["points"] for lot in body["lots"]}
+    lots_before = held_in_lots(client, key)
 
     c = client.post(f"{BASE}/redemptions/{body['id']}/cancel", json={"reason": "changed mind",
                     "cancelled_at": AS_OF}, headers=key)
@@ -55,8 +63,10 @@ def test_pay_with_points_uses_oldest_lots_first_and_cancel_restores_them(client,
     assert [h["status"] for h in c.json()["history"]] == ["completed", "cancelled"]
     total, entries = ledger_sum(client, key)
     assert total == balance and entries[0]["kind"] == "reverse" and entries[0]["points"] == 2100
-    restored = {e["id"]: e["remaining"] for e in entries if e["remaining"] is not None}
-    assert sum(restored.values()) == sum(lots_before.values()) + 2100
+    assert {d["lot"]: d["points"] for d in entries[0]["draws"]} == drawn  # back where from
+    restored = held_in_lots(client, key)
+    assert {lot: restored[lot] - lots_before.get(lot, 0) for lot in restored
+            if restored[lot] != lots_before.get(lot, 0)} == drawn
     again = client.post(f"{BASE}/redemptions/{body['id']}/cancel", headers=key)
     assert again.status_code == 200 and again.json()["balance"] == balance
 

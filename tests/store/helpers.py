@@ -6,12 +6,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import select
 
 from engine import load_program
+from engine.lifecycle import MemberBook, from_json
 from store import ledger, registry
 from store.db import Database
-from store.models import LedgerEntryRow, MemberRow
+from store.models import MemberRow
 
 RETAIL = Path(__file__).resolve().parents[2] / "rulesets" / "retail"
 
@@ -53,26 +54,28 @@ def order(order_id: str, member: str = "CUST-1", amount: str = "100.00",
     }
 
 
+def book_of(member: MemberRow) -> MemberBook:
+    assert member.book is not None, f"{member.member_id} has no book"
+    return from_json(member.book)
+
+
 def assert_ledger_exact(db: Database, negative: bool = False) -> None:
-    """Every member: balance = Σ ledger, and Σ remaining (points left in its lots, minus
-    its open debts) = balance. A balance is below zero only with `negative` (a program
-    under `refund_policy: clawback`), and exactly when the member has an open debt — and
-    then no points left in any lot (new points repay a debt first)."""
+    """Every member: balance = Σ ledger = what the book holds (points left in its lots,
+    minus its debt), and the member row shows the book. A balance is below zero only
+    with `negative` (a program under `refund_policy: clawback`), and exactly when the
+    member owes a debt — and then no points are left in any lot (new points repay a debt
+    first)."""
     with db.reading() as session:
         for member in session.scalars(select(MemberRow)):
+            book = book_of(member)
             assert member.balance == ledger.balance_from_entries(session, member.id)
-            remaining = session.scalar(select(func.sum(LedgerEntryRow.remaining)).where(
-                LedgerEntryRow.member_pk == member.id)) or 0
-            assert remaining == member.balance
-            owed, held = session.execute(select(
-                func.sum(case((LedgerEntryRow.remaining < 0, -LedgerEntryRow.remaining),
-                              else_=0)),
-                func.sum(case((LedgerEntryRow.remaining > 0, LedgerEntryRow.remaining),
-                              else_=0))).where(LedgerEntryRow.member_pk == member.id)).one()
-            owed, held = int(owed or 0), int(held or 0)
-            assert not (owed and held), f"{member.member_id} owes {owed} and holds {held}"
+            held = sum(lot.left for lot in book.lots)
+            assert held == book.held and all(lot.left > 0 for lot in book.lots)
+            assert member.balance == book.balance == held - book.debt
+            assert (member.tier, member.orders_count) == (book.tier, book.orders_count)
+            assert not (book.debt and held), f"{member.member_id} owes {book.debt} and holds {held}"
             assert member.balance >= 0 or negative, f"{member.member_id}: {member.balance}"
-            assert (member.balance < 0) == (owed > 0)
+            assert (member.balance < 0) == (book.debt > 0)
 
 
 ECONOMY = """\

@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from engine.lifecycle import from_json
 from store import (
     activities,
     auto_redemption,
     expiry,
-    ledger,
     members,
     orders,
     redemptions,
@@ -27,7 +27,7 @@ from store import (
 )
 from store.db import Database
 from store.errors import Conflict, StoreError, Unprocessable
-from store.models import LedgerEntryRow, LotAllocationRow
+from store.models import LedgerEntryRow, MemberRow
 from store.programs import ProgramCache
 from tests.store.helpers import assert_ledger_exact, order, publish_economy
 
@@ -88,11 +88,11 @@ def test_clawback_takes_back_spent_points_and_later_earnings_repay_the_debt(db, 
     # the 250 still held and 1,500 more than the member has.
     assert done["points_reversed"] == 1750 and done["balance"] == -1500 == shop.balance()
     assert_ledger_exact(db, negative=True)
-    with db.reading() as session:  # the debt: on the refund's reverse entries, 1,500 owed
-        debts = list(session.scalars(select(LedgerEntryRow).where(LedgerEntryRow.remaining < 0)))
+    with db.reading() as session:  # the debt: drawn by the refund's reverse entries, 1,500 owed
+        debts = [e for e in session.scalars(select(LedgerEntryRow)) if debt_drawn(e)]
     assert {(d.kind, d.source_type, d.source_ref) for d in debts} == {
         ("reverse", "refund", "O-1/R-1")}
-    assert sum(d.remaining or 0 for d in debts) == -1500
+    assert sum(debt_drawn(d) for d in debts) == 1500
 
     # Nothing can be redeemed meanwhile: points, a reward, a checkout hold.
     for body in ({"points": 500}, {"reward_id": "MUG"},
@@ -105,12 +105,11 @@ def test_clawback_takes_back_spent_points_and_later_earnings_repay_the_debt(db, 
 
     # Later earnings repay the debt first: their lots are drawn to it.
     assert shop.buy("O-2", "400.00", "2026-03-10")["commit"]["balance"] == -700
-    with db.reading() as session:  # O-2's lots (base, electronics) went to the debt
-        o2 = ledger.lots_of(session, P, "order", "O-2")
-        assert [lot.remaining for lot in o2] == [0, 0]
-        drawn = session.scalars(select(LotAllocationRow.points).where(
-            LotAllocationRow.lot_entry_id.in_([lot.id for lot in o2])))
-        assert sum(drawn) == 800
+    with db.reading() as session:  # O-2's lot (base, electronics) went to the debt
+        o2 = credits(session, "order", "O-2")
+        assert sum(debt_drawn(e) for e in o2) == 800 == sum(e.points for e in o2)
+        book = from_json(session.scalars(select(MemberRow)).one().book)
+        assert {e.lot for e in o2}.isdisjoint(lot.no for lot in book.lots)
     assert_ledger_exact(db, negative=True)
 
     # Expiry never deepens a debt: the repaying lots have nothing left to expire.
@@ -120,6 +119,18 @@ def test_clawback_takes_back_spent_points_and_later_earnings_repay_the_debt(db, 
     assert shop.buy("O-3", "500.00", "2027-01-05")["commit"]["balance"] == 300
     assert_ledger_exact(db, negative=True)
     assert shop.redeem("2027-01-06", points=300 + 200) if False else True
+
+
+def debt_drawn(entry: LedgerEntryRow) -> int:
+    """Points an entry moved on the member's debt (lot 0): a clawback running into
+    debt, or a credit repaying it."""
+    return sum(points for lot, points in entry.draws or () if lot == 0)
+
+
+def credits(session: Any, source_type: str, source_ref: str) -> list[LedgerEntryRow]:
+    return list(session.scalars(select(LedgerEntryRow).where(
+        LedgerEntryRow.source_type == source_type, LedgerEntryRow.source_ref == source_ref,
+        LedgerEntryRow.lot.is_not(None)).order_by(LedgerEntryRow.id)))
 
 
 def ledger_time(day: str) -> Any:
@@ -161,7 +172,7 @@ def test_cancelling_the_redemption_repays_the_debt_it_made(db, program):
     shop.buy("O-1", "775.00", "2026-03-03")
     spent = shop.redeem("2026-03-04", points=1500)
     assert shop.refund("O-1", "2026-03-05")["balance"] == -1500
-    back = redemptions.cancel(db, P, spent["id"], {"cancelled_at": at("2026-03-06")}).result
+    back = redemptions.cancel(db, ProgramCache(), P, spent["id"], {"cancelled_at": at("2026-03-06")}).result
     assert back["balance"] == 0  # where a plain refund of the order would have left it
     assert_ledger_exact(db, negative=True)
 
@@ -176,7 +187,7 @@ def test_redeem_expire_refund_cancel_ends_where_a_plain_refund_would(db, program
     shop.buy("O-1", "500.00", "2026-01-10")
     spent = shop.redeem("2026-02-01", points=500)
     assert shop.refund("O-1", "2026-08-01")["balance"] == (-500 if policy == "clawback" else 0)
-    back = redemptions.cancel(db, P, spent["id"], {"cancelled_at": at("2026-08-02")}).result
+    back = redemptions.cancel(db, ProgramCache(), P, spent["id"], {"cancelled_at": at("2026-08-02")}).result
     assert back["balance"] == 0 == shop.balance()
     assert_ledger_exact(db, negative=True)
 
@@ -263,8 +274,8 @@ def test_a_redemption_draws_only_on_points_that_existed_at_its_instant(db, progr
     assert "1750" in short.value.errors[0]["message"]
     made = shop.redeem("2026-03-05", points=1700)
     with db.reading() as session:
-        o1 = {str(lot.id) for lot in ledger.lots_of(session, P, "order", "O-1")} | {
-            str(lot.id) for lot in ledger.lots_of(session, P, "activity", "order:O-1")}
+        o1 = {str(e.lot) for e in credits(session, "order", "O-1")
+              + credits(session, "activity", "order:O-1")}
     assert {lot["lot_id"] for lot in made["lots"]} <= o1
     assert shop.balance() == 1750 + 800 - 1700
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
@@ -14,7 +15,8 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from cli.main import cli
-from store import expiry, ledger, orders, redemptions
+from engine.lifecycle import from_json
+from store import books, expiry, orders, redemptions
 from store.errors import StoreError
 from store.models import AuditRow, LedgerEntryRow, MemberRow
 from store.programs import ProgramCache
@@ -42,12 +44,22 @@ def entries(db):
 
 
 def expire_counts(db):
-    """Number of expire entries per lot id."""
+    """How many times each (member, lot) was drawn on by an expire entry."""
+    counts: Counter[tuple[int, int]] = Counter()
     with db.reading() as session:
-        rows = session.execute(select(LedgerEntryRow.lot_id, func.count(LedgerEntryRow.id))
-                               .where(LedgerEntryRow.kind == "expire")
-                               .group_by(LedgerEntryRow.lot_id)).all()
-    return dict(rows)
+        for member_pk, draws in session.execute(
+                select(LedgerEntryRow.member_pk, LedgerEntryRow.draws)
+                .where(LedgerEntryRow.kind == "expire")):
+            for lot, _points in draws or ():
+                counts[(member_pk, lot)] += 1
+    return dict(counts)
+
+
+def lots_per_member(db):
+    with db.reading() as session:
+        held = {len(from_json(m.book).lots) for m in session.scalars(select(MemberRow))}
+    assert len(held) == 1
+    return held.pop()
 
 
 def test_second_run_writes_nothing(db):
@@ -78,7 +90,7 @@ class Interrupted(Exception):
 
 def test_interrupted_between_batches_then_resumed_expires_each_lot_once(db):
     seed(db)
-    lots = entries(db) // len(MEMBERS)  # every member earned the same kinds of lots
+    lots = lots_per_member(db)  # every member earned the same kinds of lots
 
     def stop_after_first(report):
         raise Interrupted
@@ -99,21 +111,21 @@ def test_interrupted_between_batches_then_resumed_expires_each_lot_once(db):
 
 def test_a_failure_inside_a_member_rolls_that_member_back(db, monkeypatch):
     seed(db)
-    lots = entries(db) // len(MEMBERS)
-    real = ledger.expire_due
+    lots = lots_per_member(db)
+    real = books.write_changes
     calls = {"n": 0}
 
-    def flaky(session, member, at):
+    def flaky(session, program, row, changes):
         calls["n"] += 1
-        written = real(session, member, at)
+        written = real(session, program, row, changes)
         if calls["n"] == 4:
             raise Interrupted  # after writing: the transaction must roll back
         return written
 
-    monkeypatch.setattr(ledger, "expire_due", flaky)
+    monkeypatch.setattr(books, "write_changes", flaky)
     with pytest.raises(Interrupted):
         expiry.expire(db, "retail", DUE, batch_size=100)
-    monkeypatch.setattr(ledger, "expire_due", real)
+    monkeypatch.setattr(books, "write_changes", real)
     assert len(expire_counts(db)) == 3 * lots
     assert_ledger_exact(db)
     expiry.expire(db, "retail", DUE)
@@ -160,9 +172,8 @@ def test_expiry_while_commits_and_redemptions_flow(db):
     assert_ledger_exact(db)
     assert set(expire_counts(db).values()) == {1}  # never expired twice, by job or commit
     with db.reading() as session:
-        old = session.scalars(select(LedgerEntryRow).where(
-            LedgerEntryRow.remaining.is_not(None), LedgerEntryRow.expires_at <= DUE)).all()
-        assert old and all(lot.remaining == 0 for lot in old)
+        lots = [lot for m in session.scalars(select(MemberRow)) for lot in from_json(m.book).lots]
+    assert not [lot for lot in lots if lot.expires_at is not None and lot.expires_at <= DUE]
     assert sum(r.points_expired for r in reports) >= 0
 
 

@@ -50,10 +50,11 @@ from hypothesis.stateful import (
 from sqlalchemy import and_, func, or_, select
 
 from engine import load_program
+from engine.lifecycle import MemberBook, from_json
 from store import auto_redemption, expiry, orders, redemptions, refunds, registry
 from store.db import Database
 from store.errors import Conflict, StoreError
-from store.models import LedgerEntryRow, LotAllocationRow, MemberRow
+from store.models import LedgerEntryRow, MemberRow
 from store.programs import ProgramCache
 from store.redemption_models import RedemptionEventRow, RedemptionRow
 from tests.store.db_support import wipe
@@ -134,11 +135,18 @@ def balance(db: Database, program: str, member: str) -> int:
             MemberRow.program == program, MemberRow.member_id == member)) or 0
 
 
-def _lots(program: str, member: str, at: datetime):  # type: ignore[no-untyped-def]
-    return select(func.count()).select_from(LedgerEntryRow).join(
-        MemberRow, MemberRow.id == LedgerEntryRow.member_pk).where(
-        MemberRow.program == program, MemberRow.member_id == member,
-        LedgerEntryRow.remaining.is_not(None), LedgerEntryRow.expires_at <= at)
+def _book(session: Any, program: str, member: str) -> MemberBook | None:
+    row = session.scalar(select(MemberRow).where(MemberRow.program == program,
+                                                 MemberRow.member_id == member))
+    return from_json(row.book) if row is not None and row.book is not None else None
+
+
+def _past_their_date(db: Database, program: str, member: str, at: datetime) -> int:
+    """Points left in the member's lots whose date is at or before `at`."""
+    with db.reading() as session:
+        book = _book(session, program, member)
+    return sum(lot.left for lot in book.lots if lot.expires_at is not None
+               and lot.expires_at <= at) if book is not None else 0
 
 
 def last_id(db: Database) -> int:
@@ -161,30 +169,36 @@ def owed(db: Database, program: str, member: str, after: int) -> int:
 
 
 def quiet(db: Database, program: str, member: str, at: datetime) -> bool:
-    """No lot of the member is past its date at `at`: a step at `at` expires nothing, so
-    its effect on the balance is exact."""
+    """No lot the member was ever credited is past its date at `at` (not even a spent
+    one, which a cancel may reopen): a step at `at` expires nothing, so its effect on
+    the balance is exact."""
     with db.reading() as session:
-        return not session.scalar(_lots(program, member, at))
+        return not session.scalar(select(func.count()).select_from(LedgerEntryRow).join(
+            MemberRow, MemberRow.id == LedgerEntryRow.member_pk).where(
+            MemberRow.program == program, MemberRow.member_id == member,
+            LedgerEntryRow.lot.is_not(None), LedgerEntryRow.expires_at <= at))
 
 
 def expired_from_order(db: Database, program: str, order_id: str) -> int:
     """Points the order's lots (its earned points and its first-purchase bonus) lost to
     expiry."""
     with db.reading() as session:
-        lot_ids = select(LedgerEntryRow.id).where(
-            LedgerEntryRow.program == program, LedgerEntryRow.remaining.is_not(None),
+        credits = session.execute(select(LedgerEntryRow.member_pk, LedgerEntryRow.lot).where(
+            LedgerEntryRow.program == program, LedgerEntryRow.lot.is_not(None),
             or_(and_(LedgerEntryRow.source_type == "order",
                      LedgerEntryRow.source_ref == order_id),
                 and_(LedgerEntryRow.source_type == "activity",
-                     LedgerEntryRow.source_ref == f"order:{order_id}")))
-        return -(session.scalar(select(func.sum(LedgerEntryRow.points)).where(
-            LedgerEntryRow.kind == "expire", LedgerEntryRow.lot_id.in_(lot_ids))) or 0)
+                     LedgerEntryRow.source_ref == f"order:{order_id}")))).all()
+        mine = {(pk, lot) for pk, lot in credits}
+        expired = session.execute(select(LedgerEntryRow.member_pk, LedgerEntryRow.draws).where(
+            LedgerEntryRow.program == program, LedgerEntryRow.kind == "expire")).all()
+    return sum(points for pk, draws in expired for lot, points in draws or ()
+               if (pk, lot) in mine)
 
 
 def unexpired_points_past_their_date(db: Database, program: str, member: str,
                                      at: datetime) -> int:
-    with db.reading() as session:
-        return session.scalar(_lots(program, member, at).where(LedgerEntryRow.remaining > 0)) or 0
+    return _past_their_date(db, program, member, at)
 
 
 def ledger_machine(db: Database, program: Program, automatic: bool,
@@ -341,12 +355,16 @@ def ledger_machine(db: Database, program: Program, automatic: bool,
             mark = last_id(db)
             paid = [r for r in self.model.values() if r.member == member
                     and r.order_id == order_id and r.status == "captured"]
+            timed_out = self.due_holds(member, at)
             try:
                 done = refunds.refund(db, self.cache, program.id, order_id, {
                     "refund_id": self.next_id("R"), "refunded_at": at.isoformat()}).result
             except StoreError:
                 assert balance(db, program.id, member) == before
                 return
+            for r in timed_out:  # a refund brings the member to its instant, as every step
+                r.status = "released"
+                event("hold timed out: released by a refund")
             # The points that paid for the order (its captured holds) come back with it.
             assert done["points_restored"] == sum(r.points for r in paid)
             for r in paid:
@@ -362,7 +380,8 @@ def ledger_machine(db: Database, program: Program, automatic: bool,
                 assert done["balance"] >= 0
             if exact:
                 assert done["balance"] == before - done["points_reversed"] \
-                    + done["points_restored"] - owed(db, program.id, member, mark)
+                    + done["points_restored"] + sum(r.points for r in timed_out) \
+                    - owed(db, program.id, member, mark)
 
         # -- redemptions ----------------------------------------------------------------
 
@@ -434,12 +453,12 @@ def ledger_machine(db: Database, program: Program, automatic: bool,
             mark = last_id(db)
             if r.status in ("captured", "refunded"):
                 with pytest.raises(Conflict) as refused:
-                    redemptions.cancel(db, program.id, rid, {"cancelled_at": at.isoformat()})
+                    redemptions.cancel(db, self.cache, program.id, rid, {"cancelled_at": at.isoformat()})
                 assert refused.value.code == f"redemption_{r.status}"
                 event("cancelling a captured hold: refused")
                 assert balance(db, program.id, r.member) == before
                 return
-            done = redemptions.cancel(db, program.id, rid, {"cancelled_at": at.isoformat()})
+            done = redemptions.cancel(db, self.cache, program.id, rid, {"cancelled_at": at.isoformat()})
             if r.status in ("released", "cancelled"):  # the points came back already
                 assert not done.created and done.result["status"] == r.status
                 assert balance(db, program.id, r.member) == before
@@ -522,9 +541,10 @@ def ledger_machine(db: Database, program: Program, automatic: bool,
                         LedgerEntryRow.points).where(LedgerEntryRow.source_type == "redemption")
                         .order_by(LedgerEntryRow.id)):
                     entries.setdefault(ref, []).append((entry_id, kind, points))
-                drawn = dict(session.execute(select(
-                    LotAllocationRow.debit_entry_id, func.sum(LotAllocationRow.points))
-                    .group_by(LotAllocationRow.debit_entry_id)).all())
+                drawn = {entry_id: sum(points for _lot, points in draws or ())
+                         for entry_id, draws in session.execute(select(
+                             LedgerEntryRow.id, LedgerEntryRow.draws).where(
+                             LedgerEntryRow.kind == "redeem"))}
             assert rows.keys() == self.model.keys()
             assert entries.keys() <= rows.keys()
             for rid, row in rows.items():
@@ -595,6 +615,6 @@ def test_a_refund_is_not_undone_by_cancelling_what_spent_the_points(db, held):
                                                             "refunded_at": at})
     # B keeps only the upgrade bonus; A owes what was spent, less that bonus.
     assert balance(db, "retail", "A") == balance(db, "retail", "B") - spent["points"] < 0
-    redemptions.cancel(db, "retail", spent["id"], {"cancelled_at": at})
+    redemptions.cancel(db, cache, "retail", spent["id"], {"cancelled_at": at})
     assert_ledger_exact(db)
     assert balance(db, "retail", "A") == balance(db, "retail", "B")  # A keeps no more than B
