@@ -21,6 +21,7 @@ from engine.lifecycle.book import AutoSettings, MemberBook
 from engine.lifecycle.changes import Entry, StockMove
 from engine.lifecycle.context import IdFactory, Lifecycle, Pool, Step
 from engine.lifecycle.records import OrderRecord, RedemptionRecord
+from engine.lifecycle.refunds import take_owed
 
 HOLD_MINUTES = 30
 
@@ -131,5 +132,7 @@ def cancel(lc: Lifecycle, book: MemberBook, record: RedemptionRecord, at: dateti
     hold = next((h for h in book.holds if h.id == record.id), None)
     if not held or hold is not None:  # else its time ran out first: advance released it
         lc.release(book, hold or record, at, "released" if held else "cancelled", step)
+        lc.note(step, records)  # points of the lots that expired meanwhile are lost
+        take_owed(lc, book, (hold or record).draws, at, records, step)
     lc.note(step, records)
     return step

@@ -32,7 +32,7 @@ import engine.lifecycle.policies as policies
 from engine.lifecycle.book import MemberBook
 from engine.lifecycle.changes import BudgetMove, CashbackMove, Draw, Entry
 from engine.lifecycle.context import Lifecycle, Step
-from engine.lifecycle.records import OrderRecord
+from engine.lifecycle.records import OrderRecord, order_of
 
 ZERO, ONE = Decimal(0), Decimal(1)
 STEP = Decimal("0.0001")
@@ -148,6 +148,28 @@ def refund(lc: Lifecycle, book: MemberBook, record: OrderRecord, at: datetime, r
         lc.tier_settled(book, at, "refund", step)
     lc.note(step, known)
     return step
+
+
+def take_owed(lc: Lifecycle, book: MemberBook, draws: tuple[Draw, ...], at: datetime,
+               records: Mapping[str, OrderRecord] | None, step: Step) -> int:
+    """Points came back to lots of refunded orders (a cancelled redemption): under
+    `forfeit_remaining` a refund could only take what the lots held while these points
+    were out, so it takes what it still owes now (entries `<order>/owed`). Under
+    `clawback` the refund took everything at once, and nothing is owed. Returns the
+    points taken."""
+    if lc.refund_policy != policies.FORFEIT_REMAINING or records is None:
+        return 0
+    taken = 0
+    for order_id in dict.fromkeys(order_of(d.source) for d in draws if d.lot):
+        record = records.get(order_id) if order_id is not None else None
+        if record is None or not (record.refunded or record.refunded_amount):
+            continue
+        owed = RefundStep()
+        _reverse_points(lc, book, record, _points_share(record), _spend_share(record) >= ONE,
+                        at, f"{order_id}/owed", owed)
+        step.changes.extend(owed.changes)
+        taken += owed.points_reversed
+    return taken
 
 
 class _Known(Mapping[str, OrderRecord]):

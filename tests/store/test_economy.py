@@ -343,3 +343,21 @@ def test_a_birthday_bonus_needs_a_birthday_on_record(db, program):
     assert other_month.value.code == "not_birthday_month"
     assert birthday(shop, "E-3", "2026-07-03", {"birthday": "1990-07-14"})["points"] == 100
     assert birthday(shop, "E-4", "2027-07-03")["points"] == 100  # the birthday on record
+
+
+def test_under_forfeit_remaining_points_that_come_back_are_taken_by_the_refund(db, program):
+    """Redeemed, then the order refunded (its lot held nothing: nothing taken), then the
+    redemption cancelled: the points come back to the refunded order's lot, and the
+    refund takes them (`<order>/owed`) — the member ends where a plain refund leaves them."""
+    shop = program("forfeit_remaining")
+    shop.buy("O-1", "500.00", "2026-01-10")
+    spent = shop.redeem("2026-02-01", points=500)
+    assert shop.refund("O-1", "2026-03-01")["balance"] == 0
+    back = redemptions.cancel(db, shop.cache, P, spent["id"],
+                              {"cancelled_at": at("2026-03-02")}).result
+    assert back["balance"] == 0 == shop.balance()
+    with db.reading() as session:
+        owed = session.scalars(select(LedgerEntryRow).where(
+            LedgerEntryRow.source_ref == "O-1/owed")).all()
+    assert sum(e.points for e in owed) == -500 and {e.source_type for e in owed} == {"refund"}
+    assert_ledger_exact(db)
