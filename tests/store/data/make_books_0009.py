@@ -84,9 +84,14 @@ RETAIL = [
     ev("redemption", "R3", "2026-05-10T12:00:00-04:00", points=500, label="R3-refused"),
     order("R3", "O-R3-2", "2026-06-10T12:00:00-04:00", line("electronics", "400.00")),
     ev("activity", "R3", "2026-06-20T12:00:00-04:00", activity="product_review"),
-    # R4 refers R5; R5 orders, places a hold and lets it time out.
+    # R4 refers R5 and pays half an order with points (then half of it is refunded);
+    # R5 orders, places a hold and lets it time out.
     ev("activity", "R4", "2026-07-01T12:00:00-04:00", activity="referral", friend_id="R5"),
     order("R5", "O-R5-1", "2026-07-02T12:00:00-04:00", line("home", "400.00", 2)),
+    ev("hold", "R4", "2026-07-05T12:00:00-04:00", points=500, order_id="O-R4-1",
+       order_total="600.00", label="R4-hold"),
+    order("R4", "O-R4-1", "2026-07-05T12:10:00-04:00", line("fashion", "300.00", 2)),
+    ev("refund", "R4", "2026-07-10T12:00:00-04:00", order_id="O-R4-1", quantity=1),
     ev("hold", "R5", "2026-07-03T12:00:00-04:00", points=500, order_id="O-R5-9",
        order_total="200.00", label="R5-timed-out"),
     ev("refund", "R5", "2026-07-20T12:00:00-04:00", order_id="O-R5-1", quantity=1),
