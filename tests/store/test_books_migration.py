@@ -25,9 +25,10 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 
 from engine.lifecycle import Lifecycle, Step, cancel, refund
-from engine.lifecycle.book import MemberBook, from_json, snapshot
+from engine.lifecycle.book import MemberBook, from_json, snapshot, to_json
 from engine.lifecycle.records import OrderRecord, order_from, redemption_from
 from engine.program import Program, load_program
 from engine.simulation.history import Event
@@ -35,7 +36,8 @@ from engine.simulation.partition import LocalPool
 from engine.simulation.replay import Replay
 from engine.simulation.stats import Stats
 from store.db import Database, open_database
-from store.migrate import upgrade
+from store.migrate import alembic_config, upgrade
+from store.types import UTCDateTime
 from tests.store.db_support import scratch_database
 
 DATA = Path(__file__).parent / "data" / "books_0009.json"
@@ -75,7 +77,10 @@ def migrated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
 
 
 MEMBERS = sa.table("members", sa.column("id"), sa.column("program"), sa.column("member_id"),
-                   sa.column("balance"), sa.column("book", sa.JSON()), sa.column("due_at"))
+                   sa.column("balance"), sa.column("book", sa.JSON()),
+                   sa.column("due_at", UTCDateTime()))
+LEDGER = sa.table("ledger_entries", sa.column("member_pk"), sa.column("kind"),
+                  sa.column("points"), sa.column("lot"), sa.column("occurred_at", UTCDateTime()))
 ORDERS = sa.table("orders", sa.column("program"), sa.column("order_id"),
                   sa.column("record", sa.JSON()))
 REDEMPTIONS = sa.table("redemptions", sa.column("id"), sa.column("program"),
@@ -140,6 +145,13 @@ def comparable(shot: dict[str, Any]) -> dict[str, Any]:
     return {**shot, "cap_spend": caps}
 
 
+def due_of(book: MemberBook) -> datetime | None:
+    """When time alone next changes the book's points: a lot expires, a hold ends."""
+    dated = [lot.expires_at for lot in book.lots if lot.left > 0 and lot.expires_at]
+    dated += [h.hold_expires_at for h in book.holds if h.hold_expires_at]
+    return min(dated) if dated else None
+
+
 def lots_view(book: MemberBook) -> list[tuple[int, Any, Any, int]]:
     return sorted((lot.no, lot.earned_at, lot.expires_at, lot.left) for lot in book.lots)
 
@@ -179,9 +191,10 @@ def test_each_book_is_the_one_the_core_reaches(migrated: Database, program: str)
     lc = Lifecycle(compiled)
     found = books(migrated, program)
     assert sorted(found) == sorted(replay.members)
-    for member_id, (book, balance, _) in found.items():
+    for member_id, (book, balance, due_at) in found.items():
         assert book.balance == balance, member_id
         assert book.last_at is not None and book.last_at <= end
+        assert due_at == due_of(book), member_id
         lc.advance(book, end)
         sim = replay.members[member_id].book
         assert comparable(snapshot(book)) == comparable(snapshot(sim)), member_id
@@ -195,7 +208,7 @@ def test_each_book_is_the_one_the_core_reaches(migrated: Database, program: str)
         assert (book.best_tier, sorted(book.awarded_upgrades), book.next_lot) == (
             sim.best_tier, sorted(sim.awarded_upgrades), sim.next_lot), member_id
     orders, _ = records(migrated, program)
-    for member_id, mem in replay.members.items():
+    for mem in replay.members.values():
         for order_id, sim_record in mem.orders.items():
             assert record_view(orders[order_id]) == record_view(sim_record), order_id
 
@@ -268,7 +281,7 @@ def test_the_records_carry_the_history_on(migrated: Database, program: str) -> N
     found = books(migrated, program)
     orders, live = records(migrated, program)
     labels = FIXTURE["labels"][program]
-    for member_id, (book, _, due_at) in found.items():
+    for member_id, (book, _, _) in found.items():
         mine = {oid: r for oid, r in orders.items() if any(
             o["order"]["id"] == oid for o in FIXTURE["histories"][program]
             if o["type"] == "order" and o["member_id"] == member_id)}
@@ -281,3 +294,57 @@ def test_the_records_carry_the_history_on(migrated: Database, program: str) -> N
         for order_id, record in mine.items():
             assert record_view(record) == record_view(
                 replay.members[member_id].orders[order_id]), order_id
+
+
+def test_downgrade_drops_the_columns_and_upgrade_writes_the_same_books(
+        tmp_path: Path, migrated: Database) -> None:
+    with scratch_database(tmp_path, "again.db") as url:
+        db = open_database(url)
+        try:
+            upgrade(db, "0009")
+            load_rows(db, FIXTURE["tables"])
+            upgrade(db)
+            cfg = alembic_config(db)
+            with db.engine.begin() as conn:
+                cfg.attributes["connection"] = conn
+                command.downgrade(cfg, "0009")
+            with db.engine.connect() as conn:
+                found = sa.inspect(conn)
+                columns = {t: {c["name"] for c in found.get_columns(t)}
+                           for t in ("members", "orders", "redemptions", "ledger_entries")}
+                indexes = {i["name"] for i in found.get_indexes("members")}
+            assert not columns["members"] & {"book", "due_at"} and "ix_members_due" not in indexes
+            assert "record" not in columns["orders"] | columns["redemptions"]
+            assert not columns["ledger_entries"] & {"lot", "draws"}
+            upgrade(db)
+            for program in ("retail", "card-rewards"):
+                again = {m: (to_json(b), due) for m, (b, _, due) in books(db, program).items()}
+                first = {m: (to_json(b), due) for m, (b, _, due) in books(migrated,
+                                                                          program).items()}
+                assert again == first
+        finally:
+            db.dispose()
+
+
+def test_credit_entries_name_their_lot(migrated: Database) -> None:
+    """Every credit entry names the book lot it filled: the lots are numbered from 1 in
+    the order they were credited, an order's per-rule entries share one."""
+    with migrated.engine.connect() as conn:
+        members = {r.id: from_json(r.book) for r in conn.execute(sa.select(MEMBERS))}
+        entries = conn.execute(sa.select(LEDGER).where(LEDGER.c.points > 0, LEDGER.c.kind.in_(
+            ("earn", "bonus", "adjust")))).all()
+        others = conn.scalar(sa.select(sa.func.count()).select_from(LEDGER).where(
+            LEDGER.c.lot.is_not(None), sa.or_(LEDGER.c.points < 0, LEDGER.c.kind.not_in(
+                ("earn", "bonus", "adjust")))))
+    assert others == 0
+    numbers: dict[int, dict[int, Any]] = {}
+    for entry in entries:
+        assert entry.lot is not None
+        numbers.setdefault(entry.member_pk, {}).setdefault(entry.lot, entry.occurred_at)
+        assert numbers[entry.member_pk][entry.lot] == entry.occurred_at
+    for pk, book in members.items():
+        found = numbers.get(pk, {})
+        assert sorted(found) == list(range(1, book.next_lot)), book.member_id
+        assert [found[no] for no in sorted(found)] == sorted(found.values())
+        for lot in book.lots:
+            assert found[lot.no] == lot.earned_at

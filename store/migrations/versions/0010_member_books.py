@@ -39,14 +39,13 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('ledger_entries') as batch:
-        batch.drop_column('draws')
-        batch.drop_column('lot')
-    with op.batch_alter_table('redemptions') as batch:
-        batch.drop_column('record')
-    with op.batch_alter_table('orders') as batch:
-        batch.drop_column('record')
+    # Dropped in place (ALTER TABLE … DROP COLUMN, SQLite 3.35+): recreating these tables,
+    # as a batch would on SQLite, trips the foreign keys that point at them.
+    for table, column in (('ledger_entries', 'draws'), ('ledger_entries', 'lot'),
+                          ('redemptions', 'record'), ('orders', 'record')):
+        with op.batch_alter_table(table, recreate='never') as batch:
+            batch.drop_column(column)
     op.drop_index('ix_members_due', table_name='members')
-    with op.batch_alter_table('members') as batch:
+    with op.batch_alter_table('members', recreate='never') as batch:
         batch.drop_column('due_at')
         batch.drop_column('book')
