@@ -41,16 +41,35 @@ class Group:
 @dataclass
 class Lots:
     """The member's lots: open ones (left > 0) in consumption order, every lot by its
-    number, the lot each credit entry filled, and the debt."""
+    number, the lot each credit entry filled, and the debt; and what debits did to
+    them: refunds' reversals (by lot and rule), expiry (by lot), points given back to
+    redemptions (by redemption id)."""
 
     open: list[Lot]
     every: dict[int, Lot]
     lot_of_entry: dict[int, int]
     debt: int
     next_lot: int
+    by_source: dict[str, int] = field(default_factory=dict)
+    reversed: dict[int, dict[str, int]] = field(default_factory=dict)
+    expired: dict[int, int] = field(default_factory=dict)
+    given_back: dict[str, int] = field(default_factory=dict)
 
     def source_lot(self, source: str) -> int | None:
-        return next((no for no, lot in self.every.items() if lot.source == source), None)
+        return self.by_source.get(source)
+
+    def note(self, entry: Any) -> None:
+        """What a debit or restore did to the lots."""
+        no = self.lot_of_entry.get(entry.lot_id) if entry.lot_id is not None else None
+        if entry.kind == "expire" and no is not None:
+            self.expired[no] = self.expired.get(no, 0) - entry.points
+        elif entry.kind == "reverse" and entry.source_type == "refund" and no is not None \
+                and entry.rule:
+            rules = self.reversed.setdefault(no, {})
+            rules[entry.rule] = rules.get(entry.rule, 0) - entry.points
+        elif entry.kind == "reverse" and entry.source_type == "redemption":
+            ref = entry.source_ref
+            self.given_back[ref] = self.given_back.get(ref, 0) + entry.points
 
     def draws(self, allocations: list[Any]) -> tuple[Draw, ...]:
         """A debit's draws (its `lot_allocations`, in the order drawn), one per lot run."""
@@ -122,17 +141,13 @@ def lots_of(entries: list[Any]) -> Lots:
             lot_of_entry[entry.id] = no
     open_lots = sorted((lot for lot in every.values() if lot.left > 0), key=Lot.sort_key)
     debt = sum(-(e.remaining or 0) for e in entries if (e.remaining or 0) < 0)
-    return Lots(open_lots, every, lot_of_entry, debt, len(every) + 1)
-
-
-def lost_to_expiry(entries: list[Any], lots: Lots, numbers: set[int]) -> dict[int, int]:
-    """Points `expire` entries took from the lots `numbers`, by lot."""
-    lost: dict[int, int] = {}
+    lots = Lots(open_lots, every, lot_of_entry, debt, len(every) + 1)
+    for no, lot in every.items():
+        lots.by_source.setdefault(lot.source, no)
     for entry in entries:
-        no = lots.lot_of_entry.get(entry.lot_id) if entry.kind == "expire" else None
-        if no is not None and no in numbers:
-            lost[no] = lost.get(no, 0) - entry.points
-    return lost
+        if entry.kind in ("expire", "reverse"):
+            lots.note(entry)
+    return lots
 
 
 def next_due(lots: Lots, holds: list[datetime | None]) -> datetime | None:

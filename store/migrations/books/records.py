@@ -12,7 +12,7 @@ from typing import Any
 
 from engine.lifecycle.context import Lifecycle
 from engine.lifecycle.records import OrderLine, OrderRecord, Payment, RedemptionRecord
-from store.migrations.books.lots import Lots, lost_to_expiry
+from store.migrations.books.lots import Lots
 from store.migrations.books.rows import MemberRows
 from store.migrations.books.standing import challenge_met, money
 
@@ -45,22 +45,11 @@ def _refunded(rows: MemberRows, order: Any) -> dict[int, int]:
     return done
 
 
-def _reversed(rows: MemberRows, lots: Lots, lot: int | None) -> dict[str, int]:
-    """Points the order's refunds took back from its points lot, by rule."""
-    out: dict[str, int] = {}
-    for entry in rows.entries:
-        if entry.kind == "reverse" and entry.source_type == "refund" and lot is not None \
-                and lots.lot_of_entry.get(entry.lot_id) == lot and entry.rule:
-            out[entry.rule] = out.get(entry.rule, 0) - entry.points
-    return out
-
-
-def _given_back(rows: MemberRows, redemption: Any) -> int:
+def _given_back(lots: Lots, rows: MemberRows, redemption: Any) -> int:
     """Points of a captured hold an order's refunds gave back so far."""
     if redemption.external_account is not None:
         return rows.external_back.get(redemption.id, 0)
-    return sum(e.points for e in rows.entries if e.kind == "reverse"
-               and e.source_type == "redemption" and e.source_ref == str(redemption.id))
+    return lots.given_back.get(str(redemption.id), 0)
 
 
 def _usage(lc: Lifecycle, rows: MemberRows, order: Any, record: OrderRecord) -> None:
@@ -106,16 +95,15 @@ def order_record(lc: Lifecycle, rows: MemberRows, order: Any, lots: Lots) -> Ord
         first_purchase=None if whole else first,
         refunded=_refunded(rows, order))
     _usage(lc, rows, order, record)
-    record.reversed = _reversed(rows, lots, lot)
-    mine = {no for no in (lot, first_lot) if no is not None}
-    record.lost = lost_to_expiry(rows.entries, lots, mine)
+    record.reversed = dict(lots.reversed.get(lot, {})) if lot is not None else {}
+    record.lost = {no: lots.expired[no] for no in (lot, first_lot) if no in lots.expired}
     for redemption in rows.redemptions:
         if redemption.order_id == order.order_id and redemption.status in PAID \
                 and redemption.kind in ("points", "reward"):
             record.payments.append(Payment(
                 str(redemption.id), redemption.kind, int(redemption.points),
                 lots.draws(rows.allocations.get(redemption.ledger_entry_id, [])),
-                _given_back(rows, redemption)))
+                _given_back(lots, rows, redemption)))
     # Revision 0009 did not reverse cashback; a refund under the core takes back the
     # refunded share of it, so the share refunded so far counts as taken back already.
     share = min(ONE, record.refunded_money() / record.net) if record.net else ZERO

@@ -37,6 +37,17 @@ class MemberRows:
     referred_by: str | None = None
     referred: list[str] = field(default_factory=list)
     external_back: dict[int, int] = field(default_factory=dict)  # by redemption row id
+    _met: dict[str, list[datetime]] | None = None
+
+    def challenges_met(self) -> dict[str, list[datetime]]:
+        """When orders met each tier challenge (campaign id → instants)."""
+        if self._met is None:
+            self._met = {}
+            for order in self.orders:
+                for campaign in (order.result or {}).get("campaigns") or ():
+                    if campaign.get("tier_advance"):
+                        self._met.setdefault(campaign.get("id"), []).append(order.placed_at)
+        return self._met
 
     def instants(self) -> list[datetime]:
         """Every instant the member's rows date an event at (not the clock times at
@@ -101,8 +112,12 @@ def read(conn: Connection, program: str, batch: list[Any]) -> list[MemberRows]:
                                     sa.func.sum(t.external_transfers.c.points))
                     .where(t.external_transfers.c.redemption_pk.in_(mine))
                     .group_by(t.external_transfers.c.redemption_pk))
+    member_of = {}
     for row in entries:
         out[row.member_pk].entries.append(row)
+        member_of[row.id] = row.member_pk
+    for debit, drawn in allocations.items():
+        out[member_of[debit]].allocations[debit] = drawn
     for row in orders:
         out[row.member_pk].orders.append(row)
     for row in redemptions:
@@ -111,8 +126,6 @@ def read(conn: Connection, program: str, batch: list[Any]) -> list[MemberRows]:
         rows.events[row.id] = events.get(row.id, [])
     back: dict[int, int] = {int(pk): int(points or 0) for pk, points in external}
     for rows in out.values():
-        ids = {e.id for e in rows.entries}
-        rows.allocations = {k: v for k, v in allocations.items() if k in ids}
         rows.refunds = {o.id: refunds.get(o.id, []) for o in rows.orders}
         rows.external_back = {r.id: back[r.id] for r in rows.redemptions if r.id in back}
     _read_usage(conn, program, pks, out)

@@ -133,9 +133,8 @@ def _caps(lc: Lifecycle, rows: MemberRows, counters: dict[str, list[Any]]
 
 
 def challenge_met(rows: MemberRows, campaign: str, since: datetime) -> bool:
-    return any(o.placed_at >= since and any(
-        c.get("id") == campaign and c.get("tier_advance")
-        for c in (o.result or {}).get("campaigns") or ()) for o in rows.orders)
+    """Whether an order met the tier challenge at or after `since`."""
+    return any(at >= since for at in rows.challenges_met().get(campaign, ()))
 
 
 def _challenges(lc: Lifecycle, rows: MemberRows, counters: dict[str, list[Any]]
