@@ -36,7 +36,8 @@ from engine.simulation.partition import LocalPool
 from engine.simulation.replay import Replay
 from engine.simulation.stats import Stats
 from store.db import Database, open_database
-from store.migrate import alembic_config, upgrade
+from store.migrate import alembic_config, current_revision, upgrade
+from store.migrations.books import BookMismatch
 from store.types import UTCDateTime
 from tests.store.db_support import scratch_database
 
@@ -348,3 +349,23 @@ def test_credit_entries_name_their_lot(migrated: Database) -> None:
         assert [found[no] for no in sorted(found)] == sorted(found.values())
         for lot in book.lots:
             assert found[lot.no] == lot.earned_at
+
+
+def test_a_ledger_that_does_not_add_up_stops_the_upgrade(tmp_path: Path) -> None:
+    """A member whose cached balance is not what their lots and debt say is named, and
+    nothing is written: the schema stays at 0009."""
+    tables = json.loads(json.dumps(FIXTURE["tables"]))
+    members = tables["members"]
+    balance, member_id = members["columns"].index("balance"), members["columns"].index("member_id")
+    wrong = next(row for row in members["rows"] if row[member_id] == "R3")
+    wrong[balance] += 1
+    with scratch_database(tmp_path, "wrong.db") as url:
+        db = open_database(url)
+        try:
+            upgrade(db, "0009")
+            load_rows(db, tables)
+            with pytest.raises(BookMismatch, match=r"retail member 'R3'.*owes 175.*-174"):
+                upgrade(db)
+            assert current_revision(db) == "0009"
+        finally:
+            db.dispose()

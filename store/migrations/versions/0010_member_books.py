@@ -4,8 +4,10 @@ Adds `members.book` (the member's `engine.lifecycle.book` as JSON) and `due_at` 
 time alone next changes it), `orders.record` and `redemptions.record` (what a refund,
 cancel or release needs), `ledger_entries.lot` and `draws` (the book's lot numbers),
 then fills them from the tables as the store wrote them up to revision 0009
-(`store/migrations/books/`). Those tables (`remaining`, `lot_allocations`, `holds`,
-`usage_counters`) stay as history.
+(`store/migrations/books/`): books, due times, order records, the records of held,
+completed and captured redemptions, and the lot of each credit entry. The `draws` of
+older debits stay NULL: what they drew is in `lot_allocations`, which stays, like
+`remaining`, `holds` and `usage_counters`, as history.
 
 Revision ID: 0010
 Revises: 0009
