@@ -22,12 +22,12 @@ import api.routes.members as members
 import api.routes.redemptions as redemptions
 import api.routes.rulesets as rulesets
 import engine.rules.adapter as rules_engine
-import store.jobs as jobs
+import store.jobs.scheduler as jobs
 from api.deps import SECURITY_SCHEME, KeyCache, Services
 from api.metrics import ObserveMiddleware
 from api.ratelimit import RateLimiter
-from store.db import Database, open_database
-from store.programs import ProgramCache
+from store.db.database import Database, open_database
+from store.registry.programs import ProgramCache
 from store.settings import Settings, get_settings
 
 
@@ -39,7 +39,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # Handlers run in threads; as many as pooled connections (see Settings.pool_size).
         to_thread.current_default_thread_limiter().total_tokens = settings.pool_size
-        # Every worker runs the background jobs (safe side by side: see store/jobs.py),
+        # Every worker runs the background jobs (safe side by side: see store/jobs/scheduler.py),
         # unless they run apart under `loyalty jobs run`.
         scheduler = None
         if settings.jobs_enabled:

@@ -11,11 +11,11 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
-import store.keys as keys
+import store.registry.keys as keys
 from api.problems import ApiProblem
 from api.ratelimit import RateLimiter, budget_of
-from store.db import Database
-from store.programs import ProgramCache
+from store.db.database import Database
+from store.registry.programs import ProgramCache
 from store.settings import Settings
 
 

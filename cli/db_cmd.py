@@ -12,7 +12,7 @@ database_option = click.option(
 
 
 def open_db(url: str):  # type: ignore[no-untyped-def]
-    from store.db import open_database
+    from store.db.database import open_database
 
     return open_database(url)
 
@@ -26,8 +26,8 @@ def db() -> None:
 @database_option
 def upgrade(database_url: str) -> None:
     """Apply every pending migration (safe to run repeatedly)."""
-    from store.migrate import current_revision
-    from store.migrate import upgrade as run_upgrade
+    from store.db.migrate import current_revision
+    from store.db.migrate import upgrade as run_upgrade
 
     database = open_db(database_url)
     before = current_revision(database)

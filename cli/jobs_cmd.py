@@ -1,4 +1,4 @@
-"""`loyalty jobs run`: the background jobs (store/jobs.py) from the command line."""
+"""`loyalty jobs run`: the background jobs (store/jobs/scheduler.py) from the command line."""
 
 from __future__ import annotations
 
@@ -94,7 +94,7 @@ def run(once: bool, only: tuple[str, ...], output: str, log_level: str,
       loyalty jobs run --once --only expiry -o json
       LOYALTY_FULFILMENT_DISPATCH_SECONDS=5 loyalty jobs run
     """
-    import store.jobs as store_jobs
+    import store.jobs.scheduler as store_jobs
 
     selected = _select(store_jobs.default_jobs(_settings(database_url)), only)
     database = open_db(database_url)

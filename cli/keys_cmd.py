@@ -22,8 +22,8 @@ def keys() -> None:
 @database_option
 def create(scopes: tuple[str, ...], program: str | None, name: str, database_url: str) -> None:
     """Create a key and print it once, alone on the last line."""
-    import store.keys as store_keys
-    from store.migrate import upgrade
+    import store.registry.keys as store_keys
+    from store.db.migrate import upgrade
 
     database = open_db(database_url)
     upgrade(database)
@@ -39,7 +39,7 @@ def create(scopes: tuple[str, ...], program: str | None, name: str, database_url
 @database_option
 def list_keys(database_url: str) -> None:
     """List keys (prefixes only)."""
-    import store.keys as store_keys
+    import store.registry.keys as store_keys
 
     with open_db(database_url).reading() as session:
         for key in store_keys.listing(session):
@@ -53,7 +53,7 @@ def list_keys(database_url: str) -> None:
 @database_option
 def revoke(prefix: str, database_url: str) -> None:
     """Revoke the key whose prefix `loyalty keys list` shows."""
-    import store.keys as store_keys
+    import store.registry.keys as store_keys
     from store.errors import StoreError
 
     try:

@@ -24,7 +24,7 @@ def redemptions_group() -> None:
 
 def _run(database_url: str, work: Callable[[Any, Any], Any]) -> None:
     from store.errors import StoreError
-    from store.programs import ProgramCache
+    from store.registry.programs import ProgramCache
 
     database = open_db(database_url)
     try:
@@ -55,7 +55,7 @@ def create(program: str, member_id: str, points: int | None, reward_id: str | No
            hold_minutes: int | None, as_of: str | None, idempotency_key: str | None,
            database_url: str) -> None:
     """Redeem for MEMBER_ID of PROGRAM and print the redemption as JSON."""
-    import store.redemptions as redemptions
+    import store.redemptions.redeem as redemptions
 
     if (points is None) == (reward_id is None):
         fail("give either --points or --reward")
@@ -75,7 +75,7 @@ def create(program: str, member_id: str, points: int | None, reward_id: str | No
 @database_option
 def cancel(program: str, redemption_id: str, reason: str | None, database_url: str) -> None:
     """Cancel a redemption or release a hold: points and stock back."""
-    import store.redemptions as redemptions
+    import store.redemptions.redeem as redemptions
 
     body = {"reason": reason} if reason else {}
     _run(database_url, lambda db, cache: redemptions.cancel(db, cache, program, redemption_id,
@@ -88,6 +88,6 @@ def cancel(program: str, redemption_id: str, reason: str | None, database_url: s
 @database_option
 def show(program: str, redemption_id: str, database_url: str) -> None:
     """A redemption with its lots, account and status history."""
-    import store.redemptions as redemptions
+    import store.redemptions.redeem as redemptions
 
     _run(database_url, lambda db, _: redemptions.get(db, program, redemption_id))

@@ -36,8 +36,8 @@ def _store_call(fn: Any, *args: Any, **kwargs: Any) -> Any:
 @database_option
 def publish(path: str, message: str, author: str | None, activate: str, database_url: str) -> None:
     """Validate the ruleset at PATH and store it as a new immutable version."""
-    import store.rulesets as rulesets
-    from store.migrate import upgrade
+    import store.registry.rulesets as rulesets
+    from store.db.migrate import upgrade
 
     program = load_program_or_exit(path)  # exit 3 with located errors when invalid
     database = open_db(database_url)
@@ -60,7 +60,7 @@ def publish(path: str, message: str, author: str | None, activate: str, database
 def activate(program: str, version: int, at: str | None, declared: bool, author: str | None,
              database_url: str) -> None:
     """Make VERSION of PROGRAM live (now, --at, or --declared); older = rollback."""
-    import store.rulesets as rulesets
+    import store.registry.rulesets as rulesets
 
     when = None
     if at:
@@ -79,7 +79,7 @@ def _load(database_url: str, ref: str) -> Any:
     """A ruleset path, or PROGRAM@VERSION from the registry."""
     if Path(ref).exists() or "@" not in ref:
         return load_program_or_exit(ref)
-    from store.programs import ProgramCache
+    from store.registry.programs import ProgramCache
 
     name, _, version = ref.rpartition("@")
     if not version.isdigit():
@@ -114,8 +114,8 @@ def rulesets_group() -> None:
 @database_option
 def list_cmd(program: str | None, as_json: bool, database_url: str) -> None:
     """Programs, versions and which one is live."""
-    import store.rulesets as rulesets
-    from store.programs import ProgramCache
+    import store.registry.rulesets as rulesets
+    from store.registry.programs import ProgramCache
 
     data = _store_call(rulesets.listing, open_db(database_url), ProgramCache(), program)
     if as_json:
@@ -135,7 +135,7 @@ def list_cmd(program: str | None, as_json: bool, database_url: str) -> None:
 @database_option
 def show_cmd(program: str, version: int, sources: bool, database_url: str) -> None:
     """One version: digest, author, message, activations (and sources)."""
-    import store.rulesets as rulesets
+    import store.registry.rulesets as rulesets
 
     data = _store_call(rulesets.show, open_db(database_url), program, version)
     files = data.pop("sources")

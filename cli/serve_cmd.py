@@ -36,8 +36,8 @@ def serve(host: str, port: int, workers: int, log_level: str, database_url: str)
 
 def prepare(database_url: str) -> None:
     """Migrate and bootstrap the database; set what the workers read from the environment."""
-    import store.keys as keys
-    from store.bootstrap import bootstrap
+    import store.registry.keys as keys
+    from store.registry.bootstrap import bootstrap
 
     database = open_db(database_url)
     for name in bootstrap(database):

@@ -61,7 +61,7 @@ class Settings(BaseSettings):
         8, description="database connections kept per worker; also the number of threads "
         "a worker runs handlers in, so no request waits for a connection")
     jobs_enabled: bool = Field(
-        True, description="run the background jobs (store/jobs.py) in every API worker; "
+        True, description="run the background jobs (store/jobs/scheduler.py) in every API worker; "
         "false when they run apart, under `loyalty jobs run`")
     fulfilment_dispatch_seconds: float = Field(
         15.0, ge=0, description="how often due webhook fulfilments are delivered (0 = never)")

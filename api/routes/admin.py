@@ -8,8 +8,8 @@ from fastapi import APIRouter, Path, Query
 from pydantic import Field
 
 import store.clock as clock
-import store.expiry as expiry
-import store.external_accounts as external_accounts
+import store.external.accounts as external_accounts
+import store.ledger.expiry as expiry
 from api.deps import AdminKey, StoreDep
 from api.ids import Id, RowId
 from api.instants import Instant, refuse_future

@@ -7,8 +7,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends
 from pydantic import Field
 
-import store.auto_redemption as auto_redemption
-import store.keys as keys
+import store.redemptions.automatic as auto_redemption
+import store.registry.keys as keys
 from api.deps import ApiKeyDep, StoreDep, require
 from api.render import Json
 from api.routes.checkout import ProgramPath

@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 from fastapi.concurrency import run_in_threadpool
 
-import store.activities as activities
-import store.orders as orders
-import store.refunds as refunds
+import store.checkout.activities as activities
+import store.checkout.orders as orders
+import store.checkout.refunds as refunds
 from api.deps import CommitKey, EvaluateKey, StoreDep
 from api.ids import Id
 from api.instants import refuse_future

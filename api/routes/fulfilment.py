@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query
 from pydantic import Field
 
-import store.fulfilment as fulfilment
+import store.redemptions.fulfilment as fulfilment
 from api.deps import AdminKey, StoreDep
 from api.ids import RowId, Text
 from api.render import Json, created_or_replayed

@@ -7,8 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-import store.accounts as accounts
 import store.clock as clock
+import store.ledger.accounts as accounts
 from api.deps import ApiKeyDep, CatalogKey, StoreDep
 from api.ids import Id, RowId
 from api.instants import Instant

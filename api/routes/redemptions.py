@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Depends, Path
 from pydantic import Field, model_validator
 
-import store.fulfilment as fulfilment
-import store.keys as keys
-import store.redemptions as redemptions
+import store.redemptions.fulfilment as fulfilment
+import store.redemptions.redeem as redemptions
+import store.registry.keys as keys
 from api.deps import StoreDep, require
 from api.ids import Id, RowId, Text
 from api.instants import Instant, refuse_future

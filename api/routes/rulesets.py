@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import PlainTextResponse, Response
 
-import store.rulesets as rulesets
+import store.registry.rulesets as rulesets
 from api.deps import AdminKey, ApiKeyDep, StoreDep
 from api.render import Json
 from api.schemas import ActivateIn, ProgramId, PublishIn

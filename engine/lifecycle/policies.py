@@ -1,6 +1,6 @@
 """Decisions of the points economy that the store and the simulator both take.
 
-The store (store/refunds.py, orders.py, activities.py, redemptions.py) and the simulator
+The store (store/checkout/refunds.py, orders.py, activities.py, redemptions.py) and the simulator
 (engine/replay.py with engine/ledger.py's PointBook) keep members' points in books of
 their own. What a refund takes back once points were spent, how a debt is repaid, when a
 negative balance stops redemptions, which activity bonuses leave with a refunded order,

@@ -1,11 +1,11 @@
-"""Alembic environment: run by `loyalty db upgrade` (store.migrate) with a live connection."""
+"""Alembic environment: run by `loyalty db upgrade` (store.db.migrate) with a live connection."""
 
 from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import create_engine
 
-from store.models import Base
+from store.tables.core import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -7,7 +7,7 @@ Create Date: ${create_date}
 
 from alembic import op
 import sqlalchemy as sa
-import store.types
+import store.db.types
 ${imports if imports else ""}
 
 revision = ${repr(up_revision)}

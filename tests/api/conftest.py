@@ -4,7 +4,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from store import keys
+from store.registry import keys
 from store.settings import Settings
 from tests.store.db_support import database_url, db, migrated_db, server_clock  # noqa: F401
 from tests.store.helpers import publish_retail

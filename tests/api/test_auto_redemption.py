@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from engine import load_program
-from store import registry
+from store.registry import versions as registry
 from tests.api.conftest import make_key
 
 CARD = Path(__file__).resolve().parents[2] / "rulesets" / "card-rewards"

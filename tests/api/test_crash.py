@@ -19,9 +19,9 @@ from pathlib import Path
 import httpx
 from sqlalchemy import func, select
 
-from store.db import open_database
-from store.models import LedgerEntryRow, OrderRow
-from store.redemption_models import RedemptionRow
+from store.db.database import open_database
+from store.tables.core import LedgerEntryRow, OrderRow
+from store.tables.redemptions import RedemptionRow
 from tests.api.server import LOYALTY, create_key, free_port
 from tests.store.db_support import scratch_database
 from tests.store.helpers import assert_ledger_exact

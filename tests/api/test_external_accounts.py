@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from engine import load_program
-from store import external_accounts, registry
+from store.external import accounts as external_accounts
+from store.registry import versions as registry
 from tests.api.conftest import make_key
 from tests.loopback import LoopbackServer
 from tests.points_api import PointsApi
@@ -158,7 +159,7 @@ def test_recording_fails_after_the_debit_so_the_account_is_credited_back(client,
         enrol(client, key, member, account)
     with db.writing() as session:  # both enterprise accounts (as an enrolment grants it)
         from engine.lifecycle import from_json, to_json
-        from store.models import MemberRow
+        from store.tables.core import MemberRow
         for row in session.query(MemberRow).filter(MemberRow.program == "b2b-portal"):
             book = from_json(row.book)
             book.tier = book.best_tier = row.tier = "enterprise"

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from store import fulfilment
+from store.redemptions import fulfilment
 from tests.api.conftest import make_key
 from tests.loopback import fulfilment_webhook
 from tests.store.helpers import order
@@ -150,7 +150,7 @@ def test_concurrent_dispatchers_send_each_item_once(db, client, key, earned, web
     # Re-open them all and race four dispatchers over them.
     from sqlalchemy import update
 
-    from store.lifecycle_models import FulfilmentRow
+    from store.tables.operations import FulfilmentRow
     with db.writing() as session:
         session.execute(update(FulfilmentRow).values(status="pending",
                                                      next_attempt_at=datetime.now(UTC)))

@@ -13,8 +13,8 @@ from sqlalchemy import func, select
 from api.app import create_app
 from engine import load_program
 from engine.calendar import expiry_at
-from store.models import LedgerEntryRow, MemberRow
 from store.settings import Settings
+from store.tables.core import LedgerEntryRow, MemberRow
 from tests.api.conftest import make_key
 from tests.store.helpers import RETAIL, order
 

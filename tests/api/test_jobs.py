@@ -12,10 +12,11 @@ import httpx
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from store import orders, redemptions
-from store.db import open_database
-from store.migrate import upgrade
-from store.programs import ProgramCache
+from store.checkout import orders
+from store.db.database import open_database
+from store.db.migrate import upgrade
+from store.redemptions import redeem as redemptions
+from store.registry.programs import ProgramCache
 from store.settings import Settings
 from tests.api.conftest import make_key
 from tests.api.server import running_server

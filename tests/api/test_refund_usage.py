@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from engine import load_program
-from store import registry
+from store.registry import versions as registry
 from tests.api.conftest import make_key
 from tests.api.test_auto_redemption import BASE, publish_card
 

@@ -7,8 +7,8 @@ import pytest
 from sqlalchemy import select
 
 from engine import load_program
-from store import registry
-from store.models import MemberRow
+from store.registry import versions as registry
+from store.tables.core import MemberRow
 from tests.api.conftest import make_key
 from tests.store.helpers import order, retail_sources
 

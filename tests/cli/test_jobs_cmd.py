@@ -15,9 +15,10 @@ import pytest
 from click.testing import CliRunner
 
 from cli.main import cli
-from store import orders, redemptions
-from store.db import open_database
-from store.programs import ProgramCache
+from store.checkout import orders
+from store.db.database import open_database
+from store.redemptions import redeem as redemptions
+from store.registry.programs import ProgramCache
 from tests.api.server import LOYALTY
 from tests.loopback import LoopbackServer
 from tests.store.db_support import REPO, scratch_database, wipe

@@ -16,9 +16,9 @@ from sqlalchemy import delete
 from sqlalchemy.engine import make_url
 
 from store import clock
-from store.db import Database, normalize_url, open_database
-from store.migrate import upgrade
-from store.models import Base, RegistryGenerationRow
+from store.db.database import Database, normalize_url, open_database
+from store.db.migrate import upgrade
+from store.tables.core import Base, RegistryGenerationRow
 from tests.store.helpers import ServerClock
 
 CI_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -10,9 +10,10 @@ from sqlalchemy import select
 
 from engine import load_program
 from engine.lifecycle import MemberBook, from_json
-from store import ledger, registry
-from store.db import Database
-from store.models import MemberRow
+from store.db.database import Database
+from store.ledger import entries as ledger
+from store.registry import versions as registry
+from store.tables.core import MemberRow
 
 RETAIL = Path(__file__).resolve().parents[2] / "rulesets" / "retail"
 

@@ -10,9 +10,11 @@ from sqlalchemy import select
 
 from engine.lifecycle import from_json
 from engine.lifecycle.records import order_from
-from store import expiry, orders, redemptions
-from store.models import LedgerEntryRow, MemberRow, OrderRow
-from store.programs import ProgramCache
+from store.checkout import orders
+from store.ledger import expiry
+from store.redemptions import redeem as redemptions
+from store.registry.programs import ProgramCache
+from store.tables.core import LedgerEntryRow, MemberRow, OrderRow
 from tests.store.helpers import assert_ledger_exact, order, publish_retail
 
 EARNED = "2026-01-06T12:00:00-05:00"  # retail lots expire 24 months later
@@ -50,7 +52,7 @@ def test_the_expiry_job_tells_the_order_what_it_lost(db, server_clock):
         record = order_from(session.scalars(select(OrderRow)).one().record)
     assert sum(record.lost.values()) == report.points_expired
     assert member_row(db).due_at is None
-    from store import refunds
+    from store.checkout import refunds
     done = refunds.refund(db, cache, "retail", "O-1", {
         "refund_id": "R-1", "refunded_at": "2029-01-01T00:00:00+00:00"}).result
     assert done["points_reversed"] == 0 and done["balance"] == 0

@@ -35,10 +35,10 @@ from engine.simulation.history import Event
 from engine.simulation.partition import LocalPool
 from engine.simulation.replay import Replay
 from engine.simulation.stats import Stats
-from store.db import Database, open_database
-from store.migrate import alembic_config, current_revision, upgrade
+from store.db.database import Database, open_database
+from store.db.migrate import alembic_config, current_revision, upgrade
+from store.db.types import UTCDateTime
 from store.migrations.books import BookMismatch
-from store.types import UTCDateTime
 from tests.store.db_support import scratch_database
 
 DATA = Path(__file__).parent / "data" / "books_0009.json"

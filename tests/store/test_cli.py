@@ -8,8 +8,8 @@ from click.testing import CliRunner
 from sqlalchemy import inspect
 
 from cli.main import cli
-from store import keys
-from store.migrate import current_revision
+from store.db.migrate import current_revision
+from store.registry import keys
 from tests.store.helpers import RETAIL
 
 
@@ -22,7 +22,7 @@ def test_db_upgrade_is_repeatable(db):
     assert result.exit_code == 0, result.output
     from alembic.script import ScriptDirectory
 
-    from store.migrate import alembic_config
+    from store.db.migrate import alembic_config
     assert current_revision(db) == ScriptDirectory.from_config(alembic_config(db)).get_current_head()
     with db.engine.connect() as conn:
         assert {"ledger_entries", "orders", "api_keys"} <= set(inspect(conn).get_table_names())
@@ -32,7 +32,7 @@ def test_migrations_match_the_models(db):
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
-    from store.models import Base
+    from store.tables.core import Base
 
     with db.engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []

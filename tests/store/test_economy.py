@@ -16,19 +16,14 @@ import pytest
 from sqlalchemy import select
 
 from engine.lifecycle import from_json
-from store import (
-    activities,
-    auto_redemption,
-    expiry,
-    members,
-    orders,
-    redemptions,
-    refunds,
-)
-from store.db import Database
+from store.checkout import activities, orders, refunds
+from store.db.database import Database
 from store.errors import Conflict, StoreError, Unprocessable
-from store.models import LedgerEntryRow, MemberRow
-from store.programs import ProgramCache
+from store.ledger import expiry, members
+from store.redemptions import automatic as auto_redemption
+from store.redemptions import redeem as redemptions
+from store.registry.programs import ProgramCache
+from store.tables.core import LedgerEntryRow, MemberRow
 from tests.store.helpers import assert_ledger_exact, order, publish_economy
 
 P = "economy"

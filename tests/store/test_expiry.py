@@ -16,10 +16,12 @@ from sqlalchemy import func, select
 
 from cli.main import cli
 from engine.lifecycle import from_json
-from store import books, expiry, orders, redemptions
+from store.checkout import orders
 from store.errors import StoreError
-from store.models import AuditRow, LedgerEntryRow, MemberRow
-from store.programs import ProgramCache
+from store.ledger import books, expiry
+from store.redemptions import redeem as redemptions
+from store.registry.programs import ProgramCache
+from store.tables.core import AuditRow, LedgerEntryRow, MemberRow
 from tests.store.helpers import assert_ledger_exact, order, publish_retail
 
 EARNED = "2026-01-06T12:00:00-05:00"      # lots expire 24 months later, 2028-01-06

@@ -11,8 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from sqlalchemy import select
 
-from store import external_points as ext
-from store.lifecycle_models import ExternalDebitRow
+from store.external import points as ext
+from store.tables.operations import ExternalDebitRow
 from tests.loopback import LoopbackServer
 from tests.points_api import PointsApi
 

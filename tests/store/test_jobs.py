@@ -1,4 +1,4 @@
-"""The background jobs (store/jobs.py): run once, a failing job next to working ones, the
+"""The background jobs (store/jobs/scheduler.py): run once, a failing job next to working ones, the
 scheduler thread. Webhook deliveries go to a real HTTP server on loopback; the dispatcher
 that dies is a real process, killed."""
 
@@ -16,18 +16,20 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from store import jobs, orders, redemptions
-from store.jobs import Job, Scheduler
-from store.lifecycle_models import FulfilmentRow
-from store.models import AuditRow
-from store.programs import ProgramCache
+from store.checkout import orders
+from store.jobs import scheduler as jobs
+from store.jobs.scheduler import Job, Scheduler
+from store.redemptions import redeem as redemptions
+from store.registry.programs import ProgramCache
 from store.settings import Settings
+from store.tables.core import AuditRow
+from store.tables.operations import FulfilmentRow
 from tests.loopback import fulfilment_webhook
 from tests.store.db_support import REPO
 from tests.store.helpers import assert_ledger_exact, order, publish_retail
 
 AS_OF = "2026-11-20T12:00:00Z"
-DISPATCHER = ("import sys; from store import fulfilment; from store.db import open_database; "
+DISPATCHER = ("import sys; from store.redemptions import fulfilment; from store.db.database import open_database; "
               "fulfilment.dispatch(open_database(sys.argv[1]))")
 
 
@@ -119,7 +121,7 @@ def test_a_failing_job_does_not_stop_the_others(db, webhook, caplog):
         raise ConnectionError("points API unreachable")
 
     every = [Job("broken", 60, unreachable), *jobs.default_jobs(Settings())]
-    with caplog.at_level(logging.ERROR, logger="store.jobs"):
+    with caplog.at_level(logging.ERROR, logger="store.jobs.scheduler"):
         result = jobs.run_once(db, every)
     assert result["broken"] == {"error": "ConnectionError: points API unreachable"}
     assert result["fulfilment"] == {"outcome": {"delivered": 1}}

@@ -51,12 +51,16 @@ from sqlalchemy import and_, func, or_, select
 
 from engine import load_program
 from engine.lifecycle import MemberBook, from_json
-from store import auto_redemption, expiry, orders, redemptions, refunds, registry
-from store.db import Database
+from store.checkout import orders, refunds
+from store.db.database import Database
 from store.errors import Conflict, StoreError
-from store.models import LedgerEntryRow, MemberRow
-from store.programs import ProgramCache
-from store.redemption_models import RedemptionEventRow, RedemptionRow
+from store.ledger import expiry
+from store.redemptions import automatic as auto_redemption
+from store.redemptions import redeem as redemptions
+from store.registry import versions as registry
+from store.registry.programs import ProgramCache
+from store.tables.core import LedgerEntryRow, MemberRow
+from store.tables.redemptions import RedemptionEventRow, RedemptionRow
 from tests.store.db_support import wipe
 from tests.store.helpers import (
     ServerClock,
@@ -156,7 +160,7 @@ def last_id(db: Database) -> int:
 
 def owed(db: Database, program: str, member: str, after: int) -> int:
     """Points that refunds took back, since ledger entry `after`, from points that came
-    back to a refunded order's lots (a cancel or a released hold; store.refunds.reverse_owed)."""
+    back to a refunded order's lots (a cancel or a released hold; store.checkout.refunds.reverse_owed)."""
     with db.reading() as session:
         taken = -(session.scalar(select(func.sum(LedgerEntryRow.points)).join(
             MemberRow, MemberRow.id == LedgerEntryRow.member_pk).where(

@@ -2,11 +2,12 @@ from decimal import Decimal
 
 import pytest
 
-from store import accounts, ledger, members
+from store.checkout.orders import commit, quote
+from store.checkout.refunds import refund
 from store.errors import Conflict, Unprocessable
-from store.orders import commit, quote
-from store.programs import ProgramCache
-from store.refunds import refund
+from store.ledger import accounts, members
+from store.ledger import entries as ledger
+from store.registry.programs import ProgramCache
 from tests.store.helpers import order, publish_retail
 
 

@@ -8,8 +8,8 @@ import json
 from click.testing import CliRunner
 
 from cli.main import cli
-from store import orders
-from store.programs import ProgramCache
+from store.checkout import orders
+from store.registry.programs import ProgramCache
 from tests.store.helpers import assert_ledger_exact, order, publish_retail
 
 

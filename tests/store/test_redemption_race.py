@@ -17,10 +17,13 @@ from sqlalchemy import select
 
 from engine import load_program
 from engine.lifecycle import from_json
-from store import ledger, orders, redemptions, registry
+from store.checkout import orders
 from store.errors import StoreError
-from store.models import MemberRow, RewardStockRow
-from store.programs import ProgramCache
+from store.ledger import entries as ledger
+from store.redemptions import redeem as redemptions
+from store.registry import versions as registry
+from store.registry.programs import ProgramCache
+from store.tables.core import MemberRow, RewardStockRow
 from tests.store.helpers import order, retail_version
 
 AS_OF = "2026-11-20T12:00:00Z"

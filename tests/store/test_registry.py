@@ -3,9 +3,10 @@ from datetime import UTC, datetime
 import pytest
 
 from engine import load_program
-from store import audit, registry
 from store.errors import Conflict, NotFound, Unprocessable
-from store.programs import ProgramCache
+from store.registry import audit
+from store.registry import versions as registry
+from store.registry.programs import ProgramCache
 from tests.store.helpers import publish_retail, retail_version
 
 

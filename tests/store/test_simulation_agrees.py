@@ -19,11 +19,13 @@ from sqlalchemy import func, select
 
 from engine.program import load_program
 from engine.simulation.simulate import run
-from store import activities, expiry, orders, redemptions, refunds
-from store.db import Database
+from store.checkout import activities, orders, refunds
+from store.db.database import Database
 from store.errors import StoreError
-from store.models import LedgerEntryRow, MemberRow
-from store.programs import ProgramCache
+from store.ledger import expiry
+from store.redemptions import redeem as redemptions
+from store.registry.programs import ProgramCache
+from store.tables.core import LedgerEntryRow, MemberRow
 from tests.store.helpers import economy_sources, publish_economy
 
 

@@ -19,8 +19,8 @@ from typing import Any
 import engine.evaluation.tiers as engine_tiers
 from engine.lifecycle.book import AutoSettings, Challenge, MemberBook, Qualifying, Window
 from engine.lifecycle.context import Lifecycle
+from store.db.types import money_text
 from store.migrations.books.rows import MemberRows
-from store.types import money_text
 
 ZERO = Decimal(0)
 

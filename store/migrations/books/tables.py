@@ -1,12 +1,12 @@
 """The tables the books migration reads and writes, as they are at revision 0009 (plus
-the columns 0010 adds). Declared here, not taken from `store/models.py`, so that the
+the columns 0010 adds). Declared here, not taken from `store/tables/core.py`, so that the
 migration keeps reading the old shape whatever the models become."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
-from store.types import Money, UTCDateTime
+from store.db.types import Money, UTCDateTime
 
 
 def _table(name: str, *columns: sa.ColumnClause) -> sa.TableClause:

@@ -7,7 +7,7 @@ Revises:
 import sqlalchemy as sa
 from alembic import op
 
-import store.types
+import store.db.types
 
 revision = '0001'
 down_revision = None
@@ -23,14 +23,14 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('scopes', sa.JSON(), nullable=False),
     sa.Column('program', sa.String(length=64), nullable=True),
-    sa.Column('created_at', store.types.UTCDateTime(), nullable=False),
-    sa.Column('revoked_at', store.types.UTCDateTime(), nullable=True),
+    sa.Column('created_at', store.db.types.UTCDateTime(), nullable=False),
+    sa.Column('revoked_at', store.db.types.UTCDateTime(), nullable=True),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('key_hash')
     )
     op.create_table('audit_log',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
-    sa.Column('at', store.types.UTCDateTime(), nullable=False),
+    sa.Column('at', store.db.types.UTCDateTime(), nullable=False),
     sa.Column('actor', sa.String(length=200), nullable=False),
     sa.Column('action', sa.String(length=64), nullable=False),
     sa.Column('program', sa.String(length=64), nullable=True),
@@ -48,18 +48,18 @@ def upgrade() -> None:
     sa.Column('program', sa.String(length=64), nullable=False),
     sa.Column('member_id', sa.String(length=128), nullable=False),
     sa.Column('tier', sa.String(length=64), nullable=True),
-    sa.Column('tier_since', store.types.UTCDateTime(), nullable=True),
+    sa.Column('tier_since', store.db.types.UTCDateTime(), nullable=True),
     sa.Column('attributes', sa.JSON(), nullable=False),
     sa.Column('balance', sa.BigInteger(), nullable=False),
     sa.Column('orders_count', sa.Integer(), nullable=False),
-    sa.Column('created_at', store.types.UTCDateTime(), nullable=False),
-    sa.Column('updated_at', store.types.UTCDateTime(), nullable=False),
+    sa.Column('created_at', store.db.types.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', store.db.types.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('program', 'member_id', name='uq_member')
     )
     op.create_table('programs',
     sa.Column('id', sa.String(length=64), nullable=False),
-    sa.Column('created_at', store.types.UTCDateTime(), nullable=False),
+    sa.Column('created_at', store.db.types.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id')
     )
     op.create_table('registry_generation',
@@ -77,8 +77,8 @@ def upgrade() -> None:
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('program', sa.String(length=64), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
-    sa.Column('effective_from', store.types.UTCDateTime(), nullable=False),
-    sa.Column('activated_at', store.types.UTCDateTime(), nullable=False),
+    sa.Column('effective_from', store.db.types.UTCDateTime(), nullable=False),
+    sa.Column('activated_at', store.db.types.UTCDateTime(), nullable=False),
     sa.Column('author', sa.String(length=200), nullable=False),
     sa.ForeignKeyConstraint(['program'], ['programs.id'], ),
     sa.PrimaryKeyConstraint('id')
@@ -94,8 +94,8 @@ def upgrade() -> None:
     sa.Column('activity', sa.String(length=64), nullable=False),
     sa.Column('request_hash', sa.String(length=64), nullable=False),
     sa.Column('result', sa.JSON(), nullable=False),
-    sa.Column('occurred_at', store.types.UTCDateTime(), nullable=False),
-    sa.Column('created_at', store.types.UTCDateTime(), nullable=False),
+    sa.Column('occurred_at', store.db.types.UTCDateTime(), nullable=False),
+    sa.Column('created_at', store.db.types.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['member_pk'], ['members.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('program', 'event_id', name='uq_activity_event')
@@ -107,8 +107,8 @@ def upgrade() -> None:
     sa.Column('reference', sa.String(length=200), nullable=False),
     sa.Column('points', sa.BigInteger(), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
-    sa.Column('created_at', store.types.UTCDateTime(), nullable=False),
-    sa.Column('expires_at', store.types.UTCDateTime(), nullable=True),
+    sa.Column('created_at', store.db.types.UTCDateTime(), nullable=False),
+    sa.Column('expires_at', store.db.types.UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['member_pk'], ['members.id'], ),
     sa.PrimaryKeyConstraint('id')
     )
@@ -122,14 +122,14 @@ def upgrade() -> None:
     sa.Column('kind', sa.String(length=16), nullable=False),
     sa.Column('points', sa.BigInteger(), nullable=False),
     sa.Column('remaining', sa.BigInteger(), nullable=True),
-    sa.Column('expires_at', store.types.UTCDateTime(), nullable=True),
+    sa.Column('expires_at', store.db.types.UTCDateTime(), nullable=True),
     sa.Column('ruleset_version', sa.Integer(), nullable=True),
     sa.Column('rule', sa.String(length=200), nullable=True),
     sa.Column('source_type', sa.String(length=16), nullable=False),
     sa.Column('source_ref', sa.String(length=200), nullable=False),
     sa.Column('lot_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
-    sa.Column('occurred_at', store.types.UTCDateTime(), nullable=False),
-    sa.Column('recorded_at', store.types.UTCDateTime(), nullable=False),
+    sa.Column('occurred_at', store.db.types.UTCDateTime(), nullable=False),
+    sa.Column('recorded_at', store.db.types.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['lot_id'], ['ledger_entries.id'], ),
     sa.ForeignKeyConstraint(['member_pk'], ['members.id'], ),
     sa.PrimaryKeyConstraint('id')
@@ -148,12 +148,12 @@ def upgrade() -> None:
     sa.Column('request', sa.JSON(), nullable=False),
     sa.Column('result', sa.JSON(), nullable=False),
     sa.Column('ruleset_version', sa.Integer(), nullable=False),
-    sa.Column('placed_at', store.types.UTCDateTime(), nullable=False),
-    sa.Column('qualifying_spend', store.types.Money(), nullable=False),
-    sa.Column('original_spend', store.types.Money(), nullable=False),
-    sa.Column('refunded_fraction', store.types.Money(), nullable=False),
+    sa.Column('placed_at', store.db.types.UTCDateTime(), nullable=False),
+    sa.Column('qualifying_spend', store.db.types.Money(), nullable=False),
+    sa.Column('original_spend', store.db.types.Money(), nullable=False),
+    sa.Column('refunded_fraction', store.db.types.Money(), nullable=False),
     sa.Column('counted', sa.Boolean(), nullable=False),
-    sa.Column('created_at', store.types.UTCDateTime(), nullable=False),
+    sa.Column('created_at', store.db.types.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['member_pk'], ['members.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('program', 'order_id', name='uq_order')
@@ -169,8 +169,8 @@ def upgrade() -> None:
     sa.Column('sources', sa.JSON(), nullable=False),
     sa.Column('author', sa.String(length=200), nullable=False),
     sa.Column('message', sa.Text(), nullable=False),
-    sa.Column('effective_from', store.types.UTCDateTime(), nullable=True),
-    sa.Column('created_at', store.types.UTCDateTime(), nullable=False),
+    sa.Column('effective_from', store.db.types.UTCDateTime(), nullable=True),
+    sa.Column('created_at', store.db.types.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['program'], ['programs.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('program', 'version', name='uq_ruleset_version')
@@ -184,10 +184,10 @@ def upgrade() -> None:
     sa.Column('kind', sa.String(length=16), nullable=False),
     sa.Column('key', sa.String(length=200), nullable=False),
     sa.Column('period', sa.String(length=64), nullable=False),
-    sa.Column('amount', store.types.Money(), nullable=False),
+    sa.Column('amount', store.db.types.Money(), nullable=False),
     sa.Column('count', sa.BigInteger(), nullable=False),
     sa.Column('points', sa.BigInteger(), nullable=False),
-    sa.Column('started_at', store.types.UTCDateTime(), nullable=True),
+    sa.Column('started_at', store.db.types.UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['member_pk'], ['members.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('member_pk', 'kind', 'key', 'period', name='uq_usage_counter')
@@ -211,7 +211,7 @@ def upgrade() -> None:
     sa.Column('refund_id', sa.String(length=128), nullable=False),
     sa.Column('request_hash', sa.String(length=64), nullable=False),
     sa.Column('result', sa.JSON(), nullable=False),
-    sa.Column('created_at', store.types.UTCDateTime(), nullable=False),
+    sa.Column('created_at', store.db.types.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['order_pk'], ['orders.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('order_pk', 'refund_id', name='uq_refund')

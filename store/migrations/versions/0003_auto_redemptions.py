@@ -7,7 +7,7 @@ Revises: 0002
 import sqlalchemy as sa
 from alembic import op
 
-import store.types
+import store.db.types
 
 revision = '0003'
 down_revision = '0002'
@@ -28,8 +28,8 @@ def upgrade() -> None:
     sa.Column('method', sa.String(length=32), nullable=False),
     sa.Column('frequency_count', sa.Integer(), nullable=True),
     sa.Column('frequency_per', sa.String(length=16), nullable=True),
-    sa.Column('created_at', store.types.UTCDateTime(), nullable=False),
-    sa.Column('updated_at', store.types.UTCDateTime(), nullable=False),
+    sa.Column('created_at', store.db.types.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', store.db.types.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['member_pk'], ['members.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('member_pk', name='uq_auto_redemption_member')

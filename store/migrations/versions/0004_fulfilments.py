@@ -7,7 +7,7 @@ Revises: 0003
 import sqlalchemy as sa
 from alembic import op
 
-import store.types
+import store.db.types
 
 revision = '0004'
 down_revision = '0003'
@@ -26,9 +26,9 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('last_error', sa.String(length=500), nullable=True),
-    sa.Column('next_attempt_at', store.types.UTCDateTime(), nullable=True),
-    sa.Column('created_at', store.types.UTCDateTime(), nullable=False),
-    sa.Column('updated_at', store.types.UTCDateTime(), nullable=False),
+    sa.Column('next_attempt_at', store.db.types.UTCDateTime(), nullable=True),
+    sa.Column('created_at', store.db.types.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', store.db.types.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['redemption_pk'], ['redemptions.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('redemption_pk', name='uq_fulfilment_redemption')

@@ -7,7 +7,7 @@ Revises: 0005
 import sqlalchemy as sa
 from alembic import op
 
-import store.types
+import store.db.types
 
 revision = '0006'
 down_revision = '0005'
@@ -34,9 +34,9 @@ def upgrade() -> None:
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('last_error', sa.String(length=500), nullable=True),
-    sa.Column('next_attempt_at', store.types.UTCDateTime(), nullable=False),
-    sa.Column('created_at', store.types.UTCDateTime(), nullable=False),
-    sa.Column('updated_at', store.types.UTCDateTime(), nullable=False),
+    sa.Column('next_attempt_at', store.db.types.UTCDateTime(), nullable=False),
+    sa.Column('created_at', store.db.types.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', store.db.types.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('program', 'idempotency_key', name='uq_external_transfer_key'),
     sa.UniqueConstraint('ledger_entry_id', name='uq_external_transfer_entry')

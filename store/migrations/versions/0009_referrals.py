@@ -7,7 +7,7 @@ Revises: 0008
 import sqlalchemy as sa
 from alembic import op
 
-import store.types
+import store.db.types
 
 revision = '0009'
 down_revision = '0008'
@@ -24,8 +24,8 @@ def upgrade() -> None:
     sa.Column('friend_id', sa.String(length=128), nullable=False),
     sa.Column('referrer_id', sa.String(length=128), nullable=False),
     sa.Column('event_id', sa.String(length=128), nullable=False),
-    sa.Column('occurred_at', store.types.UTCDateTime(), nullable=False),
-    sa.Column('created_at', store.types.UTCDateTime(), nullable=False),
+    sa.Column('occurred_at', store.db.types.UTCDateTime(), nullable=False),
+    sa.Column('created_at', store.db.types.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('program', 'friend_id', name='uq_referral_friend')
     )

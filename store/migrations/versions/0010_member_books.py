@@ -16,7 +16,7 @@ Revises: 0009
 import sqlalchemy as sa
 from alembic import op
 
-import store.types
+import store.db.types
 from store.migrations.books import fill
 
 revision = '0010'
@@ -28,7 +28,7 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table('members') as batch:
         batch.add_column(sa.Column('book', sa.JSON(), nullable=True))
-        batch.add_column(sa.Column('due_at', store.types.UTCDateTime(), nullable=True))
+        batch.add_column(sa.Column('due_at', store.db.types.UTCDateTime(), nullable=True))
     op.create_index('ix_members_due', 'members', ['program', 'due_at'])
     with op.batch_alter_table('orders') as batch:
         batch.add_column(sa.Column('record', sa.JSON(), nullable=True))

@@ -1,0 +1,1 @@
+"""What checkout systems send: quotes and order commits, refunds, activities."""

@@ -1,0 +1,113 @@
+"""Activity bonuses outside orders: account creation, reviews, referrals, birthdays,
+social shares — each limited per period as the ruleset says; idempotent on `event_id`.
+
+Everything is decided by the lifecycle core (engine/lifecycle/activities.py), as in the
+simulator: limits, who may refer whom (a friend once per program, never in a circle),
+what a referral pays (a running referral campaign's compiled conditions), when a
+birthday bonus is due. The store keeps who referred whom in the `referrals` table too,
+whose unique friend settles two referrals of one friend racing each other."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+import store.ledger.books as books
+import store.ledger.members as members
+from engine.lifecycle import ActivityRefused, record_activity
+from engine.program import Program
+from store.checkout.orders import Outcome
+from store.db.database import Database
+from store.errors import Conflict, Unprocessable
+from store.hashing import request_hash
+from store.registry.programs import ProgramCache
+from store.tables.core import ActivityEventRow
+from store.tables.operations import ReferralRow
+
+
+def _find(session: Session, program_id: str, event_id: str) -> ActivityEventRow | None:
+    return session.scalar(select(ActivityEventRow).where(
+        ActivityEventRow.program == program_id, ActivityEventRow.event_id == event_id))
+
+
+def _replay(row: ActivityEventRow, digest: str) -> Outcome:
+    if row.request_hash != digest:
+        raise Conflict("activity_conflict", f"activity event {row.event_id!r} was already "
+                       "recorded with a different body", pointer="/event_id")
+    return Outcome(row.result, created=False)
+
+
+def record(db: Database, cache: ProgramCache, program_id: str, request: dict[str, Any]) -> Outcome:
+    digest = request_hash(request)
+    at = datetime.fromisoformat(request["occurred_at"])
+    with db.reading() as session:
+        prior = _find(session, program_id, request["event_id"])
+        if prior is not None:
+            return _replay(prior, digest)
+        program = cache.resolve(session, program_id, at, request.get("ruleset_version"))
+    try:
+        with db.writing() as session:
+            return _record(session, program, request, at, digest)
+    except IntegrityError:
+        with db.reading() as session:
+            prior = _find(session, program_id, request["event_id"])
+        if prior is None:
+            raise
+        return _replay(prior, digest)
+
+
+def _referrer_of(session: Session, program_id: str) -> Callable[[str], str | None]:
+    def referrer_of(member_id: str) -> str | None:
+        return session.scalar(select(ReferralRow.referrer_id).where(
+            ReferralRow.program == program_id, ReferralRow.friend_id == member_id))
+    return referrer_of
+
+
+def _record(session: Session, program: Program, request: dict[str, Any], at: datetime,
+            digest: str) -> Outcome:
+    name, member_id = request["activity"], request["member_id"]
+    friend_id = request.get("friend_id") if name == "referral" else None
+    ids = sorted({member_id, friend_id or member_id})
+    rows = {mid: members.lock_or_create(session, program.program, mid, None) for mid in ids}
+    prior = _find(session, program.program, request["event_id"])
+    if prior is not None:
+        return _replay(prior, digest)
+    lc = books.lifecycle(program)
+    member = rows[member_id]
+    book = books.book_of(lc, member, at)
+    book.attributes.update(request.get("attributes") or {})
+    friend_row = rows[friend_id] if friend_id is not None else None
+    friend_book = books.book_of(lc, friend_row, at) if friend_row is not None else None
+    ref = request["event_id"]
+    records = books.OrderRecords(session, program.program, member.id)
+    try:
+        step = record_activity(lc, book, name, ref, at, friend_book,
+                               _referrer_of(session, program.program), records=records)
+    except ActivityRefused as exc:
+        kind = Conflict if exc.conflict else Unprocessable
+        raise kind(exc.code, exc.message, pointer=exc.pointer) from None
+    books.save(session, program, member, book, step, records)
+    friend = None
+    if friend_row is not None and friend_book is not None and step.friend_step is not None:
+        friend_records = books.OrderRecords(session, program.program, friend_row.id)
+        lc.note(step.friend_step, friend_records)  # the friend's orders whose points expired
+        books.save(session, program, friend_row, friend_book, step.friend_step, friend_records)
+        session.add(ReferralRow(program=program.program, friend_id=friend_row.member_id,
+                                referrer_id=member.member_id, event_id=ref, occurred_at=at,
+                                created_at=datetime.now(UTC)))
+        friend = {"member_id": friend_row.member_id, "points": step.friend_points,
+                  "balance": friend_row.balance}
+    result = {"event_id": ref, "activity": name, "member_id": member.member_id,
+              "points": step.points, "rule": step.rule, "balance": member.balance,
+              "friend": friend, "occurred_at": at.isoformat(),
+              "ruleset_version": program.version}
+    session.add(ActivityEventRow(program=program.program, event_id=ref, member_pk=member.id,
+                                 activity=name, request_hash=digest, result=result,
+                                 occurred_at=at, created_at=datetime.now(UTC)))
+    session.flush()
+    return Outcome(result, created=True)

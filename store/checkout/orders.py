@@ -1,0 +1,193 @@
+"""Quotes and order commits.
+
+A commit runs in one transaction holding the member's row lock (PostgreSQL) or the
+database write lock (SQLite): it loads the member's book, hands it and the order to the
+lifecycle core (engine/lifecycle: evaluation, points, usage, tier, holds, automatic
+redemption), and writes what the core changed (store/ledger/books.py) with the order row, its
+request hash, result and record (what its refunds need).
+The unique (program, order_id) constraint settles races between retries: the loser reads
+the stored result and returns it (same body) or refuses (different body, 409).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+import store.external.accounts as external_accounts
+import store.ledger.books as books
+import store.ledger.members as members
+import store.redemptions.rows as redemption_rows
+from engine import evaluate
+from engine.evaluation.request import RequestInvalid, parse
+from engine.lifecycle import MemberBook, OrderStep, commit_order
+from engine.lifecycle.records import order_json
+from engine.program import Program
+from store.db.database import Database
+from store.errors import Conflict
+from store.hashing import request_hash
+from store.registry.programs import ProgramCache
+from store.tables.core import OrderRow
+
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    result: dict[str, Any]
+    created: bool
+
+
+@dataclass(frozen=True)
+class Essentials:
+    """What the store needs from a request before the engine reads all of it."""
+
+    member: dict[str, Any]
+    order_id: str | None
+    at: datetime
+    redeems_reward: bool
+
+
+def essentials(request: dict[str, Any]) -> Essentials:
+    """Read member, order id, instant and redeem kind straight from a request the API has
+    validated; anything irregular goes through the engine's parser, which raises
+    RequestInvalid with located errors (so the hot path does not parse twice)."""
+    try:
+        member, order = request["member"], request.get("order")
+        raw_at = order["placed_at"] if order is not None else request["as_of"]
+        at = datetime.fromisoformat(raw_at)
+        if at.tzinfo is None or not isinstance(member["id"], str):
+            raise ValueError
+        redeem = request.get("redeem") or {}
+        return Essentials(member, order["id"] if order is not None else None, at,
+                          "reward_id" in redeem)
+    except (KeyError, TypeError, ValueError):
+        req = parse(request)  # raises RequestInvalid for real problems
+        return Essentials(dict(req.member), req.order.id if req.order else None, req.at,
+                          bool(req.redeem and req.redeem.reward_id))
+
+
+class CallsOut(Exception):
+    """The quote must call an external points API: run it where blocking is fine."""
+
+
+def quote(db: Database, cache: ProgramCache, program_id: str, request: dict[str, Any],
+          pinned: int | None = None, may_call_out: bool = True) -> dict[str, Any]:
+    """Evaluate against the member's book brought to the request's instant, writing
+    nothing.
+
+    With `may_call_out=False` (a caller on an event loop), a program whose balances live
+    in an external points API raises CallsOut before any call is made."""
+    req = essentials(request)
+    member_id = str(req.member.get("id"))
+    with db.read_connection() as conn:
+        program = cache.resolve(conn, program_id, req.at, pinned, db=db)
+        account = external_accounts.config_of(program)
+        if account is not None and not may_call_out:
+            raise CallsOut(program_id)
+        member = members.find(conn, program_id, member_id)
+        lc = books.lifecycle(program)
+        book = books.view_at(lc, member, member_id, req.at)
+        state = lc.state(book, req.at, books.StorePool(conn, program, lock=False),
+                         stock=req.redeems_reward)
+    if account is None:
+        return evaluate(program, members.with_attributes(request, member), state)
+    # Balances live in an external points API: the quote uses the account's balance.
+    attributes = {**(member.attributes if member is not None else {}),
+                  **(req.member.get("attributes") or {})}
+    _, balance, why_not = external_accounts.live_balance(account, member_id, attributes)
+    state.balance = balance or 0
+    result = evaluate(program, members.with_attributes(request, member), state)
+    return result if why_not is None else external_accounts.quote_balance(result, why_not)
+
+
+_FIND_ORDER = select(OrderRow).where(OrderRow.program == bindparam("program"),
+                                     OrderRow.order_id == bindparam("order_id"))
+
+
+def find_order(session: Session, program_id: str, order_id: str) -> OrderRow | None:
+    return session.scalar(_FIND_ORDER, {"program": program_id, "order_id": order_id})
+
+
+def _replay(row: OrderRow, digest: str) -> Outcome:
+    if row.request_hash != digest:
+        raise Conflict("order_conflict",
+                       f"order {row.order_id!r} was already committed with a different body; "
+                       "a retry must resend the first request unchanged", pointer="/order/id")
+    return Outcome(row.result, created=False)
+
+
+def commit(db: Database, cache: ProgramCache, program_id: str, request: dict[str, Any],
+           pinned: int | None = None) -> Outcome:
+    req = essentials(request)
+    if req.order_id is None:
+        raise RequestInvalid([("$.order", "a commit needs an order")])
+    digest = request_hash(request)
+    try:
+        with db.writing() as session:
+            program = cache.resolve(session, program_id, req.at, pinned)
+            with session.no_autoflush:  # one flush at the end: fewer round trips
+                return _commit(session, program, request, req, digest)
+    except IntegrityError:
+        with db.reading() as session:
+            prior = find_order(session, program_id, req.order_id)
+        if prior is None:
+            raise
+        return _replay(prior, digest)
+
+
+def _commit(session: Session, program: Program, request: dict[str, Any], req: Essentials,
+            digest: str) -> Outcome:
+    order_id, at = req.order_id, req.at
+    assert order_id is not None
+    member = members.lock_or_create(session, program.program, str(req.member.get("id")), None)
+    prior = find_order(session, program.program, order_id)
+    if prior is not None:
+        return _replay(prior, digest)
+    lc = books.lifecycle(program)
+    book = books.book_of(lc, member, at)
+    book.attributes.update(req.member.get("attributes") or {})
+    parsed = parse({**request, "member": {**req.member, "attributes": book.attributes}})
+    records = books.OrderRecords(session, program.program, member.id)
+    step = commit_order(lc, book, parsed, books.StorePool(session, program, lock=True),
+                        lambda: redemption_rows.placeholder(session, program, member, at),
+                        records=records)
+    assert step.record is not None
+    extra = _redemptions(session, program, book, order_id, at, step)
+    awarded = sum(e.points for e in step.entries() if e.kind in ("earn", "bonus"))
+    books.save(session, program, member, book, step, records)
+    result = {**step.result, "commit": {"order_id": order_id, "points_awarded": awarded,
+                                        "balance": member.balance, "tier": member.tier,
+                                        **extra}}
+    spend = step.record.spend
+    session.add(OrderRow(program=program.program, order_id=order_id, member_pk=member.id,
+                         request_hash=digest, request=request, result=result,
+                         ruleset_version=program.version, placed_at=at, qualifying_spend=spend,
+                         original_spend=spend, refunded_fraction=ZERO, counted=True,
+                         record=order_json(step.record), created_at=datetime.now(UTC)))
+    session.flush()
+    return Outcome(result, created=True)
+
+
+def _redemptions(session: Session, program: Program, book: MemberBook, order_id: str,
+                 at: datetime, step: OrderStep) -> dict[str, Any]:
+    """The order's side of redemption: the checkout holds it captured (their goods are
+    routed now) and the automatic redemptions it triggered. What to add to the result's
+    `commit` block (nothing when nothing happened, so plain commits keep their shape)."""
+    extra: dict[str, Any] = {}
+    if step.captured:
+        extra["captured_redemptions"] = [
+            redemption_rows.captured(session, program, record, order_id, at)
+            for record in step.captured]
+    if step.automatic:
+        method = book.auto.method if book.auto is not None else "points"
+        extra["auto_redemptions"] = [
+            redemption_rows.automatic(session, program, record, method, order_id)
+            for record in step.automatic]
+    return extra

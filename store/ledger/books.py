@@ -1,0 +1,261 @@
+"""Members' books in the store: loaded under the member's row lock, handed to the
+lifecycle core (engine/lifecycle), and what the core changed written back in the same
+transaction.
+
+The core decides everything about points, tiers and usage; this module only persists:
+
+* the book itself as JSON on the member row (`members.book`), with the columns read
+  without it kept beside it (balance, tier, tier_since, orders_count, attributes) and
+  `due_at`, the earliest instant at which time alone changes the member's points (a lot's
+  expiry, a hold's timeout), which the expiry job selects on;
+* each ledger `Entry` as a row of `ledger_entries` (credits name their lot, debits and
+  restores the lots they drew on);
+* shared limits (`BudgetMove`, `StockMove`) on the campaign budget and reward stock rows,
+  which the step's `Pool` read under their row locks;
+* order records (`orders.record`) the step touched, and the holds the step released
+  because their time ran out (store/redemptions/rows.py).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy.engine import Row
+from sqlalchemy.orm import Session
+
+import store.clock as clock
+import store.redemptions.rows as redemption_rows
+from engine.lifecycle import Change, Entry, Lifecycle, MemberBook, OrderRecord, Step
+from engine.lifecycle.book import from_json, to_json
+from engine.lifecycle.changes import BudgetMove, StockMove
+from engine.lifecycle.records import order_from, order_json
+from engine.program import Program
+from store.db.upsert import insert_ignore
+from store.tables.core import CampaignBudgetRow, LedgerEntryRow, MemberRow, OrderRow, RewardStockRow
+from store.tables.redemptions import RedemptionRow
+
+_THREAD = threading.local()
+
+
+def lifecycle(program: Program) -> Lifecycle:
+    """The lifecycle rules of one compiled program version, one per thread (a Lifecycle
+    keeps per-instant memos, so threads do not share one)."""
+    cache: dict[int, tuple[Program, Lifecycle]] = _THREAD.__dict__.setdefault("lcs", {})
+    held = cache.get(id(program))
+    if held is None or held[0] is not program:
+        if len(cache) > 64:
+            cache.clear()
+        lc = Lifecycle(program)
+        lc.expire_until = clock.now  # never ahead of the server clock
+        held = cache[id(program)] = (program, lc)
+    return held[1]
+
+
+# ---------------------------------------------------------------- shared limits
+
+class StorePool:
+    """Campaign budgets and reward stock as the core reads them. With `lock` (a write
+    transaction), the rows read stay locked until the commit (PostgreSQL FOR UPDATE;
+    SQLite's write transaction holds the database lock already)."""
+
+    def __init__(self, session: Session | Connection, program: Program, lock: bool) -> None:
+        self.session, self.program, self.lock = session, program, lock
+        self._budgets: dict[str, int] | None = None
+        self._stock: dict[str, int | None] = {}
+
+    def budget_used(self, campaign: str) -> int:
+        if self._budgets is None:
+            self._budgets = self._read_budgets()
+        return self._budgets.get(campaign, 0)
+
+    def _read_budgets(self) -> dict[str, int]:
+        ids = sorted(c.id for c in self.program.model.campaigns if c.budget_points is not None)
+        if not ids:
+            return {}
+        name = self.program.program
+        if self.lock:
+            assert isinstance(self.session, Session)
+            for cid in ids:
+                insert_ignore(self.session, CampaignBudgetRow.__table__,
+                              {"program": name, "campaign_id": cid, "points_used": 0},
+                              ["program", "campaign_id"])
+        query = select(CampaignBudgetRow.campaign_id, CampaignBudgetRow.points_used).where(
+            CampaignBudgetRow.program == name, CampaignBudgetRow.campaign_id.in_(ids))
+        if self.lock:
+            query = query.order_by(CampaignBudgetRow.campaign_id).with_for_update()
+        return dict(self.session.execute(query).tuples().all())
+
+    def stock_left(self, reward: str) -> int | None:
+        if reward not in self._stock:
+            self._stock[reward] = self._read_stock(reward)
+        return self._stock[reward]
+
+    def _read_stock(self, reward_id: str) -> int | None:
+        config = self.program.model.redemption
+        reward = config.reward(reward_id) if config else None
+        if reward is None or reward.stock is None:
+            return None
+        name = self.program.program
+        query = select(RewardStockRow.issued).where(RewardStockRow.program == name,
+                                                    RewardStockRow.reward_id == reward_id)
+        if self.lock:
+            assert isinstance(self.session, Session)
+            insert_ignore(self.session, RewardStockRow.__table__,
+                          {"program": name, "reward_id": reward_id, "issued": 0},
+                          ["program", "reward_id"])
+            query = query.with_for_update()
+        issued = self.session.scalar(query) or 0
+        return max(0, reward.stock - int(issued))
+
+
+# ---------------------------------------------------------------- order records
+
+_ORDER = select(OrderRow).where(OrderRow.program == bindparam("program"),
+                                OrderRow.order_id == bindparam("order_id"))
+
+
+class OrderRecords(Mapping[str, OrderRecord]):
+    """A member's order records, loaded from `orders.record` when the core asks for one
+    (to tell an order its points expired, or to refund it); `save` writes back every
+    record loaded, since the core may have changed it."""
+
+    def __init__(self, session: Session, program: str, member_pk: int) -> None:
+        self.session, self.program, self.member_pk = session, program, member_pk
+        self._rows: dict[str, tuple[OrderRow, OrderRecord]] = {}
+
+    def __getitem__(self, order_id: str) -> OrderRecord:
+        held = self._rows.get(order_id)
+        if held is None:
+            row = self.session.scalar(_ORDER, {"program": self.program, "order_id": order_id})
+            if row is None or row.member_pk != self.member_pk or row.record is None:
+                raise KeyError(order_id)
+            held = self._rows[order_id] = (row, order_from(row.record))
+        return held[1]
+
+    def add(self, row: OrderRow, record: OrderRecord) -> None:
+        self._rows[record.order_id] = (row, record)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def save(self) -> None:
+        for row, record in self._rows.values():
+            row.record = order_json(record)
+
+
+# ---------------------------------------------------------------- loading
+
+def book_of(lc: Lifecycle, row: MemberRow | Row[Any], at: datetime) -> MemberBook:
+    """The member's book (a member row written before any event: a new book at `at`)."""
+    if row.book is not None:
+        return from_json(row.book)
+    return lc.new_book(row.member_id, at, dict(row.attributes or {}), row.tier)
+
+
+def view_at(lc: Lifecycle, row: MemberRow | Row[Any] | None, member_id: str,
+            at: datetime) -> MemberBook:
+    """A copy of the member's book brought to `at`, for reading only (quotes, summaries):
+    nothing of it is written back."""
+    if row is None:
+        return lc.new_book(member_id, at)
+    book = book_of(lc, row, at)
+    lc.advance(book, at)
+    return book
+
+
+# ---------------------------------------------------------------- writing
+
+def due_at(book: MemberBook) -> datetime | None:
+    """When time alone next changes the book's points: a lot's expiry, a hold's timeout."""
+    dues = [h.hold_expires_at for h in book.holds if h.hold_expires_at is not None]
+    expiry = book.next_expiry()
+    if expiry is not None:
+        dues.append(expiry)
+    return min(dues) if dues else None
+
+
+def save(session: Session, program: Program, row: MemberRow, book: MemberBook, step: Step,
+         records: OrderRecords | None = None) -> list[int]:
+    """Persist one step: its changes, the holds whose time ran out, the records touched
+    and the book. Returns the new ledger rows' ids, in the order of `step.entries()`."""
+    entries = step.entries()
+    ids = write_changes(session, program, row, step.changes)
+    _link_redemptions(session, entries, ids)
+    for record in step.released:  # what the caller did not take out: timed-out holds
+        at = record.hold_expires_at or book.last_at or datetime.now(UTC)
+        redemption_rows.released(session, program.program, record.id, record.status, at,
+                                 "hold timed out")
+    step.released.clear()
+    step.changes.clear()
+    step.noted = 0
+    if records is not None:
+        records.save()
+    store_book(row, book)
+    return ids
+
+
+def _link_redemptions(session: Session, entries: list[Entry], ids: list[int]) -> None:
+    """A redemption row names the entry that took its points and the one that gave them
+    back (a cancel, a released hold, a refund of its order)."""
+    for entry, entry_id in zip(entries, ids, strict=True):
+        if entry.source_type != "redemption" or not entry.source_ref.isdigit():
+            continue
+        column = "ledger_entry_id" if entry.kind == "redeem" else "reversal_entry_id"
+        session.execute(update(RedemptionRow).where(RedemptionRow.id == int(entry.source_ref))
+                        .values({column: entry_id}))
+
+
+def store_book(row: MemberRow, book: MemberBook) -> None:
+    row.book = to_json(book)
+    row.balance, row.tier, row.tier_since = book.balance, book.tier, book.tier_since
+    row.orders_count = book.orders_count
+    if book.attributes != (row.attributes or {}):
+        row.attributes = dict(book.attributes)
+    row.due_at = due_at(book)
+    row.updated_at = datetime.now(UTC)
+
+
+def write_changes(session: Session, program: Program, row: MemberRow,
+                  changes: list[Change]) -> list[int]:
+    """Ledger rows for the entries (one statement), shared limits moved. Returns the
+    new ledger rows' ids in the entries' order."""
+    now = datetime.now(UTC)
+    rows = []
+    for change in changes:
+        if type(change) is Entry:
+            rows.append(_entry_row(row, program.version, change, now))
+        elif type(change) is BudgetMove and change.points:
+            session.execute(update(CampaignBudgetRow).where(
+                CampaignBudgetRow.program == program.program,
+                CampaignBudgetRow.campaign_id == change.campaign)
+                .values(points_used=CampaignBudgetRow.points_used + change.points))
+        elif type(change) is StockMove and change.quantity:
+            insert_ignore(session, RewardStockRow.__table__,
+                          {"program": program.program, "reward_id": change.reward, "issued": 0},
+                          ["program", "reward_id"])
+            session.execute(update(RewardStockRow).where(
+                RewardStockRow.program == program.program,
+                RewardStockRow.reward_id == change.reward)
+                .values(issued=RewardStockRow.issued + change.quantity))
+    if not rows:
+        return []
+    ids = session.execute(insert(LedgerEntryRow).returning(LedgerEntryRow.id,
+                                                           sort_by_parameter_order=True),
+                          rows).scalars().all()
+    return list(ids)
+
+
+def _entry_row(member: MemberRow, version: int, entry: Entry, now: datetime) -> dict[str, Any]:
+    return {"member_pk": member.id, "program": member.program, "kind": entry.kind,
+            "points": entry.points, "remaining": None, "expires_at": entry.expires_at,
+            "ruleset_version": version, "rule": entry.rule, "source_type": entry.source_type,
+            "source_ref": entry.source_ref, "lot_id": None, "lot": entry.lot,
+            "draws": [[d.lot, d.points] for d in entry.draws] if entry.draws else None,
+            "occurred_at": entry.at, "recorded_at": now}

@@ -1,0 +1,1 @@
+"""Redemptions: points and rewards, checkout holds, cancels, automatic redemption settings, fulfilment of rewards."""

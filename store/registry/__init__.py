@@ -1,0 +1,1 @@
+"""Programs and their versioned rulesets: publishing, activation, the compiled-program cache, API keys and the audit log."""
