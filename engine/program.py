@@ -15,6 +15,7 @@ from engine.errors import RulesetInvalid
 from engine.language.digest import digest
 from engine.language.model import Ruleset, build
 from engine.rules.compile import Compiled, compile_ruleset
+from engine.rules.questions import Questions, compile_questions
 
 
 class ProgramIndex:
@@ -54,6 +55,7 @@ class Program:
     compiled: Compiled
     digest: str
     sources: Mapping[str, str]
+    questions: Questions
 
     @property
     def program(self) -> str:
@@ -94,7 +96,7 @@ class Program:
         # different contents published under the same version apart.
         name = f"{model.program}@{model.version}~{fingerprint[7:19]}"
         return cls(model=model, compiled=compile_ruleset(model, name), digest=fingerprint,
-                   sources=dict(sources or {}))
+                   sources=dict(sources or {}), questions=compile_questions(model, name))
 
 
 def load_program(source: str | Path | Mapping[str, str]) -> Program:

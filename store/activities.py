@@ -28,6 +28,7 @@ from store.models import ActivityEventRow, MemberRow
 from store.orders import Outcome
 from store.programs import ProgramCache
 from store.state import request_hash
+from store.tiering import effective_tier
 
 ORDER_ACTIVITIES = {"first_purchase"}
 
@@ -70,10 +71,6 @@ def _points(program: Any, name: str, at: datetime) -> tuple[int, int, str]:
         why = "comes with the member's first committed order" if name in ORDER_ACTIVITIES \
             else f"is not offered by {program.name}"
         raise Unprocessable("activity_not_offered", f"activity {name!r} {why}", pointer="/activity")
-    if name == "referral":
-        terms = policies.referral_terms(program.model, calendar.local(program, at).date())
-        assert terms is not None, "the referral activity is declared"
-        return terms.points, terms.friend_bonus, terms.rule
     return activity.points, activity.friend_bonus, f"earning.activities.{name}"
 
 
@@ -137,6 +134,13 @@ def _record(session: Session, program: Any, request: dict[str, Any], at: datetim
         if refusal is not None:
             raise _refused(refusal, "/friend_id")
     _check_limit(session, program, member, name, at)
+    if name == "referral":  # a referral campaign's conditions are the referrer's, at `at`
+        tier = effective_tier(program, member.tier, member.tier_since, at,
+                              lambda s, e: members.window_stats(session, member.id, s, e))
+        terms = policies.referral_terms(program, member.member_id, member.attributes or {},
+                                        tier, at)
+        assert terms is not None, "the referral activity is declared"
+        points, friend_points, rule = terms.points, terms.friend_bonus, terms.rule
     ref = request["event_id"]
     _credit(session, member, points, rule, program, ref, at)
     usage.record_activity(session, program, member.id, name, at)

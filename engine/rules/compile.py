@@ -23,7 +23,7 @@ from typing import Any
 import engine.rules.adapter as rules_engine
 from engine.language.model import Campaign, Rotation, Ruleset, Schedule
 from engine.rules.alpha import pack, properties, split
-from engine.rules.conditions import WEEKDAY_NAMES
+from engine.rules.conditions import WEEKDAY_NAMES, leaf_key, leaves
 from engine.rules.encoding import Encoding
 
 CACHE_LIMIT = 50_000
@@ -114,6 +114,7 @@ class DecisionGroup:
     use_cache: bool = True
     _order_plan: tuple = ()
     _line_plan: tuple | None = None
+    _comparisons: DecisionGroup | None = None
 
     def __post_init__(self) -> None:
         for rule in self.rules:
@@ -131,6 +132,17 @@ class DecisionGroup:
             rules_engine.register(name, {str(i): {"all": [{"m": parts[i]}]} for i in run})
             self.chunks.append(Chunk(name, tuple(properties([parts[i] for i in run]))))
 
+    def ids(self) -> Mapping[str, Mapping[str, Any]]:
+        """The group's rules: id → condition tree."""
+        found = self.__dict__.get("_by_id")
+        if found is None:
+            found = self.__dict__["_by_id"] = {r.id: r.condition for r in self.rules}
+        return found
+
+    def condition(self, rule: str) -> Mapping[str, Any]:
+        """The condition tree of rule `rule` of this group."""
+        return self.ids()[rule]
+
     def decide(self, fact: Mapping[str, Any]) -> frozenset[str]:
         if not self.rules:
             return frozenset()
@@ -140,6 +152,17 @@ class DecisionGroup:
             if hit is not None:
                 return hit
         return self._decide(key)
+
+    def comparisons(self, fact: Mapping[str, Any]) -> frozenset[str]:
+        """Which comparisons (leaves, by `leaf_key`) of the group's conditions hold for
+        `fact`, decided by the rule engine: what explain shows of a decision. Compiled
+        the first time it is asked (explain only), as a group of one rule per leaf."""
+        if self._comparisons is None:
+            found = {leaf_key(leaf): leaf for rule in self.rules
+                     for leaf in leaves(rule.condition)}
+            self._comparisons = DecisionGroup(
+                f"{self.name}~comparisons", [CompiledRule(k, v) for k, v in found.items()])
+        return self._comparisons.decide(fact) if self._comparisons.rules else frozenset()
 
     def decide_lines(self, order_fact: Mapping[str, Any], lines: Sequence[Any],
                      line_fact: Callable[[Mapping[str, Any], Any], dict[str, Any]] | None = None,
