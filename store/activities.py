@@ -65,7 +65,8 @@ def record(db: Database, cache: ProgramCache, program_id: str, request: dict[str
 
 
 def _points(program: Any, name: str, at: datetime) -> tuple[int, int, str]:
-    """Points, friend bonus and rule for an activity; a running referral campaign sets them."""
+    """Points, friend bonus and rule for an activity (a referral campaign that applies to
+    the referrer replaces a referral's: `_record`)."""
     activity = program.model.earning.activities.get(name)
     if activity is None or name in ORDER_ACTIVITIES:
         why = "comes with the member's first committed order" if name in ORDER_ACTIVITIES \

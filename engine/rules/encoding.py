@@ -244,7 +244,7 @@ class Encoding:
                     values = self._values.setdefault(path, {})
                     if value is not None:
                         values.setdefault(value)
-            if op == "not_in" and not operands:
+            if op in ("in", "not_in") and not operands:  # a value slot, compared with nothing
                 self._values.setdefault(path, {})
 
     def freeze(self) -> None:

@@ -38,7 +38,6 @@ _GROUPS: dict[tuple[str, Hashable], DecisionGroup] = {}
 # Fields of the questions' facts.
 QUALIFYING_SPEND, QUALIFYING_ORDERS = "member.qualifying_spend", "member.qualifying_orders"
 BALANCE = "member.balance"
-ACTIVITY = "activity.name"
 
 
 def shared(kind: str, value: Hashable, rules: Callable[[], Sequence[CompiledRule]]
@@ -100,15 +99,11 @@ def limit_rules(campaigns: Sequence[Campaign]) -> list[CompiledRule]:
 
 
 def activity_rules(campaigns: Sequence[Campaign]) -> list[CompiledRule]:
-    """Campaigns that apply to activities: a referral campaign, to referrals, while its
-    schedule and eligibility hold for the referrer at the activity's instant."""
-    out = []
-    for c in campaigns:
-        if c.type == "referral":
-            condition = campaign_condition(c)
-            out.append(CompiledRule(c.rule_id, {"all": [
-                {"field": ACTIVITY, "eq": "referral"}, *condition["all"]]}))
-    return out
+    """Campaigns that apply to activities: a referral campaign (asked about referrals
+    only), while its schedule and eligibility hold for the referrer at the activity's
+    instant — the same condition as in the order group, under the same id."""
+    return [CompiledRule(c.rule_id, campaign_condition(c))
+            for c in campaigns if c.type == "referral"]
 
 
 # ---------------------------------------------------------------- redemption
