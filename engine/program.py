@@ -14,7 +14,7 @@ import engine.calendar as calendar
 from engine.errors import RulesetInvalid
 from engine.language.digest import digest
 from engine.language.model import Ruleset, build
-from engine.rules.compile import Compiled, compile_ruleset
+from engine.rules.compile import Compiled, budget_field, compile_ruleset, usage_field
 from engine.rules.questions import Questions, compile_questions
 
 
@@ -47,6 +47,12 @@ class ProgramIndex:
         self.rates_json: dict[int, tuple[Any, tuple[Any, ...]]] = {}  # id(LineRates) → parts
         self.effects_cache: dict[tuple[str, frozenset[str]], list[tuple[str, Any]]] = {}
         self.base_rate = f"{model.earning.base_rate.normalize():f}"
+        # (campaign, "usage" | "budget", fact field) of every campaign limit rule
+        self.limited = tuple(
+            [(c.id, "usage", usage_field(c.id)) for c in model.campaigns
+             if c.limit_per_member is not None]
+            + [(c.id, "budget", budget_field(c.id)) for c in model.campaigns
+               if c.budget_points is not None])
 
 
 @dataclass

@@ -1,9 +1,9 @@
 """The evaluation of one request against one compiled program (DESIGN §4, §5): which
 rules apply and the arithmetic of what they give.
 
-The rule engine decides which campaigns, rotations and custom rules apply (on one order
-fact, and one fact per line for rules that mention `line.*`), which campaigns are used up,
-which tiers the qualifying totals meet and which challenge goals are reached
+The rule engine decides which campaigns, rotations and custom rules apply and which
+campaigns are used up (on one order fact, and one fact per line for rules that mention
+`line.*`), which tiers the qualifying totals meet and which challenge goals are reached
 (engine/rules/questions.py); each decision goes into `record` as it is taken, for explain.
 The arithmetic is plain Decimal in engine/evaluation/earn.py; the result is a JSON-ready
 dict. Deterministic: time comes
@@ -36,7 +36,7 @@ from engine.evaluation.request import Order, Request, RequestInvalid
 from engine.evaluation.state import MemberState
 from engine.program import Program
 from engine.rules.facts import line_fact, order_fact
-from engine.rules.questions import budget_field, challenge_field, usage_field
+from engine.rules.questions import challenge_field
 
 __all__ = ["Evaluation", "check_currency"]
 
@@ -58,13 +58,14 @@ class Evaluation:
         self.tier = tier_set.get(self.tier_id) if tier_set else None
         self.local = calendar.local(program, req.at)  # the request's instant, program-local
         self.fact = order_fact(program, req, self.tier_id, self.local)
+        if program.index.limited:  # campaigns' usage and budgets, for their limit rules
+            self.fact.update(self.usage_fact())
         self.fired = program.compiled.order.decide(self.fact)
         self.record.add("order", program.compiled.order, self.fact, self.fired)
         self.skipped: dict[str, str] = {}  # rule id → why a matching rule was not applied
         self.effects: list[dict[str, Any]] = []
         self.index = program.index
         self._active: dict[tuple[str, ...], list[Any]] = {}
-        self._used_up: frozenset[str] | None = None
         self.fired_all: frozenset[str] = self.fired  # order and line decisions together
 
     # ------------------------------------------------------------ which rules apply
@@ -73,39 +74,27 @@ class Evaluation:
         if cached is not None:
             return cached
         out = []
+        fired = self.fired
         for c in self.model.campaigns:
-            if c.type not in types or c.rule_id not in self.fired:
+            if c.type not in types or c.rule_id not in fired:
                 continue
-            used_up = self.used_up()
-            if f"{c.rule_id}.limit_per_member" in used_up:
+            if c.limit_per_member is not None and f"{c.rule_id}.limit_per_member" in fired:
                 used = self.state.campaign_usage.get(c.id, 0)
                 self.skipped[c.rule_id] = f"usage limit reached ({used} of {c.limit_per_member})"
                 continue
-            if f"{c.rule_id}.budget" in used_up:
+            if c.budget_points is not None and f"{c.rule_id}.budget" in fired:
                 self.skipped[c.rule_id] = "budget exhausted"
                 continue
             out.append(c)
         self._active[types] = out
         return out
 
-    def used_up(self) -> frozenset[str]:
-        """The campaigns' usage limits and budgets reached before this order (the rule
-        engine's `limits` decision, taken once)."""
-        if self._used_up is None:
-            group = self.program.questions.limits
-            if not group.rules:
-                self._used_up = frozenset()
-                return self._used_up
-            st = self.state
-            fact: dict[str, Any] = {}
-            for c in self.model.campaigns:
-                if c.limit_per_member is not None:
-                    fact[usage_field(c.id)] = st.campaign_usage.get(c.id, 0)
-                if c.budget_points is not None:
-                    fact[budget_field(c.id)] = st.campaign_budget_used.get(c.id, 0)
-            self._used_up = group.decide(fact)
-            self.record.add("limits", group, fact, self._used_up)
-        return self._used_up
+    def usage_fact(self) -> dict[str, Any]:
+        """The counts the campaigns' limit rules compare (compile.limit_rules)."""
+        st = self.state
+        usage, budgets = st.campaign_usage, st.campaign_budget_used
+        return {name: (usage if kind == "usage" else budgets).get(cid, 0)
+                for cid, kind, name in self.program.index.limited}
 
     def rule_effects(self, kind: str, fired: frozenset[str] | set[str]) -> list[tuple[str, Any]]:
         if not fired:
@@ -140,8 +129,7 @@ class Evaluation:
         decisions = [empty] * len(order.lines) if no_line_rules else \
             line_group.decide_lines(self.fact, order.lines, line_fact)
         if not no_line_rules:
-            for line, fired_line in zip(order.lines, decisions):
-                self.record.add("line", line_group, self.fact, fired_line, line)
+            self.record.add_lines(line_group, self.fact, order.lines, decisions)
         self.line_fired = decisions
         context = (self.tier_id, tuple(c.id for c in bonus), tuple(c.id for c in multipliers),
                    tuple(r.id for r in rotations),

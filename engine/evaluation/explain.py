@@ -114,14 +114,14 @@ def _campaign(ev: Evaluation, order_decision: Decision, campaign: Any, advanced:
 def _campaigns(ev: Evaluation, order_decision: Decision, result: dict[str, Any],
                by_rule: dict[str, int], categories: set[str]) -> list[dict]:
     advanced = {a["campaign"] for a in result["effects"] or () if a.get("type") == "tier_advance"}
-    limits, goals = ev.record.find("limits"), ev.record.find("challenges")
+    goals = ev.record.find("challenges")
     trace = []
     for campaign in ev.model.campaigns:
         trace.append(_campaign(ev, order_decision, campaign, advanced, by_rule, categories))
         rule = campaign.rule_id
         for question in (f"{rule}.limit_per_member", f"{rule}.budget"):
-            if limits is not None and limits.asked(question):
-                trace.append(entry(limits, question, "campaign_limit"))
+            if order_decision.asked(question):  # decided with the order's rules
+                trace.append(entry(order_decision, question, "campaign_limit"))
         if campaign.type == "tier_challenge" and campaign.target_spend is not None:
             goal = f"{rule}.goal"
             trace.append(entry(goals, goal, "challenge_goal")
@@ -157,7 +157,7 @@ def _redemption(ev: Evaluation, result: dict[str, Any]) -> list[dict]:
     decision = ev.record.find("redemption")
     questions = ev.program.questions.redemption
     if decision is not None and questions is not None:
-        kind = decision.fact.get("redeem.kind")
+        kind = "reward" if decision.fact.get("redeem.kind") == "reward" else "points"
         wanted = decision.fact.get("reward.id")
         for reason in questions.reasons:
             if reason.path in ("any", kind) and reason.reward in (None, wanted):

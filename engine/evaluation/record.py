@@ -11,7 +11,7 @@ those answers: explain decides nothing again.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 from engine.rules.compile import DecisionGroup
@@ -61,31 +61,63 @@ class Decision(NamedTuple):
         return "; ".join(reasons) or "did not match"
 
 
-class Record:
-    """The decisions of one evaluation, in the order they were taken."""
+class LineDecisions(NamedTuple):
+    """The line group's answers for every line of an order (one entry: the hot path
+    records it without building a fact per line)."""
 
-    __slots__ = ("decisions", "explain")
+    question: str  # "lines"
+    group: DecisionGroup
+    fact: Mapping[str, Any]  # the order fact
+    lines: Sequence[Any]
+    fired: Sequence[frozenset[str]]
+    held: Sequence[frozenset[str]] | None
+
+    def each(self) -> list[Decision]:
+        return [Decision("line", self.group, self.fact, fired,
+                         self.held[i] if self.held is not None else None, line)
+                for i, (line, fired) in enumerate(zip(self.lines, self.fired))]
+
+
+class Record:
+    """The decisions of one evaluation, in the order they were taken. They are kept as
+    plain tuples (the hot path records several per evaluation) and read as `Decision`s."""
+
+    __slots__ = ("_taken", "explain")
 
     def __init__(self, explain: bool = False) -> None:
         self.explain = explain
-        self.decisions: list[Decision] = []
+        self._taken: list[tuple[Any, ...]] = []
 
     def add(self, question: str, group: DecisionGroup, fact: Mapping[str, Any],
-            fired: frozenset[str], line: Any = None) -> None:
-        held = None
-        if self.explain:
-            held = group.comparisons(fact if line is None else line_fact(fact, line))
-        self.decisions.append(Decision(question, group, fact, fired, held, line))
+            fired: frozenset[str]) -> None:
+        held = group.comparisons(fact) if self.explain else None
+        self._taken.append((question, group, fact, fired, held, None))
+
+    def add_lines(self, group: DecisionGroup, fact: Mapping[str, Any], lines: Sequence[Any],
+                  fired: Sequence[frozenset[str]]) -> None:
+        held = [group.comparisons(line_fact(fact, line)) for line in lines] \
+            if self.explain else None
+        self._taken.append(("lines", group, fact, fired, held, lines))
+
+    @property
+    def decisions(self) -> list[Decision | LineDecisions]:
+        return [LineDecisions(q, g, f, lines, fired, held) if q == "lines"
+                else Decision(q, g, f, fired, held)
+                for q, g, f, fired, held, lines in self._taken]
 
     def find(self, question: str) -> Decision | None:
         """The (last) decision of `question`; None when it was not asked."""
-        for decision in reversed(self.decisions):
-            if decision.question == question:
-                return decision
+        for taken in reversed(self._taken):
+            if taken[0] == question:
+                return Decision(*taken[:5])
         return None
 
     def lines(self) -> list[Decision]:
-        return [d for d in self.decisions if d.question == "line"]
+        """One decision per order line (empty when the line rules were not asked)."""
+        for q, g, f, fired, held, lines in reversed(self._taken):
+            if q == "lines":
+                return LineDecisions(q, g, f, lines, fired, held).each()
+        return []
 
 
 def entry(decision: Decision, rule: str, kind: str, **extra: Any) -> dict[str, Any]:

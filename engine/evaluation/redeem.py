@@ -23,7 +23,6 @@ from engine.rules.questions import (
     ORDER_TOTAL,
     OVER_BALANCE,
     OVER_SHARE,
-    REDEEM_ASKED,
     REDEEM_KIND,
     REDEEM_POINTS,
     REWARD_ID,
@@ -90,12 +89,14 @@ def assess(config: Redemption | None, redeem: Redeem | None, *, balance: int, ti
                    if reward and reward.value else "0.00")
     fact = _fact(redeem, reward, points=out["points"], limit=limit, balance=balance, tier=tier,
                  order_total=order_total, stock=stock)
-    fired = questions.group.decide(fact)
+    group = questions.group(fact[REDEEM_KIND])
+    fired = group.decide(fact)
     if record is not None:
-        record.add("redemption", questions.group, fact, fired)
+        record.add("redemption", group, fact, fired)
     reasons: list[dict[str, str]] = list(denials)
-    reasons.extend(_refusal(r, config, redeem, reward, fact, out["points"], limit)
-                   for r in questions.reasons if r.id in fired)
+    if fired:
+        reasons.extend(_refusal(r, config, redeem, reward, fact, out["points"], limit)
+                       for r in questions.reasons if r.id in fired)
     out["reasons"] = reasons
     return {"eligible": not reasons, **out}
 
@@ -104,13 +105,11 @@ def _fact(redeem: Redeem | None, reward: Reward | None, *, points: int, limit: i
           balance: int, tier: str | None, order_total: Decimal | None,
           stock: dict[str, int]) -> dict[str, Any]:
     """What the refusal rules are asked about; the differences are computed here."""
-    fact: dict[str, Any] = {BALANCE: balance, MEMBER_TIER: tier, ORDER_TOTAL: order_total}
     if redeem is None or redeem.points is not None:
-        fact.update({REDEEM_KIND: "points", REDEEM_POINTS: points,
-                     REDEEM_ASKED: redeem is not None, OVER_BALANCE: points - balance,
-                     OVER_SHARE: points - limit})
-        return fact
-    fact.update({REDEEM_KIND: "reward", REWARD_ID: redeem.reward_id})
+        return {BALANCE: balance, REDEEM_KIND: "points" if redeem else "max_points",
+                REDEEM_POINTS: points, OVER_BALANCE: points - balance, OVER_SHARE: points - limit}
+    fact: dict[str, Any] = {BALANCE: balance, MEMBER_TIER: tier, ORDER_TOTAL: order_total,
+                            REDEEM_KIND: "reward", REWARD_ID: redeem.reward_id}
     if reward is not None:
         left = stock.get(reward.id, reward.stock)
         fact[REWARD_SHORT] = None if left is None else redeem.quantity - left

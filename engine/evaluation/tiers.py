@@ -22,6 +22,9 @@ def lowest(program: Program) -> Tier | None:
     return tiers.levels[0] if tiers and tiers.levels else None
 
 
+_HIGHEST: dict[tuple[str, frozenset[str]], str] = {}  # (tiers group, met) → tier id
+
+
 def qualify(program: Program, spend: Decimal, orders: int, record: Record | None = None
             ) -> str | None:
     """The highest tier whose min spend AND min orders are both met (the rule engine's
@@ -30,15 +33,14 @@ def qualify(program: Program, spend: Decimal, orders: int, record: Record | None
     group = program.questions.tiers
     if not tiers or group is None:
         return None
-    fact = qualification_fact(spend, orders)
+    fact = {QUALIFYING_SPEND: spend, QUALIFYING_ORDERS: orders}
     met = group.decide(fact)
     if record is not None:
         record.add("tiers", group, fact, met)
-    return tiers.levels[highest(tiers.levels, met)].id
-
-
-def qualification_fact(spend: Decimal, orders: int) -> dict[str, Any]:
-    return {QUALIFYING_SPEND: spend, QUALIFYING_ORDERS: orders}
+    found = _HIGHEST.get((group.name, met))
+    if found is None:
+        found = _HIGHEST[(group.name, met)] = tiers.levels[highest(tiers.levels, met)].id
+    return found
 
 
 def highest(levels: Sequence[Tier], met: frozenset[str]) -> int:

@@ -1,7 +1,9 @@
 """Ruleset → decision groups registered with the rule engine.
 
 Every rule that depends on the order or the member (campaign schedules and eligibility,
-seasonal rotations, custom rules) becomes one condition tree with a stable id. The trees
+campaigns' usage limits and budgets, seasonal rotations, custom rules) becomes one
+condition tree with a stable id (more questions, asked on other facts:
+engine/rules/questions.py). The trees
 are compiled on integer codes of the fact's values (engine/rules/encoding.py) and registered
 with durable-rules as one or more rulesets named `<program>@<version>#<group>/<n>`: as
 many as it takes for none to reach a limit of the native engine, however many of its
@@ -77,6 +79,30 @@ def campaign_condition(campaign: Campaign) -> dict[str, Any]:
     if campaign.type == "spend_threshold" and campaign.threshold is not None:
         parts.append({"field": "order.total", "gte": str(campaign.threshold)})
     return {"all": parts}
+
+
+def usage_field(campaign_id: str) -> str:
+    return f"member.campaign_usage.{campaign_id}"
+
+
+def budget_field(campaign_id: str) -> str:
+    return f"program.campaign_budget_used.{campaign_id}"
+
+
+def limit_rules(campaigns: Sequence[Campaign]) -> list[CompiledRule]:
+    """A campaign is used up once the member's uses reach its limit
+    (`campaigns.<id>.limit_per_member`), or once the points it gave reach its budget
+    (`campaigns.<id>.budget`), both counted before this order. Decided with the order's
+    rules: the order fact carries the counts."""
+    out = []
+    for c in campaigns:
+        if c.limit_per_member is not None:
+            out.append(CompiledRule(f"{c.rule_id}.limit_per_member",
+                                    {"field": usage_field(c.id), "gte": c.limit_per_member}))
+        if c.budget_points is not None:
+            out.append(CompiledRule(f"{c.rule_id}.budget",
+                                    {"field": budget_field(c.id), "gte": c.budget_points}))
+    return out
 
 
 def rotation_condition(rotation: Rotation) -> dict[str, Any]:
@@ -228,6 +254,7 @@ def compile_ruleset(model: Ruleset, name: str) -> Compiled:
         order_rules.append(CompiledRule(rotation.rule_id, rotation_condition(rotation)))
     for campaign in model.campaigns:
         order_rules.append(CompiledRule(campaign.rule_id, campaign_condition(campaign)))
+    order_rules.extend(limit_rules(model.campaigns))
     for rule in model.rules:
         target = line_rules if rule.line_level else order_rules
         target.append(CompiledRule(rule.rule_id, rule.when))

@@ -5,8 +5,6 @@ to the rule engine like every other rule (engine/rules/compile.py):
   member's qualifying spend and orders meet — `tiers.<id>.qualification`;
 - `challenges`: which tier challenges' goals the challenge spend reaches —
   `campaigns.<id>.goal`;
-- `limits`: which campaigns a member has used up (`campaigns.<id>.limit_per_member`) or
-  whose budget is spent (`campaigns.<id>.budget`);
 - `activity`: which campaigns apply to an activity (referral campaigns: their schedule
   and eligibility, on the member and the activity's program-local instant) —
   `campaigns.<id>`;
@@ -76,28 +74,6 @@ def challenge_rules(campaigns: Sequence[Campaign]) -> list[CompiledRule]:
             for c in campaigns if c.type == "tier_challenge" and c.target_spend is not None]
 
 
-def usage_field(campaign_id: str) -> str:
-    return f"member.campaign_usage.{campaign_id}"
-
-
-def budget_field(campaign_id: str) -> str:
-    return f"program.campaign_budget_used.{campaign_id}"
-
-
-def limit_rules(campaigns: Sequence[Campaign]) -> list[CompiledRule]:
-    """A campaign is used up once the member's uses reach its limit, or once the points
-    it gave reach its budget (both counted before this order)."""
-    out = []
-    for c in campaigns:
-        if c.limit_per_member is not None:
-            out.append(CompiledRule(f"{c.rule_id}.limit_per_member",
-                                    {"field": usage_field(c.id), "gte": c.limit_per_member}))
-        if c.budget_points is not None:
-            out.append(CompiledRule(f"{c.rule_id}.budget",
-                                    {"field": budget_field(c.id), "gte": c.budget_points}))
-    return out
-
-
 def activity_rules(campaigns: Sequence[Campaign]) -> list[CompiledRule]:
     """Campaigns that apply to activities: a referral campaign (asked about referrals
     only), while its schedule and eligibility hold for the referrer at the activity's
@@ -119,12 +95,15 @@ class Reason:
     reward: str | None = None  # the one reward it is about (None: any)
 
 
-REDEEM_KIND, REDEEM_POINTS, REDEEM_ASKED = "redeem.kind", "redeem.points", "redeem.asked"
+# redeem.kind: "points" (paying with points), "max_points" (no redemption asked: what
+# could be paid is assessed), "reward" (a catalog reward)
+REDEEM_KIND, REDEEM_POINTS = "redeem.kind", "redeem.points"
 OVER_BALANCE, OVER_SHARE = "redeem.points_over_balance", "redeem.points_over_max"
 REWARD_ID, REWARD_SHORT, REWARD_OVER = "reward.id", "reward.stock_short", "reward.cost_over_balance"
 MEMBER_TIER, ORDER_TOTAL = "member.tier", "order.total"
 
 _PAYING = {"field": REDEEM_KIND, "eq": "points"}
+_POINTS = {"field": REDEEM_KIND, "in": ["max_points", "points"]}
 _SOLVENT = {"field": BALANCE, "gte": 0}
 
 
@@ -136,13 +115,11 @@ def redemption_rules(config: Redemption) -> list[tuple[Reason, dict[str, Any]]]:
         (Reason("redemption.refund_policy", "NEGATIVE_BALANCE", "any"),
          {"field": BALANCE, "lt": 0}),
         (Reason("redemption.min_points", "BELOW_MINIMUM", "points"),
-         {"all": [_PAYING, {"field": REDEEM_POINTS, "lt": config.min_points}]}),
+         {"all": [_POINTS, {"field": REDEEM_POINTS, "lt": config.min_points}]}),
         (Reason("redemption.balance", "INSUFFICIENT_POINTS", "points"),
-         {"all": [_PAYING, {"field": REDEEM_ASKED, "eq": True},
-                  {"field": OVER_BALANCE, "gt": 0}, _SOLVENT]}),
+         {"all": [_PAYING, {"field": OVER_BALANCE, "gt": 0}, _SOLVENT]}),
         (Reason("redemption.max_order_fraction", "EXCEEDS_ORDER_SHARE", "points"),
-         {"all": [_PAYING, {"field": REDEEM_ASKED, "eq": True},
-                  {"not": {"field": OVER_BALANCE, "gt": 0}},
+         {"all": [_PAYING, {"not": {"field": OVER_BALANCE, "gt": 0}},
                   {"field": OVER_SHARE, "gt": 0}, _SOLVENT]}),
         (Reason("redemption.catalog.unknown", "UNKNOWN_REWARD", "reward"),
          {"all": [{"field": REDEEM_KIND, "eq": "reward"},
@@ -167,21 +144,44 @@ def redemption_rules(config: Redemption) -> list[tuple[Reason, dict[str, Any]]]:
 
 @dataclass(frozen=True)
 class RedemptionQuestions:
-    group: DecisionGroup
+    """The refusal rules of one redemption section, in two groups: paying with points
+    (and assessing what could be paid), and catalog rewards — each fact reads only its
+    own fields, so its cache key is no longer than it needs to be."""
+
+    points: DecisionGroup
+    rewards: DecisionGroup
     reasons: tuple[Reason, ...]
+
+    def group(self, kind: str) -> DecisionGroup:
+        """The group that decides a redemption of `kind` (REDEEM_KIND)."""
+        return self.rewards if kind == "reward" else self.points
+
+    @property
+    def groups(self) -> tuple[DecisionGroup, DecisionGroup]:
+        return self.points, self.rewards
 
 
 _REDEMPTION: dict[Redemption, RedemptionQuestions] = {}
+_SEEN: dict[int, tuple[Redemption, RedemptionQuestions]] = {}  # by id: no hashing per call
 
 
 def redemption_group(config: Redemption) -> RedemptionQuestions:
     """The refusal rules of `config`, compiled once per distinct redemption section."""
+    seen = _SEEN.get(id(config))
+    if seen is not None and seen[0] is config:
+        return seen[1]
     found = _REDEMPTION.get(config)
     if found is None:
         rules = redemption_rules(config)
-        group = shared("redemption", config,
-                       lambda: [CompiledRule(reason.id, cond) for reason, cond in rules])
-        found = _REDEMPTION[config] = RedemptionQuestions(group, tuple(r for r, _ in rules))
+
+        def of(path: str) -> Callable[[], list[CompiledRule]]:
+            return lambda: [CompiledRule(r.id, cond) for r, cond in rules
+                            if r.path in ("any", path)]
+        found = _REDEMPTION[config] = RedemptionQuestions(
+            shared("redemption-points", config, of("points")),
+            shared("redemption-rewards", config, of("reward")),
+            tuple(r for r, _ in rules))
+    _SEEN[id(config)] = (config, found)
     return found
 
 
@@ -193,13 +193,12 @@ class Questions:
 
     tiers: DecisionGroup | None
     challenges: DecisionGroup
-    limits: DecisionGroup
     activity: DecisionGroup
     redemption: RedemptionQuestions | None
 
     def conditions(self) -> dict[str, Any]:
-        groups = [self.tiers, self.challenges, self.limits, self.activity,
-                  self.redemption.group if self.redemption else None]
+        groups = [self.tiers, self.challenges, self.activity,
+                  *(self.redemption.groups if self.redemption else ())]
         return {r.id: r.condition for g in groups if g is not None for r in g.rules}
 
 
@@ -210,7 +209,6 @@ def compile_questions(model: Ruleset, name: str) -> Questions:
     return Questions(
         tiers=tiers,
         challenges=DecisionGroup(f"{name}#challenges", challenge_rules(model.campaigns)),
-        limits=DecisionGroup(f"{name}#limits", limit_rules(model.campaigns)),
         activity=DecisionGroup(f"{name}#activity", activity_rules(model.campaigns)),
         redemption=redemption_group(model.redemption) if model.redemption else None)
 

@@ -39,9 +39,10 @@ def test_every_decision_is_recorded_in_order(retail):
                            redeem={"points": 600})
     ev = Evaluation(retail, parse(request), from_request(request["member"]))
     assemble(ev, False, lambda *_: [])
-    # the limits are asked when a campaign that has one first applies (here: the challenge)
+    # (the campaigns' usage limits are decided with the order's rules)
     assert [d.question for d in ev.record.decisions] == [
-        "order", "line", "line", "tiers", "limits", "challenges", "redemption"]
+        "order", "lines", "tiers", "challenges", "redemption"]
+    assert [d.line.index for d in ev.record.lines()] == [0, 1]
     tiers = ev.record.find("tiers")
     assert tiers is not None and tiers.fired == {"tiers.bronze.qualification",
                                                  "tiers.silver.qualification"}
