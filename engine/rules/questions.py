@@ -213,10 +213,5 @@ def compile_questions(model: Ruleset, name: str) -> Questions:
         redemption=redemption_group(model.redemption) if model.redemption else None)
 
 
-def met(group: DecisionGroup, fact: dict[str, Any]) -> frozenset[str]:
-    """The group's answer for `fact` (no rules: nothing)."""
-    return group.decide(fact) if group.rules else frozenset()
-
-
-__all__ = ["Questions", "Reason", "RedemptionQuestions", "compile_questions", "met",
+__all__ = ["Questions", "Reason", "RedemptionQuestions", "compile_questions",
            "redemption_group", "tier_group"]
