@@ -60,6 +60,8 @@ def render_trace(result: dict[str, Any]) -> None:
     table.add_column("points", justify="right")
     table.add_column("why / why not")
     for entry in result.get("trace", []):
-        table.add_row(entry["rule"], "yes" if entry["fired"] else "no",
+        fired = ("yes" if entry.get("applied", True) else "yes, not applied") \
+            if entry["fired"] else "no"
+        table.add_row(entry["rule"], fired,
                       str(entry.get("points", "")), entry.get("reason", ""))
     _console().print(table)

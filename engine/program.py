@@ -14,7 +14,8 @@ import engine.calendar as calendar
 from engine.errors import RulesetInvalid
 from engine.language.digest import digest
 from engine.language.model import Ruleset, build
-from engine.rules.compile import Compiled, compile_ruleset
+from engine.rules.compile import Compiled, budget_field, compile_ruleset, usage_field
+from engine.rules.questions import Questions, compile_questions
 
 
 class ProgramIndex:
@@ -46,6 +47,12 @@ class ProgramIndex:
         self.rates_json: dict[int, tuple[Any, tuple[Any, ...]]] = {}  # id(LineRates) → parts
         self.effects_cache: dict[tuple[str, frozenset[str]], list[tuple[str, Any]]] = {}
         self.base_rate = f"{model.earning.base_rate.normalize():f}"
+        # (campaign, "usage" | "budget", fact field) of every campaign limit rule
+        self.limited = tuple(
+            [(c.id, "usage", usage_field(c.id)) for c in model.campaigns
+             if c.limit_per_member is not None]
+            + [(c.id, "budget", budget_field(c.id)) for c in model.campaigns
+               if c.budget_points is not None])
 
 
 @dataclass
@@ -54,6 +61,7 @@ class Program:
     compiled: Compiled
     digest: str
     sources: Mapping[str, str]
+    questions: Questions
 
     @property
     def program(self) -> str:
@@ -94,7 +102,7 @@ class Program:
         # different contents published under the same version apart.
         name = f"{model.program}@{model.version}~{fingerprint[7:19]}"
         return cls(model=model, compiled=compile_ruleset(model, name), digest=fingerprint,
-                   sources=dict(sources or {}))
+                   sources=dict(sources or {}), questions=compile_questions(model, name))
 
 
 def load_program(source: str | Path | Mapping[str, str]) -> Program:

@@ -99,8 +99,27 @@ def check_invariants(result: dict[str, Any]) -> None:
     if "order" in result:
         assert isinstance(result["order"]["subtotal"], str)
         assert isinstance(result["order"]["total"], str)
+
+
+def check_trace(program: Program, result: dict[str, Any]) -> int:
+    """Every trace entry that renders a rule-engine decision (it shows `facts`) says what
+    the plain Python evaluation of the rule's condition says over those facts (a
+    line-level rule: over each line's facts). Returns how many entries were checked."""
+    from engine.rules.conditions import holds
+
+    conditions = {**program.compiled.conditions, **program.questions.conditions()}
+    checked = 0
     for entry in result.get("trace", []):
-        assert entry.get("engine_agrees", True), entry
+        if "facts" not in entry:
+            continue
+        cond = conditions[entry["rule"]]
+        if isinstance(entry["facts"], list):  # a line-level rule: one fact per line
+            lines = [i for i, facts in enumerate(entry["facts"]) if holds(cond, facts)]
+            assert entry.get("lines", []) == lines and entry["fired"] == bool(lines), entry
+        else:
+            assert holds(cond, entry["facts"]) == entry["fired"], entry
+        checked += 1
+    return checked
 
 
 @pytest.fixture(scope="session")

@@ -37,6 +37,6 @@ def evaluate_request(program: Program, req: Request, state: MemberState | None =
     """`evaluate` of a request already parsed (`engine.evaluation.request.parse`, `order_request`)."""
     if state is None:
         state = from_request(req.member)
-    ev = Evaluation(program, req, state, summary=summary)
-    wanted = explain if explain is not None else req.explain
-    return assemble(ev, bool(wanted) and not summary, build_trace)
+    wanted = bool(explain if explain is not None else req.explain) and not summary
+    ev = Evaluation(program, req, state, summary=summary, explain=wanted)
+    return assemble(ev, wanted, build_trace)

@@ -1,9 +1,12 @@
 """The evaluation of one request against one compiled program (DESIGN §4, §5): which
 rules apply and the arithmetic of what they give.
 
-The rule engine decides which campaigns, rotations and custom rules apply (on one order
-fact, and one fact per line for rules that mention `line.*`); the arithmetic is plain
-Decimal in engine/evaluation/earn.py; the result is a JSON-ready dict. Deterministic: time comes
+The rule engine decides which campaigns, rotations and custom rules apply and which
+campaigns are used up (on one order fact, and one fact per line for rules that mention
+`line.*`), which tiers the qualifying totals meet and which challenge goals are reached
+(engine/rules/questions.py); each decision goes into `record` as it is taken, for explain.
+The arithmetic is plain Decimal in engine/evaluation/earn.py; the result is a JSON-ready
+dict. Deterministic: time comes
 from `order.placed_at` (or `as_of`), never the clock.
 """
 
@@ -27,20 +30,23 @@ from engine.evaluation.earn import (
     round_points,
     truncate,
 )
+from engine.evaluation.record import Record
 from engine.evaluation.redeem import money
 from engine.evaluation.request import Order, Request, RequestInvalid
 from engine.evaluation.state import MemberState
 from engine.program import Program
 from engine.rules.facts import line_fact, order_fact
+from engine.rules.questions import challenge_field
 
 __all__ = ["Evaluation", "check_currency"]
 
 
 class Evaluation:
     def __init__(self, program: Program, req: Request, state: MemberState,
-                 summary: bool = False):
+                 summary: bool = False, explain: bool = False):
         self.program, self.req, self.state = program, req, state
         self.summary = summary
+        self.record = Record(explain)  # every decision the rule engine takes, in order
         self.model = program.model
         check_currency(program, req.order)
         tier_set = self.model.tiers
@@ -52,7 +58,10 @@ class Evaluation:
         self.tier = tier_set.get(self.tier_id) if tier_set else None
         self.local = calendar.local(program, req.at)  # the request's instant, program-local
         self.fact = order_fact(program, req, self.tier_id, self.local)
+        if program.index.limited:  # campaigns' usage and budgets, for their limit rules
+            self.fact.update(self.usage_fact())
         self.fired = program.compiled.order.decide(self.fact)
+        self.record.add("order", program.compiled.order, self.fact, self.fired)
         self.skipped: dict[str, str] = {}  # rule id → why a matching rule was not applied
         self.effects: list[dict[str, Any]] = []
         self.index = program.index
@@ -65,20 +74,27 @@ class Evaluation:
         if cached is not None:
             return cached
         out = []
+        fired = self.fired
         for c in self.model.campaigns:
-            if c.type not in types or c.rule_id not in self.fired:
+            if c.type not in types or c.rule_id not in fired:
                 continue
-            used = self.state.campaign_usage.get(c.id, 0)
-            if c.limit_per_member is not None and used >= c.limit_per_member:
+            if c.limit_per_member is not None and f"{c.rule_id}.limit_per_member" in fired:
+                used = self.state.campaign_usage.get(c.id, 0)
                 self.skipped[c.rule_id] = f"usage limit reached ({used} of {c.limit_per_member})"
                 continue
-            if c.budget_points is not None and \
-                    self.state.campaign_budget_used.get(c.id, 0) >= c.budget_points:
+            if c.budget_points is not None and f"{c.rule_id}.budget" in fired:
                 self.skipped[c.rule_id] = "budget exhausted"
                 continue
             out.append(c)
         self._active[types] = out
         return out
+
+    def usage_fact(self) -> dict[str, Any]:
+        """The counts the campaigns' limit rules compare (compile.limit_rules)."""
+        st = self.state
+        usage, budgets = st.campaign_usage, st.campaign_budget_used
+        return {name: (usage if kind == "usage" else budgets).get(cid, 0)
+                for cid, kind, name in self.program.index.limited}
 
     def rule_effects(self, kind: str, fired: frozenset[str] | set[str]) -> list[tuple[str, Any]]:
         if not fired:
@@ -112,6 +128,8 @@ class Evaluation:
         empty: frozenset[str] = frozenset()
         decisions = [empty] * len(order.lines) if no_line_rules else \
             line_group.decide_lines(self.fact, order.lines, line_fact)
+        if not no_line_rules:
+            self.record.add_lines(line_group, self.fact, order.lines, decisions)
         self.line_fired = decisions
         context = (self.tier_id, tuple(c.id for c in bonus), tuple(c.id for c in multipliers),
                    tuple(r.id for r in rotations),
@@ -264,11 +282,12 @@ class Evaluation:
         after = self.tier_id
         if st.qualifying_spend is not None and st.qualifying_orders is not None and self.req.order:
             after = tiers.higher(program, after, tiers.qualify(
-                program, st.qualifying_spend + spend, st.qualifying_orders + 1))
+                program, st.qualifying_spend + spend, st.qualifying_orders + 1, self.record))
         advances = []
-        for c in self.active_campaigns("tier_challenge"):
-            reached = st.challenge_spend.get(c.id, ZERO) + spend
-            if c.target_spend is not None and reached >= c.target_spend:
+        challenges = self.active_campaigns("tier_challenge")
+        met = self.goals_met(challenges, spend) if challenges else frozenset()
+        for c in challenges:
+            if f"{c.rule_id}.goal" in met:
                 following = tiers.next_tier(program, after)
                 if following is not None:
                     advances.append({"type": "tier_advance", "rule": c.rule_id, "campaign": c.id,
@@ -286,6 +305,16 @@ class Evaluation:
                        "rules": [f"tiers.{t.id}.upgrade_bonus" for t in bonus],
                        "rule": f"tiers.{after}.upgrade_bonus"}
         return after, upgrade, advances
+
+    def goals_met(self, challenges: list[Any], spend: Decimal) -> frozenset[str]:
+        """Which running challenges' goals this order's spend reaches (rule engine)."""
+        group = self.program.questions.challenges
+        fact = {challenge_field(c.id): self.state.challenge_spend.get(c.id, ZERO) + spend
+                for c in challenges}
+        met = group.decide(fact) if group.rules else frozenset()
+        if group.rules:
+            self.record.add("challenges", group, fact, met)
+        return met
 
     def benefits(self, tier_id: str | None, subtotal: Decimal | None) -> dict[str, Any]:
         tier = self.model.tiers.get(tier_id) if self.model.tiers else None

@@ -1,20 +1,22 @@
-"""The explain trace: every rule considered, whether it fired, and why not.
+"""The explain trace: every rule considered, whether it fired, and why not — rendered
+from the evaluation's record of the decisions it took (engine/evaluation/record.py).
 
-The rule engine says which rules matched; the reasons a rule did not match come from
-evaluating its condition tree in Python (engine/rules/conditions.py). Both read the same tree,
-and a disagreement between them is reported in the trace (`engine_agrees: false`) rather
-than hidden — the test suite asserts it never happens.
+`fired` is always the rule engine's answer to the rule's own question, as recorded, and
+`facts` the values it was asked about. What the evaluation then did with a rule that
+fired is said apart: `applied` (false when a campaign was used up, had no line in its
+categories, is for activities, or a rotation had no line), with the reason. Why a rule
+did not fire comes from the engine's answers to its comparisons, recorded with the
+decision. Nothing here decides anything: a rule whose question was not asked says so.
+Earning, category and tier-multiplier entries report the arithmetic's inputs (the
+order's lines and the member's tier), which are not rule-engine decisions.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 from engine.evaluation.evaluator import Evaluation
-from engine.rules.conditions import explain as why_not
-from engine.rules.conditions import holds
-from engine.rules.facts import line_fact
+from engine.evaluation.record import Decision, entry
 
 
 def _entry(rule: str, kind: str, fired: bool, reason: str | None = None, **extra: Any) -> dict:
@@ -25,29 +27,22 @@ def _entry(rule: str, kind: str, fired: bool, reason: str | None = None, **extra
     return out
 
 
-def _condition_entry(ev: Evaluation, rule: str, kind: str, by_rule: dict[str, int]) -> dict:
-    cond = ev.program.compiled.conditions[rule]
-    matched = rule in ev.fired
-    agrees = holds(cond, ev.fact) == matched
-    extra: dict[str, Any] = {} if agrees else {"engine_agrees": False}
-    if not matched:
-        return _entry(rule, kind, False, "; ".join(why_not(cond, ev.fact)) or "did not match",
-                      **extra)
-    if rule in ev.skipped:
-        return _entry(rule, kind, False, ev.skipped[rule], **extra)
-    points = by_rule.get(rule, 0)
-    note = ev.skipped.get(rule + "#capped")
-    return _entry(rule, kind, True, note, points=points, **extra)
+def _not_asked(rule: str, kind: str, why: str) -> dict[str, Any]:
+    return _entry(rule, kind, False, f"not decided: {why}")
 
 
-def build_trace(ev: Evaluation, result: dict[str, Any]) -> list[dict[str, Any]]:
-    model = ev.model
-    earn = result["earn"]
-    by_rule: dict[str, int] = earn["by_rule"]
-    order = ev.req.order
-    categories = {ln.category for ln in order.lines} if order else set()
-    trace = [_entry("earning.base", "earning", bool(order and order.lines),
-                    None if order and order.lines else "no order lines",
+def _applied(out: dict[str, Any], applied: bool, reason: str | None = None) -> None:
+    """Say what the evaluation did with a rule that fired."""
+    if out["fired"]:
+        out["applied"] = applied
+        if reason:
+            out["reason"] = reason
+
+
+def _earning(ev: Evaluation, by_rule: dict[str, int], categories: set[str]) -> list[dict]:
+    model, order = ev.model, ev.req.order
+    has_lines = bool(order and order.lines)
+    trace = [_entry("earning.base", "earning", has_lines, None if has_lines else "no order lines",
                     rate=f"{model.earning.base_rate.normalize():f}",
                     points=by_rule.get("earning.base", 0))]
     for cat in sorted(model.earning.categories):
@@ -59,48 +54,127 @@ def build_trace(ev: Evaluation, result: dict[str, Any]) -> list[dict[str, Any]]:
         hit = cat in categories
         trace.append(_entry(f"earning.exclusions.{cat}", "earning", hit,
                             None if hit else f"no line in category {cat!r}"))
-    if model.tiers:
-        for tier in model.tiers.levels:
-            mine = tier.id == ev.tier_id
-            trace.append(_entry(f"tiers.{tier.id}", "tier", mine,
-                                None if mine else f"member tier is {ev.tier_id!r}",
-                                **({"multiplier": f"{tier.multiplier.normalize():f}",
-                                    "points": by_rule.get(f"tiers.{tier.id}", 0)} if mine else {})))
-    for rotation in model.rotations:
-        entry = _condition_entry(ev, rotation.rule_id, "seasonal", by_rule)
-        if entry["fired"] and not rotation.categories & categories:
-            entry.update(fired=False, reason="no line in its categories "
-                         + ", ".join(sorted(rotation.categories)))
-        if rotation.rule_id in result["usage"]["caps_hit"]:
-            entry["reason"] = "spending cap reached; spend past it earned the regular rate"
-        trace.append(entry)
-    advanced = {a["campaign"] for a in result["effects"] if a.get("type") == "tier_advance"}
-    spend = sum((r.eligible for r in getattr(ev, "lines", [])), Decimal(0))
-    for campaign in model.campaigns:
-        entry = _condition_entry(ev, campaign.rule_id, f"campaign:{campaign.type}", by_rule)
-        if entry["fired"] and campaign.type == "tier_challenge" and campaign.id not in advanced:
-            reached = ev.state.challenge_spend.get(campaign.id, Decimal(0)) + spend
-            entry.update(fired=False, reason=f"eligible; challenge spend {reached:.2f} of "
-                                             f"{campaign.target_spend:.2f} so far")
-        elif entry["fired"] and campaign.type == "referral":
-            entry["reason"] = "running; applies to referral activities, not to orders"
-        if entry["fired"] and campaign.categories and not campaign.categories & categories:
-            entry.update(fired=False, reason="no line in its categories "
-                         + ", ".join(sorted(campaign.categories)))
-        trace.append(entry)
-    for custom in model.rules:
-        if custom.line_level and order is not None:
-            hits = [i for i, fired in enumerate(ev.line_fired) if custom.rule_id in fired]
-            reasons = [] if hits else [
-                f"line {ln.index}: " + "; ".join(why_not(custom.when, line_fact(ev.fact, ln)))
-                for ln in order.lines]
-            trace.append(_entry(custom.rule_id, "rule", bool(hits),
-                                " | ".join(reasons) or None if not hits else None,
-                                **({"lines": hits} if hits else {})))
+    return trace
+
+
+def _tiers(ev: Evaluation, by_rule: dict[str, int]) -> list[dict]:
+    trace = []
+    levels = ev.model.tiers.levels if ev.model.tiers else ()
+    for tier in levels:
+        mine = tier.id == ev.tier_id
+        trace.append(_entry(f"tiers.{tier.id}", "tier", mine,
+                            None if mine else f"member tier is {ev.tier_id!r}",
+                            **({"multiplier": f"{tier.multiplier.normalize():f}",
+                                "points": by_rule.get(f"tiers.{tier.id}", 0)} if mine else {})))
+    decision = ev.record.find("tiers")  # asked when the state carries qualifying totals
+    if decision is not None:
+        trace.extend(entry(decision, f"tiers.{tier.id}.qualification", "tier_qualification")
+                     for tier in levels)
+    return trace
+
+
+def _rotations(ev: Evaluation, order_decision: Decision, result: dict[str, Any],
+               by_rule: dict[str, int], categories: set[str]) -> list[dict]:
+    trace = []
+    for rotation in ev.model.rotations:
+        out = entry(order_decision, rotation.rule_id, "seasonal")
+        rule = rotation.rule_id
+        if rule in result["usage"]["caps_hit"]:
+            _applied(out, True, "spending cap reached; spend past it earned the regular rate")
+        elif not rotation.categories & categories:
+            _applied(out, False, "no line in its categories " + ", ".join(sorted(rotation.categories)))
         else:
-            trace.append(_condition_entry(ev, custom.rule_id, "rule", by_rule))
+            _applied(out, True)
+        if out["fired"]:
+            out["points"] = by_rule.get(rule, 0)
+        trace.append(out)
+    return trace
+
+
+def _campaign(ev: Evaluation, order_decision: Decision, campaign: Any, advanced: set[str],
+              by_rule: dict[str, int], categories: set[str]) -> dict[str, Any]:
+    rule = campaign.rule_id
+    out = entry(order_decision, rule, f"campaign:{campaign.type}")
+    if rule in ev.skipped:
+        _applied(out, False, ev.skipped[rule])
+    elif campaign.type == "referral":
+        _applied(out, False, "applies to referral activities, not to orders")
+    elif campaign.categories and not campaign.categories & categories:
+        _applied(out, False, "no line in its categories " + ", ".join(sorted(campaign.categories)))
+    elif campaign.type == "tier_challenge":
+        _applied(out, campaign.id in advanced,
+                 None if campaign.id in advanced else "its goal is not reached")
+    else:
+        _applied(out, True, ev.skipped.get(rule + "#capped"))
+    if out["fired"]:
+        out["points"] = by_rule.get(rule, 0)
+    return out
+
+
+def _campaigns(ev: Evaluation, order_decision: Decision, result: dict[str, Any],
+               by_rule: dict[str, int], categories: set[str]) -> list[dict]:
+    advanced = {a["campaign"] for a in result["effects"] or () if a.get("type") == "tier_advance"}
+    goals = ev.record.find("challenges")
+    trace = []
+    for campaign in ev.model.campaigns:
+        trace.append(_campaign(ev, order_decision, campaign, advanced, by_rule, categories))
+        rule = campaign.rule_id
+        for question in (f"{rule}.limit_per_member", f"{rule}.budget"):
+            if order_decision.asked(question):  # decided with the order's rules
+                trace.append(entry(order_decision, question, "campaign_limit"))
+        if campaign.type == "tier_challenge" and campaign.target_spend is not None:
+            goal = f"{rule}.goal"
+            trace.append(entry(goals, goal, "challenge_goal")
+                         if goals is not None and goals.asked(goal) else
+                         _not_asked(goal, "challenge_goal", "the challenge does not apply"))
+    return trace
+
+
+def _custom(ev: Evaluation, order_decision: Decision) -> list[dict]:
+    trace = []
+    lines = ev.record.lines()
+    for custom in ev.model.rules:
+        rule = custom.rule_id
+        if not custom.line_level:
+            trace.append(entry(order_decision, rule, "rule"))
+            continue
+        if not lines:
+            trace.append(_not_asked(rule, "rule", "no order lines"))
+            continue
+        hits = [d.line.index for d in lines if rule in d.fired]
+        out = _entry(rule, "rule", bool(hits), None if hits else " | ".join(
+            f"line {d.line.index}: {d.why_not(rule)}" for d in lines))
+        out["facts"] = [d.facts(rule) for d in lines]
+        if hits:
+            out["lines"] = hits
+        trace.append(out)
+    return trace
+
+
+def _redemption(ev: Evaluation, result: dict[str, Any]) -> list[dict]:
     redemption = result["redemption"]
+    trace = []
+    decision = ev.record.find("redemption")
+    questions = ev.program.questions.redemption
+    if decision is not None and questions is not None:
+        kind = "reward" if decision.fact.get("redeem.kind") == "reward" else "points"
+        wanted = decision.fact.get("reward.id")
+        for reason in questions.reasons:
+            if reason.path in ("any", kind) and reason.reward in (None, wanted):
+                trace.append(entry(decision, reason.id, "redemption", code=reason.code))
     trace.append(_entry("redemption", "redemption", redemption["eligible"],
                         "; ".join(r["code"] for r in redemption["reasons"]) or None,
                         max_points=redemption["max_points"]))
     return trace
+
+
+def build_trace(ev: Evaluation, result: dict[str, Any]) -> list[dict[str, Any]]:
+    by_rule: dict[str, int] = result["earn"]["by_rule"]
+    order = ev.req.order
+    categories = {ln.category for ln in order.lines} if order else set()
+    order_decision = ev.record.find("order")
+    assert order_decision is not None, "every evaluation decides its order rules"
+    return [*_earning(ev, by_rule, categories), *_tiers(ev, by_rule),
+            *_rotations(ev, order_decision, result, by_rule, categories),
+            *_campaigns(ev, order_decision, result, by_rule, categories),
+            *_custom(ev, order_decision), *_redemption(ev, result)]

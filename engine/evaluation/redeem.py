@@ -14,8 +14,23 @@ from collections.abc import Mapping
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
+from engine.evaluation.record import Record
 from engine.evaluation.request import Redeem
-from engine.language.model import Redemption
+from engine.language.model import Redemption, Reward
+from engine.rules.questions import (
+    BALANCE,
+    MEMBER_TIER,
+    ORDER_TOTAL,
+    OVER_BALANCE,
+    OVER_SHARE,
+    REDEEM_KIND,
+    REDEEM_POINTS,
+    REWARD_ID,
+    REWARD_OVER,
+    REWARD_SHORT,
+    Reason,
+    redemption_group,
+)
 
 CENT = Decimal("0.01")
 NEGATIVE_BALANCE = "NEGATIVE_BALANCE"
@@ -51,63 +66,89 @@ def negative_balance(balance: int) -> dict[str, str] | None:
 
 def assess(config: Redemption | None, redeem: Redeem | None, *, balance: int, tier: str | None,
            order_total: Decimal | None, stock: dict[str, int],
-           denials: list[dict[str, str]]) -> dict[str, Any]:
-    """The `redemption` block of an evaluation result."""
+           denials: list[dict[str, str]], record: Record | None = None) -> dict[str, Any]:
+    """The `redemption` block of an evaluation result. Which refusals hold is the rule
+    engine's decision (engine/rules/questions.py `redemption_rules`), reported in the
+    rules' order after the custom rules' `denials`; `record` keeps that decision."""
     if config is None:
         return {"eligible": False, "max_points": 0, "value": "0.00",
                 "reasons": [_reason("NOT_OFFERED", "This program has no redemption.", "redemption")]}
-    reasons: list[dict[str, str]] = list(denials)
-    debt = negative_balance(balance)
-    if debt is not None:  # the one reason about the balance: INSUFFICIENT_POINTS would repeat it
-        reasons.append(debt)
+    questions = redemption_group(config)
     limit = max_points(config, balance, order_total)
     pv = config.point_value
     out: dict[str, Any] = {"max_points": limit, "max_value": money(limit * pv)}
+    reward = None
     if redeem is None or redeem.points is not None:
         points = redeem.points if redeem and redeem.points is not None else limit
-        if points < config.min_points:
-            what = f"{points} points" if redeem else f"at most {points} points are available"
-            reasons.append(_reason("BELOW_MINIMUM", f"Redemptions start at {config.min_points} "
-                                   f"points; {what}.", "redemption.min_points"))
-        if redeem and points > balance and debt is None:
-            reasons.append(_reason("INSUFFICIENT_POINTS", f"{points} points requested; the "
-                                   f"available balance is {balance}.", "redemption.balance"))
-        elif redeem and points > limit and debt is None:
-            share = config.max_order_fraction * 100 if config.max_order_fraction else Decimal(100)
-            reasons.append(_reason("EXCEEDS_ORDER_SHARE", f"Points may pay at most "
-                                   f"{share.normalize():f} % of the order total "
-                                   f"({limit} points here).", "redemption.max_order_fraction"))
         out.update(points=points, value=money(points * pv))
     else:
         reward = config.reward(redeem.reward_id or "")
-        qty = redeem.quantity
-        out.update(reward_id=redeem.reward_id, quantity=qty)
-        if reward is None:
-            reasons.append(_reason("UNKNOWN_REWARD", f"No reward {redeem.reward_id!r} in the "
-                                   "catalog.", "redemption.catalog"))
-            out.update(points=0, value="0.00")
-        else:
-            cost = reward.points * qty
-            out.update(points=cost, value=money(reward.value * qty) if reward.value else "0.00")
-            if reward.tiers and tier not in reward.tiers:
-                reasons.append(_reason("TIER_RESTRICTED", f"{reward.name} is for "
-                                       f"{', '.join(sorted(reward.tiers))} members only.",
-                                       reward.rule_id))
-            left = stock.get(reward.id, reward.stock)
-            if left is not None and left < qty:
-                reasons.append(_reason("OUT_OF_STOCK", f"{reward.name}: {left} left, "
-                                       f"{qty} requested.", reward.rule_id))
-            if cost > balance and debt is None:
-                reasons.append(_reason("INSUFFICIENT_POINTS", f"{reward.name} costs {cost} "
-                                       f"points; the available balance is {balance}.",
-                                       reward.rule_id))
-            if reward.min_order is not None and order_total is not None \
-                    and order_total < reward.min_order:
-                reasons.append(_reason("BELOW_MIN_ORDER", f"{reward.name} needs an order of at "
-                                       f"least {money(reward.min_order)}.", reward.rule_id))
-    out["eligible"] = not reasons
+        out.update(reward_id=redeem.reward_id, quantity=redeem.quantity)
+        out.update(points=reward.points * redeem.quantity if reward else 0,
+                   value=money(reward.value * redeem.quantity)
+                   if reward and reward.value else "0.00")
+    fact = _fact(redeem, reward, points=out["points"], limit=limit, balance=balance, tier=tier,
+                 order_total=order_total, stock=stock)
+    group = questions.group(fact[REDEEM_KIND])
+    fired = group.decide(fact)
+    if record is not None:
+        record.add("redemption", group, fact, fired)
+    reasons: list[dict[str, str]] = list(denials)
+    if fired:
+        reasons.extend(_refusal(r, config, redeem, reward, fact, out["points"], limit)
+                       for r in questions.reasons if r.id in fired)
     out["reasons"] = reasons
-    return {"eligible": out.pop("eligible"), **out}
+    return {"eligible": not reasons, **out}
+
+
+def _fact(redeem: Redeem | None, reward: Reward | None, *, points: int, limit: int,
+          balance: int, tier: str | None, order_total: Decimal | None,
+          stock: dict[str, int]) -> dict[str, Any]:
+    """What the refusal rules are asked about; the differences are computed here."""
+    if redeem is None or redeem.points is not None:
+        return {BALANCE: balance, REDEEM_KIND: "points" if redeem else "max_points",
+                REDEEM_POINTS: points, OVER_BALANCE: points - balance, OVER_SHARE: points - limit}
+    fact: dict[str, Any] = {BALANCE: balance, MEMBER_TIER: tier, ORDER_TOTAL: order_total,
+                            REDEEM_KIND: "reward", REWARD_ID: redeem.reward_id}
+    if reward is not None:
+        left = stock.get(reward.id, reward.stock)
+        fact[REWARD_SHORT] = None if left is None else redeem.quantity - left
+        fact[REWARD_OVER] = points - balance
+    return fact
+
+
+def _refusal(reason: Reason, config: Redemption, redeem: Redeem | None, reward: Reward | None,
+             fact: dict[str, Any], points: int, limit: int) -> dict[str, str]:
+    """The reason a fired refusal rule reports: its code, message and rule."""
+    code, balance = reason.code, fact[BALANCE]
+    if code == NEGATIVE_BALANCE:
+        return negative_balance(balance) or {}
+    if code == "BELOW_MINIMUM":
+        what = f"{points} points" if redeem else f"at most {points} points are available"
+        return _reason(code, f"Redemptions start at {config.min_points} points; {what}.",
+                       reason.id)
+    if code == "EXCEEDS_ORDER_SHARE":
+        share = config.max_order_fraction * 100 if config.max_order_fraction else Decimal(100)
+        return _reason(code, f"Points may pay at most {share.normalize():f} % of the order "
+                       f"total ({limit} points here).", reason.id)
+    if reward is None:
+        if code == "UNKNOWN_REWARD":
+            wanted = redeem.reward_id if redeem else None
+            return _reason(code, f"No reward {wanted!r} in the catalog.", "redemption.catalog")
+        return _reason(code, f"{points} points requested; the available balance is "
+                       f"{balance}.", reason.id)
+    qty = redeem.quantity if redeem else 1
+    messages = {
+        "TIER_RESTRICTED": f"{reward.name} is for {', '.join(sorted(reward.tiers or ()))} "
+                           "members only.",
+        "OUT_OF_STOCK": f"{reward.name}: {qty - (fact.get(REWARD_SHORT) or 0)} left, "
+                        f"{qty} requested.",
+        "INSUFFICIENT_POINTS": f"{reward.name} costs {points} points; the available "
+                               f"balance is {balance}.",
+        "BELOW_MIN_ORDER": f"{reward.name} needs an order of at least "
+                           f"{money(reward.min_order or Decimal(0))}.",
+    }
+    return _reason(code, messages[code], reward.rule_id)
 
 
 class AutoSettingsInvalid(ValueError):

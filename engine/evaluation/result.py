@@ -99,7 +99,8 @@ def assemble(ev: Evaluation, explain: bool, build_trace: Callable[..., list]) ->
                for rule, v in ev.rule_effects("deny_redemption", fired_all)]
     order_total = subtotal + order.shipping if order and subtotal is not None else None
     redemption = assess(ev.model.redemption, ev.req.redeem, balance=st.balance, tier=ev.tier_id,
-                        order_total=order_total, stock=st.reward_stock, denials=denials)
+                        order_total=order_total, stock=st.reward_stock, denials=denials,
+                        record=ev.record)
     q_spend = (st.qualifying_spend or ZERO) + spend
     q_orders = (st.qualifying_orders or 0) + (1 if order else 0)
     upgrade_points = upgrade["bonus_points"] if upgrade else 0

@@ -1,13 +1,17 @@
-"""Tier qualification: which tier spend and orders earn, progress to the next one."""
+"""Tier qualification: which tier spend and orders earn (the rule engine decides which
+thresholds are met: engine/rules/questions.py), progress to the next one."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import engine.calendar as calendar
+from engine.evaluation.record import Record
 from engine.language.model import Tier
+from engine.rules.questions import QUALIFYING_ORDERS, QUALIFYING_SPEND
 
 if TYPE_CHECKING:
     from engine.program import Program
@@ -18,16 +22,33 @@ def lowest(program: Program) -> Tier | None:
     return tiers.levels[0] if tiers and tiers.levels else None
 
 
-def qualify(program: Program, spend: Decimal, orders: int) -> str | None:
-    """The highest tier whose min spend AND min orders are both met."""
+_HIGHEST: dict[tuple[str, frozenset[str]], str] = {}  # (tiers group, met) → tier id
+
+
+def qualify(program: Program, spend: Decimal, orders: int, record: Record | None = None
+            ) -> str | None:
+    """The highest tier whose min spend AND min orders are both met (the rule engine's
+    `tiers` decision; the lowest tier when none is)."""
     tiers = program.model.tiers
-    if not tiers:
+    group = program.questions.tiers
+    if not tiers or group is None:
         return None
-    best = tiers.levels[0].id if tiers.levels else None
-    for tier in tiers.levels:
-        if spend >= tier.min_spend and orders >= tier.min_orders:
-            best = tier.id
-    return best
+    fact = {QUALIFYING_SPEND: spend, QUALIFYING_ORDERS: orders}
+    met = group.decide(fact)
+    if record is not None:
+        record.add("tiers", group, fact, met)
+    found = _HIGHEST.get((group.name, met))
+    if found is None:
+        found = _HIGHEST[(group.name, met)] = tiers.levels[highest(tiers.levels, met)].id
+    return found
+
+
+def highest(levels: Sequence[Tier], met: frozenset[str]) -> int:
+    """The index of the highest tier whose qualification is in `met` (0 without)."""
+    for tier in reversed(levels):
+        if f"tiers.{tier.id}.qualification" in met:
+            return tier.index
+    return 0
 
 
 def next_tier(program: Program, tier_id: str | None) -> Tier | None:

@@ -2,9 +2,10 @@
 and referrals, each limited per period as the ruleset says.
 
 A referral pays the referrer the activity's points and the referred friend the friend
-bonus; a running `referral` campaign replaces both while its compiled conditions hold
-(schedule, tiers, segments, channels — decided by the rule engine on the referrer's
-fact at the activity's instant; the first such campaign in the ruleset's order wins).
+bonus; a `referral` campaign replaces both while its compiled conditions hold for the
+referrer at the activity's instant (schedule and eligibility, decided by the rule engine:
+engine/lifecycle/policies.py `referral_terms`; the first such campaign in the ruleset's
+order wins).
 A friend earns the friend bonus once per program, a referrer once per friend, and a
 referral back to one's own referrer is refused.
 """
@@ -17,12 +18,9 @@ from datetime import datetime
 
 import engine.calendar as calendar
 import engine.lifecycle.policies as policies
-from engine.evaluation.request import Request
-from engine.language.model import Campaign
 from engine.lifecycle.book import MemberBook
 from engine.lifecycle.context import Lifecycle, Step
 from engine.lifecycle.records import OrderRecord
-from engine.rules.facts import order_fact
 
 ORDER_ACTIVITIES = frozenset({"first_purchase"})
 
@@ -43,17 +41,6 @@ class ActivityStep(Step):
     rule: str = ""
     friend_points: int = 0
     friend_step: Step | None = None
-
-
-def referral_campaign(lc: Lifecycle, book: MemberBook, at: datetime) -> Campaign | None:
-    """The referral campaign that applies to `book`'s member at `at` (rule engine)."""
-    campaigns = [c for c in lc.model.campaigns if c.type == "referral"]
-    if not campaigns:
-        return None
-    request = Request(member={"id": book.member_id, "attributes": book.attributes},
-                      order=None, redeem=None, explain=False, as_of=at)
-    fired = lc.program.compiled.order.decide(order_fact(lc.program, request, book.tier))
-    return next((c for c in campaigns if c.rule_id in fired), None)
 
 
 def _check(lc: Lifecycle, book: MemberBook, name: str, at: datetime) -> None:
@@ -106,10 +93,10 @@ def record_activity(lc: Lifecycle, book: MemberBook, name: str, event_id: str, a
     activity = lc.model.earning.activities[name]
     pts, friend_pts, rule = activity.points, activity.friend_bonus, f"earning.activities.{name}"
     if name == "referral":
-        campaign = referral_campaign(lc, book, at)
-        if campaign is not None:
-            pts, friend_pts = campaign.points or pts, campaign.friend_bonus or friend_pts
-            rule = campaign.rule_id
+        terms = policies.referral_terms(lc.program, book.member_id, book.attributes,
+                                        book.tier, at)
+        if terms is not None:
+            pts, friend_pts, rule = terms.points, terms.friend_bonus, terms.rule
     lc.credit(book, [("bonus", rule, pts)], at, "activity", event_id, f"activity:{event_id}",
               step)
     _count(lc, book, name, at)

@@ -10,14 +10,16 @@ are decided here, once, and both call these functions.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from engine.evaluation.redeem import negative_balance
-from engine.language.model import Redemption, Ruleset
+from engine.language.model import Campaign, Redemption
+from engine.program import Program
+from engine.rules.facts import activity_fact
 
 CLAWBACK, FORFEIT_REMAINING = "clawback", "forfeit_remaining"
 DEFAULT_REFUND_POLICY = FORFEIT_REMAINING  # engine/language/model.py fills it in when absent
@@ -86,25 +88,30 @@ class ReferralTerms:
         return f"{self.rule}.friend_bonus"
 
 
-def referral_campaign(model: Ruleset, day: date) -> Any:
-    """The `referral` campaign that sets the terms on program-local `day`: the first one,
-    in campaign order, whose `schedule.from`/`to` dates include the day."""
-    for campaign in model.campaigns:
-        s = campaign.schedule
-        if campaign.type == "referral" and (s.start is None or s.start <= day) \
-                and (s.end is None or day <= s.end):
-            return campaign
-    return None
+def referral_campaign(program: Program, member_id: str, attributes: Mapping[str, Any],
+                      tier: str | None, at: datetime) -> Campaign | None:
+    """The `referral` campaign that sets the terms of a referral by `member_id` at `at`:
+    the first one, in campaign order, whose compiled schedule and eligibility hold for
+    the referrer then (the rule engine's `activity` decision: dates, days of the week,
+    tiers, segments — an activity has no order, so a channel or minimum-order
+    eligibility never holds)."""
+    group = program.questions.activity
+    if not group.rules:
+        return None
+    fired = group.decide(activity_fact(program, "referral", member_id, attributes, tier, at))
+    return next((c for c in program.model.campaigns if c.rule_id in fired), None)
 
 
-def referral_terms(model: Ruleset, day: date) -> ReferralTerms | None:
-    """The referral activity's points and friend bonus on `day` (a running referral
-    campaign replaces them, under its own rule id); None when the program has no
-    `earning.activities.referral`."""
-    activity = model.earning.activities.get("referral")
+def referral_terms(program: Program, member_id: str, attributes: Mapping[str, Any],
+                   tier: str | None, at: datetime) -> ReferralTerms | None:
+    """The referral activity's points and friend bonus for a referral by `member_id`
+    (holding `tier`, with `attributes`) at `at`: a referral campaign that applies
+    (`referral_campaign`) replaces them, under its own rule id; None when the program
+    has no `earning.activities.referral`."""
+    activity = program.model.earning.activities.get("referral")
     if activity is None:
         return None
-    campaign = referral_campaign(model, day)
+    campaign = referral_campaign(program, member_id, attributes, tier, at)
     if campaign is None:
         return ReferralTerms(activity.points, activity.friend_bonus, "earning.activities.referral")
     return ReferralTerms(campaign.points or activity.points,

@@ -1,6 +1,8 @@
 """Which tier a member holds, and when it changes: the one implementation.
 
-Qualification counts the **eligible spend** and the **orders** of a window (an order
+Which tiers' thresholds a window's spend and orders meet is the rule engine's decision
+(engine/rules/questions.py, `tiers.<id>.qualification`). Qualification counts the
+**eligible spend** and the **orders** of a window (an order
 refunded in full no longer counts, a partial refund takes its share of the spend out):
 
 * `calendar_year`: the program-local calendar year (key "2026");
@@ -34,6 +36,8 @@ from engine.calendar import add_months
 from engine.language.model import Tiers
 from engine.lifecycle.book import MemberBook, Qualifying, Window
 from engine.lifecycle.changes import TierChange
+from engine.rules.compile import DecisionGroup
+from engine.rules.questions import QUALIFYING_ORDERS, QUALIFYING_SPEND, tier_group
 
 ZERO = Decimal(0)
 
@@ -46,6 +50,8 @@ class TierRules:
     policy: str  # never | end_of_window | end_of_next_window
     tz: ZoneInfo
     _last: list[object] = field(default_factory=lambda: [None, ""], compare=False, repr=False)
+    _best: dict[frozenset[str], int] = field(default_factory=dict, compare=False, repr=False)
+    _group: list[DecisionGroup] = field(default_factory=list, compare=False, repr=False)
 
     @classmethod
     def of(cls, tiers: Tiers | None, tz: ZoneInfo) -> TierRules | None:
@@ -59,11 +65,21 @@ class TierRules:
     def index(self, tier: str | None) -> int:
         return self.ids.index(tier) if tier in self.ids else -1
 
+    @property
+    def questions(self) -> DecisionGroup:
+        """The compiled qualification rules of these tiers (engine/rules/questions.py)."""
+        if not self._group:
+            self._group.append(tier_group(self.ids, self.thresholds))
+        return self._group[0]
+
     def qualify(self, spend: Decimal, orders: int) -> int:
-        best = 0
-        for i, (min_spend, min_orders) in enumerate(self.thresholds):
-            if spend >= min_spend and orders >= min_orders:
-                best = i
+        """The index of the highest tier whose thresholds `spend` and `orders` meet: the
+        rule engine decides which are met."""
+        met = self.questions.decide({QUALIFYING_SPEND: spend, QUALIFYING_ORDERS: orders})
+        best = self._best.get(met)
+        if best is None:
+            best = self._best[met] = max((i for i, tier in enumerate(self.ids)
+                                          if f"tiers.{tier}.qualification" in met), default=0)
         return best
 
     def key(self, at: datetime) -> str:

@@ -1,7 +1,9 @@
 """Ruleset → decision groups registered with the rule engine.
 
 Every rule that depends on the order or the member (campaign schedules and eligibility,
-seasonal rotations, custom rules) becomes one condition tree with a stable id. The trees
+campaigns' usage limits and budgets, seasonal rotations, custom rules) becomes one
+condition tree with a stable id (more questions, asked on other facts:
+engine/rules/questions.py). The trees
 are compiled on integer codes of the fact's values (engine/rules/encoding.py) and registered
 with durable-rules as one or more rulesets named `<program>@<version>#<group>/<n>`: as
 many as it takes for none to reach a limit of the native engine, however many of its
@@ -23,7 +25,7 @@ from typing import Any
 import engine.rules.adapter as rules_engine
 from engine.language.model import Campaign, Rotation, Ruleset, Schedule
 from engine.rules.alpha import pack, properties, split
-from engine.rules.conditions import WEEKDAY_NAMES
+from engine.rules.conditions import WEEKDAY_NAMES, leaf_key, leaves
 from engine.rules.encoding import Encoding
 
 CACHE_LIMIT = 50_000
@@ -79,6 +81,30 @@ def campaign_condition(campaign: Campaign) -> dict[str, Any]:
     return {"all": parts}
 
 
+def usage_field(campaign_id: str) -> str:
+    return f"member.campaign_usage.{campaign_id}"
+
+
+def budget_field(campaign_id: str) -> str:
+    return f"program.campaign_budget_used.{campaign_id}"
+
+
+def limit_rules(campaigns: Sequence[Campaign]) -> list[CompiledRule]:
+    """A campaign is used up once the member's uses reach its limit
+    (`campaigns.<id>.limit_per_member`), or once the points it gave reach its budget
+    (`campaigns.<id>.budget`), both counted before this order. Decided with the order's
+    rules: the order fact carries the counts."""
+    out = []
+    for c in campaigns:
+        if c.limit_per_member is not None:
+            out.append(CompiledRule(f"{c.rule_id}.limit_per_member",
+                                    {"field": usage_field(c.id), "gte": c.limit_per_member}))
+        if c.budget_points is not None:
+            out.append(CompiledRule(f"{c.rule_id}.budget",
+                                    {"field": budget_field(c.id), "gte": c.budget_points}))
+    return out
+
+
 def rotation_condition(rotation: Rotation) -> dict[str, Any]:
     return {"all": [{"field": "order.local_date",
                      "between": [rotation.start.isoformat(), rotation.end.isoformat()]}]}
@@ -114,6 +140,7 @@ class DecisionGroup:
     use_cache: bool = True
     _order_plan: tuple = ()
     _line_plan: tuple | None = None
+    _comparisons: DecisionGroup | None = None
 
     def __post_init__(self) -> None:
         for rule in self.rules:
@@ -131,6 +158,17 @@ class DecisionGroup:
             rules_engine.register(name, {str(i): {"all": [{"m": parts[i]}]} for i in run})
             self.chunks.append(Chunk(name, tuple(properties([parts[i] for i in run]))))
 
+    def ids(self) -> Mapping[str, Mapping[str, Any]]:
+        """The group's rules: id → condition tree."""
+        found = self.__dict__.get("_by_id")
+        if found is None:
+            found = self.__dict__["_by_id"] = {r.id: r.condition for r in self.rules}
+        return found
+
+    def condition(self, rule: str) -> Mapping[str, Any]:
+        """The condition tree of rule `rule` of this group."""
+        return self.ids()[rule]
+
     def decide(self, fact: Mapping[str, Any]) -> frozenset[str]:
         if not self.rules:
             return frozenset()
@@ -140,6 +178,17 @@ class DecisionGroup:
             if hit is not None:
                 return hit
         return self._decide(key)
+
+    def comparisons(self, fact: Mapping[str, Any]) -> frozenset[str]:
+        """Which comparisons (leaves, by `leaf_key`) of the group's conditions hold for
+        `fact`, decided by the rule engine: what explain shows of a decision. Compiled
+        the first time it is asked (explain only), as a group of one rule per leaf."""
+        if self._comparisons is None:
+            found = {leaf_key(leaf): leaf for rule in self.rules
+                     for leaf in leaves(rule.condition)}
+            self._comparisons = DecisionGroup(
+                f"{self.name}~comparisons", [CompiledRule(k, v) for k, v in found.items()])
+        return self._comparisons.decide(fact) if self._comparisons.rules else frozenset()
 
     def decide_lines(self, order_fact: Mapping[str, Any], lines: Sequence[Any],
                      line_fact: Callable[[Mapping[str, Any], Any], dict[str, Any]] | None = None,
@@ -205,6 +254,7 @@ def compile_ruleset(model: Ruleset, name: str) -> Compiled:
         order_rules.append(CompiledRule(rotation.rule_id, rotation_condition(rotation)))
     for campaign in model.campaigns:
         order_rules.append(CompiledRule(campaign.rule_id, campaign_condition(campaign)))
+    order_rules.extend(limit_rules(model.campaigns))
     for rule in model.rules:
         target = line_rules if rule.line_level else order_rules
         target.append(CompiledRule(rule.rule_id, rule.when))

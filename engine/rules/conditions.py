@@ -1,15 +1,17 @@
 """The condition language (all / any / not over field comparisons).
 
-One tree, three uses: evaluated in Python to say *why* a rule did not fire (`explain`),
-compiled to durable-rules on integer codes (engine/rules/encoding.py), and reduced to the
-operands that key the decision cache (the same codes). A field missing from the fact
-makes every comparison on it false, and `not` is plain negation — in Python and in the
-rule engine alike.
+One tree, three uses: compiled to durable-rules on integer codes (engine/rules/encoding.py),
+reduced to the operands that key the decision cache (the same codes), and rendered for
+explain from the engine's answers to its comparisons (`explain` with `held`). The plain
+Python evaluation (`holds` without `held`) is the statement the tests hold the engine to.
+A field missing from the fact makes every comparison on it false, and `not` is plain
+negation — in Python and in the rule engine alike.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import json
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -127,16 +129,18 @@ def _cmp(a: Any, b: Any, op: str) -> bool:
         return False
 
 
-def holds(cond: Mapping[str, Any], fact: Mapping[str, Any]) -> bool:
+def holds(cond: Mapping[str, Any], fact: Mapping[str, Any],
+          held: Callable[[Mapping[str, Any]], bool] | None = None) -> bool:
     """Python evaluation: a comparison on a missing or incomparable value is false, and
-    `not` is plain negation (so `not` over a missing field holds)."""
+    `not` is plain negation (so `not` over a missing field holds). With `held`, the
+    comparisons are not evaluated: `held(leaf)` answers them (the engine's answers)."""
     if "all" in cond:
-        return all(holds(c, fact) for c in cond["all"])
+        return all(holds(c, fact, held) for c in cond["all"])
     if "any" in cond:
-        return any(holds(c, fact) for c in cond["any"])
+        return any(holds(c, fact, held) for c in cond["any"])
     if "not" in cond:
-        return not holds(cond["not"], fact)
-    return test_leaf(cond, fact)
+        return not holds(cond["not"], fact, held)
+    return held(cond) if held is not None else test_leaf(cond, fact)
 
 
 def describe_leaf(leaf: Mapping[str, Any]) -> str:
@@ -144,22 +148,29 @@ def describe_leaf(leaf: Mapping[str, Any]) -> str:
     return f"{leaf['field']} {op} {value!r}"
 
 
-def explain(cond: Mapping[str, Any], fact: Mapping[str, Any]) -> list[str]:
-    """Human reasons why `cond` does not hold for `fact` (empty when it holds)."""
-    if holds(cond, fact):
+def explain(cond: Mapping[str, Any], fact: Mapping[str, Any],
+            held: Callable[[Mapping[str, Any]], bool] | None = None) -> list[str]:
+    """Human reasons why `cond` does not hold for `fact` (empty when it holds): the
+    comparisons that fail, with the fact's values. `held` as in `holds`."""
+    if holds(cond, fact, held):
         return []
     if "all" in cond:
-        return [r for c in cond["all"] for r in explain(c, fact)]
+        return [r for c in cond["all"] for r in explain(c, fact, held)]
     if "any" in cond:
-        return ["none of: " + "; ".join(r for c in cond["any"] for r in explain(c, fact))]
+        return ["none of: " + "; ".join(r for c in cond["any"] for r in explain(c, fact, held))]
     if "not" in cond:
         return [f"not ({_brief(cond['not'])}) is false: the inner condition holds"]
     actual = lookup(fact, cond["field"])
     op, expected = leaf_op(cond)
-    if cond["field"] == "order.local_date" and isinstance(actual, int):
-        actual = f"{actual // 10000:04d}-{actual // 100 % 100:02d}-{actual % 100:02d}"
-    shown = "missing" if actual is None else repr(_plain(actual))
+    shown = "missing" if actual is None else repr(shown_value(cond["field"], actual))
     return [f"{cond['field']} is {shown}; needs {op} {_plain(expected)!r}"]
+
+
+def shown_value(path: str, value: Any) -> Any:
+    """A fact's value as explain shows it (JSON: decimals as text, local dates ISO)."""
+    if path == "order.local_date" and isinstance(value, int):
+        return f"{value // 10000:04d}-{value // 100 % 100:02d}-{value % 100:02d}"
+    return _plain(value)
 
 
 def _brief(cond: Mapping[str, Any]) -> str:
@@ -174,10 +185,17 @@ def _plain(value: Any) -> Any:
         return str(value)
     if isinstance(value, (list, tuple, frozenset, set)):
         return [_plain(v) for v in value]
+    if isinstance(value, float) and value != value:  # NaN is no JSON
+        return repr(value)
     return value
 
 
 # ---------------------------------------------------------------- decision atoms
+
+def leaf_key(leaf: Mapping[str, Any]) -> str:
+    """A comparison's identity: the same text for the same field, operator and operand."""
+    return json.dumps(leaf, sort_keys=True, default=str)
+
 
 def leaves(cond: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
     for key in ("all", "any"):

@@ -28,6 +28,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from engine.rules.conditions import ORDERED, is_number, leaf_op, leaves, scalar
@@ -115,7 +116,8 @@ class FieldCode:
             return codes
         if numbers:  # the hot path: one numeric slot
             def number(actual: Any) -> int:
-                if type(actual) is int:
+                # ints, and finite Decimals (money: what `scalar` returns unchanged)
+                if type(actual) is int or (type(actual) is Decimal and actual.is_finite()):
                     return bisect_left(numbers, actual) + bisect_right(numbers, actual) + 1
                 return codes(actual)[0]
             return number
@@ -244,7 +246,7 @@ class Encoding:
                     values = self._values.setdefault(path, {})
                     if value is not None:
                         values.setdefault(value)
-            if op == "not_in" and not operands:
+            if op in ("in", "not_in") and not operands:  # a value slot, compared with nothing
                 self._values.setdefault(path, {})
 
     def freeze(self) -> None:
@@ -275,8 +277,9 @@ class Encoding:
 
     def key(self, fact: Mapping[str, Any], plan: tuple | None = None) -> tuple[Any, ...]:
         get = fact.get
-        return tuple(None if (v := get(path)) is None else part(v)
-                     for path, part in (self._plan if plan is None else plan))
+        # a list comprehension: a third faster than a generator here (the hot path)
+        return tuple([None if (v := get(path)) is None else part(v)
+                      for path, part in (self._plan if plan is None else plan)])
 
     def props(self, key: tuple[Any, ...]) -> dict[str, int]:
         """What the engine sees for a key of the full plan: every property, an integer."""

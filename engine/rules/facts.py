@@ -60,6 +60,17 @@ def order_fact(program: Program, req: Request, tier: str | None,
     return fact
 
 
+def activity_fact(program: Program, activity: str, member_id: str, attributes: Mapping[str, Any],
+                  tier: str | None, at: datetime) -> dict[str, Any]:
+    """The fact of an activity: the member (tier, attributes) and the activity's instant,
+    program-local, as an order fact without an order has them, and `activity.name`."""
+    request = Request(member={"id": member_id, "attributes": attributes}, order=None,
+                      redeem=None, explain=False, as_of=at)
+    fact = order_fact(program, request, tier)
+    fact["activity.name"] = activity
+    return fact
+
+
 def line_fact(base: Mapping[str, Any], line: Any) -> dict[str, Any]:
     fact = dict(base)
     fact.update({"line.sku": line.sku, "line.category": line.category,

@@ -169,7 +169,7 @@ def test_a_week_long_monthly_campaign_with_eligibility_runs(retail):
     import copy
 
     from engine.program import Program
-    from tests.conftest import make_request
+    from tests.conftest import check_trace, make_request
 
     data = copy.deepcopy(dict(retail.data))
     data["campaigns"] = [{
@@ -184,4 +184,4 @@ def test_a_week_long_monthly_campaign_with_eligibility_runs(retail):
         result = evaluate(program, make_request([("home", "20.00")], at=f"{day}T12:00:00-05:00",
                                                 attributes=segments, explain=True))
         assert result["earn"]["by_rule"].get("campaigns.week", 0) == points, day
-        assert not [e for e in result["trace"] if e.get("engine_agrees") is False]
+        assert check_trace(program, result) >= 1

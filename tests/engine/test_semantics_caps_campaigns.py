@@ -161,8 +161,14 @@ def test_campaign_budget(variant, req, run, used, points):
                            state={"campaign_budget_used": {"double-points-weekend": used}}))
     assert res["earn"]["points"] == points
     if used >= 1000:
+        # the campaign's conditions hold (fired); the budget decision left it unapplied
         entry = next(e for e in res["trace"] if e["rule"] == "campaigns.double-points-weekend")
-        assert entry["fired"] is False and entry["reason"] == "budget exhausted"
+        assert entry["fired"] is True and entry["applied"] is False
+        assert entry["reason"] == "budget exhausted"
+        budget = next(e for e in res["trace"]
+                      if e["rule"] == "campaigns.double-points-weekend.budget")
+        assert budget["fired"] is True
+        assert budget["facts"] == {"program.campaign_budget_used.double-points-weekend": used}
 
 
 def test_budget_and_max_points_take_the_smaller(variant, req, run):
@@ -182,6 +188,10 @@ def test_limit_per_member(variant, req, run, used, points):
     if used >= 2:
         entry = next(e for e in res["trace"] if e["rule"] == "campaigns.double-points-weekend")
         assert entry["reason"] == f"usage limit reached ({used} of 2)"
+        assert entry["fired"] is True and entry["applied"] is False
+        limit = next(e for e in res["trace"]
+                     if e["rule"] == "campaigns.double-points-weekend.limit_per_member")
+        assert limit["fired"] is True
         assert res["usage"]["campaigns"] == []
     else:
         assert res["usage"]["campaigns"] == [{"id": "double-points-weekend", "uses": 1,

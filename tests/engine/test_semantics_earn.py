@@ -123,8 +123,10 @@ def test_fashion_week_leaves_other_categories_alone(retail, req, run):
 
 def test_fashion_week_trace_when_no_fashion_line(retail, req, run):
     res = run(retail, req(TV, at="2026-09-16T12:00:00-04:00", explain=True))
+    # the campaign runs (fired) but has no line to apply to
     entry = next(e for e in res["trace"] if e["rule"] == "campaigns.fashion-week")
-    assert entry["fired"] is False and "fashion" in entry["reason"]
+    assert entry["fired"] is True and entry["applied"] is False
+    assert "fashion" in entry["reason"]
 
 
 # ------------------------------------------------------------------ exclusions, shipping, amounts

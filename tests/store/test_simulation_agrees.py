@@ -166,3 +166,45 @@ def test_the_referral_campaign_is_the_first_running_one_in_both(db, tmp_path: Pa
                              "campaigns.spring-referrals.friend_bonus": 300,
                              "campaigns.standing-referrals": 600,
                              "campaigns.standing-referrals.friend_bonus": 250}
+
+
+PLATINUM_SATURDAY_REFERRALS = """\
+tiers:
+  window: calendar_year
+  levels:
+    - {id: bronze, qualification: {min_spend: "0.00", min_orders: 0}}
+    - {id: platinum, qualification: {min_spend: "100.00", min_orders: 1}}
+campaigns:
+  - {id: platinum-saturdays, type: referral, points: 900, friend_bonus: 400,
+     schedule: {days_of_week: [saturday]}, eligibility: {tiers: [platinum]}}
+"""
+
+
+def test_a_referral_campaign_pays_only_whom_its_conditions_name_in_both(db, tmp_path: Path) -> None:
+    """A referral campaign for platinum members on Saturdays: a bronze member referring
+    on a Tuesday (or a Saturday), and a platinum member on a Tuesday, earn the activity's
+    own 500 + 200; only the platinum member on a Saturday earns the campaign's 900 + 400
+    — in the store and in simulation alike (both ask the campaign's compiled rule)."""
+    publish_economy(db, extra=PLATINUM_SATURDAY_REFERRALS)
+    history = [order("P", "O-P", "100.00", "2026-03-02"),   # P qualifies for platinum
+               event("activity", "B", "2026-03-10", activity="referral", friend_id="F1"),
+               event("activity", "B", "2026-03-14", activity="referral", friend_id="F2"),
+               event("activity", "P", "2026-03-10", activity="referral", friend_id="F3"),
+               event("activity", "P", "2026-03-14", activity="referral", friend_id="F4")]
+    assert replay_in_store(db, history) == Counter()
+    with db.reading() as session:
+        paid = [(row.rule, row.points) for row in session.scalars(
+            select(LedgerEntryRow).where(LedgerEntryRow.program == "economy",
+                                         LedgerEntryRow.source_type == "activity")
+            .order_by(LedgerEntryRow.id)) if row.rule != "earning.activities.first_purchase"]
+    activity, campaign = "earning.activities.referral", "campaigns.platinum-saturdays"
+    assert paid == [(activity, 500), (f"{activity}.friend_bonus", 200)] * 3 + [
+        (campaign, 900), (f"{campaign}.friend_bonus", 400)]
+
+    path = tmp_path / "history.jsonl"
+    path.write_text("".join(json.dumps(e) + "\n" for e in history))
+    by_rule = run(load_program(economy_sources(extra=PLATINUM_SATURDAY_REFERRALS)),
+                  path).stats.by_rule
+    assert {rule: points for rule, points in by_rule.items() if "referral" in rule
+            or "saturdays" in rule} == {activity: 1500, f"{activity}.friend_bonus": 600,
+                                        campaign: 900, f"{campaign}.friend_bonus": 400}
