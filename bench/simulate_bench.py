@@ -6,6 +6,12 @@
 Prints, for each worker count, wall time, events per second and the peak RSS of the
 largest process (the parent or a worker), and checks that both runs give the same report.
 Target (DESIGN §7): 1,000,000 events over 50,000 members in <= 60 s on 2 cores, < 1 GiB.
+
+Each run also measures, in the same process just before and just after the simulation, a
+baseline that no code of this project takes part in: `json.loads` of every line of the
+history. The ratio of the simulation's CPU time per event (parent and workers) to that
+baseline is what to compare across machines, sessions and versions of the code; wall times
+on a shared machine are not.
 """
 
 from __future__ import annotations
@@ -25,19 +31,51 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
+def _cpu_seconds() -> float:
+    """User + system CPU of this process and of its finished children (the workers)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _read_baseline_us(history: str) -> float:
+    """CPU µs per line to `json.loads` every line of the history: the in-run baseline."""
+    start = time.process_time()
+    with open(history, encoding="utf-8") as lines:
+        count = sum(1 for line in lines if json.loads(line) is not None)
+    return (time.process_time() - start) * 1e6 / max(count, 1)
+
+
 def _run_one(history: str, workers: int) -> None:
-    """Child process: one simulation; prints JSON with wall time and peak RSS."""
+    """Child process: one simulation between two baseline reads; prints JSON with wall time,
+    CPU time, the baselines and peak RSS."""
     from engine.simulation.simulate import simulate
 
-    start = time.perf_counter()
+    before = _read_baseline_us(history)
+    cpu, start = _cpu_seconds(), time.perf_counter()
     doc = simulate(str(ROOT / "rulesets" / "retail"), history, workers=workers)
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
+    after = _read_baseline_us(history)
     rss_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     rss_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    print(json.dumps({"wall": wall, "rss_kib": max(rss_self, rss_children),
+    print(json.dumps({"wall": wall, "cpu": cpu, "baseline_us": [before, after],
+                      "rss_kib": max(rss_self, rss_children),
                       "events": doc["events"]["processed"] + doc["events"]["rejected"],
                       "digest": hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest(),
                       "books_balance": doc["totals"]["books_balance"]}))
+
+
+def _print_run(workers: int, r: dict) -> None:
+    events = r["events"]
+    cpu_us = r["cpu"] * 1e6 / events
+    baseline = sum(r["baseline_us"]) / 2
+    print(f"simulate --workers {workers}: {r['wall']:.1f} s, "
+          f"{events / r['wall']:,.0f} events/s, peak RSS "
+          f"{r['rss_kib'] / 1024:,.0f} MiB, books balance: {r['books_balance']}")
+    print(f"  per event: {r['wall'] * 1e6 / events:,.1f} µs wall, {cpu_us:,.1f} µs CPU; "
+          f"baseline json.loads per line {r['baseline_us'][0]:.2f} µs before, "
+          f"{r['baseline_us'][1]:.2f} µs after")
+    print(f"  ratio CPU per event / baseline (workers {workers}): {cpu_us / baseline:.1f}")
 
 
 def main() -> None:
@@ -64,17 +102,19 @@ def main() -> None:
             took = time.perf_counter() - start
             print(f"generate: {args.events:,} events, {args.members:,} members in {took:.1f} s "
                   f"({args.events / took:,.0f} events/s)")
-        digests = set()
+        runs = {}
         for workers in args.workers:
             out = subprocess.run([sys.executable, __file__, "--child", history, str(workers)],
                                  capture_output=True, text=True, check=True)
-            r = json.loads(out.stdout.strip().splitlines()[-1])
-            digests.add(r["digest"])
-            print(f"simulate --workers {workers}: {r['wall']:.1f} s, "
-                  f"{r['events'] / r['wall']:,.0f} events/s, peak RSS "
-                  f"{r['rss_kib'] / 1024:,.0f} MiB, books balance: {r['books_balance']}")
-        if len(args.workers) > 1:
-            print("reports identical across worker counts:", len(digests) == 1)
+            runs[workers] = json.loads(out.stdout.strip().splitlines()[-1])
+            _print_run(workers, runs[workers])
+        if len(runs) > 1:
+            first, *others = args.workers
+            for workers in others:
+                print(f"ratio wall {workers} workers / {first}: "
+                      f"{runs[workers]['wall'] / runs[first]['wall']:.2f}")
+            print("reports identical across worker counts:",
+                  len({r["digest"] for r in runs.values()}) == 1)
 
 
 if __name__ == "__main__":

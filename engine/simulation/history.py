@@ -16,7 +16,7 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
@@ -65,6 +65,22 @@ class InvalidEvent(ValueError):
     pass
 
 
+# One tzinfo object per UTC offset for every instant read: `fromisoformat` makes a new
+# offset object (and its timedelta, 72 bytes together) for each instant it parses, and the
+# simulator keeps an event's instant as long as the lots and order records it opened live.
+_ZONES: dict[timedelta | None, tzinfo] = {}
+
+
+def shared_zone(at: datetime) -> datetime:
+    """`at` unchanged (the same instant, offset and text), with the reader's one tzinfo
+    object for its offset."""
+    zone = at.tzinfo
+    if type(zone) is not timezone:
+        return at
+    shared = _ZONES.setdefault(at.utcoffset(), zone)
+    return at if shared is zone else at.replace(tzinfo=shared)
+
+
 def parse_instant(value: Any) -> datetime:
     if not isinstance(value, str):
         raise InvalidEvent("`at` must be an ISO 8601 string")
@@ -74,7 +90,7 @@ def parse_instant(value: Any) -> datetime:
         raise InvalidEvent(f"`at` is not an ISO 8601 instant: {value!r}") from None
     if at.tzinfo is None:
         raise InvalidEvent(f"`at` needs a UTC offset: {value!r}")
-    return at
+    return shared_zone(at)
 
 
 def money(value: Any, what: str) -> Decimal:
@@ -112,9 +128,14 @@ def _check_order(data: dict[str, Any], at: datetime) -> Any:
         raise InvalidEvent("`order.lines` must be a non-empty list")
     order.setdefault("placed_at", at.isoformat())
     try:
-        return order_parts(order, data.get("redeem"))
+        parsed, redeem = order_parts(order, data.get("redeem"))
     except RequestInvalid as exc:
         raise InvalidEvent(str(exc)) from None
+    placed = parsed.placed_at
+    # An order placed at its event's instant (as generated histories have it) keeps that
+    # one object: lots, order records and qualification entries all hold it.
+    same = placed == at and placed.utcoffset() == at.utcoffset()
+    return parsed._replace(placed_at=at if same else shared_zone(placed)), redeem
 
 
 def check_event(data: Any, line: int) -> Event:

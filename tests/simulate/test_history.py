@@ -109,3 +109,29 @@ def test_an_order_in_another_currency_is_a_rejected_event(tmp_path: Path) -> Non
     assert error["line"] == 3
     assert error["message"].startswith("$.order.currency: the order is in JPY, but program "
                                        "retail counts in USD")
+
+
+def test_instants_read_share_one_offset_object_and_keep_their_text(tmp_path: Path) -> None:
+    # The simulator keeps the instants it reads in lots and order records: one tzinfo object
+    # per UTC offset instead of a new one (and its timedelta) per instant.
+    elsewhere = dict(GOOD_ORDER["order"], id="O3", placed_at="2026-03-12T15:00:00+01:00")
+    path = _write(tmp_path, [
+        json.dumps(GOOD_ORDER),
+        json.dumps(dict(GOOD_ORDER, order=dict(GOOD_ORDER["order"], id="O2"),
+                        at="2026-03-11T09:30:00-04:00")),
+        json.dumps(dict(GOOD_ORDER, order=elsewhere, at="2026-03-12T10:00:00-04:00")),
+        json.dumps({"type": "enroll", "member_id": "M2", "at": "2026-01-05T10:00:00-05:00"}),
+    ])
+    first, second, third, enroll = read_events(path)
+    assert not isinstance(first, EventError) and not isinstance(second, EventError)
+    assert not isinstance(third, EventError) and not isinstance(enroll, EventError)
+    assert [e.at.isoformat() for e in (first, second, third, enroll)] == [
+        "2026-03-10T10:00:00-04:00", "2026-03-11T09:30:00-04:00", "2026-03-12T10:00:00-04:00",
+        "2026-01-05T10:00:00-05:00"]
+    assert first.at.tzinfo is second.at.tzinfo is third.at.tzinfo
+    assert enroll.at.tzinfo is not first.at.tzinfo
+    # An order placed at its event's instant holds that very object; one written with
+    # another offset (the same instant here) keeps its own offset and text.
+    assert first.parts[0].placed_at is first.at
+    placed = third.parts[0].placed_at
+    assert placed == third.at and placed.isoformat() == "2026-03-12T15:00:00+01:00"
