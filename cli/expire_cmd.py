@@ -1,4 +1,4 @@
-"""`loyalty expire`: the points expiry job (store/ledger/expiry.py) from the command line."""
+"""`loyalty expire`: the points expiry job (store/jobs/expiry.py) from the command line."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def expire(programs: tuple[str, ...], as_of: str | None, batch_size: int, quiet:
     """Write `expire` entries for points past their date and release timed-out checkout
     holds. Idempotent and resumable: run it again (e.g. after an interruption) and it
     writes only what is still due. Prints one JSON report per program."""
-    import store.ledger.expiry as expiry
+    import store.jobs.expiry as expiry
     from store.errors import StoreError
 
     at = _as_of(as_of)

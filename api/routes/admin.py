@@ -9,7 +9,7 @@ from pydantic import Field
 
 import store.clock as clock
 import store.external.accounts as external_accounts
-import store.ledger.expiry as expiry
+import store.jobs.expiry as expiry
 from api.deps import AdminKey, StoreDep
 from api.ids import Id, RowId
 from api.instants import Instant, refuse_future

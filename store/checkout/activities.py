@@ -19,12 +19,12 @@ from sqlalchemy.orm import Session
 
 import store.ledger.books as books
 import store.ledger.members as members
+import store.redemptions.rows as redemption_rows
 from engine.lifecycle import ActivityRefused, record_activity
 from engine.program import Program
-from store.checkout.orders import Outcome
 from store.db.database import Database
 from store.errors import Conflict, Unprocessable
-from store.hashing import request_hash
+from store.idempotency import Outcome, request_hash
 from store.registry.programs import ProgramCache
 from store.tables.core import ActivityEventRow
 from store.tables.operations import ReferralRow
@@ -91,12 +91,12 @@ def _record(session: Session, program: Program, request: dict[str, Any], at: dat
     except ActivityRefused as exc:
         kind = Conflict if exc.conflict else Unprocessable
         raise kind(exc.code, exc.message, pointer=exc.pointer) from None
-    books.save(session, program, member, book, step, records)
+    redemption_rows.save(session, program, member, book, step, records)
     friend = None
     if friend_row is not None and friend_book is not None and step.friend_step is not None:
         friend_records = books.OrderRecords(session, program.program, friend_row.id)
         lc.note(step.friend_step, friend_records)  # the friend's orders whose points expired
-        books.save(session, program, friend_row, friend_book, step.friend_step, friend_records)
+        redemption_rows.save(session, program, friend_row, friend_book, step.friend_step, friend_records)
         session.add(ReferralRow(program=program.program, friend_id=friend_row.member_id,
                                 referrer_id=member.member_id, event_id=ref, occurred_at=at,
                                 created_at=datetime.now(UTC)))

@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -31,17 +30,12 @@ from engine.lifecycle.records import order_json
 from engine.program import Program
 from store.db.database import Database
 from store.errors import Conflict
-from store.hashing import request_hash
+from store.idempotency import Outcome, request_hash
+from store.ledger.books import find_order
 from store.registry.programs import ProgramCache
 from store.tables.core import OrderRow
 
 ZERO = Decimal(0)
-
-
-@dataclass(frozen=True)
-class Outcome:
-    result: dict[str, Any]
-    created: bool
 
 
 @dataclass(frozen=True)
@@ -107,14 +101,6 @@ def quote(db: Database, cache: ProgramCache, program_id: str, request: dict[str,
     return result if why_not is None else external_accounts.quote_balance(result, why_not)
 
 
-_FIND_ORDER = select(OrderRow).where(OrderRow.program == bindparam("program"),
-                                     OrderRow.order_id == bindparam("order_id"))
-
-
-def find_order(session: Session, program_id: str, order_id: str) -> OrderRow | None:
-    return session.scalar(_FIND_ORDER, {"program": program_id, "order_id": order_id})
-
-
 def _replay(row: OrderRow, digest: str) -> Outcome:
     if row.request_hash != digest:
         raise Conflict("order_conflict",
@@ -161,7 +147,7 @@ def _commit(session: Session, program: Program, request: dict[str, Any], req: Es
     assert step.record is not None
     extra = _redemptions(session, program, book, order_id, at, step)
     awarded = sum(e.points for e in step.entries() if e.kind in ("earn", "bonus"))
-    books.save(session, program, member, book, step, records)
+    redemption_rows.save(session, program, member, book, step, records)
     result = {**step.result, "commit": {"order_id": order_id, "points_awarded": awarded,
                                         "balance": member.balance, "tier": member.tier,
                                         **extra}}

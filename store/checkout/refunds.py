@@ -23,11 +23,11 @@ from engine.lifecycle import MemberBook, RefundRefused, RefundStep, wanted_lines
 from engine.lifecycle import refund as core_refund
 from engine.lifecycle.records import OrderRecord, order_from
 from engine.program import Program
-from store.checkout.orders import Outcome, find_order
 from store.clock import now as clock_now
 from store.db.database import Database
 from store.errors import Conflict, NotFound, Unprocessable
-from store.hashing import request_hash
+from store.idempotency import Outcome, request_hash
+from store.ledger.books import find_order
 from store.registry.programs import ProgramCache
 from store.tables.core import MemberRow, OrderRow, RefundRow
 from store.tables.redemptions import RedemptionRow
@@ -109,7 +109,7 @@ def _refund(session: Session, program: Program, order: OrderRow, member: MemberR
     except RefundRefused as exc:
         raise Unprocessable(exc.code, exc.message, pointer=exc.pointer) from None
     _payments(session, record, step, request["refund_id"], at)
-    books.save(session, program, member, book, step, records)
+    redemption_rows.save(session, program, member, book, step, records)
     order.refunded_fraction = step.share
     order.qualifying_spend = (order.original_spend * (ONE - step.share)).quantize(
         Decimal("0.0001"))

@@ -7,7 +7,7 @@ The jobs (`default_jobs`):
   recorded while the webhook was not configured, and items whose dispatcher died
   (a worker killed between attempts), once its lease and backoff have passed. Failed items stay
   failed until someone asks for a retry (`POST …/fulfilment/dispatch?retry_failed=true`).
-- `expiry` — every `LOYALTY_EXPIRY_JOB_SECONDS` (3600 s): `store.ledger.expiry.run` over every
+- `expiry` — every `LOYALTY_EXPIRY_JOB_SECONDS` (3600 s): `store.jobs.expiry.run` over every
   published program as of now: lots past their date are expired and timed-out checkout
   holds are released (audited as `expire` by actor `jobs` when something changed).
 
@@ -47,7 +47,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import store.clock as clock
-import store.ledger.expiry as expiry
+import store.jobs.expiry as expiry
 import store.redemptions.fulfilment as fulfilment
 from store.db.database import Database
 from store.settings import Settings

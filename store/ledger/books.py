@@ -13,7 +13,7 @@ The core decides everything about points, tiers and usage; this module only pers
 * shared limits (`BudgetMove`, `StockMove`) on the campaign budget and reward stock rows,
   which the step's `Pool` read under their row locks;
 * order records (`orders.record`) the step touched, and the holds the step released
-  because their time ran out (store/redemptions/rows.py).
+  because their time ran out (recorded by store/redemptions/rows.py `save`).
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
 import store.clock as clock
-import store.redemptions.rows as redemption_rows
 from engine.lifecycle import Change, Entry, Lifecycle, MemberBook, OrderRecord, Step
 from engine.lifecycle.book import from_json, to_json
 from engine.lifecycle.changes import BudgetMove, StockMove
@@ -118,6 +117,10 @@ _ORDER = select(OrderRow).where(OrderRow.program == bindparam("program"),
                                 OrderRow.order_id == bindparam("order_id"))
 
 
+def find_order(session: Session, program_id: str, order_id: str) -> OrderRow | None:
+    return session.scalar(_ORDER, {"program": program_id, "order_id": order_id})
+
+
 class OrderRecords(Mapping[str, OrderRecord]):
     """A member's order records, loaded from `orders.record` when the core asks for one
     (to tell an order its points expired, or to refund it); `save` writes back every
@@ -183,16 +186,12 @@ def due_at(book: MemberBook) -> datetime | None:
 
 def save(session: Session, program: Program, row: MemberRow, book: MemberBook, step: Step,
          records: OrderRecords | None = None) -> list[int]:
-    """Persist one step: its changes, the holds whose time ran out, the records touched
-    and the book. Returns the new ledger rows' ids, in the order of `step.entries()`."""
+    """Persist one step: its changes, the records touched and the book. Returns the new
+    ledger rows' ids, in the order of `step.entries()`. The holds the step released
+    (`step.released`) are the caller's to record (store/redemptions/rows.py `save`)."""
     entries = step.entries()
     ids = write_changes(session, program, row, step.changes)
     _link_redemptions(session, entries, ids)
-    for record in step.released:  # what the caller did not take out: timed-out holds
-        at = record.hold_expires_at or book.last_at or datetime.now(UTC)
-        redemption_rows.released(session, program.program, record.id, record.status, at,
-                                 "hold timed out")
-    step.released.clear()
     step.changes.clear()
     step.noted = 0
     if records is not None:

@@ -36,11 +36,11 @@ from engine.lifecycle import cancel as cancel_redemption
 from engine.lifecycle import redeem as core_redeem
 from engine.lifecycle.records import redemption_from
 from engine.program import Program
-from store.checkout.orders import Outcome, find_order
 from store.clock import now as clock_now
 from store.db.database import Database
 from store.errors import Conflict, NotFound, StoreError, Unprocessable
-from store.hashing import request_hash
+from store.idempotency import Outcome, request_hash
+from store.ledger.books import find_order
 from store.registry.programs import ProgramCache
 from store.tables.core import MemberRow
 from store.tables.redemptions import RedemptionRow
@@ -182,7 +182,7 @@ def _record(session: Session, program: Program, member: MemberRow, request: dict
     row.request_hash = digest
     if external is not None:
         row.external_service, row.external_account = external[0], external[1]
-    books.save(session, program, member, book, step, records)
+    redemption_rows.save(session, program, member, book, step, records)
     redemption_rows.event(session, row, row.status, at, **(
         {"external": {"service": external[0], "account": external[1]}} if external else {}))
     if reward is not None and row.status == "completed":
@@ -284,7 +284,7 @@ def cancel(db: Database, cache: ProgramCache, program_id: str, redemption_id: st
         step = cancel_redemption(lc, book, redemption_from(row.record), at, records=records)
         mine = next(r for r in step.released if r.id == str(row.id))
         step.released.remove(mine)
-        books.save(session, program, member, book, step, records)
+        redemption_rows.save(session, program, member, book, step, records)
         redemption_rows.released(session, program_id, mine.id, mine.status, at,
                                  request.get("reason"))
         session.flush()

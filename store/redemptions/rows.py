@@ -18,13 +18,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import store.external.accounts as external_accounts
+import store.ledger.books as books
 import store.redemptions.fulfilment as fulfilment
 from engine.evaluation.redeem import money
-from engine.lifecycle import RedemptionRecord
+from engine.lifecycle import MemberBook, RedemptionRecord, Step
 from engine.lifecycle.records import redemption_json
 from engine.program import Program
 from store.db.types import money_text
-from store.hashing import request_hash
+from store.idempotency import request_hash
 from store.tables.core import LedgerEntryRow, LotAllocationRow, MemberRow
 from store.tables.redemptions import RedemptionEventRow, RedemptionRow
 
@@ -114,6 +115,16 @@ def released(session: Session, program: str, redemption_id: str, status: str,
     if row.kind == "reward":
         fulfilment.cancel(session, row)
     return row
+
+
+def save(session: Session, program: Program, member: MemberRow, book: MemberBook, step: Step,
+         records: books.OrderRecords | None = None) -> list[int]:
+    """`books.save`, and the holds the step released because their time ran out."""
+    for record in step.released:
+        at = record.hold_expires_at or book.last_at or datetime.now(UTC)
+        released(session, program.program, record.id, record.status, at, "hold timed out")
+    step.released.clear()
+    return books.save(session, program, member, book, step, records)
 
 
 def view(session: Session, row: RedemptionRow) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from engine.lifecycle import from_json
 from engine.lifecycle.records import order_from
 from store.checkout import orders
-from store.ledger import expiry
+from store.jobs import expiry
 from store.redemptions import redeem as redemptions
 from store.registry.programs import ProgramCache
 from store.tables.core import LedgerEntryRow, MemberRow, OrderRow

@@ -19,7 +19,8 @@ from engine.lifecycle import from_json
 from store.checkout import activities, orders, refunds
 from store.db.database import Database
 from store.errors import Conflict, StoreError, Unprocessable
-from store.ledger import expiry, members
+from store.jobs import expiry
+from store.ledger import members
 from store.redemptions import automatic as auto_redemption
 from store.redemptions import redeem as redemptions
 from store.registry.programs import ProgramCache

@@ -18,7 +18,8 @@ from cli.main import cli
 from engine.lifecycle import from_json
 from store.checkout import orders
 from store.errors import StoreError
-from store.ledger import books, expiry
+from store.jobs import expiry
+from store.ledger import books
 from store.redemptions import redeem as redemptions
 from store.registry.programs import ProgramCache
 from store.tables.core import AuditRow, LedgerEntryRow, MemberRow

@@ -54,7 +54,7 @@ from engine.lifecycle import MemberBook, from_json
 from store.checkout import orders, refunds
 from store.db.database import Database
 from store.errors import Conflict, StoreError
-from store.ledger import expiry
+from store.jobs import expiry
 from store.redemptions import automatic as auto_redemption
 from store.redemptions import redeem as redemptions
 from store.registry import versions as registry

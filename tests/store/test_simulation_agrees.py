@@ -22,7 +22,7 @@ from engine.simulation.simulate import run
 from store.checkout import activities, orders, refunds
 from store.db.database import Database
 from store.errors import StoreError
-from store.ledger import expiry
+from store.jobs import expiry
 from store.redemptions import redeem as redemptions
 from store.registry.programs import ProgramCache
 from store.tables.core import LedgerEntryRow, MemberRow

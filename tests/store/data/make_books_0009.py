@@ -25,18 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import MetaData, select
+from store.migrate import upgrade
+from store.programs import ProgramCache
 
 from engine import load_program
-from store import clock
-from store.checkout import activities, orders, refunds
-from store.db.database import Database, open_database
-from store.db.migrate import upgrade
+from store import activities, auto_redemption, clock, expiry, orders, redemptions, refunds, registry
+from store.db import Database, open_database
 from store.errors import StoreError
-from store.ledger import expiry
-from store.redemptions import automatic as auto_redemption
-from store.redemptions import redeem as redemptions
-from store.registry import versions as registry
-from store.registry.programs import ProgramCache
 from tests.store.helpers import ServerClock
 
 OUT = Path(__file__).with_name("books_0009.json")

@@ -26,6 +26,7 @@ from sqlalchemy import select
 
 import store.clock as clock
 import store.ledger.books as books
+import store.redemptions.rows as redemption_rows
 from store.db.database import Database
 from store.registry.programs import ProgramCache
 from store.tables.core import MemberRow
@@ -68,7 +69,7 @@ def _expire_member(db: Database, cache: ProgramCache, program: str, pk: int,
         lc.note(step, records)
         report.points_expired -= sum(e.points for e in step.entries() if e.kind == "expire")
         report.holds_released += len(step.released)
-        books.save(session, compiled, member, book, step, records)
+        redemption_rows.save(session, compiled, member, book, step, records)
 
 
 def expire(db: Database, program: str, as_of: datetime, batch_size: int = 200,
