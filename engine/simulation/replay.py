@@ -147,10 +147,9 @@ class Replay:
             self.activity(other, "referral", f"{ev.line}:referral", ev.at, mem)
 
     def on_activity(self, mem: Member, ev: Event) -> None:
-        friend = None
-        if ev.data.get("friend_id"):
-            fid = ev.data["friend_id"]
-            friend = self.members.get(fid) or self.new_member(fid, {}, None, ev.at)
+        friend, fid = None, ev.data.get("friend_id")
+        if fid:  # a friend not seen before is enrolled by a referral that is paid
+            friend = self.members.get(fid) or Member(self.lc.new_book(fid, ev.at), [])
         self.activity(mem, ev.data["activity"], f"{ev.line}:activity", ev.at, friend)
 
     def activity(self, mem: Member, name: str, ref: str, at: datetime,
@@ -165,6 +164,9 @@ class Replay:
             return
         self.apply(mem, step, at)
         if friend is not None and step.friend_step is not None:
+            if friend.book.member_id not in self.members:
+                self.members[friend.book.member_id] = friend
+                self.tally.member(friend.book, at)
             self.apply(friend, step.friend_step, at)
         self.stats.activities[name] += 1
 
