@@ -220,6 +220,18 @@ class RefundIn(Strict):
     lines: list[RefundLineIn] | None = Field(None, min_length=1, max_length=contract.MAX_LINES,
                                              description="omit for a full refund; "
                                              "an empty list is refused")
+    amount: Money | None = Field(None, description="refund this merchandise amount instead "
+                                 "of lines (more than 0; beyond what is left of the order, "
+                                 "the rest); points are reversed in proportion")
+
+    @field_validator("amount")
+    @classmethod
+    def _amount(cls, amount: Decimal | None, info: ValidationInfo) -> Decimal | None:
+        if amount is not None and amount <= 0:
+            raise ValueError("must be more than 0 (omit it to refund the whole order)")
+        if amount is not None and info.data.get("lines") is not None:
+            raise ValueError('give "lines" or "amount", not both')
+        return amount
 
 
 Activity = Literal["account_creation", "first_purchase", "product_review", "referral",
@@ -234,6 +246,18 @@ class ActivityIn(Strict):
     friend_id: Id | None = Field(None, description="referral: the referred friend")
     attributes: Attributes | None = None
     ruleset_version: Version | None = None
+
+
+class EnrolmentIn(Strict):
+    event_id: Id = Field(description="idempotency: a retry with the same id and body "
+                         "returns the first answer")
+    member_id: Id
+    enrolled_at: Instant
+    attributes: Attributes | None = None
+    tier: Name | None = Field(None, description="the tier the member starts in (default: "
+                              "the lowest); held as a tier at enrolment is held")
+    referred_by: Id | None = Field(None, description="the member who referred this one: "
+                                   "they earn the referral, this member the friend bonus")
 
 
 class PublishIn(Strict):

@@ -6,6 +6,7 @@ from cli.db_cmd import db
 from cli.evaluate_cmd import evaluate, explain
 from cli.expire_cmd import expire
 from cli.generate_cmd import generate
+from cli.import_cmd import import_history
 from cli.jobs_cmd import jobs
 from cli.keys_cmd import keys
 from cli.redeem_cmd import redemptions_group
@@ -31,7 +32,7 @@ cli.add_command(test)
 cli.add_command(generate)
 cli.add_command(simulate)
 for _command in (db, keys, publish, activate, diff, rulesets_group, serve, expire, jobs,
-                 redemptions_group):
+                 redemptions_group, import_history):
     cli.add_command(_command)
 
 

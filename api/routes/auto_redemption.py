@@ -10,6 +10,7 @@ from pydantic import Field
 import store.redemptions.automatic as auto_redemption
 import store.registry.keys as keys
 from api.deps import ApiKeyDep, StoreDep, require
+from api.instants import Instant, refuse_future
 from api.render import Json
 from api.routes.checkout import ProgramPath
 from api.routes.members import MemberPath
@@ -35,12 +36,15 @@ class AutoRedemptionIn(Strict):
     frequency: FrequencyIn | None = Field(None, description="limit (default and maximum: the "
                                           "ruleset's)")
     enabled: bool = Field(True, description="false pauses it")
+    as_of: Instant | None = Field(None, description="when the settings are made (default: "
+                                  "now); a member new to the program starts then")
 
 
 @router.put("/members/{member_id}/auto-redemption",
             summary="Opt in to (or change) automatic redemption")
 def put_auto_redemption(program: ProgramPath, member_id: MemberPath, body: AutoRedemptionIn,
                         services: StoreDep, key: RedeemKey) -> Json:
+    refuse_future(body, services.settings.max_future_skew_seconds)
     services.limiter.check_member(program, member_id, "write")
     return Json(auto_redemption.configure(services.db, services.cache, program, member_id,
                                           body.model_dump(mode="json", exclude_none=True)))

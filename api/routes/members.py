@@ -1,4 +1,4 @@
-"""Member views: summary, ledger, catalog."""
+"""Members: enrolment, and the member views (summary, ledger, catalog)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
+import store.checkout.enrolments as enrolments
 import store.clock as clock
 import store.ledger.accounts as accounts
-from api.deps import ApiKeyDep, CatalogKey, StoreDep
+from api.deps import ApiKeyDep, CatalogKey, CommitKey, StoreDep
 from api.ids import Id, RowId
-from api.instants import Instant
-from api.render import Json
+from api.instants import Instant, refuse_future
+from api.render import Json, created_or_replayed
 from api.routes.checkout import ProgramPath
+from api.schemas import EnrolmentIn
 
 router = APIRouter(prefix="/v1/programs/{program}", tags=["members"])
 MemberPath = Annotated[Id, Path(description="member id")]
@@ -23,6 +25,16 @@ AsOf = Annotated[Instant | None, Query(description="instant to answer for (defau
 
 def _as_of(value: datetime | None) -> datetime:
     return clock.now() if value is None else value
+
+
+@router.post("/members", status_code=201,
+             summary="Enrol a member (attributes, starting tier, referrer); idempotent on event_id")
+def enrol(program: ProgramPath, body: EnrolmentIn, services: StoreDep, key: CommitKey) -> Json:
+    refuse_future(body, services.settings.max_future_skew_seconds)
+    services.limiter.check_member(program, body.member_id, "write")
+    outcome = enrolments.enrol_member(services.db, services.cache, program,
+                                      body.model_dump(mode="json", exclude_none=True))
+    return created_or_replayed(outcome.result, outcome.created)
 
 
 @router.get("/members/{member_id}", summary="Tier, balance, expiring points, tier progress")

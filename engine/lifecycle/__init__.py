@@ -13,7 +13,13 @@ memory and adds steps up. Nothing about points is decided anywhere else.
     step = commit_order(lc, book, request, pool, new_id)
 """
 
-from engine.lifecycle.activities import ActivityRefused, ActivityStep, record_activity
+from engine.lifecycle.activities import (
+    ActivityRefused,
+    ActivityStep,
+    UnknownTier,
+    enrol,
+    record_activity,
+)
 from engine.lifecycle.book import MemberBook, from_json, to_json
 from engine.lifecycle.changes import (
     BudgetMove,
@@ -34,6 +40,7 @@ __all__ = [
     "ActivityRefused", "ActivityStep", "Ask", "BudgetMove", "CashbackMove", "Change", "Draw",
     "Entry", "Lifecycle", "MemberBook", "NoPool", "OrderRecord", "OrderStep", "Pool",
     "RedeemStep", "RedemptionRecord", "RefundRefused", "RefundStep", "Step", "StockMove",
-    "TierChange", "cancel", "commit_order", "configure_automatic", "from_json",
+    "TierChange", "UnknownTier", "cancel", "commit_order", "configure_automatic", "enrol",
+    "from_json",
     "record_activity", "redeem", "refund", "to_json", "wanted_lines",
 ]

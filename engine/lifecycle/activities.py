@@ -1,5 +1,5 @@
-"""Activity bonuses outside orders: account creation, reviews, social shares, birthdays
-and referrals, each limited per period as the ruleset says.
+"""Enrolment, and activity bonuses outside orders: account creation, reviews, social
+shares, birthdays and referrals, each limited per period as the ruleset says.
 
 A referral pays the referrer the activity's points and the referred friend the friend
 bonus; a `referral` campaign replaces both while its compiled conditions hold for the
@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import engine.calendar as calendar
 import engine.lifecycle.policies as policies
@@ -41,6 +42,31 @@ class ActivityStep(Step):
     rule: str = ""
     friend_points: int = 0
     friend_step: Step | None = None
+
+
+class UnknownTier(ValueError):
+    """An enrolment names a tier the program does not have."""
+
+
+def enrol(lc: Lifecycle, book: MemberBook | None, member_id: str, at: datetime,
+          attributes: Mapping[str, Any] | None = None, tier: str | None = None,
+          ) -> tuple[MemberBook, Step]:
+    """A member's enrolment at `at`, with their attributes and a starting tier: a new
+    book, or — for a member known before (someone's referred friend) — the attributes
+    added to their book and the tier granted from `at`. The account-creation bonus and
+    a referral at enrolment are activities of their own (`record_activity`)."""
+    if tier is not None and (lc.tiers is None or tier not in lc.tiers.ids):
+        known = ", ".join(lc.tiers.ids) if lc.tiers else "none"
+        raise UnknownTier(f"unknown tier {tier!r} (the program's tiers: {known})")
+    step = Step()
+    if book is None:
+        return lc.new_book(member_id, at, dict(attributes or {}), tier), step
+    book.attributes.update(attributes or {})
+    if tier is not None and lc.tiers is not None:
+        lc.advance(book, at, step)
+        lc.tiers.grant(book, at, tier)
+        lc.tier_settled(book, at, "enroll", step)
+    return book, step
 
 
 def _check(lc: Lifecycle, book: MemberBook, name: str, at: datetime) -> None:

@@ -8,7 +8,12 @@ events in memory. What makes it realistic enough to price a ruleset change:
 - volume follows the calendar: weekends and Fridays are busier, November and December
   peak, January is quiet (all in the program's local time);
 - about 5 % of orders are refunded (a third of those partially), members write reviews,
-  share, refer friends, and redeem points when their (estimated) balance allows.
+  share, refer friends, and redeem points when their (estimated) balance allows;
+- with `lifecycle=True` (`loyalty generate --lifecycle`), every event type the history
+  format has: some members start in a higher tier or are referred at enrolment, orders
+  pay with points (a checkout hold the order captures), some redemptions are checkout
+  holds whose order never comes (they time out), and members cancel redemptions. Without
+  it the stream is what it always was, byte for byte.
 Only `random.Random(seed)` is used, never the clock or hash order: the same arguments give
 the same bytes.
 """
@@ -45,6 +50,9 @@ PROFILES: dict[str, dict[str, tuple[float, float, float]]] = {
 REWARDS = {"retail": ("REWARD-001", "REWARD-002", "REWARD-101")}
 # Programs that offer automatic redemption: some members opt in during the history.
 AUTOMATIC = frozenset({"card-rewards"})
+# --lifecycle: the tier some members start in, and the least points a redemption takes.
+TIER_AT_ENROL = {"retail": "silver", "card-rewards": "preferred", "b2b-portal": "silver"}
+MIN_POINTS = {"retail": 500, "card-rewards": 2500}
 TIMEZONES = {"retail": "America/New_York", "card-rewards": "America/New_York",
              "b2b-portal": "America/New_York"}
 WEEKDAY_FACTOR = (1.0, 0.95, 1.0, 1.0, 1.1, 1.35, 1.25)
@@ -66,11 +74,12 @@ class _Member:
     last_order: tuple[str, float, int] | None = None  # (id, net amount, day)
     refunded: set[str] = field(default_factory=set)
     opted_in: bool = False
+    last_redemption: str | None = None  # --lifecycle: the id a cancel may name
 
 
 class _Generator:
     def __init__(self, members: int, events: int, seed: int, start: date, end: date,
-                 program: str) -> None:
+                 program: str, lifecycle: bool = False) -> None:
         if end < start:
             raise ValueError("--end is before --start")
         self.rng = random.Random(seed)
@@ -86,6 +95,9 @@ class _Generator:
         self.members = self._members(min(members, events))
         self.cum_weight = _cumulative([m.weight for m in self.members])
         self.order_seq = 0
+        self.lifecycle = lifecycle
+        self.redemption_seq = 0
+        self.min_points = MIN_POINTS.get(program, 500)
 
     def _members(self, count: int) -> list[_Member]:
         rng, out = self.rng, []
@@ -127,7 +139,7 @@ class _Generator:
             offset = _offset(day, self.tz)
             lines = []
             for m in by_day[d]:
-                lines.append((self._seconds(), self._enroll(m)))
+                lines.append((self._seconds(), self._enroll(m, enrolled)))
             for _ in range(count):
                 member = self.members[self._pick(enrolled)]
                 lines.append((self._seconds(), self._event(member, day, d, enrolled)))
@@ -146,12 +158,18 @@ class _Generator:
         r = self.rng.random() * self.cum_weight[enrolled - 1]
         return min(bisect_right(self.cum_weight, r, 0, enrolled), enrolled - 1)
 
-    def _enroll(self, m: _Member) -> str:
+    def _enroll(self, m: _Member, before: int) -> str:
         segs = ", ".join(f'"{s}"' for s in m.segments)
         enrolled = (self.start + timedelta(days=m.enroll_day)).isoformat()
+        extra = ""
+        if self.lifecycle:  # `before`: members enrolled on earlier days (possible referrers)
+            if self.rng.random() < 0.12:
+                extra += f', "tier": "{TIER_AT_ENROL.get(self.program, "silver")}"'
+            if before and self.rng.random() < 0.15:
+                extra += f', "referred_by": "{self.members[self.rng.randrange(before)].id}"'
         return (f'{{"type": "enroll", "member_id": "{m.id}", "at": "@AT@", "attributes": '
                 f'{{"segments": [{segs}], "birthday": "{m.birthday}", '
-                f'"enrolled_at": "{enrolled}"}}}}\n')
+                f'"enrolled_at": "{enrolled}"}}{extra}}}\n')
 
     def _event(self, m: _Member, day: date, d: int, enrolled: int) -> str:
         roll = self.rng.random()
@@ -173,7 +191,17 @@ class _Generator:
             return self._redemption(m)
         if roll < 0.17 and self.automatic and not m.opted_in:
             return self._opt_in(m)
+        if self.lifecycle and roll < 0.21 and m.last_redemption:
+            return self._cancel(m)
+        if self.lifecycle and roll < 0.27 and m.balance_estimate >= 1500:
+            return self._redemption(m)
         return self._order(m, d)
+
+    def _cancel(self, m: _Member) -> str:
+        rid, m.last_redemption = m.last_redemption, None
+        m.balance_estimate += 500
+        return (f'{{"type": "cancel", "member_id": "{m.id}", "at": "@AT@", '
+                f'"redemption_id": "{rid}"}}\n')
 
     def _opt_in(self, m: _Member) -> str:
         """Automatic redemption at the program's defaults (card programs offer it)."""
@@ -206,10 +234,18 @@ class _Generator:
             m.balance_estimate -= 800
             return (f'{{"type": "redemption", "member_id": "{m.id}", "at": "@AT@", '
                     f'"reward_id": "{reward}"}}\n')
-        points = max(500, int(m.balance_estimate * self.rng.uniform(0.3, 0.7)) // 100 * 100)
+        least = self.min_points if self.lifecycle else 500
+        points = max(least, int(m.balance_estimate * self.rng.uniform(0.3, 0.7)) // 100 * 100)
         m.balance_estimate -= points
+        extra = ""
+        if self.lifecycle:  # named, so a cancel can name it; some are holds never captured
+            self.redemption_seq += 1
+            m.last_redemption = f"R{self.redemption_seq:07d}"
+            extra = f', "id": "{m.last_redemption}"'
+            if self.rng.random() < 0.3:
+                extra += f', "order_id": "H{self.redemption_seq:07d}"'
         return (f'{{"type": "redemption", "member_id": "{m.id}", "at": "@AT@", '
-                f'"points": {points}}}\n')
+                f'"points": {points}{extra}}}\n')
 
     def _order(self, m: _Member, d: int) -> str:
         rng = self.rng
@@ -238,7 +274,17 @@ class _Generator:
         m.last_order = (order_id, net, d)
         return (f'{{"type": "order", "member_id": "{m.id}", "at": "@AT@", "order": '
                 f'{{"id": "{order_id}", "placed_at": "@AT@", "channel": "{channel}", '
-                f'"shipping": "{shipping}", "lines": [{", ".join(parts)}]}}}}\n')
+                f'"shipping": "{shipping}", "lines": [{", ".join(parts)}]}}'
+                f'{self._pay_with_points(m, net)}}}\n')
+
+    def _pay_with_points(self, m: _Member, net: float) -> str:
+        """--lifecycle: some orders of members with points pay partly with them."""
+        if not self.lifecycle or m.balance_estimate < 2 * self.min_points \
+                or self.rng.random() >= 0.2:
+            return ""
+        points = max(self.min_points, int(min(m.balance_estimate * 0.3, net * 40)) // 100 * 100)
+        m.balance_estimate -= points
+        return f', "redeem": {{"points": {points}}}'
 
 
 def _cumulative(weights: list[float], normalize: bool = False) -> list[float]:
@@ -274,8 +320,10 @@ def _clock(seconds: int) -> str:
 
 
 def generate(out: TextIO, *, members: int, events: int, seed: int, start: date, end: date,
-             program: str = "retail") -> int:
-    """Write a synthetic JSON Lines history to `out`; return the number of events."""
+             program: str = "retail", lifecycle: bool = False) -> int:
+    """Write a synthetic JSON Lines history to `out`; return the number of events.
+    `lifecycle`: every event type (tiers and referrals at enrolment, orders paying with
+    points, checkout holds, cancels), not only the default mix."""
     if members < 1 or events < 1:
         raise ValueError("--members and --events must be positive")
-    return _Generator(members, events, seed, start, end, program).write(out)
+    return _Generator(members, events, seed, start, end, program, lifecycle).write(out)

@@ -24,7 +24,8 @@ from typing import Any, TextIO
 import engine.evaluation.contract as contract
 from engine.evaluation.request import RequestInvalid, member_problems, order_parts
 
-EVENT_TYPES = ("enroll", "order", "refund", "activity", "redemption", "auto_redemption")
+EVENT_TYPES = ("enroll", "order", "refund", "activity", "redemption", "cancel",
+               "auto_redemption")
 PERIODS = frozenset({"day", "week", "month", "quarter", "year", "lifetime"})
 ACTIVITIES = frozenset({"account_creation", "first_purchase", "product_review", "referral",
                         "social_share", "birthday"})
@@ -33,7 +34,9 @@ _ALLOWED = {
     "order": {"type", "member_id", "at", "order", "redeem"},
     "refund": {"type", "member_id", "at", "order_id", "amount"},
     "activity": {"type", "member_id", "at", "activity", "friend_id"},
-    "redemption": {"type", "member_id", "at", "points", "reward_id", "quantity", "order_total"},
+    "redemption": {"type", "member_id", "at", "id", "points", "reward_id", "quantity",
+                   "order_id", "order_total"},
+    "cancel": {"type", "member_id", "at", "redemption_id"},
     "auto_redemption": {"type", "member_id", "at", "threshold", "unit", "method", "frequency",
                         "enabled"},
 }
@@ -155,14 +158,16 @@ def check_event(data: Any, line: int) -> Event:
         parts = _check_order(data, at)
     elif kind == "refund":
         _string(data, "order_id", check=contract.identifier)
-        if "amount" in data:
-            money(data["amount"], "amount")
+        if "amount" in data and money(data["amount"], "amount") <= 0:
+            raise InvalidEvent("amount: must be more than 0 (omit it to refund the whole order)")
     elif kind == "activity":
         if data.get("activity") not in ACTIVITIES:
             raise InvalidEvent(f"unknown activity {data.get('activity')!r}")
         _string(data, "friend_id", required=False, check=contract.identifier)
     elif kind == "redemption":
         _check_redemption(data)
+    elif kind == "cancel":
+        _string(data, "redemption_id", check=contract.identifier)
     elif kind == "auto_redemption":
         _check_auto_redemption(data)
     elif kind == "enroll":
@@ -181,6 +186,8 @@ def _check_redemption(data: dict[str, Any]) -> None:
         _positive_int(data["quantity"], "quantity", contract.REDEEM_QUANTITY_LIMIT)
     if "order_total" in data:
         money(data["order_total"], "order_total")
+    for key in ("id", "order_id"):
+        _string(data, key, required=False, check=contract.identifier)
 
 
 def _check_auto_redemption(data: dict[str, Any]) -> None:

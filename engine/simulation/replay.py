@@ -32,9 +32,11 @@ from engine.lifecycle import (
     RedemptionRecord,
     RefundRefused,
     Step,
+    UnknownTier,
     cancel,
     commit_order,
     configure_automatic,
+    enrol,
     record_activity,
     redeem,
     refund,
@@ -122,25 +124,21 @@ class Replay:
     # ---------------------------------------------------------------- events
     def enroll(self, ev: Event, known: Member | None) -> None:
         """A member's first event of their own (they may be known already as someone's
-        referred friend: then their book gets the attributes now)."""
+        referred friend: then their book gets the attributes and the tier now)."""
         data = ev.data
-        tier = data.get("tier")
-        if tier is not None and tier not in self.tier_ids:
-            raise Reject(f"unknown tier {tier!r}")
-        attributes = dict(data.get("attributes") or {})
+        try:
+            book, step = enrol(self.lc, known.book if known else None, ev.member_id, ev.at,
+                               data.get("attributes"), data.get("tier"))
+        except UnknownTier as exc:
+            raise Reject(str(exc)) from None
         if known is None:
-            mem = self.new_member(ev.member_id, attributes, tier, ev.at)
+            mem = self.members[ev.member_id] = Member(book, [])
+            self.tally.member(book, ev.at)
         else:
             mem = known
-            mem.book.attributes.update(attributes)
-            mem.attribute_errors = member_problems({"id": ev.member_id,
-                                                    "attributes": mem.book.attributes})
-            if tier is not None and self.lc.tiers is not None:
-                self.apply(mem, self.lc.advance(mem.book, ev.at), ev.at)
-                self.lc.tiers.grant(mem.book, ev.at, tier)
-                step = Step()
-                self.lc.tier_settled(mem.book, ev.at, "enroll", step)
-                self.apply(mem, step, ev.at)
+            self.apply(mem, step, ev.at)
+        mem.attribute_errors = member_problems({"id": ev.member_id,
+                                                "attributes": mem.book.attributes})
         mem.enrolled = True
         self.activity(mem, "account_creation", f"{ev.line}:enroll", ev.at, None)
         referrer = data.get("referred_by")
@@ -149,10 +147,9 @@ class Replay:
             self.activity(other, "referral", f"{ev.line}:referral", ev.at, mem)
 
     def on_activity(self, mem: Member, ev: Event) -> None:
-        friend = None
-        if ev.data.get("friend_id"):
-            fid = ev.data["friend_id"]
-            friend = self.members.get(fid) or self.new_member(fid, {}, None, ev.at)
+        friend, fid = None, ev.data.get("friend_id")
+        if fid:  # a friend not seen before is enrolled by a referral that is paid
+            friend = self.members.get(fid) or Member(self.lc.new_book(fid, ev.at), [])
         self.activity(mem, ev.data["activity"], f"{ev.line}:activity", ev.at, friend)
 
     def activity(self, mem: Member, name: str, ref: str, at: datetime,
@@ -167,6 +164,9 @@ class Replay:
             return
         self.apply(mem, step, at)
         if friend is not None and step.friend_step is not None:
+            if friend.book.member_id not in self.members:
+                self.members[friend.book.member_id] = friend
+                self.tally.member(friend.book, at)
             self.apply(friend, step.friend_step, at)
         self.stats.activities[name] += 1
 

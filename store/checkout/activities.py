@@ -61,7 +61,7 @@ def record(db: Database, cache: ProgramCache, program_id: str, request: dict[str
         return _replay(prior, digest)
 
 
-def _referrer_of(session: Session, program_id: str) -> Callable[[str], str | None]:
+def referrer_of(session: Session, program_id: str) -> Callable[[str], str | None]:
     def referrer_of(member_id: str) -> str | None:
         return session.scalar(select(ReferralRow.referrer_id).where(
             ReferralRow.program == program_id, ReferralRow.friend_id == member_id))
@@ -87,7 +87,7 @@ def _record(session: Session, program: Program, request: dict[str, Any], at: dat
     records = books.OrderRecords(session, program.program, member.id)
     try:
         step = record_activity(lc, book, name, ref, at, friend_book,
-                               _referrer_of(session, program.program), records=records)
+                               referrer_of(session, program.program), records=records)
     except ActivityRefused as exc:
         kind = Conflict if exc.conflict else Unprocessable
         raise kind(exc.code, exc.message, pointer=exc.pointer) from None

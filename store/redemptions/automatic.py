@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+import store.clock as clock
 import store.ledger.books as books
 import store.ledger.members as members
 from engine.evaluation.redeem import AutoSettingsInvalid, auto_settings
@@ -56,10 +57,12 @@ def _view(row: AutoRedemptionRow, member_id: str) -> dict[str, Any]:
 
 def configure(db: Database, cache: ProgramCache, program_id: str, member_id: str,
               request: dict[str, Any]) -> dict[str, Any]:
-    """Create or replace a member's settings (the member is enrolled if new)."""
+    """Create or replace a member's settings (the member is enrolled if new, at `as_of`:
+    the request's instant, default now)."""
     now = datetime.now(UTC)
+    at = datetime.fromisoformat(request["as_of"]) if request.get("as_of") else clock.now()
     with db.writing() as session:
-        program = cache.resolve(session, program_id, now)
+        program = cache.resolve(session, program_id, at)
         settings = validate(program, request)
         member = members.lock_or_create(session, program_id, member_id, None)
         row = session.scalar(select(AutoRedemptionRow).where(
@@ -68,7 +71,7 @@ def configure(db: Database, cache: ProgramCache, program_id: str, member_id: str
             row = AutoRedemptionRow(program=program_id, member_pk=member.id, created_at=now)
             session.add(row)
         lc = books.lifecycle(program)
-        book = books.book_of(lc, member, now)
+        book = books.book_of(lc, member, at)
         configure_automatic(lc, book, settings)
         books.store_book(member, book)
         frequency = settings["frequency"]

@@ -1,5 +1,6 @@
 """Table models of the points lifecycle beyond redemptions themselves: members'
-automatic redemption settings (and, with fulfilment, the delivery of rewards).
+automatic redemption settings, the delivery of rewards, external points transfers,
+referrals, enrolments, and how far `loyalty import` got with a history.
 
 Same declarative base as `store/tables/core.py`; `store.tables.redemptions` imports this module
 so one metadata holds every table."""
@@ -7,8 +8,18 @@ so one metadata holds every table."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from store.db.types import UTCDateTime
@@ -126,4 +137,57 @@ class ReferralRow(Base):
     referrer_id: Mapped[str] = mapped_column(String(128))
     event_id: Mapped[str] = mapped_column(String(128))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class EnrolmentRow(Base):
+    """A member's enrolment (`POST …/members`): when they joined, with what attributes
+    and tier, and the answer (account-creation bonus, referral), replayed to a retry with
+    the same `event_id`. A member is enrolled once."""
+
+    __tablename__ = "enrolments"
+    __table_args__ = (UniqueConstraint("program", "event_id", name="uq_enrolment_event"),
+                      UniqueConstraint("member_pk", name="uq_enrolment_member"))
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    program: Mapped[str] = mapped_column(String(64))
+    event_id: Mapped[str] = mapped_column(String(128))
+    member_pk: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    result: Mapped[dict[str, Any]] = mapped_column(JSON)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ImportRow(Base):
+    """How far `loyalty import` got with a history under one key prefix: the lines done
+    (`line`) and the SHA-256 of those lines (`digest`), so a re-run resumes after them
+    and refuses a file whose imported part has changed."""
+
+    __tablename__ = "imports"
+    __table_args__ = (UniqueConstraint("program", "key_prefix", name="uq_import_prefix"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    program: Mapped[str] = mapped_column(String(64))
+    key_prefix: Mapped[str] = mapped_column(String(64))
+    line: Mapped[int] = mapped_column(Integer, default=0)
+    digest: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class ImportRefusalRow(Base):
+    """What the service refused of an imported line (`part`: the event, or the hold or
+    bonus that came with it): `outcome` declined (a redemption or an activity the rules
+    refuse, counted as the simulator counts it) or rejected (the event could not be
+    applied). Kept so that a re-run never tries the line again at a later state."""
+
+    __tablename__ = "import_refusals"
+    __table_args__ = (UniqueConstraint("import_pk", "line", "part", name="uq_import_refusal"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    import_pk: Mapped[int] = mapped_column(ForeignKey("imports.id"))
+    line: Mapped[int] = mapped_column(Integer)
+    part: Mapped[str] = mapped_column(String(32))
+    outcome: Mapped[str] = mapped_column(String(16))  # declined rejected
+    codes: Mapped[list[str]] = mapped_column(JSON)
+    message: Mapped[str] = mapped_column(String(1000))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

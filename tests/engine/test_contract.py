@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from api.schemas import EvaluationIn
+from api.schemas import EvaluationIn, RefundIn
 from engine.evaluation import contract
 from engine.evaluation.request import RequestInvalid, parse
 from engine.simulation.history import InvalidEvent, check_event
@@ -312,6 +312,34 @@ def test_event_orders_follow_the_request_contract(doc: dict[str, Any]) -> None:
     if engine_ok and isinstance(order, dict) and "placed_at" in order:
         assert not _engine_says({"member": {"id": "M-1"}, "order": order,
                                  **({"redeem": event["redeem"]} if "redeem" in event else {})})
+
+
+refund_amounts = st.one_of(
+    amounts(signed=True), amounts(limit=10**10), st.sampled_from(
+        ["0", "0.00", "0.0001", ".5", "5.", "1e2", "1,5", " 1", "-0", "00.10", "", "NaN"]),
+    st.text(max_size=6), st.booleans(), st.integers(-5, 10**10),
+    st.lists(st.integers(), max_size=1))
+
+
+@SETTINGS
+@given(amount=refund_amounts)
+def test_refund_amounts_follow_one_contract(amount: Any) -> None:
+    """A refund's `amount` — in a history's refund event and in the API's refund body —
+    is money more than 0: the event schema, the history reader and the API agree."""
+    event = json.loads(json.dumps({"type": "refund", "member_id": "M-1", "order_id": "O-1",
+                                   "at": "2026-11-17T14:30:00-05:00", "amount": amount}))
+    schema_ok = not _schema_says("event", event)
+    try:
+        check_event(event, 1)
+        reader_ok = True
+    except InvalidEvent:
+        reader_ok = False
+    try:
+        RefundIn.model_validate({"refund_id": "R-1", "amount": event["amount"]})
+        api_ok = True
+    except ValidationError:
+        api_ok = False
+    assert schema_ok == reader_ok == api_ok, (schema_ok, reader_ok, api_ok, event)
 
 
 def _suite_request(case: dict[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,137 @@
+"""Enrolments: a member joins the program at an instant, with their attributes and
+optionally a starting tier and the member who referred them; idempotent on `event_id`.
+
+The lifecycle core starts the member's book (`engine.lifecycle.enrol`: a new book, or —
+for a member known already as someone's referred friend — the attributes added and the
+tier granted from then), then pays the account-creation bonus and the referrer's
+referral as activities (`record_activity`). A refused bonus or referral does not undo
+the enrolment: the answer says why it was refused, as the simulator counts it. The
+history format's `enroll` event is this call (`loyalty import`)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+import store.ledger.books as books
+import store.ledger.members as members
+from engine.lifecycle import ActivityRefused, MemberBook, UnknownTier, enrol, record_activity
+from engine.program import Program
+from store.checkout.activities import referrer_of
+from store.db.database import Database
+from store.errors import Conflict, Unprocessable
+from store.idempotency import Outcome, request_hash
+from store.registry.programs import ProgramCache
+from store.tables.core import MemberRow
+from store.tables.operations import EnrolmentRow, ReferralRow
+
+
+def _find(session: Session, program_id: str, event_id: str) -> EnrolmentRow | None:
+    return session.scalar(select(EnrolmentRow).where(
+        EnrolmentRow.program == program_id, EnrolmentRow.event_id == event_id))
+
+
+def _replay(row: EnrolmentRow, digest: str) -> Outcome:
+    if row.request_hash != digest:
+        raise Conflict("enrolment_conflict", f"enrolment {row.event_id!r} was already "
+                       "recorded with a different body", pointer="/event_id")
+    return Outcome(row.result, created=False)
+
+
+def enrol_member(db: Database, cache: ProgramCache, program_id: str,
+                 request: dict[str, Any]) -> Outcome:
+    digest = request_hash(request)
+    at = datetime.fromisoformat(request["enrolled_at"])
+    try:
+        with db.writing() as session:
+            prior = _find(session, program_id, request["event_id"])
+            if prior is not None:
+                return _replay(prior, digest)
+            program = cache.resolve(session, program_id, at)
+            return _enrol(session, program, request, at, digest)
+    except IntegrityError:
+        with db.reading() as session:
+            prior = _find(session, program_id, request["event_id"])
+        if prior is None:
+            raise
+        return _replay(prior, digest)
+
+
+def _refusal(exc: ActivityRefused) -> dict[str, Any]:
+    return {"refused": {"code": exc.code, "message": exc.message}}
+
+
+def _enrol(session: Session, program: Program, request: dict[str, Any], at: datetime,
+           digest: str) -> Outcome:
+    member_id, referrer_id = request["member_id"], request.get("referred_by")
+    ids = sorted({member_id, referrer_id or member_id})
+    rows = {mid: members.lock_or_create(session, program.program, mid, None) for mid in ids}
+    member = rows[member_id]
+    if session.scalar(select(EnrolmentRow.id).where(EnrolmentRow.member_pk == member.id)):
+        raise Conflict("already_enrolled", f"member {member_id!r} is enrolled already",
+                       pointer="/member_id")
+    lc = books.lifecycle(program)
+    records = books.OrderRecords(session, program.program, member.id)
+    try:
+        book, step = enrol(lc, books.book_of(lc, member, at) if member.book else None,
+                           member_id, at, request.get("attributes"), request.get("tier"))
+    except UnknownTier as exc:
+        raise Unprocessable("unknown_tier", str(exc), pointer="/tier") from None
+    books.save(session, program, member, book, step, records)
+    event_id = request["event_id"]
+    bonus = _account_creation(session, program, member, book, event_id, at, records)
+    referral = None
+    if referrer_id is not None:
+        referral = _referral(session, program, rows[referrer_id], member, book, event_id, at)
+    result = {"event_id": event_id, "member_id": member_id, "enrolled_at": at.isoformat(),
+              "tier": book.tier, "balance": book.balance, "account_creation": bonus,
+              "referral": referral, "ruleset_version": program.version}
+    session.add(EnrolmentRow(program=program.program, event_id=event_id, member_pk=member.id,
+                             request_hash=digest, result=result, occurred_at=at,
+                             created_at=datetime.now(UTC)))
+    session.flush()
+    return Outcome(result, created=True)
+
+
+def _account_creation(session: Session, program: Program, member: MemberRow,
+                      book: MemberBook, event_id: str, at: datetime,
+                      records: books.OrderRecords) -> dict[str, Any]:
+    lc = books.lifecycle(program)
+    try:
+        step = record_activity(lc, book, "account_creation", event_id, at, records=records)
+    except ActivityRefused as exc:
+        return _refusal(exc)
+    books.save(session, program, member, book, step, records)
+    return {"points": step.points, "rule": step.rule}
+
+
+def _referral(session: Session, program: Program, referrer: MemberRow, member: MemberRow,
+              book: MemberBook, event_id: str, at: datetime) -> dict[str, Any]:
+    """The referrer's referral of the new member. A referrer not seen before starts a
+    book at `at` even when the referral is refused (as in the simulator)."""
+    lc = books.lifecycle(program)
+    ref = f"{event_id}:referral"
+    theirs = books.book_of(lc, referrer, at)
+    records = books.OrderRecords(session, program.program, referrer.id)
+    out: dict[str, Any] = {"referrer_id": referrer.member_id}
+    try:
+        step = record_activity(lc, theirs, "referral", ref, at, book,
+                               referrer_of(session, program.program), records=records)
+    except ActivityRefused as exc:
+        if referrer.book is None:
+            books.store_book(referrer, theirs)
+        return {**out, **_refusal(exc)}
+    books.save(session, program, referrer, theirs, step, records)
+    if step.friend_step is not None:
+        mine = books.OrderRecords(session, program.program, member.id)
+        lc.note(step.friend_step, mine)
+        books.save(session, program, member, book, step.friend_step, mine)
+    session.add(ReferralRow(program=program.program, friend_id=member.member_id,
+                            referrer_id=referrer.member_id, event_id=ref, occurred_at=at,
+                            created_at=datetime.now(UTC)))
+    return {**out, "points": step.points, "friend_points": step.friend_points,
+            "rule": step.rule}

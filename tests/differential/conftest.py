@@ -1,0 +1,1 @@
+from tests.store.db_support import database_url, migrated_db  # noqa: F401

@@ -1,0 +1,56 @@
+"""The importer's event loop (store/imports/events.py) over HTTP: each event becomes the
+API call a client would make, against a real `loyalty serve`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from store.imports.events import Refusal
+
+
+class HttpTransport:
+    def __init__(self, client: httpx.Client, program: str) -> None:
+        self.client, self.base = client, f"/v1/programs/{program}"
+        self.ids: dict[str, str] = {}  # redemption idempotency key → the service's id
+
+    def _send(self, path: str, body: dict[str, Any], method: str = "POST",
+              ) -> tuple[bool, dict[str, Any]]:
+        r = self.client.request(method, f"{self.base}{path}", json=body)
+        if r.status_code in (200, 201):
+            return r.status_code == 201 or method == "PUT", r.json()
+        assert 400 <= r.status_code < 500 and r.status_code != 429, (r.status_code, r.text)
+        problem = r.json()
+        reasons = [e["code"] for e in problem.get("errors") or () if "rule" in e] or None
+        raise Refusal(problem["code"], problem.get("detail", ""), reasons)
+
+    def enrol(self, body: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+        return self._send("/members", body)
+
+    def commit(self, body: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+        return self._send("/orders", body)
+
+    def refund(self, order_id: str, body: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+        return self._send(f"/orders/{order_id}/refunds", body)
+
+    def activity(self, body: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+        return self._send("/activities", body)
+
+    def redeem(self, body: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+        created, answer = self._send("/redemptions", body)
+        self.ids[body["idempotency_key"]] = str(answer["id"])
+        return created, answer
+
+    def cancel(self, redemption_id: str, body: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+        created, answer = self._send(f"/redemptions/{redemption_id}/cancel", body)
+        if not created:  # released when its time ran out (one run: never a retry here)
+            raise Refusal("redemption_released", f"redemption {redemption_id} was released")
+        return created, answer
+
+    def auto_redemption(self, member_id: str,
+                        body: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+        return self._send(f"/members/{member_id}/auto-redemption", body, method="PUT")
+
+    def redemption_id(self, key: str) -> str | None:
+        return self.ids.get(key)

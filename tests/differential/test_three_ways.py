@@ -1,0 +1,259 @@
+"""One history, three ways: over HTTP against a real `loyalty serve`, by `loyalty import`,
+and by `loyalty simulate --member-states` — member by member, they end in the same place.
+
+For each shipped program with an internal ledger (retail, card-rewards) a generated
+history with every event type (`loyalty generate --lifecycle`: enrolments with tiers and
+referrers, orders, orders paying with points, refunds after redemptions, holds that time
+out, cancels, automatic redemption, four years so that points expire and tiers fall) is
+sent to a real server (each event the API call a client would make), loaded by the
+import command into another database, and simulated. Compared: every member's tier,
+tier_since, balance, debt, orders, lots with their expiry and what is left, cap spend and
+campaign uses (the service: the member summary at the history's last instant; the
+simulator: its member-states file), the ledger's totals against the report's, and what
+was declined or rejected, line by line. b2b-portal is left out: its balances live in an
+external points API (tests/api/test_external_accounts.py), which the simulator does not
+model — it keeps an internal book for every program.
+
+Runs on SQLite, and on PostgreSQL with CI=true (scratch databases). The hypothesis test
+(import against simulation on small histories) runs 20 fixed examples;
+`DIFF_EXAMPLES=500` searches that many random ones.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from collections import Counter
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import func, select
+
+import store.imports.importer as importer
+import store.ledger.accounts as accounts
+from cli.main import cli
+from engine.program import load_program
+from engine.simulation.generate import generate
+from engine.simulation.simulate import simulate
+from store.db.database import Database, open_database
+from store.imports.events import EventLoop
+from store.registry.programs import ProgramCache
+from store.tables.core import LedgerEntryRow, MemberRow
+from tests.api.server import running_server
+from tests.differential.http_transport import HttpTransport
+from tests.store.db_support import REPO, scratch_database, wipe
+
+RULESETS = REPO / "rulesets"
+KEYS = ("tier", "tier_since", "balance", "debt", "orders_count", "lots", "cap_spend",
+        "campaign_uses")
+SEEDS = {"retail": 3, "card-rewards": 4}
+
+
+def write_history(path: Path, program: str, seed: int, members: int = 25, events: int = 350,
+                  start: date = date(2022, 1, 1), end: date = date(2025, 12, 31)) -> Path:
+    out = io.StringIO()
+    generate(out, members=members, events=events, seed=seed, start=start, end=end,
+             program=program, lifecycle=True)
+    path.write_text(out.getvalue())
+    return path
+
+
+def invoke(*args: str) -> str:
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def publish(url: str, program: str) -> None:
+    """The shipped version, in effect from before every history here."""
+    invoke("publish", str(RULESETS / program), "--database-url", url)
+    invoke("activate", program, "1", "--at", "2021-01-01T00:00:00Z", "--database-url", url)
+
+
+def history_end(path: Path) -> datetime:
+    return max(datetime.fromisoformat(json.loads(line)["at"]) for line in path.open())
+
+
+# ---------------------------------------------------------------- the three ways
+
+def simulated(program: str, history: Path, tmp: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    states = tmp / "states.jsonl"
+    doc = json.loads(invoke("simulate", "-r", str(RULESETS / program), "--history",
+                            str(history), "--member-states", str(states), "-o", "json"))
+    members = {m["member_id"]: m for m in map(json.loads, states.open())}
+    return doc, members
+
+
+def imported(url: str, program: str, history: Path) -> dict[str, Any]:
+    publish(url, program)
+    return json.loads(invoke("import", "--history", str(history), "--program", program,
+                             "--database-url", url, "--quiet", "-o", "json"))
+
+
+def over_http(url: str, program: str, history: Path, tmp: Path) -> dict[str, Any]:
+    """Every event as its API call; the expiry job to the end; the members' summaries."""
+    from engine.simulation.history import Event, read_events
+
+    publish(url, program)
+    end = history_end(history)
+    rejected, declined = [], Counter()
+    # No background jobs: the expiry job would bring the books to today, past the
+    # history's end, and a summary never goes back in time.
+    quiet = {"LOYALTY_RATE_LIMITS_ENABLED": "false", "LOYALTY_JOBS_ENABLED": "false"}
+    with running_server(url, tmp, workers=1, settings=quiet) as server, \
+            httpx.Client(base_url=server.url, timeout=30,
+                         headers={"Authorization": f"Bearer {server.key}"}) as client:
+        loop = EventLoop(HttpTransport(client, program))
+        for item in read_events(history):
+            assert isinstance(item, Event), item
+            result = loop.handle(item)
+            if result.status == "rejected":
+                rejected.append(result.line)
+            for part in result.refusals:
+                declined.update(part.keys(item.type, item.data.get("activity")))
+        r = client.post(f"/v1/programs/{program}/admin/expire", json={"as_of": end.isoformat()},
+                        headers={"Authorization": f"Bearer {server.admin_key}"})
+        assert r.status_code == 200, r.text
+        members = {}
+        for member_id in member_ids(url, program):
+            r = client.get(f"/v1/programs/{program}/members/{member_id}",
+                           params={"as_of": end.isoformat()})
+            assert r.status_code == 200, r.text
+            members[member_id] = {k: r.json()[k] for k in KEYS}
+    return {"rejected": rejected, "declined": declined, "members": members}
+
+
+# ---------------------------------------------------------------- reading a store
+
+def member_ids(url: str, program: str) -> list[str]:
+    db = open_database(url)
+    try:
+        with db.reading() as session:
+            return sorted(session.scalars(select(MemberRow.member_id).where(
+                MemberRow.program == program)))
+    finally:
+        db.dispose()
+
+
+def summaries(db: Database, program: str, end: datetime) -> dict[str, dict[str, Any]]:
+    cache = ProgramCache()
+    with db.reading() as session:
+        ids = sorted(session.scalars(select(MemberRow.member_id).where(
+            MemberRow.program == program)))
+    return {m: {k: v for k, v in accounts.summary(db, cache, program, m, end).items()
+                if k in KEYS} for m in ids}
+
+
+def ledger_totals(db: Database, program: str) -> dict[str, int]:
+    with db.reading() as session:
+        def total(*where: Any) -> int:
+            return int(session.scalar(select(func.sum(LedgerEntryRow.points)).where(
+                LedgerEntryRow.program == program, *where)) or 0)
+
+        reverse = LedgerEntryRow.kind == "reverse"
+        refund = LedgerEntryRow.source_type == "refund"
+        return {
+            "points_issued": total(LedgerEntryRow.kind.in_(("earn", "bonus", "adjust")),
+                                   LedgerEntryRow.points > 0),
+            "points_reversed": -total(reverse, refund),
+            "points_redeemed": -total(LedgerEntryRow.kind == "redeem")
+            - total(reverse, LedgerEntryRow.source_type != "refund"),
+            "points_expired": -total(LedgerEntryRow.kind == "expire"),
+        }
+
+
+def sim_totals(doc: dict[str, Any]) -> dict[str, int]:
+    return {k: doc["totals"][k] for k in ("points_issued", "points_reversed",
+                                          "points_redeemed", "points_expired")}
+
+
+def sim_refusals(doc: dict[str, Any]) -> Counter:
+    out = Counter({k: v for k, v in doc["redemptions"].items() if k.startswith("declined:")})
+    out.update({k: v for k, v in doc["activities"].items() if ":" in k})
+    return out
+
+
+def differences(expected: dict[str, dict[str, Any]], got: dict[str, dict[str, Any]]
+                ) -> list[str]:
+    """Readable, per member and key (an empty list when they agree)."""
+    out = [f"{m}: only in the simulation" for m in sorted(expected.keys() - got.keys())]
+    out += [f"{m}: only in the service" for m in sorted(got.keys() - expected.keys())]
+    for m in sorted(expected.keys() & got.keys()):
+        out += [f"{m}.{k}: simulated {expected[m][k]!r}, service {got[m][k]!r}"
+                for k in KEYS if expected[m][k] != got[m][k]]
+    return out
+
+
+def states_of(members: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {m: {k: state[k] for k in KEYS} for m, state in members.items()}
+
+
+# ---------------------------------------------------------------- the tests
+
+@pytest.mark.parametrize("program", ["retail", "card-rewards"])
+def test_http_import_and_simulation_agree(program: str, tmp_path: Path) -> None:
+    history = write_history(tmp_path / "history.jsonl", program, SEEDS[program])
+    end = history_end(history)
+    doc, sim_members = simulated(program, history, tmp_path)
+    expected = states_of(sim_members)
+    assert doc["totals"]["points_expired"] > 0 and doc["totals"]["downgrades"] > 0
+    assert doc["events"]["by_type"].get("cancel") and doc["totals"]["points_reversed"] > 0
+    sim_rejected = [e["line"] for e in doc["events"]["errors"]]
+
+    with scratch_database(tmp_path, "import.db") as url:
+        report = imported(url, program, history)
+        db = open_database(url)
+        try:
+            assert differences(expected, summaries(db, program, end)) == []
+            assert ledger_totals(db, program) == sim_totals(doc)
+        finally:
+            db.dispose()
+    assert [r["line"] for r in report["rejected"]] == sim_rejected
+    assert Counter(report["declined"]) == sim_refusals(doc)
+
+    with scratch_database(tmp_path, "http.db") as url:
+        http = over_http(url, program, history, tmp_path)
+        assert differences(expected, http["members"]) == []
+        db = open_database(url)
+        try:
+            assert ledger_totals(db, program) == sim_totals(doc)
+        finally:
+            db.dispose()
+    assert http["rejected"] == sim_rejected
+    assert http["declined"] == sim_refusals(doc)
+
+
+PROGRAMS = {name: load_program(RULESETS / name) for name in ("retail", "card-rewards")}
+
+
+@settings(max_examples=int(os.environ.get("DIFF_EXAMPLES", "20")), deadline=None, derandomize=not os.environ.get("DIFF_EXAMPLES"), database=None,
+          suppress_health_check=list(HealthCheck))
+@given(program=st.sampled_from(sorted(PROGRAMS)), seed=st.integers(0, 10_000),
+       members=st.integers(2, 6), events=st.integers(10, 150),
+       start=st.dates(date(2022, 1, 1), date(2024, 6, 30)), days=st.integers(30, 1200))
+def test_import_and_simulation_agree_on_small_histories(
+        migrated_db: Database, tmp_path_factory: pytest.TempPathFactory, program: str,
+        seed: int, members: int, events: int, start: date, days: int) -> None:
+    from datetime import timedelta
+
+    wipe(migrated_db)
+    tmp = tmp_path_factory.mktemp("small")
+    history = write_history(tmp / "h.jsonl", program, seed, members, events, start,
+                            start + timedelta(days=days))
+    end = history_end(history)
+    part_doc = simulate(PROGRAMS[program], history, member_states=tmp / "states.jsonl")
+    expected = states_of({m["member_id"]: m for m in map(json.loads,
+                                                         (tmp / "states.jsonl").open())})
+    publish(migrated_db.url, program)
+    report = importer.run(migrated_db, program, history)
+    assert differences(expected, summaries(migrated_db, program, end)) == []
+    assert ledger_totals(migrated_db, program) == sim_totals(part_doc)
+    assert [n for n, _ in report.rejected] == [e["line"] for e in part_doc["events"]["errors"]]
+    assert Counter(report.declined) == sim_refusals(part_doc)
