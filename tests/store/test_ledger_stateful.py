@@ -462,6 +462,7 @@ def ledger_machine(db: Database, program: Program, automatic: bool,
                 event("cancelling a captured hold: refused")
                 assert balance(db, program.id, r.member) == before
                 return
+            timed_out = [o for o in self.due_holds(r.member, at) if o is not r]
             done = redemptions.cancel(db, self.cache, program.id, rid, {"cancelled_at": at.isoformat()})
             if r.status in ("released", "cancelled"):  # the points came back already
                 assert not done.created and done.result["status"] == r.status
@@ -471,15 +472,15 @@ def ledger_machine(db: Database, program: Program, automatic: bool,
             r.status = "released" if r.status == "held" else "cancelled"
             assert done.result["status"] == r.status
             event(f"cancelled: {r.kind} redemption, {r.status}")
+            for o in timed_out:  # a cancel brings the member to its instant, as every step
+                o.status = "released"
+                event("hold timed out: released by a cancel")
             self.swept(r.member, at)
             if not exact:
                 event("cancel: lots past their date")
-            timed_out = any(o is not r and o.member == r.member and o.status == "held"
-                            and o.hold_expires_at is not None and o.hold_expires_at <= at
-                            for o in self.model.values())  # released by the same step
-            if exact and not timed_out:
+            if exact:
                 assert done.result["balance"] == before + r.points \
-                    - owed(db, program.id, r.member, mark)
+                    + sum(o.points for o in timed_out) - owed(db, program.id, r.member, mark)
 
         @rule(redemption=redeemed)
         def cancel(self, redemption: str) -> None:
