@@ -20,13 +20,13 @@ from sqlalchemy.orm import Session
 import store.ledger.books as books
 import store.ledger.members as members
 import store.redemptions.rows as redemption_rows
-from engine.lifecycle import ActivityRefused, record_activity
+from engine.lifecycle import ActivityRefused, MemberBook, Step, record_activity
 from engine.program import Program
 from store.db.database import Database
 from store.errors import Conflict, Unprocessable
 from store.idempotency import Outcome, request_hash
 from store.registry.programs import ProgramCache
-from store.tables.core import ActivityEventRow
+from store.tables.core import ActivityEventRow, MemberRow
 from store.tables.operations import ReferralRow
 
 
@@ -68,6 +68,19 @@ def referrer_of(session: Session, program_id: str) -> Callable[[str], str | None
     return referrer_of
 
 
+def save_referral(session: Session, program: Program, referrer: MemberRow, friend: MemberRow,
+                  book: MemberBook, step: Step, event_id: str, at: datetime) -> None:
+    """A paid referral's side of the friend: their step (the orders whose points expired
+    meanwhile told so) and who referred them (one row per friend: two referrals of one
+    friend racing each other cannot both land)."""
+    records = books.OrderRecords(session, program.program, friend.id)
+    books.lifecycle(program).note(step, records)
+    redemption_rows.save(session, program, friend, book, step, records)
+    session.add(ReferralRow(program=program.program, friend_id=friend.member_id,
+                            referrer_id=referrer.member_id, event_id=event_id, occurred_at=at,
+                            created_at=datetime.now(UTC)))
+
+
 def _record(session: Session, program: Program, request: dict[str, Any], at: datetime,
             digest: str) -> Outcome:
     name, member_id = request["activity"], request["member_id"]
@@ -94,12 +107,8 @@ def _record(session: Session, program: Program, request: dict[str, Any], at: dat
     redemption_rows.save(session, program, member, book, step, records)
     friend = None
     if friend_row is not None and friend_book is not None and step.friend_step is not None:
-        friend_records = books.OrderRecords(session, program.program, friend_row.id)
-        lc.note(step.friend_step, friend_records)  # the friend's orders whose points expired
-        redemption_rows.save(session, program, friend_row, friend_book, step.friend_step, friend_records)
-        session.add(ReferralRow(program=program.program, friend_id=friend_row.member_id,
-                                referrer_id=member.member_id, event_id=ref, occurred_at=at,
-                                created_at=datetime.now(UTC)))
+        save_referral(session, program, member, friend_row, friend_book, step.friend_step,
+                      ref, at)
         friend = {"member_id": friend_row.member_id, "points": step.friend_points,
                   "balance": friend_row.balance}
     result = {"event_id": ref, "activity": name, "member_id": member.member_id,

@@ -19,15 +19,16 @@ from sqlalchemy.orm import Session
 
 import store.ledger.books as books
 import store.ledger.members as members
+import store.redemptions.rows as redemption_rows
 from engine.lifecycle import ActivityRefused, MemberBook, UnknownTier, enrol, record_activity
 from engine.program import Program
-from store.checkout.activities import referrer_of
+from store.checkout.activities import referrer_of, save_referral
 from store.db.database import Database
 from store.errors import Conflict, Unprocessable
 from store.idempotency import Outcome, request_hash
 from store.registry.programs import ProgramCache
 from store.tables.core import MemberRow
-from store.tables.operations import EnrolmentRow, ReferralRow
+from store.tables.operations import EnrolmentRow
 
 
 def _find(session: Session, program_id: str, event_id: str) -> EnrolmentRow | None:
@@ -81,7 +82,7 @@ def _enrol(session: Session, program: Program, request: dict[str, Any], at: date
                            member_id, at, request.get("attributes"), request.get("tier"))
     except UnknownTier as exc:
         raise Unprocessable("unknown_tier", str(exc), pointer="/tier") from None
-    books.save(session, program, member, book, step, records)
+    redemption_rows.save(session, program, member, book, step, records)
     event_id = request["event_id"]
     bonus = _account_creation(session, program, member, book, event_id, at, records)
     referral = None
@@ -105,7 +106,7 @@ def _account_creation(session: Session, program: Program, member: MemberRow,
         step = record_activity(lc, book, "account_creation", event_id, at, records=records)
     except ActivityRefused as exc:
         return _refusal(exc)
-    books.save(session, program, member, book, step, records)
+    redemption_rows.save(session, program, member, book, step, records)
     return {"points": step.points, "rule": step.rule}
 
 
@@ -125,13 +126,8 @@ def _referral(session: Session, program: Program, referrer: MemberRow, member: M
         if referrer.book is None:
             books.store_book(referrer, theirs)
         return {**out, **_refusal(exc)}
-    books.save(session, program, referrer, theirs, step, records)
-    if step.friend_step is not None:
-        mine = books.OrderRecords(session, program.program, member.id)
-        lc.note(step.friend_step, mine)
-        books.save(session, program, member, book, step.friend_step, mine)
-    session.add(ReferralRow(program=program.program, friend_id=member.member_id,
-                            referrer_id=referrer.member_id, event_id=ref, occurred_at=at,
-                            created_at=datetime.now(UTC)))
+    redemption_rows.save(session, program, referrer, theirs, step, records)
+    assert step.friend_step is not None, "a paid referral pays the friend too"
+    save_referral(session, program, referrer, member, book, step.friend_step, ref, at)
     return {**out, "points": step.points, "friend_points": step.friend_points,
             "rule": step.rule}

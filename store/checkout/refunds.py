@@ -32,7 +32,7 @@ from store.registry.programs import ProgramCache
 from store.tables.core import MemberRow, OrderRow, RefundRow
 from store.tables.redemptions import RedemptionRow
 
-ZERO, ONE = Decimal(0), Decimal(1)
+ONE = Decimal(1)
 
 
 def refund(db: Database, cache: ProgramCache, program_id: str, order_id: str,

@@ -189,6 +189,7 @@ def save(session: Session, program: Program, row: MemberRow, book: MemberBook, s
     """Persist one step: its changes, the records touched and the book. Returns the new
     ledger rows' ids, in the order of `step.entries()`. The holds the step released
     (`step.released`) are the caller's to record (store/redemptions/rows.py `save`)."""
+    assert not step.released, "holds released by the step: store/redemptions/rows.py save"
     entries = step.entries()
     ids = write_changes(session, program, row, step.changes)
     _link_redemptions(session, entries, ids)
