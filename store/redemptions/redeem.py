@@ -166,7 +166,8 @@ def _record(session: Session, program: Program, member: MemberRow, request: dict
     book = books.book_of(lc, member, at)
     records = books.OrderRecords(session, program.program, member.id)
     rid = redemption_rows.placeholder(session, program, member, at)
-    step = core_redeem(lc, book, _ask(request), at, books.StorePool(session, program, lock=True),
+    ask = _ask(request)
+    step = core_redeem(lc, book, ask, at, books.StorePool(session, program, lock=True),
                        rid, external_balance=external[2] if external else None,
                        records=records)
     if not step.assessed["eligible"]:
@@ -177,8 +178,7 @@ def _record(session: Session, program: Program, member: MemberRow, request: dict
         if step.record.reward_id and program.model.redemption else None
     redemption_rows.fill(row, step.record, Decimal(step.assessed["value"]),
                          reward.valid_days if reward else None)
-    row.order_total, row.idempotency_key = _ask(request).order_total, \
-        request.get("idempotency_key")
+    row.order_total, row.idempotency_key = ask.order_total, request.get("idempotency_key")
     row.request_hash = digest
     if external is not None:
         row.external_service, row.external_account = external[0], external[1]
