@@ -60,6 +60,7 @@ class LineResult:
     """One line's points, by rule, and the multipliers that made them."""
 
     __slots__ = (
+        "awarded",
         "category",
         "eligible",
         "exact",
@@ -81,6 +82,7 @@ class LineResult:
         self.seasonal_amount = ZERO  # spend that earned the seasonal multiplier
         self.rates: LineRates | None = None
         self.exact: Decimal | None = None  # total points, once the parts are final
+        self.awarded = 0  # the line's points, rounded (its share of the order's total)
 
     @property
     def points(self) -> Decimal:

@@ -5,14 +5,13 @@ The rule engine decides which campaigns, rotations and custom rules apply and wh
 campaigns are used up (on one order fact, and one fact per line for rules that mention
 `line.*`), which tiers the qualifying totals meet and which challenge goals are reached
 (engine/rules/questions.py); each decision goes into `record` as it is taken, for explain.
-The arithmetic is plain Decimal in engine/evaluation/earn.py; the result is a JSON-ready
-dict. Deterministic: time comes
-from `order.placed_at` (or `as_of`), never the clock.
+The arithmetic is plain Decimal in engine/evaluation/earn.py; its parts are typed
+(engine/evaluation/outcome.py) and put together by engine/evaluation/result.py.
+Deterministic: time comes from `order.placed_at` (or `as_of`), never the clock.
 """
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
@@ -30,8 +29,8 @@ from engine.evaluation.earn import (
     round_points,
     truncate,
 )
+from engine.evaluation.outcome import Bonus, Earn, TierAdvance, Upgrade
 from engine.evaluation.record import Record
-from engine.evaluation.redeem import money
 from engine.evaluation.request import Order, Request, RequestInvalid
 from engine.evaluation.state import MemberState
 from engine.program import Program
@@ -43,9 +42,8 @@ __all__ = ["Evaluation", "check_currency"]
 
 class Evaluation:
     def __init__(self, program: Program, req: Request, state: MemberState,
-                 summary: bool = False, explain: bool = False):
+                 explain: bool = False):
         self.program, self.req, self.state = program, req, state
-        self.summary = summary
         self.record = Record(explain)  # every decision the rule engine takes, in order
         self.model = program.model
         check_currency(program, req.order)
@@ -63,7 +61,6 @@ class Evaluation:
         self.fired = program.compiled.order.decide(self.fact)
         self.record.add("order", program.compiled.order, self.fact, self.fired)
         self.skipped: dict[str, str] = {}  # rule id → why a matching rule was not applied
-        self.effects: list[dict[str, Any]] = []
         self.index = program.index
         self._active: dict[tuple[str, ...], list[Any]] = {}
         self.fired_all: frozenset[str] = self.fired  # order and line decisions together
@@ -166,106 +163,47 @@ class Evaluation:
             limits.append(c.budget_points - self.state.campaign_budget_used.get(c.id, 0))
         return None if not limits else max(0, min(limits))
 
-    def bonuses(self, order: Order) -> list[dict[str, Any]]:
+    def bonuses(self) -> list[Bonus]:
         out = []
         for c in self.active_campaigns("fixed_bonus", "spend_threshold"):
             allowed = self.campaign_allowance(c)
             points = c.points if allowed is None else min(c.points, allowed)
             if points:
-                out.append({"rule": c.rule_id, "points": points, "campaign": c.id})
+                out.append(Bonus(c.rule_id, points, c.id))
         for rule, value in self.rule_effects("bonus_points", self.fired):
-            out.append({"rule": rule, "points": int(value)})
+            out.append(Bonus(rule, int(value)))
         for fired in self.line_fired:
             for rule, value in self.rule_effects("bonus_points", fired) if fired else ():
-                out.append({"rule": rule, "points": int(value)})
+                out.append(Bonus(rule, int(value)))
         return out
 
-    def run_order(self, order: Order) -> dict[str, Any]:
+    def run_order(self, order: Order) -> Earn:
         lines, caps = self.earn_lines(order)
         self.cap_campaigns(lines)
         mode, scope = self.model.rounding, self.model.rounding_scope
         if scope == "line":
-            line_ints = {r.line.index: round_points(r.points, mode) for r in lines}
+            for r in lines:
+                r.awarded = round_points(r.points, mode)
         else:
             exact = {r.line.index: r.points for r in lines}
             for r in lines:
                 r.exact = exact[r.line.index]
             line_ints = apportion(round_points(sum(exact.values(), ZERO), mode), exact)
+            for r in lines:
+                r.awarded = line_ints[r.line.index]
         parts: dict[str, Decimal] = {}
         for r in lines:
             for rule, pts in r.parts.items():
                 parts[rule] = parts.get(rule, ZERO) + pts
-        by_rule = apportion(sum(line_ints.values()), parts)
-        bonuses = self.bonuses(order)
+        earned = sum(r.awarded for r in lines)
+        by_rule = apportion(earned, parts)
+        bonuses = self.bonuses()
         for b in bonuses:
-            by_rule[b["rule"]] = by_rule.get(b["rule"], 0) + b["points"]
-        by_rule = {k: v for k, v in sorted(by_rule.items()) if v}
+            by_rule[b.rule] = by_rule.get(b.rule, 0) + b.points
         self.lines, self.caps = lines, caps
-        return {
-            "points": sum(line_ints.values()) + sum(b["points"] for b in bonuses),
-            "lines": [self.line_json(r, line_ints[r.line.index]) for r in lines]
-            if not self.summary else [self.line_summary(r, line_ints[r.line.index])
-                                      for r in lines],
-            "bonuses": bonuses, "by_rule": by_rule,
-            "cashback": money(self.cashback(lines)) if self.model.earning.cashback else "0.00",
-        }
-
-    def line_json(self, r: LineResult, points: int) -> dict[str, Any]:
-        line = r.line
-        amount = money(line.amount)
-        out: dict[str, Any] = {
-            "index": line.index, "sku": line.sku, "category": line.category,
-            "amount": amount,
-            "eligible_amount": amount if r.eligible is line.amount else money(r.eligible),
-            "points": points, "points_exact": _plain(r.exact if r.exact is not None else r.points),
-        }
-        if r.excluded_by:
-            out["base_rate"] = self.index.base_rate
-            out["excluded_by"] = r.excluded_by
-            out["multipliers"] = []
-            return out
-        out.update(self.multipliers_json(r))
-        if r.seasonal_amount:
-            out["seasonal_amount"] = money(r.seasonal_amount)
-        return out
-
-    @staticmethod
-    def line_summary(r: LineResult, points: int) -> dict[str, Any]:
-        """What a summary (simulation) needs of a line: its category, points and spend."""
-        line = r.line
-        return {"index": line.index, "category": line.category, "points": points,
-                "eligible_amount": r.eligible}
-
-    def multipliers_json(self, r: LineResult) -> dict[str, Any]:
-        """The multipliers part of a line; its strings are built once per line context."""
-        rates = r.rates
-        if rates is not None and r.category is rates.best:  # the context's usual shape
-            cache = self.index.rates_json
-            cached = cache.get(id(rates))
-            if cached is None or cached[0] is not rates:
-                if len(cache) > 10_000:
-                    cache.clear()
-                cached = cache[id(rates)] = (rates, self._multipliers(r))
-            return self._json_from(cached[1])
-        return self._json_from(self._multipliers(r))
-
-    def _multipliers(self, r: LineResult) -> tuple[Any, ...]:
-        text = self.index.multiplier_text
-        return (self.index.base_rate,
-                (r.category.rule, text(r.category)) if r.category else None,
-                (r.tier.rule, text(r.tier)) if r.tier else None,
-                tuple((f.rule, text(f)) for f in r.factors))
-
-    @staticmethod
-    def _json_from(parts: tuple[Any, ...]) -> dict[str, Any]:
-        base, cat, tier, factors = parts
-        out: dict[str, Any] = {"base_rate": base}
-        if cat:
-            out["category_multiplier"] = {"rule": cat[0], "value": cat[1]}
-        if tier:
-            out["tier_multiplier"] = {"rule": tier[0], "value": tier[1]}
-        out["multipliers"] = [{"rule": rule, "value": value} for rule, value in factors]
-        return out
+        return Earn(points=earned + sum(b.points for b in bonuses), lines=lines,
+                    bonuses=bonuses, by_rule={k: v for k, v in sorted(by_rule.items()) if v},
+                    cashback=self.cashback(lines) if self.model.earning.cashback else ZERO)
 
     def cashback(self, lines: list[LineResult]) -> Decimal:
         cb = self.model.earning.cashback
@@ -277,21 +215,20 @@ class Evaluation:
         return min(total, cb.max_per_order) if cb.max_per_order is not None else total
 
     # ------------------------------------------------------------ member and tiers
-    def tier_change(self, spend: Decimal) -> tuple[str | None, dict[str, Any] | None, list]:
+    def tier_change(self, spend: Decimal) -> tuple[str | None, Upgrade | None, list[TierAdvance]]:
         st, program = self.state, self.program
         after = self.tier_id
         if st.qualifying_spend is not None and st.qualifying_orders is not None and self.req.order:
             after = tiers.higher(program, after, tiers.qualify(
                 program, st.qualifying_spend + spend, st.qualifying_orders + 1, self.record))
-        advances = []
+        advances: list[TierAdvance] = []
         challenges = self.active_campaigns("tier_challenge")
         met = self.goals_met(challenges, spend) if challenges else frozenset()
         for c in challenges:
             if f"{c.rule_id}.goal" in met:
                 following = tiers.next_tier(program, after)
                 if following is not None:
-                    advances.append({"type": "tier_advance", "rule": c.rule_id, "campaign": c.id,
-                                     "from": after, "to": following.id})
+                    advances.append(TierAdvance(c.rule_id, c.id, after, following.id))
                     after = following.id
         upgrade = None
         if after != self.tier_id and self.model.tiers:
@@ -300,10 +237,9 @@ class Evaluation:
             end = target.index + 1 if target else start + 1
             reached_tiers = self.model.tiers.levels[start + 1:end]
             bonus = [t for t in reached_tiers if t.upgrade_bonus and t.id not in st.awarded_upgrades]
-            upgrade = {"from": self.tier_id, "to": after,
-                       "bonus_points": sum(t.upgrade_bonus for t in bonus),
-                       "rules": [f"tiers.{t.id}.upgrade_bonus" for t in bonus],
-                       "rule": f"tiers.{after}.upgrade_bonus"}
+            upgrade = Upgrade(self.tier_id, after, sum(t.upgrade_bonus for t in bonus),
+                              tuple(f"tiers.{t.id}.upgrade_bonus" for t in bonus),
+                              f"tiers.{after}.upgrade_bonus")
         return after, upgrade, advances
 
     def goals_met(self, challenges: list[Any], spend: Decimal) -> frozenset[str]:
@@ -316,25 +252,6 @@ class Evaluation:
             self.record.add("challenges", group, fact, met)
         return met
 
-    def benefits(self, tier_id: str | None, subtotal: Decimal | None) -> dict[str, Any]:
-        tier = self.model.tiers.get(tier_id) if self.model.tiers else None
-        if tier is None:
-            return {"free_shipping": False, "birthday_discount_percent": None, "flags": {}}
-        free = (tier.free_shipping_threshold is not None and subtotal is not None
-                and subtotal >= tier.free_shipping_threshold)
-        birthday = (self.req.member.get("attributes") or {}).get("birthday")
-        in_month = bool(birthday) and _month_of(str(birthday)) == self.local.month
-        threshold, percent = self.index.tier_text(tier)
-        out = {"free_shipping": free, "free_shipping_threshold": threshold,
-               "birthday_discount_percent": percent if in_month else None,
-               "flags": dict(tier.flags)}
-        if free:
-            self.effects.append({"type": "free_shipping", "rule": f"tiers.{tier.id}.free_shipping"})
-        if out["birthday_discount_percent"] is not None:
-            self.effects.append({"type": "birthday_discount", "rule": f"tiers.{tier.id}.birthday_discount",
-                                 "percent": out["birthday_discount_percent"]})
-        return out
-
 
 def check_currency(program: Program, order: Order | None) -> None:
     """An order is in the program's currency (the ruleset's `currency`); one without a
@@ -345,15 +262,3 @@ def check_currency(program: Program, order: Order | None) -> None:
                    f"counts in {program.model.currency}; send its orders in that currency "
                    "(or without one)")
         raise RequestInvalid([("$.order.currency", message)], code="currency_mismatch")
-
-
-def _month_of(iso_date: str) -> int:
-    """Month of a validated YYYY-MM-DD date (the request parser checked the format)."""
-    return int(iso_date[5:7]) if len(iso_date) == 10 else date.fromisoformat(iso_date).month
-
-
-def _plain(value: Decimal | None) -> str | None:
-    if value is None:
-        return None
-    text = f"{value.normalize():f}"
-    return text

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.evaluation.evaluator import Evaluation
+from engine.evaluation.outcome import Outcome
 from engine.evaluation.record import Decision, entry
 
 
@@ -73,13 +74,13 @@ def _tiers(ev: Evaluation, by_rule: dict[str, int]) -> list[dict]:
     return trace
 
 
-def _rotations(ev: Evaluation, order_decision: Decision, result: dict[str, Any],
+def _rotations(ev: Evaluation, order_decision: Decision, outcome: Outcome,
                by_rule: dict[str, int], categories: set[str]) -> list[dict]:
     trace = []
     for rotation in ev.model.rotations:
         out = entry(order_decision, rotation.rule_id, "seasonal")
         rule = rotation.rule_id
-        if rule in result["usage"]["caps_hit"]:
+        if rule in outcome.usage.caps_hit:
             _applied(out, True, "spending cap reached; spend past it earned the regular rate")
         elif not rotation.categories & categories:
             _applied(out, False, "no line in its categories " + ", ".join(sorted(rotation.categories)))
@@ -111,9 +112,9 @@ def _campaign(ev: Evaluation, order_decision: Decision, campaign: Any, advanced:
     return out
 
 
-def _campaigns(ev: Evaluation, order_decision: Decision, result: dict[str, Any],
+def _campaigns(ev: Evaluation, order_decision: Decision, outcome: Outcome,
                by_rule: dict[str, int], categories: set[str]) -> list[dict]:
-    advanced = {a["campaign"] for a in result["effects"] or () if a.get("type") == "tier_advance"}
+    advanced = {a.campaign for a in outcome.advances}
     goals = ev.record.find("challenges")
     trace = []
     for campaign in ev.model.campaigns:
@@ -151,8 +152,8 @@ def _custom(ev: Evaluation, order_decision: Decision) -> list[dict]:
     return trace
 
 
-def _redemption(ev: Evaluation, result: dict[str, Any]) -> list[dict]:
-    redemption = result["redemption"]
+def _redemption(ev: Evaluation, outcome: Outcome) -> list[dict]:
+    redemption = outcome.redemption
     trace = []
     decision = ev.record.find("redemption")
     questions = ev.program.questions.redemption
@@ -162,19 +163,20 @@ def _redemption(ev: Evaluation, result: dict[str, Any]) -> list[dict]:
         for reason in questions.reasons:
             if reason.path in ("any", kind) and reason.reward in (None, wanted):
                 trace.append(entry(decision, reason.id, "redemption", code=reason.code))
-    trace.append(_entry("redemption", "redemption", redemption["eligible"],
-                        "; ".join(r["code"] for r in redemption["reasons"]) or None,
-                        max_points=redemption["max_points"]))
+    trace.append(_entry("redemption", "redemption", redemption.eligible,
+                        "; ".join(r.code for r in redemption.reasons) or None,
+                        max_points=redemption.max_points))
     return trace
 
 
-def build_trace(ev: Evaluation, result: dict[str, Any]) -> list[dict[str, Any]]:
-    by_rule: dict[str, int] = result["earn"]["by_rule"]
+def build_trace(ev: Evaluation, outcome: Outcome) -> list[dict[str, Any]]:
+    """The trace of `ev`, whose decisions are recorded and whose outcome is `outcome`."""
+    by_rule = outcome.earn.by_rule
     order = ev.req.order
     categories = {ln.category for ln in order.lines} if order else set()
     order_decision = ev.record.find("order")
     assert order_decision is not None, "every evaluation decides its order rules"
     return [*_earning(ev, by_rule, categories), *_tiers(ev, by_rule),
-            *_rotations(ev, order_decision, result, by_rule, categories),
-            *_campaigns(ev, order_decision, result, by_rule, categories),
-            *_custom(ev, order_decision), *_redemption(ev, result)]
+            *_rotations(ev, order_decision, outcome, by_rule, categories),
+            *_campaigns(ev, order_decision, outcome, by_rule, categories),
+            *_custom(ev, order_decision), *_redemption(ev, outcome)]

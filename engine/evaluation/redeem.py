@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
+from engine.evaluation.outcome import Assessment, Refusal
 from engine.evaluation.record import Record
 from engine.evaluation.request import Redeem
 from engine.language.model import Redemption, Reward
@@ -33,11 +34,12 @@ from engine.rules.questions import (
 )
 
 CENT = Decimal("0.01")
+ZERO = Decimal(0)
 NEGATIVE_BALANCE = "NEGATIVE_BALANCE"
 
 
-def _reason(code: str, message: str, rule: str) -> dict[str, str]:
-    return {"code": code, "message": message, "rule": rule}
+def _reason(code: str, message: str, rule: str) -> Refusal:
+    return Refusal(code, message, rule)
 
 
 def money(value: Decimal) -> str:
@@ -52,53 +54,52 @@ def max_points(config: Redemption, balance: int, order_total: Decimal | None) ->
     return max(0, best)
 
 
-def negative_balance(balance: int) -> dict[str, str] | None:
+def negative_balance(balance: int) -> Refusal | None:
     """The refusal of every redemption (stand-alone, checkout hold, catalog, automatic)
     while the balance is below zero, or None."""
     if balance >= 0:
         return None
-    return {"code": NEGATIVE_BALANCE,
-            "message": f"The balance is {balance} points: a refund took back points that "
-                       f"had already been spent. Nothing can be redeemed until later "
-                       f"earnings have repaid the {-balance} points.",
-            "rule": "redemption.refund_policy"}
+    return Refusal(NEGATIVE_BALANCE,
+                   f"The balance is {balance} points: a refund took back points that had "
+                   f"already been spent. Nothing can be redeemed until later earnings have "
+                   f"repaid the {-balance} points.", "redemption.refund_policy")
 
 
 def assess(config: Redemption | None, redeem: Redeem | None, *, balance: int, tier: str | None,
            order_total: Decimal | None, stock: dict[str, int],
-           denials: list[dict[str, str]], record: Record | None = None) -> dict[str, Any]:
-    """The `redemption` block of an evaluation result. Which refusals hold is the rule
-    engine's decision (engine/rules/questions.py `redemption_rules`), reported in the
-    rules' order after the custom rules' `denials`; `record` keeps that decision."""
+           denials: list[Refusal], record: Record | None = None) -> Assessment:
+    """What may be redeemed, and why not. Which refusals hold is the rule engine's
+    decision (engine/rules/questions.py `redemption_rules`), reported in the rules'
+    order after the custom rules' `denials`; `record` keeps that decision."""
     if config is None:
-        return {"eligible": False, "max_points": 0, "value": "0.00",
-                "reasons": [_reason("NOT_OFFERED", "This program has no redemption.", "redemption")]}
+        return Assessment(False, 0, 0, ZERO, offered=False, reasons=[
+            _reason("NOT_OFFERED", "This program has no redemption.", "redemption")])
     questions = redemption_group(config)
     limit = max_points(config, balance, order_total)
     pv = config.point_value
-    out: dict[str, Any] = {"max_points": limit, "max_value": money(limit * pv)}
     reward = None
     if redeem is None or redeem.points is not None:
         points = redeem.points if redeem and redeem.points is not None else limit
-        out.update(points=points, value=money(points * pv))
+        value = points * pv
     else:
         reward = config.reward(redeem.reward_id or "")
-        out.update(reward_id=redeem.reward_id, quantity=redeem.quantity)
-        out.update(points=reward.points * redeem.quantity if reward else 0,
-                   value=money(reward.value * redeem.quantity)
-                   if reward and reward.value else "0.00")
-    fact = _fact(redeem, reward, points=out["points"], limit=limit, balance=balance, tier=tier,
+        points = reward.points * redeem.quantity if reward else 0
+        value = reward.value * redeem.quantity if reward and reward.value else ZERO
+    fact = _fact(redeem, reward, points=points, limit=limit, balance=balance, tier=tier,
                  order_total=order_total, stock=stock)
     group = questions.group(fact[REDEEM_KIND])
     fired = group.decide(fact)
     if record is not None:
         record.add("redemption", group, fact, fired)
-    reasons: list[dict[str, str]] = list(denials)
+    reasons = list(denials)
     if fired:
-        reasons.extend(_refusal(r, config, redeem, reward, fact, out["points"], limit)
+        reasons.extend(_refusal(r, config, redeem, reward, fact, points, limit)
                        for r in questions.reasons if r.id in fired)
-    out["reasons"] = reasons
-    return {"eligible": not reasons, **out}
+    by_reward = redeem is not None and redeem.points is None
+    return Assessment(not reasons, limit, points, value, max_value=limit * pv,
+                      reward_id=redeem.reward_id if redeem is not None and by_reward else None,
+                      quantity=redeem.quantity if redeem is not None and by_reward else None,
+                      reasons=reasons)
 
 
 def _fact(redeem: Redeem | None, reward: Reward | None, *, points: int, limit: int,
@@ -118,11 +119,13 @@ def _fact(redeem: Redeem | None, reward: Reward | None, *, points: int, limit: i
 
 
 def _refusal(reason: Reason, config: Redemption, redeem: Redeem | None, reward: Reward | None,
-             fact: dict[str, Any], points: int, limit: int) -> dict[str, str]:
+             fact: dict[str, Any], points: int, limit: int) -> Refusal:
     """The reason a fired refusal rule reports: its code, message and rule."""
     code, balance = reason.code, fact[BALANCE]
     if code == NEGATIVE_BALANCE:
-        return negative_balance(balance) or {}
+        refusal = negative_balance(balance)
+        assert refusal is not None, "the rule fires only below zero"
+        return refusal
     if code == "BELOW_MINIMUM":
         what = f"{points} points" if redeem else f"at most {points} points are available"
         return _reason(code, f"Redemptions start at {config.min_points} points; {what}.",

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -125,7 +126,7 @@ class Rotation:
     cap_spend: Decimal | None
     cap_period: str  # rotation | month | quarter
 
-    @property
+    @cached_property
     def rule_id(self) -> str:
         return f"seasonal_categories.{self.id}"
 
@@ -173,7 +174,7 @@ class Campaign:
     budget_points: int | None
     priority: int
 
-    @property
+    @cached_property
     def rule_id(self) -> str:
         return f"campaigns.{self.id}"
 
@@ -192,7 +193,7 @@ class Reward:
     availability: str | None
     fulfilment: str
 
-    @property
+    @cached_property
     def rule_id(self) -> str:
         return f"redemption.catalog.{self.id}"
 
@@ -257,7 +258,7 @@ class CustomRule:
     then: tuple[Effect, ...]
     line_level: bool
 
-    @property
+    @cached_property
     def rule_id(self) -> str:
         return f"rules.{self.id}"
 

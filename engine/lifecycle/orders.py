@@ -14,10 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
-from engine.evaluation.evaluate import evaluate_request
+from engine.evaluation.evaluate import outcome_of
 from engine.evaluation.evaluator import check_currency
+from engine.evaluation.outcome import Outcome
 from engine.evaluation.request import Order, Request
 from engine.lifecycle.book import Challenge, MemberBook
 from engine.lifecycle.changes import BudgetMove, CashbackMove
@@ -30,14 +30,10 @@ ZERO = Decimal(0)
 
 @dataclass
 class OrderStep(Step):
-    result: dict[str, Any] = field(default_factory=dict)
+    outcome: Outcome | None = None
     record: OrderRecord | None = None
     captured: list[RedemptionRecord] = field(default_factory=list)
     automatic: list[RedemptionRecord] = field(default_factory=list)
-
-
-def _dec(value: Any) -> Decimal:
-    return value if isinstance(value, Decimal) else Decimal(str(value))
 
 
 def commit_order(lc: Lifecycle, book: MemberBook, request: Request, pool: Pool,
@@ -45,8 +41,8 @@ def commit_order(lc: Lifecycle, book: MemberBook, request: Request, pool: Pool,
                  records: Mapping[str, OrderRecord] | None = None) -> OrderStep:
     """Evaluate `request` (which has an order) against `book` and book the result.
     `records`: the member's order records the caller keeps (told of expired points).
-    `summary` (the simulator): the evaluation's summary mode, and a record without its
-    lines (such an order is refunded by amount only)."""
+    `summary` (the simulator): no explain trace, and a record without its lines (such an
+    order is refunded by amount only)."""
     order = request.order
     assert order is not None, "a commit needs an order"
     at = order.placed_at
@@ -55,11 +51,11 @@ def commit_order(lc: Lifecycle, book: MemberBook, request: Request, pool: Pool,
     lc.advance(book, at, step)
     lc.note(step, records)
     state = lc.state(book, at, pool, stock=bool(request.redeem and request.redeem.reward_id))
-    result = evaluate_request(lc.program, request, state, summary=summary)
-    step.result = result
-    record = _book_points(lc, book, order, at, result, step, summary)
-    _book_usage(lc, book, at, result, record, step)
-    _book_tier(lc, book, order.id, at, result, record, step)
+    outcome = outcome_of(lc.program, request, state, explain=False if summary else None)
+    step.outcome = outcome
+    record = _book_points(lc, book, order, at, outcome, step, summary)
+    _book_usage(lc, book, at, outcome, record, step)
+    _book_tier(lc, book, order.id, at, outcome, record, step)
     book.orders_count += 1
     step.captured = _capture_holds(book, order.id, at, record)
     step.record = record
@@ -70,17 +66,16 @@ def commit_order(lc: Lifecycle, book: MemberBook, request: Request, pool: Pool,
 
 
 def _book_points(lc: Lifecycle, book: MemberBook, order: Order, at: datetime,
-                 result: dict[str, Any], step: Step, summary: bool) -> OrderRecord:
+                 outcome: Outcome, step: Step, summary: bool) -> OrderRecord:
     order_id = order.id
-    earn = result["earn"]
-    bonus_rules = {b["rule"] for b in earn["bonuses"]}
+    earn = outcome.earn
+    bonus_rules = {b.rule for b in earn.bonuses}
     parts = [("bonus" if rule in bonus_rules else "earn", rule, pts)
-             for rule, pts in earn["by_rule"].items()]
+             for rule, pts in earn.by_rule.items()]
     lot = lc.credit(book, parts, at, "order", order_id, f"order:{order_id}", step)
-    upgrade = result.get("upgrade") or {}
     tiers = lc.model.tiers
     upgrades = []
-    for rule in upgrade.get("rules", ()):
+    for rule in outcome.upgrade.rules if outcome.upgrade else ():
         tier_id = rule.split(".")[1]
         tier = tiers.get(tier_id) if tiers else None
         if tier is not None and tier.upgrade_bonus and tier_id not in book.awarded_upgrades:
@@ -88,45 +83,41 @@ def _book_points(lc: Lifecycle, book: MemberBook, order: Order, at: datetime,
             book.awarded_upgrades.append(tier_id)
     lc.credit(book, upgrades, at, "tier", f"order:{order_id}", f"tier:{order_id}", step)
     first = None
-    for activity in result["activities"]:
-        parts = [("bonus", activity["rule"], int(activity["points"]))]
+    for activity in outcome.activities:
+        parts = [("bonus", activity.rule, activity.points)]
         first_lot = lc.credit(book, parts, at, "activity", f"order:{order_id}",
                               f"activity:order:{order_id}", step)
-        name = activity["activity"]
+        name = activity.activity
         period = lc.activity_period(name, at)
         held = book.activities.get(name)
         book.activities[name] = (period, (held[1] if held and held[0] == period else 0) + 1)
         if name == "first_purchase":
-            first = (int(activity["points"]), first_lot)
-    cashback = _dec(earn["cashback"])
+            first = (activity.points, first_lot)
+    cashback = earn.cashback
     if cashback:
         step.changes.append(CashbackMove(cashback))
-    lines = tuple(OrderLine(ln.quantity, ln.amount, _dec(out["eligible_amount"]),
-                            _dec(out.get("points_exact", out["points"])))
-                  for ln, out in zip(order.lines, earn["lines"])) if not summary else ()
-    by_rule = tuple((rule, int(pts)) for rule, pts in earn["by_rule"].items() if pts)
+    lines = tuple(OrderLine(r.line.quantity, r.line.amount, r.eligible,
+                            r.exact if r.exact is not None else r.points)
+                  for r in earn.lines) if not summary else ()
+    by_rule = tuple((rule, pts) for rule, pts in earn.by_rule.items() if pts)
     return OrderRecord(order_id=order_id, placed_at=at, lines=lines,
-                       net=sum((ln.amount for ln in order.lines), ZERO),
-                       spend=sum((_dec(out["eligible_amount"]) for out in earn["lines"]), ZERO),
-                       by_rule=by_rule,
+                       net=outcome.subtotal or ZERO, spend=earn.spend, by_rule=by_rule,
                        cashback=cashback, lot=lot, first_purchase=first)
 
 
-def _book_usage(lc: Lifecycle, book: MemberBook, at: datetime, result: dict[str, Any],
+def _book_usage(lc: Lifecycle, book: MemberBook, at: datetime, outcome: Outcome,
                 record: OrderRecord, step: Step) -> None:
-    usage = result["usage"]
     caps = []
-    for cap in usage["caps"]:
-        rotation = lc.rotations[cap["rule"]]
+    for cap in outcome.usage.caps:
+        rotation = lc.rotations[cap.rule]
         period = lc.cap_period(rotation, at)
-        spend = _dec(cap["spend"])
-        held = book.caps.get(cap["rule"])
+        held = book.caps.get(cap.rule)
         before = held[1] if held is not None and held[0] == period else ZERO
-        book.caps[cap["rule"]] = (period, before + spend)
-        caps.append((cap["rule"], period, spend))
+        book.caps[cap.rule] = (period, before + cap.spend)
+        caps.append((cap.rule, period, cap.spend))
     campaigns, budgeted = [], []
-    for c in result["campaigns"]:
-        cid, pts = c["id"], int(c["points"])
+    for c in outcome.campaigns:
+        cid, pts = c.id, c.points
         used = book.campaigns.setdefault(cid, [0, 0])
         used[0] += 1
         used[1] += pts
@@ -134,10 +125,10 @@ def _book_usage(lc: Lifecycle, book: MemberBook, at: datetime, result: dict[str,
         if cid in lc.budgeted and pts:
             step.changes.append(BudgetMove(cid, pts))
             budgeted.append(cid)
-    advanced = {c["id"] for c in result["campaigns"] if c.get("tier_advance")}
+    advanced = {c.id for c in outcome.campaigns if c.tier_advance}
     challenges = []
-    for ch in usage["challenges"]:
-        cid, spend = ch["id"], _dec(ch["spend"])
+    for ch in outcome.usage.challenges:
+        cid, spend = ch.id, ch.spend
         running = book.challenges.get(cid)
         if running is None or (running.ends_at is not None and at >= running.ends_at):
             days = lc.challenge_days.get(cid)
@@ -152,11 +143,11 @@ def _book_usage(lc: Lifecycle, book: MemberBook, at: datetime, result: dict[str,
 
 
 def _book_tier(lc: Lifecycle, book: MemberBook, order_id: str, at: datetime,
-               result: dict[str, Any], record: OrderRecord, step: Step) -> None:
+               outcome: Outcome, record: OrderRecord, step: Step) -> None:
     if lc.tiers is None:
         return
-    advanced = any(c.get("tier_advance") for c in result["campaigns"])
-    granted = result["tier_after"] if advanced else None
+    advanced = any(c.tier_advance for c in outcome.campaigns)
+    granted = outcome.tier_after if advanced else None
     lc.tiers.record_order(book, order_id, at, record.spend, granted)
     lc.tier_settled(book, at, "challenge" if advanced else "order", step)
 

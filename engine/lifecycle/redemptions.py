@@ -9,12 +9,13 @@ spendable at the redemption's instant, soonest expiry first.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import engine.lifecycle.points as points
+from engine.evaluation.outcome import Assessment
 from engine.evaluation.redeem import assess
 from engine.evaluation.request import Redeem
 from engine.lifecycle.book import AutoSettings, MemberBook
@@ -28,7 +29,7 @@ HOLD_MINUTES = 30
 
 @dataclass
 class RedeemStep(Step):
-    assessed: dict[str, Any] = field(default_factory=dict)
+    assessed: Assessment | None = None
     record: RedemptionRecord | None = None
 
 
@@ -60,10 +61,10 @@ def redeem(lc: Lifecycle, book: MemberBook, ask: Ask, at: datetime, pool: Pool,
     assessed = assess(lc.model.redemption, wanted, balance=balance, tier=book.tier,
                       order_total=ask.order_total, stock=stock, denials=[])
     step.assessed = assessed
-    if not assessed["eligible"]:
+    if not assessed.eligible:
         return step
     reward = lc.model.redemption.reward(ask.reward_id) if ask.reward_id else None  # type: ignore[union-attr]
-    amount = int(assessed["points"])
+    amount = assessed.points
     draws = points.take_fifo(book, amount, at) if amount and external_balance is None else ()
     held = ask.order_id is not None
     record = RedemptionRecord(

@@ -235,9 +235,11 @@ class Replay:
         step = redeem(self.lc, mem.book, ask, at, self.pool, rid or self.new_id(),
                       records=mem.orders)
         self.apply(mem, step, at)
-        if not step.assessed["eligible"]:
-            for reason in step.assessed["reasons"]:
-                self.stats.redemptions[f"declined:{reason['code']}"] += 1
+        assessed = step.assessed
+        assert assessed is not None
+        if not assessed.eligible:
+            for reason in assessed.reasons:
+                self.stats.redemptions[f"declined:{reason.code}"] += 1
             return
         self.stats.redemptions["accepted"] += 1
         assert step.record is not None

@@ -114,25 +114,25 @@ class Tally:
             month["redeemed"] -= e.points
 
     def order(self, book: MemberBook, step: OrderStep, at: datetime) -> None:
-        stats, result = self.stats, step.result
-        earn = result["earn"]
-        for line in earn["lines"]:
-            stats.by_category[line["category"]] += line["points"]
-        for c in result["campaigns"]:
-            stats.campaign_points[c["id"]] += c["points"]
-            stats.campaign_orders[c["id"]] += 1
+        stats, outcome = self.stats, step.outcome
+        assert outcome is not None
+        for line in outcome.earn.lines:
+            stats.by_category[line.line.category] += line.awarded
+        for c in outcome.campaigns:
+            stats.campaign_points[c.id] += c.points
+            stats.campaign_orders[c.id] += 1
         record = step.record
         assert record is not None
         periods = {rule: period for rule, period, _ in record.caps}
-        for rule in result["usage"]["caps_hit"]:
+        for rule in outcome.usage.caps_hit:
             stats.caps_orders_over[rule] += 1
             held = book.caps.get(rule)
             full = (book.member_id, rule, periods.get(rule) or (held[0] if held else ""))
             if full not in self._cap_full:
                 self._cap_full.add(full)
                 stats.caps_reached[rule] += 1
-        for act in result["activities"]:
-            stats.activities[act["activity"]] += 1
+        for act in outcome.activities:
+            stats.activities[act.activity] += 1
         stats.orders += 1
         stats.spend += record.spend
         stats.month(self.month(at))["orders"] += 1

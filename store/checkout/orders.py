@@ -24,6 +24,7 @@ import store.ledger.books as books
 import store.ledger.members as members
 import store.redemptions.rows as redemption_rows
 from engine import evaluate
+from engine.evaluation.render import result_json
 from engine.evaluation.request import RequestInvalid, parse
 from engine.lifecycle import MemberBook, OrderStep, commit_order
 from engine.lifecycle.records import order_json
@@ -148,7 +149,8 @@ def _commit(session: Session, program: Program, request: dict[str, Any], req: Es
     extra = _redemptions(session, program, book, order_id, at, step)
     awarded = sum(e.points for e in step.entries() if e.kind in ("earn", "bonus"))
     redemption_rows.save(session, program, member, book, step, records)
-    result = {**step.result, "commit": {"order_id": order_id, "points_awarded": awarded,
+    assert step.outcome is not None
+    result = {**result_json(step.outcome), "commit": {"order_id": order_id, "points_awarded": awarded,
                                         "balance": member.balance, "tier": member.tier,
                                         **extra}}
     spend = step.record.spend

@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 import store.external.points as ext
 import store.ids as ids
 from engine.language.model import PointsAccount
+from engine.program import Program
 from store.db.database import Database
 from store.errors import BadGateway, Unavailable, Unprocessable
 from store.tables.core import LedgerEntryRow, MemberRow
@@ -104,7 +105,7 @@ def reset_clients() -> None:
         _clients.clear()
 
 
-def config_of(program: Any) -> PointsAccount | None:
+def config_of(program: Program) -> PointsAccount | None:
     """The program's external account declaration, or None (internal ledger)."""
     redemption = program.model.redemption
     account = redemption.account if redemption is not None else None

@@ -22,14 +22,16 @@ import store.clock as clock
 import store.ledger.books as books
 import store.ledger.members as members
 from engine.evaluation.redeem import AutoSettingsInvalid, auto_settings
+from engine.language.model import AutoRedemption
 from engine.lifecycle import configure_automatic
+from engine.program import Program
 from store.db.database import Database
 from store.errors import NotFound, Unprocessable
 from store.registry.programs import ProgramCache
 from store.tables.operations import AutoRedemptionRow
 
 
-def _offer(program: Any) -> Any:
+def _offer(program: Program) -> AutoRedemption:
     redemption = program.model.redemption
     if redemption is None or redemption.automatic is None:
         raise Unprocessable("auto_redemption_not_offered",
@@ -38,7 +40,7 @@ def _offer(program: Any) -> Any:
     return redemption.automatic
 
 
-def validate(program: Any, request: dict[str, Any]) -> dict[str, Any]:
+def validate(program: Program, request: dict[str, Any]) -> dict[str, Any]:
     """The member's settings with the ruleset's defaults filled in; refuses what the
     ruleset does not allow (each refusal points at its field)."""
     try:

@@ -29,7 +29,7 @@ import store.ledger.books as books
 import store.ledger.members as members
 import store.redemptions.fulfilment as fulfilment
 import store.redemptions.rows as redemption_rows
-from engine.evaluation.redeem import NEGATIVE_BALANCE, assess
+from engine.evaluation.redeem import CENT, NEGATIVE_BALANCE, assess
 from engine.evaluation.request import Redeem
 from engine.lifecycle import Ask
 from engine.lifecycle import cancel as cancel_redemption
@@ -170,13 +170,15 @@ def _record(session: Session, program: Program, member: MemberRow, request: dict
     step = core_redeem(lc, book, ask, at, books.StorePool(session, program, lock=True),
                        rid, external_balance=external[2] if external else None,
                        records=records)
-    if not step.assessed["eligible"]:
-        raise Refused(step.assessed["reasons"])  # the transaction and its row roll back
+    assessed = step.assessed
+    assert assessed is not None
+    if not assessed.eligible:
+        raise Refused([r.to_json() for r in assessed.reasons])  # the transaction rolls back
     assert step.record is not None
     row = redemption_rows.row_of(session, rid)
     reward = program.model.redemption.reward(step.record.reward_id) \
         if step.record.reward_id and program.model.redemption else None
-    redemption_rows.fill(row, step.record, Decimal(step.assessed["value"]),
+    redemption_rows.fill(row, step.record, assessed.value.quantize(CENT),
                          reward.valid_days if reward else None)
     row.order_total, row.idempotency_key = ask.order_total, request.get("idempotency_key")
     row.request_hash = digest
@@ -221,9 +223,9 @@ def _redeem_external(db: Database, program: Program, account_config: Any,
     assessed = assess(program.model.redemption, Redeem(points=ask.points,
                       reward_id=ask.reward_id, quantity=ask.quantity), balance=balance,
                       tier=tier, order_total=ask.order_total, stock=stock, denials=[])
-    if not assessed["eligible"]:
-        raise Refused(assessed["reasons"])
-    points = int(assessed["points"])
+    if not assessed.eligible:
+        raise Refused([r.to_json() for r in assessed.reasons])
+    points = assessed.points
     service = account_config.service
 
     def record() -> Outcome:

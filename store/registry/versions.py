@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 import store.clock as clock
 import store.registry.audit as audit
+from engine.program import Program
 from store.db.upsert import insert_ignore
 from store.errors import Conflict, NotFound, Unprocessable
 from store.tables.core import ActivationRow, ProgramRow, RegistryGenerationRow, RulesetVersionRow
@@ -66,7 +67,7 @@ def bump_generation(session: Session) -> None:
                     .values(generation=RegistryGenerationRow.generation + 1))
 
 
-def publish(session: Session, program: Any, author: str, message: str = "") -> tuple[VersionInfo, bool]:
+def publish(session: Session, program: Program, author: str, message: str = "") -> tuple[VersionInfo, bool]:
     """Store a loaded program as a new immutable version.
 
     Returns (version, created). Publishing identical content again is a no-op; the same

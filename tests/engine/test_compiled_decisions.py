@@ -16,7 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import engine.lifecycle.policies as policies
-from engine.evaluation.redeem import assess, max_points
+from engine.evaluation.redeem import assess as assess_typed
+from engine.evaluation.redeem import max_points
+from engine.evaluation.render import assessment_json
 from engine.evaluation.request import Redeem
 from engine.language.model import Redemption, Reward
 from engine.lifecycle.tiering import TierRules
@@ -28,6 +30,12 @@ from engine.rules.questions import (
     redemption_group,
     tier_group,
 )
+
+
+def assess(*args, **kwargs):
+    """The assessment as the API shows it (its `redemption` block)."""
+    return assessment_json(assess_typed(*args, **kwargs))
+
 
 SETTINGS = settings(max_examples=150, deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])

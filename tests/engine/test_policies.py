@@ -52,9 +52,9 @@ def test_no_redemption_while_the_balance_is_negative(retail, balance, points, re
     result = assess(retail.model.redemption, wanted, balance=balance, tier="bronze",
                     order_total=None if order_total is None else Decimal(order_total),
                     stock={}, denials=[])
-    codes = [r["code"] for r in result["reasons"]]
-    assert not result["eligible"] and codes[0] == "NEGATIVE_BALANCE"
-    assert "INSUFFICIENT_POINTS" not in codes and result["max_points"] == 0
+    codes = [r.code for r in result.reasons]
+    assert not result.eligible and codes[0] == "NEGATIVE_BALANCE"
+    assert "INSUFFICIENT_POINTS" not in codes and result.max_points == 0
 
 
 steps = st.lists(st.one_of(

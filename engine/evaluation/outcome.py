@@ -1,0 +1,188 @@
+"""The typed outcome of one evaluation: what an order earns, what it uses up, what it
+does to the member's tier and what may be redeemed.
+
+The evaluation (engine/evaluation/evaluator.py, result.py) builds it; every reader takes
+it as it is: the lifecycle core books it (engine/lifecycle/orders.py), the simulator
+counts it (engine/simulation/tally.py), explain renders its trace from it
+(engine/evaluation/explain.py), and the result JSON of DESIGN §5 — what the API,
+`loyalty evaluate` and the stored order rows show — is rendered from it only when asked
+(engine/evaluation/render.py `result_json`). Money is Decimal, points are int;
+nothing here is a string until it is rendered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from engine.evaluation.earn import ZERO, LineResult
+from engine.evaluation.request import Request
+from engine.program import Program
+
+__all__ = [
+    "ActivityBonus", "Assessment", "Bonus", "CampaignUse", "CapUse", "ChallengeSpend",
+    "Earn", "Outcome", "Refusal", "TierAdvance", "Upgrade", "Usage",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why a redemption is refused: a machine-readable code, a message, the rule."""
+
+    code: str
+    message: str
+    rule: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message, "rule": self.rule}
+
+
+@dataclass(slots=True)
+class Assessment:
+    """What may be redeemed (points, or `quantity` of catalog reward `reward_id`), and
+    why not. `offered` is false for a program without redemption."""
+
+    eligible: bool
+    max_points: int
+    points: int
+    value: Decimal
+    max_value: Decimal = ZERO
+    reward_id: str | None = None
+    quantity: int | None = None
+    reasons: list[Refusal] = field(default_factory=list)
+    offered: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Bonus:
+    """Fixed points an order collects: a fixed-bonus or spend-threshold campaign (then
+    `campaign` names it) or a custom rule's `bonus_points`."""
+
+    rule: str
+    points: int
+    campaign: str | None = None
+
+
+@dataclass(slots=True)
+class Earn:
+    """The order's points: per line (`LineResult.awarded`, rounded), per rule, bonuses,
+    and the cashback in money."""
+
+    points: int = 0
+    lines: list[LineResult] = field(default_factory=list)
+    bonuses: list[Bonus] = field(default_factory=list)
+    by_rule: dict[str, int] = field(default_factory=dict)
+    cashback: Decimal = ZERO
+
+    @property
+    def spend(self) -> Decimal:
+        """The order's eligible spend (what counts towards tiers and challenges)."""
+        return sum((r.eligible for r in self.lines), ZERO)
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignUse:
+    """A campaign the order used: the points it gave, and whether it advanced the tier
+    (a tier challenge whose goal the order reached)."""
+
+    id: str
+    type: str
+    points: int
+    rule: str
+    tier_advance: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityBonus:
+    """An activity bonus that comes with the order (the first purchase)."""
+
+    activity: str
+    rule: str
+    points: int
+
+
+@dataclass(frozen=True, slots=True)
+class TierAdvance:
+    """A tier challenge met by this order moves the member one tier up."""
+
+    rule: str
+    campaign: str
+    from_tier: str | None
+    to: str
+
+
+@dataclass(frozen=True, slots=True)
+class Upgrade:
+    """The member's tier after the order is above the one before: the upgrade bonus of
+    every tier reached for the first time (`rules`, one per tier)."""
+
+    from_tier: str | None
+    to: str | None
+    bonus_points: int
+    rules: tuple[str, ...]
+    rule: str
+
+
+@dataclass(frozen=True, slots=True)
+class CapUse:
+    """Spend that earned a seasonal rotation's multiplier, in the cap's period."""
+
+    rule: str
+    period: str
+    spend: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class ChallengeSpend:
+    id: str
+    spend: Decimal
+
+
+@dataclass(slots=True)
+class Usage:
+    """What the order uses up: cap spend (and the caps it hit), challenge spend.
+    Campaign uses are `Outcome.campaigns`."""
+
+    caps: list[CapUse] = field(default_factory=list)
+    caps_hit: list[str] = field(default_factory=list)
+    challenges: list[ChallengeSpend] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Outcome:
+    """One evaluation's outcome (DESIGN §5), typed. `tags`, `grants` and `denials` are
+    what the custom rules that fired say; `trace` is set when explain was asked for."""
+
+    program: Program
+    request: Request
+    local: datetime  # the request's instant, program-local
+    tier: str | None
+    tier_after: str | None
+    balance: int
+    qualifying_spend: Decimal
+    qualifying_orders: int
+    earn: Earn
+    campaigns: list[CampaignUse]
+    activities: list[ActivityBonus]
+    advances: list[TierAdvance]
+    upgrade: Upgrade | None
+    usage: Usage
+    redemption: Assessment
+    denials: list[Refusal] = field(default_factory=list)
+    tags: list[tuple[str, Any]] = field(default_factory=list)
+    grants: list[tuple[str, Any]] = field(default_factory=list)
+    subtotal: Decimal | None = None
+    total: Decimal | None = None
+    trace: list[dict[str, Any]] | None = None
+
+    @property
+    def advanced(self) -> bool:
+        return bool(self.advances)
+
+    @property
+    def projected_balance(self) -> int:
+        upgrade = self.upgrade.bonus_points if self.upgrade else 0
+        return (self.balance + self.earn.points + upgrade
+                + sum(a.points for a in self.activities))
