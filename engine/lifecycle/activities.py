@@ -8,6 +8,14 @@ engine/lifecycle/policies.py `referral_terms`; the first such campaign in the ru
 order wins).
 A friend earns the friend bonus once per program, a referrer once per friend, and a
 referral back to one's own referrer is refused.
+
+Whether an activity is refused is the rule engine's decision: `_ask` computes the facts
+(the activity offered, the uses left in its limit's period, the birthday flags, the
+referral flags: engine/lifecycle/policies.py), the compiled refusal rules
+(engine/rules/questions.py `activity_refusal_rules`) answer which reasons hold, and the
+first in their order is raised as `ActivityRefused` with its code, message and pointer.
+The decisions are kept in a `Record` (engine/evaluation/record.py: `activity_refusals`,
+and `referral_campaigns` for a referral's terms) that the step carries, or the refusal.
 """
 
 from __future__ import annotations

@@ -6,6 +6,12 @@ their own. What a refund takes back once points were spent, how a debt is repaid
 negative balance stops redemptions, which activity bonuses leave with a refunded order,
 who may refer whom, when a birthday bonus is due and whether a refund is dated in time
 are decided here, once, and both call these functions.
+
+Who may refer whom and when a birthday bonus is due are asked of the rule engine: this
+module computes an activity's facts (`activity_facts`, `referral_facts` with the walk up
+the referrals, `birthday_facts`), the compiled refusal rules (engine/rules/questions.py
+`activity_refusal_rules`) decide which reasons hold, and `activity_refusal` reports the
+first with its message.
 """
 
 from __future__ import annotations

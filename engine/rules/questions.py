@@ -8,14 +8,20 @@ to the rule engine like every other rule (engine/rules/compile.py):
 - `activity`: which campaigns apply to an activity (referral campaigns: their schedule
   and eligibility, on the member and the activity's program-local instant) —
   `campaigns.<id>`;
-- `redemption`: each refusal reason of a redemption is a rule (`REASONS`), in the order
-  its reason is reported.
+- `redemption`: each refusal reason of a redemption is a rule (`redemption_rules`), in
+  the order its reason is reported;
+- `refusals`: each refusal reason of an activity is a rule (`activity_refusal_rules`):
+  who may refer whom, an activity not offered on its own, a birthday bonus not due, an
+  activity's limit reached — in the order its reason is reported.
 
-Python computes the numbers the questions are asked about (spend, counts, shortfalls:
-`points − balance`, `quantity − stock left`); the engine compares them with the ruleset's
-thresholds on exact integer codes and its answers are cached per code (engine/rules/
-encoding.py). Groups depend only on the part of the ruleset they read, so they are
-compiled once per distinct part (`tier_group`, `redemption_group`) and shared by every
+Python computes the numbers and flags the questions are asked about (spend, counts,
+shortfalls: `points − balance`, `quantity − stock left`, the uses left of an activity's
+limit; whether a birthday is on record, whether a referral would close a circle — the
+walk up the referrals is Python's, the decision that it refuses is the rule's: engine/
+lifecycle/policies.py); the engine compares them with the ruleset's thresholds on exact
+integer codes and its answers are cached per code (engine/rules/encoding.py). Groups
+depend only on the part of the ruleset they read, so they are compiled once per distinct
+part (`tier_group`, `redemption_group`, `activity_refusal_group`) and shared by every
 program version, store and simulator call that has the same part.
 """
 
