@@ -7,6 +7,10 @@ is appended here with the engine's answer and the fact it was asked about. With
 explain, a decision also keeps the engine's answers to each comparison of the rules it
 asked (`DecisionGroup.comparisons`), so the trace says why a rule did not fire from
 those answers: explain decides nothing again.
+
+An activity's decisions are kept in a `Record` of their own (engine/lifecycle/
+activities.py): which refusal rules hold (`activity_refusals`) and, for a referral,
+which referral campaigns apply (`referral_campaigns`).
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ class Decision(NamedTuple):
     """One answer of the rule engine: `fired` are the rules of `group` that hold for
     `fact` (for a line decision: the order fact, and `line` the order line)."""
 
-    question: str  # order | line | tiers | challenges | limits | redemption
+    # order | line | tiers | challenges | limits | redemption; for an activity:
+    # activity_refusals | referral_campaigns
+    question: str
     group: DecisionGroup
     fact: Mapping[str, Any]
     fired: frozenset[str]

@@ -8,32 +8,41 @@ engine/lifecycle/policies.py `referral_terms`; the first such campaign in the ru
 order wins).
 A friend earns the friend bonus once per program, a referrer once per friend, and a
 referral back to one's own referrer is refused.
+
+Whether an activity is refused is the rule engine's decision: `_ask` computes the facts
+(the activity offered, the uses left in its limit's period, the birthday flags, the
+referral flags: engine/lifecycle/policies.py), the compiled refusal rules
+(engine/rules/questions.py `activity_refusal_rules`) answer which reasons hold, and the
+first in their order is raised as `ActivityRefused` with its code, message and pointer.
+The decisions are kept in a `Record` (engine/evaluation/record.py: `activity_refusals`,
+and `referral_campaigns` for a referral's terms) that the step carries, or the refusal.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import engine.calendar as calendar
 import engine.lifecycle.policies as policies
+from engine.evaluation.record import Record
 from engine.lifecycle.book import MemberBook
 from engine.lifecycle.context import Lifecycle, Step
 from engine.lifecycle.records import OrderRecord
-
-ORDER_ACTIVITIES = frozenset({"first_purchase"})
 
 
 class ActivityRefused(ValueError):
     """`conflict`: the refusal depends on what happened before (a store answers 409), not
     on the request alone (422)."""
 
-    def __init__(self, code: str, message: str, pointer: str, conflict: bool = False) -> None:
+    def __init__(self, code: str, message: str, pointer: str, conflict: bool = False, *,
+                 rule: str = "", record: Record | None = None) -> None:
         super().__init__(message)
         self.code, self.message, self.pointer = code, message, pointer
         self.conflict = conflict
+        self.rule = rule  # the compiled refusal rule reported
+        self.record = record  # the decisions taken (question `activity_refusals`)
 
 
 @dataclass
@@ -42,6 +51,9 @@ class ActivityStep(Step):
     rule: str = ""
     friend_points: int = 0
     friend_step: Step | None = None
+    # the rule engine's decisions: `activity_refusals` (none held), and for a referral
+    # `referral_campaigns` when the program has referral campaigns
+    record: Record = field(default_factory=Record)
 
 
 class UnknownTier(ValueError):
@@ -69,27 +81,42 @@ def enrol(lc: Lifecycle, book: MemberBook | None, member_id: str, at: datetime,
     return book, step
 
 
-def _check(lc: Lifecycle, book: MemberBook, name: str, at: datetime) -> None:
+POINTERS = {"friend_required": "/friend_id", "self_referral": "/friend_id",
+            "already_referred": "/friend_id", "circular_referral": "/friend_id",
+            "activity_not_offered": "/activity", "birthday_unknown": "/attributes/birthday",
+            "not_birthday_month": "/occurred_at", "activity_limit_reached": "/activity"}
+
+
+def _ask(lc: Lifecycle, book: MemberBook, name: str, at: datetime, friend: str | None,
+         referrer_of: Callable[[str], str | None]) -> policies.ActivityAsk:
+    """What the refusal rules are asked about activity `name` of `book` at `at`: the
+    flags and counts are computed here, the decision is the rules'."""
     activity = lc.model.earning.activities.get(name)
-    if activity is None or name in ORDER_ACTIVITIES:
-        why = "comes with the member's first committed order" if name in ORDER_ACTIVITIES \
-            else f"is not offered by {lc.program.name}"
-        raise ActivityRefused("activity_not_offered", f"activity {name!r} {why}", "/activity")
-    if name == "birthday":
-        refusal = policies.birthday_refusal(book.attributes.get("birthday"),
-                                            calendar.local(lc.program, at).date())
-        if refusal is not None:
-            raise ActivityRefused(refusal.code, refusal.message,
-                                  "/occurred_at" if refusal.code == "not_birthday_month"
-                                  else "/attributes/birthday", refusal.conflict)
-    if activity.limit is not None:
-        period = lc.activity_period(name, at)
+    limit = activity.limit if activity is not None else None
+    used = 0
+    if limit is not None:
         held = book.activities.get(name)
-        if held is not None and held[0] == period and held[1] >= activity.limit.count:
-            raise ActivityRefused("activity_limit_reached",
-                                  f"{name} is limited to {activity.limit.count} per "
-                                  f"{activity.limit.per}; the member has reached it",
-                                  "/activity")
+        used = held[1] if held is not None and held[0] == lc.activity_period(name, at) else 0
+    fact = policies.activity_facts(name, activity is not None, limit, used)
+    first, birthday = None, book.attributes.get("birthday")
+    if name == "referral":
+        facts, first = policies.referral_facts(book.member_id, friend, referrer_of)
+        fact.update(facts)
+    if name == "birthday":
+        fact.update(policies.birthday_facts(birthday, lc.local(at).date()))
+    return policies.ActivityAsk(name, fact, lc.program.name, book.member_id, friend, first,
+                                birthday, limit)
+
+
+def _check(lc: Lifecycle, book: MemberBook, name: str, at: datetime, friend: str | None,
+           referrer_of: Callable[[str], str | None], record: Record) -> None:
+    """Raise ActivityRefused when a refusal rule holds (engine/lifecycle/policies.py
+    `activity_refusal`); `record` keeps the decision either way."""
+    ask = _ask(lc, book, name, at, friend, referrer_of)
+    refusal = policies.activity_refusal(lc.program.questions.refusals, ask, record)
+    if refusal is not None:
+        raise ActivityRefused(refusal.code, refusal.message, POINTERS[refusal.code],
+                              refusal.conflict, rule=refusal.rule, record=record)
 
 
 def _count(lc: Lifecycle, book: MemberBook, name: str, at: datetime) -> None:
@@ -105,22 +132,20 @@ def record_activity(lc: Lifecycle, book: MemberBook, name: str, event_id: str, a
     """Award activity `name` to `book` at `at`; a referral also pays `friend`.
     `referrer_of(member id)` says who referred a member (a referral never goes in a
     circle, however long)."""
-    if name == "referral":
-        refusal = policies.referral_refusal(
-            book.member_id, friend.member_id if friend else None,
-            referrer_of or (lambda m: friend.referred_by if friend and m == friend.member_id
-                            else book.referred_by if m == book.member_id else None))
-        if refusal is not None:
-            raise ActivityRefused(refusal.code, refusal.message, "/friend_id", refusal.conflict)
-    _check(lc, book, name, at)  # a refused activity changes nothing, not even time
-    step = ActivityStep()
+    record = Record()
+    friend_id = friend.member_id if friend is not None else None
+    _check(lc, book, name, at, friend_id,
+           referrer_of or (lambda m: friend.referred_by if friend and m == friend_id
+                           else book.referred_by if m == book.member_id else None), record)
+    # a refused activity changes nothing, not even time
+    step = ActivityStep(record=record)
     lc.advance(book, at, step)
     lc.note(step, records)
     activity = lc.model.earning.activities[name]
     pts, friend_pts, rule = activity.points, activity.friend_bonus, f"earning.activities.{name}"
     if name == "referral":
         terms = policies.referral_terms(lc.program, book.member_id, book.attributes,
-                                        book.tier, at)
+                                        book.tier, at, record)
         if terms is not None:
             pts, friend_pts, rule = terms.points, terms.friend_bonus, terms.rule
     lc.credit(book, [("bonus", rule, pts)], at, "activity", event_id, f"activity:{event_id}",

@@ -6,6 +6,12 @@ their own. What a refund takes back once points were spent, how a debt is repaid
 negative balance stops redemptions, which activity bonuses leave with a refunded order,
 who may refer whom, when a birthday bonus is due and whether a refund is dated in time
 are decided here, once, and both call these functions.
+
+Who may refer whom and when a birthday bonus is due are asked of the rule engine: this
+module computes an activity's facts (`activity_facts`, `referral_facts` with the walk up
+the referrals, `birthday_facts`), the compiled refusal rules (engine/rules/questions.py
+`activity_refusal_rules`) decide which reasons hold, and `activity_refusal` reports the
+first with its message.
 """
 
 from __future__ import annotations
@@ -16,10 +22,25 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from engine.evaluation.record import Record
 from engine.evaluation.redeem import negative_balance
-from engine.language.model import Campaign, Redemption
+from engine.language.model import Campaign, Limit, Redemption
 from engine.program import Program
 from engine.rules.facts import activity_fact
+from engine.rules.questions import (
+    ACTIVITY,
+    BIRTHDAY_IS_DATE,
+    BIRTHDAY_ON_RECORD,
+    CLOSES_CIRCLE,
+    FRIEND_IS_REFERRER,
+    FRIEND_NAMED,
+    FRIEND_REFERRED,
+    IN_BIRTHDAY_MONTH,
+    OFFERED,
+    USES_LEFT,
+    ActivityQuestions,
+    activity_refusal_group,
+)
 
 CLAWBACK, FORFEIT_REMAINING = "clawback", "forfeit_remaining"
 DEFAULT_REFUND_POLICY = FORFEIT_REMAINING  # engine/language/model.py fills it in when absent
@@ -89,21 +110,26 @@ class ReferralTerms:
 
 
 def referral_campaign(program: Program, member_id: str, attributes: Mapping[str, Any],
-                      tier: str | None, at: datetime) -> Campaign | None:
+                      tier: str | None, at: datetime, record: Record | None = None
+                      ) -> Campaign | None:
     """The `referral` campaign that sets the terms of a referral by `member_id` at `at`:
     the first one, in campaign order, whose compiled schedule and eligibility hold for
     the referrer then (the rule engine's `activity` decision: dates, days of the week,
     tiers, segments — an activity has no order, so a channel or minimum-order
-    eligibility never holds)."""
+    eligibility never holds). `record` keeps the decision (question `referral_campaigns`)."""
     group = program.questions.activity
     if not group.rules:
         return None
-    fired = group.decide(activity_fact(program, "referral", member_id, attributes, tier, at))
+    fact = activity_fact(program, "referral", member_id, attributes, tier, at)
+    fired = group.decide(fact)
+    if record is not None:
+        record.add("referral_campaigns", group, fact, fired)
     return next((c for c in program.model.campaigns if c.rule_id in fired), None)
 
 
 def referral_terms(program: Program, member_id: str, attributes: Mapping[str, Any],
-                   tier: str | None, at: datetime) -> ReferralTerms | None:
+                   tier: str | None, at: datetime, record: Record | None = None
+                   ) -> ReferralTerms | None:
     """The referral activity's points and friend bonus for a referral by `member_id`
     (holding `tier`, with `attributes`) at `at`: a referral campaign that applies
     (`referral_campaign`) replaces them, under its own rule id; None when the program
@@ -111,18 +137,132 @@ def referral_terms(program: Program, member_id: str, attributes: Mapping[str, An
     activity = program.model.earning.activities.get("referral")
     if activity is None:
         return None
-    campaign = referral_campaign(program, member_id, attributes, tier, at)
+    campaign = referral_campaign(program, member_id, attributes, tier, at, record)
     if campaign is None:
         return ReferralTerms(activity.points, activity.friend_bonus, "earning.activities.referral")
     return ReferralTerms(campaign.points or activity.points,
                          campaign.friend_bonus or activity.friend_bonus, campaign.rule_id)
 
 
+# --- activity refusals: who may refer whom, when a birthday bonus is due -----------------
+
 @dataclass(frozen=True)
 class Refusal:
     code: str
     message: str
     conflict: bool  # depends on what happened before (409), not on the request alone (422)
+    rule: str = ""  # the compiled refusal rule reported (engine/rules/questions.py)
+
+
+CONFLICTS = frozenset({"already_referred", "circular_referral"})
+
+
+@dataclass(frozen=True)
+class ActivityAsk:
+    """One activity's refusal question: the fact its refusal rules are asked about
+    (`activity_facts`, `referral_facts`, `birthday_facts`) and what their messages name."""
+
+    name: str
+    fact: dict[str, Any]
+    program: str = ""
+    referrer: str = ""
+    friend: str | None = None
+    first_referrer: str | None = None  # who referred the friend already
+    birthday: Any = None
+    limit: Limit | None = None
+
+
+def activity_facts(name: str, offered: bool, limit: Limit | None, used: int) -> dict[str, Any]:
+    """The activity's fields of its refusal fact: its name, whether the program offers
+    it (1/0) and, when it has a limit, the uses left in the current period
+    (`limit − used`)."""
+    fact: dict[str, Any] = {ACTIVITY: name, OFFERED: int(offered)}
+    if limit is not None:
+        fact[USES_LEFT] = limit.count - used
+    return fact
+
+
+def closes_circle(referrer: str, friend: str, referrer_of: Callable[[str], str | None]) -> bool:
+    """Whether `friend` is `referrer`'s referrer or further up that chain, however far
+    (the walk up the referrals; the rule decides that it refuses)."""
+    seen, up = {referrer}, referrer_of(referrer)
+    while up is not None and up not in seen:
+        if up == friend:
+            return True
+        seen.add(up)
+        up = referrer_of(up)
+    return False
+
+
+def referral_facts(referrer: str, friend: str | None, referrer_of: Callable[[str], str | None]
+                   ) -> tuple[dict[str, Any], str | None]:
+    """The fields of a referral's refusal fact (flags: a friend named, the friend is the
+    referrer, the friend has a referrer, the referral would close a circle), and who
+    referred the friend already (None: nobody)."""
+    if not friend:
+        return {FRIEND_NAMED: 0}, None
+    first = referrer_of(friend)
+    return {FRIEND_NAMED: 1, FRIEND_IS_REFERRER: int(friend == referrer),
+            FRIEND_REFERRED: int(first is not None),
+            CLOSES_CIRCLE: int(closes_circle(referrer, friend, referrer_of))}, first
+
+
+def birthday_facts(birthday: Any, local_day: date) -> dict[str, Any]:
+    """The fields of a birthday bonus's refusal fact on program-local `local_day`: a
+    birthday on record (`birthday` attribute), a date (YYYY-MM-DD), in its month (1/0)."""
+    if birthday is None or birthday == "":
+        return {BIRTHDAY_ON_RECORD: 0}
+    try:
+        month = date.fromisoformat(str(birthday)).month
+    except ValueError:
+        return {BIRTHDAY_ON_RECORD: 1, BIRTHDAY_IS_DATE: 0}
+    return {BIRTHDAY_ON_RECORD: 1, BIRTHDAY_IS_DATE: 1,
+            IN_BIRTHDAY_MONTH: int(month == local_day.month)}
+
+
+def _limit_message(ask: ActivityAsk) -> str:
+    count, per = (ask.limit.count, ask.limit.per) if ask.limit else (0, "lifetime")
+    return f"{ask.name} is limited to {count} per {per}; the member has reached it"
+
+
+_MESSAGES: dict[str, Callable[[ActivityAsk], str]] = {  # by rule id, or by code
+    "earning.activities.referral.friend":
+        lambda a: "a referral names the referred friend (friend_id)",
+    "earning.activities.referral.self": lambda a: "a member cannot refer themselves",
+    "earning.activities.referral.once":
+        lambda a: f"member {a.friend!r} was already referred (by {a.first_referrer!r}); a "
+                  "friend is referred, and earns the friend bonus, once per program",
+    "earning.activities.referral.circle":
+        lambda a: f"member {a.friend!r} referred {a.referrer!r} (directly or through members "
+                  "they referred); referrals may not go in a circle",
+    "earning.activities.with_order":
+        lambda a: f"activity {a.name!r} comes with the member's first committed order",
+    "earning.activities.offered": lambda a: f"activity {a.name!r} is not offered by {a.program}",
+    "earning.activities.birthday.on_record":
+        lambda a: "the birthday bonus needs the member's birthday on record (attribute "
+                  "`birthday`, YYYY-MM-DD)",
+    "earning.activities.birthday.date":
+        lambda a: f"the member's birthday {a.birthday!r} is not a date (YYYY-MM-DD)",
+    "earning.activities.birthday.month":
+        lambda a: "the birthday bonus is given in the member's birthday month",
+    "activity_limit_reached": _limit_message,
+}
+
+
+def activity_refusal(questions: ActivityQuestions, ask: ActivityAsk,
+                     record: Record | None = None) -> Refusal | None:
+    """Why the activity of `ask` is refused, or None: the rule engine decides which
+    refusal rules hold for `ask.fact` (engine/rules/questions.py
+    `activity_refusal_rules`), and the first in their order is reported; `record` keeps
+    that decision (question `activity_refusals`)."""
+    fired = questions.group.decide(ask.fact)
+    if record is not None:
+        record.add("activity_refusals", questions.group, ask.fact, fired)
+    reason = questions.first(fired)
+    if reason is None:
+        return None
+    message = _MESSAGES.get(reason.id) or _MESSAGES[reason.code]
+    return Refusal(reason.code, message(ask), reason.code in CONFLICTS, reason.id)
 
 
 def referral_refusal(referrer: str, friend: str | None,
@@ -130,42 +270,9 @@ def referral_refusal(referrer: str, friend: str | None,
     """Why `referrer` may not refer `friend`, or None. A friend is referred once per
     program (so earns the friend bonus once, and a referrer earns once per friend), and
     referrals never go in a circle (A refers B, then B — or anyone B referred, however
-    far down — refers A). `referrer_of(member)` answers who referred a member."""
-    if not friend:
-        return Refusal("friend_required", "a referral names the referred friend (friend_id)",
-                       False)
-    if friend == referrer:
-        return Refusal("self_referral", "a member cannot refer themselves", False)
-    first = referrer_of(friend)
-    if first is not None:
-        return Refusal("already_referred", f"member {friend!r} was already referred (by "
-                       f"{first!r}); a friend is referred, and earns the friend bonus, once "
-                       "per program", True)
-    seen, up = {referrer}, referrer_of(referrer)
-    while up is not None and up not in seen:
-        if up == friend:
-            return Refusal("circular_referral", f"member {friend!r} referred {referrer!r} "
-                           "(directly or through members they referred); referrals may not "
-                           "go in a circle", True)
-        seen.add(up)
-        up = referrer_of(up)
-    return None
-
-
-# --- birthdays ---------------------------------------------------------------------------
-
-def birthday_refusal(birthday: Any, local_day: date) -> Refusal | None:
-    """Why no birthday bonus is due on program-local `local_day`, or None: it needs a
-    birthday on record (`birthday` attribute, YYYY-MM-DD) and is given in its month."""
-    if birthday is None or birthday == "":
-        return Refusal("birthday_unknown", "the birthday bonus needs the member's birthday "
-                       "on record (attribute `birthday`, YYYY-MM-DD)", False)
-    try:
-        month = date.fromisoformat(str(birthday)).month
-    except ValueError:
-        return Refusal("birthday_unknown", f"the member's birthday {birthday!r} is not a "
-                       "date (YYYY-MM-DD)", False)
-    if month != local_day.month:
-        return Refusal("not_birthday_month", "the birthday bonus is given in the member's "
-                       "birthday month", False)
-    return None
+    far down — refers A). `referrer_of(member)` answers who referred a member. Decided
+    by the referral's refusal rules (`activity_refusal`)."""
+    facts, first = referral_facts(referrer, friend, referrer_of)
+    ask = ActivityAsk("referral", {ACTIVITY: "referral", **facts}, referrer=referrer,
+                      friend=friend, first_referrer=first)
+    return activity_refusal(activity_refusal_group(()), ask)

@@ -8,14 +8,20 @@ to the rule engine like every other rule (engine/rules/compile.py):
 - `activity`: which campaigns apply to an activity (referral campaigns: their schedule
   and eligibility, on the member and the activity's program-local instant) —
   `campaigns.<id>`;
-- `redemption`: each refusal reason of a redemption is a rule (`REASONS`), in the order
-  its reason is reported.
+- `redemption`: each refusal reason of a redemption is a rule (`redemption_rules`), in
+  the order its reason is reported;
+- `refusals`: each refusal reason of an activity is a rule (`activity_refusal_rules`):
+  who may refer whom, an activity not offered on its own, a birthday bonus not due, an
+  activity's limit reached — in the order its reason is reported.
 
-Python computes the numbers the questions are asked about (spend, counts, shortfalls:
-`points − balance`, `quantity − stock left`); the engine compares them with the ruleset's
-thresholds on exact integer codes and its answers are cached per code (engine/rules/
-encoding.py). Groups depend only on the part of the ruleset they read, so they are
-compiled once per distinct part (`tier_group`, `redemption_group`) and shared by every
+Python computes the numbers and flags the questions are asked about (spend, counts,
+shortfalls: `points − balance`, `quantity − stock left`, the uses left of an activity's
+limit; whether a birthday is on record, whether a referral would close a circle — the
+walk up the referrals is Python's, the decision that it refuses is the rule's: engine/
+lifecycle/policies.py); the engine compares them with the ruleset's thresholds on exact
+integer codes and its answers are cached per code (engine/rules/encoding.py). Groups
+depend only on the part of the ruleset they read, so they are compiled once per distinct
+part (`tier_group`, `redemption_group`, `activity_refusal_group`) and shared by every
 program version, store and simulator call that has the same part.
 """
 
@@ -86,12 +92,14 @@ def activity_rules(campaigns: Sequence[Campaign]) -> list[CompiledRule]:
 
 @dataclass(frozen=True)
 class Reason:
-    """One refusal rule of redemption: its compiled id, the reason code it reports, and
-    the reward it is about (None: any)."""
+    """One refusal rule (of a redemption, or of an activity): its compiled id, the reason
+    code it reports, and what it is about."""
 
     id: str
     code: str
-    path: str  # what it is about: "any" redemption, paying with "points", a "reward"
+    # what it is about: "any" redemption, paying with "points", a "reward"; for an
+    # activity, "any" activity or the one it names
+    path: str
     reward: str | None = None  # the one reward it is about (None: any)
 
 
@@ -185,6 +193,83 @@ def redemption_group(config: Redemption) -> RedemptionQuestions:
     return found
 
 
+# ---------------------------------------------------------------- activities
+
+# Fields of an activity's refusal fact: the activity's name, and flags (1/0) and counts
+# computed in Python (engine/lifecycle/policies.py `activity_facts`); a field that does
+# not apply to the activity is absent, and no comparison on it holds.
+ACTIVITY, OFFERED, USES_LEFT = "activity.name", "activity.offered", "activity.uses_left"
+BIRTHDAY_ON_RECORD, BIRTHDAY_IS_DATE = "member.birthday_on_record", "member.birthday_is_date"
+IN_BIRTHDAY_MONTH = "activity.in_birthday_month"
+FRIEND_NAMED, FRIEND_IS_REFERRER = "referral.friend_named", "referral.friend_is_referrer"
+FRIEND_REFERRED, CLOSES_CIRCLE = "referral.friend_referred", "referral.closes_circle"
+ORDER_ACTIVITIES = ("first_purchase",)  # come with an order, never on their own
+
+
+def _is(name: str, *parts: dict[str, Any]) -> dict[str, Any]:
+    return {"all": [{"field": ACTIVITY, "eq": name}, *parts]}
+
+
+def activity_refusal_rules(limited: Sequence[str]) -> list[tuple[Reason, dict[str, Any]]]:
+    """The refusal rules of an activity, in the order their reasons are reported: who may
+    refer whom, whether the activity is offered on its own, whether a birthday bonus is
+    due, then the limit of each activity in `limited` (the uses left in its period)."""
+    def flag(field: str, value: int) -> dict[str, Any]:
+        return {"field": field, "eq": value}
+    out: list[tuple[Reason, dict[str, Any]]] = [
+        (Reason("earning.activities.referral.friend", "friend_required", "referral"),
+         _is("referral", flag(FRIEND_NAMED, 0))),
+        (Reason("earning.activities.referral.self", "self_referral", "referral"),
+         _is("referral", flag(FRIEND_IS_REFERRER, 1))),
+        (Reason("earning.activities.referral.once", "already_referred", "referral"),
+         _is("referral", flag(FRIEND_REFERRED, 1))),
+        (Reason("earning.activities.referral.circle", "circular_referral", "referral"),
+         _is("referral", flag(CLOSES_CIRCLE, 1))),
+        (Reason("earning.activities.with_order", "activity_not_offered", "any"),
+         {"field": ACTIVITY, "in": list(ORDER_ACTIVITIES)}),
+        (Reason("earning.activities.offered", "activity_not_offered", "any"),
+         flag(OFFERED, 0)),
+        (Reason("earning.activities.birthday.on_record", "birthday_unknown", "birthday"),
+         _is("birthday", flag(BIRTHDAY_ON_RECORD, 0))),
+        (Reason("earning.activities.birthday.date", "birthday_unknown", "birthday"),
+         _is("birthday", flag(BIRTHDAY_IS_DATE, 0))),
+        (Reason("earning.activities.birthday.month", "not_birthday_month", "birthday"),
+         _is("birthday", flag(IN_BIRTHDAY_MONTH, 0))),
+    ]
+    out.extend((Reason(f"earning.activities.{name}.limit", "activity_limit_reached", name),
+                _is(name, {"field": USES_LEFT, "lte": 0})) for name in limited)
+    return out
+
+
+@dataclass(frozen=True)
+class ActivityQuestions:
+    """The refusal rules of an activity, compiled as one group, and their reasons in the
+    order they are reported."""
+
+    group: DecisionGroup
+    reasons: tuple[Reason, ...]
+
+    def first(self, fired: frozenset[str]) -> Reason | None:
+        """The reason reported when the rules `fired` hold: the first in order."""
+        return next((r for r in self.reasons if r.id in fired), None) if fired else None
+
+
+_ACTIVITY: dict[tuple[str, ...], ActivityQuestions] = {}
+
+
+def activity_refusal_group(limited: tuple[str, ...]) -> ActivityQuestions:
+    """The refusal rules of activities where those named `limited` have a limit:
+    compiled once per distinct tuple (the rules read nothing else of a ruleset)."""
+    found = _ACTIVITY.get(limited)
+    if found is None:
+        rules = activity_refusal_rules(limited)
+        found = _ACTIVITY[limited] = ActivityQuestions(
+            shared("activity-refusals", limited,
+                   lambda: [CompiledRule(r.id, cond) for r, cond in rules]),
+            tuple(r for r, _ in rules))
+    return found
+
+
 # ---------------------------------------------------------------- one program's questions
 
 @dataclass(frozen=True)
@@ -195,9 +280,10 @@ class Questions:
     challenges: DecisionGroup
     activity: DecisionGroup
     redemption: RedemptionQuestions | None
+    refusals: ActivityQuestions
 
     def conditions(self) -> dict[str, Any]:
-        groups = [self.tiers, self.challenges, self.activity,
+        groups = [self.tiers, self.challenges, self.activity, self.refusals.group,
                   *(self.redemption.groups if self.redemption else ())]
         return {r.id: r.condition for g in groups if g is not None for r in g.rules}
 
@@ -210,8 +296,10 @@ def compile_questions(model: Ruleset, name: str) -> Questions:
         tiers=tiers,
         challenges=DecisionGroup(f"{name}#challenges", challenge_rules(model.campaigns)),
         activity=DecisionGroup(f"{name}#activity", activity_rules(model.campaigns)),
-        redemption=redemption_group(model.redemption) if model.redemption else None)
+        redemption=redemption_group(model.redemption) if model.redemption else None,
+        refusals=activity_refusal_group(tuple(sorted(
+            name for name, a in model.earning.activities.items() if a.limit is not None))))
 
 
-__all__ = ["Questions", "Reason", "RedemptionQuestions", "compile_questions",
-           "redemption_group", "tier_group"]
+__all__ = ["ActivityQuestions", "Questions", "Reason", "RedemptionQuestions",
+           "activity_refusal_group", "compile_questions", "redemption_group", "tier_group"]
