@@ -27,7 +27,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Refusal:
     """Why a redemption is refused: a machine-readable code, a message, the rule."""
 
@@ -55,7 +55,7 @@ class Assessment:
     offered: bool = True
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Bonus:
     """Fixed points an order collects: a fixed-bonus or spend-threshold campaign (then
     `campaign` names it) or a custom rule's `bonus_points`."""
@@ -82,7 +82,7 @@ class Earn:
         return sum((r.eligible for r in self.lines), ZERO)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CampaignUse:
     """A campaign the order used: the points it gave, and whether it advanced the tier
     (a tier challenge whose goal the order reached)."""
@@ -94,7 +94,7 @@ class CampaignUse:
     tier_advance: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ActivityBonus:
     """An activity bonus that comes with the order (the first purchase)."""
 
@@ -103,7 +103,7 @@ class ActivityBonus:
     points: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TierAdvance:
     """A tier challenge met by this order moves the member one tier up."""
 
@@ -113,7 +113,7 @@ class TierAdvance:
     to: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Upgrade:
     """The member's tier after the order is above the one before: the upgrade bonus of
     every tier reached for the first time (`rules`, one per tier)."""
@@ -125,7 +125,7 @@ class Upgrade:
     rule: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CapUse:
     """Spend that earned a seasonal rotation's multiplier, in the cap's period."""
 
@@ -134,7 +134,7 @@ class CapUse:
     spend: Decimal
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ChallengeSpend:
     id: str
     spend: Decimal

@@ -17,7 +17,7 @@ from engine.evaluation.earn import LineResult
 from engine.evaluation.outcome import Assessment, Earn, Outcome
 from engine.evaluation.redeem import money
 from engine.language.model import Tier
-from engine.program import Program
+from engine.program import Program, ProgramIndex
 
 CENT = Decimal("0.01")
 
@@ -80,8 +80,9 @@ def assessment_json(a: Assessment) -> dict[str, Any]:
 
 
 def earn_json(program: Program, earn: Earn) -> dict[str, Any]:
+    index = program.index
     return {
-        "points": earn.points, "lines": [line_json(program, r) for r in earn.lines],
+        "points": earn.points, "lines": [line_json(index, r) for r in earn.lines],
         "bonuses": [{"rule": b.rule, "points": b.points,
                      **({"campaign": b.campaign} if b.campaign is not None else {})}
                     for b in earn.bonuses],
@@ -89,43 +90,44 @@ def earn_json(program: Program, earn: Earn) -> dict[str, Any]:
     }
 
 
-def line_json(program: Program, r: LineResult) -> dict[str, Any]:
-    line, index = r.line, program.index
+def line_json(index: ProgramIndex, r: LineResult) -> dict[str, Any]:
+    line = r.line
     amount = money(line.amount)
+    exact = r.exact if r.exact is not None else r.points
     out: dict[str, Any] = {
         "index": line.index, "sku": line.sku, "category": line.category,
         "amount": amount,
         "eligible_amount": amount if r.eligible is line.amount else money(r.eligible),
-        "points": r.awarded, "points_exact": _plain(r.exact if r.exact is not None else r.points),
+        "points": r.awarded, "points_exact": f"{exact.normalize():f}",
     }
     if r.excluded_by:
         out["base_rate"] = index.base_rate
         out["excluded_by"] = r.excluded_by
         out["multipliers"] = []
         return out
-    out.update(_multipliers_json(program, r))
+    out.update(_multipliers_json(index, r))
     if r.seasonal_amount:
         out["seasonal_amount"] = money(r.seasonal_amount)
     return out
 
 
-def _multipliers_json(program: Program, r: LineResult) -> dict[str, Any]:
+def _multipliers_json(index: ProgramIndex, r: LineResult) -> dict[str, Any]:
     """The multipliers part of a line; its strings are built once per line context."""
     rates = r.rates
     if rates is not None and r.category is rates.best:  # the context's usual shape
-        cache = program.index.rates_json
+        cache = index.rates_json
         cached = cache.get(id(rates))
         if cached is None or cached[0] is not rates:
             if len(cache) > 10_000:
                 cache.clear()
-            cached = cache[id(rates)] = (rates, _multipliers(program, r))
+            cached = cache[id(rates)] = (rates, _multipliers(index, r))
         return _json_from(cached[1])
-    return _json_from(_multipliers(program, r))
+    return _json_from(_multipliers(index, r))
 
 
-def _multipliers(program: Program, r: LineResult) -> tuple[Any, ...]:
-    text = program.index.multiplier_text
-    return (program.index.base_rate,
+def _multipliers(index: ProgramIndex, r: LineResult) -> tuple[Any, ...]:
+    text = index.multiplier_text
+    return (index.base_rate,
             (r.category.rule, text(r.category)) if r.category else None,
             (r.tier.rule, text(r.tier)) if r.tier else None,
             tuple((f.rule, text(f)) for f in r.factors))
@@ -200,9 +202,3 @@ def _effects(out: Outcome, earn: dict[str, Any], perks: list[dict[str, Any]],
 def _month_of(iso_date: str) -> int:
     """Month of a validated YYYY-MM-DD date (the request parser checked the format)."""
     return int(iso_date[5:7]) if len(iso_date) == 10 else date.fromisoformat(iso_date).month
-
-
-def _plain(value: Decimal | None) -> str | None:
-    if value is None:
-        return None
-    return f"{value.normalize():f}"
