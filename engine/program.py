@@ -12,8 +12,9 @@ from zoneinfo import ZoneInfo
 
 import engine.calendar as calendar
 from engine.errors import RulesetInvalid
+from engine.language.build import build
 from engine.language.digest import digest
-from engine.language.model import Ruleset, build
+from engine.language.model import Ruleset
 from engine.rules.compile import Compiled, budget_field, compile_ruleset, usage_field
 from engine.rules.questions import Questions, compile_questions
 

@@ -195,8 +195,8 @@ def _external_versions(db: Database) -> dict[tuple[str, int], PointsAccount]:
     """Every published version whose balances are external (read from the model alone:
     nothing is compiled)."""
     import store.registry.versions as registry
+    from engine.language.build import build
     from engine.language.loader import load_sources
-    from engine.language.model import build
 
     found: dict[tuple[str, int], PointsAccount] = {}
     with db.reading() as session:
