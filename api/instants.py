@@ -15,7 +15,7 @@ Time comes from the request, within two bounds:
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, Field
@@ -24,22 +24,11 @@ import engine.evaluation.contract as contract
 import store.clock as clock
 from api.problems import ApiProblem
 
-END = datetime(3000, 1, 2, tzinfo=UTC)  # past the last instant the contract admits
-
-
 # An instant with a UTC offset, written as the engine's request parser reads one
 # (engine/evaluation/contract.py: ISO 8601, years 1900-2999), within the calendar: every instant
 # field and parameter of the API.
 Instant = Annotated[AwareDatetime, BeforeValidator(contract.instant),
                     Field(examples=["2026-11-17T14:30:00-05:00"])]
-
-
-def latest_allowed(skew_seconds: float) -> datetime:
-    """The latest instant a write may carry now."""
-    now = clock.now()
-    if skew_seconds >= (END - now).total_seconds():
-        return END
-    return now + timedelta(seconds=skew_seconds)
 
 
 def _instants(model: BaseModel, pointer: str) -> Iterator[tuple[str, datetime]]:
@@ -61,7 +50,7 @@ def refuse_future(body: BaseModel | None, skew_seconds: float) -> None:
     the allowed skew ahead of the server clock."""
     if body is None:
         return
-    limit = latest_allowed(skew_seconds)
+    limit = clock.latest_allowed(skew_seconds)
     late = [(pointer, at) for pointer, at in _instants(body, "") if at > limit]
     if not late:
         return

@@ -11,7 +11,6 @@ from typing import Any
 import click
 
 from cli.db_cmd import database_option, open_db
-from cli.expire_cmd import _as_of
 from cli.output import fail
 
 EXIT_REFUSED = 5
@@ -36,6 +35,27 @@ def _run(database_url: str, work: Callable[[Any, Any], Any]) -> None:
     finally:
         database.dispose()
     click.echo(json.dumps(getattr(outcome, "result", outcome), indent=2))
+
+
+def _instant(value: str | None, database_url: str) -> str | None:
+    """`--as-of` under the API's bounds on the instant of a write: written as the input
+    contract says (a UTC offset, years 1900-2999), and at most
+    LOYALTY_MAX_FUTURE_SKEW_SECONDS ahead of the server clock. None: the store takes now."""
+    import engine.evaluation.contract as contract
+    import store.clock as clock
+    from store.settings import Settings
+
+    if value is None:
+        return None
+    try:
+        at = contract.instant(value)
+    except contract.Invalid as exc:
+        fail(f"--as-of: {exc}")
+    skew = Settings(database_url=database_url).max_future_skew_seconds
+    if at > clock.latest_allowed(skew):
+        fail(f"--as-of: instant_in_future: {value} is ahead of the server clock by more than "
+             f"{skew:g} s (LOYALTY_MAX_FUTURE_SKEW_SECONDS)")
+    return value
 
 
 @redemptions_group.command("create")
@@ -63,7 +83,7 @@ def create(program: str, member_id: str, points: int | None, reward_id: str | No
         "member_id": member_id, "points": points, "reward_id": reward_id,
         "quantity": quantity if reward_id else None, "order_id": order_id,
         "order_total": order_total, "hold_minutes": hold_minutes,
-        "as_of": _as_of(as_of).isoformat(), "idempotency_key": idempotency_key}.items()
+        "as_of": _instant(as_of, database_url), "idempotency_key": idempotency_key}.items()
         if v is not None}
     _run(database_url, lambda db, cache: redemptions.redeem(db, cache, program, request))
 

@@ -45,24 +45,31 @@ def open_lot(book: MemberBook, points: int, at: datetime, expires_at: datetime |
     return no, repay
 
 
+def _usable(book: MemberBook, lot: Lot, at: datetime) -> bool:
+    """Whether a redemption at `at` may draw on `lot`. In a book brought to `at`
+    (`Lifecycle.advance`), every open lot: what was due has expired, and a lot a store's
+    clock kept open (due by `at` but not yet by the clock) is not expired. Otherwise the
+    lots earned by `at` and not expired then."""
+    return at == book.last_at or (lot.earned_at <= at
+                                  and (lot.expires_at is None or lot.expires_at > at))
+
+
 def spendable(book: MemberBook, at: datetime) -> int:
-    """Points a redemption at `at` may use: lots earned by then and not expired, less
-    debt (a book with debt has no open lot, so that is then negative). A book brought to
-    `at` (`Lifecycle.advance`) has expired what is due and holds nothing earned later."""
+    """Points a redemption at `at` may use: the usable lots (`_usable`), less debt (a
+    book with debt has no open lot, so that is then negative)."""
     if at == book.last_at:
         return book.held - book.debt
-    total = sum(lot.left for lot in book.lots if lot.earned_at <= at
-                and (lot.expires_at is None or lot.expires_at > at))
-    return total - book.debt
+    return sum(lot.left for lot in book.lots if _usable(book, lot, at)) - book.debt
 
 
 def take_fifo(book: MemberBook, points: int, at: datetime) -> tuple[Draw, ...]:
-    """Consume `points` from the lots spendable at `at`, soonest expiry first. The caller
-    checked `spendable`; asking for more is a programming error."""
+    """Consume `points` from the lots usable at `at` (the ones `spendable` counts),
+    soonest expiry first. The caller checked `spendable`; asking for more is a
+    programming error."""
     draws, left = [], points
     keep = []
     for lot in book.lots:
-        if left and lot.earned_at <= at and (lot.expires_at is None or lot.expires_at > at):
+        if left and _usable(book, lot, at):
             take = min(left, lot.left)
             lot.left -= take
             left -= take

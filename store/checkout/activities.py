@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 import store.ledger.books as books
@@ -24,41 +23,34 @@ from engine.lifecycle import ActivityRefused, MemberBook, Step, record_activity
 from engine.program import Program
 from store.db.database import Database
 from store.errors import Conflict, Unprocessable
-from store.idempotency import Outcome, request_hash
+from store.idempotency import Idempotent, Outcome, request_hash
 from store.registry.programs import ProgramCache
 from store.tables.core import ActivityEventRow, MemberRow
 from store.tables.operations import ReferralRow
 
 
-def _find(session: Session, program_id: str, event_id: str) -> ActivityEventRow | None:
-    return session.scalar(select(ActivityEventRow).where(
-        ActivityEventRow.program == program_id, ActivityEventRow.event_id == event_id))
-
-
-def _replay(row: ActivityEventRow, digest: str) -> Outcome:
-    if row.request_hash != digest:
-        raise Conflict("activity_conflict", f"activity event {row.event_id!r} was already "
-                       "recorded with a different body", pointer="/event_id")
-    return Outcome(row.result, created=False)
+def _idempotent(program_id: str, request: dict[str, Any]) -> Idempotent[ActivityEventRow]:
+    event_id = request["event_id"]
+    find = select(ActivityEventRow).where(ActivityEventRow.program == program_id,
+                                          ActivityEventRow.event_id == event_id)
+    return Idempotent(lambda session: session.scalar(find), request_hash(request),
+                      "activity_conflict", f"activity event {event_id!r} was already "
+                      "recorded with a different body", "/event_id")
 
 
 def record(db: Database, cache: ProgramCache, program_id: str, request: dict[str, Any]) -> Outcome:
-    digest = request_hash(request)
+    once = _idempotent(program_id, request)
     at = datetime.fromisoformat(request["occurred_at"])
     with db.reading() as session:
-        prior = _find(session, program_id, request["event_id"])
-        if prior is not None:
-            return _replay(prior, digest)
+        replayed = once.earlier(session)
+        if replayed is not None:
+            return replayed
         program = cache.resolve(session, program_id, at, request.get("ruleset_version"))
-    try:
+
+    def write() -> Outcome:
         with db.writing() as session:
-            return _record(session, program, request, at, digest)
-    except IntegrityError:
-        with db.reading() as session:
-            prior = _find(session, program_id, request["event_id"])
-        if prior is None:
-            raise
-        return _replay(prior, digest)
+            return _record(session, program, request, at, once)
+    return once.run(db, write)
 
 
 def referrer_of(session: Session, program_id: str) -> Callable[[str], str | None]:
@@ -82,14 +74,14 @@ def save_referral(session: Session, program: Program, referrer: MemberRow, frien
 
 
 def _record(session: Session, program: Program, request: dict[str, Any], at: datetime,
-            digest: str) -> Outcome:
+            once: Idempotent[ActivityEventRow]) -> Outcome:
     name, member_id = request["activity"], request["member_id"]
     friend_id = request.get("friend_id") if name == "referral" else None
     ids = sorted({member_id, friend_id or member_id})
     rows = {mid: members.lock_or_create(session, program.program, mid, None) for mid in ids}
-    prior = _find(session, program.program, request["event_id"])
-    if prior is not None:
-        return _replay(prior, digest)
+    replayed = once.earlier(session)
+    if replayed is not None:
+        return replayed
     lc = books.lifecycle(program)
     member = rows[member_id]
     book = books.book_of(lc, member, at)
@@ -116,7 +108,7 @@ def _record(session: Session, program: Program, request: dict[str, Any], at: dat
               "friend": friend, "occurred_at": at.isoformat(),
               "ruleset_version": program.version}
     session.add(ActivityEventRow(program=program.program, event_id=ref, member_pk=member.id,
-                                 activity=name, request_hash=digest, result=result,
+                                 activity=name, request_hash=once.digest, result=result,
                                  occurred_at=at, created_at=datetime.now(UTC)))
     session.flush()
     return Outcome(result, created=True)

@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 import store.ledger.books as books
@@ -25,41 +24,34 @@ from engine.program import Program
 from store.checkout.activities import referrer_of, save_referral
 from store.db.database import Database
 from store.errors import Conflict, Unprocessable
-from store.idempotency import Outcome, request_hash
+from store.idempotency import Idempotent, Outcome, request_hash
 from store.registry.programs import ProgramCache
 from store.tables.core import MemberRow
 from store.tables.operations import EnrolmentRow
 
 
-def _find(session: Session, program_id: str, event_id: str) -> EnrolmentRow | None:
-    return session.scalar(select(EnrolmentRow).where(
-        EnrolmentRow.program == program_id, EnrolmentRow.event_id == event_id))
-
-
-def _replay(row: EnrolmentRow, digest: str) -> Outcome:
-    if row.request_hash != digest:
-        raise Conflict("enrolment_conflict", f"enrolment {row.event_id!r} was already "
-                       "recorded with a different body", pointer="/event_id")
-    return Outcome(row.result, created=False)
+def _idempotent(program_id: str, request: dict[str, Any]) -> Idempotent[EnrolmentRow]:
+    event_id = request["event_id"]
+    find = select(EnrolmentRow).where(EnrolmentRow.program == program_id,
+                                      EnrolmentRow.event_id == event_id)
+    return Idempotent(lambda session: session.scalar(find), request_hash(request),
+                      "enrolment_conflict", f"enrolment {event_id!r} was already recorded "
+                      "with a different body", "/event_id")
 
 
 def enrol_member(db: Database, cache: ProgramCache, program_id: str,
                  request: dict[str, Any]) -> Outcome:
-    digest = request_hash(request)
+    once = _idempotent(program_id, request)
     at = datetime.fromisoformat(request["enrolled_at"])
-    try:
+
+    def write() -> Outcome:
         with db.writing() as session:
-            prior = _find(session, program_id, request["event_id"])
-            if prior is not None:
-                return _replay(prior, digest)
+            replayed = once.earlier(session)
+            if replayed is not None:
+                return replayed
             program = cache.resolve(session, program_id, at)
-            return _enrol(session, program, request, at, digest)
-    except IntegrityError:
-        with db.reading() as session:
-            prior = _find(session, program_id, request["event_id"])
-        if prior is None:
-            raise
-        return _replay(prior, digest)
+            return _enrol(session, program, request, at, once.digest)
+    return once.run(db, write)
 
 
 def _refusal(exc: ActivityRefused) -> dict[str, Any]:

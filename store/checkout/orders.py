@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 import store.external.accounts as external_accounts
@@ -30,8 +29,7 @@ from engine.lifecycle import MemberBook, OrderStep, commit_order
 from engine.lifecycle.records import order_json
 from engine.program import Program
 from store.db.database import Database
-from store.errors import Conflict
-from store.idempotency import Outcome, request_hash
+from store.idempotency import Idempotent, Outcome, request_hash
 from store.ledger.books import find_order
 from store.registry.programs import ProgramCache
 from store.tables.core import OrderRow
@@ -102,12 +100,11 @@ def quote(db: Database, cache: ProgramCache, program_id: str, request: dict[str,
     return result if why_not is None else external_accounts.quote_balance(result, why_not)
 
 
-def _replay(row: OrderRow, digest: str) -> Outcome:
-    if row.request_hash != digest:
-        raise Conflict("order_conflict",
-                       f"order {row.order_id!r} was already committed with a different body; "
-                       "a retry must resend the first request unchanged", pointer="/order/id")
-    return Outcome(row.result, created=False)
+def _idempotent(program_id: str, order_id: str, request: dict[str, Any]) -> Idempotent[OrderRow]:
+    return Idempotent(
+        lambda session: find_order(session, program_id, order_id), request_hash(request),
+        "order_conflict", f"order {order_id!r} was already committed with a different body; "
+        "a retry must resend the first request unchanged", "/order/id")
 
 
 def commit(db: Database, cache: ProgramCache, program_id: str, request: dict[str, Any],
@@ -115,28 +112,24 @@ def commit(db: Database, cache: ProgramCache, program_id: str, request: dict[str
     req = essentials(request)
     if req.order_id is None:
         raise RequestInvalid([("$.order", "a commit needs an order")])
-    digest = request_hash(request)
-    try:
+    once = _idempotent(program_id, req.order_id, request)
+
+    def write() -> Outcome:
         with db.writing() as session:
             program = cache.resolve(session, program_id, req.at, pinned)
             with session.no_autoflush:  # one flush at the end: fewer round trips
-                return _commit(session, program, request, req, digest)
-    except IntegrityError:
-        with db.reading() as session:
-            prior = find_order(session, program_id, req.order_id)
-        if prior is None:
-            raise
-        return _replay(prior, digest)
+                return _commit(session, program, request, req, once)
+    return once.run(db, write)
 
 
 def _commit(session: Session, program: Program, request: dict[str, Any], req: Essentials,
-            digest: str) -> Outcome:
+            once: Idempotent[OrderRow]) -> Outcome:
     order_id, at = req.order_id, req.at
     assert order_id is not None
     member = members.lock_or_create(session, program.program, str(req.member.get("id")), None)
-    prior = find_order(session, program.program, order_id)
-    if prior is not None:
-        return _replay(prior, digest)
+    replayed = once.earlier(session)
+    if replayed is not None:
+        return replayed
     lc = books.lifecycle(program)
     book = books.book_of(lc, member, at)
     book.attributes.update(req.member.get("attributes") or {})
@@ -155,7 +148,7 @@ def _commit(session: Session, program: Program, request: dict[str, Any], req: Es
                                         **extra}}
     spend = step.record.spend
     session.add(OrderRow(program=program.program, order_id=order_id, member_pk=member.id,
-                         request_hash=digest, request=request, result=result,
+                         request_hash=once.digest, request=request, result=result,
                          ruleset_version=program.version, placed_at=at, qualifying_spend=spend,
                          original_spend=spend, refunded_fraction=ZERO, counted=True,
                          record=order_json(step.record), created_at=datetime.now(UTC)))

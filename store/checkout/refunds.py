@@ -13,7 +13,6 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 import store.external.accounts as external_accounts
@@ -26,7 +25,7 @@ from engine.program import Program
 from store.clock import now as clock_now
 from store.db.database import Database
 from store.errors import Conflict, NotFound, Unprocessable
-from store.idempotency import Outcome, request_hash
+from store.idempotency import Idempotent, Outcome, request_hash
 from store.ledger.books import find_order
 from store.registry.programs import ProgramCache
 from store.tables.core import MemberRow, OrderRow, RefundRow
@@ -37,8 +36,9 @@ ONE = Decimal(1)
 
 def refund(db: Database, cache: ProgramCache, program_id: str, order_id: str,
            request: dict[str, Any]) -> Outcome:
-    digest = request_hash(request)
-    try:
+    once = _idempotent(program_id, order_id, request)
+
+    def write() -> Outcome:
         with db.writing() as session:
             order = find_order(session, program_id, order_id)
             if order is None:
@@ -48,29 +48,22 @@ def refund(db: Database, cache: ProgramCache, program_id: str, order_id: str,
                                     .with_for_update().execution_options(populate_existing=True))
             assert member is not None, "an order's member row is never deleted"
             session.refresh(order)
-            prior = _find(session, order.id, request["refund_id"])
-            if prior is not None:
-                return _replay(prior, digest)
-            return _refund(session, program, order, member, request, digest)
-    except IntegrityError:
-        with db.reading() as session:
-            order = find_order(session, program_id, order_id)
-            prior = _find(session, order.id, request["refund_id"]) if order else None
-        if prior is None:
-            raise
-        return _replay(prior, digest)
+            replayed = once.earlier(session)
+            if replayed is not None:
+                return replayed
+            return _refund(session, program, order, member, request, once.digest)
+    return once.run(db, write)
 
 
-def _find(session: Session, order_pk: int, refund_id: str) -> RefundRow | None:
-    return session.scalar(select(RefundRow).where(RefundRow.order_pk == order_pk,
-                                                  RefundRow.refund_id == refund_id))
-
-
-def _replay(row: RefundRow, digest: str) -> Outcome:
-    if row.request_hash != digest:
-        raise Conflict("refund_conflict", f"refund {row.refund_id!r} was already recorded with "
-                       "a different body", pointer="/refund_id")
-    return Outcome(row.result, created=False)
+def _idempotent(program_id: str, order_id: str, request: dict[str, Any]
+                ) -> Idempotent[RefundRow]:
+    refund_id = request["refund_id"]
+    find = (select(RefundRow).join(OrderRow, RefundRow.order_pk == OrderRow.id)
+            .where(OrderRow.program == program_id, OrderRow.order_id == order_id,
+                   RefundRow.refund_id == refund_id))
+    return Idempotent(lambda session: session.scalar(find), request_hash(request),
+                      "refund_conflict", f"refund {refund_id!r} was already recorded with a "
+                      "different body", "/refund_id")
 
 
 def _lines(request: dict[str, Any]) -> list[tuple[int | None, str | None, int]] | None:

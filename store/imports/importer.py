@@ -18,7 +18,7 @@ import json
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -69,8 +69,7 @@ class StoreTransport:
 
     def _not_ahead(self, at: str | None) -> None:
         """The API's bound: no instant more than the allowed skew ahead of the clock."""
-        latest = clock.now() + timedelta(seconds=self.skew)
-        if at is not None and datetime.fromisoformat(at) > latest:
+        if at is not None and datetime.fromisoformat(at) > clock.latest_allowed(self.skew):
             raise Refusal("instant_in_future", f"{at} is ahead of the server clock by more "
                           f"than {self.skew:g} s (LOYALTY_MAX_FUTURE_SKEW_SECONDS)")
 

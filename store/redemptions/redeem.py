@@ -20,7 +20,6 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 import store.external.accounts as external_accounts
@@ -39,7 +38,7 @@ from engine.program import Program
 from store.clock import now as clock_now
 from store.db.database import Database
 from store.errors import Conflict, NotFound, StoreError, Unprocessable
-from store.idempotency import Outcome, request_hash
+from store.idempotency import Idempotent, Outcome, request_hash
 from store.ledger.books import find_order
 from store.registry.programs import ProgramCache
 from store.tables.core import MemberRow
@@ -96,18 +95,20 @@ def get(db: Database, program_id: str, redemption_id: str) -> dict[str, Any]:
         return redemption_rows.view(session, find(session, program_id, redemption_id))
 
 
-def _by_key(session: Session, program_id: str, key: str | None) -> RedemptionRow | None:
-    if key is None:
-        return None
-    return session.scalar(select(RedemptionRow).where(
-        RedemptionRow.program == program_id, RedemptionRow.idempotency_key == key))
+def _idempotent(program_id: str, request: dict[str, Any]) -> Idempotent[RedemptionRow]:
+    key = request.get("idempotency_key")
+    find = select(RedemptionRow).where(RedemptionRow.program == program_id,
+                                       RedemptionRow.idempotency_key == key)
+    return Idempotent(lambda session: session.scalar(find) if key is not None else None,
+                      request_hash(request), "redemption_conflict", f"idempotency key {key!r} "
+                      "was already used with a different body", "/idempotency_key",
+                      answer=_answer)
 
 
-def _replay(session: Session, row: RedemptionRow, digest: str) -> Outcome:
-    if row.request_hash != digest:
-        raise Conflict("redemption_conflict", f"idempotency key {row.idempotency_key!r} was "
-                       "already used with a different body", pointer="/idempotency_key")
-    return Outcome(row.result or redemption_rows.view(session, row), created=False)
+def _answer(session: Session, row: RedemptionRow) -> dict[str, Any]:
+    """What a replay answers: the first answer (rows from before answers were kept: the
+    redemption's view now)."""
+    return row.result or redemption_rows.view(session, row)
 
 
 def first_answer(session: Session, row: RedemptionRow) -> Outcome:
@@ -118,28 +119,23 @@ def first_answer(session: Session, row: RedemptionRow) -> Outcome:
 
 def redeem(db: Database, cache: ProgramCache, program_id: str,
            request: dict[str, Any]) -> Outcome:
-    digest = request_hash(request)
-    key = request.get("idempotency_key")
+    once = _idempotent(program_id, request)
     with db.reading() as session:
-        prior = _by_key(session, program_id, key)
-        if prior is not None:
-            return _replay(session, prior, digest)
+        replayed = once.earlier(session)
+        if replayed is not None:
+            return replayed
         program = cache.resolve(session, program_id, _instant(request.get("as_of")))
     account = external_accounts.config_of(program)
     if account is not None:
-        return _redeem_external(db, program, account, request, digest)
-    try:
+        return _redeem_external(db, program, account, request, once)
+
+    def write() -> Outcome:
         with db.writing() as session:
-            prior = _by_key(session, program_id, key)
-            if prior is not None:
-                return _replay(session, prior, digest)
-            return _redeem(session, cache, program_id, request, digest)
-    except IntegrityError:
-        with db.reading() as session:
-            prior = _by_key(session, program_id, key)
-            if prior is None:
-                raise
-            return _replay(session, prior, digest)
+            replayed = once.earlier(session)
+            if replayed is not None:
+                return replayed
+            return _redeem(session, cache, program_id, request, once.digest)
+    return once.run(db, write)
 
 
 def _ask(request: dict[str, Any]) -> Ask:
@@ -203,7 +199,7 @@ def _redeem(session: Session, cache: ProgramCache, program_id: str, request: dic
 
 
 def _redeem_external(db: Database, program: Program, account_config: Any,
-                     request: dict[str, Any], digest: str) -> Outcome:
+                     request: dict[str, Any], once: Idempotent[RedemptionRow]) -> Outcome:
     """A program whose balances live in an external points API: assess against the
     account's balance, then the saga — journal, debit the account, record the redemption
     (stock under its lock) — crediting the account back if the recording fails."""
@@ -230,12 +226,11 @@ def _redeem_external(db: Database, program: Program, account_config: Any,
 
     def record() -> Outcome:
         with db.writing() as session:
-            prior = _by_key(session, program_id, request.get("idempotency_key"))
-            if prior is not None:
+            if once.find(session) is not None:
                 raise Conflict("redemption_in_progress", "a redemption with this idempotency "
                                "key was recorded meanwhile", pointer="/idempotency_key")
             row_member = members.lock_or_create(session, program_id, member_id, None)
-            return _record(session, program, row_member, request, digest, at,
+            return _record(session, program, row_member, request, once.digest, at,
                            external=(service, account, points))
 
     key = f"redemption:{request.get('idempotency_key') or secrets.token_hex(16)}"
@@ -252,12 +247,12 @@ def _redeem_external(db: Database, program: Program, account_config: Any,
         raise external_accounts.unavailable(exc, service) from exc
     if outcome is None:  # this key's saga finished earlier: answer what it recorded
         with db.reading() as session:
-            prior = _by_key(session, program_id, request.get("idempotency_key"))
-            if prior is None:
+            replayed = once.earlier(session)
+            if replayed is None:
                 raise Conflict("redemption_refused_before", "a redemption with this "
                                "idempotency key was refused or undone before",
                                pointer="/idempotency_key")
-            return _replay(session, prior, digest)
+            return replayed
     return outcome
 
 

@@ -122,6 +122,28 @@ def test_within_the_skew_nothing_expires_ahead_of_the_clock(client, key, server_
     assert kinds(client, key).count("expire") > 0
 
 
+@pytest.mark.parametrize("held", [True, False], ids=["hold", "redemption"])
+def test_within_the_skew_a_redemption_draws_on_points_the_clock_has_not_expired(
+        client, key, server_clock, held):
+    server_clock.set(NOW)
+    earned = commit(client, key, "O-1", EARNED, amount="1000.00").json()["commit"]["balance"]
+    server_clock.set("2028-01-06T16:58:00Z")  # two minutes before the lots are due
+    r = client.post(f"{BASE}/redemptions", headers=key, json={
+        "member_id": "CUST-1", "points": 500, "order_total": "500.00",
+        **({"order_id": "H-1"} if held else {}),
+        "as_of": "2028-01-06T17:02:00Z"})  # four minutes ahead: accepted, lots still open
+    assert r.status_code == 201, r.text
+    assert r.json()["status"] == ("held" if held else "completed")
+    assert r.json()["balance"] == earned - 500 and "expire" not in kinds(client, key)
+    assert r.json()["hold_expires_at"] == ("2028-01-06T17:32:00+00:00" if held else None)
+    server_clock.set("2028-01-06T17:40:00Z")  # the lots are due, and the hold timed out
+    expire = client.post(f"{BASE}/admin/expire", headers=key, json={})
+    assert expire.status_code == 200, expire.text
+    assert expire.json()["holds_released"] == (1 if held else 0)
+    assert expire.json()["points_expired"] == (earned if held else earned - 500)
+    assert balance(client, key) == 0
+
+
 def app_with(db, **settings):
     return create_app(Settings(database_url=db.url, api_key_cache_seconds=0, jobs_enabled=False,
                                **settings), db)

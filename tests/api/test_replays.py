@@ -84,3 +84,41 @@ def test_an_acknowledgement_replays_its_first_answer(client, key, earned):
         "member_id": "CUST-1", "as_of": AT, "reward_id": "REWARD-101"}).json()["id"]
     same_bytes(*twice(client, key, f"{BASE}/fulfilment/{mug}/acknowledge",
                       {"by": "ops", "note": "box 1"}))
+
+
+def _clashes():
+    """Every idempotent write: (path, first body, another body under its key, code, pointer)."""
+    review = {"event_id": "E-1", "member_id": "CUST-1", "activity": "product_review",
+              "occurred_at": AT}
+    enrolment = {"event_id": "J-1", "member_id": "CUST-2", "enrolled_at": AT}
+    spend = {"member_id": "CUST-1", "as_of": AT, "idempotency_key": "K-1", "points": 500,
+             "order_total": "80.00"}
+    return [
+        (f"{BASE}/orders", order("O-2", placed_at=AT), order("O-2", amount="5.00", placed_at=AT),
+         "order_conflict", "/order/id"),
+        (f"{BASE}/orders/O-1/refunds", {"refund_id": "R-1", "refunded_at": AT},
+         {"refund_id": "R-1", "refunded_at": AT, "amount": "1.00"}, "refund_conflict",
+         "/refund_id"),
+        (f"{BASE}/activities", review, {**review, "activity": "social_share"},
+         "activity_conflict", "/event_id"),
+        (f"{BASE}/members", enrolment, {**enrolment, "tier": "gold"}, "enrolment_conflict",
+         "/event_id"),
+        (f"{BASE}/redemptions", spend, {**spend, "points": 600}, "redemption_conflict",
+         "/idempotency_key"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(5), ids=["order", "refund", "activity", "enrolment",
+                                                "redemption"])
+def test_a_used_key_with_another_body_is_409_at_the_key_and_changes_nothing(client, key,
+                                                                             earned, case):
+    path, body, other, code, pointer = _clashes()[case]
+    first = client.post(path, headers=key, json=body)
+    assert first.status_code == 201, first.text
+    ledger = client.get(f"{BASE}/members/CUST-1/ledger", headers=key).json()["entries"]
+    clash = client.post(path, headers=key, json=other)
+    assert clash.status_code == 409, clash.text
+    assert clash.headers["content-type"].startswith("application/problem+json")
+    assert (clash.json()["code"], clash.json()["pointer"]) == (code, pointer)
+    assert client.get(f"{BASE}/members/CUST-1/ledger", headers=key).json()["entries"] == ledger
+    same_bytes(first, client.post(path, headers=key, json=body))
