@@ -30,6 +30,7 @@ import store.redemptions.fulfilment as fulfilment
 import store.redemptions.rows as redemption_rows
 from engine.evaluation.redeem import CENT, NEGATIVE_BALANCE, assess
 from engine.evaluation.request import Redeem
+from engine.language.model import PointsAccount
 from engine.lifecycle import Ask
 from engine.lifecycle import cancel as cancel_redemption
 from engine.lifecycle import redeem as core_redeem
@@ -198,31 +199,16 @@ def _redeem(session: Session, cache: ProgramCache, program_id: str, request: dic
     return _record(session, program, member, request, digest, at)
 
 
-def _redeem_external(db: Database, program: Program, account_config: Any,
+def _redeem_external(db: Database, program: Program, account_config: PointsAccount,
                      request: dict[str, Any], once: Idempotent[RedemptionRow]) -> Outcome:
     """A program whose balances live in an external points API: assess against the
     account's balance, then the saga — journal, debit the account, record the redemption
     (stock under its lock) — crediting the account back if the recording fails."""
     at = _instant(request.get("as_of"))
     program_id, member_id = program.program, request["member_id"]
-    with db.reading() as session:
-        _no_order_yet(session, program_id, request)
-        member = members.find(session, program_id, member_id)
-        lc = books.lifecycle(program)
-        tier = books.view_at(lc, member, member_id, at).tier
-        pool = books.StorePool(session, program, lock=False)
-        stock = {r: left for r in lc.stocked if (left := pool.stock_left(r)) is not None}
-    account = external_accounts.account_id(account_config, member_id,
-                                           member.attributes if member is not None else None)
-    balance = external_accounts.balance(account_config, account)
-    ask = _ask(request)
-    assessed = assess(program.model.redemption, Redeem(points=ask.points,
-                      reward_id=ask.reward_id, quantity=ask.quantity), balance=balance,
-                      tier=tier, order_total=ask.order_total, stock=stock, denials=[])
-    if not assessed.eligible:
-        raise Refused([r.to_json() for r in assessed.reasons])
-    points = assessed.points
+    account, points = _assess_external(db, program, account_config, request, at)
     service = account_config.service
+    assert service is not None, "an external account names its service (validated)"
 
     def record() -> Outcome:
         with db.writing() as session:
@@ -245,15 +231,41 @@ def _redeem_external(db: Database, program: Program, account_config: Any,
         raise external_accounts.unavailable(exc, service) from exc
     except ext.ExternalPointsError as exc:
         raise external_accounts.unavailable(exc, service) from exc
-    if outcome is None:  # this key's saga finished earlier: answer what it recorded
-        with db.reading() as session:
-            replayed = once.earlier(session)
-            if replayed is None:
-                raise Conflict("redemption_refused_before", "a redemption with this "
-                               "idempotency key was refused or undone before",
-                               pointer="/idempotency_key")
-            return replayed
-    return outcome
+    return outcome if outcome is not None else _saga_replay(db, once)
+
+
+def _assess_external(db: Database, program: Program, account_config: PointsAccount,
+                     request: dict[str, Any], at: datetime) -> tuple[str, int]:
+    """The member's external account and the points to debit from it, once the rule
+    engine found the redemption eligible against that account's balance (else Refused)."""
+    program_id, member_id = program.program, request["member_id"]
+    with db.reading() as session:
+        _no_order_yet(session, program_id, request)
+        member = members.find(session, program_id, member_id)
+        lc = books.lifecycle(program)
+        tier = books.view_at(lc, member, member_id, at).tier
+        pool = books.StorePool(session, program, lock=False)
+        stock = {r: left for r in lc.stocked if (left := pool.stock_left(r)) is not None}
+    account = external_accounts.account_id(account_config, member_id,
+                                           member.attributes if member is not None else None)
+    balance = external_accounts.balance(account_config, account)
+    ask = _ask(request)
+    assessed = assess(program.model.redemption, Redeem(points=ask.points,
+                      reward_id=ask.reward_id, quantity=ask.quantity), balance=balance,
+                      tier=tier, order_total=ask.order_total, stock=stock, denials=[])
+    if not assessed.eligible:
+        raise Refused([r.to_json() for r in assessed.reasons])
+    return account, assessed.points
+
+
+def _saga_replay(db: Database, once: Idempotent[RedemptionRow]) -> Outcome:
+    """This key's saga finished earlier: answer what it recorded."""
+    with db.reading() as session:
+        replayed = once.earlier(session)
+    if replayed is None:
+        raise Conflict("redemption_refused_before", "a redemption with this idempotency key "
+                       "was refused or undone before", pointer="/idempotency_key")
+    return replayed
 
 
 def cancel(db: Database, cache: ProgramCache, program_id: str, redemption_id: str,
