@@ -98,40 +98,14 @@ def refund(lc: Lifecycle, book: MemberBook, record: OrderRecord, at: datetime, r
            records: Mapping[str, OrderRecord] | None = None) -> RefundStep:
     """Refund `lines` (quantities per line index) or an `amount` of `record`'s order
     (neither: what is left of it). `ref` names the refund in the ledger."""
-    too_early = policies.refund_before_order(record.placed_at, at)
-    if too_early is not None:
-        raise RefundRefused("refund_before_order", too_early, "/refunded_at")
-    rest = record.net - record.refunded_money()
-    whole_rest = lines is None and amount is None  # what is left of the order
-    if amount is not None or whole_rest:
-        left_lines = any(ln.quantity > record.refunded.get(i, 0)
-                         for i, ln in enumerate(record.lines))
-        if (rest <= 0 or (amount is not None and amount <= 0)) and not (whole_rest and left_lines):
-            raise RefundRefused("nothing_to_refund", "the order is fully refunded",
-                                "/amount" if amount is not None else "/lines")
-    elif not any(lines.values()):  # type: ignore[union-attr]
-        raise RefundRefused("nothing_to_refund", "nothing to refund", "/lines")
+    _check_refund(record, at, lines, amount)
     step = RefundStep()
     known = _Known(record, records or {})
     lc.advance(book, at, step)  # refused refunds (above) change nothing, not even time
     lc.note(step, known)  # points the order lost to expiry are not taken back
     before_spend = _spend_share(record)
     before_points = _points_share(record)
-    if whole_rest:
-        step.amount = max(rest, ZERO)
-        step.refunded = {i: ln.quantity - record.refunded.get(i, 0)
-                         for i, ln in enumerate(record.lines)
-                         if ln.quantity > record.refunded.get(i, 0)}
-        record.refunded = {i: ln.quantity for i, ln in enumerate(record.lines)}
-        record.refunded_amount = record.net
-    elif amount is not None:
-        step.amount = min(amount, rest)
-        record.refunded_amount = record.refunded_money() + step.amount
-    else:
-        assert lines is not None
-        for i, q in lines.items():
-            record.refunded[i] = record.refunded.get(i, 0) + q
-        step.refunded = {i: q for i, q in sorted(lines.items()) if q}
+    _mark_refunded(record, lines, amount, step)
     spend_share, points_share = _spend_share(record), _points_share(record)
     whole = spend_share >= ONE
     step.share, step.whole = spend_share, whole
@@ -148,6 +122,45 @@ def refund(lc: Lifecycle, book: MemberBook, record: OrderRecord, at: datetime, r
         lc.tier_settled(book, at, "refund", step)
     lc.note(step, known)
     return step
+
+
+def _check_refund(record: OrderRecord, at: datetime, lines: dict[int, int] | None,
+                  amount: Decimal | None) -> None:
+    """Refuse a refund dated before its order, or one with nothing left to refund."""
+    too_early = policies.refund_before_order(record.placed_at, at)
+    if too_early is not None:
+        raise RefundRefused("refund_before_order", too_early, "/refunded_at")
+    rest = record.net - record.refunded_money()
+    whole_rest = lines is None and amount is None  # what is left of the order
+    if amount is not None or whole_rest:
+        left_lines = any(ln.quantity > record.refunded.get(i, 0)
+                         for i, ln in enumerate(record.lines))
+        if (rest <= 0 or (amount is not None and amount <= 0)) and not (whole_rest and left_lines):
+            raise RefundRefused("nothing_to_refund", "the order is fully refunded",
+                                "/amount" if amount is not None else "/lines")
+    elif not any(lines.values()):  # type: ignore[union-attr]
+        raise RefundRefused("nothing_to_refund", "nothing to refund", "/lines")
+
+
+def _mark_refunded(record: OrderRecord, lines: dict[int, int] | None, amount: Decimal | None,
+                   step: RefundStep) -> None:
+    """Add what this refund takes to the record's refunded quantities or amount."""
+    rest = record.net - record.refunded_money()
+    if lines is None and amount is None:  # what is left of the order
+        step.amount = max(rest, ZERO)
+        step.refunded = {i: ln.quantity - record.refunded.get(i, 0)
+                         for i, ln in enumerate(record.lines)
+                         if ln.quantity > record.refunded.get(i, 0)}
+        record.refunded = {i: ln.quantity for i, ln in enumerate(record.lines)}
+        record.refunded_amount = record.net
+    elif amount is not None:
+        step.amount = min(amount, rest)
+        record.refunded_amount = record.refunded_money() + step.amount
+    else:
+        assert lines is not None
+        for i, q in lines.items():
+            record.refunded[i] = record.refunded.get(i, 0) + q
+        step.refunded = {i: q for i, q in sorted(lines.items()) if q}
 
 
 def take_owed(lc: Lifecycle, book: MemberBook, draws: tuple[Draw, ...], at: datetime,
