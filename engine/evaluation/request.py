@@ -33,6 +33,7 @@ _STATE_COUNTS = ("campaign_usage", "campaign_budget_used", "reward_stock", "acti
 _STATE = frozenset({"orders_count", "qualifying", "awarded_upgrades", *_STATE_MONEY,
                     *_STATE_COUNTS})
 _QUALIFYING = frozenset({"spend", "orders"})
+_STATE_MAPS = (*_STATE_MONEY, *_STATE_COUNTS)
 _SPECIAL_ATTRIBUTES = {"segments": lambda v: contract.strings(v, least=0),
                        "birthday": contract.calendar_date,
                        "enrolled_at": contract.date_or_instant}
@@ -353,9 +354,11 @@ def _check_state(r: _Reader, state: Mapping[str, Any], path: Path_) -> dict[str,
     """Check member.state; return it as checked (integers as int, amounts as Decimal,
     null entries left out)."""
     r.known(state, _STATE, path)
-    checked: dict[str, Any] = {
-        "orders_count": r.value(state, "orders_count", path, _count),
-        "awarded_upgrades": r.value(state, "awarded_upgrades", path, contract.strings)}
+    checked: dict[str, Any] = {}
+    if "orders_count" in state:
+        checked["orders_count"] = r.value(state, "orders_count", path, _count)
+    if "awarded_upgrades" in state:
+        checked["awarded_upgrades"] = r.value(state, "awarded_upgrades", path, contract.strings)
     qualifying = r.mapping(state, "qualifying", path)
     if qualifying is not None:
         where = (*path, "qualifying")
@@ -363,23 +366,30 @@ def _check_state(r: _Reader, state: Mapping[str, Any], path: Path_) -> dict[str,
         checked["qualifying"] = {key: value for key, value in (
             ("spend", r.value(qualifying, "spend", where, contract.money)),
             ("orders", r.value(qualifying, "orders", where, _count))) if value is not None}
-    for name in (*_STATE_MONEY, *_STATE_COUNTS):
-        entries = r.mapping(state, name, path)
-        if entries is None:
-            continue
-        if len(entries) > contract.MAX_COUNTERS:
-            r.fail((*path, name), f"at most {contract.MAX_COUNTERS} entries, got {len(entries)}")
-            continue
-        check = contract.money if name in _STATE_MONEY else _count
-        checked[name] = {}
-        for entry in entries:
-            try:
-                contract.key(entry)
-            except ValueError as exc:
-                r.fail((*path, name), f"key {entry!r}: {exc}")
-                continue
-            checked[name][entry] = r.value(entries, entry, (*path, name), check, required=True)
+    for name in _STATE_MAPS:
+        if name in state:
+            _check_counters(r, state, name, path, checked)
     return {key: value for key, value in checked.items() if value is not None}
+
+
+def _check_counters(r: _Reader, state: Mapping[str, Any], name: str, path: Path_,
+                    checked: dict[str, Any]) -> None:
+    """One map of member.state (amounts or counts by id), checked into `checked`."""
+    entries = r.mapping(state, name, path)
+    if entries is None:
+        return
+    if len(entries) > contract.MAX_COUNTERS:
+        r.fail((*path, name), f"at most {contract.MAX_COUNTERS} entries, got {len(entries)}")
+        return
+    check = contract.money if name in _STATE_MONEY else _count
+    checked[name] = {}
+    for entry in entries:
+        try:
+            contract.key(entry)
+        except ValueError as exc:
+            r.fail((*path, name), f"key {entry!r}: {exc}")
+            continue
+        checked[name][entry] = r.value(entries, entry, (*path, name), check, required=True)
 
 
 def _count(value: Any) -> int:

@@ -35,12 +35,16 @@ class MemberState:
     tier_since: datetime | None = None
 
 
+def _decimal(value: Any) -> Decimal:
+    return value if type(value) is Decimal else Decimal(str(value))
+
+
 def _decimals(data: Mapping[str, Any] | None) -> dict[str, Decimal]:
-    return {str(k): Decimal(str(v)) for k, v in (data or {}).items()}
+    return {str(k): _decimal(v) for k, v in data.items()} if data else {}
 
 
 def _ints(data: Mapping[str, Any] | None) -> dict[str, int]:
-    return {str(k): int(v) for k, v in (data or {}).items()}
+    return {str(k): int(v) for k, v in data.items()} if data else {}
 
 
 def from_request(member: Mapping[str, Any]) -> MemberState:
@@ -54,7 +58,7 @@ def from_request(member: Mapping[str, Any]) -> MemberState:
         tier=member.get("tier"),
         balance=int(member.get("points_balance") or 0),
         orders_count=raw.get("orders_count"),
-        qualifying_spend=Decimal(str(qualifying["spend"])) if "spend" in qualifying else None,
+        qualifying_spend=_decimal(qualifying["spend"]) if "spend" in qualifying else None,
         qualifying_orders=qualifying.get("orders"),
         cap_usage=_decimals(raw.get("cap_usage")),
         campaign_usage=_ints(raw.get("campaign_usage")),
