@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from engine.evaluation.earn import LineResult
 from engine.evaluation.evaluate import outcome_of
 from engine.evaluation.evaluator import check_currency
 from engine.evaluation.outcome import Outcome
+from engine.evaluation.redeem import money
 from engine.evaluation.request import Order, Request
 from engine.lifecycle.book import Challenge, MemberBook
 from engine.lifecycle.changes import BudgetMove, CashbackMove
@@ -93,16 +95,25 @@ def _book_points(lc: Lifecycle, book: MemberBook, order: Order, at: datetime,
         book.activities[name] = (period, (held[1] if held and held[0] == period else 0) + 1)
         if name == "first_purchase":
             first = (activity.points, first_lot)
-    cashback = earn.cashback
+    cashback = Decimal(money(earn.cashback))
     if cashback:
         step.changes.append(CashbackMove(cashback))
-    lines = tuple(OrderLine(r.line.quantity, r.line.amount, r.eligible,
-                            r.exact if r.exact is not None else r.points)
-                  for r in earn.lines) if not summary else ()
+    lines = () if summary else tuple(_as_stated(r) for r in earn.lines)
+    spend = earn.spend if summary else sum((ln.eligible for ln in lines), ZERO)
     by_rule = tuple((rule, pts) for rule, pts in earn.by_rule.items() if pts)
     return OrderRecord(order_id=order_id, placed_at=at, lines=lines,
-                       net=outcome.subtotal or ZERO, spend=earn.spend, by_rule=by_rule,
+                       net=outcome.subtotal or ZERO, spend=spend, by_rule=by_rule,
                        cashback=cashback, lot=lot, first_purchase=first)
+
+
+def _as_stated(r: LineResult) -> OrderLine:
+    """A line as the order's result states it (engine/evaluation/render.py `line_json`):
+    its eligible amount in cents and its exact points without trailing zeros. Refunds,
+    the stored record and a record rebuilt from the stored result
+    (store/migrations/books/records.py) then agree on every amount."""
+    exact = r.exact if r.exact is not None else r.points
+    return OrderLine(r.line.quantity, r.line.amount, Decimal(money(r.eligible)),
+                     Decimal(f"{exact.normalize():f}"))
 
 
 def _book_usage(lc: Lifecycle, book: MemberBook, at: datetime, outcome: Outcome,
