@@ -19,7 +19,7 @@ from engine.evaluation.earn import LineResult
 from engine.evaluation.evaluate import outcome_of
 from engine.evaluation.evaluator import check_currency
 from engine.evaluation.outcome import Outcome
-from engine.evaluation.redeem import money
+from engine.evaluation.redeem import CENT, money
 from engine.evaluation.request import Order, Request
 from engine.lifecycle.book import Challenge, MemberBook
 from engine.lifecycle.changes import BudgetMove, CashbackMove
@@ -99,7 +99,9 @@ def _book_points(lc: Lifecycle, book: MemberBook, order: Order, at: datetime,
     if cashback:
         step.changes.append(CashbackMove(cashback))
     lines = () if summary else tuple(_as_stated(r) for r in earn.lines)
-    spend = earn.spend if summary else sum((ln.eligible for ln in lines), ZERO)
+    # the store and the simulator book the same spend: the lines' eligible amounts in cents
+    spend = sum((ln.eligible for ln in lines), ZERO) if lines else \
+        sum((r.eligible.quantize(CENT) for r in earn.lines), ZERO)
     by_rule = tuple((rule, pts) for rule, pts in earn.by_rule.items() if pts)
     return OrderRecord(order_id=order_id, placed_at=at, lines=lines,
                        net=outcome.subtotal or ZERO, spend=spend, by_rule=by_rule,
