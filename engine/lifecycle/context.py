@@ -71,6 +71,9 @@ class Lifecycle:
         self.refund_policy = policies.refund_policy(model.redemption)
         self._activity_per = {name: a.limit.per if a.limit else "lifetime"
                               for name, a in model.earning.activities.items()}
+        redemption = model.redemption
+        self._expiry_months = int(redemption.expiry_months) \
+            if redemption is not None and redemption.expiry_months else None
         self._local: tuple[datetime | None, datetime | None] = (None, None)
         self._periods: dict[str, str] = {}  # period kind → key, for the instant in `_local`
         self._expiry: tuple[datetime | None, datetime | None] = (None, None)
@@ -91,9 +94,18 @@ class Lifecycle:
         return book
 
     def expiry_of(self, at: datetime) -> datetime | None:
+        """When points credited at `at` expire (`engine.calendar.expiry_at`)."""
         if self._expiry[0] is not at:  # the lots of one event share their expiry
-            self._expiry = (at, calendar.expiry_at(self.program, at))
+            self._expiry = (at, self._expiry_after(at))
         return self._expiry[1]
+
+    def _expiry_after(self, at: datetime) -> datetime | None:
+        if self._expiry_months is None:
+            return None
+        try:
+            return calendar.add_months(self.local(at), self._expiry_months)
+        except (ValueError, OverflowError):
+            return None
 
     def local(self, at: datetime) -> datetime:
         """`at` in the program's timezone (the last answer is kept: one event asks often)."""
@@ -121,10 +133,12 @@ class Lifecycle:
         if book.last_at is not None and at < book.last_at:
             at = book.last_at  # an event dated earlier than one already applied
         due = at if self.expire_until is None else min(at, self.expire_until())
-        for hold in [h for h in book.holds if h.hold_expires_at is not None
-                     and h.hold_expires_at <= due]:
-            self.release(book, hold, hold.hold_expires_at or due, "released", step)
-        step.changes.extend(points.expire_due(book, due))
+        if book.holds:
+            for hold in [h for h in book.holds if h.hold_expires_at is not None
+                         and h.hold_expires_at <= due]:
+                self.release(book, hold, hold.hold_expires_at or due, "released", step)
+        if points.any_due(book, due):
+            step.changes.extend(points.expire_due(book, due))
         if self.tiers is not None:
             step.changes.extend(self.tiers.advance(book, at))
         book.last_at = at
@@ -173,8 +187,7 @@ class Lifecycle:
         challenges = {cid: c.spend for cid, c in book.challenges.items()
                       if c.started_at <= at and (c.ends_at is None or at < c.ends_at)
                       } if book.challenges else {}
-        activities = {name: n for name, (period, n) in book.activities.items()
-                      if period == self.activity_period(name, at)} if book.activities else {}
+        activities = self._activity_counts(book, at) if book.activities else {}
         return MemberState(
             tier=book.tier, balance=points.spendable(book, at), orders_count=book.orders_count,
             qualifying_spend=spend, qualifying_orders=orders, cap_usage=caps,
@@ -187,7 +200,16 @@ class Lifecycle:
             tier_since=book.tier_since)
 
     def activity_period(self, name: str, at: datetime) -> str:
-        return self.period(self._activity_per.get(name, "lifetime"), at)
+        per = self._activity_per.get(name, "lifetime")
+        return "lifetime" if per == "lifetime" else self.period(per, at)
+
+    def _activity_counts(self, book: MemberBook, at: datetime) -> dict[str, int]:
+        """The member's count of each activity in its limit's period containing `at`."""
+        counts: dict[str, int] = {}
+        for name, (period, n) in book.activities.items():
+            if period == self.activity_period(name, at):
+                counts[name] = n
+        return counts
 
     # ------------------------------------------------------------ crediting
     def credit(self, book: MemberBook, parts: list[tuple[str, str, int]], at: datetime,

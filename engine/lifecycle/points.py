@@ -27,7 +27,11 @@ def _draw(lot: Lot, points: int) -> Draw:
 
 
 def _insert(book: MemberBook, lot: Lot) -> None:
-    insort(book.lots, lot, key=Lot.sort_key)
+    lots = book.lots
+    if not lots or lots[-1].sort_key() <= lot.sort_key():
+        lots.append(lot)  # the usual case: a new lot expires last (where insort puts it)
+    else:
+        insort(lots, lot, key=Lot.sort_key)
 
 
 def open_lot(book: MemberBook, points: int, at: datetime, expires_at: datetime | None,
@@ -74,6 +78,13 @@ def take_fifo(book: MemberBook, points: int, at: datetime) -> tuple[Draw, ...]:
     book.lots = keep
     book.held -= points
     return tuple(draws)
+
+
+def any_due(book: MemberBook, at: datetime) -> bool:
+    """Whether a lot expires at or before `at` (the soonest-expiring lot leads)."""
+    lots = book.lots
+    return bool(lots) and lots[0].expires_at is not None \
+        and lots[0].expires_at <= at  # type: ignore[operator]
 
 
 def expire_due(book: MemberBook, at: datetime) -> list[Entry]:
