@@ -51,6 +51,10 @@ class Window:
     spend: Decimal = ZERO
     orders: int = 0
     granted: str | None = None
+    # the tier index these totals qualify for, with the totals it was decided on (kept
+    # in memory only, by `TierRules`: not part of the book's JSON)
+    qualified: tuple[Decimal, int, int] | None = field(default=None, compare=False,
+                                                       repr=False)
 
 
 @dataclass(slots=True)
