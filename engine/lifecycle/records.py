@@ -50,23 +50,27 @@ class AfterCommit:
 
 
 # Order records live as long as an order stays refundable (the simulator keeps thousands
-# per worker): equal (rule, points) pairs and equal amounts (same digits, same exponent)
-# are kept once.
+# per worker): equal (rule, points) pairs are kept once, and so are zero amounts (by their
+# text: the same digits and exponent).
 _PAIRS: dict[tuple[str, int], tuple[str, int]] = {}
-_AMOUNTS: dict[str, Decimal] = {}
-_SHARED_LIMIT = 1 << 16
+_PAIRS_LIMIT = 1 << 16
+_ZEROS: dict[str, Decimal] = {}
 
 
 def _shared_pairs(pairs: tuple[tuple[str, int], ...]) -> tuple[tuple[str, int], ...]:
-    if len(_PAIRS) > _SHARED_LIMIT:
+    if len(_PAIRS) > _PAIRS_LIMIT:
         _PAIRS.clear()
     return tuple([_PAIRS.setdefault(pair, pair) for pair in pairs])
 
 
-def _shared_amount(value: Decimal) -> Decimal:
-    if len(_AMOUNTS) > _SHARED_LIMIT:
-        _AMOUNTS.clear()
-    return _AMOUNTS.setdefault(str(value), value)
+def _shared_zero(value: Decimal) -> Decimal:
+    return value or _ZEROS.setdefault(str(value), value)
+
+
+def _same(value: Decimal, other: Decimal) -> Decimal:
+    """`other` where `value` is written exactly as it is (an order's spend is almost
+    always its net amount), else `value`."""
+    return other if not value.compare_total(other) else value
 
 
 class OrderRecord:
@@ -74,8 +78,8 @@ class OrderRecord:
     lot, and (`AfterCommit`, made on first use) what captured holds paid for it and what
     refunds and expiry took since. The keyword arguments are the attributes."""
 
-    __slots__ = ("_after", "budgeted", "by_rule", "campaigns", "caps", "cashback",
-                 "challenges", "first_purchase", "lines", "lot", "net", "order_id",
+    __slots__ = ("_after", "_challenges", "budgeted", "by_rule", "campaigns", "caps",
+                 "cashback", "first_purchase", "lines", "lot", "net", "order_id",
                  "placed_at", "spend")
 
     def __init__(self, order_id: str, placed_at: datetime,
@@ -97,8 +101,8 @@ class OrderRecord:
                  lost: dict[int, int] | None = None,
                  cashback_back: Decimal = ZERO) -> None:
         self.order_id, self.placed_at, self.lines = order_id, placed_at, lines
-        self.net, self.spend = _shared_amount(net), _shared_amount(spend)
-        self.by_rule, self.cashback = _shared_pairs(by_rule), _shared_amount(cashback)
+        self.net, self.spend = net, _same(spend, net)
+        self.by_rule, self.cashback = _shared_pairs(by_rule), _shared_zero(cashback)
         self.lot, self.first_purchase = lot, first_purchase
         self.caps, self.challenges, self.campaigns = caps, challenges, campaigns
         self.budgeted = budgeted
@@ -108,6 +112,17 @@ class OrderRecord:
                 [] if payments is None else payments, {} if refunded is None else refunded,
                 refunded_amount, {} if reversed is None else reversed,
                 {} if lost is None else lost, cashback_back)
+
+    @property
+    def challenges(self) -> tuple[tuple[str, datetime, Decimal], ...]:
+        return self._challenges
+
+    @challenges.setter
+    def challenges(self, value: tuple[tuple[str, datetime, Decimal], ...]) -> None:
+        # a challenge counts the order's spend: one Decimal for both where they are equal
+        spend = self.spend
+        self._challenges = tuple([(c, started, _same(part, spend))
+                                  for c, started, part in value]) if value else ()
 
     def _later(self) -> AfterCommit:
         after = self._after
