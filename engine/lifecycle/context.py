@@ -167,14 +167,16 @@ class Lifecycle:
         """Tell the order records the step's new `expire` entries drew on: points an order
         lost to expiry are never taken back by its refunds."""
         changes = step.changes
-        if records is not None and any(type(c) is Entry and c.kind == "expire"
-                           for c in changes[step.noted:]):
-            fresh = [c for c in changes[step.noted:] if type(c) is Entry]
-            for order_id, draws in expired_orders(fresh).items():
-                record = records.get(order_id)
-                if record is not None:
-                    record.note_expired(draws)
-        step.noted = len(changes)
+        start, step.noted = step.noted, len(changes)
+        if records is None or start == step.noted:
+            return
+        fresh = [c for c in changes[start:] if type(c) is Entry]
+        if not any(c.kind == "expire" for c in fresh):
+            return
+        for order_id, draws in expired_orders(fresh).items():
+            record = records.get(order_id)
+            if record is not None:
+                record.note_expired(draws)
 
     # ------------------------------------------------------------ the evaluator's view
     def state(self, book: MemberBook, at: datetime, pool: Pool,
