@@ -15,7 +15,7 @@ import engine.lifecycle.points as points
 import engine.lifecycle.policies as policies
 from engine.evaluation.state import MemberState
 from engine.language.model import Rotation
-from engine.lifecycle.book import MemberBook
+from engine.lifecycle.book import ORDER_SOURCE, MemberBook
 from engine.lifecycle.changes import Change, Entry, StockMove, TierChange
 from engine.lifecycle.records import OrderRecord, RedemptionRecord, expired_orders
 from engine.lifecycle.tiering import TierRules
@@ -222,7 +222,9 @@ class Lifecycle:
         if total <= 0:
             return None
         expires = self.expiry_of(at)
-        no, repay = points.open_lot(book, total, at, expires, lot_source)
+        order_id = source_ref if source_type == "order" \
+            and lot_source == ORDER_SOURCE + source_ref else None
+        no, repay = points.open_lot(book, total, at, expires, lot_source, order_id)
         for i, (kind, rule, pts) in enumerate(p for p in parts if p[2] > 0):
             step.changes.append(Entry(kind, pts, rule, source_type, source_ref, at, lot=no,
                                       expires_at=expires, draws=repay if i == 0 else ()))
