@@ -25,21 +25,51 @@ ZERO = Decimal(0)
 FORMAT = 1  # bumped when the JSON shape changes; `from_json` reads every older one
 
 
-@dataclass(slots=True)
+ORDER_SOURCE = "order:"
+
+
 class Lot:
     """Points credited by one event, consumed oldest-expiry first. `no` numbers the
     member's lots from 1 in the order they were credited (the same in the store and the
-    simulator, so a lot is named the same way in both)."""
+    simulator, so a lot is named the same way in both). `source` names the event:
+    "order:<id>", "activity:<event id>", "referral:<event id>", …; a lot of an order's
+    points keeps only the order id (`Lot.of_order`), which its order record holds too."""
 
-    no: int
-    earned_at: datetime
-    expires_at: datetime | None
-    points: int  # credited
-    left: int  # still spendable
-    source: str  # "order:<id>", "activity:<event id>", "referral:<event id>", …
+    __slots__ = ("_order", "_source", "earned_at", "expires_at", "left", "no", "points")
+
+    def __init__(self, no: int, earned_at: datetime, expires_at: datetime | None,
+                 points: int, left: int, source: str) -> None:
+        self.no, self.earned_at, self.expires_at = no, earned_at, expires_at
+        self.points = points  # credited
+        self.left = left  # still spendable
+        self._source, self._order = source, False
+
+    @classmethod
+    def of_order(cls, no: int, earned_at: datetime, expires_at: datetime | None,
+                 points: int, left: int, order_id: str) -> Lot:
+        """The lot of order `order_id`'s points (source "order:<order_id>")."""
+        lot = cls(no, earned_at, expires_at, points, left, order_id)
+        lot._order = True
+        return lot
+
+    @property
+    def source(self) -> str:
+        return ORDER_SOURCE + self._source if self._order else self._source
 
     def sort_key(self) -> tuple[bool, datetime, int]:
         return (self.expires_at is None, self.expires_at or self.earned_at, self.no)
+
+    def _fields(self) -> tuple[Any, ...]:
+        return (self.no, self.earned_at, self.expires_at, self.points, self.left, self.source)
+
+    def __eq__(self, other: object) -> bool:
+        return self._fields() == other._fields() if isinstance(other, Lot) else NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
+    def __repr__(self) -> str:
+        return ("Lot(no={!r}, earned_at={!r}, expires_at={!r}, points={!r}, left={!r}, "
+                "source={!r})").format(*self._fields())
 
 
 @dataclass(slots=True)
@@ -51,6 +81,10 @@ class Window:
     spend: Decimal = ZERO
     orders: int = 0
     granted: str | None = None
+    # the tier index these totals qualify for, with the totals it was decided on (kept
+    # in memory only, by `TierRules`: not part of the book's JSON)
+    qualified: tuple[Decimal, int, int] | None = field(default=None, compare=False,
+                                                       repr=False)
 
 
 @dataclass(slots=True)

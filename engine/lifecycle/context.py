@@ -15,7 +15,7 @@ import engine.lifecycle.points as points
 import engine.lifecycle.policies as policies
 from engine.evaluation.state import MemberState
 from engine.language.model import Rotation
-from engine.lifecycle.book import MemberBook
+from engine.lifecycle.book import ORDER_SOURCE, MemberBook
 from engine.lifecycle.changes import Change, Entry, StockMove, TierChange
 from engine.lifecycle.records import OrderRecord, RedemptionRecord, expired_orders
 from engine.lifecycle.tiering import TierRules
@@ -71,6 +71,9 @@ class Lifecycle:
         self.refund_policy = policies.refund_policy(model.redemption)
         self._activity_per = {name: a.limit.per if a.limit else "lifetime"
                               for name, a in model.earning.activities.items()}
+        redemption = model.redemption
+        self._expiry_months = int(redemption.expiry_months) \
+            if redemption is not None and redemption.expiry_months else None
         self._local: tuple[datetime | None, datetime | None] = (None, None)
         self._periods: dict[str, str] = {}  # period kind → key, for the instant in `_local`
         self._expiry: tuple[datetime | None, datetime | None] = (None, None)
@@ -91,9 +94,18 @@ class Lifecycle:
         return book
 
     def expiry_of(self, at: datetime) -> datetime | None:
+        """When points credited at `at` expire (`engine.calendar.expiry_at`)."""
         if self._expiry[0] is not at:  # the lots of one event share their expiry
-            self._expiry = (at, calendar.expiry_at(self.program, at))
+            self._expiry = (at, self._expiry_after(at))
         return self._expiry[1]
+
+    def _expiry_after(self, at: datetime) -> datetime | None:
+        if self._expiry_months is None:
+            return None
+        try:
+            return calendar.add_months(self.local(at), self._expiry_months)
+        except (ValueError, OverflowError):
+            return None
 
     def local(self, at: datetime) -> datetime:
         """`at` in the program's timezone (the last answer is kept: one event asks often)."""
@@ -121,10 +133,12 @@ class Lifecycle:
         if book.last_at is not None and at < book.last_at:
             at = book.last_at  # an event dated earlier than one already applied
         due = at if self.expire_until is None else min(at, self.expire_until())
-        for hold in [h for h in book.holds if h.hold_expires_at is not None
-                     and h.hold_expires_at <= due]:
-            self.release(book, hold, hold.hold_expires_at or due, "released", step)
-        step.changes.extend(points.expire_due(book, due))
+        if book.holds:
+            for hold in [h for h in book.holds if h.hold_expires_at is not None
+                         and h.hold_expires_at <= due]:
+                self.release(book, hold, hold.hold_expires_at or due, "released", step)
+        if points.any_due(book, due):
+            step.changes.extend(points.expire_due(book, due))
         if self.tiers is not None:
             step.changes.extend(self.tiers.advance(book, at))
         book.last_at = at
@@ -153,14 +167,16 @@ class Lifecycle:
         """Tell the order records the step's new `expire` entries drew on: points an order
         lost to expiry are never taken back by its refunds."""
         changes = step.changes
-        if records is not None and any(type(c) is Entry and c.kind == "expire"
-                           for c in changes[step.noted:]):
-            fresh = [c for c in changes[step.noted:] if type(c) is Entry]
-            for order_id, draws in expired_orders(fresh).items():
-                record = records.get(order_id)
-                if record is not None:
-                    record.note_expired(draws)
-        step.noted = len(changes)
+        start, step.noted = step.noted, len(changes)
+        if records is None or start == step.noted:
+            return
+        fresh = [c for c in changes[start:] if type(c) is Entry]
+        if not any(c.kind == "expire" for c in fresh):
+            return
+        for order_id, draws in expired_orders(fresh).items():
+            record = records.get(order_id)
+            if record is not None:
+                record.note_expired(draws)
 
     # ------------------------------------------------------------ the evaluator's view
     def state(self, book: MemberBook, at: datetime, pool: Pool,
@@ -173,8 +189,7 @@ class Lifecycle:
         challenges = {cid: c.spend for cid, c in book.challenges.items()
                       if c.started_at <= at and (c.ends_at is None or at < c.ends_at)
                       } if book.challenges else {}
-        activities = {name: n for name, (period, n) in book.activities.items()
-                      if period == self.activity_period(name, at)} if book.activities else {}
+        activities = self._activity_counts(book, at) if book.activities else {}
         return MemberState(
             tier=book.tier, balance=points.spendable(book, at), orders_count=book.orders_count,
             qualifying_spend=spend, qualifying_orders=orders, cap_usage=caps,
@@ -187,7 +202,16 @@ class Lifecycle:
             tier_since=book.tier_since)
 
     def activity_period(self, name: str, at: datetime) -> str:
-        return self.period(self._activity_per.get(name, "lifetime"), at)
+        per = self._activity_per.get(name, "lifetime")
+        return "lifetime" if per == "lifetime" else self.period(per, at)
+
+    def _activity_counts(self, book: MemberBook, at: datetime) -> dict[str, int]:
+        """The member's count of each activity in its limit's period containing `at`."""
+        counts: dict[str, int] = {}
+        for name, (period, n) in book.activities.items():
+            if period == self.activity_period(name, at):
+                counts[name] = n
+        return counts
 
     # ------------------------------------------------------------ crediting
     def credit(self, book: MemberBook, parts: list[tuple[str, str, int]], at: datetime,
@@ -198,7 +222,9 @@ class Lifecycle:
         if total <= 0:
             return None
         expires = self.expiry_of(at)
-        no, repay = points.open_lot(book, total, at, expires, lot_source)
+        order_id = source_ref if source_type == "order" \
+            and lot_source == ORDER_SOURCE + source_ref else None
+        no, repay = points.open_lot(book, total, at, expires, lot_source, order_id)
         for i, (kind, rule, pts) in enumerate(p for p in parts if p[2] > 0):
             step.changes.append(Entry(kind, pts, rule, source_type, source_ref, at, lot=no,
                                       expires_at=expires, draws=repay if i == 0 else ()))

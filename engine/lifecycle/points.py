@@ -27,19 +27,26 @@ def _draw(lot: Lot, points: int) -> Draw:
 
 
 def _insert(book: MemberBook, lot: Lot) -> None:
-    insort(book.lots, lot, key=Lot.sort_key)
+    lots = book.lots
+    if not lots or lots[-1].sort_key() <= lot.sort_key():
+        lots.append(lot)  # the usual case: a new lot expires last (where insort puts it)
+    else:
+        insort(lots, lot, key=Lot.sort_key)
 
 
 def open_lot(book: MemberBook, points: int, at: datetime, expires_at: datetime | None,
-             source: str) -> tuple[int, tuple[Draw, ...]]:
+             source: str, order_id: str | None = None) -> tuple[int, tuple[Draw, ...]]:
     """Credit `points` as a new lot; debt is repaid first. Returns the lot's number and
-    the repayment (a draw on the debt), if any."""
+    the repayment (a draw on the debt), if any. `order_id`: `source` is that order's
+    ("order:<order_id>"), and the lot keeps only the id."""
     no = book.next_lot
     book.next_lot += 1
     repaid = min(book.debt, points)
     book.debt -= repaid
     if points - repaid > 0:
-        _insert(book, Lot(no, at, expires_at, points, points - repaid, source))
+        left = points - repaid
+        _insert(book, Lot(no, at, expires_at, points, left, source) if order_id is None
+                else Lot.of_order(no, at, expires_at, points, left, order_id))
         book.held += points - repaid
     repay = (Draw(DEBT_LOT, repaid, None, at, source),) if repaid else ()
     return no, repay
@@ -81,6 +88,13 @@ def take_fifo(book: MemberBook, points: int, at: datetime) -> tuple[Draw, ...]:
     book.lots = keep
     book.held -= points
     return tuple(draws)
+
+
+def any_due(book: MemberBook, at: datetime) -> bool:
+    """Whether a lot expires at or before `at` (the soonest-expiring lot leads)."""
+    lots = book.lots
+    return bool(lots) and lots[0].expires_at is not None \
+        and lots[0].expires_at <= at  # type: ignore[operator]
 
 
 def expire_due(book: MemberBook, at: datetime) -> list[Entry]:

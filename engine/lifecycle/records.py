@@ -37,26 +37,166 @@ class Payment:
 
 
 @dataclass(slots=True)
-class OrderRecord:
-    order_id: str
-    placed_at: datetime
-    lines: tuple[OrderLine, ...]  # () where only amounts are refunded (the simulator)
-    net: Decimal  # the lines' net amounts
-    spend: Decimal  # their eligible amounts: what counts for qualification
-    by_rule: tuple[tuple[str, int], ...]  # the order's points by rule (earn.by_rule)
-    cashback: Decimal
-    lot: int | None  # the lot the order's points opened
-    first_purchase: tuple[int, int | None] | None = None  # (points, lot) of the bonus
-    caps: tuple[tuple[str, str, Decimal], ...] = ()  # (rotation rule, period, spend)
-    challenges: tuple[tuple[str, datetime, Decimal], ...] = ()  # (campaign, started, spend)
-    campaigns: tuple[tuple[str, int], ...] = ()  # (campaign id, points)
-    budgeted: tuple[str, ...] = ()  # campaigns with a shared budget
+class AfterCommit:
+    """What happened to an order after its commit: the holds it captured and its refunds.
+    Almost every order has none, so a record makes this only when first asked for it."""
+
     payments: list[Payment] = field(default_factory=list)
     refunded: dict[int, int] = field(default_factory=dict)  # line index → quantity
     refunded_amount: Decimal = ZERO
     reversed: dict[str, int] = field(default_factory=dict)  # rule → points taken back
     lost: dict[int, int] = field(default_factory=dict)  # lot → points lost to expiry
     cashback_back: Decimal = ZERO
+
+
+# Order records live as long as an order stays refundable (the simulator keeps thousands
+# per worker): equal (rule, points) pairs are kept once, and so are zero amounts (by their
+# text: the same digits and exponent).
+_PAIRS: dict[tuple[str, int], tuple[str, int]] = {}
+_PAIRS_LIMIT = 1 << 16
+_ZEROS: dict[str, Decimal] = {}
+
+
+def _shared_pairs(pairs: tuple[tuple[str, int], ...]) -> tuple[tuple[str, int], ...]:
+    if len(_PAIRS) > _PAIRS_LIMIT:
+        _PAIRS.clear()
+    return tuple([_PAIRS.setdefault(pair, pair) for pair in pairs])
+
+
+def _shared_zero(value: Decimal) -> Decimal:
+    return value or _ZEROS.setdefault(str(value), value)
+
+
+def _same(value: Decimal, other: Decimal) -> Decimal:
+    """`other` where `value` is written exactly as it is (an order's spend is almost
+    always its net amount), else `value`."""
+    return other if not value.compare_total(other) else value
+
+
+class OrderRecord:
+    """A committed order, as its refunds need it: what it earned and used, by rule and
+    lot, and (`AfterCommit`, made on first use) what captured holds paid for it and what
+    refunds and expiry took since. The keyword arguments are the attributes."""
+
+    __slots__ = ("_after", "_challenges", "budgeted", "by_rule", "campaigns", "caps",
+                 "cashback", "first_purchase", "lines", "lot", "net", "order_id",
+                 "placed_at", "spend")
+
+    def __init__(self, order_id: str, placed_at: datetime,
+                 lines: tuple[OrderLine, ...],  # () where only amounts are refunded
+                 net: Decimal,  # the lines' net amounts
+                 spend: Decimal,  # their eligible amounts: what counts for qualification
+                 by_rule: tuple[tuple[str, int], ...],  # the order's points by rule
+                 cashback: Decimal,
+                 lot: int | None,  # the lot the order's points opened
+                 first_purchase: tuple[int, int | None] | None = None,  # bonus (points, lot)
+                 caps: tuple[tuple[str, str, Decimal], ...] = (),  # (rotation rule, period, spend)
+                 challenges: tuple[tuple[str, datetime, Decimal], ...] = (),  # (campaign, started, spend)
+                 campaigns: tuple[tuple[str, int], ...] = (),  # (campaign id, points)
+                 budgeted: tuple[str, ...] = (),  # campaigns with a shared budget
+                 payments: list[Payment] | None = None,
+                 refunded: dict[int, int] | None = None,
+                 refunded_amount: Decimal = ZERO,
+                 reversed: dict[str, int] | None = None,
+                 lost: dict[int, int] | None = None,
+                 cashback_back: Decimal = ZERO) -> None:
+        self.order_id, self.placed_at, self.lines = order_id, placed_at, lines
+        self.net, self.spend = net, _same(spend, net)
+        self.by_rule, self.cashback = _shared_pairs(by_rule), _shared_zero(cashback)
+        self.lot, self.first_purchase = lot, first_purchase
+        self.caps, self.challenges, self.campaigns = caps, challenges, campaigns
+        self.budgeted = budgeted
+        self._after: AfterCommit | None = None
+        if payments or refunded or refunded_amount or reversed or lost or cashback_back:
+            self._after = AfterCommit(
+                [] if payments is None else payments, {} if refunded is None else refunded,
+                refunded_amount, {} if reversed is None else reversed,
+                {} if lost is None else lost, cashback_back)
+
+    @property
+    def challenges(self) -> tuple[tuple[str, datetime, Decimal], ...]:
+        return self._challenges
+
+    @challenges.setter
+    def challenges(self, value: tuple[tuple[str, datetime, Decimal], ...]) -> None:
+        # a challenge counts the order's spend: one Decimal for both where they are equal
+        spend = self.spend
+        self._challenges = tuple([(c, started, _same(part, spend))
+                                  for c, started, part in value]) if value else ()
+
+    def _later(self) -> AfterCommit:
+        after = self._after
+        if after is None:
+            after = self._after = AfterCommit()
+        return after
+
+    # What happened after the commit, read and written as the record's own attributes.
+    @property
+    def payments(self) -> list[Payment]:
+        return self._later().payments
+
+    @payments.setter
+    def payments(self, value: list[Payment]) -> None:
+        self._later().payments = value
+
+    @property
+    def refunded(self) -> dict[int, int]:
+        return self._later().refunded
+
+    @refunded.setter
+    def refunded(self, value: dict[int, int]) -> None:
+        self._later().refunded = value
+
+    @property
+    def refunded_amount(self) -> Decimal:
+        return ZERO if self._after is None else self._after.refunded_amount
+
+    @refunded_amount.setter
+    def refunded_amount(self, value: Decimal) -> None:
+        self._later().refunded_amount = value
+
+    @property
+    def reversed(self) -> dict[str, int]:
+        return self._later().reversed
+
+    @reversed.setter
+    def reversed(self, value: dict[str, int]) -> None:
+        self._later().reversed = value
+
+    @property
+    def lost(self) -> dict[int, int]:
+        return self._later().lost
+
+    @lost.setter
+    def lost(self, value: dict[int, int]) -> None:
+        self._later().lost = value
+
+    @property
+    def cashback_back(self) -> Decimal:
+        return ZERO if self._after is None else self._after.cashback_back
+
+    @cashback_back.setter
+    def cashback_back(self, value: Decimal) -> None:
+        self._later().cashback_back = value
+
+    def _fields(self) -> tuple[Any, ...]:
+        after = self._after or AfterCommit()
+        return (self.order_id, self.placed_at, self.lines, self.net, self.spend,
+                self.by_rule, self.cashback, self.lot, self.first_purchase, self.caps,
+                self.challenges, self.campaigns, self.budgeted, after.payments,
+                after.refunded, after.refunded_amount, after.reversed, after.lost,
+                after.cashback_back)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, OrderRecord):
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like the dataclass it was
+
+    def __repr__(self) -> str:
+        return (f"OrderRecord(order_id={self.order_id!r}, placed_at={self.placed_at!r}, "
+                f"by_rule={self.by_rule!r}, lot={self.lot!r})")
 
     @property
     def points(self) -> int:
@@ -66,9 +206,11 @@ class OrderRecord:
         """An `expire` entry drew on this order's lots: those points are lost, and a
         refund never takes them back (a refund cannot make expiry a debt)."""
         mine = {self.lot, self.first_purchase[1] if self.first_purchase else None}
+        lost = None
         for draw in draws:
             if draw.lot in mine:
-                self.lost[draw.lot] = self.lost.get(draw.lot, 0) + draw.points
+                lost = self.lost if lost is None else lost
+                lost[draw.lot] = lost.get(draw.lot, 0) + draw.points
 
     def refunded_money(self) -> Decimal:
         """The amount refunded so far (by amount, or by lines)."""

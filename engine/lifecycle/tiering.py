@@ -112,7 +112,19 @@ class TierRules:
     def _earned(self, window: Window | None) -> int:
         if window is None:
             return -1
-        return max(self.qualify(window.spend, window.orders), self.index(window.granted))
+        return max(self._window_qualifies(window), self.index(window.granted))
+
+    def _window_qualifies(self, window: Window) -> int:
+        """`qualify` of the window's totals. Every order settles the tier over this window
+        and the last one, so the answer stays with the window until its totals change
+        (a new total is a new Decimal object) — unless the decision cache is off."""
+        known = window.qualified
+        if known is not None and known[0] is window.spend and known[1] == window.orders:
+            return known[2]
+        index = self.qualify(window.spend, window.orders)
+        if self.questions.use_cache:
+            window.qualified = (window.spend, window.orders, index)
+        return index
 
     def _rolling_held(self, book: MemberBook, at: datetime) -> int:
         """Rolling windows: the best of the current qualification and, for every order
@@ -153,7 +165,10 @@ class TierRules:
             insort(book.rolling, Qualifying(at, order_id, spend, 1, granted),
                    key=lambda q: q.at)
             return
-        window = book.windows.setdefault(self.key(at), Window())
+        key = self.key(at)
+        window = book.windows.get(key)
+        if window is None:
+            window = book.windows[key] = Window()
         window.spend += spend
         window.orders += 1
         if granted is not None and self.index(granted) > self.index(window.granted):

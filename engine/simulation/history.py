@@ -16,7 +16,7 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import datetime, timezone, tzinfo
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
@@ -71,7 +71,7 @@ class InvalidEvent(ValueError):
 # One tzinfo object per UTC offset for every instant read: `fromisoformat` makes a new
 # offset object (and its timedelta, 72 bytes together) for each instant it parses, and the
 # simulator keeps an event's instant as long as the lots and order records it opened live.
-_ZONES: dict[timedelta | None, tzinfo] = {}
+_ZONES: dict[tzinfo, tzinfo] = {}  # keyed by itself: fixed offsets are equal by offset
 
 
 def shared_zone(at: datetime) -> datetime:
@@ -80,7 +80,7 @@ def shared_zone(at: datetime) -> datetime:
     zone = at.tzinfo
     if type(zone) is not timezone:
         return at
-    shared = _ZONES.setdefault(at.utcoffset(), zone)
+    shared = _ZONES.setdefault(zone, zone)
     return at if shared is zone else at.replace(tzinfo=shared)
 
 
@@ -129,7 +129,8 @@ def _check_order(data: dict[str, Any], at: datetime) -> Any:
         raise InvalidEvent("`order` must be an object")
     if isinstance(order.get("lines"), list) and not order["lines"]:
         raise InvalidEvent("`order.lines` must be a non-empty list")
-    order.setdefault("placed_at", at.isoformat())
+    if "placed_at" not in order:
+        order["placed_at"] = at.isoformat()
     try:
         parsed, redeem = order_parts(order, data.get("redeem"))
     except RequestInvalid as exc:

@@ -217,7 +217,7 @@ class Replay:
         redeem_raw = ev.data.get("redeem") or {}
         if redeem_raw.get("reward_id") in self.lc.stocked:
             return True
-        day = ev.at.astimezone(self.lc.tz).date()
+        day = self.lc.local(ev.at).date()  # the order's step asks for the same local time
         return any(not ((c.schedule.start and day < c.schedule.start)
                         or (c.schedule.end and day > c.schedule.end))
                    for c in self.budgeted)
