@@ -12,6 +12,7 @@ nothing here is a string until it is rendered.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -153,7 +154,8 @@ class Usage:
 @dataclass(slots=True)
 class Outcome:
     """One evaluation's outcome (DESIGN §5), typed. `tags`, `grants` and `denials` are
-    what the custom rules that fired say; `trace` is set when explain was asked for."""
+    what the custom rules that fired say; `trace` is set when explain was asked for;
+    `redemption` is assessed when first read."""
 
     program: Program
     request: Request
@@ -169,13 +171,22 @@ class Outcome:
     advances: list[TierAdvance]
     upgrade: Upgrade | None
     usage: Usage
-    redemption: Assessment
+    assess: Callable[[], Assessment]  # the redemption assessment, asked when first read
     denials: list[Refusal] = field(default_factory=list)
     tags: list[tuple[str, Any]] = field(default_factory=list)
     grants: list[tuple[str, Any]] = field(default_factory=list)
     subtotal: Decimal | None = None
     total: Decimal | None = None
     trace: list[dict[str, Any]] | None = None
+    _redemption: Assessment | None = None
+
+    @property
+    def redemption(self) -> Assessment:
+        """What may be redeemed with this request, and why not. Assessed (and its
+        decision recorded) when first read: booking an order does not need it."""
+        if self._redemption is None:
+            self._redemption = self.assess()
+        return self._redemption
 
     @property
     def advanced(self) -> bool:

@@ -12,6 +12,7 @@ from engine.evaluation.earn import ZERO
 from engine.evaluation.evaluator import Evaluation
 from engine.evaluation.outcome import (
     ActivityBonus,
+    Assessment,
     CampaignUse,
     CapUse,
     ChallengeSpend,
@@ -81,9 +82,11 @@ def assemble(ev: Evaluation, build_trace: Callable[[Evaluation, Outcome], list] 
                for rule, v in ev.rule_effects("deny_redemption", fired_all)]
     subtotal = sum((ln.amount for ln in order.lines), ZERO) if order else None
     total = subtotal + order.shipping if order is not None and subtotal is not None else None
-    redemption = assess(ev.model.redemption, ev.req.redeem, balance=st.balance, tier=ev.tier_id,
-                        order_total=total, stock=st.reward_stock, denials=denials,
-                        record=ev.record)
+
+    def redemption() -> Assessment:
+        return assess(ev.model.redemption, ev.req.redeem, balance=st.balance, tier=ev.tier_id,
+                      order_total=total, stock=st.reward_stock, denials=denials,
+                      record=ev.record)
     outcome = Outcome(
         program=ev.program, request=ev.req, local=ev.local, tier=ev.tier_id,
         tier_after=tier_after, balance=st.balance,
@@ -91,7 +94,7 @@ def assemble(ev: Evaluation, build_trace: Callable[[Evaluation, Outcome], list] 
         qualifying_orders=(st.qualifying_orders or 0) + (1 if order else 0),
         earn=earn, campaigns=_campaigns(ev, earn.by_rule, advances),
         activities=_activities(ev), advances=advances, upgrade=upgrade,
-        usage=_usage(ev, spend), redemption=redemption, denials=denials,
+        usage=_usage(ev, spend), assess=redemption, denials=denials,
         tags=ev.rule_effects("tag", fired_all), grants=ev.rule_effects("grant_reward", fired_all),
         subtotal=subtotal, total=total)
     if build_trace is not None:

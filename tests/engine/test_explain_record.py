@@ -38,7 +38,7 @@ def test_every_decision_is_recorded_in_order(retail):
                            state={"qualifying": {"spend": "450.00", "orders": 4}},
                            redeem={"points": 600})
     ev = Evaluation(retail, parse(request), from_request(request["member"]))
-    assemble(ev, None)
+    assert assemble(ev, None).redemption.eligible is False  # assessed when first read
     # (the campaigns' usage limits are decided with the order's rules)
     assert [d.question for d in ev.record.decisions] == [
         "order", "lines", "tiers", "challenges", "redemption"]

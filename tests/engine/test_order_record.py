@@ -63,3 +63,12 @@ def test_summary_record_books_the_same_spend() -> None:
     _, _, step = _commit("retail", SUB_CENT, summary=True)
     assert step.record.lines == ()
     assert step.record.spend == Decimal("707.06")
+
+
+def test_booking_an_order_asks_no_redemption_question() -> None:
+    """The lifecycle books what an order earns; what the member may redeem is assessed
+    only when a caller reads it (the result JSON does)."""
+    _, _, step = _commit("retail", SUB_CENT)
+    assert step.outcome._redemption is None
+    assert result_json(step.outcome)["redemption"]["eligible"] is False
+    assert step.outcome._redemption is not None
