@@ -47,9 +47,9 @@ from engine.simulation.stats import Stats
 from engine.simulation.tally import Tally
 
 ZERO = Decimal(0)
-# An order stays refundable in the simulation for 400 days and while it is among the
-# member's 20 most recent: memory then grows with members, not with the history's length.
-REFUND_DAYS = 400
+# An order stays refundable in the simulation while it is among the member's 20 most
+# recent (the service keeps every order refundable): memory then grows with members, not
+# with the history's length.
 REFUNDABLE_ORDERS = 20
 CANCELLABLE = 20
 
@@ -266,7 +266,7 @@ class Replay:
         if record is None:
             raise Reject(f"order {ev.data['order_id']} is unknown for member "
                          f"{mem.book.member_id} (or not among their {REFUNDABLE_ORDERS} most "
-                         f"recent orders of the last {REFUND_DAYS} days)")
+                         "recent orders)")
         amount = money(ev.data["amount"], "amount") if "amount" in ev.data else None
         try:
             step = refund(self.lc, mem.book, record, ev.at, f"{record.order_id}/{ev.line}",
