@@ -88,6 +88,12 @@ class LineResult:
     def points(self) -> Decimal:
         return sum(self.parts.values(), ZERO)
 
+    @property
+    def exact_points(self) -> Decimal:
+        """The line's points before rounding: its share of the order's exact total once
+        the order is rounded as a whole, else its own parts."""
+        return self.exact if self.exact is not None else self.points
+
     def add(self, rule: str, points: Decimal) -> None:
         if points:
             self.parts[rule] = self.parts.get(rule, ZERO) + points

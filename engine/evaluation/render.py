@@ -93,12 +93,11 @@ def earn_json(program: Program, earn: Earn) -> dict[str, Any]:
 def line_json(index: ProgramIndex, r: LineResult) -> dict[str, Any]:
     line = r.line
     amount = money(line.amount)
-    exact = r.exact if r.exact is not None else r.points
     out: dict[str, Any] = {
         "index": line.index, "sku": line.sku, "category": line.category,
         "amount": amount,
         "eligible_amount": amount if r.eligible is line.amount else money(r.eligible),
-        "points": r.awarded, "points_exact": f"{exact.normalize():f}",
+        "points": r.awarded, "points_exact": f"{r.exact_points.normalize():f}",
     }
     if r.excluded_by:
         out["base_rate"] = index.base_rate

@@ -119,12 +119,6 @@ def _check(lc: Lifecycle, book: MemberBook, name: str, at: datetime, friend: str
                               refusal.conflict, rule=refusal.rule, record=record)
 
 
-def _count(lc: Lifecycle, book: MemberBook, name: str, at: datetime) -> None:
-    period = lc.activity_period(name, at)
-    held = book.activities.get(name)
-    book.activities[name] = (period, (held[1] if held and held[0] == period else 0) + 1)
-
-
 def record_activity(lc: Lifecycle, book: MemberBook, name: str, event_id: str, at: datetime,
                     friend: MemberBook | None = None,
                     referrer_of: Callable[[str], str | None] | None = None,
@@ -150,7 +144,7 @@ def record_activity(lc: Lifecycle, book: MemberBook, name: str, event_id: str, a
             pts, friend_pts, rule = terms.points, terms.friend_bonus, terms.rule
     lc.credit(book, [("bonus", rule, pts)], at, "activity", event_id, f"activity:{event_id}",
               step)
-    _count(lc, book, name, at)
+    lc.count_activity(book, name, at)
     step.points, step.rule = pts, rule
     if name == "referral" and friend is not None:
         friend_step = Step()

@@ -201,6 +201,12 @@ class Lifecycle:
             activity_counts=activities, awarded_upgrades=frozenset(book.awarded_upgrades),
             tier_since=book.tier_since)
 
+    def count_activity(self, book: MemberBook, name: str, at: datetime) -> None:
+        """Count one more activity `name` in its limit's period containing `at`."""
+        period = self.activity_period(name, at)
+        held = book.activities.get(name)
+        book.activities[name] = (period, (held[1] if held and held[0] == period else 0) + 1)
+
     def activity_period(self, name: str, at: datetime) -> str:
         per = self._activity_per.get(name, "lifetime")
         return "lifetime" if per == "lifetime" else self.period(per, at)

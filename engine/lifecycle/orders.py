@@ -19,7 +19,7 @@ from engine.evaluation.earn import LineResult
 from engine.evaluation.evaluate import outcome_of
 from engine.evaluation.evaluator import check_currency
 from engine.evaluation.outcome import Outcome
-from engine.evaluation.redeem import CENT, money
+from engine.evaluation.redeem import CENT
 from engine.evaluation.request import Order, Request
 from engine.lifecycle.book import Challenge, MemberBook
 from engine.lifecycle.changes import BudgetMove, CashbackMove
@@ -89,33 +89,29 @@ def _book_points(lc: Lifecycle, book: MemberBook, order: Order, at: datetime,
         parts = [("bonus", activity.rule, activity.points)]
         first_lot = lc.credit(book, parts, at, "activity", f"order:{order_id}",
                               f"activity:order:{order_id}", step)
-        name = activity.activity
-        period = lc.activity_period(name, at)
-        held = book.activities.get(name)
-        book.activities[name] = (period, (held[1] if held and held[0] == period else 0) + 1)
-        if name == "first_purchase":
+        lc.count_activity(book, activity.activity, at)
+        if activity.activity == "first_purchase":
             first = (activity.points, first_lot)
-    cashback = Decimal(money(earn.cashback))
+    cashback = earn.cashback.quantize(CENT)  # as the result states it
     if cashback:
         step.changes.append(CashbackMove(cashback))
-    lines = () if summary else tuple(_as_stated(r) for r in earn.lines)
-    # the store and the simulator book the same spend: the lines' eligible amounts in cents
-    spend = sum((ln.eligible for ln in lines), ZERO) if lines else \
-        sum((r.eligible.quantize(CENT) for r in earn.lines), ZERO)
+    # the store and the simulator book the same spend: the lines' eligible amounts in
+    # cents, as the result states them (the simulator keeps no lines)
+    eligible = [r.eligible.quantize(CENT) for r in earn.lines]
+    lines = () if summary else tuple(_as_stated(r, amount) for r, amount in zip(earn.lines, eligible))
     by_rule = tuple((rule, pts) for rule, pts in earn.by_rule.items() if pts)
     return OrderRecord(order_id=order_id, placed_at=at, lines=lines,
-                       net=outcome.subtotal or ZERO, spend=spend, by_rule=by_rule,
+                       net=outcome.subtotal or ZERO, spend=sum(eligible, ZERO), by_rule=by_rule,
                        cashback=cashback, lot=lot, first_purchase=first)
 
 
-def _as_stated(r: LineResult) -> OrderLine:
+def _as_stated(r: LineResult, eligible: Decimal) -> OrderLine:
     """A line as the order's result states it (engine/evaluation/render.py `line_json`):
     its eligible amount in cents and its exact points without trailing zeros. Refunds,
     the stored record and a record rebuilt from the stored result
     (store/migrations/books/records.py) then agree on every amount."""
-    exact = r.exact if r.exact is not None else r.points
-    return OrderLine(r.line.quantity, r.line.amount, Decimal(money(r.eligible)),
-                     Decimal(f"{exact.normalize():f}"))
+    return OrderLine(r.line.quantity, r.line.amount, eligible,
+                     Decimal(f"{r.exact_points.normalize():f}"))
 
 
 def _book_usage(lc: Lifecycle, book: MemberBook, at: datetime, outcome: Outcome,
