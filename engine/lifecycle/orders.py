@@ -118,8 +118,7 @@ def _book_usage(lc: Lifecycle, book: MemberBook, at: datetime, outcome: Outcome,
                 record: OrderRecord, step: Step) -> None:
     caps = []
     for cap in outcome.usage.caps:
-        rotation = lc.rotations[cap.rule]
-        period = lc.cap_period(rotation, at)
+        period = cap.period  # the evaluation's period of the cap, at the order's instant
         held = book.caps.get(cap.rule)
         before = held[1] if held is not None and held[0] == period else ZERO
         book.caps[cap.rule] = (period, before + cap.spend)
