@@ -58,8 +58,13 @@ def period_key(program: Program, per: str, at: datetime) -> str:
 def add_months(d: datetime, months: int) -> datetime:
     month0 = d.month - 1 + months
     year, month = d.year + month0 // 12, month0 % 12 + 1
-    day = min(d.day, _cal.monthrange(year, month)[1])
+    day = d.day
+    if day > 28:
+        day = min(day, _DAYS_IN_MONTH[month] + (month == 2 and _cal.isleap(year)))
     return d.replace(year=year, month=month, day=day)
+
+
+_DAYS_IN_MONTH = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
 def expiry_at(program: Program, earned_at: datetime) -> datetime | None:

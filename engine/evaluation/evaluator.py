@@ -64,6 +64,7 @@ class Evaluation:
         self.index = program.index
         self._active: dict[tuple[str, ...], list[Any]] = {}
         self.fired_all: frozenset[str] = self.fired  # order and line decisions together
+        self.qualified: str | None = None  # the tier the qualifying totals earn, once asked
 
     # ------------------------------------------------------------ which rules apply
     def active_campaigns(self, *types: str) -> list[Any]:
@@ -219,8 +220,9 @@ class Evaluation:
         st, program = self.state, self.program
         after = self.tier_id
         if st.qualifying_spend is not None and st.qualifying_orders is not None and self.req.order:
-            after = tiers.higher(program, after, tiers.qualify(
-                program, st.qualifying_spend + spend, st.qualifying_orders + 1, self.record))
+            self.qualified = tiers.qualify(program, st.qualifying_spend + spend,
+                                           st.qualifying_orders + 1, self.record)
+            after = tiers.higher(program, after, self.qualified)
         advances: list[TierAdvance] = []
         challenges = self.active_campaigns("tier_challenge")
         met = self.goals_met(challenges, spend) if challenges else frozenset()

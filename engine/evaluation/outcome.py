@@ -162,8 +162,9 @@ class Outcome:
     local: datetime  # the request's instant, program-local
     tier: str | None
     tier_after: str | None
+    qualified: str | None  # the tier the qualifying totals earn (None: not asked)
     balance: int
-    qualifying_spend: Decimal
+    qualifying_spend: Decimal  # with this order's
     qualifying_orders: int
     earn: Earn
     campaigns: list[CampaignUse]

@@ -89,7 +89,7 @@ def assemble(ev: Evaluation, build_trace: Callable[[Evaluation, Outcome], list] 
                       record=ev.record)
     outcome = Outcome(
         program=ev.program, request=ev.req, local=ev.local, tier=ev.tier_id,
-        tier_after=tier_after, balance=st.balance,
+        tier_after=tier_after, qualified=ev.qualified, balance=st.balance,
         qualifying_spend=(st.qualifying_spend or ZERO) + spend,
         qualifying_orders=(st.qualifying_orders or 0) + (1 if order else 0),
         earn=earn, campaigns=_campaigns(ev, earn.by_rule, advances),

@@ -4,6 +4,10 @@ The core returns these next to the new book; the store appends them to its journ
 (ledger entries, lot allocations, shared counters) in the same transaction, the
 simulator adds them up for its report. Neither decides anything from them: every
 decision was taken by the core.
+
+They are values: nothing changes one after it is made. The classes are not frozen only
+because a frozen dataclass's constructor costs three times as much, and the simulator
+makes a few of these for every event.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from datetime import datetime
 from decimal import Decimal
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Draw:
     """Points taken from (or, for a restore, given back to) one lot. `lot` 0 is the
     member's debt: a clawback that found no lot to take from."""
@@ -25,7 +29,7 @@ class Draw:
     source: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Entry:
     """One line of the member's points ledger. Credits (`earn`, `bonus`, `adjust` > 0)
     name the lot they filled; debits (`redeem`, `expire`, `reverse` < 0) list the lots
@@ -42,7 +46,7 @@ class Entry:
     draws: tuple[Draw, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TierChange:
     before: str | None
     after: str | None
@@ -50,7 +54,7 @@ class TierChange:
     cause: str  # order refund challenge time enroll
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class BudgetMove:
     """Points a campaign's shared budget gains (positive) or gets back (negative)."""
 
@@ -58,7 +62,7 @@ class BudgetMove:
     points: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class StockMove:
     """Units of a stocked reward issued (positive) or put back (negative)."""
 
@@ -66,7 +70,7 @@ class StockMove:
     quantity: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CashbackMove:
     amount: Decimal  # paid (positive) or reversed (negative)
 

@@ -22,6 +22,7 @@ from engine.lifecycle.tiering import TierRules
 from engine.program import Program
 
 ZERO = Decimal(0)
+_NONE: frozenset[str] = frozenset()
 
 
 class Pool(Protocol):
@@ -193,13 +194,16 @@ class Lifecycle:
         return MemberState(
             tier=book.tier, balance=points.spendable(book, at), orders_count=book.orders_count,
             qualifying_spend=spend, qualifying_orders=orders, cap_usage=caps,
-            campaign_usage={cid: used[0] for cid, used in book.campaigns.items()},
-            campaign_budget_used={cid: pool.budget_used(cid) for cid in self.budgeted},
+            campaign_usage={cid: used[0] for cid, used in book.campaigns.items()
+                            } if book.campaigns else {},
+            campaign_budget_used={cid: pool.budget_used(cid) for cid in self.budgeted
+                                  } if self.budgeted else {},
             challenge_spend=challenges,
             reward_stock={r: left for r in self.stocked
                           if (left := pool.stock_left(r)) is not None} if stock else {},
-            activity_counts=activities, awarded_upgrades=frozenset(book.awarded_upgrades),
-            tier_since=book.tier_since)
+            activity_counts=activities,
+            awarded_upgrades=frozenset(book.awarded_upgrades) if book.awarded_upgrades
+            else _NONE, tier_since=book.tier_since)
 
     def count_activity(self, book: MemberBook, name: str, at: datetime) -> None:
         """Count one more activity `name` in its limit's period containing `at`."""
@@ -214,8 +218,10 @@ class Lifecycle:
     def _activity_counts(self, book: MemberBook, at: datetime) -> dict[str, int]:
         """The member's count of each activity in its limit's period containing `at`."""
         counts: dict[str, int] = {}
+        per_of = self._activity_per
         for name, (period, n) in book.activities.items():
-            if period == self.activity_period(name, at):
+            per = per_of.get(name, "lifetime")
+            if period == ("lifetime" if per == "lifetime" else self.period(per, at)):
                 counts[name] = n
         return counts
 
@@ -224,16 +230,18 @@ class Lifecycle:
                source_type: str, source_ref: str, lot_source: str, step: Step) -> int | None:
         """Open one lot for `parts` [(kind, rule, points)] and journal one entry per part;
         returns the lot number (None when nothing was credited)."""
-        total = sum(p for _, _, p in parts if p > 0)
-        if total <= 0:
+        given = [p for p in parts if p[2] > 0]
+        if not given:
             return None
+        total = sum(p[2] for p in given)
         expires = self.expiry_of(at)
         order_id = source_ref if source_type == "order" \
             and lot_source == ORDER_SOURCE + source_ref else None
         no, repay = points.open_lot(book, total, at, expires, lot_source, order_id)
-        for i, (kind, rule, pts) in enumerate(p for p in parts if p[2] > 0):
-            step.changes.append(Entry(kind, pts, rule, source_type, source_ref, at, lot=no,
-                                      expires_at=expires, draws=repay if i == 0 else ()))
+        changes = step.changes
+        for kind, rule, pts in given:
+            changes.append(Entry(kind, pts, rule, source_type, source_ref, at, no, expires, repay))
+            repay = ()
         return no
 
     def tier_settled(self, book: MemberBook, at: datetime, cause: str, step: Step) -> None:

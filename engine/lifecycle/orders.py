@@ -21,7 +21,7 @@ from engine.evaluation.evaluator import check_currency
 from engine.evaluation.outcome import Outcome
 from engine.evaluation.redeem import CENT
 from engine.evaluation.request import Order, Request
-from engine.lifecycle.book import Challenge, MemberBook
+from engine.lifecycle.book import ORDER_SOURCE, Challenge, MemberBook
 from engine.lifecycle.changes import BudgetMove, CashbackMove
 from engine.lifecycle.context import IdFactory, Lifecycle, Pool, Step
 from engine.lifecycle.records import OrderLine, OrderRecord, Payment, RedemptionRecord
@@ -71,19 +71,12 @@ def _book_points(lc: Lifecycle, book: MemberBook, order: Order, at: datetime,
                  outcome: Outcome, step: Step, summary: bool) -> OrderRecord:
     order_id = order.id
     earn = outcome.earn
-    bonus_rules = {b.rule for b in earn.bonuses}
+    bonus_rules = {b.rule for b in earn.bonuses} if earn.bonuses else ()
     parts = [("bonus" if rule in bonus_rules else "earn", rule, pts)
              for rule, pts in earn.by_rule.items()]
-    lot = lc.credit(book, parts, at, "order", order_id, f"order:{order_id}", step)
-    tiers = lc.model.tiers
-    upgrades = []
-    for rule in outcome.upgrade.rules if outcome.upgrade else ():
-        tier_id = rule.split(".")[1]
-        tier = tiers.get(tier_id) if tiers else None
-        if tier is not None and tier.upgrade_bonus and tier_id not in book.awarded_upgrades:
-            upgrades.append(("bonus", rule, tier.upgrade_bonus))
-            book.awarded_upgrades.append(tier_id)
-    lc.credit(book, upgrades, at, "tier", f"order:{order_id}", f"tier:{order_id}", step)
+    lot = lc.credit(book, parts, at, "order", order_id, ORDER_SOURCE + order_id, step)
+    if outcome.upgrade is not None:
+        _book_upgrade(lc, book, order_id, at, outcome.upgrade.rules, step)
     first = None
     for activity in outcome.activities:
         parts = [("bonus", activity.rule, activity.points)]
@@ -99,10 +92,24 @@ def _book_points(lc: Lifecycle, book: MemberBook, order: Order, at: datetime,
     # cents, as the result states them (the simulator keeps no lines)
     eligible = [r.eligible.quantize(CENT) for r in earn.lines]
     lines = () if summary else tuple(_as_stated(r, amount) for r, amount in zip(earn.lines, eligible))
-    by_rule = tuple((rule, pts) for rule, pts in earn.by_rule.items() if pts)
+    by_rule = tuple([item for item in earn.by_rule.items() if item[1]])
     return OrderRecord(order_id=order_id, placed_at=at, lines=lines,
                        net=outcome.subtotal or ZERO, spend=sum(eligible, ZERO), by_rule=by_rule,
                        cashback=cashback, lot=lot, first_purchase=first)
+
+
+def _book_upgrade(lc: Lifecycle, book: MemberBook, order_id: str, at: datetime,
+                  rules: tuple[str, ...], step: Step) -> None:
+    """The upgrade bonus of each tier the order reached, once per tier, as one lot."""
+    tiers = lc.model.tiers
+    upgrades = []
+    for rule in rules:
+        tier_id = rule.split(".")[1]
+        tier = tiers.get(tier_id) if tiers else None
+        if tier is not None and tier.upgrade_bonus and tier_id not in book.awarded_upgrades:
+            upgrades.append(("bonus", rule, tier.upgrade_bonus))
+            book.awarded_upgrades.append(tier_id)
+    lc.credit(book, upgrades, at, "tier", f"order:{order_id}", f"tier:{order_id}", step)
 
 
 def _as_stated(r: LineResult, eligible: Decimal) -> OrderLine:
@@ -157,6 +164,9 @@ def _book_tier(lc: Lifecycle, book: MemberBook, order_id: str, at: datetime,
     advanced = any(c.tier_advance for c in outcome.campaigns)
     granted = outcome.tier_after if advanced else None
     lc.tiers.record_order(book, order_id, at, record.spend, granted)
+    if outcome.qualified is not None:  # what the rule engine decided for these totals
+        lc.tiers.known(book, at, outcome.qualifying_spend, outcome.qualifying_orders,
+                       outcome.qualified)
     lc.tier_settled(book, at, "challenge" if advanced else "order", step)
 
 

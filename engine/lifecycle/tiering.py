@@ -174,6 +174,17 @@ class TierRules:
         if granted is not None and self.index(granted) > self.index(window.granted):
             window.granted = granted
 
+    def known(self, book: MemberBook, at: datetime, spend: Decimal, orders: int,
+              tier: str) -> None:
+        """The evaluation of the order just recorded decided that `spend` and `orders`
+        qualify for `tier`: where they are the window's totals now, the window keeps
+        that answer (`_window_qualifies`) instead of asking the rule engine again."""
+        if self.window == "rolling_12_months" or not self.questions.use_cache:
+            return
+        window = book.windows.get(self.key(at))
+        if window is not None and window.spend == spend and window.orders == orders:
+            window.qualified = (window.spend, orders, self.index(tier))
+
     def grant(self, book: MemberBook, at: datetime, tier: str) -> None:
         """A tier given beyond qualification at `at` (a tier at enrolment)."""
         if self.window == "rolling_12_months":

@@ -59,6 +59,8 @@ class PartResult:
 class LocalPool:
     """Shared limits of a single-process run: plain counters."""
 
+    shared = False  # one process: nothing to wait for
+
     def __init__(self, program: Program) -> None:
         self.budget: dict[str, int] = {}
         self.stock = _initial_stock(program)
@@ -84,6 +86,8 @@ class LocalPool:
 
 class SharedPool:
     """Shared limits across worker processes: counters in shared memory, sequenced."""
+
+    shared = True  # workers wait for each other at budgets and stock
 
     def __init__(self, arrays: Mapping[str, Any], me: int, campaigns: list[str],
                  rewards: dict[str, int]) -> None:
@@ -136,12 +140,21 @@ def replay_file(program: Program, history: Path, pool: Any, on_error: str,
     """Stream `history` through a Replay; stop at the first bad event if on_error == fail."""
     stats = Stats()
     replay = Replay(program, pool, stats)
-    handle, progress = replay.handle, pool.progress
+    try:
+        return replay, _replay_events(replay, history, pool, on_error, keep, tick)
+    finally:
+        replay.tally.close()
+
+
+def _replay_events(replay: Replay, history: Path, pool: Any, on_error: str,
+                   keep: Callable[[str | None], bool] | None,
+                   tick: Callable[[int], None] | None) -> tuple[int, str] | None:
+    stats, handle, progress = replay.stats, replay.handle, pool.progress
     for item in read_events(history, keep):
         if isinstance(item, EventError):
             stats.reject(item.line, item.message)
             if on_error == "fail":
-                return replay, (item.line, item.message)
+                return item.line, item.message
             continue
         progress(item.line)
         try:
@@ -149,10 +162,10 @@ def replay_file(program: Program, history: Path, pool: Any, on_error: str,
         except Reject as exc:
             stats.reject(item.line, str(exc))
             if on_error == "fail":
-                return replay, (item.line, str(exc))
+                return item.line, str(exc)
         if tick is not None and not item.line & 0x3FF:
             tick(item.line)
-    return replay, None
+    return None
 
 
 def outcomes(replay: Replay) -> dict[str, Outcome]:

@@ -16,6 +16,7 @@ which the order captures), `refund`, `activity`, `redemption` (with `order_id`: 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -42,7 +43,7 @@ from engine.lifecycle import (
     refund,
 )
 from engine.program import Program
-from engine.simulation.history import Event, money
+from engine.simulation.history import EVENT_TYPES, Event, money
 from engine.simulation.stats import Stats
 from engine.simulation.tally import Tally
 
@@ -59,6 +60,8 @@ class Reject(Exception):
 
 
 class SharedPool(Protocol):
+    shared: bool  # other processes use the same limits (`sync` waits for them)
+
     def sync(self, line: int) -> None: ...
     def budget_used(self, campaign: str) -> int: ...
     def add_budget(self, campaign: str, points: int) -> None: ...
@@ -79,11 +82,13 @@ class Replay:
     def __init__(self, program: Program, pool: SharedPool, stats: Stats) -> None:
         self.program, self.pool, self.stats = program, pool, stats
         self.lc = Lifecycle(program)
-        self.tally = Tally(program, stats)
+        self.tally = Tally(program, stats, self.lc.local)
         self.members: dict[str, Member] = {}
         self._ids = itertools.count(1)
         self.tier_ids = self.lc.tiers.ids if self.lc.tiers else ("none",)
         self.budgeted = [c for c in program.model.campaigns if c.budget_points is not None]
+        self._on: dict[str, Callable[[Member, Event], None]] = {
+            kind: getattr(self, f"on_{kind}") for kind in EVENT_TYPES if kind != "enroll"}
 
     def new_id(self) -> str:
         return f"sim-{next(self._ids)}"
@@ -104,7 +109,7 @@ class Replay:
             elif mem.book.last_at is not None and ev.at < mem.book.last_at:
                 raise Reject(f"event at {ev.data['at']} is earlier than member "
                              f"{ev.member_id}'s previous event; histories must be in time order")
-            getattr(self, f"on_{ev.type}")(mem, ev)
+            self._on[ev.type](mem, ev)
         self.tally.event(ev)
 
     def new_member(self, member_id: str, attributes: dict[str, Any], tier: str | None,
@@ -180,7 +185,7 @@ class Replay:
             raise Reject(f"order {order['id']} was already recorded")
         order.setdefault("placed_at", ev.data["at"])
         redeem_raw = ev.data.get("redeem")
-        if self.touches_pool(ev):
+        if self.pool.shared and self.touches_pool(ev):
             self.pool.sync(ev.line)  # budgets and stock: wait for every earlier line
         try:
             # The same as evaluate(program, {"member", "order"}), with the member's
