@@ -211,6 +211,11 @@ def _external_versions(db: Database) -> dict[tuple[str, int], PointsAccount]:
     return found
 
 
+def is_external(db: Database, program: str) -> bool:
+    """Whether any published version of `program` keeps its balances externally."""
+    return any(p == program for p, _ in _external_versions(db))
+
+
 def enqueue_ledger(db: Database, versions: dict[tuple[str, int], PointsAccount],
                    batch: int = 500) -> int:
     """One pending transfer per ledger entry of an external-account program version that
@@ -254,13 +259,16 @@ def enqueue_ledger(db: Database, versions: dict[tuple[str, int], PointsAccount],
     return made
 
 
-def _claim(db: Database, lease: float, limit: int) -> list[int]:
+def _claim(db: Database, lease: float, limit: int, program: str | None = None) -> list[int]:
     now = datetime.now(UTC)
+    query = select(ExternalTransferRow.id).where(
+        ExternalTransferRow.status.in_(("pending", "sending")),
+        ExternalTransferRow.next_attempt_at <= now)
+    if program is not None:
+        query = query.where(ExternalTransferRow.program == program)
     with db.writing() as session:
-        ids = list(session.scalars(select(ExternalTransferRow.id).where(
-            ExternalTransferRow.status.in_(("pending", "sending")),
-            ExternalTransferRow.next_attempt_at <= now)
-            .order_by(ExternalTransferRow.id).limit(limit).with_for_update(skip_locked=True)))
+        ids = list(session.scalars(query.order_by(ExternalTransferRow.id).limit(limit)
+                                   .with_for_update(skip_locked=True)))
         if ids:
             session.execute(update(ExternalTransferRow).where(ExternalTransferRow.id.in_(ids))
                             .values(status="sending", updated_at=now,
@@ -268,11 +276,13 @@ def _claim(db: Database, lease: float, limit: int) -> list[int]:
     return ids
 
 
-def send_due(db: Database, config: PointsApiSettings, limit: int = 500) -> dict[str, int]:
-    """Send the due transfers (claimed with a lease, so two jobs never send one at once;
-    a job that died is taken over when its lease ends)."""
+def send_due(db: Database, config: PointsApiSettings, limit: int = 500,
+             program: str | None = None) -> dict[str, int]:
+    """Send the due transfers (of `program`, else of every program), claimed with a lease,
+    so two jobs never send one at once; a job that died is taken over when its lease
+    ends."""
     done = {"sent": 0, "rejected": 0, "retrying": 0}
-    for transfer_id in _claim(db, config.lease_seconds, limit):
+    for transfer_id in _claim(db, config.lease_seconds, limit, program):
         with db.reading() as session:
             row = session.get(ExternalTransferRow, transfer_id)
             assert row is not None
@@ -301,13 +311,15 @@ def send_due(db: Database, config: PointsApiSettings, limit: int = 500) -> dict[
     return done
 
 
-def run_job(db: Database) -> dict[str, Any]:
+def run_job(db: Database, program: str | None = None) -> dict[str, Any]:
     """The `external_points` job: queue ledger entries, send due transfers, finish debits
-    whose outcome stayed unknown (`store.external.points.reconcile`)."""
+    whose outcome stayed unknown (`store.external.points.reconcile`) — for `program`
+    alone when given, else for every program."""
     config = settings()
-    versions = _external_versions(db)
+    versions = {key: account for key, account in _external_versions(db).items()
+                if program is None or key[0] == program}
     summary: dict[str, Any] = {"queued": enqueue_ledger(db, versions)}
-    summary.update(send_due(db, config))
+    summary.update(send_due(db, config, program=program))
     services = {(program, c.service) for (program, _), c in versions.items()}
     reconciled: dict[str, int] = {}
     for program, service in sorted(services):  # type: ignore[type-var]
@@ -339,6 +351,20 @@ def pending(db: Database, program: str, account: str | None = None) -> dict[str,
         for r in rows]}
 
 
+
+
+def unsent(db: Database, program: str) -> tuple[int, str | None]:
+    """Transfers of `program` still to be sent (pending or being sent), and the last
+    error one of them met."""
+    owed = ExternalTransferRow.status.in_(("pending", "sending"))
+    with db.reading() as session:
+        count = session.scalar(select(func.count()).where(
+            ExternalTransferRow.program == program, owed))
+        error = session.scalar(select(ExternalTransferRow.last_error).where(
+            ExternalTransferRow.program == program, owed,
+            ExternalTransferRow.last_error.is_not(None))
+            .order_by(ExternalTransferRow.updated_at.desc()).limit(1))
+    return int(count or 0), error
 
 
 def retry(db: Database, program: str, transfer_id: str) -> dict[str, Any]:
