@@ -31,7 +31,7 @@ from typing import Any
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 import store.external.points as ext
@@ -259,11 +259,16 @@ def enqueue_ledger(db: Database, versions: dict[tuple[str, int], PointsAccount],
     return made
 
 
-def _claim(db: Database, lease: float, limit: int, program: str | None = None) -> list[int]:
+def _claim(db: Database, lease: float, limit: int, program: str | None = None,
+           retry_now: bool = False) -> list[int]:
+    """Lease due transfers; with `retry_now`, pending ones waiting out a backoff too
+    (never one another job holds the lease of)."""
     now = datetime.now(UTC)
+    due = ExternalTransferRow.next_attempt_at <= now
+    if retry_now:
+        due = or_(due, ExternalTransferRow.status == "pending")
     query = select(ExternalTransferRow.id).where(
-        ExternalTransferRow.status.in_(("pending", "sending")),
-        ExternalTransferRow.next_attempt_at <= now)
+        ExternalTransferRow.status.in_(("pending", "sending")), due)
     if program is not None:
         query = query.where(ExternalTransferRow.program == program)
     with db.writing() as session:
@@ -277,12 +282,12 @@ def _claim(db: Database, lease: float, limit: int, program: str | None = None) -
 
 
 def send_due(db: Database, config: PointsApiSettings, limit: int = 500,
-             program: str | None = None) -> dict[str, int]:
+             program: str | None = None, retry_now: bool = False) -> dict[str, int]:
     """Send the due transfers (of `program`, else of every program), claimed with a lease,
     so two jobs never send one at once; a job that died is taken over when its lease
     ends."""
     done = {"sent": 0, "rejected": 0, "retrying": 0}
-    for transfer_id in _claim(db, config.lease_seconds, limit, program):
+    for transfer_id in _claim(db, config.lease_seconds, limit, program, retry_now):
         with db.reading() as session:
             row = session.get(ExternalTransferRow, transfer_id)
             assert row is not None
@@ -311,15 +316,17 @@ def send_due(db: Database, config: PointsApiSettings, limit: int = 500,
     return done
 
 
-def run_job(db: Database, program: str | None = None) -> dict[str, Any]:
+def run_job(db: Database, program: str | None = None, retry_now: bool = False
+            ) -> dict[str, Any]:
     """The `external_points` job: queue ledger entries, send due transfers, finish debits
     whose outcome stayed unknown (`store.external.points.reconcile`) — for `program`
-    alone when given, else for every program."""
+    alone when given, else for every program; `retry_now`: without waiting out the
+    backoff of transfers that failed before."""
     config = settings()
     versions = {key: account for key, account in _external_versions(db).items()
                 if program is None or key[0] == program}
     summary: dict[str, Any] = {"queued": enqueue_ledger(db, versions)}
-    summary.update(send_due(db, config, program=program))
+    summary.update(send_due(db, config, program=program, retry_now=retry_now))
     services = {(program, c.service) for (program, _), c in versions.items()}
     reconciled: dict[str, int] = {}
     for program, service in sorted(services):  # type: ignore[type-var]

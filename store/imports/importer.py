@@ -259,16 +259,17 @@ def run(db: Database, program: str, history: str | Path, key_prefix: str = "impo
 
 def send_owed(db: Database, program: str) -> dict[str, int]:
     """Send the points API everything `program` owes it (the `external_points` job for
-    that program, until nothing due is left): {"sent", "rejected"} transfers. Raises
+    that program, until nothing is left, not waiting out the backoff of transfers that
+    failed before): {"sent", "rejected"} transfers. Raises
     Unavailable when some of it could not be sent (a rejected transfer waits for an
     operator, as in the service)."""
     done = {"sent": 0, "rejected": 0}
     while True:
-        ran = external_accounts.run_job(db, program)
+        ran = external_accounts.run_job(db, program, retry_now=True)
         done["sent"] += ran["sent"]
         done["rejected"] += ran["rejected"]
-        if ran["sent"] + ran["rejected"] + ran["retrying"] < SEND_BATCH:
-            break
+        if ran["retrying"] or ran["sent"] + ran["rejected"] < SEND_BATCH:
+            break  # all sent, or the API failed (it would fail again at once)
     stuck, why = external_accounts.unsent(db, program)
     if stuck:
         raise Unavailable("external_points_unavailable", f"{program}: {stuck} transfer(s) "
