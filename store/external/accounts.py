@@ -45,6 +45,7 @@ from store.tables.operations import ExternalTransferRow
 from store.tables.redemptions import RedemptionRow
 
 SYNCED_KINDS = ("earn", "bonus", "reverse", "adjust")
+SEND_LIMIT = 500  # transfers one run of the job sends at most
 
 
 class PointsApiSettings(BaseSettings):
@@ -281,7 +282,7 @@ def _claim(db: Database, lease: float, limit: int, program: str | None = None,
     return ids
 
 
-def send_due(db: Database, config: PointsApiSettings, limit: int = 500,
+def send_due(db: Database, config: PointsApiSettings, limit: int = SEND_LIMIT,
              program: str | None = None, retry_now: bool = False) -> dict[str, int]:
     """Send the due transfers (of `program`, else of every program), claimed with a lease,
     so two jobs never send one at once; a job that died is taken over when its lease
@@ -327,14 +328,14 @@ def run_job(db: Database, program: str | None = None, retry_now: bool = False
                 if program is None or key[0] == program}
     summary: dict[str, Any] = {"queued": enqueue_ledger(db, versions)}
     summary.update(send_due(db, config, program=program, retry_now=retry_now))
-    services = {(program, c.service) for (program, _), c in versions.items()}
+    services = {(name, c.service) for (name, _), c in versions.items()}
     reconciled: dict[str, int] = {}
-    for program, service in sorted(services):  # type: ignore[type-var]
+    for name, service in sorted(services):  # type: ignore[type-var]
         try:
             api = client(str(service))
         except Unavailable:
             continue
-        for outcome, count in ext.reconcile(db, api, program,
+        for outcome, count in ext.reconcile(db, api, name,
                                             config.reconcile_after_seconds).items():
             reconciled[outcome] = reconciled.get(outcome, 0) + count
     summary["reconciled"] = reconciled

@@ -15,9 +15,9 @@ has what it owes the API sent before each redemption — so the balance a redemp
 assessed against holds the history's earlier points — as the service's background jobs
 would have by then: the redeeming member's holds whose time ran out are released (the
 expiry job, for that member, to the redemption's instant), then the `external_points`
-job runs for the program; and once more at the end, after the expiry job. When the API cannot be reached the import stops
-(`Unavailable`, resumable after the last line done): a line is never refused for an
-outage.
+job runs for the program; and once more at the end, after the expiry job. When the API
+cannot be reached the import stops (`Unavailable`, resumable after the last line done):
+a line is never refused for an outage.
 """
 
 from __future__ import annotations
@@ -53,7 +53,6 @@ from store.tables.operations import ImportRefusalRow, ImportRow
 from store.tables.redemptions import RedemptionRow
 
 CURSOR_EVERY = 100  # lines between writes of the cursor (a refusal writes it at once)
-SEND_BATCH = 500  # transfers the external points job sends per run
 
 
 class ImportMismatch(Exception):
@@ -260,15 +259,14 @@ def run(db: Database, program: str, history: str | Path, key_prefix: str = "impo
 def send_owed(db: Database, program: str) -> dict[str, int]:
     """Send the points API everything `program` owes it (the `external_points` job for
     that program, until nothing is left, not waiting out the backoff of transfers that
-    failed before): {"sent", "rejected"} transfers. Raises
-    Unavailable when some of it could not be sent (a rejected transfer waits for an
-    operator, as in the service)."""
+    failed before): {"sent", "rejected"} transfers. Raises Unavailable when some of it
+    could not be sent (a rejected transfer waits for an operator, as in the service)."""
     done = {"sent": 0, "rejected": 0}
     while True:
         ran = external_accounts.run_job(db, program, retry_now=True)
         done["sent"] += ran["sent"]
         done["rejected"] += ran["rejected"]
-        if ran["retrying"] or ran["sent"] + ran["rejected"] < SEND_BATCH:
+        if ran["retrying"] or ran["sent"] + ran["rejected"] < external_accounts.SEND_LIMIT:
             break  # all sent, or the API failed (it would fail again at once)
     stuck, why = external_accounts.unsent(db, program)
     if stuck:
