@@ -24,6 +24,10 @@ def _summary(report: dict) -> None:
     if len(report["rejected"]) > 50:
         click.echo(f"  … and {len(report['rejected']) - 50} more (--output json lists them all)")
     click.echo(f"expiry to {report['history_end']}: {report['points_expired']} point(s) expired")
+    if "external_points" in report:
+        sent = report["external_points"]
+        click.echo(f"sent to the points API at the end: {sent['sent']} transfer(s), "
+                   f"{sent['rejected']} rejected by it")
 
 
 @click.command("import")
@@ -48,7 +52,10 @@ def import_history(history: str, program: str, key_prefix: str, output: str, qui
     import run again resumes after the lines it finished. Instants must not be ahead of
     the server clock (LOYALTY_MAX_FUTURE_SKEW_SECONDS), and the program must have a
     version in effect at the history's first instant. Ends with the expiry job at the
-    history's last instant. Exit 1 when the file's imported part has changed.
+    history's last instant. For a program whose balances live in an external points API,
+    what is owed to it is sent before each redemption and at the end (the API must be
+    configured: LOYALTY_POINTS_API_URLS). Exit 1 when the file's imported part has
+    changed, or when the points API cannot be reached (run it again to resume).
 
     \b
     Example:

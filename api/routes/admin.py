@@ -25,6 +25,8 @@ class ExpireIn(Strict):
     as_of: Instant | None = Field(None, description="expire what is due at this instant "
                                   "(default: now; never ahead of the server clock)")
     batch_size: int = Field(200, ge=1, le=100_000, description="members found per scan")
+    member_id: Id | None = Field(None, description="only this member: their book brought "
+                                 "to `as_of` when something in it is due")
 
 
 @router.post("/expire", summary="Expire points past their date and release timed-out holds "
@@ -34,7 +36,8 @@ def expire(program: ProgramPath, services: StoreDep, key: AdminKey,
     body = body or ExpireIn()
     refuse_future(body, services.settings.max_future_skew_seconds)
     at = body.as_of or clock.now()
-    reports = expiry.run(services.db, [program], at, body.batch_size, actor=key.actor)
+    reports = expiry.run(services.db, [program], at, body.batch_size, actor=key.actor,
+                         member_id=body.member_id)
     return Json({"program": program, **reports[program].to_json()})
 
 

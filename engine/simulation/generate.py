@@ -51,8 +51,11 @@ REWARDS = {"retail": ("REWARD-001", "REWARD-002", "REWARD-101")}
 # Programs that offer automatic redemption: some members opt in during the history.
 AUTOMATIC = frozenset({"card-rewards"})
 # --lifecycle: the tier some members start in, and the least points a redemption takes.
-TIER_AT_ENROL = {"retail": "silver", "card-rewards": "preferred", "b2b-portal": "silver"}
-MIN_POINTS = {"retail": 500, "card-rewards": 2500}
+TIER_AT_ENROL = {"retail": "silver", "card-rewards": "preferred", "b2b-portal": "business"}
+MIN_POINTS = {"retail": 500, "card-rewards": 2500, "b2b-portal": 1000}
+# Programs whose balances live in an external points API: the member attribute that names
+# each company's account there (`redemption.account.account_attribute`), one per company.
+ACCOUNT_ATTRIBUTE = {"b2b-portal": "loyalty_account_id"}
 TIMEZONES = {"retail": "America/New_York", "card-rewards": "America/New_York",
              "b2b-portal": "America/New_York"}
 WEEKDAY_FACTOR = (1.0, 0.95, 1.0, 1.0, 1.1, 1.35, 1.25)
@@ -98,6 +101,7 @@ class _Generator:
         self.lifecycle = lifecycle
         self.redemption_seq = 0
         self.min_points = MIN_POINTS.get(program, 500)
+        self.account_attribute = ACCOUNT_ATTRIBUTE.get(program)
 
     def _members(self, count: int) -> list[_Member]:
         rng, out = self.rng, []
@@ -167,9 +171,11 @@ class _Generator:
                 extra += f', "tier": "{TIER_AT_ENROL.get(self.program, "silver")}"'
             if before and self.rng.random() < 0.15:
                 extra += f', "referred_by": "{self.members[self.rng.randrange(before)].id}"'
+        account = f', "{self.account_attribute}": "ACCT-{m.id}"' \
+            if self.account_attribute else ""
         return (f'{{"type": "enroll", "member_id": "{m.id}", "at": "@AT@", "attributes": '
                 f'{{"segments": [{segs}], "birthday": "{m.birthday}", '
-                f'"enrolled_at": "{enrolled}"}}{extra}}}\n')
+                f'"enrolled_at": "{enrolled}"{account}}}{extra}}}\n')
 
     def _event(self, m: _Member, day: date, d: int, enrolled: int) -> str:
         roll = self.rng.random()

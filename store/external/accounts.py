@@ -31,7 +31,7 @@ from typing import Any
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 import store.external.points as ext
@@ -45,6 +45,7 @@ from store.tables.operations import ExternalTransferRow
 from store.tables.redemptions import RedemptionRow
 
 SYNCED_KINDS = ("earn", "bonus", "reverse", "adjust")
+SEND_LIMIT = 500  # transfers one run of the job sends at most
 
 
 class PointsApiSettings(BaseSettings):
@@ -211,6 +212,11 @@ def _external_versions(db: Database) -> dict[tuple[str, int], PointsAccount]:
     return found
 
 
+def is_external(db: Database, program: str) -> bool:
+    """Whether any published version of `program` keeps its balances externally."""
+    return any(p == program for p, _ in _external_versions(db))
+
+
 def enqueue_ledger(db: Database, versions: dict[tuple[str, int], PointsAccount],
                    batch: int = 500) -> int:
     """One pending transfer per ledger entry of an external-account program version that
@@ -254,13 +260,21 @@ def enqueue_ledger(db: Database, versions: dict[tuple[str, int], PointsAccount],
     return made
 
 
-def _claim(db: Database, lease: float, limit: int) -> list[int]:
+def _claim(db: Database, lease: float, limit: int, program: str | None = None,
+           retry_now: bool = False) -> list[int]:
+    """Lease due transfers; with `retry_now`, pending ones waiting out a backoff too
+    (never one another job holds the lease of)."""
     now = datetime.now(UTC)
+    due = ExternalTransferRow.next_attempt_at <= now
+    if retry_now:
+        due = or_(due, ExternalTransferRow.status == "pending")
+    query = select(ExternalTransferRow.id).where(
+        ExternalTransferRow.status.in_(("pending", "sending")), due)
+    if program is not None:
+        query = query.where(ExternalTransferRow.program == program)
     with db.writing() as session:
-        ids = list(session.scalars(select(ExternalTransferRow.id).where(
-            ExternalTransferRow.status.in_(("pending", "sending")),
-            ExternalTransferRow.next_attempt_at <= now)
-            .order_by(ExternalTransferRow.id).limit(limit).with_for_update(skip_locked=True)))
+        ids = list(session.scalars(query.order_by(ExternalTransferRow.id).limit(limit)
+                                   .with_for_update(skip_locked=True)))
         if ids:
             session.execute(update(ExternalTransferRow).where(ExternalTransferRow.id.in_(ids))
                             .values(status="sending", updated_at=now,
@@ -268,11 +282,13 @@ def _claim(db: Database, lease: float, limit: int) -> list[int]:
     return ids
 
 
-def send_due(db: Database, config: PointsApiSettings, limit: int = 500) -> dict[str, int]:
-    """Send the due transfers (claimed with a lease, so two jobs never send one at once;
-    a job that died is taken over when its lease ends)."""
+def send_due(db: Database, config: PointsApiSettings, limit: int = SEND_LIMIT,
+             program: str | None = None, retry_now: bool = False) -> dict[str, int]:
+    """Send the due transfers (of `program`, else of every program), claimed with a lease,
+    so two jobs never send one at once; a job that died is taken over when its lease
+    ends."""
     done = {"sent": 0, "rejected": 0, "retrying": 0}
-    for transfer_id in _claim(db, config.lease_seconds, limit):
+    for transfer_id in _claim(db, config.lease_seconds, limit, program, retry_now):
         with db.reading() as session:
             row = session.get(ExternalTransferRow, transfer_id)
             assert row is not None
@@ -301,21 +317,25 @@ def send_due(db: Database, config: PointsApiSettings, limit: int = 500) -> dict[
     return done
 
 
-def run_job(db: Database) -> dict[str, Any]:
+def run_job(db: Database, program: str | None = None, retry_now: bool = False
+            ) -> dict[str, Any]:
     """The `external_points` job: queue ledger entries, send due transfers, finish debits
-    whose outcome stayed unknown (`store.external.points.reconcile`)."""
+    whose outcome stayed unknown (`store.external.points.reconcile`) — for `program`
+    alone when given, else for every program; `retry_now`: without waiting out the
+    backoff of transfers that failed before."""
     config = settings()
-    versions = _external_versions(db)
+    versions = {key: account for key, account in _external_versions(db).items()
+                if program is None or key[0] == program}
     summary: dict[str, Any] = {"queued": enqueue_ledger(db, versions)}
-    summary.update(send_due(db, config))
-    services = {(program, c.service) for (program, _), c in versions.items()}
+    summary.update(send_due(db, config, program=program, retry_now=retry_now))
+    services = {(name, c.service) for (name, _), c in versions.items()}
     reconciled: dict[str, int] = {}
-    for program, service in sorted(services):  # type: ignore[type-var]
+    for name, service in sorted(services):  # type: ignore[type-var]
         try:
             api = client(str(service))
         except Unavailable:
             continue
-        for outcome, count in ext.reconcile(db, api, program,
+        for outcome, count in ext.reconcile(db, api, name,
                                             config.reconcile_after_seconds).items():
             reconciled[outcome] = reconciled.get(outcome, 0) + count
     summary["reconciled"] = reconciled
@@ -339,6 +359,20 @@ def pending(db: Database, program: str, account: str | None = None) -> dict[str,
         for r in rows]}
 
 
+
+
+def unsent(db: Database, program: str) -> tuple[int, str | None]:
+    """Transfers of `program` still to be sent (pending or being sent), and the last
+    error one of them met."""
+    owed = ExternalTransferRow.status.in_(("pending", "sending"))
+    with db.reading() as session:
+        count = session.scalar(select(func.count()).where(
+            ExternalTransferRow.program == program, owed))
+        error = session.scalar(select(ExternalTransferRow.last_error).where(
+            ExternalTransferRow.program == program, owed,
+            ExternalTransferRow.last_error.is_not(None))
+            .order_by(ExternalTransferRow.updated_at.desc()).limit(1))
+    return int(count or 0), error
 
 
 def retry(db: Database, program: str, transfer_id: str) -> dict[str, Any]:

@@ -9,6 +9,15 @@ so a re-run after an interruption resumes after the lines done — refused lines
 tried again at a later state, where the answer could differ — and refuses a file whose
 imported part has changed. At the end, the expiry job runs to the history's last
 instant, as the simulator brings every book to it.
+
+A program whose balances live in an external points API (store/external/accounts.py)
+has what it owes the API sent before each redemption — so the balance a redemption is
+assessed against holds the history's earlier points — as the service's background jobs
+would have by then: the redeeming member's holds whose time ran out are released (the
+expiry job, for that member, to the redemption's instant), then the `external_points`
+job runs for the program; and once more at the end, after the expiry job. When the API
+cannot be reached the import stops (`Unavailable`, resumable after the last line done):
+a line is never refused for an outage.
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ import store.checkout.enrolments as enrolments
 import store.checkout.orders as orders
 import store.checkout.refunds as refunds
 import store.clock as clock
+import store.external.accounts as external_accounts
 import store.jobs.expiry as expiry
 import store.redemptions.automatic as auto_redemption
 import store.redemptions.redeem as redemptions
@@ -36,7 +46,7 @@ import store.registry.versions as registry
 from engine.evaluation.request import RequestInvalid
 from engine.simulation.history import Event, EventError, read_events
 from store.db.database import Database
-from store.errors import StoreError
+from store.errors import BadGateway, StoreError, Unavailable
 from store.imports.events import EventLoop, LineResult, Part, Refusal
 from store.registry.programs import ProgramCache
 from store.tables.operations import ImportRefusalRow, ImportRow
@@ -55,10 +65,13 @@ class StoreTransport:
     def __init__(self, db: Database, cache: ProgramCache, program: str,
                  skew_seconds: float) -> None:
         self.db, self.cache, self.program, self.skew = db, cache, program, skew_seconds
+        self.external = external_accounts.is_external(db, program)
 
     def _call(self, fn: Callable[..., Any], *args: Any) -> tuple[bool, dict[str, Any]]:
         try:
             outcome = fn(self.db, self.cache, self.program, *args)
+        except (Unavailable, BadGateway):
+            raise  # the points API failed: the import stops, the line is not refused
         except redemptions.Refused as exc:
             raise Refusal(exc.code, exc.message, [e["code"] for e in exc.errors or ()]) from None
         except StoreError as exc:
@@ -91,6 +104,10 @@ class StoreTransport:
 
     def redeem(self, body: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
         self._not_ahead(body["as_of"])
+        if self.external:  # assessed against the API's balance: bring it up to date
+            expiry.expire_member(self.db, self.program, body["member_id"],
+                                 datetime.fromisoformat(body["as_of"]), self.cache)
+            send_owed(self.db, self.program)
         return self._call(redemptions.redeem, body)
 
     def cancel(self, redemption_id: str, body: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
@@ -131,6 +148,7 @@ class ImportReport:
     rejected: list[tuple[int, str]] = field(default_factory=list)
     last_at: datetime | None = None
     points_expired: int = 0
+    external: dict[str, int] | None = None  # transfers sent to the points API at the end
 
     def to_json(self) -> dict[str, Any]:
         return {"program": self.program, "key_prefix": self.key_prefix, "lines": self.lines,
@@ -139,7 +157,8 @@ class ImportReport:
                     self.declined.items())),
                 "rejected": [{"line": n, "reason": r} for n, r in self.rejected],
                 "history_end": self.last_at.isoformat() if self.last_at else None,
-                "points_expired": self.points_expired}
+                "points_expired": self.points_expired,
+                **({"external_points": self.external} if self.external is not None else {})}
 
 
 class Journal:
@@ -197,13 +216,15 @@ def run(db: Database, program: str, history: str | Path, key_prefix: str = "impo
     with db.reading() as session:
         registry.require_program(session, program)  # else every event would be refused
     journal = Journal(db, program, key_prefix)
-    loop = EventLoop(StoreTransport(db, cache, program, skew_seconds), key_prefix)
+    transport = StoreTransport(db, cache, program, skew_seconds)
+    loop = EventLoop(transport, key_prefix)
     report = ImportReport(program, key_prefix, resumed_after=journal.line)
     digest, verified = hashlib.sha256(), journal.line == 0
     for item in read_events(history):
         if not verified and item.line > journal.line:
             _verify(digest, journal, history)
             verified = True
+        before = digest.copy()
         digest.update(_fingerprint(item))
         report.lines += 1
         if isinstance(item, Event):
@@ -211,7 +232,12 @@ def run(db: Database, program: str, history: str | Path, key_prefix: str = "impo
         if item.line <= journal.line:
             _count_done(loop, report, item, journal.refusals.get(item.line, []))
             continue
-        result = _apply(loop, item)
+        try:
+            result = _apply(loop, item)
+        except (Unavailable, BadGateway):  # resumable: the lines before this one are done
+            if item.line - 1 > journal.line:
+                journal.write(item.line - 1, before.hexdigest())
+            raise
         _count(report, result, item)
         if result.refusals:
             journal.write(item.line, digest.hexdigest(), result.refusals)
@@ -225,7 +251,29 @@ def run(db: Database, program: str, history: str | Path, key_prefix: str = "impo
     if report.last_at is not None:
         expired = expiry.expire(db, program, report.last_at, cache=cache)
         report.points_expired = expired.points_expired
+    if transport.external:
+        report.external = send_owed(db, program)
     return report
+
+
+def send_owed(db: Database, program: str) -> dict[str, int]:
+    """Send the points API everything `program` owes it (the `external_points` job for
+    that program, until nothing is left, not waiting out the backoff of transfers that
+    failed before): {"sent", "rejected"} transfers. Raises Unavailable when some of it
+    could not be sent (a rejected transfer waits for an operator, as in the service)."""
+    done = {"sent": 0, "rejected": 0}
+    while True:
+        ran = external_accounts.run_job(db, program, retry_now=True)
+        done["sent"] += ran["sent"]
+        done["rejected"] += ran["rejected"]
+        if ran["retrying"] or ran["sent"] + ran["rejected"] < external_accounts.SEND_LIMIT:
+            break  # all sent, or the API failed (it would fail again at once)
+    stuck, why = external_accounts.unsent(db, program)
+    if stuck:
+        raise Unavailable("external_points_unavailable", f"{program}: {stuck} transfer(s) "
+                          f"owed to the points API could not be sent ({why or 'not sent yet'})"
+                          "; run the import again once it answers")
+    return done
 
 
 def _verify(digest: Any, journal: Journal, history: str | Path) -> None:

@@ -96,10 +96,29 @@ def expire(db: Database, program: str, as_of: datetime, batch_size: int = 200,
             on_batch(report)
 
 
+def expire_member(db: Database, program: str, member_id: str, as_of: datetime,
+                  cache: ProgramCache | None = None) -> ExpiryReport:
+    """What the job does to one member: their book brought to `as_of` when something in
+    it is due (a lot past its date, a hold past its time); nothing for a member unknown
+    or with nothing due."""
+    report = ExpiryReport(clock.not_after_now(as_of))
+    with db.reading() as session:
+        pk = session.scalar(select(MemberRow.id).where(
+            MemberRow.program == program, MemberRow.member_id == member_id,
+            MemberRow.due_at <= report.as_of))
+    if pk is not None:
+        _expire_member(db, cache if cache is not None else ProgramCache(), program, pk,
+                       report.as_of, report)
+        report.members = 1
+    return report
+
+
 def run(db: Database, programs: list[str] | None, as_of: datetime, batch_size: int = 200,
         actor: str = "cli",
-        on_batch: Callable[[str, ExpiryReport], None] | None = None) -> dict[str, ExpiryReport]:
-    """The expiry job over `programs` (every published program when None), audited."""
+        on_batch: Callable[[str, ExpiryReport], None] | None = None,
+        member_id: str | None = None) -> dict[str, ExpiryReport]:
+    """The expiry job over `programs` (every published program when None), audited;
+    with `member_id`, for that member alone."""
     import store.registry.audit as audit
     import store.registry.versions as registry
 
@@ -113,7 +132,8 @@ def run(db: Database, programs: list[str] | None, as_of: datetime, batch_size: i
     for program in programs:
         progress = None if on_batch is None else partial(on_batch, program)
         reports[program] = expire(db, program, as_of, batch_size, on_batch=progress,
-                                  cache=cache)
+                                  cache=cache) if member_id is None \
+            else expire_member(db, program, member_id, as_of, cache)
         if reports[program].points_expired or reports[program].holds_released:
             with db.writing() as session:  # a run that changed nothing writes nothing
                 audit.record(session, actor, "expire", program, **reports[program].to_json())

@@ -41,3 +41,21 @@ def test_expire_endpoint_without_body_and_bad_input(client, admin_key):
     assert naive.status_code == 422 and naive.json()["pointer"] == "/as_of"
     unknown = client.post("/v1/programs/nope/admin/expire", headers=admin_key, json={})
     assert unknown.status_code == 404 and unknown.json()["code"] == "unknown_program"
+
+
+def test_expire_endpoint_for_one_member(client, checkout_key, admin_key, server_clock):
+    for i in range(2):
+        r = client.post(f"{BASE}/orders", headers=checkout_key,
+                        json=order(f"O-{i}", member=f"M-{i}", placed_at="2026-01-06T12:00:00Z"))
+        assert r.status_code == 201, r.text
+    due = {"as_of": "2028-02-01T00:00:00Z", "member_id": "M-1"}
+    one = client.post(f"{BASE}/admin/expire", headers=admin_key, json=due).json()
+    assert one["members"] == 1 and one["points_expired"] > 0
+    assert client.post(f"{BASE}/admin/expire", headers=admin_key, json=due).json()[
+        "members"] == 0  # nothing due any more
+    unknown = client.post(f"{BASE}/admin/expire", headers=admin_key,
+                          json={**due, "member_id": "M-9"}).json()
+    assert unknown["members"] == 0
+    rest = client.post(f"{BASE}/admin/expire", headers=admin_key,
+                       json={"as_of": due["as_of"]}).json()
+    assert rest["members"] == 1 and rest["points_expired"] == one["points_expired"]

@@ -1,5 +1,9 @@
 """The importer's event loop (store/imports/events.py) over HTTP: each event becomes the
-API call a client would make, against a real `loyalty serve`."""
+API call a client would make, against a real `loyalty serve`. For a program whose
+balances live in an external points API, an operator's calls come before each
+redemption, as the import sends what is owed before one: `admin/expire` for the
+redeeming member to the redemption's instant (their holds whose time ran out are
+released), then `admin/external-points/run`."""
 
 from __future__ import annotations
 
@@ -11,9 +15,20 @@ from store.imports.events import Refusal
 
 
 class HttpTransport:
-    def __init__(self, client: httpx.Client, program: str) -> None:
+    def __init__(self, client: httpx.Client, program: str,
+                 send_owed: dict[str, str] | None = None) -> None:
+        """`send_owed`: an admin key's headers, to run the external points job before
+        each redemption."""
         self.client, self.base = client, f"/v1/programs/{program}"
         self.ids: dict[str, str] = {}  # redemption idempotency key → the service's id
+        self.send_owed = send_owed
+
+    def run_external_points(self) -> dict[str, Any]:
+        assert self.send_owed is not None
+        r = self.client.post(f"{self.base}/admin/external-points/run", headers=self.send_owed)
+        assert r.status_code == 200, r.text
+        assert r.json()["retrying"] == 0, r.json()
+        return r.json()
 
     def _send(self, path: str, body: dict[str, Any], method: str = "POST",
               ) -> tuple[bool, dict[str, Any]]:
@@ -38,6 +53,11 @@ class HttpTransport:
         return self._send("/activities", body)
 
     def redeem(self, body: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+        if self.send_owed is not None:
+            r = self.client.post(f"{self.base}/admin/expire", headers=self.send_owed, json={
+                "as_of": body["as_of"], "member_id": body["member_id"]})
+            assert r.status_code == 200, r.text
+            self.run_external_points()
         created, answer = self._send("/redemptions", body)
         self.ids[body["idempotency_key"]] = str(answer["id"])
         return created, answer
