@@ -7,6 +7,7 @@ import os
 import random
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -152,6 +153,9 @@ def test_two_thousand_rules_all_true_are_quoted(server):
     published = httpx.post(f"{server.url}/v1/rulesets", headers=admin, timeout=60, json={
         "sources": big_ruleset.sources(program="big"), "activate": "effective_from"})
     assert published.status_code == 201, published.text
+    # An activation reaches every worker within LOYALTY_ACTIVATION_CHECK_SECONDS (1 s):
+    # a worker that read the registry just before it may still say so until then.
+    time.sleep(1.5)
     for _ in range(4):  # two workers, each answers at least once in all likelihood
         quote = httpx.post(f"{server.url}/v1/programs/big/evaluate", headers=checkout,
                            json=big_ruleset.REQUEST, timeout=60)
