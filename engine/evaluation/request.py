@@ -147,7 +147,7 @@ class _Reader:
             if required:
                 self.fail((*path, name), "is required")
             return None
-        if not isinstance(raw, Mapping):
+        if type(raw) is not dict and not isinstance(raw, Mapping):  # JSON gives dicts
             self.fail((*path, name), f"expected an object, got {contract.kind(raw)}")
             return None
         return raw
@@ -207,7 +207,7 @@ def _order(r: _Reader, raw: Mapping[str, Any]) -> Order | None:
     elif len(lines_raw) > MAX_LINES:
         r.fail((*path, "lines"), f"at most {MAX_LINES} lines per order, got {len(lines_raw)}")
         lines_raw = []
-    lines = tuple(x for x in (_line(r, item, i) for i, item in enumerate(lines_raw)) if x)
+    lines = tuple([x for i, item in enumerate(lines_raw) if (x := _line(r, item, i))])
     placed_at = r.value(raw, "placed_at", path, contract.instant, required=True)
     order_id = r.value(raw, "id", path, contract.identifier, required=True)
     channel = r.value(raw, "channel", path, contract.text)

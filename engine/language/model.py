@@ -191,7 +191,7 @@ class Redemption:
     account: PointsAccount = PointsAccount("internal")
     refund_policy: str = "forfeit_remaining"  # clawback | forfeit_remaining
 
-    @property
+    @cached_property  # a frozen dataclass keeps it in its __dict__
     def point_value(self) -> Decimal:
         return self.rate_value / self.rate_points
 
