@@ -190,7 +190,10 @@ class Lifecycle:
         challenges = {cid: c.spend for cid, c in book.challenges.items()
                       if c.started_at <= at and (c.ends_at is None or at < c.ends_at)
                       } if book.challenges else {}
-        activities = self._activity_counts(book, at) if book.activities else {}
+        # an evaluation reads them for a member's first order only (the first-purchase
+        # bonus's limit: engine/evaluation/result.py `_activities`)
+        activities = self._activity_counts(book, at) \
+            if book.activities and not book.orders_count else {}
         return MemberState(
             tier=book.tier, balance=points.spendable(book, at), orders_count=book.orders_count,
             qualifying_spend=spend, qualifying_orders=orders, cap_usage=caps,
