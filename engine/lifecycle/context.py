@@ -15,7 +15,7 @@ import engine.lifecycle.points as points
 import engine.lifecycle.policies as policies
 from engine.evaluation.state import MemberState
 from engine.language.model import Rotation
-from engine.lifecycle.book import ORDER_SOURCE, MemberBook
+from engine.lifecycle.book import MemberBook
 from engine.lifecycle.changes import Change, Entry, StockMove, TierChange
 from engine.lifecycle.records import OrderRecord, RedemptionRecord, expired_orders
 from engine.lifecycle.tiering import TierRules
@@ -230,16 +230,16 @@ class Lifecycle:
 
     # ------------------------------------------------------------ crediting
     def credit(self, book: MemberBook, parts: list[tuple[str, str, int]], at: datetime,
-               source_type: str, source_ref: str, lot_source: str, step: Step) -> int | None:
+               source_type: str, source_ref: str, lot_source: str, step: Step,
+               order_id: str | None = None) -> int | None:
         """Open one lot for `parts` [(kind, rule, points)] and journal one entry per part;
-        returns the lot number (None when nothing was credited)."""
+        returns the lot number (None when nothing was credited). `order_id`: the lot holds
+        that order's points (`lot_source` is "order:<order_id>")."""
         given = [p for p in parts if p[2] > 0]
         if not given:
             return None
         total = sum(p[2] for p in given)
         expires = self.expiry_of(at)
-        order_id = source_ref if source_type == "order" \
-            and lot_source == ORDER_SOURCE + source_ref else None
         no, repay = points.open_lot(book, total, at, expires, lot_source, order_id)
         changes = step.changes
         for kind, rule, pts in given:

@@ -74,7 +74,8 @@ def _book_points(lc: Lifecycle, book: MemberBook, order: Order, at: datetime,
     bonus_rules = {b.rule for b in earn.bonuses} if earn.bonuses else ()
     parts = [("bonus" if rule in bonus_rules else "earn", rule, pts)
              for rule, pts in earn.by_rule.items()]
-    lot = lc.credit(book, parts, at, "order", order_id, ORDER_SOURCE + order_id, step)
+    lot = lc.credit(book, parts, at, "order", order_id, ORDER_SOURCE + order_id, step,
+                    order_id)
     if outcome.upgrade is not None:
         _book_upgrade(lc, book, order_id, at, outcome.upgrade.rules, step)
     first = None

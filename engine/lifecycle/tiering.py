@@ -49,9 +49,14 @@ class TierRules:
     window: str  # calendar_year | rolling_12_months | lifetime
     policy: str  # never | end_of_window | end_of_next_window
     tz: ZoneInfo
-    _last: list[object] = field(default_factory=lambda: [None, ""], compare=False, repr=False)
+    _last: list[object] = field(default_factory=lambda: [None, "", ""], compare=False,
+                                repr=False)
     _best: dict[frozenset[str], int] = field(default_factory=dict, compare=False, repr=False)
     _group: list[DecisionGroup] = field(default_factory=list, compare=False, repr=False)
+    _index: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._index.update({tier: i for i, tier in enumerate(self.ids)})
 
     @classmethod
     def of(cls, tiers: Tiers | None, tz: ZoneInfo) -> TierRules | None:
@@ -63,7 +68,7 @@ class TierRules:
 
     # ------------------------------------------------------------ helpers
     def index(self, tier: str | None) -> int:
-        return self.ids.index(tier) if tier in self.ids else -1
+        return self._index.get(tier, -1) if tier is not None else -1
 
     @property
     def questions(self) -> DecisionGroup:
@@ -87,8 +92,14 @@ class TierRules:
             return "lifetime"
         last = self._last
         if last[0] is not at:  # one event asks for its window's key several times
-            last[0], last[1] = at, str(at.astimezone(self.tz).year)
+            year = at.astimezone(self.tz).year
+            last[0], last[1], last[2] = at, str(year), str(year - 1)
         return last[1]  # type: ignore[return-value]
+
+    def previous_key(self, at: datetime) -> str:
+        """The key of the calendar year before the one containing `at`."""
+        self.key(at)
+        return self._last[2]  # type: ignore[return-value]
 
     def _months_after(self, at: datetime, months: int) -> datetime:
         return add_months(at.astimezone(self.tz), months)
@@ -153,7 +164,7 @@ class TierRules:
             key = self.key(at)
             best = max(0, self._earned(book.windows.get(key)))
             if self.policy == "end_of_next_window" and self.window == "calendar_year":
-                best = max(best, self._earned(book.windows.get(str(int(key) - 1))))
+                best = max(best, self._earned(book.windows.get(self.previous_key(at))))
         if self.policy == "never":
             best = max(best, self.index(book.best_tier))
         return best
