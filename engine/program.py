@@ -42,7 +42,8 @@ class ProgramIndex:
         self.effects = {r.rule_id: tuple((e.kind, e.value) for e in r.then) for r in model.rules}
         order = {r.rule_id: i for i, r in enumerate(model.rules)}
         self.rule_order = lambda item: order.get(item[0], 0)
-        self.rates: dict[tuple, Any] = {}  # line context → engine.evaluation.earn.LineRates
+        self.rates: dict[tuple, dict[tuple, Any]] = {}  # order context → (category, line
+        # multipliers) → engine.evaluation.earn.LineRates
         self._multiplier_text: dict[Any, str] = {}
         self._tier_text: dict[str, tuple[str | None, str | None]] = {}
         self.rates_json: dict[int, tuple[Any, tuple[Any, ...]]] = {}  # id(LineRates) → parts

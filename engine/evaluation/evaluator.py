@@ -132,17 +132,20 @@ class Evaluation:
         context = (self.tier_id, tuple(c.id for c in bonus), tuple(c.id for c in multipliers),
                    tuple(r.id for r in rotations),
                    tuple((m.rule, m.value) for m in order_mults))
+        by_line = rate_cache.get(context)  # the order's context is hashed once, not per line
+        if by_line is None:
+            if len(rate_cache) > 10_000:
+                rate_cache.clear()
+            by_line = rate_cache[context] = {}
         for line, fired in zip(order.lines, decisions):
             line_mults = [Multiplier(rule, Decimal(str(v)))
                           for rule, v in self.rule_effects("multiplier", fired)] if fired else []
-            key = (line.category, context, tuple((m.rule, m.value) for m in line_mults)
+            key = (line.category, tuple((m.rule, m.value) for m in line_mults)
                    if line_mults else ())
-            rates = rate_cache.get(key)
+            rates = by_line.get(key)
             if rates is None:
-                if len(rate_cache) > 10_000:
-                    rate_cache.clear()
                 factors = pick_factors(multipliers, order_mults + line_mults, line.category)
-                rates = rate_cache[key] = line_rates(self.model, line.category, self.tier,
+                rates = by_line[key] = line_rates(self.model, line.category, self.tier,
                                                      bonus, rotations, factors)
             results.append(line_points(self.model, line, rates, caps))
         return results, caps

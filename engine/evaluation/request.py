@@ -113,6 +113,8 @@ class _Reader:
         self.errors.append((format_path(path), message))
 
     def known(self, data: Mapping[str, Any], allowed: Collection[str], path: Path_) -> None:
+        if type(data) is dict and type(allowed) is frozenset and data.keys() <= allowed:
+            return  # every key known: nothing to report
         for name in data:
             if name not in allowed:
                 if type(name) is str:

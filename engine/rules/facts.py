@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 ZERO = Decimal(0)
 
 
+_DAYS_BEFORE = [f"order.day_of_month_{k}_days_before" for k in range(32)]
 _SPANS: dict[int, tuple[Any, int]] = {}
 
 
@@ -36,27 +37,32 @@ def order_fact(program: Program, req: Request, tier: str | None,
     attrs = member.get("attributes") or {}
     if local is None:
         local = calendar.local(program, req.at)
+    day = local.day
     fact: dict[str, Any] = {
         "member.id": member.get("id"), "member.tier": tier,
-        "order.local_date": local.year * 10000 + local.month * 100 + local.day,
-        "order.weekday": WEEKDAY_NAMES[local.weekday()], "order.day_of_month": local.day,
+        "order.local_date": local.year * 10000 + local.month * 100 + day,
+        "order.weekday": WEEKDAY_NAMES[local.weekday()], "order.day_of_month": day,
         "order.month": local.month,
     }
     for k in range(1, monthly_span(program.model)):  # windows of several days (compile.py)
-        fact[f"order.day_of_month_{k}_days_before"] = (local - timedelta(days=k)).day
+        fact[_DAYS_BEFORE[k] if k < len(_DAYS_BEFORE) else f"order.day_of_month_{k}_days_before"] \
+            = day - k if day > k else (local - timedelta(days=k)).day
     for key, value in attrs.items():
-        fact[f"member.attributes.{key}"] = value
+        fact["member.attributes." + key] = value
     for key, value in req.context.items():
-        fact[f"context.{key}"] = value
+        fact["context." + key] = value
     order = req.order
     if order is not None:
-        subtotal = sum((line.amount for line in order.lines), ZERO)
-        fact.update({
-            "order.id": order.id, "order.subtotal": subtotal, "order.shipping": order.shipping,
-            "order.total": subtotal + order.shipping, "order.channel": order.channel,
-            "order.currency": order.currency, "order.line_count": len(order.lines),
-            "order.categories": sorted({line.category for line in order.lines}),
-        })
+        lines = order.lines
+        subtotal = sum([line.amount for line in lines], ZERO)
+        fact["order.id"] = order.id
+        fact["order.subtotal"] = subtotal
+        fact["order.shipping"] = order.shipping
+        fact["order.total"] = subtotal + order.shipping
+        fact["order.channel"] = order.channel
+        fact["order.currency"] = order.currency
+        fact["order.line_count"] = len(lines)
+        fact["order.categories"] = sorted({line.category for line in lines})
     return fact
 
 
