@@ -124,13 +124,24 @@ def _as_stated(r: LineResult, eligible: Decimal) -> OrderLine:
 
 def _book_usage(lc: Lifecycle, book: MemberBook, at: datetime, outcome: Outcome,
                 record: OrderRecord, step: Step) -> None:
-    caps = []
-    for cap in outcome.usage.caps:
-        period = cap.period  # the evaluation's period of the cap, at the order's instant
-        held = book.caps.get(cap.rule)
-        before = held[1] if held is not None and held[0] == period else ZERO
-        book.caps[cap.rule] = (period, before + cap.spend)
-        caps.append((cap.rule, period, cap.spend))
+    usage = outcome.usage
+    if usage.caps:
+        caps = []
+        for cap in usage.caps:
+            period = cap.period  # the evaluation's period of the cap, at the order's instant
+            held = book.caps.get(cap.rule)
+            before = held[1] if held is not None and held[0] == period else ZERO
+            book.caps[cap.rule] = (period, before + cap.spend)
+            caps.append((cap.rule, period, cap.spend))
+        record.caps = tuple(caps)
+    if outcome.campaigns:
+        _book_campaigns(lc, book, outcome, record, step)
+    if usage.challenges:
+        _book_challenges(lc, book, at, outcome, record)
+
+
+def _book_campaigns(lc: Lifecycle, book: MemberBook, outcome: Outcome, record: OrderRecord,
+                    step: Step) -> None:
     campaigns, budgeted = [], []
     for c in outcome.campaigns:
         cid, pts = c.id, c.points
@@ -141,6 +152,11 @@ def _book_usage(lc: Lifecycle, book: MemberBook, at: datetime, outcome: Outcome,
         if cid in lc.budgeted and pts:
             step.changes.append(BudgetMove(cid, pts))
             budgeted.append(cid)
+    record.campaigns, record.budgeted = tuple(campaigns), tuple(budgeted)
+
+
+def _book_challenges(lc: Lifecycle, book: MemberBook, at: datetime, outcome: Outcome,
+                     record: OrderRecord) -> None:
     advanced = {c.id for c in outcome.campaigns if c.tier_advance}
     challenges = []
     for ch in outcome.usage.challenges:
@@ -154,8 +170,7 @@ def _book_usage(lc: Lifecycle, book: MemberBook, at: datetime, outcome: Outcome,
         challenges.append((cid, running.started_at, spend))
         if cid in advanced:
             del book.challenges[cid]  # met: the next order starts a new one
-    record.caps, record.campaigns = tuple(caps), tuple(campaigns)
-    record.challenges, record.budgeted = tuple(challenges), tuple(budgeted)
+    record.challenges = tuple(challenges)
 
 
 def _book_tier(lc: Lifecycle, book: MemberBook, order_id: str, at: datetime,
