@@ -359,8 +359,6 @@ def pending(db: Database, program: str, account: str | None = None) -> dict[str,
         for r in rows]}
 
 
-
-
 def unsent(db: Database, program: str) -> tuple[int, str | None]:
     """Transfers of `program` still to be sent (pending or being sent), and the last
     error one of them met."""
