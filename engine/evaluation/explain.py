@@ -169,6 +169,22 @@ def _redemption(ev: Evaluation, outcome: Outcome) -> list[dict]:
     return trace
 
 
+def _activities(ev: Evaluation, outcome: Outcome) -> list[dict]:
+    """The first-purchase bonus: the refusal rules asked with the order, and whether the
+    bonus was given (`earning.activities.first_purchase`)."""
+    decision = ev.record.find("activity_refusals")
+    if decision is None:  # not asked: no order, or the ruleset has no first-purchase bonus
+        return []
+    trace = [entry(decision, reason.id, "activity_refusal", code=reason.code)
+             for reason in ev.program.questions.refusals.reasons
+             if reason.path in ("any", "first_purchase")]
+    given = next((a for a in outcome.activities if a.activity == "first_purchase"), None)
+    trace.append(_entry("earning.activities.first_purchase", "activity", given is not None,
+                        None if given else "a refusal rule holds",
+                        **({"points": given.points} if given else {})))
+    return trace
+
+
 def build_trace(ev: Evaluation, outcome: Outcome) -> list[dict[str, Any]]:
     """The trace of `ev`, whose decisions are recorded and whose outcome is `outcome`."""
     by_rule = outcome.earn.by_rule
@@ -179,4 +195,4 @@ def build_trace(ev: Evaluation, outcome: Outcome) -> list[dict[str, Any]]:
     return [*_earning(ev, by_rule, categories), *_tiers(ev, by_rule),
             *_rotations(ev, order_decision, outcome, by_rule, categories),
             *_campaigns(ev, order_decision, outcome, by_rule, categories),
-            *_custom(ev, order_decision), *_redemption(ev, outcome)]
+            *_custom(ev, order_decision), *_activities(ev, outcome), *_redemption(ev, outcome)]

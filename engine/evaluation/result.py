@@ -23,16 +23,25 @@ from engine.evaluation.outcome import (
     Usage,
 )
 from engine.evaluation.redeem import assess
+from engine.rules.questions import FIRST_ORDER, activity_facts
 
 
 def _activities(ev: Evaluation) -> list[ActivityBonus]:
-    """Activity bonuses that come with an order (first purchase), reported apart."""
+    """Activity bonuses that come with an order (first purchase), reported apart. Whether
+    it is due is the rule engine's decision: the activity's refusal rules
+    (engine/rules/questions.py `activity_refusal_rules`: offered, the member's first
+    order, the limit's uses left), asked with the order and kept in the record."""
     first = ev.model.earning.activities.get("first_purchase")
-    st = ev.state
-    if ev.req.order is None or first is None or st.orders_count != 0 or not first.points:
+    if ev.req.order is None or first is None:  # nothing to ask: the ruleset has none
         return []
-    done = st.activity_counts.get("first_purchase", 0)
-    if first.limit is not None and done >= first.limit.count:
+    st = ev.state
+    fact = activity_facts("first_purchase", first.points > 0, first.limit,
+                          st.activity_counts.get("first_purchase", 0), alone=False)
+    fact[FIRST_ORDER] = int(st.orders_count == 0)  # unknown (None): not the first
+    questions = ev.program.questions.refusals
+    fired = questions.group.decide(fact)
+    ev.record.add("activity_refusals", questions.group, fact, fired)
+    if questions.first(fired) is not None:
         return []
     return [ActivityBonus("first_purchase", "earning.activities.first_purchase", first.points)]
 

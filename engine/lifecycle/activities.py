@@ -30,6 +30,7 @@ from engine.evaluation.record import Record
 from engine.lifecycle.book import MemberBook
 from engine.lifecycle.context import Lifecycle, Step
 from engine.lifecycle.records import OrderRecord
+from engine.rules.questions import activity_facts
 
 
 class ActivityRefused(ValueError):
@@ -97,7 +98,7 @@ def _ask(lc: Lifecycle, book: MemberBook, name: str, at: datetime, friend: str |
     if limit is not None:
         held = book.activities.get(name)
         used = held[1] if held is not None and held[0] == lc.activity_period(name, at) else 0
-    fact = policies.activity_facts(name, activity is not None, limit, used)
+    fact = activity_facts(name, activity is not None, limit, used)
     first, birthday = None, book.attributes.get("birthday")
     if name == "referral":
         facts, first = policies.referral_facts(book.member_id, friend, referrer_of)

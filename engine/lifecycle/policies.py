@@ -8,10 +8,10 @@ who may refer whom, when a birthday bonus is due and whether a refund is dated i
 are decided here, once, and both call these functions.
 
 Who may refer whom and when a birthday bonus is due are asked of the rule engine: this
-module computes an activity's facts (`activity_facts`, `referral_facts` with the walk up
-the referrals, `birthday_facts`), the compiled refusal rules (engine/rules/questions.py
-`activity_refusal_rules`) decide which reasons hold, and `activity_refusal` reports the
-first with its message.
+module computes the facts of referrals (`referral_facts`, with the walk up the
+referrals) and birthdays (`birthday_facts`) — engine/rules/questions.py `activity_facts`
+those of every activity — the compiled refusal rules (`activity_refusal_rules`) decide
+which reasons hold, and `activity_refusal` reports the first with its message.
 """
 
 from __future__ import annotations
@@ -36,8 +36,6 @@ from engine.rules.questions import (
     FRIEND_NAMED,
     FRIEND_REFERRED,
     IN_BIRTHDAY_MONTH,
-    OFFERED,
-    USES_LEFT,
     ActivityQuestions,
     activity_refusal_group,
 )
@@ -160,7 +158,7 @@ CONFLICTS = frozenset({"already_referred", "circular_referral"})
 @dataclass(frozen=True)
 class ActivityAsk:
     """One activity's refusal question: the fact its refusal rules are asked about
-    (`activity_facts`, `referral_facts`, `birthday_facts`) and what their messages name."""
+    (engine/rules/questions.py `activity_facts`, `referral_facts`, `birthday_facts`) and what their messages name."""
 
     name: str
     fact: dict[str, Any]
@@ -170,16 +168,6 @@ class ActivityAsk:
     first_referrer: str | None = None  # who referred the friend already
     birthday: Any = None
     limit: Limit | None = None
-
-
-def activity_facts(name: str, offered: bool, limit: Limit | None, used: int) -> dict[str, Any]:
-    """The activity's fields of its refusal fact: its name, whether the program offers
-    it (1/0) and, when it has a limit, the uses left in the current period
-    (`limit − used`)."""
-    fact: dict[str, Any] = {ACTIVITY: name, OFFERED: int(offered)}
-    if limit is not None:
-        fact[USES_LEFT] = limit.count - used
-    return fact
 
 
 def closes_circle(referrer: str, friend: str, referrer_of: Callable[[str], str | None]) -> bool:
@@ -238,6 +226,8 @@ _MESSAGES: dict[str, Callable[[ActivityAsk], str]] = {  # by rule id, or by code
     "earning.activities.with_order":
         lambda a: f"activity {a.name!r} comes with the member's first committed order",
     "earning.activities.offered": lambda a: f"activity {a.name!r} is not offered by {a.program}",
+    "earning.activities.first_purchase.first_order":
+        lambda a: "the first-purchase bonus comes with the member's first order only",
     "earning.activities.birthday.on_record":
         lambda a: "the birthday bonus needs the member's birthday on record (attribute "
                   "`birthday`, YYYY-MM-DD)",

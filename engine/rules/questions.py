@@ -196,14 +196,28 @@ def redemption_group(config: Redemption) -> RedemptionQuestions:
 # ---------------------------------------------------------------- activities
 
 # Fields of an activity's refusal fact: the activity's name, and flags (1/0) and counts
-# computed in Python (engine/lifecycle/policies.py `activity_facts`); a field that does
-# not apply to the activity is absent, and no comparison on it holds.
+# computed in Python (`activity_facts` here, engine/lifecycle/policies.py for referrals
+# and birthdays); a field that does not apply to the activity is absent, and no
+# comparison on it holds.
 ACTIVITY, OFFERED, USES_LEFT = "activity.name", "activity.offered", "activity.uses_left"
+ALONE = "activity.alone"  # 1: recorded on its own; 0: asked with an order (first purchase)
+FIRST_ORDER = "member.first_order"  # 1: the order asked with is the member's first
 BIRTHDAY_ON_RECORD, BIRTHDAY_IS_DATE = "member.birthday_on_record", "member.birthday_is_date"
 IN_BIRTHDAY_MONTH = "activity.in_birthday_month"
 FRIEND_NAMED, FRIEND_IS_REFERRER = "referral.friend_named", "referral.friend_is_referrer"
 FRIEND_REFERRED, CLOSES_CIRCLE = "referral.friend_referred", "referral.closes_circle"
 ORDER_ACTIVITIES = ("first_purchase",)  # come with an order, never on their own
+
+
+def activity_facts(name: str, offered: bool, limit: Any, used: int,
+                   alone: bool = True) -> dict[str, Any]:
+    """The activity's fields of its refusal fact: its name, whether the program offers
+    it (1/0), whether it is recorded on its own (`alone`, else asked with an order) and,
+    when it has a limit, the uses left in the current period (`limit.count − used`)."""
+    fact: dict[str, Any] = {ACTIVITY: name, OFFERED: int(offered), ALONE: int(alone)}
+    if limit is not None:
+        fact[USES_LEFT] = limit.count - used
+    return fact
 
 
 def _is(name: str, *parts: dict[str, Any]) -> dict[str, Any]:
@@ -226,9 +240,12 @@ def activity_refusal_rules(limited: Sequence[str]) -> list[tuple[Reason, dict[st
         (Reason("earning.activities.referral.circle", "circular_referral", "referral"),
          _is("referral", flag(CLOSES_CIRCLE, 1))),
         (Reason("earning.activities.with_order", "activity_not_offered", "any"),
-         {"field": ACTIVITY, "in": list(ORDER_ACTIVITIES)}),
+         {"all": [{"field": ACTIVITY, "in": list(ORDER_ACTIVITIES)}, flag(ALONE, 1)]}),
         (Reason("earning.activities.offered", "activity_not_offered", "any"),
          flag(OFFERED, 0)),
+        (Reason("earning.activities.first_purchase.first_order", "not_first_order",
+                "first_purchase"),
+         _is("first_purchase", flag(FIRST_ORDER, 0))),
         (Reason("earning.activities.birthday.on_record", "birthday_unknown", "birthday"),
          _is("birthday", flag(BIRTHDAY_ON_RECORD, 0))),
         (Reason("earning.activities.birthday.date", "birthday_unknown", "birthday"),
@@ -302,4 +319,5 @@ def compile_questions(model: Ruleset, name: str) -> Questions:
 
 
 __all__ = ["ActivityQuestions", "Questions", "Reason", "RedemptionQuestions",
-           "activity_refusal_group", "compile_questions", "redemption_group", "tier_group"]
+           "activity_facts", "activity_refusal_group", "compile_questions", "redemption_group",
+           "tier_group"]

@@ -4,7 +4,9 @@ engine and shared by every program with the same limited activities; its answer 
 plain Python statement of each rule over drawn facts (through the decision cache); the
 first reason reported equals the checks as they were written in Python before they were
 compiled, over drawn referral graphs, birthdays, days and uses; and the lifecycle reports
-every code with its message, pointer and 409/422 kind, and keeps the decision."""
+every code with its message, pointer and 409/422 kind, and keeps the decision. With an
+order, the same rules decide the first-purchase bonus, and the evaluation follows and
+records their answer."""
 
 from __future__ import annotations
 
@@ -21,15 +23,18 @@ from engine.language.model import Limit
 from engine.lifecycle import ActivityRefused, Lifecycle, record_activity
 from engine.rules.questions import (
     ACTIVITY,
+    ALONE,
     BIRTHDAY_IS_DATE,
     BIRTHDAY_ON_RECORD,
     CLOSES_CIRCLE,
+    FIRST_ORDER,
     FRIEND_IS_REFERRER,
     FRIEND_NAMED,
     FRIEND_REFERRED,
     IN_BIRTHDAY_MONTH,
     OFFERED,
     USES_LEFT,
+    activity_facts,
     activity_refusal_group,
 )
 
@@ -51,6 +56,7 @@ def test_one_compiled_rule_per_reason_shared_by_equal_parts(retail, variant):
         ("earning.activities.referral.circle", "circular_referral"),
         ("earning.activities.with_order", "activity_not_offered"),
         ("earning.activities.offered", "activity_not_offered"),
+        ("earning.activities.first_purchase.first_order", "not_first_order"),
         ("earning.activities.birthday.on_record", "birthday_unknown"),
         ("earning.activities.birthday.date", "birthday_unknown"),
         ("earning.activities.birthday.month", "not_birthday_month"),
@@ -90,8 +96,13 @@ def test_the_groups_answer_on_crafted_facts():
                 BIRTHDAY_IS_DATE: 1, IN_BIRTHDAY_MONTH: 0}
     assert group.decide(birthday) == {"earning.activities.birthday.month"}
     assert group.decide({**birthday, IN_BIRTHDAY_MONTH: 1}) == frozenset()
-    assert group.decide({ACTIVITY: "first_purchase", OFFERED: 1}) == {
+    assert group.decide({ACTIVITY: "first_purchase", OFFERED: 1, ALONE: 1}) == {
         "earning.activities.with_order"}
+    # asked with an order (the evaluation's first-purchase bonus): the member's first order
+    with_order = {ACTIVITY: "first_purchase", OFFERED: 1, ALONE: 0, FIRST_ORDER: 1}
+    assert group.decide(with_order) == frozenset()
+    assert group.decide({**with_order, FIRST_ORDER: 0}) == {
+        "earning.activities.first_purchase.first_order"}
     assert group.decide({ACTIVITY: "newsletter", OFFERED: 0}) == {"earning.activities.offered"}
     # a field that does not apply is absent, and no rule on it holds
     assert group.decide({ACTIVITY: "referral"}) == frozenset()
@@ -108,8 +119,10 @@ def plain_rules(fact: dict[str, Any]) -> set[str]:
                                                     FRIEND_REFERRED, CLOSES_CIRCLE), (0, 1, 1, 1)):
             if fact.get(field) == value:
                 out.add(f"earning.activities.referral.{rid}")
-    if name == "first_purchase":
+    if name == "first_purchase" and fact.get(ALONE) == 1:
         out.add("earning.activities.with_order")
+    if name == "first_purchase" and fact.get(FIRST_ORDER) == 0:
+        out.add("earning.activities.first_purchase.first_order")
     if fact.get(OFFERED) == 0:
         out.add("earning.activities.offered")
     if name == "birthday":
@@ -125,7 +138,8 @@ def plain_rules(fact: dict[str, Any]) -> set[str]:
 
 flags = st.one_of(st.none(), st.integers(0, 1), st.sampled_from([2, -1]))
 facts = st.fixed_dictionaries({ACTIVITY: st.one_of(st.none(), st.sampled_from(NAMES))}, optional={
-    OFFERED: flags, USES_LEFT: st.one_of(st.none(), st.integers(-3, 12)),
+    OFFERED: flags, ALONE: flags, FIRST_ORDER: flags,
+    USES_LEFT: st.one_of(st.none(), st.integers(-3, 12)),
     FRIEND_NAMED: flags, FRIEND_IS_REFERRER: flags, FRIEND_REFERRED: flags,
     CLOSES_CIRCLE: flags, BIRTHDAY_ON_RECORD: flags, BIRTHDAY_IS_DATE: flags,
     IN_BIRTHDAY_MONTH: flags})
@@ -192,7 +206,7 @@ MEMBERS = st.sampled_from("ABCDE")
 def test_the_first_reason_is_the_check_as_written(name, offered, limited, count, used, referrer,
                                                   friend, graph, birthday, day):
     limit = Limit(count, "month") if limited and offered else None
-    fact = policies.activity_facts(name, offered, limit, used)
+    fact = activity_facts(name, offered, limit, used)
     first = None
     if name == "referral":
         more, first = policies.referral_facts(referrer, friend, graph.get)
@@ -289,7 +303,7 @@ def test_a_paid_activity_keeps_the_decisions_taken(lc):
     step = record_activity(lc, a, "referral", "E-20", AT, friend=b)
     refusals = step.record.find("activity_refusals")
     assert refusals is not None and refusals.fired == frozenset()
-    assert refusals.fact == {ACTIVITY: "referral", OFFERED: 1, USES_LEFT: 10, FRIEND_NAMED: 1,
+    assert refusals.fact == {ACTIVITY: "referral", OFFERED: 1, ALONE: 1, USES_LEFT: 10, FRIEND_NAMED: 1,
                              FRIEND_IS_REFERRER: 0, FRIEND_REFERRED: 0, CLOSES_CIRCLE: 0}
     assert refusals.group is lc.program.questions.refusals.group
     # retail has a referral campaign: the decision of the one that sets the terms is kept
@@ -298,3 +312,65 @@ def test_a_paid_activity_keeps_the_decisions_taken(lc):
     assert step.rule in campaigns.fired | {"earning.activities.referral"}
     shared = record_activity(lc, a, "social_share", "E-21", AT)
     assert [d.question for d in shared.record.decisions] == ["activity_refusals"]
+
+
+# ------------------------------------------------------------------ with an order
+
+FIRST = "earning.activities.first_purchase"
+
+
+@pytest.mark.parametrize(("state", "refused_by"), [
+    ({"orders_count": 0}, None),
+    ({"orders_count": 0, "activity_counts": {"first_purchase": 0}}, None),
+    ({"orders_count": 1}, f"{FIRST}.first_order"),
+    ({}, f"{FIRST}.first_order"),  # orders not known: not taken for a first order
+    ({"orders_count": 0, "activity_counts": {"first_purchase": 1}}, f"{FIRST}.limit"),
+])
+def test_an_orders_first_purchase_bonus_is_the_rule_engines_decision(retail, state, refused_by):
+    """The first-purchase bonus that comes with an order is decided by the activity's
+    refusal rules, asked with the order (`activity.alone` 0, `member.first_order`), and
+    the decision is in the evaluation's record and its explain trace."""
+    from engine import evaluate
+    from engine.evaluation.evaluator import Evaluation
+    from engine.evaluation.request import parse
+    from engine.evaluation.result import assemble
+    from engine.evaluation.state import from_request
+    from tests.conftest import make_request
+
+    request = make_request([("electronics", "100.00")], state=state, explain=True)
+    ev = Evaluation(retail, parse(request), from_request(request["member"]))
+    outcome = assemble(ev, None)
+    decision = ev.record.find("activity_refusals")
+    assert decision is not None and decision.group is retail.questions.refusals.group
+    assert decision.fact[ALONE] == 0 and decision.fact[ACTIVITY] == "first_purchase"
+    assert decision.fired == (frozenset() if refused_by is None else {refused_by})
+    given = [a.points for a in outcome.activities if a.activity == "first_purchase"]
+    assert given == ([] if refused_by else [200])
+    trace = {e["rule"]: e for e in evaluate(retail, request)["trace"]}
+    assert trace[FIRST]["fired"] is (refused_by is None)
+    if refused_by is not None:
+        assert trace[refused_by]["fired"] is True and trace[refused_by]["kind"] == "activity_refusal"
+
+
+def test_the_recorded_answer_is_the_one_used(retail):
+    """The cached answer for a first order made to refuse (and put back after): the bonus
+    follows the rule engine's answer, not a check written beside it."""
+    import copy
+
+    from engine import evaluate
+    from engine.program import Program
+    from tests.conftest import make_request
+
+    program = Program.from_data(copy.deepcopy(dict(retail.data)))
+    request = make_request([("electronics", "100.00")], state={"orders_count": 0})
+    assert evaluate(program, request)["activities"] != []
+    group = program.questions.refusals.group  # shared by rulesets with the same limits
+    assert group.use_cache and len(group.cache) >= 1
+    kept = dict(group.cache)
+    try:
+        for key in kept:
+            group.cache[key] = frozenset({f"{FIRST}.first_order"})
+        assert evaluate(program, request)["activities"] == []
+    finally:
+        group.cache.clear()
+        group.cache.update(kept)

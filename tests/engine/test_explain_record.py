@@ -41,7 +41,11 @@ def test_every_decision_is_recorded_in_order(retail):
     assert assemble(ev, None).redemption.eligible is False  # assessed when first read
     # (the campaigns' usage limits are decided with the order's rules)
     assert [d.question for d in ev.record.decisions] == [
-        "order", "lines", "tiers", "challenges", "redemption"]
+        "order", "lines", "tiers", "challenges", "activity_refusals", "redemption"]
+    # the first-purchase bonus: the member's orders are not known, so not a first order
+    first = ev.record.find("activity_refusals")
+    assert first is not None and first.fired == {
+        "earning.activities.first_purchase.first_order"}
     assert [d.line.index for d in ev.record.lines()] == [0, 1]
     tiers = ev.record.find("tiers")
     assert tiers is not None and tiers.fired == {"tiers.bronze.qualification",
