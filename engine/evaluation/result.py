@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import engine.calendar as calendar
 from engine.evaluation.earn import ZERO
 from engine.evaluation.evaluator import Evaluation
 from engine.evaluation.outcome import (
@@ -48,9 +47,7 @@ def _activities(ev: Evaluation) -> list[ActivityBonus]:
 
 def _cap_period(ev: Evaluation, rule: str) -> str:
     rotation = next(r for r in ev.model.rotations if r.rule_id == rule)
-    if rotation.cap_period == "rotation":
-        return rotation.id
-    return calendar.period_of(rotation.cap_period, ev.local.date())
+    return rotation.cap_key(ev.local.date())
 
 
 def _campaigns(ev: Evaluation, by_rule: dict[str, int], advances: list[TierAdvance]

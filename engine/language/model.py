@@ -13,6 +13,8 @@ from decimal import Decimal
 from functools import cached_property
 from typing import Any
 
+from engine.calendar import period_of
+
 
 @dataclass(frozen=True)
 class Limit:
@@ -87,6 +89,11 @@ class Rotation:
     @cached_property
     def rule_id(self) -> str:
         return f"seasonal_categories.{self.id}"
+
+    def cap_key(self, day: date) -> str:
+        """The key of the cap period containing program-local `day`: the rotation itself,
+        or the calendar month or quarter."""
+        return self.id if self.cap_period == "rotation" else period_of(self.cap_period, day)
 
 
 @dataclass(frozen=True)

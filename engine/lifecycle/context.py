@@ -123,8 +123,7 @@ class Lifecycle:
         return key
 
     def cap_period(self, rotation: Rotation, at: datetime) -> str:
-        return rotation.id if rotation.cap_period == "rotation" else \
-            self.period(rotation.cap_period, at)
+        return rotation.cap_key(self.local(at).date())
 
     # ------------------------------------------------------------ time
     def advance(self, book: MemberBook, at: datetime, step: Step | None = None) -> Step:
