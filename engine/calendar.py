@@ -73,8 +73,14 @@ def expiry_at(program: Program, earned_at: datetime) -> datetime | None:
     redemption = program.model.redemption
     if redemption is None or not redemption.expiry_months:
         return None
+    return months_later(local(program, earned_at), int(redemption.expiry_months))
+
+
+def months_later(local_at: datetime, months: int) -> datetime | None:
+    """`local_at` plus `months` calendar months (`add_months`); None when that would be
+    after the last representable instant."""
     try:
-        return add_months(local(program, earned_at), int(redemption.expiry_months))
+        return add_months(local_at, months)
     except (ValueError, OverflowError):
         return None
 

@@ -103,10 +103,7 @@ class Lifecycle:
     def _expiry_after(self, at: datetime) -> datetime | None:
         if self._expiry_months is None:
             return None
-        try:
-            return calendar.add_months(self.local(at), self._expiry_months)
-        except (ValueError, OverflowError):
-            return None
+        return calendar.months_later(self.local(at), self._expiry_months)
 
     def local(self, at: datetime) -> datetime:
         """`at` in the program's timezone (the last answer is kept: one event asks often)."""
@@ -219,13 +216,8 @@ class Lifecycle:
 
     def _activity_counts(self, book: MemberBook, at: datetime) -> dict[str, int]:
         """The member's count of each activity in its limit's period containing `at`."""
-        counts: dict[str, int] = {}
-        per_of = self._activity_per
-        for name, (period, n) in book.activities.items():
-            per = per_of.get(name, "lifetime")
-            if period == ("lifetime" if per == "lifetime" else self.period(per, at)):
-                counts[name] = n
-        return counts
+        return {name: n for name, (period, n) in book.activities.items()
+                if period == self.activity_period(name, at)}
 
     # ------------------------------------------------------------ crediting
     def credit(self, book: MemberBook, parts: list[tuple[str, str, int]], at: datetime,
