@@ -86,8 +86,9 @@ def assemble(ev: Evaluation, build_trace: Callable[[Evaluation, Outcome], list] 
     fired_all = ev.fired_all
     denials = [Refusal(v["code"], v["message"], rule)
                for rule, v in ev.rule_effects("deny_redemption", fired_all)]
-    subtotal = sum((ln.amount for ln in order.lines), ZERO) if order else None
-    total = subtotal + order.shipping if order is not None and subtotal is not None else None
+    # the order fact has them (engine/rules/facts.py `order_fact`): not summed again
+    subtotal = ev.fact["order.subtotal"] if order is not None else None
+    total = ev.fact["order.total"] if order is not None else None
 
     def redemption() -> Assessment:
         return assess(ev.model.redemption, ev.req.redeem, balance=st.balance, tier=ev.tier_id,

@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 ZERO = Decimal(0)
 
 
-_DAYS_BEFORE = [f"order.day_of_month_{k}_days_before" for k in range(32)]
+# schedule.monthly.days is at most 7 (the ruleset schema): names for every k it needs
+_DAYS_BEFORE = [f"order.day_of_month_{k}_days_before" for k in range(8)]
 _SPANS: dict[int, tuple[Any, int]] = {}
 
 
@@ -45,8 +46,7 @@ def order_fact(program: Program, req: Request, tier: str | None,
         "order.month": local.month,
     }
     for k in range(1, monthly_span(program.model)):  # windows of several days (compile.py)
-        fact[_DAYS_BEFORE[k] if k < len(_DAYS_BEFORE) else f"order.day_of_month_{k}_days_before"] \
-            = day - k if day > k else (local - timedelta(days=k)).day
+        fact[_DAYS_BEFORE[k]] = day - k if day > k else (local - timedelta(days=k)).day
     for key, value in attrs.items():
         fact["member.attributes." + key] = value
     for key, value in req.context.items():
