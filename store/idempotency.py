@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -85,3 +86,17 @@ class Idempotent(Generic[Row]):
             if outcome is None:
                 raise
             return outcome
+
+
+EventRow = TypeVar("EventRow", ActivityEventRow, EnrolmentRow)
+
+
+def by_event_id(table: type[EventRow], program_id: str, request: dict[str, Any], code: str,
+                what: str) -> Idempotent[EventRow]:
+    """A write keyed by its request's `event_id` in `program_id` (activities,
+    enrolments): found in `table`, a retry with another body told `what` it is."""
+    event_id = request["event_id"]
+    find = select(table).where(table.program == program_id, table.event_id == event_id)
+    return Idempotent(lambda session: session.scalar(find), request_hash(request), code,
+                      f"{what} {event_id!r} was already recorded with a different body",
+                      "/event_id")

@@ -23,19 +23,15 @@ from engine.lifecycle import ActivityRefused, MemberBook, Step, record_activity
 from engine.program import Program
 from store.db.database import Database
 from store.errors import Conflict, Unprocessable
-from store.idempotency import Idempotent, Outcome, request_hash
+from store.idempotency import Idempotent, Outcome, by_event_id
 from store.registry.programs import ProgramCache
 from store.tables.core import ActivityEventRow, MemberRow
 from store.tables.operations import ReferralRow
 
 
 def _idempotent(program_id: str, request: dict[str, Any]) -> Idempotent[ActivityEventRow]:
-    event_id = request["event_id"]
-    find = select(ActivityEventRow).where(ActivityEventRow.program == program_id,
-                                          ActivityEventRow.event_id == event_id)
-    return Idempotent(lambda session: session.scalar(find), request_hash(request),
-                      "activity_conflict", f"activity event {event_id!r} was already "
-                      "recorded with a different body", "/event_id")
+    return by_event_id(ActivityEventRow, program_id, request, "activity_conflict",
+                       "activity event")
 
 
 def record(db: Database, cache: ProgramCache, program_id: str, request: dict[str, Any]) -> Outcome:

@@ -24,19 +24,14 @@ from engine.program import Program
 from store.checkout.activities import referrer_of, save_referral
 from store.db.database import Database
 from store.errors import Conflict, Unprocessable
-from store.idempotency import Idempotent, Outcome, request_hash
+from store.idempotency import Idempotent, Outcome, by_event_id
 from store.registry.programs import ProgramCache
 from store.tables.core import MemberRow
 from store.tables.operations import EnrolmentRow
 
 
 def _idempotent(program_id: str, request: dict[str, Any]) -> Idempotent[EnrolmentRow]:
-    event_id = request["event_id"]
-    find = select(EnrolmentRow).where(EnrolmentRow.program == program_id,
-                                      EnrolmentRow.event_id == event_id)
-    return Idempotent(lambda session: session.scalar(find), request_hash(request),
-                      "enrolment_conflict", f"enrolment {event_id!r} was already recorded "
-                      "with a different body", "/event_id")
+    return by_event_id(EnrolmentRow, program_id, request, "enrolment_conflict", "enrolment")
 
 
 def enrol_member(db: Database, cache: ProgramCache, program_id: str,
