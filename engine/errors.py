@@ -84,8 +84,8 @@ class RulesetWarning(RulesetError):
     code: str = ""
 
     def __str__(self) -> str:
-        text = f"{self.file}:{self.line}:{self.col}: {self.path}: warning[{self.code}]: " \
-               f"{self.message}"
+        text = (f"{self.file}:{self.line}:{self.col}: {self.path}: warning[{self.code}]: "
+                f"{self.message}")
         return f"{text} (hint: {self.hint})" if self.hint else text
 
 
