@@ -93,11 +93,12 @@ class _Checks:
                               did_you_mean(category, list(declared), "Declared: ")
                               or "Add it to `categories:` or correct the name.", key)
             return
+        owners: dict[str, set[str]] = {}
+        for _, category, _, owner in uses:
+            owners.setdefault(category, set()).add(owner)
         for path, category, key, owner in uses:
-            if not owner:
-                continue  # only campaigns' and rotations' categories are checked
-            elsewhere = sorted({c for _, c, _, o in uses if o != owner})
-            if category not in elsewhere:
+            if owner and owners[category] == {owner}:  # campaigns' and rotations' only
+                elsewhere = sorted(c for c, named in owners.items() if named != {owner})
                 close = did_you_mean(category, elsewhere)
                 self.warn(path, "unknown_category",
                           f"category '{category}' is named nowhere else in the program, so "
@@ -109,16 +110,18 @@ class _Checks:
     def campaigns(self) -> None:
         indexed = list(enumerate(self.model.campaigns))
         reported: set[tuple[str, str]] = set()
+        seen: dict[tuple[Any, ...], int] = {}
         for j, later in indexed:
-            for i, earlier in indexed[:j]:
-                if _effect(earlier) == _effect(later):
-                    reported.add((earlier.id, later.id))
-                    line = self.loaded.position(("campaigns", i))[1]
-                    self.warn(("campaigns", j, "id"), "duplicate_campaign",
-                              f"campaign '{later.id}' repeats campaign '{earlier.id}' (line "
-                              f"{line}): the same effect, schedule and eligibility",
-                              "Remove one of them, or give them different dates or "
-                              "eligibility.")
+            i = seen.setdefault(_effect(later), j)
+            if i != j:
+                earlier = self.model.campaigns[i]
+                reported.add((earlier.id, later.id))
+                line = self.loaded.position(("campaigns", i))[1]
+                self.warn(("campaigns", j, "id"), "duplicate_campaign",
+                          f"campaign '{later.id}' repeats campaign '{earlier.id}' (line "
+                          f"{line}): the same effect, schedule and eligibility",
+                          "Remove one of them, or give them different dates or "
+                          "eligibility.")
         multipliers = [(i, c) for i, c in indexed if c.type == "multiplier"]
         exclusive = [(i, c) for i, c in multipliers if c.stacking == "exclusive"]
         for j, dropped in multipliers:
@@ -279,6 +282,10 @@ def _shared_day(a: Campaign, b: Campaign) -> date | None:
     end = _earlier(a.schedule.end, b.schedule.end)
     if start and end and end < start:
         return None
+    days_a, days_b = a.schedule.days_of_week, b.schedule.days_of_week
+    if days_a and days_b and not (days_a & days_b) \
+            and not a.schedule.monthly and not b.schedule.monthly:
+        return None  # on different days of the week, always
     return next((d for d in _days(start, end)
                  if runs_on(a.schedule, d) and runs_on(b.schedule, d)), None)
 
@@ -312,6 +319,8 @@ def _always_drops(winner: Campaign, dropped: Campaign) -> bool:
         return False
     if ws.end and (ds.end is None or ds.end > ws.end):
         return False
+    if not ws.days_of_week and not ws.monthly:
+        return True  # the winner runs every day of its dates, which hold the other's
     return all(runs_on(ws, d) for d in _days(ds.start, ds.end) if runs_on(ds, d))
 
 

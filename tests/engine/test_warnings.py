@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from engine import evaluate
@@ -248,3 +248,68 @@ def test_runs_on_is_the_compiled_schedule(schedule: Schedule, offsets: list[int]
                                  "unit_price": "10.00"}]}})
         applied = any(c["id"] == "c" for c in result["campaigns"])
         assert applied == runs_on(schedule, day), day
+
+
+# -- the campaign warnings are true of the engine ------------------------------------------
+
+TIERS_YAML = ("tiers:\n  levels:\n"
+              "    - {id: base, qualification: {min_spend: 0, min_orders: 0}}\n"
+              "    - {id: gold, qualification: {min_spend: 100, min_orders: 0}}\n")
+# a few schedules that contain or cross each other, so that coverage happens often
+NESTED = [Schedule(start=date(2026, 1, 1)),
+          Schedule(start=date(2026, 1, 1), end=date(2026, 1, 31)),
+          Schedule(start=date(2026, 1, 5), end=date(2026, 1, 20), days_of_week=frozenset({5})),
+          Schedule(start=date(2026, 1, 1), monthly=Monthly(1, 5, 2)),
+          Schedule(start=date(2026, 1, 10), days_of_week=frozenset({0, 5}))]
+campaign_parts = st.tuples(
+    st.one_of(st.sampled_from(NESTED), schedules), st.sampled_from(["2", "3"]), st.sampled_from(["combine", "exclusive"]),
+    st.sampled_from([None, ["gold"], ["base", "gold"]]),
+    st.sampled_from([None, ["toys"], ["fashion", "toys"]]))
+
+
+def _campaign(cid: str, parts: tuple) -> str:
+    schedule, multiplier, stacking, tiers, categories = parts
+    text = (f"  - {{id: {cid}, type: multiplier, multiplier: {multiplier}, stacking: {stacking},"
+            f" schedule: {_yaml(schedule)}")
+    if tiers:
+        text += f", eligibility: {{tiers: [{', '.join(tiers)}]}}"
+    if categories:
+        text += f", categories: [{', '.join(categories)}]"
+    return text + "}\n"
+
+
+def _applied(program, day: date, tier: str, category: str) -> set[str]:
+    result = evaluate(program, {
+        "member": {"id": "M", "tier": tier},
+        "order": {"id": "O", "placed_at": f"{day}T12:00:00+00:00",
+                  "lines": [{"sku": "S", "category": category, "quantity": 1,
+                             "unit_price": "10.00"}]}})
+    return {c["id"] for c in result["campaigns"]}
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(first=campaign_parts, second=campaign_parts,
+       offsets=st.lists(st.integers(-3, 70), min_size=2, max_size=4))
+def test_campaign_warnings_hold_in_evaluation(first: tuple, second: tuple,
+                                              offsets: list[int]) -> None:
+    text = HEAD + "categories: [fashion, toys]\n" + TIERS_YAML + "campaigns:\n" \
+        + _campaign("a", first) + _campaign("b", second)
+    program = load_program({"p.yaml": text})
+    found = {w.code: w for w in program_warnings(load_sources({"p.yaml": text}))}
+    assert set(found) <= {"unreachable_campaign", "overlapping_exclusive_campaigns",
+                          "duplicate_campaign"}
+    for code in sorted(found):
+        event(code)
+    if "unreachable_campaign" in found:  # 'b' (or 'a') never applies, whoever orders
+        dropped = "b" if found["unreachable_campaign"].path == "$.campaigns[1].id" else "a"
+        start = (second if dropped == "b" else first)[0].start
+        for offset in offsets:
+            for tier in ("base", "gold"):
+                for category in ("fashion", "toys"):
+                    day = start + timedelta(days=offset)
+                    assert dropped not in _applied(program, day, tier, category)
+    if "overlapping_exclusive_campaigns" in found:  # on the day named, only one counts
+        warning = found["overlapping_exclusive_campaigns"]
+        day = date.fromisoformat(warning.message.split("(first on ")[1][:10])
+        best = warning.message.split("only '")[1].split("'")[0]
+        assert _applied(program, day, "gold", "toys") == {best}
