@@ -14,8 +14,8 @@ carries a stable code:
   exclusive one applies);
 * ``overlapping_exclusive_campaigns`` — two exclusive multiplier campaigns that can apply
   to the same line on the same day;
-* ``unreachable_tier`` — a tier whose qualification always meets a higher tier's too
-  (tier windows count spend in whole cents and orders one by one);
+* ``unreachable_tier`` — a tier no qualification reaches: whoever meets it meets a higher
+  tier's too (tier windows count spend in whole cents and orders one by one);
 * ``budget_below_one_order`` — a campaign budget smaller than the bonus one order can
   earn from it.
 
@@ -165,8 +165,8 @@ class _Checks:
                 if _cents(higher.min_spend) <= need and higher.min_orders <= tier.min_orders:
                     self.warn(("tiers", "levels", tier.index, "qualification"),
                               "unreachable_tier",
-                              f"tier '{tier.id}' is never reached: spend counts in whole "
-                              f"cents, and {need} with {tier.min_orders} orders already "
+                              f"no qualification reaches tier '{tier.id}': spend counts in "
+                              f"whole cents, and {need} with {tier.min_orders} orders already "
                               f"qualifies for '{higher.id}'",
                               f"Put {tier.id}'s and {higher.id}'s min_spend at least a cent "
                               "apart, or raise the higher tier's min_orders.")

@@ -169,8 +169,8 @@ def test_a_tier_within_a_cent_of_the_next_is_unreachable() -> None:
         "    - {id: platinum, qualification: {min_spend: '100.009', min_orders: 3}}\n")
     [warning] = found
     assert where(warning) == (9, 20, "$.tiers.levels[1].qualification", "unreachable_tier")
-    assert warning.message == ("tier 'silver' is never reached: spend counts in whole cents, "
-                               "and 100.01 with 2 orders already qualifies for 'gold'")
+    assert warning.message == ("no qualification reaches tier 'silver': spend counts in whole "
+                               "cents, and 100.01 with 2 orders already qualifies for 'gold'")
 
 
 def test_a_budget_below_one_orders_bonus() -> None:
