@@ -245,9 +245,14 @@ def _humanize(error: ValidationError, path: Path_, loaded: LoadedRuleset
             for extra in (k for k in clause.get("required", []) if k in value):
                 yield located(loaded, (*path, extra), f"key '{extra}' does not apply here: "
                               f"{custom}", "Remove it, or change the campaign's type.", key=True)
-    elif kind in ("anyOf", "oneOf") and not schema.get("title") and _branch(error):
-        for sub in _branch(error):
+    elif kind in ("anyOf", "oneOf") and not schema.get("title") and error.context:
+        branch, wanted = _branch(error)
+        for sub in branch:
             yield from _humanize(sub, tuple(sub.absolute_path), loaded)
+        if not branch:
+            message = f"expected {' or '.join(wanted)}, got {json_type(value)}" if wanted \
+                else error.message
+            yield located(loaded, path, message)
     elif kind in ("anyOf", "oneOf") and schema.get("title"):
         title = schema["title"]
         allowed = {b.get("type") for b in schema[kind]}
@@ -263,16 +268,25 @@ def _humanize(error: ValidationError, path: Path_, loaded: LoadedRuleset
         yield located(loaded, path, _message(kind, value, error, custom), hint)
 
 
-def _branch(error: ValidationError) -> list[ValidationError]:
+def _branch(error: ValidationError) -> tuple[list[ValidationError], list[str]]:
     """The errors of the one alternative of an untitled ``anyOf``/``oneOf`` whose type fits
-    the value (a fixture name or an inline member: an inline member's own mistakes), or
-    nothing when no single alternative fits."""
+    the value (a fixture name or an inline member: an inline member's own mistakes); when
+    none fits, the types the alternatives take instead (empty when that is not the
+    trouble)."""
     by_branch: dict[Any, list[ValidationError]] = {}
     for sub in error.context or ():
         by_branch.setdefault(sub.relative_schema_path[0], []).append(sub)
-    fitting = [subs for subs in by_branch.values()
-               if not any(s.validator == "type" and not s.relative_path for s in subs)]
-    return fitting[0] if len(fitting) == 1 else []
+    misfits = {index: [s for s in subs if s.validator == "type" and not s.relative_path]
+               for index, subs in by_branch.items()}
+    fitting = [subs for index, subs in by_branch.items() if not misfits[index]]
+    if len(fitting) == 1:
+        return fitting[0], []
+    if fitting:
+        return [], []
+    names = [_TYPE_NAMES.get(name, name) for subs in misfits.values() for s in subs
+             for name in ([s.validator_value] if isinstance(s.validator_value, str)
+                          else s.validator_value)]
+    return [], list(dict.fromkeys(names))
 
 
 def _message(kind: Any, value: Any, error: ValidationError, custom: str | None) -> str:

@@ -126,3 +126,14 @@ def test_failing_cases_still_exit_4_with_json(tmp_path: Path) -> None:
     assert result.exit_code == 4
     report = json.loads(result.output)
     assert report["summary"]["failed"] == 1
+
+
+def test_a_value_of_no_allowed_type_says_which_types_are(tmp_path: Path) -> None:
+    suite = tmp_path / "x_test.yaml"
+    suite.write_text(f"suite: x\nruleset: {ROOT / 'rulesets' / 'b2b-portal'}\n"
+                     "cases:\n  - {name: a, member: 5, cart: {lines: []}, expect: {points: 1}}\n")
+    with pytest.raises(RulesetInvalid) as caught:
+        run_paths([suite])
+    assert [str(e) for e in caught.value.errors] == [
+        f"{suite}:4:23: $.cases[0].member: expected a string or a mapping, got integer",
+        f"{suite}:4:33: $.cases[0].cart.lines: needs at least 1 item"]
