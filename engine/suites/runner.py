@@ -4,6 +4,10 @@ A case is one evaluation (DESIGN §5) with a frozen time; only the expectations 
 compared. A scenario replays a member's events with full state, exactly as the simulator
 does (engine/simulation/replay.py, through the lifecycle core), and then checks the member's book. Every failure carries the
 expected and the actual value, and a failing case carries its explain trace.
+
+Suite files are read and checked first (engine/suites/suite_file.py); a suite with
+problems, or an invalid ruleset under test, raises RulesetInvalid with every located
+problem of every file, and nothing runs.
 """
 
 from __future__ import annotations
