@@ -156,9 +156,9 @@ def main() -> None:
                   f"({args.events / took:,.0f} events/s)")
         runs = {}
         for workers in args.workers:
-            out = subprocess.run([sys.executable, __file__, "--child", history, str(workers)],
-                                 capture_output=True, text=True, check=True)
-            runs[workers] = json.loads(out.stdout.strip().splitlines()[-1])
+            child = subprocess.run([sys.executable, __file__, "--child", history, str(workers)],
+                                   capture_output=True, text=True, check=True)
+            runs[workers] = json.loads(child.stdout.strip().splitlines()[-1])
             _print_run(workers, runs[workers])
         if len(runs) > 1:
             first, *others = args.workers
