@@ -11,7 +11,15 @@ Each run also measures, in the same process just before and just after the simul
 baseline that no code of this project takes part in: `json.loads` of every line of the
 history. The ratio of the simulation's CPU time per event (parent and workers) to that
 baseline is what to compare across machines, sessions and versions of the code; wall times
-on a shared machine are not.
+on a shared machine are not. The load average and the machine baseline of
+bench/machine.py are printed at the start and the end.
+
+Checkpoints: every run also prints the cost per event at a quarter, half and the whole of
+the history (250,000, 500,000 and 1,000,000 events in the default run), from the
+simulation's progress callback: wall time per event overall and since the last
+checkpoint, and with one worker the CPU time too (with two, the workers' CPU is known
+only when they end). A cost that grows from one checkpoint to the next is a cost that
+grows with the members' history.
 """
 
 from __future__ import annotations
@@ -26,9 +34,12 @@ import tempfile
 import time
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench import machine  # noqa: E402
 
 
 def _cpu_seconds() -> float:
@@ -46,21 +57,46 @@ def _read_baseline_us(history: str) -> float:
     return (time.process_time() - start) * 1e6 / max(count, 1)
 
 
+class Checkpoints:
+    """The simulation's progress callback: wall (and own CPU) time when the replay passes
+    a quarter, half and all of the history's lines."""
+
+    def __init__(self, lines: int, start: float, cpu: float) -> None:
+        self.marks = [max(1, lines // 4), max(1, lines // 2)]
+        self.start, self.cpu = start, cpu
+        self.seen: list[dict[str, float]] = []
+
+    def __call__(self, line: int) -> None:
+        if self.marks and line >= self.marks[0]:  # ticks come every 1,024 lines or so
+            while self.marks and line >= self.marks[0]:
+                self.marks.pop(0)
+            self.add(line)
+
+    def add(self, events: int) -> None:
+        self.seen.append({"events": events, "wall": time.perf_counter() - self.start,
+                          "cpu": _cpu_seconds() - self.cpu})
+
+
 def _run_one(history: str, workers: int) -> None:
     """Child process: one simulation between two baseline reads; prints JSON with wall time,
-    CPU time, the baselines and peak RSS."""
-    from engine.simulation.simulate import simulate
+    CPU time, the baselines, the checkpoints and peak RSS."""
+    from engine.simulation.simulate import count_lines, simulate
 
     before = _read_baseline_us(history)
     cpu, start = _cpu_seconds(), time.perf_counter()
-    doc = simulate(str(ROOT / "rulesets" / "retail"), history, workers=workers)
+    marks = Checkpoints(count_lines(history), start, cpu)
+    doc = simulate(str(ROOT / "rulesets" / "retail"), history, workers=workers, tick=marks)
     wall, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
     after = _read_baseline_us(history)
     rss_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     rss_children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    events = doc["events"]["processed"] + doc["events"]["rejected"]
+    marks.seen = [m for m in marks.seen if m["events"] < events]
+    marks.seen.append({"events": events, "wall": wall, "cpu": cpu})
     print(json.dumps({"wall": wall, "cpu": cpu, "baseline_us": [before, after],
+                      "checkpoints": marks.seen,
                       "rss_kib": max(rss_self, rss_children),
-                      "events": doc["events"]["processed"] + doc["events"]["rejected"],
+                      "events": events,
                       "digest": hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest(),
                       "books_balance": doc["totals"]["books_balance"]}))
 
@@ -76,6 +112,21 @@ def _print_run(workers: int, r: dict) -> None:
           f"baseline json.loads per line {r['baseline_us'][0]:.2f} µs before, "
           f"{r['baseline_us'][1]:.2f} µs after")
     print(f"  ratio CPU per event / baseline (workers {workers}): {cpu_us / baseline:.1f}")
+    _print_checkpoints(workers, r["checkpoints"])
+
+
+def _print_checkpoints(workers: int, marks: list[dict[str, Any]]) -> None:
+    """Per-event cost at each checkpoint: overall so far, and since the one before."""
+    last = {"events": 0, "wall": 0.0, "cpu": 0.0}
+    for m in marks:
+        span = max(1, m["events"] - last["events"])
+        cpu = "" if workers > 1 else (
+            f"; CPU {m['cpu'] * 1e6 / m['events']:,.1f} µs overall, "
+            f"{(m['cpu'] - last['cpu']) * 1e6 / span:,.1f} µs since")
+        print(f"  at {m['events']:>9,} events: wall {m['wall'] * 1e6 / m['events']:,.1f} µs "
+              f"per event overall, {(m['wall'] - last['wall']) * 1e6 / span:,.1f} µs "
+              f"since the last checkpoint{cpu}")
+        last = m
 
 
 def main() -> None:
@@ -92,6 +143,7 @@ def main() -> None:
         return
     from engine.simulation.generate import generate
 
+    machine.report("start")
     with tempfile.TemporaryDirectory() as tmp:
         history = args.history or str(Path(tmp) / "history.jsonl")
         if not args.history:
@@ -104,9 +156,9 @@ def main() -> None:
                   f"({args.events / took:,.0f} events/s)")
         runs = {}
         for workers in args.workers:
-            out = subprocess.run([sys.executable, __file__, "--child", history, str(workers)],
-                                 capture_output=True, text=True, check=True)
-            runs[workers] = json.loads(out.stdout.strip().splitlines()[-1])
+            child = subprocess.run([sys.executable, __file__, "--child", history, str(workers)],
+                                   capture_output=True, text=True, check=True)
+            runs[workers] = json.loads(child.stdout.strip().splitlines()[-1])
             _print_run(workers, runs[workers])
         if len(runs) > 1:
             first, *others = args.workers
@@ -115,6 +167,7 @@ def main() -> None:
                       f"{runs[workers]['wall'] / runs[first]['wall']:.2f}")
             print("reports identical across worker counts:",
                   len({r["digest"] for r in runs.values()}) == 1)
+    machine.report("end")
 
 
 if __name__ == "__main__":

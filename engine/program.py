@@ -49,6 +49,9 @@ class ProgramIndex:
         self.rates_json: dict[int, tuple[Any, tuple[Any, ...]]] = {}  # id(LineRates) → parts
         self.effects_cache: dict[tuple[str, frozenset[str]], list[tuple[str, Any]]] = {}
         self.base_rate = f"{model.earning.base_rate.normalize():f}"
+        # campaigns whose extra points have a ceiling (max_points, budget_points), in order
+        self.capped = tuple(c for c in model.campaigns
+                            if c.max_points is not None or c.budget_points is not None)
         # (campaign, "usage" | "budget", fact field) of every campaign limit rule
         self.limited = tuple(
             [(c.id, "usage", usage_field(c.id)) for c in model.campaigns

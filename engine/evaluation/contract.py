@@ -77,6 +77,12 @@ _PLACES = Decimal(1).scaleb(-MONEY_PLACES)
 # For hot paths that inline the checks below: a control character or lone surrogate
 # (None: the string is clean), and a decimal amount as this contract writes one.
 BAD_CHARACTER_SEARCH, MONEY_MATCH = _BAD_CHARACTER, _MONEY
+# Amount strings already checked, with their Decimals (Decimals are immutable, so one
+# may serve every request that sends the same text): prices repeat across orders, and
+# a dict lookup costs a fraction of the pattern match and the conversion.
+_AMOUNTS: dict[str, Decimal] = {}
+_AMOUNTS_KEPT = 20_000  # about 4 MB when full
+_DATES: dict[str, date] = {}  # the same for dates (birthdays)
 
 
 def kind(value: Any) -> str:
@@ -106,6 +112,11 @@ def text(value: Any, most: int = NAME_CHARS, least: int = 1) -> str:
     if len(value) > most:
         raise Invalid(f"at most {most} characters, got {len(value)}")
     return _clean(value, _BAD_CHARACTER)
+
+
+def is_text(value: Any, most: int = NAME_CHARS) -> bool:
+    """Whether `text(value, most)` accepts `value` (without building a message)."""
+    return type(value) is str and 0 < len(value) <= most and _BAD_CHARACTER(value) is None
 
 
 def prose(value: Any, most: int) -> str:
@@ -157,12 +168,24 @@ def _places(amount: Decimal, shown: Any) -> None:
         raise Invalid(f"at most {MONEY_PLACES} decimal places, got {shown}")
 
 
+def amount_text(value: str) -> Decimal | None:
+    """The amount a string stands for as `money` accepts it (digits, at most 9 before
+    the point and 4 after), or None when `money` would refuse it."""
+    found = _AMOUNTS.get(value)
+    if found is None and _MONEY(value):
+        if len(_AMOUNTS) >= _AMOUNTS_KEPT:
+            _AMOUNTS.clear()
+        found = _AMOUNTS[value] = Decimal(value)
+    return found
+
+
 def money(value: Any) -> Decimal:
     """An amount: a decimal string (digits, at most 9 before the point and 4 after) or a
     JSON number, 0 ≤ x < 1,000,000,000, at most 4 decimal places."""
     if type(value) is str:
-        if _MONEY(value):
-            return Decimal(value)
+        found = amount_text(value)
+        if found is not None:
+            return found
         if _BAD_CHARACTER(value) is None and len(value) <= 40:
             raise Invalid(f"not a decimal amount such as \"19.99\" (at most 9 digits before "
                              f"the point and {MONEY_PLACES} after): {value!r}")
@@ -224,9 +247,15 @@ def instant(value: Any) -> datetime:
 
 def calendar_date(value: Any) -> date:
     """A real date written YYYY-MM-DD (years 1900-2999)."""
+    found = _DATES.get(value) if type(value) is str else None
+    if found is not None:
+        return found
     if type(value) is not str or not _DATE_MATCH(value):
         raise Invalid(f"not a date written YYYY-MM-DD (years 1900-2999): {_short(value)}")
-    return date.fromisoformat(value)
+    if len(_DATES) >= _AMOUNTS_KEPT:
+        _DATES.clear()
+    found = _DATES[value] = date.fromisoformat(value)
+    return found
 
 
 def date_or_instant(value: Any) -> str:

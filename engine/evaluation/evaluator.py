@@ -151,7 +151,7 @@ class Evaluation:
         return results, caps
 
     def cap_campaigns(self, lines: list[LineResult]) -> None:
-        for c in self.model.campaigns:
+        for c in self.index.capped:
             allowed = self.campaign_allowance(c)
             if allowed is not None and any(c.rule_id in r.parts for r in lines):
                 removed = truncate(lines, c.rule_id, Decimal(allowed))
@@ -183,23 +183,27 @@ class Evaluation:
 
     def run_order(self, order: Order) -> Earn:
         lines, caps = self.earn_lines(order)
-        self.cap_campaigns(lines)
+        if self.index.capped:
+            self.cap_campaigns(lines)
         mode, scope = self.model.rounding, self.model.rounding_scope
         if scope == "line":
             for r in lines:
                 r.awarded = round_points(r.points, mode)
         else:
-            exact = {r.line.index: r.points for r in lines}
+            exact: dict[int, Decimal] = {}
+            total = ZERO
             for r in lines:
-                r.exact = exact[r.line.index]
-            line_ints = apportion(round_points(sum(exact.values(), ZERO), mode), exact)
+                r.exact = exact[r.line.index] = points = r.points
+                total += points
+            line_ints = apportion(round_points(total, mode), exact)
             for r in lines:
                 r.awarded = line_ints[r.line.index]
         parts: dict[str, Decimal] = {}
+        earned = 0
         for r in lines:
+            earned += r.awarded
             for rule, pts in r.parts.items():
-                parts[rule] = parts.get(rule, ZERO) + pts
-        earned = sum(r.awarded for r in lines)
+                parts[rule] = parts[rule] + pts if rule in parts else pts
         by_rule = apportion(earned, parts)
         bonuses = self.bonuses()
         for b in bonuses:

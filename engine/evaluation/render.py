@@ -104,14 +104,15 @@ def line_json(index: ProgramIndex, r: LineResult) -> dict[str, Any]:
         out["excluded_by"] = r.excluded_by
         out["multipliers"] = []
         return out
-    out.update(_multipliers_json(index, r))
+    _multipliers_json(index, r, out)
     if r.seasonal_amount:
         out["seasonal_amount"] = money(r.seasonal_amount)
     return out
 
 
-def _multipliers_json(index: ProgramIndex, r: LineResult) -> dict[str, Any]:
-    """The multipliers part of a line; its strings are built once per line context."""
+def _multipliers_json(index: ProgramIndex, r: LineResult, out: dict[str, Any]) -> None:
+    """The multipliers part of a line, into `out`; its strings are built once per line
+    context."""
     rates = r.rates
     if rates is not None and r.category is rates.best:  # the context's usual shape
         cache = index.rates_json
@@ -120,8 +121,9 @@ def _multipliers_json(index: ProgramIndex, r: LineResult) -> dict[str, Any]:
             if len(cache) > 10_000:
                 cache.clear()
             cached = cache[id(rates)] = (rates, _multipliers(index, r))
-        return _json_from(cached[1])
-    return _json_from(_multipliers(index, r))
+        _json_from(cached[1], out)
+    else:
+        _json_from(_multipliers(index, r), out)
 
 
 def _multipliers(index: ProgramIndex, r: LineResult) -> tuple[Any, ...]:
@@ -132,15 +134,14 @@ def _multipliers(index: ProgramIndex, r: LineResult) -> tuple[Any, ...]:
             tuple((f.rule, text(f)) for f in r.factors))
 
 
-def _json_from(parts: tuple[Any, ...]) -> dict[str, Any]:
+def _json_from(parts: tuple[Any, ...], out: dict[str, Any]) -> None:
     base, cat, tier, factors = parts
-    out: dict[str, Any] = {"base_rate": base}
+    out["base_rate"] = base
     if cat:
         out["category_multiplier"] = {"rule": cat[0], "value": cat[1]}
     if tier:
         out["tier_multiplier"] = {"rule": tier[0], "value": tier[1]}
     out["multipliers"] = [{"rule": rule, "value": value} for rule, value in factors]
-    return out
 
 
 def _benefits(out: Outcome) -> tuple[dict[str, Any], list[dict[str, Any]]]:

@@ -155,7 +155,7 @@ class _Reader:
         return raw
 
 
-_MONEY_TEXT, _BAD_TEXT = contract.MONEY_MATCH, contract.BAD_CHARACTER_SEARCH
+_AMOUNT, _BAD_TEXT = contract.amount_text, contract.BAD_CHARACTER_SEARCH
 _NAME, _UNITS = contract.NAME_CHARS, contract.QUANTITY_LIMIT
 
 
@@ -166,12 +166,12 @@ def _line(r: _Reader, raw: Any, i: int) -> Line | None:
         if (type(price) is str and type(discount) is str and type(qty) is int
                 and type(sku) is str and type(cat) is str and 1 <= qty <= _UNITS
                 and 0 < len(sku) <= _NAME and 0 < len(cat) <= _NAME
-                and _MONEY_TEXT(price) and _MONEY_TEXT(discount) and _BAD_TEXT(sku + cat) is None):
-            unit_price = Decimal(price)
-            off = ZERO if discount == "0" else Decimal(discount)
-            gross = qty * unit_price
-            if off <= gross:
-                return Line(i, sku, cat, qty, unit_price, off, gross - off)
+                and _BAD_TEXT(sku + cat) is None):
+            unit_price, off = _AMOUNT(price), _AMOUNT(discount)
+            if unit_price is not None and off is not None:
+                gross = qty * unit_price
+                if off <= gross:
+                    return Line(i, sku, cat, qty, unit_price, off, gross - off)
     return _line_checked(r, raw, i)
 
 
@@ -226,7 +226,7 @@ def _redeem(r: _Reader, raw: Any) -> Redeem | None:
     path: Path_ = ("redeem",)
     if raw is None:
         return None
-    if not isinstance(raw, Mapping):
+    if type(raw) is not dict and not isinstance(raw, Mapping):
         r.fail(path, f"expected an object, got {contract.kind(raw)}")
         return None
     r.known(raw, _REDEEM, path)
@@ -247,7 +247,7 @@ def _redeem(r: _Reader, raw: Any) -> Redeem | None:
 def parse(data: Any) -> Request:
     """Parse an evaluation request; raise RequestInvalid listing every problem."""
     r = _Reader()
-    if not isinstance(data, Mapping):
+    if type(data) is not dict and not isinstance(data, Mapping):
         raise RequestInvalid([("$", f"expected a JSON object, got {contract.kind(data)}")])
     r.known(data, _TOP, ())
     member_raw = r.mapping(data, "member", (), required=True)
@@ -281,11 +281,12 @@ def _context(r: _Reader, data: Mapping[str, Any]) -> Mapping[str, Any]:
 
 def _free_map(r: _Reader, data: Mapping[str, Any], path: Path_, lists: bool) -> None:
     for name, value in data.items():
-        try:
-            contract.key(name)
-        except ValueError as exc:
-            r.fail(path, f"name {name!r}: {exc}" if type(name) is str else str(exc))
-            continue
+        if not contract.is_text(name, contract.KEY_CHARS):
+            try:
+                contract.key(name)
+            except ValueError as exc:
+                r.fail(path, f"name {name!r}: {exc}" if type(name) is str else str(exc))
+                continue
         special = _SPECIAL_ATTRIBUTES.get(name) if lists else None
         try:
             if special is None:
@@ -333,10 +334,15 @@ def _check_member(r: _Reader, member: Mapping[str, Any]) -> Mapping[str, Any]:
     """Check the member object; return it without the keys whose value is null."""
     path: Path_ = ("member",)
     r.known(member, _MEMBER, path)
-    r.value(member, "id", path, contract.identifier, required=True)
-    r.value(member, "tier", path, contract.text)
-    r.value(member, "points_balance", path,
-            lambda v: contract.whole(v, 0, contract.POINTS_LIMIT))
+    tier, balance = member.get("tier"), member.get("points_balance")
+    if not (contract.is_text(member.get("id"), contract.ID_CHARS)  # the usual: all fine
+            and (tier is None or contract.is_text(tier))
+            and (balance is None or (type(balance) is int
+                 and 0 <= balance <= contract.POINTS_LIMIT))):
+        r.value(member, "id", path, contract.identifier, required=True)
+        r.value(member, "tier", path, contract.text)
+        r.value(member, "points_balance", path,
+                lambda v: contract.whole(v, 0, contract.POINTS_LIMIT))
     attributes = r.mapping(member, "attributes", path)
     if attributes:
         if len(attributes) > contract.MAX_ATTRIBUTES:

@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 
-@dataclass
+@dataclass(slots=True)
 class MemberState:
     tier: str | None = None
     balance: int = 0

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Hashable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -265,10 +265,21 @@ class ActivityQuestions:
 
     group: DecisionGroup
     reasons: tuple[Reason, ...]
+    # fired → first reason; the group's decisions are few (its cache's answers)
+    _first: dict[frozenset[str], Reason | None] = field(
+        default_factory=dict, compare=False, repr=False)
 
     def first(self, fired: frozenset[str]) -> Reason | None:
         """The reason reported when the rules `fired` hold: the first in order."""
-        return next((r for r in self.reasons if r.id in fired), None) if fired else None
+        if not fired:
+            return None
+        known = self._first
+        if fired in known:
+            return known[fired]
+        found = next((r for r in self.reasons if r.id in fired), None)
+        if len(known) < 1024:
+            known[fired] = found
+        return found
 
 
 _ACTIVITY: dict[tuple[str, ...], ActivityQuestions] = {}

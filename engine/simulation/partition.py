@@ -277,8 +277,11 @@ def run_parallel(program: Program, history: Path, workers: int, on_error: str,
             try:
                 me, part, error = queue.get(timeout=0.2)
             except queue_module.Empty:  # update progress, check the workers are alive
-                if tick is not None:
-                    tick(int(min(arrays["progress"][i] for i in range(workers)) or 0))
+                # a finished worker's progress is infinite: once every worker is
+                # done, the results are still on their way and there is nothing to tell
+                line = min(arrays["progress"][i] for i in range(workers))
+                if tick is not None and line < float("inf"):
+                    tick(int(line or 0))
                 if any(p.exitcode not in (None, 0) for p in procs):
                     raise RuntimeError("a simulation worker died") from None
                 continue

@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -389,3 +390,38 @@ def test_the_schemas_spell_the_contracts_patterns() -> None:
                     contract.CURRENCY_PATTERN):
         assert json.dumps(pattern) in text
         re.compile(pattern)
+
+
+def test_remembered_amounts_and_dates_are_what_the_checks_give() -> None:
+    """`money` and `calendar_date` remember the texts they accepted (the request parser's
+    hot path): a second read gives the same value, exponent included; a refused text is
+    refused every time and never remembered; the memory is bounded."""
+    for text in ["19.99", "0", "007.5000", "999999999.9999"]:
+        first = contract.money(text)
+        assert str(first) == str(Decimal(text)) and contract.money(text) is first
+        assert contract.amount_text(text) is first
+    for bad in ["1e3", "-1", "1.23456", " 1", "1,00", "1000000000"]:
+        for _ in range(2):
+            with pytest.raises(ValueError):
+                contract.money(bad)
+        assert contract.amount_text(bad) is None
+    assert contract.calendar_date("1988-02-29") == date(1988, 2, 29)
+    assert contract.calendar_date("1988-02-29") is contract.calendar_date("1988-02-29")
+    for bad_date in ["1989-02-29", "2026-13-01", "1899-12-31"]:
+        for _ in range(2):
+            with pytest.raises(ValueError):
+                contract.calendar_date(bad_date)
+    for i in range(contract._AMOUNTS_KEPT + 10):
+        assert contract.amount_text(f"{i}.01") == Decimal(f"{i}.01")
+    assert len(contract._AMOUNTS) <= contract._AMOUNTS_KEPT
+
+
+def test_is_text_says_what_text_accepts() -> None:
+    for value in ["gold", "x" * contract.NAME_CHARS, "x" * (contract.NAME_CHARS + 1), "",
+                  "a\x00b", "\ud800", 5, None, ["a"]]:
+        try:
+            contract.text(value)
+            accepted = True
+        except ValueError:
+            accepted = False
+        assert contract.is_text(value) is accepted, value
