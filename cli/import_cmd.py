@@ -71,7 +71,7 @@ def import_history(history: str, program: str, key_prefix: str, output: str, qui
     from store.errors import StoreError
     from store.settings import Settings
 
-    database = open_db(database_url)
+    database = open_db(database_url, create=True)
 
     def progress(report: importer.ImportReport) -> None:
         if not quiet:
