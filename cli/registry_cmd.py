@@ -91,7 +91,7 @@ def publish(path: str, message: str, author: str | None, activate: str, url: str
     verb = "published" if info["created"] else "already published (identical content)"
     click.echo(f"{verb}: {info['program']} version {info['version']} {info['digest']}")
     for warning in info.get("warnings") or []:
-        click.echo(f"warning: {warning_text(warning)}", err=True)
+        click.echo(warning_text(warning), err=True)
     if "activation" in info:
         act = info["activation"]
         click.echo(f"already live from {act['effective_from']}" if act.get("already_live")
@@ -99,10 +99,15 @@ def publish(path: str, message: str, author: str | None, activate: str, url: str
 
 
 def warning_text(warning: dict[str, Any]) -> str:
-    """`file:line:col: path: message (code)` as far as the warning is located."""
-    where = ":".join(str(warning[k]) for k in ("file", "line", "col") if warning.get(k))
-    parts = [p for p in (where, warning.get("path")) if p]
-    return ": ".join([*parts, f"{warning['message']} ({warning['code']})"])
+    """A warning of the publish answer as `loyalty validate` prints one:
+    `file:line:col: $.path: warning[code]: message (hint: …)` where it is located."""
+    from engine.errors import RulesetWarning
+
+    if all(warning.get(k) is not None for k in ("file", "line", "col", "path")):
+        return str(RulesetWarning(warning["file"], warning["line"], warning["col"],
+                                  warning["path"], warning["message"], warning.get("hint"),
+                                  code=warning["code"]))
+    return f"warning[{warning['code']}]: {warning['message']}"
 
 
 @click.command()

@@ -12,6 +12,7 @@ import store.clock as clock
 import store.registry.approvals as approvals
 import store.registry.versions as registry
 from engine import load_program
+from engine.errors import RulesetWarning
 from engine.language.diff import Diff, diff
 from engine.language.loader import load_sources
 from engine.program import Program
@@ -61,12 +62,11 @@ def publish_warnings(program: Program, previous: registry.VersionInfo | None) ->
     if previous is not None and program.effective_from is not None \
             and previous.effective_from == program.effective_from:
         file, line, col = load_sources(program.sources).position(("effective_from",))
-        warnings.append({
-            "code": "effective_from_unchanged", "file": file, "line": line, "col": col,
-            "path": "$.effective_from",
-            "message": f"effective_from {program.effective_from.isoformat()} is the same as "
-                       f"version {previous.version}'s; change it if this version takes effect "
-                       "at another instant"})
+        warnings.append(RulesetWarning(
+            file, line, col, "$.effective_from",
+            f"effective_from {program.effective_from.isoformat()} is the same as version "
+            f"{previous.version}'s", hint="change it if this version takes effect at another "
+            "instant", code="effective_from_unchanged").to_dict())
     return warnings
 
 

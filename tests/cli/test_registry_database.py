@@ -29,7 +29,7 @@ def test_approve_activate_and_audit_on_a_database(db, tmp_path, server_clock):
         extra = "approvals:\n  required: 1\n" if name == "program.yaml" else ""
         (folder / name).write_text(text + extra)
     published = run(db, "publish", str(folder), "--author", "ana")
-    assert published.exit_code == 0 and "(effective_from_unchanged)" in published.output
+    assert published.exit_code == 0 and "warning[effective_from_unchanged]" in published.output
     refused = run(db, "activate", "retail", "2", "--author", "ana")
     assert refused.exit_code == 1 and "approvals_required" in refused.output
     assert "self_approval" in run(db, "approve", "retail", "2", "--author", "ana").output

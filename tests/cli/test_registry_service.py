@@ -65,8 +65,9 @@ def test_a_program_manager_publishes_gets_approval_activates_and_rolls_back(serv
     published = run(ana, "publish", str(folder), "-m", "electronics x3")
     assert published.exit_code == 0, published.output
     assert "published: retail version 2 sha256:" in published.output
-    assert "warning: program.yaml:8:17: $.effective_from:" in published.output
-    assert "(effective_from_unchanged)" in published.output
+    assert ("program.yaml:8:17: $.effective_from: warning[effective_from_unchanged]: "
+            "effective_from 2026-01-01T00:00:00-05:00 is the same as version 1's (hint: "
+            "change it") in published.output
 
     early = run(ana, "activate", "retail", "2")
     assert early.exit_code == 1
