@@ -110,5 +110,5 @@ def require(*scopes: str) -> Callable[..., Awaitable[keys.ApiKey]]:
 ApiKeyDep = Annotated[keys.ApiKey, Depends(require(*keys.SCOPES))]
 EvaluateKey = Annotated[keys.ApiKey, Depends(require("evaluate"))]
 CommitKey = Annotated[keys.ApiKey, Depends(require("commit"))]
-CatalogKey = Annotated[keys.ApiKey, Depends(require("evaluate", "redeem"))]
+CatalogKey = Annotated[keys.ApiKey, Depends(require("evaluate", "redeem", "viewer"))]
 AdminKey = Annotated[keys.ApiKey, Depends(require("admin"))]

@@ -14,7 +14,7 @@ import store.registry.audit as audit
 from store.errors import NotFound, Unprocessable
 from store.tables.core import ApiKeyRow
 
-SCOPES = ("evaluate", "commit", "redeem", "admin")
+SCOPES = ("evaluate", "commit", "redeem", "viewer", "admin")
 KEY_PREFIX = "lrk_"
 
 
