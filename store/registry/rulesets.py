@@ -15,6 +15,7 @@ from engine import load_program
 from engine.errors import RulesetWarning
 from engine.language.diff import Diff, diff
 from engine.language.loader import load_sources
+from engine.language.warnings import program_warnings
 from engine.program import Program
 from store.db.database import Database
 from store.errors import Forbidden, StoreError
@@ -56,18 +57,20 @@ def publish(db: Database, sources: dict[str, str], author: str, message: str = "
 
 
 def publish_warnings(program: Program, previous: registry.VersionInfo | None) -> list[dict[str, Any]]:
-    """What deserves a second look before activation (each: code, message and, where
-    known, file, line, col and path)."""
-    warnings: list[dict[str, Any]] = []
+    """What deserves a second look before activation, sorted: the ruleset's own warnings
+    (those `loyalty validate` prints) and the registry's (an unchanged effective_from).
+    Each is a dict with code, message, hint, file, line, col and path."""
+    loaded = load_sources(program.sources)
+    warnings = program_warnings(loaded, program.model)
     if previous is not None and program.effective_from is not None \
             and previous.effective_from == program.effective_from:
-        file, line, col = load_sources(program.sources).position(("effective_from",))
+        file, line, col = loaded.position(("effective_from",))
         warnings.append(RulesetWarning(
             file, line, col, "$.effective_from",
             f"effective_from {program.effective_from.isoformat()} is the same as version "
             f"{previous.version}'s", hint="change it if this version takes effect at another "
-            "instant", code="effective_from_unchanged").to_dict())
-    return warnings
+            "instant", code="effective_from_unchanged"))
+    return [warning.to_dict() for warning in sorted(warnings)]
 
 
 def activate(db: Database, cache: ProgramCache, program: str, version: int, author: str,

@@ -158,3 +158,16 @@ def test_audit_pages_newest_first_with_filters(db, server_clock):
         assert len(audit.page(s, audit.AuditFilter(until=now + timedelta(minutes=1)),
                               None, 10)[0]) == 5
         assert audit.page(s, audit.AuditFilter(program="other"), None, 10)[0] == []
+
+
+def test_publish_returns_the_rulesets_own_warnings_with_the_registrys(db):
+    publish_retail(db, 1, activate=False)
+    draft = retail_version(2)
+    draft["campaigns.yaml"] = draft["campaigns.yaml"].replace("categories: [fashion]",
+                                                              "categories: [fashon]")
+    info, created = rulesets.publish(db, draft, "key:lrk_ana")
+    assert created
+    assert [(w["code"], w["file"], w["path"]) for w in info["warnings"]] == [
+        ("unknown_category", "campaigns.yaml", "$.campaigns[1].categories[0]"),
+        ("effective_from_unchanged", "program.yaml", "$.effective_from")]
+    assert info["warnings"][0]["hint"].startswith("Did you mean 'fashion'?")
