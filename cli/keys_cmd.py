@@ -10,7 +10,13 @@ from cli.output import fail
 
 @click.group("keys")
 def keys() -> None:
-    """Manage API keys (stored hashed; a key is shown once, when created)."""
+    """Manage API keys (stored hashed; a key is shown once, when created).
+
+    \b
+    Example:
+      KEY=$(loyalty keys create --scope evaluate --scope commit | tail -n 1)
+      loyalty keys list
+    """
 
 
 @keys.command("create")
@@ -21,7 +27,13 @@ def keys() -> None:
 @click.option("--name", default="", help="a label for people")
 @database_option
 def create(scopes: tuple[str, ...], program: str | None, name: str, database_url: str) -> None:
-    """Create a key and print it once, alone on the last line."""
+    """Create a key and print it once, alone on the last line.
+
+    \b
+    Example:
+      loyalty keys create --scope evaluate --scope commit --name checkout
+      loyalty keys create --scope admin --program retail --name "retail team"
+    """
     import store.registry.keys as store_keys
     from store.db.migrate import upgrade
 
@@ -38,7 +50,12 @@ def create(scopes: tuple[str, ...], program: str | None, name: str, database_url
 @keys.command("list")
 @database_option
 def list_keys(database_url: str) -> None:
-    """List keys (prefixes only)."""
+    """List keys (prefixes only).
+
+    \b
+    Example:
+      loyalty keys list
+    """
     import store.registry.keys as store_keys
 
     with open_db(database_url).reading() as session:
@@ -52,7 +69,12 @@ def list_keys(database_url: str) -> None:
 @click.argument("prefix")
 @database_option
 def revoke(prefix: str, database_url: str) -> None:
-    """Revoke the key whose prefix `loyalty keys list` shows."""
+    """Revoke the key whose prefix `loyalty keys list` shows.
+
+    \b
+    Example:
+      loyalty keys revoke lrk_Xa3f9Q
+    """
     import store.registry.keys as store_keys
     from store.errors import StoreError
 

@@ -35,7 +35,13 @@ def _store_call(fn: Any, *args: Any, **kwargs: Any) -> Any:
               show_default=True, help="activate right after publishing")
 @database_option
 def publish(path: str, message: str, author: str | None, activate: str, database_url: str) -> None:
-    """Validate the ruleset at PATH and store it as a new immutable version."""
+    """Validate the ruleset at PATH and store it as a new immutable version.
+
+    \b
+    Example:
+      loyalty publish rulesets/retail -m "first version" --activate now
+      loyalty publish rulesets/retail --activate effective_from
+    """
     import store.registry.rulesets as rulesets
     from store.db.migrate import upgrade
 
@@ -59,7 +65,13 @@ def publish(path: str, message: str, author: str | None, activate: str, database
 @database_option
 def activate(program: str, version: int, at: str | None, declared: bool, author: str | None,
              database_url: str) -> None:
-    """Make VERSION of PROGRAM live (now, --at, or --declared); older = rollback."""
+    """Make VERSION of PROGRAM live (now, --at, or --declared); older = rollback.
+
+    \b
+    Example:
+      loyalty activate retail 2 --at 2027-01-01T00:00:00-05:00
+      loyalty activate retail 1                # roll back to version 1, now
+    """
     import store.registry.rulesets as rulesets
 
     when = None
@@ -95,7 +107,13 @@ def _load(database_url: str, ref: str) -> Any:
               show_default=True)
 @database_option
 def diff(old: str, new: str, fmt: str, database_url: str) -> None:
-    """Semantic diff, by rule id, between two rulesets: paths or PROGRAM@VERSION."""
+    """Semantic diff, by rule id, between two rulesets: paths or PROGRAM@VERSION.
+
+    \b
+    Example:
+      loyalty diff rulesets/retail rulesets/card-rewards
+      loyalty diff retail@1 rulesets/retail --format json   # the registry's v1 vs a folder
+    """
     from engine.language.diff import diff as semantic_diff
 
     result = semantic_diff(_load(database_url, old), _load(database_url, new))
@@ -105,7 +123,13 @@ def diff(old: str, new: str, fmt: str, database_url: str) -> None:
 
 @click.group("rulesets")
 def rulesets_group() -> None:
-    """Inspect the registry."""
+    """Inspect the registry.
+
+    \b
+    Example:
+      loyalty rulesets list
+      loyalty rulesets show retail 1 --sources
+    """
 
 
 @rulesets_group.command("list")
@@ -113,7 +137,12 @@ def rulesets_group() -> None:
 @click.option("--json", "as_json", is_flag=True)
 @database_option
 def list_cmd(program: str | None, as_json: bool, database_url: str) -> None:
-    """Programs, versions and which one is live."""
+    """Programs, versions and which one is live.
+
+    \b
+    Example:
+      loyalty rulesets list --program retail --json
+    """
     import store.registry.rulesets as rulesets
     from store.registry.programs import ProgramCache
 
@@ -134,7 +163,12 @@ def list_cmd(program: str | None, as_json: bool, database_url: str) -> None:
 @click.option("--sources", is_flag=True, help="print the YAML files too")
 @database_option
 def show_cmd(program: str, version: int, sources: bool, database_url: str) -> None:
-    """One version: digest, author, message, activations (and sources)."""
+    """One version: digest, author, message, activations (and sources).
+
+    \b
+    Example:
+      loyalty rulesets show retail 1 --sources
+    """
     import store.registry.rulesets as rulesets
 
     data = _store_call(rulesets.show, open_db(database_url), program, version)
