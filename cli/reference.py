@@ -24,8 +24,8 @@ def walk(command: click.Command, parent: click.Context | None = None,
          name: str = "loyalty") -> Iterator[tuple[str, click.Context]]:
     """(full command name, context) of `command` and every subcommand, depth first, in
     alphabetical order."""
-    ctx = click.Context(command, info_name=name, parent=parent, terminal_width=WIDTH,
-                        max_content_width=WIDTH)
+    settings = {"terminal_width": WIDTH, "max_content_width": WIDTH, **command.context_settings}
+    ctx = command.context_class(command, info_name=name, parent=parent, **settings)
     yield ctx.command_path, ctx
     if isinstance(command, click.Group):
         for sub_name in sorted(command.commands):

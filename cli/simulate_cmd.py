@@ -69,7 +69,7 @@ def _rule_table(doc: dict[str, Any], label: str, other_label: str | None) -> Any
         table.add_column(other_label, justify="right")
         table.add_column("delta", justify="right")
     for row in rule_rows(doc):
-        cells = [row["rule"], row["where"], _show(row["a"]), _show(row["b"]), str(row["delta"])]
+        cells = [row.rule, str(row.where), _show(row.a), _show(row.b), str(row.delta)]
         table.add_row(*(cells if other_label else [cells[0], cells[2]]))
     return table
 
@@ -88,9 +88,9 @@ def _campaign_table(doc: dict[str, Any], label: str, other_label: str | None) ->
         table.add_column(f"orders {name}", justify="right")
         table.add_column(f"points {name}", justify="right")
     for row in campaign_rows(doc):
-        figures = [_show(c and c[k]) for c in ([row["a"], row["b"]] if other_label else
-                                                [row["a"]]) for k in ("orders", "points")]
-        table.add_row(row["campaign"], *([row["where"]] if other_label else []), *figures)
+        figures = [_show(c and c[k]) for c in ([row.a, row.b] if other_label else [row.a])
+                   for k in ("orders", "points")]
+        table.add_row(row.campaign, *([str(row.where)] if other_label else []), *figures)
     return table
 
 

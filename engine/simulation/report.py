@@ -9,13 +9,35 @@ version is a row, labelled with the version(s) it belongs to (engine/simulation/
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from engine.simulation.charts import Chart, grouped_bars, stacked_bars
-from engine.simulation.versions import BASE, BOTH, COMPARE, labels, where_text
+from engine.simulation.versions import BASE, COMPARE, labels, where, where_text
+
+
+@dataclass(frozen=True)
+class RuleRow:
+    """A row of "points by rule": `where` ("both", "only in …") and the points of the
+    compared version only with a compare; None where a version does not have the rule."""
+    rule: str
+    where: str | None
+    a: int | None
+    b: int | None
+    delta: int | None
+
+
+@dataclass(frozen=True)
+class CampaignRow:
+    """A campaign's figures (orders, points, cost, budget, budget_used) in each version;
+    None where a version does not have the campaign."""
+    campaign: str
+    where: str | None
+    a: dict[str, Any] | None
+    b: dict[str, Any] | None
 
 
 def names(doc: dict[str, Any]) -> tuple[str, str | None]:
@@ -25,41 +47,40 @@ def names(doc: dict[str, Any]) -> tuple[str, str | None]:
 
 
 def _where(name: str, in_base: bool, in_other: bool, versions: dict[str, str]) -> str:
-    return versions.get(name) or (BOTH if in_base == in_other else BASE if in_base else COMPARE)
+    """Where the compare's `versions` puts a row; for a row it does not know (a document
+    edited after the run), where its figures are."""
+    return versions.get(name) or where(in_base, in_other)
 
 
-def rule_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
+def rule_rows(doc: dict[str, Any]) -> list[RuleRow]:
     """Points by rule: without a compare, the rules that credited points; with one, every
     rule of either version that can credit points, with where it is ("both", "only in …")
     and its points in each (None where the version does not have it)."""
     other = doc.get("compare")
     if other is None:
-        return [{"rule": r, "where": None, "a": p, "b": None, "delta": None}
-                for r, p in doc["by_rule"].items()]
+        return [RuleRow(r, None, p, None, None) for r, p in doc["by_rule"].items()]
     versions = other.get("versions", {}).get("rules", {})
-    rows = []
+    rows: list[RuleRow] = []
     for rule in sorted(set(versions) | set(doc["by_rule"]) | set(other["by_rule"])):
-        where = _where(rule, rule in doc["by_rule"], rule in other["by_rule"], versions)
-        a = doc["by_rule"].get(rule, 0) if where != COMPARE else None
-        b = other["by_rule"].get(rule, 0) if where != BASE else None
-        rows.append({"rule": rule, "where": where_text(where, names(doc)), "a": a, "b": b,
-                     "delta": (b or 0) - (a or 0)})
+        place = _where(rule, rule in doc["by_rule"], rule in other["by_rule"], versions)
+        a = doc["by_rule"].get(rule, 0) if place != COMPARE else None
+        b = other["by_rule"].get(rule, 0) if place != BASE else None
+        rows.append(RuleRow(rule, where_text(place, names(doc)), a, b, (b or 0) - (a or 0)))
     return rows
 
 
-def campaign_rows(doc: dict[str, Any]) -> list[dict[str, Any]]:
+def campaign_rows(doc: dict[str, Any]) -> list[CampaignRow]:
     """Every campaign of either version, with where it is and its figures in each (None
     where the version does not have it)."""
     other = doc.get("compare")
     if other is None:
-        return [{"campaign": c, "where": None, "a": f, "b": None}
-                for c, f in doc["campaigns"].items()]
+        return [CampaignRow(c, None, f, None) for c, f in doc["campaigns"].items()]
     versions = other.get("versions", {}).get("campaigns", {})
-    rows = []
+    rows: list[CampaignRow] = []
     for cid in sorted(set(doc["campaigns"]) | set(other["campaigns"])):
-        where = _where(cid, cid in doc["campaigns"], cid in other["campaigns"], versions)
-        rows.append({"campaign": cid, "where": where_text(where, names(doc)),
-                     "a": doc["campaigns"].get(cid), "b": other["campaigns"].get(cid)})
+        place = _where(cid, cid in doc["campaigns"], cid in other["campaigns"], versions)
+        rows.append(CampaignRow(cid, where_text(place, names(doc)), doc["campaigns"].get(cid),
+                                other["campaigns"].get(cid)))
     return rows
 
 

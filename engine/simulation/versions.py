@@ -47,7 +47,8 @@ def _owner(rule: str, rules: set[str]) -> bool:
     return any(rule == r or rule.startswith(r + ".") for r in rules)
 
 
-def _where(in_base: bool, in_compare: bool) -> str:
+def where(in_base: bool, in_compare: bool) -> str:
+    """"both", "base" (only in the simulated ruleset) or "compare" (only in the other)."""
     return BOTH if in_base == in_compare else (BASE if in_base else COMPARE)
 
 
@@ -57,10 +58,10 @@ def presence(base: Program, other: Program, base_doc: Mapping[str, Any],
     with where it is: "both", "base" (only the simulated ruleset) or "compare"."""
     mine, theirs = point_rules(base), point_rules(other)
     rule_ids = mine | theirs | set(base_doc["by_rule"]) | set(other_doc["by_rule"])
-    rules = {r: _where(_owner(r, mine) or r in base_doc["by_rule"],
+    rules = {r: where(_owner(r, mine) or r in base_doc["by_rule"],
                        _owner(r, theirs) or r in other_doc["by_rule"])
              for r in sorted(rule_ids)}
-    campaigns = {c: _where(c in base_doc["campaigns"], c in other_doc["campaigns"])
+    campaigns = {c: where(c in base_doc["campaigns"], c in other_doc["campaigns"])
                  for c in sorted(set(base_doc["campaigns"]) | set(other_doc["campaigns"]))}
     return {"rules": rules, "campaigns": campaigns}
 
