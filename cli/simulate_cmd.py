@@ -114,7 +114,9 @@ def _progress(history: str) -> tuple[Any, Callable[[int], None] | None]:
 @click.option("--ruleset", "-r", required=True, metavar="PATH", help="Ruleset to simulate.")
 @click.option("--history", required=True, type=click.Path(exists=True, dir_okay=False),
               help="Event history: JSON Lines (.jsonl) or a flat order CSV (.csv).")
-@click.option("--compare", metavar="PATH", help="A second ruleset (version) to compare with.")
+@click.option("--compare", metavar="PATH",
+              help="A second ruleset (version) to compare with: every rule and campaign of "
+                   "either is reported, labelled by the version(s) it is in.")
 @click.option("--output", "-o", type=click.Choice(["text", "json", "html"]), default="text",
               show_default=True, help="What to print on stdout.")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, writable=True),
