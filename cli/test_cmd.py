@@ -86,10 +86,13 @@ def test(paths: tuple[str, ...], output: str) -> None:
     """Run rule test suites; exit 4 if any case fails.
 
     PATHS are suite files, tests/ folders or ruleset folders (default: rulesets/).
+    Every suite file and ruleset under test is checked before anything runs: their
+    problems print as `file:line:col: $.json.path: message (hint: ...)` and exit 3.
 
     \b
     Example:
       loyalty test rulesets/retail
+      loyalty test rulesets/retail/tests/tiers_test.yaml
       loyalty test --output junit > report.xml
     """
     from engine.errors import RulesetInvalid
@@ -100,7 +103,8 @@ def test(paths: tuple[str, ...], output: str) -> None:
     except RulesetInvalid as exc:
         for error in exc.errors:
             click.echo(str(error), err=True)
-        fail(f"{len(exc.errors)} problem(s) in the ruleset under test", EXIT_INVALID_RULESET)
+        fail(f"{len(exc.errors)} problem(s) in the test suites or the rulesets they test",
+             EXIT_INVALID_RULESET)
     if not results:
         fail("no test suites (*_test.yaml) found")
     if output == "json":

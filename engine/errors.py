@@ -1,5 +1,7 @@
 """The one error type for rulesets: where a problem is (file, line, column, JSON path),
-what it is, and — where one helps — what to do about it."""
+what it is, and — where one helps — what to do about it. A warning is the same located
+finding with a stable code, about a ruleset that is valid but probably not what its
+author meant."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["RulesetError", "RulesetInvalid", "format_path", "parse_path"]
+__all__ = ["RulesetError", "RulesetInvalid", "RulesetWarning", "format_path", "parse_path"]
 
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 _UNPRINTABLE = re.compile("[\x00-\x1f\ud800-\udfff]")
@@ -70,6 +72,21 @@ class RulesetError:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True, order=True)
+class RulesetWarning(RulesetError):
+    """A located finding that does not make a ruleset invalid, with a stable ``code``
+    (``unknown_category``, ``duplicate_campaign``, …) that tools and ``--strict`` key on.
+
+    Printed as ``file:line:col: $.path: warning[code]: message (hint: ...)``."""
+
+    code: str = ""
+
+    def __str__(self) -> str:
+        text = (f"{self.file}:{self.line}:{self.col}: {self.path}: warning[{self.code}]: "
+                f"{self.message}")
+        return f"{text} (hint: {self.hint})" if self.hint else text
 
 
 class RulesetInvalid(Exception):

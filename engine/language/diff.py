@@ -17,7 +17,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 HEADER = ("name", "description", "effective_from", "timezone", "currency", "rounding",
-          "rounding_scope")
+          "rounding_scope", "categories")
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from jsonschema import Draft202012Validator, ValidationError
 
 from engine.errors import RulesetError, format_path
 from engine.language.loader import LoadedRuleset
-from schemas import load_schema
+from schemas import load_schema, validator
 
 __all__ = ["did_you_mean", "json_type", "located", "schema_errors", "show"]
 
@@ -35,20 +35,25 @@ _TYPE_NAMES = {"object": "a mapping", "array": "a list", "string": "a string",
                "null": "null"}
 
 
-def schema_errors(loaded: LoadedRuleset) -> list[RulesetError]:
-    """Every schema error in the ruleset, located and phrased for people (unsorted)."""
-    fast = _fast_check()
+def schema_errors(loaded: LoadedRuleset, schema: str = "ruleset") -> list[RulesetError]:
+    """Every error schema ``schema`` finds in a loaded YAML document (a ruleset, or a test
+    suite with ``"test-suite"``), located and phrased for people (unsorted)."""
+    fast = _fast_check() if schema == "ruleset" else None
     if fast is not None and fast(loaded.data):
         return []
     errors: list[RulesetError] = []
-    for error in _validator().iter_errors(loaded.data):
+    for error in _validator(schema).iter_errors(loaded.data):
         errors.extend(_humanize(error, tuple(error.absolute_path), loaded))
     return errors
 
 
 @cache
-def _validator() -> Draft202012Validator:
-    return Draft202012Validator(load_schema("ruleset"))
+def _validator(schema: str = "ruleset") -> Any:
+    # Test suites carry the evaluation request's money (``multipleOf``), which needs the
+    # decimal-aware validator; the ruleset schema is checked as it always was.
+    if schema == "ruleset":
+        return Draft202012Validator(load_schema("ruleset"))
+    return validator(schema)
 
 
 @cache
@@ -240,6 +245,14 @@ def _humanize(error: ValidationError, path: Path_, loaded: LoadedRuleset
             for extra in (k for k in clause.get("required", []) if k in value):
                 yield located(loaded, (*path, extra), f"key '{extra}' does not apply here: "
                               f"{custom}", "Remove it, or change the campaign's type.", key=True)
+    elif kind in ("anyOf", "oneOf") and not schema.get("title") and error.context:
+        branch, wanted = _branch(error)
+        for sub in branch:
+            yield from _humanize(sub, tuple(sub.absolute_path), loaded)
+        if not branch:
+            message = f"expected {' or '.join(wanted)}, got {json_type(value)}" if wanted \
+                else error.message
+            yield located(loaded, path, message)
     elif kind in ("anyOf", "oneOf") and schema.get("title"):
         title = schema["title"]
         allowed = {b.get("type") for b in schema[kind]}
@@ -253,6 +266,27 @@ def _humanize(error: ValidationError, path: Path_, loaded: LoadedRuleset
         if kind == "enum" and isinstance(value, str):
             hint = did_you_mean(value, [str(v) for v in error.validator_value])
         yield located(loaded, path, _message(kind, value, error, custom), hint)
+
+
+def _branch(error: ValidationError) -> tuple[list[ValidationError], list[str]]:
+    """The errors of the one alternative of an untitled ``anyOf``/``oneOf`` whose type fits
+    the value (a fixture name or an inline member: an inline member's own mistakes); when
+    none fits, the types the alternatives take instead (empty when that is not the
+    trouble)."""
+    by_branch: dict[Any, list[ValidationError]] = {}
+    for sub in error.context or ():
+        by_branch.setdefault(sub.relative_schema_path[0], []).append(sub)
+    misfits = {index: [s for s in subs if s.validator == "type" and not s.relative_path]
+               for index, subs in by_branch.items()}
+    fitting = [subs for index, subs in by_branch.items() if not misfits[index]]
+    if len(fitting) == 1:
+        return fitting[0], []
+    if fitting:
+        return [], []
+    names = [_TYPE_NAMES.get(name, name) for subs in misfits.values() for s in subs
+             for name in ([s.validator_value] if isinstance(s.validator_value, str)
+                          else s.validator_value)]
+    return [], list(dict.fromkeys(names))
 
 
 def _message(kind: Any, value: Any, error: ValidationError, custom: str | None) -> str:

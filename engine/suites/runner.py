@@ -4,6 +4,10 @@ A case is one evaluation (DESIGN §5) with a frozen time; only the expectations 
 compared. A scenario replays a member's events with full state, exactly as the simulator
 does (engine/simulation/replay.py, through the lifecycle core), and then checks the member's book. Every failure carries the
 expected and the actual value, and a failing case carries its explain trace.
+
+Suite files are read and checked first (engine/suites/suite_file.py); a suite with
+problems, or an invalid ruleset under test, raises RulesetInvalid with every located
+problem of every file, and nothing runs.
 """
 
 from __future__ import annotations
@@ -15,8 +19,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from engine.errors import RulesetInvalid
 from engine.evaluation.evaluate import RequestInvalid, evaluate
 from engine.program import Program, load_program
@@ -24,7 +26,7 @@ from engine.simulation.history import InvalidEvent, check_event
 from engine.simulation.partition import LocalPool
 from engine.simulation.replay import Reject, Replay
 from engine.simulation.stats import Stats
-from schemas import problems as schema_problems
+from engine.suites.suite_file import SuiteFile, read_suite, suite_errors
 
 SUFFIX = "_test.yaml"
 
@@ -81,36 +83,68 @@ def discover(paths: list[str | Path]) -> list[Path]:
     return sorted(dict.fromkeys(found))
 
 
-def run_file(path: Path, programs: dict[Path, Program] | None = None) -> SuiteResult:
-    """Run one suite file; problems with the file itself become a failed `suite` result."""
-    programs = programs if programs is not None else {}
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-        errors = sorted(schema_problems("test-suite", doc),
-                        key=lambda e: list(map(str, e.absolute_path)))
-        if errors:
-            where = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}"
-                                  for p in errors[0].absolute_path)
-            raise ValueError(f"{where}: {errors[0].message}")
-    except (OSError, yaml.YAMLError, ValueError) as exc:
-        return SuiteResult(str(path), path.stem, None, [CaseResult("(suite file)", "suite",
-                                                                   error=str(exc))])
-    target = (path.parent / doc["ruleset"]) if doc.get("ruleset") else path.parent.parent
-    target = target.resolve()
+def _program(target: Path, programs: dict[Path, Program | RulesetInvalid]) -> Program:
+    """The program under test, loaded once per ruleset (an invalid one raises each time)."""
     if target not in programs:
-        programs[target] = load_program(target)  # RulesetInvalid propagates: exit code 3
-    suite = Suite(doc, programs[target])
-    result = SuiteResult(str(path), doc["suite"], programs[target].program)
+        try:
+            programs[target] = load_program(target)
+        except RulesetInvalid as exc:
+            programs[target] = exc
+    found = programs[target]
+    if isinstance(found, RulesetInvalid):
+        raise found
+    return found
+
+
+def _checked(path: Path, programs: dict[Path, Program | RulesetInvalid]
+             ) -> tuple[SuiteFile, Program]:
+    """The suite file and its program, or RulesetInvalid with every problem of both."""
+    suite = read_suite(path)
+    errors = list(suite.errors)
+    if suite.target is None:
+        raise RulesetInvalid(errors)
+    try:
+        program = _program(suite.target, programs)
+    except RulesetInvalid as exc:
+        raise RulesetInvalid([*errors, *exc.errors]) from None
+    errors.extend(suite_errors(suite, program.model))
+    if errors:
+        raise RulesetInvalid(errors)
+    return suite, program
+
+
+def run_file(path: Path, programs: dict[Path, Program | RulesetInvalid] | None = None
+             ) -> SuiteResult:
+    """Run one suite file. A malformed suite, or an invalid ruleset under test, raises
+    RulesetInvalid with every located problem (exit code 3)."""
+    suite, program = _checked(path, programs if programs is not None else {})
+    return _run(suite, program)
+
+
+def run_paths(paths: list[str | Path]) -> list[SuiteResult]:
+    """Run every suite under ``paths``; every suite file and ruleset is checked first, and
+    if any has problems RulesetInvalid holds all of them and nothing runs."""
+    programs: dict[Path, Program | RulesetInvalid] = {}
+    ready, errors = [], []
+    for path in discover(paths):
+        try:
+            ready.append(_checked(path, programs))
+        except RulesetInvalid as exc:
+            errors.extend(exc.errors)
+    if errors:
+        raise RulesetInvalid(errors)
+    return [_run(suite, program) for suite, program in ready]
+
+
+def _run(suite_file: SuiteFile, program: Program) -> SuiteResult:
+    doc = suite_file.doc
+    suite = Suite(doc, program)
+    result = SuiteResult(str(suite_file.path), doc["suite"], program.program)
     for case in doc.get("cases", []):
         result.results.append(suite.run_case(case))
     for scenario in doc.get("scenarios", []):
         result.results.append(suite.run_scenario(scenario))
     return result
-
-
-def run_paths(paths: list[str | Path]) -> list[SuiteResult]:
-    programs: dict[Path, Program] = {}
-    return [run_file(p, programs) for p in discover(paths)]
 
 
 class Suite:

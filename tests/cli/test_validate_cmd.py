@@ -106,3 +106,62 @@ def test_schema_unknown_name_is_a_usage_error() -> None:
     assert result.exit_code == 1
     assert "unknown schema 'nope'" in result.output
     assert "loyalty schema ruleset" in run("schema", "--help").output
+
+
+WARNED = """\
+program: warned
+version: 1
+earning: {base_rate: "1", categories: {fashion: 2}}
+campaigns:
+  - {id: fashion-week, type: category_bonus, categories: [fashon], multiplier: 3}
+  - {id: welcome, type: fixed_bonus, points: 500, budget: {points: 100}}
+"""
+
+
+@pytest.fixture
+def warned(tmp_path: Path) -> str:
+    path = tmp_path / "warned.yaml"
+    path.write_text(WARNED)
+    return str(path)
+
+
+def test_warnings_print_after_errors_and_exit_0(warned: str) -> None:
+    bad = str(ROOT / "tests/engine/malformed/between_misuse.yaml")
+    result = run("validate", warned, bad)
+    assert result.exit_code == 3, result.output  # for the invalid one, not the warnings
+    lines = result.output.strip().splitlines()
+    assert lines[0] == f"{warned}: ok (warned v1)"
+    assert lines[1].startswith(f"{bad}:7:32: ")
+    assert lines[3] == (
+        f"{warned}:5:59: $.campaigns[0].categories[0]: warning[unknown_category]: category "
+        "'fashon' is named nowhere else in the program, so no order may carry it (hint: Did "
+        "you mean 'fashion'? Declare the program's categories under `categories:` to check "
+        "every name against one list.)")
+    assert lines[4].startswith(f"{warned}:6:68: $.campaigns[1].budget.points: "
+                               "warning[budget_below_one_order]: budget of 100 points")
+    assert lines[-2:] == ["2 problems in 1 ruleset", "2 warnings in 1 ruleset"]
+    alone = run("validate", warned)
+    assert alone.exit_code == 0, alone.output
+
+
+def test_strict_turns_warnings_into_exit_3(warned: str) -> None:
+    assert run("validate", "--strict", warned).exit_code == 3
+    assert run("validate", "--strict", *SHIPPED).exit_code == 0
+
+
+def test_json_carries_the_warnings(warned: str) -> None:
+    result = run("validate", "-o", "json", warned, SHIPPED[0])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert (report["valid"], report["problems"], report["warnings"]) == (True, 0, 2)
+    first, shipped = report["rulesets"]
+    assert shipped["warnings"] == []
+    assert first["errors"] == [] and first["warnings"][0] == {
+        "file": warned, "line": 5, "col": 59, "path": "$.campaigns[0].categories[0]",
+        "message": "category 'fashon' is named nowhere else in the program, so no order may "
+                   "carry it",
+        "hint": "Did you mean 'fashion'? Declare the program's categories under "
+                "`categories:` to check every name against one list.",
+        "code": "unknown_category"}
+    assert [w["code"] for w in first["warnings"]] == ["unknown_category",
+                                                      "budget_below_one_order"]

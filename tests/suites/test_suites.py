@@ -133,12 +133,14 @@ def test_the_tests_folder_is_not_part_of_the_ruleset(tmp_path: Path) -> None:
     assert load_program(folder).digest == load_program(RULESETS / "retail").digest
 
 
-def test_a_malformed_suite_fails_with_its_path(tmp_path: Path) -> None:
+def test_a_malformed_suite_exits_3_located_and_nothing_runs(tmp_path: Path) -> None:
     folder = _copy("b2b-portal", tmp_path)
-    (folder / "tests" / "bad_test.yaml").write_text("suite: bad\ncases: [{name: x}]\n")
+    bad = folder / "tests" / "bad_test.yaml"
+    bad.write_text("suite: bad\ncases: [{name: x}]\n")
     result = invoke("test", str(folder))
-    assert result.exit_code == 4
-    assert "$.cases[0]" in result.output and "'expect' is a required property" in result.output
+    assert result.exit_code == 3
+    assert f"{bad}:2:9: $.cases[0]: missing required key 'expect'" in result.output
+    assert "passed" not in result.output
 
 
 def test_an_invalid_ruleset_exits_3(tmp_path: Path) -> None:
