@@ -30,13 +30,24 @@ def open_db(url: str, create: bool = False):  # type: ignore[no-untyped-def]
 
 @click.group("db")
 def db() -> None:
-    """Database administration."""
+    """Database administration.
+
+    \b
+    Example:
+      loyalty db upgrade --database-url postgresql+psycopg://loyalty@db.internal/loyalty
+    """
 
 
 @db.command("upgrade")
 @database_option
 def upgrade(database_url: str) -> None:
-    """Apply every pending migration (safe to run repeatedly)."""
+    """Apply every pending migration (safe to run repeatedly).
+
+    \b
+    Example:
+      loyalty db upgrade                                    # ./loyalty.db
+      LOYALTY_DATABASE_URL=postgresql+psycopg://loyalty@db.internal/loyalty loyalty db upgrade
+    """
     from store.db.migrate import current_revision
     from store.db.migrate import upgrade as run_upgrade
 

@@ -12,7 +12,8 @@ from cli.render import render_result, render_trace
 RULESET = click.option("--ruleset", "-r", required=True, metavar="PATH",
                        help="Ruleset file or folder, e.g. rulesets/retail.")
 INPUT = click.option("--input", "-i", "input_path", required=True, metavar="FILE",
-                     help="Evaluation request JSON (DESIGN §5); '-' reads stdin.")
+                     help="Evaluation request JSON ('-' reads stdin); its schema: "
+                          "`loyalty schema evaluation-request`.")
 
 
 def _run(ruleset: str, input_path: str, explain: bool) -> dict[str, Any]:

@@ -37,7 +37,13 @@ def expire(programs: tuple[str, ...], as_of: str | None, batch_size: int, quiet:
            database_url: str) -> None:
     """Write `expire` entries for points past their date and release timed-out checkout
     holds. Idempotent and resumable: run it again (e.g. after an interruption) and it
-    writes only what is still due. Prints one JSON report per program."""
+    writes only what is still due. Prints one JSON report per program.
+
+    \b
+    Example:
+      loyalty expire                          # every program, as of now
+      loyalty expire --program retail --batch 500 --quiet
+    """
     import store.jobs.expiry as expiry
     from store.errors import StoreError
 

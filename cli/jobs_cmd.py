@@ -19,7 +19,12 @@ from cli.output import EXIT_USAGE, dump_json, fail
 
 @click.group("jobs")
 def jobs() -> None:
-    """Background jobs: webhook fulfilment deliveries and points expiry."""
+    """Background jobs: webhook fulfilment deliveries and points expiry.
+
+    \b
+    Example:
+      loyalty jobs run --once
+    """
 
 
 def _settings(database_url: str) -> Any:

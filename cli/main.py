@@ -22,7 +22,14 @@ from cli.validate_cmd import validate
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="loyalty-rules")
 def cli() -> None:
-    """Loyalty programs as code: validate, test, evaluate and serve YAML rulesets."""
+    """Loyalty programs as code: validate, test, evaluate and serve YAML rulesets.
+
+    \b
+    Example:
+      loyalty validate rulesets/retail
+      loyalty evaluate -r rulesets/retail -i examples/requests/gold-weekend.json
+      loyalty simulate --help               # every command has its own --help
+    """
 
 
 cli.add_command(evaluate)

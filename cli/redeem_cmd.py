@@ -18,7 +18,14 @@ EXIT_REFUSED = 5
 
 @click.group("redemptions")
 def redemptions_group() -> None:
-    """Redeem points or catalog rewards for a member, cancel, show (exit 5 when refused)."""
+    """Redeem points or catalog rewards for a member, cancel, show (exit 5 when refused).
+
+    \b
+    Example:
+      loyalty redemptions create retail CUST-curl --reward REWARD-002
+      loyalty redemptions show retail 1
+      loyalty redemptions cancel retail 1 --reason "changed mind"
+    """
 
 
 def _run(database_url: str, work: Callable[[Any, Any], Any]) -> None:
@@ -74,7 +81,14 @@ def create(program: str, member_id: str, points: int | None, reward_id: str | No
            quantity: int, order_id: str | None, order_total: str | None,
            hold_minutes: int | None, as_of: str | None, idempotency_key: str | None,
            database_url: str) -> None:
-    """Redeem for MEMBER_ID of PROGRAM and print the redemption as JSON."""
+    """Redeem for MEMBER_ID of PROGRAM and print the redemption as JSON.
+
+    \b
+    Example:
+      loyalty redemptions create retail CUST-curl --reward REWARD-002
+      loyalty redemptions create retail CUST-curl --points 500 --order-id O-77 \\
+          --order-total 120.00                 # a checkout hold until order O-77 commits
+    """
     import store.redemptions.redeem as redemptions
 
     if (points is None) == (reward_id is None):
@@ -94,7 +108,12 @@ def create(program: str, member_id: str, points: int | None, reward_id: str | No
 @click.option("--reason", help="recorded in the redemption's history")
 @database_option
 def cancel(program: str, redemption_id: str, reason: str | None, database_url: str) -> None:
-    """Cancel a redemption or release a hold: points and stock back."""
+    """Cancel a redemption or release a hold: points and stock back.
+
+    \b
+    Example:
+      loyalty redemptions cancel retail 1 --reason "changed mind"
+    """
     import store.redemptions.redeem as redemptions
 
     body = {"reason": reason} if reason else {}
@@ -107,7 +126,12 @@ def cancel(program: str, redemption_id: str, reason: str | None, database_url: s
 @click.argument("redemption_id")
 @database_option
 def show(program: str, redemption_id: str, database_url: str) -> None:
-    """A redemption with its lots, account and status history."""
+    """A redemption with its lots, account and status history.
+
+    \b
+    Example:
+      loyalty redemptions show retail 1
+    """
     import store.redemptions.redeem as redemptions
 
     _run(database_url, lambda db, _: redemptions.get(db, program, redemption_id))

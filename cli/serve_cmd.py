@@ -29,7 +29,14 @@ APP = "api.app:app_from_env"
 @database_option
 def serve(host: str, port: int, workers: int, log_level: str, database_url: str) -> None:
     """Serve the HTTP API. On first start: migrate the database and publish + activate the
-    shipped rulesets (retail, card-rewards, b2b-portal)."""
+    shipped rulesets (retail, card-rewards, b2b-portal).
+
+    \b
+    Example:
+      loyalty serve                                  # ./loyalty.db, http://127.0.0.1:8000
+      loyalty serve --host 0.0.0.0 --port 8080 --workers 4 \\
+          --database-url postgresql+psycopg://loyalty@db.internal/loyalty
+    """
     prepare(database_url)
     run_workers(APP, host, port, workers, log_level)
 

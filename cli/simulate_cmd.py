@@ -18,13 +18,16 @@ def _text(doc: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from engine.simulation.report import names
+
     console = Console(soft_wrap=True)
     other = doc.get("compare")
-    table = Table(title=f"Simulation of {doc['program']['program']} v{doc['program']['version']}")
+    label, other_label = names(doc)
+    table = Table(title=f"Simulation of {label}" + (f" compared with {other_label}" if other else ""))
     table.add_column("figure")
-    table.add_column("value", justify="right")
+    table.add_column(label, justify="right")
     if other:
-        table.add_column(f"compare v{other['program']['version']}", justify="right")
+        table.add_column(str(other_label), justify="right")
         table.add_column("delta", justify="right")
     for key, value in doc["totals"].items():
         row = [key, str(value)]
@@ -36,15 +39,8 @@ def _text(doc: dict[str, Any]) -> None:
                   f"rejected {doc['events']['rejected']}")
     for error in doc["events"]["errors"][:10]:
         console.print(f"  line {error['line']}: {error['message']}", markup=False)
-    rules = Table(title="Points by rule")
-    rules.add_column("rule")
-    rules.add_column("points", justify="right")
-    if other:
-        rules.add_column("delta", justify="right")
-    for rule, points in doc["by_rule"].items():
-        rules.add_row(rule, str(points), *([str(other["delta"]["by_rule"].get(rule, 0))]
-                                           if other else []))
-    console.print(rules)
+    console.print(_rule_table(doc, label, other_label))
+    console.print(_campaign_table(doc, label, other_label))
     if doc.get("redemptions"):
         redemptions = Table(title="Redemptions (accepted, declined by reason, automatic by method)")
         redemptions.add_column("outcome")
@@ -52,6 +48,50 @@ def _text(doc: dict[str, Any]) -> None:
         for outcome, count in doc["redemptions"].items():
             redemptions.add_row(outcome, str(count))
         console.print(redemptions)
+
+
+def _show(value: Any) -> str:
+    return "—" if value is None else str(value)
+
+
+def _rule_table(doc: dict[str, Any], label: str, other_label: str | None) -> Any:
+    """Points by rule; with a compare, every rule of either version and where it is."""
+    from rich.table import Table
+
+    from engine.simulation.report import rule_rows
+
+    table = Table(title="Points by rule")
+    table.add_column("rule")
+    if other_label:
+        table.add_column("in")
+    table.add_column(label, justify="right")
+    if other_label:
+        table.add_column(other_label, justify="right")
+        table.add_column("delta", justify="right")
+    for row in rule_rows(doc):
+        cells = [row.rule, str(row.where), _show(row.a), _show(row.b), str(row.delta)]
+        table.add_row(*(cells if other_label else [cells[0], cells[2]]))
+    return table
+
+
+def _campaign_table(doc: dict[str, Any], label: str, other_label: str | None) -> Any:
+    """Orders and points per campaign; with a compare, every campaign of either version."""
+    from rich.table import Table
+
+    from engine.simulation.report import campaign_rows
+
+    table = Table(title="Campaigns")
+    table.add_column("campaign")
+    if other_label:
+        table.add_column("in")
+    for name in [label] + ([other_label] if other_label else []):
+        table.add_column(f"orders {name}", justify="right")
+        table.add_column(f"points {name}", justify="right")
+    for row in campaign_rows(doc):
+        figures = [_show(c and c[k]) for c in ([row.a, row.b] if other_label else [row.a])
+                   for k in ("orders", "points")]
+        table.add_row(row.campaign, *([str(row.where)] if other_label else []), *figures)
+    return table
 
 
 def _progress(history: str) -> tuple[Any, Callable[[int], None] | None]:
@@ -74,7 +114,9 @@ def _progress(history: str) -> tuple[Any, Callable[[int], None] | None]:
 @click.option("--ruleset", "-r", required=True, metavar="PATH", help="Ruleset to simulate.")
 @click.option("--history", required=True, type=click.Path(exists=True, dir_okay=False),
               help="Event history: JSON Lines (.jsonl) or a flat order CSV (.csv).")
-@click.option("--compare", metavar="PATH", help="A second ruleset (version) to compare with.")
+@click.option("--compare", metavar="PATH",
+              help="A second ruleset (version) to compare with: every rule and campaign of "
+                   "either is reported, labelled by the version(s) it is in.")
 @click.option("--output", "-o", type=click.Choice(["text", "json", "html"]), default="text",
               show_default=True, help="What to print on stdout.")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, writable=True),

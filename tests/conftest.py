@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-golden", action="store_true", default=False,
-                     help="rewrite tests/engine/golden/*.json from the current engine output")
+                     help="rewrite the golden files (tests/engine/golden/, "
+                          "tests/simulate/golden/) from the current output")
 
 
 @pytest.fixture(scope="session")
@@ -88,7 +89,7 @@ def req() -> Callable[..., dict[str, Any]]:
 
 
 def check_invariants(result: dict[str, Any]) -> None:
-    """What every result must satisfy (DESIGN §4/§5)."""
+    """What every result must satisfy (docs/semantics.md, the evaluation request and result)."""
     earn = result["earn"]
     assert sum(earn["by_rule"].values()) == earn["points"]
     assert sum(ln["points"] for ln in earn["lines"]) + sum(b["points"] for b in earn["bonuses"]) \

@@ -30,6 +30,7 @@ from engine.simulation.partition import (
     run_parallel,
 )
 from engine.simulation.stats import report
+from engine.simulation.versions import labels, presence, source_of
 
 __all__ = ["SimulationFailed", "count_lines", "simulate"]
 TOP_CHANGED = 20
@@ -70,7 +71,8 @@ def summarise(program: Program, part: PartResult) -> dict[str, Any]:
     doc = report(part.stats, point_value=point_value, tier_ids=tier_ids,  # type: ignore[arg-type]
                  budgets=budgets, campaign_budget_used=part.budget_used,
                  program={"program": program.program, "version": program.version,
-                          "digest": program.digest})
+                          "digest": program.digest, "source": source_of(program)},
+                 campaigns=tuple(c.id for c in model.campaigns))
     balances = sum(o[2] for o in part.outcomes.values())
     doc["totals"]["sum_of_member_balances"] = balances
     doc["totals"]["books_balance"] = balances == doc["totals"]["points_outstanding"]
@@ -101,7 +103,10 @@ def simulate(ruleset: str | Path | Program | Mapping[str, str], history: str | P
         other = _program(compare_with)
         other_part = run(other, history, workers=workers, on_error=on_error, tick=tick)
         other_doc = summarise(other, other_part)
-        doc["compare"] = {**other_doc, "delta": delta(doc, other_doc),
+        base_label, other_label = labels(doc["program"], other_doc["program"])
+        versions = {"labels": {"base": base_label, "compare": other_label},
+                    **presence(program, other, doc, other_doc)}
+        doc["compare"] = {**other_doc, "delta": delta(doc, other_doc), "versions": versions,
                           "members_changed": changed_members(
                               part.outcomes, other_part.outcomes,
                               tier_order=tuple(t.id for t in program.model.tiers.levels)

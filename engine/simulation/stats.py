@@ -104,13 +104,14 @@ def _money(value: Decimal) -> str:
 
 def report(stats: Stats, *, point_value: Decimal, tier_ids: tuple[str, ...],
            budgets: dict[str, int], campaign_budget_used: dict[str, int],
-           program: dict[str, Any]) -> dict[str, Any]:
-    """The JSON document of one simulated ruleset (see docs/simulation.md)."""
+           program: dict[str, Any], campaigns: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The JSON document of one simulated ruleset (see docs/simulation.md); `campaigns`
+    are the ruleset's campaign ids, each reported even when it earned nothing."""
     outstanding = stats.issued - stats.reversed - stats.redeemed - stats.expired
     months = sorted(stats.by_month)
     tiers_by_month = {m: {t: stats.tiers_by_month.get(m, Counter()).get(t, 0) for t in tier_ids}
                       for m in sorted(stats.tiers_by_month)}
-    campaign_ids = sorted(set(stats.campaign_points) | set(budgets))
+    campaign_ids = sorted(set(stats.campaign_points) | set(budgets) | set(campaigns))
     return {
         "program": program,
         "totals": {

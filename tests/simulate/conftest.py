@@ -65,3 +65,37 @@ def retail_doc(retail: Program, history: Path) -> dict:
 def compare_doc(retail: Program, retail_copy: Callable[..., Program], history: Path) -> dict:
     """retail compared with a copy whose home multiplier is doubled (1.25 -> 2.5)."""
     return simulate(retail, history, compare_with=retail_copy(DOUBLE_HOME))
+
+
+# A draft of retail v2: the fashion multiplier and the fashion-week campaign removed, a
+# home campaign in March 2027 added, and a campaign scheduled after the history added
+# (it earns nothing here but is still one of the draft's campaigns).
+DRAFT = {
+    "program.yaml": [("version: 1", "version: 2")],
+    "earning.yaml": [("    fashion: 1.5\n", "")],
+    "campaigns.yaml": [("""  - id: fashion-week
+    name: Fashion Week Bonus
+    type: category_bonus
+    categories: [fashion]
+    multiplier: 3.0
+    schedule: {from: "2026-09-14", to: "2026-09-20"}
+""", """  - id: home-month
+    name: Home Month
+    type: category_bonus
+    categories: [home]
+    multiplier: 2.0
+    schedule: {from: "2027-03-01", to: "2027-03-31"}
+
+  - id: summer-2030
+    name: Summer 2030
+    type: multiplier
+    multiplier: 1.5
+    schedule: {from: "2030-06-01", to: "2030-08-31"}
+""")],
+}
+
+
+@pytest.fixture(scope="session")
+def draft_doc(retail: Program, retail_copy: Callable[..., Program], history: Path) -> dict:
+    """retail v1 compared with the DRAFT of v2."""
+    return simulate(retail, history, compare_with=retail_copy(DRAFT))
