@@ -17,7 +17,13 @@ def _actor() -> str:
 
 @click.group("keys")
 def keys() -> None:
-    """Manage API keys (stored hashed; a key is shown once, when created)."""
+    """Manage API keys (stored hashed; a key is shown once, when created).
+
+    \b
+    Example:
+      KEY=$(loyalty keys create --scope evaluate --scope commit | tail -n 1)
+      loyalty keys list
+    """
 
 
 @keys.command("create")

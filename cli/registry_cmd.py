@@ -269,6 +269,7 @@ def diff(old: str, new: str, fmt: str, url: str | None, database_url: str | None
     Example:
       loyalty diff retail@1 retail@2                 # two published versions
       loyalty diff retail@2 rulesets/retail          # the published one against a folder
+      loyalty diff rulesets/retail rulesets/card-rewards --format json   # two folders
     """
     from engine.language.diff import diff as semantic_diff
 
