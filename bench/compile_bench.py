@@ -1,4 +1,4 @@
-"""Compile benchmark: a 1,000-rule ruleset loads, validates and compiles (DESIGN §7: ≤ 1 s).
+"""Compile benchmark: a 1,000-rule ruleset loads, validates and compiles (target: ≤ 1 s).
 
     python bench/compile_bench.py [--rules 1000]
 

@@ -7,7 +7,7 @@ with 2 workers that echoes the same JSON, drives both from another process (wrk 
 is installed, else an httpx/asyncio driver; the output says which), and prints req/s,
 p50, p99 and the ratio. Then commits per second on PostgreSQL (a fresh database on
 LOYALTY_BENCH_PG, default postgresql://postgres@127.0.0.1:5432/postgres, dropped after).
-Targets (DESIGN §7): evaluate ≥ 60 % of the bare app's req/s with p99 ≤ 20 ms;
+Targets (docs/performance.md): evaluate ≥ 60 % of the bare app's req/s with p99 ≤ 20 ms;
 ≥ 500 commits/s with p99 ≤ 50 ms. Prints figures; asserts nothing.
 """
 

@@ -5,7 +5,7 @@
 
 Prints, for each worker count, wall time, events per second and the peak RSS of the
 largest process (the parent or a worker), and checks that both runs give the same report.
-Target (DESIGN §7): 1,000,000 events over 50,000 members in <= 60 s on 2 cores, < 1 GiB.
+Target (docs/performance.md): 1,000,000 events over 50,000 members in <= 60 s on 2 cores, < 1 GiB.
 
 Each run also measures, in the same process just before and just after the simulation, a
 baseline that no code of this project takes part in: `json.loads` of every line of the

@@ -4,7 +4,7 @@ Public API::
 
     from engine import load_program, evaluate, Program, MemberState
     program = load_program("rulesets/retail")      # raises engine.errors.RulesetInvalid
-    result = evaluate(program, request_dict)       # DESIGN §5 evaluation result (JSON-ready)
+    result = evaluate(program, request_dict)       # the evaluation result, docs/semantics.md (JSON-ready)
     outcome = outcome_of(program, parse(request_dict))  # the same, typed (engine/evaluation/outcome.py)
 
 No HTTP and no SQL are imported anywhere in this package.

@@ -1,5 +1,5 @@
 """Every example request runs through `loyalty evaluate -o json`; the worked examples
-give the figures DESIGN §4 states."""
+give the figures docs/semantics.md states."""
 
 from __future__ import annotations
 

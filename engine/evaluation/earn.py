@@ -1,4 +1,4 @@
-"""Per-line points arithmetic (DESIGN §4), in plain Decimal.
+"""Per-line points arithmetic (docs/semantics.md), in plain Decimal.
 
 Line points = eligible × base rate × tier multiplier × category multiplier × the product
 of the multiplier campaigns and rules that apply to the line, where the category

@@ -1,4 +1,4 @@
-"""Evaluate one request against one compiled program (DESIGN §4, §5): parse it, run the
+"""Evaluate one request against one compiled program (docs/semantics.md): parse it, run the
 evaluation (engine/evaluation/evaluator.py) into its typed outcome
 (engine/evaluation/result.py, outcome.py), with its explain trace when asked
 (engine/evaluation/explain.py), and render the result JSON (engine/evaluation/render.py)
@@ -25,7 +25,7 @@ __all__ = ["RequestInvalid", "evaluate", "evaluate_request", "outcome_of"]
 
 def evaluate(program: Program, request: Mapping[str, Any], state: MemberState | None = None,
              *, explain: bool | None = None) -> dict[str, Any]:
-    """Evaluate `request` (DESIGN §5) against `program`; return the DESIGN §5 result."""
+    """Evaluate `request` (docs/semantics.md) against `program`; return the result (docs/semantics.md)."""
     return evaluate_request(program, parse(request), state, explain=explain)
 
 

@@ -1,4 +1,4 @@
-"""The evaluation of one request against one compiled program (DESIGN §4, §5): which
+"""The evaluation of one request against one compiled program (docs/semantics.md): which
 rules apply and the arithmetic of what they give.
 
 The rule engine decides which campaigns, rotations and custom rules apply and which

@@ -4,7 +4,7 @@ does to the member's tier and what may be redeemed.
 The evaluation (engine/evaluation/evaluator.py, result.py) builds it; every reader takes
 it as it is: the lifecycle core books it (engine/lifecycle/orders.py), the simulator
 counts it (engine/simulation/tally.py), explain renders its trace from it
-(engine/evaluation/explain.py), and the result JSON of DESIGN §5 — what the API,
+(engine/evaluation/explain.py), and the result JSON (docs/semantics.md) — what the API,
 `loyalty evaluate` and the stored order rows show — is rendered from it only when asked
 (engine/evaluation/render.py `result_json`). Money is Decimal, points are int;
 nothing here is a string until it is rendered.
@@ -153,7 +153,7 @@ class Usage:
 
 @dataclass(slots=True)
 class Outcome:
-    """One evaluation's outcome (DESIGN §5), typed. `tags`, `grants` and `denials` are
+    """One evaluation's outcome (docs/semantics.md), typed. `tags`, `grants` and `denials` are
     what the custom rules that fired say; `trace` is set when explain was asked for;
     `redemption` is assessed when first read."""
 

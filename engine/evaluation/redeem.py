@@ -1,4 +1,4 @@
-"""Redemption eligibility (DESIGN §4): what a member may redeem, and why not.
+"""Redemption eligibility (docs/semantics.md): what a member may redeem, and why not.
 
 Paying with points needs at least `min_points`, at most the available balance, and at
 most `max_order_fraction` of the order total; a catalog reward needs its points, stock

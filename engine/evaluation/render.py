@@ -1,4 +1,4 @@
-"""The result JSON of DESIGN §5, rendered from a typed outcome (engine/evaluation/outcome.py).
+"""The result JSON (docs/semantics.md), rendered from a typed outcome (engine/evaluation/outcome.py).
 
 Only what answers a caller is rendered: the API's quotes and commits, `loyalty evaluate`,
 the stored order rows. The lifecycle core and the simulator read the outcome itself and

@@ -1,4 +1,4 @@
-"""Evaluation request (DESIGN §5) → typed values, with every problem located.
+"""Evaluation request (docs/semantics.md) → typed values, with every problem located.
 
 The values follow engine/evaluation/contract.py, the same rules the HTTP API's models and
 schemas/evaluation-request.schema.json state. A bad value or an unknown key is reported

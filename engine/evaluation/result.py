@@ -1,5 +1,5 @@
 """Put a finished Evaluation's parts together into its typed Outcome
-(engine/evaluation/outcome.py); the JSON of DESIGN §5 is rendered from it when asked
+(engine/evaluation/outcome.py); the result JSON (docs/semantics.md) is rendered from it when asked
 (engine/evaluation/render.py)."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Rule test suites: YAML files of fixtures, cases and scenarios checked against a ruleset.
 
-A case is one evaluation (DESIGN §5) with a frozen time; only the expectations listed are
+A case is one evaluation (docs/semantics.md) with a frozen time; only the expectations listed are
 compared. A scenario replays a member's events with full state, exactly as the simulator
 does (engine/simulation/replay.py, through the lifecycle core), and then checks the member's book. Every failure carries the
 expected and the actual value, and a failing case carries its explain trace.

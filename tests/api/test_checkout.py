@@ -4,7 +4,7 @@ BASE = "/v1/programs/retail"
 
 
 def test_quote_worked_example(client, checkout_key):
-    # DESIGN: a gold member buys 100.00 of electronics on a weekday → 300 points; but in
+    # the documented example: a gold member buys 100.00 of electronics on a weekday → 300 points; but in
     # server mode the stored tier counts, so an unknown member quotes as bronze.
     r = client.post(f"{BASE}/evaluate", json=order("O-1"), headers=checkout_key)
     assert r.status_code == 200, r.text

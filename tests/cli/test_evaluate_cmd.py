@@ -112,7 +112,7 @@ def test_bad_requests(runner, tmp_path, case):
     file = tmp_path / f"{case}.json"
     file.write_text(json.dumps(body))
     result = runner.invoke(cli, ["evaluate", "-r", RETAIL, "-i", str(file), "-o", "json"])
-    assert result.exit_code == 1                 # usage error (DESIGN §5 exit codes)
+    assert result.exit_code == 1                 # usage error (the documented exit codes)
     assert path in result.stderr
     assert "Traceback" not in result.output and "Traceback" not in result.stderr
     assert result.stdout == ""                   # no partial JSON
@@ -174,7 +174,7 @@ def test_an_order_in_another_currency_is_refused(runner, tmp_path):
 
 
 def test_two_thousand_rules_all_true_through_the_cli(tmp_path):
-    # the validator's limit, every condition distinct and true for one cart (DESIGN: at
+    # the validator's limit, every condition distinct and true for one cart (the design: at
     # most 2,000 campaigns and rules); before, past ~64 of them every quote failed (303)
     folder = big_ruleset.write(tmp_path / "big")
     request = tmp_path / "request.json"

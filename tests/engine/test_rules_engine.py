@@ -1,5 +1,5 @@
-"""The durable-rules adapter (engine/rules/adapter.py) under the conditions DESIGN §8
-measured: > 1,024 sequential sessions of one ruleset, 8 threads at once, `in` compiled
+"""The durable-rules adapter (engine/rules/adapter.py) under the conditions measured for it
+(docs/performance.md): > 1,024 sequential sessions of one ruleset, 8 threads at once, `in` compiled
 to `$or`, facts that match nothing."""
 
 from __future__ import annotations

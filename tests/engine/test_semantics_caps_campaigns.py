@@ -1,4 +1,4 @@
-"""DESIGN §4 caps and campaign limits: seasonal categories with a shared spending cap,
+"""The documented caps and campaign limits: seasonal categories with a shared spending cap,
 campaign max_points / budget / limit_per_member, eligibility (tier, segment, channel,
 minimum order = lines net + shipping). Figures computed by hand in the comments."""
 

@@ -1,4 +1,4 @@
-"""DESIGN §4 earning semantics: the worked example, schedules in program-local time,
+"""The documented earning semantics: the worked example, schedules in program-local time,
 best-of category multipliers, exclusions, line amounts, rounding and stacking.
 
 Every expected figure is computed by hand in a comment; none is copied from output.

@@ -1,4 +1,4 @@
-"""DESIGN §3/§4 custom rules: all / any / not, every operator, order-level vs line-level
+"""The documented custom rules: all / any / not, every operator, order-level vs line-level
 rules, and every effect kind reported in `effects[]` with its rule id."""
 
 from __future__ import annotations

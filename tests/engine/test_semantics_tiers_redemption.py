@@ -1,4 +1,4 @@
-"""DESIGN §4/§5 tiers (benefits, progress, upgrade, challenge), activities that come with
+"""The documented tiers (benefits, progress, upgrade, challenge), activities that come with
 an order, redemption limits and reason codes, determinism. Figures computed by hand."""
 
 from __future__ import annotations
