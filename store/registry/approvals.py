@@ -69,4 +69,4 @@ def check(session: Session, program: str, version: int, now: datetime) -> None:
                        f"{program} version {version} needs {found['required']} approval(s) by "
                        f"keys other than its publisher's ({found['publisher']}) and has {have}; "
                        f"approve it with `loyalty approve {program} {version}` or "
-                       f"POST /v1/rulesets/{program}/{version}/approve", pointer="/version")
+                       f"POST /v1/rulesets/{program}/{version}/approve")
