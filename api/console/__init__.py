@@ -13,8 +13,11 @@ from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 
+import api.console.activation as activation
+import api.console.audit as audit
 import api.console.auth as auth
 import api.console.programs as programs
+import api.console.publish as publish
 from api.console.render import PREFIX, STATIC, ConsoleRoute, ConsoleState, redirect
 
 home = APIRouter(route_class=ConsoleRoute)
@@ -30,6 +33,9 @@ PAGES: tuple[APIRouter, ...] = (
     home,
     auth.router,
     programs.router,
+    publish.router,
+    activation.router,
+    audit.router,
 )
 
 
