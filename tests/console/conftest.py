@@ -13,7 +13,7 @@ from playwright.sync_api import Browser, Page
 
 from tests.api.server import Server, create_key, running_server
 from tests.console.browser import Outside, launched, new_page
-from tests.store.db_support import scratch_database
+from tests.store.db_support import database_url, db, migrated_db, scratch_database  # noqa: F401
 from tests.store.helpers import retail_sources
 
 
