@@ -3,33 +3,17 @@ expiry, the secret shared through the database, a configured secret."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from starlette.requests import Request
 from starlette.responses import Response
 
-from api.app import create_app
 from api.console.session import Session, Sessions
 from store.db.database import Database
 from store.registry import keys
-from store.settings import Settings
 from store.tables.core import ConsoleSecretRow
-
-
-def _app(db: Database, **settings: object):  # type: ignore[no-untyped-def]
-    return create_app(Settings(database_url=db.url, jobs_enabled=False,
-                               api_key_cache_seconds=0, **settings), db)
-
-
-def _log_in(client: TestClient, key: str):  # type: ignore[no-untyped-def]
-    form = client.get("/console/login").text
-    token = re.search(r'name="csrf" value="([^"]+)"', form)
-    assert token
-    return client.post("/console/login", data={"key": key, "csrf": token.group(1)},
-                       follow_redirects=False)
+from tests.console.conftest import console_app, form_log_in
 
 
 @pytest.fixture
@@ -39,8 +23,8 @@ def viewer_key(db: Database) -> str:
 
 
 def test_cookie_attributes_over_https(db: Database, viewer_key: str) -> None:
-    with TestClient(_app(db), base_url="https://console.example") as client:
-        answer = _log_in(client, viewer_key)
+    with TestClient(console_app(db), base_url="https://console.example") as client:
+        answer = form_log_in(client, viewer_key)
     assert answer.status_code == 303
     cookie = answer.headers["set-cookie"]
     assert cookie.startswith("loyalty_console=")
@@ -50,15 +34,15 @@ def test_cookie_attributes_over_https(db: Database, viewer_key: str) -> None:
 
 
 def test_no_secure_flag_over_plain_http(db: Database, viewer_key: str) -> None:
-    with TestClient(_app(db)) as client:
-        cookie = _log_in(client, viewer_key).headers["set-cookie"]
+    with TestClient(console_app(db)) as client:
+        cookie = form_log_in(client, viewer_key).headers["set-cookie"]
     assert "Secure" not in cookie and "HttpOnly" in cookie
 
 
 def test_workers_share_the_stored_secret(db: Database, viewer_key: str) -> None:
     """Two apps on one database (two workers) accept each other's sessions."""
-    with TestClient(_app(db)) as first, TestClient(_app(db)) as second:
-        assert _log_in(first, viewer_key).status_code == 303
+    with TestClient(console_app(db)) as first, TestClient(console_app(db)) as second:
+        assert form_log_in(first, viewer_key).status_code == 303
         second.cookies.update(first.cookies)
         assert second.get("/console/programs", follow_redirects=False).status_code == 200
     with db.reading() as session:
@@ -66,9 +50,9 @@ def test_workers_share_the_stored_secret(db: Database, viewer_key: str) -> None:
 
 
 def test_a_configured_secret_is_used_and_nothing_stored(db: Database, viewer_key: str) -> None:
-    with TestClient(_app(db, console_secret="s" * 40)) as configured, \
-            TestClient(_app(db)) as stored:
-        assert _log_in(configured, viewer_key).status_code == 303
+    with TestClient(console_app(db, console_secret="s" * 40)) as configured, \
+            TestClient(console_app(db)) as stored:
+        assert form_log_in(configured, viewer_key).status_code == 303
         stored.cookies.update(configured.cookies)  # signed with another secret: refused
         answer = stored.get("/console/programs", follow_redirects=False)
         assert answer.status_code == 303 and "/console/login" in answer.headers["location"]
