@@ -71,3 +71,11 @@ def test_sessions_expire() -> None:
     assert found is not None and found.key_digest == "digest"
     assert Sessions("secret", max_age_seconds=-1).read(with_cookie) is None  # past its age
     assert Sessions("other", max_age_seconds=60).read(with_cookie) is None  # another secret
+
+
+def test_an_unknown_console_page_is_an_html_404(db: Database) -> None:
+    with TestClient(console_app(db)) as client:
+        answer = client.get("/console/no/such/page")
+        assert answer.status_code == 404 and answer.headers["content-type"].startswith("text/html")
+        assert "The console has no page /console/no/such/page." in answer.text
+        assert client.get("/console/static/console.css").status_code == 200  # still served
