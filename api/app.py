@@ -12,6 +12,8 @@ from contextlib import asynccontextmanager
 from anyio import to_thread
 from fastapi import FastAPI
 
+import api.console as console
+import api.docs_ui as docs_ui
 import api.problems as problems
 import api.routes.admin as admin
 import api.routes.audit as audit
@@ -54,7 +56,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
                 await to_thread.run_sync(scheduler.stop)
 
     app = FastAPI(
-        lifespan=lifespan,
+        lifespan=lifespan, docs_url=None, redoc_url=None,  # /docs from local assets: docs_ui
         title="Loyalty rules API",
         version="1",
         description="Quote and commit orders against versioned loyalty rulesets. "
@@ -70,8 +72,11 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     for module in (admin, auto_redemption, fulfilment):  # a program's lifecycle operations
         app.include_router(module.router, prefix="/v1/programs/{program}")
     app.add_middleware(ObserveMiddleware, max_body_bytes=settings.max_body_bytes,
-                       large_paths={"/v1/rulesets": settings.max_ruleset_bytes})
+                       large_paths={"/v1/rulesets": settings.max_ruleset_bytes,
+                                    "/console/publish": settings.max_ruleset_bytes})
     app.state.scheduler = None  # the background jobs' Scheduler while the app runs
+    docs_ui.install(app)
+    console.install(app)  # the web console at /console
     _document_security(app)
     return app
 

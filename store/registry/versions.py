@@ -198,10 +198,17 @@ def activations(session: Session | Connection, program: str | None = None) -> li
 
 def live_version(timeline: list[Activation], at: datetime) -> int | None:
     """The version live at `at` according to an activation timeline (None: none yet)."""
+    best = live_activation(timeline, at)
+    return best.version if best else None
+
+
+def live_activation(timeline: list[Activation], at: datetime) -> Activation | None:
+    """The activation in force at `at`: the latest effective_from not after it (ties: the
+    later activation)."""
     best: Activation | None = None
     for act in timeline:
         if act.effective_from <= at and (
             best is None or (act.effective_from, act.seq) > (best.effective_from, best.seq)
         ):
             best = act
-    return best.version if best else None
+    return best

@@ -265,3 +265,13 @@ class AuditRow(Base):
     action: Mapped[str] = mapped_column(String(64))
     program: Mapped[str | None] = mapped_column(String(64), nullable=True)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class ConsoleSecretRow(Base):
+    """The web console's cookie-signing secret when no LOYALTY_CONSOLE_SECRET is set: made
+    once by the first worker that needs it, so every worker signs and checks alike."""
+
+    __tablename__ = "console_secret"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)  # always 1
+    secret: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
