@@ -5,6 +5,7 @@ import click
 from cli.db_cmd import db
 from cli.evaluate_cmd import evaluate, explain
 from cli.expire_cmd import expire
+from cli.export_cmd import export_history
 from cli.generate_cmd import generate
 from cli.import_cmd import import_history
 from cli.jobs_cmd import jobs
@@ -32,7 +33,7 @@ cli.add_command(test)
 cli.add_command(generate)
 cli.add_command(simulate)
 for _command in (db, keys, publish, activate, diff, rulesets_group, serve, expire, jobs,
-                 redemptions_group, import_history):
+                 redemptions_group, import_history, export_history):
     cli.add_command(_command)
 
 
