@@ -34,7 +34,7 @@ def _open_existing(url: str):  # type: ignore[no-untyped-def]
     except SQLAlchemyError as exc:
         database.dispose()
         fail(f"cannot open the database {parsed.render_as_string()}: "
-             f"{str(exc.orig or exc).strip().splitlines()[0]}")
+             f"{str(getattr(exc, 'orig', None) or exc).strip().splitlines()[0]}")
     if revision is None:
         database.dispose()
         fail(f"{parsed.render_as_string()} holds no loyalty schema: run `loyalty db upgrade` "

@@ -83,7 +83,7 @@ class _Export:
                 .where(EnrolmentRow.program == self.program)
                 .order_by(EnrolmentRow.occurred_at, EnrolmentRow.created_at, EnrolmentRow.id)):
             result = row.result or {}
-            at, text = _when(result.get("enrolled_at"), row.occurred_at)
+            _, text = _when(result.get("enrolled_at"), row.occurred_at)
             event: dict[str, Any] = {"type": "enroll", "member_id": member_id, "at": text}
             if attributes:
                 event["attributes"] = attributes
