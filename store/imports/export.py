@@ -30,18 +30,18 @@ from __future__ import annotations
 
 import heapq
 import json
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 import store.registry.versions as registry
 from store.db.database import Database
 from store.registry.programs import ProgramCache
 from store.tables.core import ActivityEventRow, MemberRow, OrderRow, RefundRow
-from store.tables.operations import EnrolmentRow
+from store.tables.operations import EnrolmentRow, ReferralRow
 from store.tables.redemptions import RedemptionEventRow, RedemptionRow
 
 BATCH = 1000  # rows fetched at a time from each stream
@@ -62,12 +62,20 @@ def _line(data: dict[str, Any]) -> str:
 
 
 class _Export:
-    def __init__(self, session: Session, program: str, cache: ProgramCache) -> None:
+    def __init__(self, session: Session, program: str, cache: ProgramCache,
+                 member_id: str | None = None) -> None:
         self.session, self.program, self.cache = session, program, cache
+        self.member_id = member_id
         self._first_tier: dict[int, str | None] = {}
 
-    def rows(self, statement: Any) -> Iterator[Any]:
+    def rows(self, statement: Any, *also: Any) -> Iterator[Any]:
+        """The rows of `statement`; for one member, theirs (or those `also` names)."""
+        if self.member_id is not None:
+            statement = statement.where(or_(MemberRow.member_id == self.member_id, *also))
         return iter(self.session.execute(statement.execution_options(yield_per=BATCH)))
+
+    def _referrals(self, column: Any, mine: Any) -> Any:
+        return select(column).where(ReferralRow.program == self.program, mine)
 
     def first_tier(self, version: int) -> str | None:
         if version not in self._first_tier:
@@ -81,7 +89,10 @@ class _Export:
                 select(EnrolmentRow, MemberRow.member_id, MemberRow.attributes)
                 .join(MemberRow, MemberRow.id == EnrolmentRow.member_pk)
                 .where(EnrolmentRow.program == self.program)
-                .order_by(EnrolmentRow.occurred_at, EnrolmentRow.created_at, EnrolmentRow.id)):
+                .order_by(EnrolmentRow.occurred_at, EnrolmentRow.created_at, EnrolmentRow.id),
+                # friends who enrolled naming the member as their referrer
+                MemberRow.member_id.in_(self._referrals(
+                    ReferralRow.friend_id, ReferralRow.referrer_id == self.member_id))):
             result = row.result or {}
             _, text = _when(result.get("enrolled_at"), row.occurred_at)
             event: dict[str, Any] = {"type": "enroll", "member_id": member_id, "at": text}
@@ -121,7 +132,7 @@ class _Export:
 
     def refunds(self) -> Iterator[tuple[Key, str]]:
         found = []
-        for row, order_id, member_id in self.session.execute(
+        for row, order_id, member_id in self.rows(
                 select(RefundRow, OrderRow.order_id, MemberRow.member_id)
                 .join(OrderRow, OrderRow.id == RefundRow.order_pk)
                 .join(MemberRow, MemberRow.id == OrderRow.member_pk)
@@ -142,7 +153,10 @@ class _Export:
                 .join(MemberRow, MemberRow.id == ActivityEventRow.member_pk)
                 .where(ActivityEventRow.program == self.program)
                 .order_by(ActivityEventRow.occurred_at, ActivityEventRow.created_at,
-                          ActivityEventRow.id)):
+                          ActivityEventRow.id),
+                # referrals that paid the member as the friend
+                ActivityEventRow.event_id.in_(self._referrals(
+                    ReferralRow.event_id, ReferralRow.friend_id == self.member_id))):
             result = row.result or {}
             _, text = _when(result.get("occurred_at"), row.occurred_at)
             event: dict[str, Any] = {"type": "activity", "member_id": member_id, "at": text,
@@ -194,13 +208,15 @@ def _what(row: RedemptionRow) -> dict[str, Any]:
     return {"points": row.points}
 
 
-def export(db: Database, program: str, cache: ProgramCache | None = None) -> Iterator[str]:
+def export(db: Database, program: str, cache: ProgramCache | None = None,
+           member_id: str | None = None) -> Generator[str, None, None]:
     """The recorded history of `program` as JSON lines (without newlines), in instant
-    order. Raises NotFound for a program that is not published."""
+    order; with `member_id`, only that member's events and the referrals that named them
+    as the friend. Raises NotFound for a program that is not published."""
     cache = cache if cache is not None else ProgramCache()
     with db.reading() as session:
         registry.require_program(session, program)
-        source = _Export(session, program, cache)
+        source = _Export(session, program, cache, member_id)
         streams = (source.enrolments(), source.orders(), source.refunds(),
                    source.activities(), source.redemptions(), source.cancels())
         for _, line in heapq.merge(*streams, key=lambda item: item[0]):
