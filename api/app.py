@@ -12,8 +12,11 @@ from contextlib import asynccontextmanager
 from anyio import to_thread
 from fastapi import FastAPI
 
+import api.console as console
+import api.docs_ui as docs_ui
 import api.problems as problems
 import api.routes.admin as admin
+import api.routes.audit as audit
 import api.routes.auto_redemption as auto_redemption
 import api.routes.checkout as checkout
 import api.routes.fulfilment as fulfilment
@@ -53,7 +56,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
                 await to_thread.run_sync(scheduler.stop)
 
     app = FastAPI(
-        lifespan=lifespan,
+        lifespan=lifespan, docs_url=None, redoc_url=None,  # /docs from local assets: docs_ui
         title="Loyalty rules API",
         version="1",
         description="Quote and commit orders against versioned loyalty rulesets. "
@@ -64,13 +67,15 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
                                   key_cache=KeyCache(settings.api_key_cache_seconds),
                                   limiter=RateLimiter(settings))
     problems.install(app)
-    for module in (checkout, members, redemptions, rulesets, health):
+    for module in (checkout, members, redemptions, rulesets, audit, health):
         app.include_router(module.router)
     for module in (admin, auto_redemption, fulfilment):  # a program's lifecycle operations
         app.include_router(module.router, prefix="/v1/programs/{program}")
     app.add_middleware(ObserveMiddleware, max_body_bytes=settings.max_body_bytes,
                        large_paths={"/v1/rulesets": settings.max_ruleset_bytes})
     app.state.scheduler = None  # the background jobs' Scheduler while the app runs
+    docs_ui.install(app)
+    console.install(app)  # the web console at /console
     _document_security(app)
     return app
 

@@ -41,16 +41,25 @@ class KeyCache:
 
     def cached(self, plaintext: str) -> tuple[bool, keys.ApiKey | None]:
         """(hit, key) without touching the database."""
-        hit = self._items.get(keys.hash_key(plaintext))
+        return self.cached_digest(keys.hash_key(plaintext))
+
+    def cached_digest(self, digest: str) -> tuple[bool, keys.ApiKey | None]:
+        hit = self._items.get(digest)
         if hit is not None and time.monotonic() - hit[0] < self.ttl:
             return True, hit[1]
         return False, None
 
     def verify(self, db: Database, plaintext: str) -> keys.ApiKey | None:
-        digest = keys.hash_key(plaintext)
+        return self.verify_digest(db, keys.hash_key(plaintext))
+
+    def verify_digest(self, db: Database, digest: str) -> keys.ApiKey | None:
+        """The key by its digest (a console session's), from the cache or the database."""
+        hit, key = self.cached_digest(digest)
+        if hit:
+            return key
         now = time.monotonic()
         with db.reading() as session:
-            found = keys.verify(session, plaintext)
+            found = keys.verify_digest(session, digest)
         with self._lock:
             if len(self._items) > 10_000:
                 self._items.clear()
@@ -110,5 +119,5 @@ def require(*scopes: str) -> Callable[..., Awaitable[keys.ApiKey]]:
 ApiKeyDep = Annotated[keys.ApiKey, Depends(require(*keys.SCOPES))]
 EvaluateKey = Annotated[keys.ApiKey, Depends(require("evaluate"))]
 CommitKey = Annotated[keys.ApiKey, Depends(require("commit"))]
-CatalogKey = Annotated[keys.ApiKey, Depends(require("evaluate", "redeem"))]
+CatalogKey = Annotated[keys.ApiKey, Depends(require("evaluate", "redeem", "viewer"))]
 AdminKey = Annotated[keys.ApiKey, Depends(require("admin"))]

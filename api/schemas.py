@@ -272,3 +272,11 @@ class ActivateIn(Strict):
     effective_from: Instant | None = Field(None, description="default: now")
     at: Literal["now", "effective_from"] = Field(
         "now", description="`effective_from`: use the version's declared effective_from")
+    dry_run: bool = Field(False, description="describe what the activation would do (diff "
+                          "against the live version, instant, schedule around it, publisher, "
+                          "approvals, refusal) and write nothing")
+
+
+class ApproveIn(Strict):
+    message: Annotated[str, ProseCheck, Field(max_length=2000)] = Field(
+        "", description="why the version is approved, for the audit log")

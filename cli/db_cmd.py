@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from cli.output import fail
 from store.settings import DEFAULT_DATABASE_URL
 
 database_option = click.option(
@@ -11,10 +12,20 @@ database_option = click.option(
     show_default=True, help="SQLAlchemy URL (env LOYALTY_DATABASE_URL); SQLite file by default.")
 
 
-def open_db(url: str):  # type: ignore[no-untyped-def]
+def open_db(url: str, create: bool = False):  # type: ignore[no-untyped-def]
+    """The database at `url`. Only `serve`, `db upgrade` and `import` may `create` (and then
+    migrate) one; every other command needs an existing one at the head revision, else
+    exits 1 with one line saying how to get there."""
     from store.db.database import open_database
+    from store.db.migrate import open_current
+    from store.errors import StoreError
 
-    return open_database(url)
+    if create:
+        return open_database(url)
+    try:
+        return open_current(url)
+    except StoreError as exc:
+        fail(exc.message)
 
 
 @click.group("db")
@@ -29,7 +40,7 @@ def upgrade(database_url: str) -> None:
     from store.db.migrate import current_revision
     from store.db.migrate import upgrade as run_upgrade
 
-    database = open_db(database_url)
+    database = open_db(database_url, create=True)
     before = current_revision(database)
     run_upgrade(database)
     after = current_revision(database)

@@ -9,37 +9,8 @@ from pathlib import Path
 
 import click
 
-from cli.db_cmd import database_option
+from cli.db_cmd import database_option, open_db
 from cli.output import fail
-
-
-def _open_existing(url: str):  # type: ignore[no-untyped-def]
-    """The database at `url`, refused in one line when it is missing or has no schema
-    (opening a SQLite URL would create the file)."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from store.db.database import normalize_url, open_database
-    from store.db.migrate import current_revision
-
-    parsed = make_url(normalize_url(url))
-    if parsed.get_backend_name() == "sqlite":
-        path = parsed.database or ""
-        if path in ("", ":memory:") or not Path(path).is_file():
-            fail(f"no database at {path or url}: run `loyalty db upgrade` or `loyalty serve` "
-                 "first")
-    database = open_database(url, pool_size=2)
-    try:
-        revision = current_revision(database)
-    except SQLAlchemyError as exc:
-        database.dispose()
-        fail(f"cannot open the database {parsed.render_as_string()}: "
-             f"{str(getattr(exc, 'orig', None) or exc).strip().splitlines()[0]}")
-    if revision is None:
-        database.dispose()
-        fail(f"{parsed.render_as_string()} holds no loyalty schema: run `loyalty db upgrade` "
-             "first")
-    return database
 
 
 @click.command("export")
@@ -61,7 +32,7 @@ def export_history(program: str, out: str, database_url: str) -> None:
     import store.imports.export as exporter
     from store.errors import StoreError
 
-    database = _open_existing(database_url)
+    database = open_db(database_url)  # never creates or migrates one
     target = Path(out)
     partial = target.with_name(target.name + ".partial")
     try:

@@ -59,6 +59,8 @@ def import_history(history: str, program: str, key_prefix: str, output: str, qui
 
     \b
     Example:
+      export LOYALTY_DATABASE_URL=sqlite:///./loyalty.db
+      loyalty db upgrade
       loyalty publish rulesets/retail
       loyalty activate retail 1 --at 2021-01-01T00:00:00Z
       loyalty generate --members 25 --events 400 --lifecycle --start 2022-01-01 \\
@@ -71,7 +73,7 @@ def import_history(history: str, program: str, key_prefix: str, output: str, qui
     from store.errors import StoreError
     from store.settings import Settings
 
-    database = open_db(database_url)
+    database = open_db(database_url, create=True)
 
     def progress(report: importer.ImportReport) -> None:
         if not quiet:

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from cli.db_cmd import database_option, open_db
 from cli.output import fail
+from store.registry.keys import SCOPES
+
+
+def _actor() -> str:
+    return f"cli:{os.environ.get('USER') or 'unknown'}"
 
 
 @click.group("keys")
@@ -15,20 +22,26 @@ def keys() -> None:
 
 @keys.command("create")
 @click.option("--scope", "scopes", multiple=True, required=True,
-              type=click.Choice(["evaluate", "commit", "redeem", "admin"]),
-              help="repeat for several scopes; admin implies all")
+              type=click.Choice(SCOPES),
+              help="repeat for several scopes; admin implies all; viewer reads only")
 @click.option("--program", default=None, help="restrict the key to one program")
 @click.option("--name", default="", help="a label for people")
 @database_option
 def create(scopes: tuple[str, ...], program: str | None, name: str, database_url: str) -> None:
-    """Create a key and print it once, alone on the last line."""
+    """Create a key and print it once, alone on the last line. Run it where the service's
+    database is (it never creates one). Give each person their own key: the key is who
+    publishes and approves.
+
+    \b
+    Example:
+      loyalty keys create --scope admin --name "Ana (program manager)"
+      loyalty keys create --scope viewer --name "Ben (read only)"
+    """
     import store.registry.keys as store_keys
-    from store.db.migrate import upgrade
 
     database = open_db(database_url)
-    upgrade(database)
     with database.writing() as session:
-        plaintext, info = store_keys.create(session, list(scopes), program, name, actor="cli")
+        plaintext, info = store_keys.create(session, list(scopes), program, name, actor=_actor())
     click.echo(f"created key {info.prefix}… scopes={','.join(sorted(info.scopes))}"
                + (f" program={program}" if program else "")
                + "; store it now, it cannot be shown again:")
@@ -58,7 +71,7 @@ def revoke(prefix: str, database_url: str) -> None:
 
     try:
         with open_db(database_url).writing() as session:
-            store_keys.revoke(session, prefix.rstrip("…"))
+            store_keys.revoke(session, prefix.rstrip("…"), actor=_actor())
     except StoreError as exc:
         fail(exc.message)
     click.echo(f"revoked {prefix}")

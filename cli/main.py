@@ -2,6 +2,7 @@
 
 import click
 
+from cli.audit_cmd import audit
 from cli.db_cmd import db
 from cli.evaluate_cmd import evaluate, explain
 from cli.expire_cmd import expire
@@ -11,7 +12,7 @@ from cli.import_cmd import import_history
 from cli.jobs_cmd import jobs
 from cli.keys_cmd import keys
 from cli.redeem_cmd import redemptions_group
-from cli.registry_cmd import activate, diff, publish, rulesets_group
+from cli.registry_cmd import activate, approve, diff, publish, rulesets_group
 from cli.schema_cmd import schema
 from cli.serve_cmd import serve
 from cli.simulate_cmd import simulate
@@ -32,8 +33,8 @@ cli.add_command(schema)
 cli.add_command(test)
 cli.add_command(generate)
 cli.add_command(simulate)
-for _command in (db, keys, publish, activate, diff, rulesets_group, serve, expire, jobs,
-                 redemptions_group, import_history, export_history):
+for _command in (db, keys, publish, approve, activate, diff, rulesets_group, audit, serve, expire,
+                 jobs, redemptions_group, import_history, export_history):
     cli.add_command(_command)
 
 

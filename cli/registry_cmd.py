@@ -1,4 +1,9 @@
-"""Registry commands: publish, activate, diff, rulesets list/show."""
+"""Registry commands: publish, approve, activate, diff, rulesets list/show.
+
+They talk to the running service (`--url` / `LOYALTY_URL`, key in `LOYALTY_KEY`), whose
+scopes apply; with `--database-url` they use the store's functions on that database
+directly (it must exist: nothing is created or migrated here).
+"""
 
 from __future__ import annotations
 
@@ -10,15 +15,23 @@ from typing import Any
 
 import click
 
-from cli.db_cmd import database_option, open_db
-from cli.output import fail, load_program_or_exit
+from cli.db_cmd import open_db
+from cli.output import dump_json, fail, load_program_or_exit
+from cli.service import Service, Target, target, target_options
 
 
-def _author(author: str | None) -> str:
+def author_of(t: Target, author: str | None) -> str:
+    """Who acts: over the service, the key (`--author` is refused); on a database, `--author`
+    or cli:$USER."""
+    if not t.direct:
+        if author:
+            fail("--author applies with --database-url only; over the service the key is the "
+                 "author")
+        return ""
     return author or f"cli:{os.environ.get('USER') or 'unknown'}"
 
 
-def _store_call(fn: Any, *args: Any, **kwargs: Any) -> Any:
+def store_call(fn: Any, *args: Any, **kwargs: Any) -> Any:
     from store.errors import StoreError
 
     try:
@@ -27,27 +40,113 @@ def _store_call(fn: Any, *args: Any, **kwargs: Any) -> Any:
         fail(f"{exc.code}: {exc.message}")
 
 
+def parse_instant(at: str | None) -> datetime | None:
+    if not at:
+        return None
+    try:
+        when = datetime.fromisoformat(at)
+    except ValueError:
+        fail(f"--at: not an ISO 8601 instant: {at!r}")
+    if when.tzinfo is None:
+        fail("--at needs a UTC offset, e.g. 2027-01-01T00:00:00-05:00")
+    return when
+
+
+author_option = click.option("--author", default=None,
+                             help="with --database-url: who acts (default: cli:$USER)")
+
+
 @click.command()
 @click.argument("path", type=click.Path(exists=True))
 @click.option("-m", "--message", default="", help="why this version exists")
-@click.option("--author", default=None, help="default: cli:$USER")
+@author_option
 @click.option("--activate", type=click.Choice(["no", "now", "effective_from"]), default="no",
-              show_default=True, help="activate right after publishing")
-@database_option
-def publish(path: str, message: str, author: str | None, activate: str, database_url: str) -> None:
-    """Validate the ruleset at PATH and store it as a new immutable version."""
-    import store.registry.rulesets as rulesets
-    from store.db.migrate import upgrade
+              show_default=True, help="activate right after publishing (subject to approvals)")
+@target_options
+def publish(path: str, message: str, author: str | None, activate: str, url: str | None,
+            database_url: str | None) -> None:
+    """Validate the ruleset at PATH and store it as a new immutable version.
 
+    \b
+    Example:
+      export LOYALTY_KEY=lrk_...            # an admin key of the service
+      loyalty publish rulesets/retail -m "electronics x3"
+      loyalty publish rulesets/retail --database-url sqlite:///./loyalty.db
+    """
+    from store.registry.versions import source_names
+
+    t = target(url, database_url)
+    who = author_of(t, author)
     program = load_program_or_exit(path)  # exit 3 with located errors when invalid
-    database = open_db(database_url)
-    upgrade(database)
-    info, created = _store_call(rulesets.publish, database, dict(program.sources),
-                                _author(author), message, activate)
-    verb = "published" if created else "already published (identical content)"
+    sources = source_names(dict(program.sources))
+    if t.direct:
+        import store.registry.rulesets as rulesets
+
+        info, _ = store_call(rulesets.publish, open_db(t.database_url or ""), sources,
+                             who, message, activate)
+    else:
+        assert t.url is not None
+        info = Service(t.url).call("POST", "/v1/rulesets", {
+            "sources": sources, "message": message, "activate": activate})
+    verb = "published" if info["created"] else "already published (identical content)"
     click.echo(f"{verb}: {info['program']} version {info['version']} {info['digest']}")
+    for warning in info.get("warnings") or []:
+        click.echo(f"warning: {warning_text(warning)}", err=True)
     if "activation" in info:
-        click.echo(f"activated from {info['activation']['effective_from']}")
+        act = info["activation"]
+        click.echo(f"already live from {act['effective_from']}" if act.get("already_live")
+                   else f"activated from {act['effective_from']}")
+
+
+def warning_text(warning: dict[str, Any]) -> str:
+    """`file:line:col: path: message (code)` as far as the warning is located."""
+    where = ":".join(str(warning[k]) for k in ("file", "line", "col") if warning.get(k))
+    parts = [p for p in (where, warning.get("path")) if p]
+    return ": ".join([*parts, f"{warning['message']} ({warning['code']})"])
+
+
+@click.command()
+@click.argument("program")
+@click.argument("version", type=int)
+@click.option("-m", "--message", default="", help="why you approve it (kept in the audit log)")
+@author_option
+@target_options
+def approve(program: str, version: int, message: str, author: str | None, url: str | None,
+            database_url: str | None) -> None:
+    """Approve VERSION of PROGRAM (four eyes: not with the key that published it).
+
+    A program declaring `approvals: {required: N}` needs N approvals by different keys,
+    none the publisher's, before a version can be activated.
+
+    \b
+    Example:
+      LOYALTY_KEY=$REVIEWER_KEY loyalty approve retail 2 -m "checked the diff"
+    """
+    t = target(url, database_url)
+    who = author_of(t, author)
+    if t.direct:
+        import store.registry.rulesets as rulesets
+
+        out = store_call(rulesets.approve, open_db(t.database_url or ""), program, version,
+                         who, message)
+    else:
+        assert t.url is not None
+        out = Service(t.url).call("POST", f"/v1/rulesets/{program}/{version}/approve",
+                                  {"message": message})
+    state = out["approvals"]
+    click.echo(f"approved {program} version {version}: {approvals_text(state)}")
+
+
+def approvals_text(state: dict[str, Any]) -> str:
+    given = state["approved_by"]
+    if not state["required"]:
+        text = "no approvals required"
+    else:
+        text = f"{len(given)} of {state['required']} approval(s)"
+        text += f", {state['missing']} missing" if state["missing"] else ", ready to activate"
+    if given:
+        text += " (by " + ", ".join(a["actor"] for a in given) + ")"
+    return text
 
 
 @click.command()
@@ -55,37 +154,101 @@ def publish(path: str, message: str, author: str | None, activate: str, database
 @click.argument("version", type=int)
 @click.option("--at", "at", default=None, help="ISO instant with offset (default: now)")
 @click.option("--declared", is_flag=True, help="at the version's own effective_from")
-@click.option("--author", default=None)
-@database_option
-def activate(program: str, version: int, at: str | None, declared: bool, author: str | None,
-             database_url: str) -> None:
-    """Make VERSION of PROGRAM live (now, --at, or --declared); older = rollback."""
-    import store.registry.rulesets as rulesets
+@click.option("--dry-run", is_flag=True,
+              help="show the diff, instant, schedule, publisher and approvals; change nothing")
+@click.option("--json", "as_json", is_flag=True, help="print the service's JSON answer")
+@author_option
+@target_options
+def activate(program: str, version: int, at: str | None, declared: bool, dry_run: bool,
+             as_json: bool, author: str | None, url: str | None,
+             database_url: str | None) -> None:
+    """Make VERSION of PROGRAM live (now, --at, or --declared); older = rollback.
 
-    when = None
-    if at:
-        try:
-            when = datetime.fromisoformat(at)
-        except ValueError:
-            fail(f"--at: not an ISO 8601 instant: {at!r}")
-        if when.tzinfo is None:
-            fail("--at needs a UTC offset, e.g. 2027-01-01T00:00:00-05:00")
-    act = _store_call(rulesets.activate, open_db(database_url), program, version, _author(author),
-                      when, declared)
-    click.echo(f"{program} version {version} live from {act['effective_from']}")
+    Refused while the version lacks the approvals its program requires.
+
+    \b
+    Example:
+      loyalty activate retail 2 --dry-run      # what would change, and is it approved?
+      loyalty activate retail 2 --at 2027-01-01T00:00:00-05:00
+      loyalty activate retail 1                # rollback to version 1
+    """
+    t = target(url, database_url)
+    who = author_of(t, author)
+    when = parse_instant(at)
+    if t.direct:
+        import store.registry.rulesets as rulesets
+        from store.registry.programs import ProgramCache
+
+        out = store_call(rulesets.activate, open_db(t.database_url or ""), ProgramCache(),
+                         program, version, who, when, declared, dry_run)
+    else:
+        assert t.url is not None
+        body: dict[str, Any] = {"at": "effective_from" if declared else "now",
+                                "dry_run": dry_run}
+        if when is not None:
+            body["effective_from"] = when.isoformat()
+        out = Service(t.url).call("POST", f"/v1/rulesets/{program}/{version}/activate", body)
+    if as_json:
+        click.echo(dump_json(out))
+    elif dry_run:
+        click.echo(plan_text(out), nl=False)
+    elif out.get("already_live"):
+        click.echo(out["detail"])
+    else:
+        click.echo(f"{program} version {version} live from {out['effective_from']}")
 
 
-def _load(database_url: str, ref: str) -> Any:
+def plan_text(plan: dict[str, Any]) -> str:
+    from engine.language.diff import Diff
+
+    name = f"{plan['program']} version {plan['version']}"
+    lines = ["dry run: nothing was changed"]
+    if plan["already_live"]:
+        lines.append(plan["detail"])
+    else:
+        lines.append(f"{name} would be live from {plan['effective_from']} (replacing "
+                     f"{_version(plan['replaces'])}; live now: {_version(plan['live_version'])})")
+    pub = plan["published"]
+    lines.append(f"published by {pub['author']} at {pub['at']}"
+                 + (f": {pub['message']}" if pub["message"] else ""))
+    lines.append(f"approvals: {approvals_text(plan['approvals'])}")
+    for key, label in (("scheduled_before", "before"), ("scheduled_after", "after")):
+        acts = plan[key]
+        lines.append(f"scheduled {label} that instant: " + (", ".join(
+            f"version {a['version']} from {a['effective_from']}" for a in acts) or "nothing"))
+    if plan["diff"] is None:
+        lines.append("no live version to compare with")
+    else:
+        lines.append("changes against the live version:")
+        lines.append(Diff.from_json(plan["diff"]).to_text().rstrip("\n"))
+    refusal = plan.get("refusal")
+    if refusal:
+        lines.append(f"would be refused: {refusal['code']}: {refusal['detail']}")
+    return "\n".join(lines) + "\n"
+
+
+def _version(version: int | None) -> str:
+    return "none" if version is None else f"version {version}"
+
+
+def _load(t: Target, ref: str) -> Any:
     """A ruleset path, or PROGRAM@VERSION from the registry."""
     if Path(ref).exists() or "@" not in ref:
         return load_program_or_exit(ref)
-    from store.registry.programs import ProgramCache
-
     name, _, version = ref.rpartition("@")
-    if not version.isdigit():
+    if not version.isdigit() or not name:
         fail(f"{ref!r}: expected a path or PROGRAM@VERSION")
-    with open_db(database_url).reading() as session:
-        return _store_call(ProgramCache().get, session, name, int(version))
+    if t.direct:
+        import store.registry.rulesets as rulesets
+
+        sources = store_call(rulesets.show, open_db(t.database_url or ""), name,
+                             int(version))["sources"]
+    else:
+        assert t.url is not None
+        sources = Service(t.url).call("GET", f"/v1/rulesets/{name}/{version}")["sources"]
+    from engine import load_program
+
+    return load_program(sources)
 
 
 @click.command()
@@ -93,31 +256,49 @@ def _load(database_url: str, ref: str) -> Any:
 @click.argument("new")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               show_default=True)
-@database_option
-def diff(old: str, new: str, fmt: str, database_url: str) -> None:
-    """Semantic diff, by rule id, between two rulesets: paths or PROGRAM@VERSION."""
+@target_options
+def diff(old: str, new: str, fmt: str, url: str | None, database_url: str | None) -> None:
+    """Semantic diff, by rule id, between two rulesets: paths or PROGRAM@VERSION.
+
+    \b
+    Example:
+      loyalty diff retail@1 retail@2                 # two published versions
+      loyalty diff retail@2 rulesets/retail          # the published one against a folder
+    """
     from engine.language.diff import diff as semantic_diff
 
-    result = semantic_diff(_load(database_url, old), _load(database_url, new))
+    t = target(url, database_url)
+    result = semantic_diff(_load(t, old), _load(t, new))
     click.echo(json.dumps(result.to_json(), indent=2) if fmt == "json" else result.to_text(),
                nl=fmt == "json")
 
 
 @click.group("rulesets")
 def rulesets_group() -> None:
-    """Inspect the registry."""
+    """Inspect the registry (of the service, or of a database with --database-url)."""
 
 
 @rulesets_group.command("list")
 @click.option("--program", default=None)
 @click.option("--json", "as_json", is_flag=True)
-@database_option
-def list_cmd(program: str | None, as_json: bool, database_url: str) -> None:
-    """Programs, versions and which one is live."""
-    import store.registry.rulesets as rulesets
-    from store.registry.programs import ProgramCache
+@target_options
+def list_cmd(program: str | None, as_json: bool, url: str | None,
+             database_url: str | None) -> None:
+    """Programs, versions and which one is live.
 
-    data = _store_call(rulesets.listing, open_db(database_url), ProgramCache(), program)
+    \b
+    Example:
+      loyalty rulesets list --program retail
+    """
+    t = target(url, database_url)
+    if t.direct:
+        import store.registry.rulesets as rulesets
+        from store.registry.programs import ProgramCache
+
+        data = store_call(rulesets.listing, open_db(t.database_url or ""), ProgramCache(), program)
+    else:
+        assert t.url is not None
+        data = Service(t.url).call("GET", "/v1/rulesets", params={"program": program})
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return
@@ -126,18 +307,31 @@ def list_cmd(program: str | None, as_json: bool, database_url: str) -> None:
         for v in prog["versions"]:
             click.echo(f"  {v['version']:>4}  {v['digest'][:19]}  {v['created_at'][:19]}  "
                        f"{v['author']}  {v['message']}")
+        for act in prog.get("scheduled") or []:
+            click.echo(f"  scheduled: version {act['version']} from {act['effective_from']}")
 
 
 @rulesets_group.command("show")
 @click.argument("program")
 @click.argument("version", type=int)
 @click.option("--sources", is_flag=True, help="print the YAML files too")
-@database_option
-def show_cmd(program: str, version: int, sources: bool, database_url: str) -> None:
-    """One version: digest, author, message, activations (and sources)."""
-    import store.registry.rulesets as rulesets
+@target_options
+def show_cmd(program: str, version: int, sources: bool, url: str | None,
+             database_url: str | None) -> None:
+    """One version: digest, author, message, activations, approvals (and sources).
 
-    data = _store_call(rulesets.show, open_db(database_url), program, version)
+    \b
+    Example:
+      loyalty rulesets show retail 2 --sources
+    """
+    t = target(url, database_url)
+    if t.direct:
+        import store.registry.rulesets as rulesets
+
+        data = store_call(rulesets.show, open_db(t.database_url or ""), program, version)
+    else:
+        assert t.url is not None
+        data = Service(t.url).call("GET", f"/v1/rulesets/{program}/{version}")
     files = data.pop("sources")
     click.echo(json.dumps(data, indent=2))
     if sources:

@@ -39,7 +39,7 @@ def prepare(database_url: str) -> None:
     import store.registry.keys as keys
     from store.registry.bootstrap import bootstrap
 
-    database = open_db(database_url)
+    database = open_db(database_url, create=True)
     for name in bootstrap(database):
         click.echo(f"published and activated shipped ruleset {name}")
     with database.reading() as session:

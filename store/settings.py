@@ -71,7 +71,11 @@ class Settings(BaseSettings):
     external_points_job_seconds: float = Field(
         30.0, ge=0, description="how often credits and debits owed to external points APIs "
         "are sent and unfinished debits settled (0 = never)")
-
+    console_secret: str | None = Field(
+        None, description="signs the web console's session cookies; the same value on every "
+        "host and worker (unset: a random secret made once and kept in the database)")
+    console_session_minutes: int = Field(
+        480, ge=1, description="how long a console login lasts before it asks for the key again")
 
     @field_validator("rate_limits", "member_rate_limits", mode="before")
     @classmethod

@@ -1,4 +1,4 @@
-"""Ruleset registry endpoints: list, show, publish, activate, diff."""
+"""Ruleset registry endpoints: list, show, publish, approve, activate, diff."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from fastapi.responses import PlainTextResponse, Response
 import store.registry.rulesets as rulesets
 from api.deps import AdminKey, ApiKeyDep, StoreDep
 from api.render import Json
-from api.schemas import ActivateIn, ProgramId, PublishIn
+from api.schemas import ActivateIn, ApproveIn, ProgramId, PublishIn
 
 router = APIRouter(prefix="/v1/rulesets", tags=["rulesets"])
 ProgramPath = Annotated[ProgramId, Path()]
@@ -53,12 +53,22 @@ def show(program: ProgramPath, version: VersionPath, services: StoreDep, key: Ap
     return Json(rulesets.show(services.db, program, version))
 
 
+@router.post("/{program}/{version}/approve",
+             summary="Approve a published version (four eyes: not by its publisher's key)")
+def approve(program: ProgramPath, version: VersionPath, services: StoreDep, key: AdminKey,
+            body: ApproveIn | None = None) -> Json:
+    body = body or ApproveIn()
+    return Json(rulesets.approve(services.db, program, version, key.actor, body.message))
+
+
 @router.post("/{program}/{version}/activate",
-             summary="Make a version live now, at a given instant, or at its effective_from")
+             summary="Make a version live now, at a given instant, or at its effective_from "
+             "(or with dry_run, show what that would do)")
 def activate(program: ProgramPath, version: VersionPath, services: StoreDep, key: AdminKey,
              body: ActivateIn | None = None) -> Json:
     body = body or ActivateIn()
-    activation = rulesets.activate(services.db, program, version, key.actor,
-                                   body.effective_from, body.at == "effective_from")
-    services.cache.invalidate()
-    return Json(activation)
+    result = rulesets.activate(services.db, services.cache, program, version, key.actor,
+                               body.effective_from, body.at == "effective_from", body.dry_run)
+    if not body.dry_run:
+        services.cache.invalidate()
+    return Json(result)

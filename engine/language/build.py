@@ -231,5 +231,6 @@ def build(data: Mapping[str, Any]) -> Ruleset:
         campaigns=tuple(_campaign(c, i) for i, c in enumerate(data.get("campaigns", []))),
         redemption=_redemption(data.get("redemption")),
         rules=tuple(_rule(r) for r in data.get("rules", [])),
+        approvals_required=int((data.get("approvals") or {}).get("required", 0)),
         data=data,
     )

@@ -65,6 +65,21 @@ class Diff:
                 for r in of("changed")],
         }
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Diff:
+        """The diff `to_json` described (e.g. as received over HTTP), to render as text."""
+        rules = [RuleDiff(r["rule"], "added", [Change(f, None, v) for f, v in r["settings"].items()])
+                 for r in data["added"]]
+        rules += [RuleDiff(r["rule"], "removed",
+                           [Change(f, v, None) for f, v in r["settings"].items()])
+                  for r in data["removed"]]
+        rules += [RuleDiff(r["rule"], "changed",
+                           [Change(c["field"], c["old"], c["new"]) for c in r["changes"]])
+                  for r in data["changed"]]
+        return cls(data["program"], data["from"]["version"], data["to"]["version"],
+                   data["from"]["digest"], data["to"]["digest"],
+                   sorted(rules, key=lambda r: r.rule))
+
     def to_text(self) -> str:
         lines = [f"{self.program} {self.from_version} → {self.to_version}"]
         if self.identical:
@@ -164,6 +179,7 @@ def rules_of(data: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
             rules[f"redemption.{key}"] = redemption[key]
     rules.update(_by_id(redemption.get("catalog"), "redemption.catalog"))
     rules.update(_by_id(data.get("rules"), "rules"))
+    rules["approvals"] = data.get("approvals")
     return {rule: {name or "value": v for name, v in flatten(value).items()}
             for rule, value in rules.items() if value is not None}
 

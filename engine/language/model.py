@@ -244,4 +244,5 @@ class Ruleset:
     campaigns: tuple[Campaign, ...]
     redemption: Redemption | None
     rules: tuple[CustomRule, ...]
+    approvals_required: int = 0  # approvals a version needs before activation (four eyes)
     data: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)

@@ -6,9 +6,13 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from store.db.database import Database
+from store.db.database import Database, normalize_url, open_database
+from store.errors import Unavailable
 
 MIGRATIONS = Path(__file__).parent.parent / "migrations"
 
@@ -33,3 +37,54 @@ def current_revision(db: Database) -> str | None:
         if not inspect(conn).has_table("alembic_version"):
             return None
         return conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+
+
+def head_revision() -> str:
+    """The revision this version of the code needs."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    head = ScriptDirectory.from_config(cfg).get_current_head()
+    assert head is not None
+    return head
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file a SQLite URL names (None: not SQLite, or in memory)."""
+    parsed = make_url(normalize_url(url))
+    if parsed.get_backend_name() != "sqlite" or not parsed.database \
+            or parsed.database == ":memory:" or parsed.database.startswith("file:"):
+        return None
+    return Path(parsed.database)
+
+
+def open_current(url: str) -> Database:
+    """Open an existing database at the head revision, creating and migrating nothing
+    (a SQLite file is checked for before connecting, as connecting would create it).
+    Raises Unavailable with one line saying what to do otherwise."""
+    try:
+        shown = make_url(normalize_url(url)).render_as_string(hide_password=True)
+        path = sqlite_file(url)
+    except ArgumentError:
+        raise Unavailable("invalid_database_url",
+                          f"not a database URL: {url!r} (e.g. sqlite:///./loyalty.db or "
+                          "postgresql://user@host/db)") from None
+    if path is not None and not path.is_file():
+        raise Unavailable("no_database", f"no loyalty database at {path}; create it with "
+                          "`loyalty db upgrade` (or start `loyalty serve`)")
+    db = open_database(url, pool_size=2)
+    try:
+        current = current_revision(db)
+    except SQLAlchemyError as exc:
+        db.dispose()
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise Unavailable("database_unreachable",
+                          f"cannot open the database at {shown}: {reason}") from None
+    head = head_revision()
+    if current != head:
+        db.dispose()
+        if current is None:
+            raise Unavailable("no_database", f"no loyalty database at {shown} (it holds no "
+                              "loyalty tables); create it with `loyalty db upgrade`")
+        raise Unavailable("database_outdated", f"database at revision {current}, this "
+                          f"version needs {head}; run `loyalty db upgrade`")
+    return db

@@ -1,4 +1,9 @@
-"""Audit log of administrative actions (publish, activate, key creation)."""
+"""Audit log of administrative actions: who did what, to which program, when.
+
+Actions: `ruleset.publish`, `ruleset.approve`, `ruleset.activate`, `ruleset.rollback`
+(activating a version older than the live one), `key.create`, `key.revoke`, and `expire` (points
+expiry run by hand or by the API). Entries are never updated; they are read newest first, in pages.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +26,21 @@ class AuditEntry:
     program: str | None
     detail: dict[str, Any]
 
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "at": self.at.isoformat(), "actor": self.actor,
+                "action": self.action, "program": self.program, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """Entries matching every given field; `since` inclusive, `until` exclusive."""
+
+    program: str | None = None
+    actor: str | None = None
+    action: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
 
 def record(
     session: Session, actor: str, action: str, program: str | None = None, **detail: Any
@@ -30,6 +50,32 @@ def record(
     )
 
 
+def _entry(r: AuditRow) -> AuditEntry:
+    return AuditEntry(r.id, r.at, r.actor, r.action, r.program, r.detail)
+
+
 def entries(session: Session, limit: int = 100) -> list[AuditEntry]:
-    rows = session.scalars(select(AuditRow).order_by(AuditRow.id.desc()).limit(limit))
-    return [AuditEntry(r.id, r.at, r.actor, r.action, r.program, r.detail) for r in rows]
+    return page(session, AuditFilter(), None, limit)[0]
+
+
+def page(session: Session, where: AuditFilter, cursor: int | None,
+         limit: int) -> tuple[list[AuditEntry], int | None]:
+    """Newest first: entries older than `cursor` (an entry id; None: from the newest) and
+    the cursor of the next page (None: this is the last)."""
+    query = select(AuditRow).order_by(AuditRow.id.desc()).limit(limit + 1)
+    if cursor is not None:
+        query = query.where(AuditRow.id < cursor)
+    if where.program is not None:
+        query = query.where(AuditRow.program == where.program)
+    if where.actor is not None:
+        query = query.where(AuditRow.actor == where.actor)
+    if where.action is not None:
+        query = query.where(AuditRow.action == where.action)
+    if where.since is not None:
+        query = query.where(AuditRow.at >= where.since)
+    if where.until is not None:
+        query = query.where(AuditRow.at < where.until)
+    rows = [_entry(r) for r in session.scalars(query)]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (rows[-1].id if more else None)

@@ -14,6 +14,7 @@ from store.tables.core import ProgramRow
 
 SHIPPED = ("retail", "card-rewards", "b2b-portal")
 BEGINNING = datetime(1970, 1, 1, tzinfo=UTC)
+EXEMPT = "exempt: installed by the system on the first start of the server"
 
 
 def shipped_rulesets() -> list[Path]:
@@ -40,7 +41,9 @@ def bootstrap(db: Database, actor: str = "bootstrap") -> list[str]:
             if session.get(ProgramRow, program.program) is not None:
                 continue
             registry.publish(session, program, actor, "shipped with loyalty-rules")
+            # The system installing what it ships: exempt from the program's approvals.
             registry.activate(session, program.program, program.version, actor,
-                              effective_from=program.effective_from or BEGINNING)
+                              effective_from=program.effective_from or BEGINNING,
+                              approvals=EXEMPT)
             added.append(program.name)
     return added

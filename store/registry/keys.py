@@ -14,7 +14,7 @@ import store.registry.audit as audit
 from store.errors import NotFound, Unprocessable
 from store.tables.core import ApiKeyRow
 
-SCOPES = ("evaluate", "commit", "redeem", "admin")
+SCOPES = ("evaluate", "commit", "redeem", "viewer", "admin")
 KEY_PREFIX = "lrk_"
 
 
@@ -89,7 +89,13 @@ def create(
 
 
 def verify(session: Session, plaintext: str) -> ApiKey | None:
-    row = session.scalar(select(ApiKeyRow).where(ApiKeyRow.key_hash == hash_key(plaintext)))
+    return verify_digest(session, hash_key(plaintext))
+
+
+def verify_digest(session: Session, digest: str) -> ApiKey | None:
+    """The live key whose SHA-256 is `digest` (a console session holds the digest, never
+    the key), or None when unknown or revoked."""
+    row = session.scalar(select(ApiKeyRow).where(ApiKeyRow.key_hash == digest))
     if row is None or row.revoked_at is not None:
         return None
     return _info(row)

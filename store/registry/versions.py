@@ -92,7 +92,8 @@ def publish(session: Session, program: Program, author: str, message: str = "") 
     row = RulesetVersionRow(program=program.program, version=program.version,
                             digest=program.digest, sources=source_names(dict(program.sources)),
                             author=author, message=message, created_at=now,
-                            effective_from=program.effective_from)
+                            effective_from=program.effective_from,
+                            approvals_required=program.model.approvals_required)
     try:
         with session.begin_nested():
             session.add(row)
@@ -102,6 +103,14 @@ def publish(session: Session, program: Program, author: str, message: str = "") 
     audit.record(session, author, "ruleset.publish", program.program,
                  version=program.version, digest=program.digest, message=message)
     return _info(row), True
+
+
+def latest_before(session: Session, program: str, version: int) -> VersionInfo | None:
+    """The latest published version of `program` below `version` (None: none)."""
+    row = session.scalar(select(RulesetVersionRow).where(
+        RulesetVersionRow.program == program, RulesetVersionRow.version < version)
+        .order_by(RulesetVersionRow.version.desc()).limit(1))
+    return _info(row) if row is not None else None
 
 
 def get_version(session: Session, program: str, version: int) -> RulesetVersionRow:
@@ -135,26 +144,42 @@ def versions(session: Session, program: str | None = None) -> list[VersionInfo]:
     return [_info(r) for r in session.scalars(query)]
 
 
-def activate(session: Session, program: str, version: int, author: str,
-             effective_from: datetime | None = None, at_declared: bool = False) -> Activation:
-    """Make `version` live from `effective_from` (default: now, or the version's own
-    declared `effective_from` when `at_declared`)."""
-    row = get_version(session, program, version)
-    now = datetime.now(UTC)
+def effective_instant(row: RulesetVersionRow, effective_from: datetime | None = None,
+                      at_declared: bool = False) -> datetime:
+    """When an activation of `row` takes effect: `effective_from`, else the version's own
+    declared `effective_from` when `at_declared`, else now (the server clock)."""
     if effective_from is None and at_declared:
         if row.effective_from is None:
             raise Unprocessable("no_effective_from",
-                                f"{program} version {version} declares no effective_from",
+                                f"{row.program} version {row.version} declares no effective_from",
                                 pointer="/effective_from")
-        effective_from = row.effective_from
-    activation = ActivationRow(program=program, version=version,
-                               effective_from=effective_from or clock.now(), activated_at=now,
-                               author=author)
+        return row.effective_from
+    return effective_from or clock.now()
+
+
+def live_at(session: Session | Connection, program: str, at: datetime) -> int | None:
+    """The version of `program` live at `at` (None: none activated by then)."""
+    return live_version(activations(session, program), at)
+
+
+def activate(session: Session, program: str, version: int, author: str,
+             effective_from: datetime | None = None, at_declared: bool = False,
+             **detail: Any) -> Activation:
+    """Make `version` live from `effective_from` (default: now, or the version's own
+    declared `effective_from` when `at_declared`). Audited as a rollback when `version` is
+    older than the version live now; `detail` goes into the audit entry."""
+    row = get_version(session, program, version)
+    when = effective_instant(row, effective_from, at_declared)
+    live_now = live_at(session, program, clock.now())
+    activation = ActivationRow(program=program, version=version, effective_from=when,
+                               activated_at=datetime.now(UTC), author=author)
     session.add(activation)
     session.flush()
     bump_generation(session)
-    audit.record(session, author, "ruleset.activate", program, version=version,
-                 effective_from=activation.effective_from.isoformat())
+    action = "ruleset.rollback" if live_now is not None and version < live_now else \
+        "ruleset.activate"
+    audit.record(session, author, action, program, version=version, replaces=live_now,
+                 effective_from=activation.effective_from.isoformat(), **detail)
     return _activation(activation)
 
 
@@ -173,10 +198,17 @@ def activations(session: Session | Connection, program: str | None = None) -> li
 
 def live_version(timeline: list[Activation], at: datetime) -> int | None:
     """The version live at `at` according to an activation timeline (None: none yet)."""
+    best = live_activation(timeline, at)
+    return best.version if best else None
+
+
+def live_activation(timeline: list[Activation], at: datetime) -> Activation | None:
+    """The activation in force at `at`: the latest effective_from not after it (ties: the
+    later activation)."""
     best: Activation | None = None
     for act in timeline:
         if act.effective_from <= at and (
             best is None or (act.effective_from, act.seq) > (best.effective_from, best.seq)
         ):
             best = act
-    return best.version if best else None
+    return best

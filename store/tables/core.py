@@ -49,6 +49,21 @@ class RulesetVersionRow(Base):
     message: Mapped[str] = mapped_column(Text, default="")
     effective_from: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # `approvals: {required: N}` as declared by this version (0: none declared)
+    approvals_required: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class ApprovalRow(Base):
+    """One approval of a published version, by an actor other than its publisher."""
+
+    __tablename__ = "approvals"
+    __table_args__ = (UniqueConstraint("program", "version", "actor", name="uq_approval_actor"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    program: Mapped[str] = mapped_column(ForeignKey("programs.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    actor: Mapped[str] = mapped_column(String(200))
+    message: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class ActivationRow(Base):
@@ -241,9 +256,22 @@ class ApiKeyRow(Base):
 
 class AuditRow(Base):
     __tablename__ = "audit_log"
+    # newest-first pages filtered by program or by actor (GET /v1/audit)
+    __table_args__ = (Index("ix_audit_program_id", "program", "id"),
+                      Index("ix_audit_actor_id", "actor", "id"))
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     actor: Mapped[str] = mapped_column(String(200))
     action: Mapped[str] = mapped_column(String(64))
     program: Mapped[str | None] = mapped_column(String(64), nullable=True)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class ConsoleSecretRow(Base):
+    """The web console's cookie-signing secret when no LOYALTY_CONSOLE_SECRET is set: made
+    once by the first worker that needs it, so every worker signs and checks alike."""
+
+    __tablename__ = "console_secret"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)  # always 1
+    secret: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,0 +1,40 @@
+"""The web console for the people who run a program: server-rendered pages under `/console`.
+
+`install(app)` mounts the console's routers and its static files (hand-written CSS; no CDN,
+so it works offline). Each page module holds an `APIRouter(route_class=ConsoleRoute)`
+listed in `PAGES`; its handlers take a `Viewer` or `Admin` principal (forms: `ViewerForm`,
+`AdminForm`, which also check the CSRF token), call the same store functions as the API
+routes, and render a template with `page()`. See docs/console.md, "Adding a page".
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+from fastapi.staticfiles import StaticFiles
+from starlette.responses import Response
+
+import api.console.auth as auth
+import api.console.programs as programs
+from api.console.render import PREFIX, STATIC, ConsoleRoute, ConsoleState, redirect
+
+home = APIRouter(route_class=ConsoleRoute)
+
+
+@home.get("", include_in_schema=False)
+def console_home() -> Response:
+    return redirect(f"{PREFIX}/programs")
+
+
+# Page modules, in the order their routes are matched.
+PAGES: tuple[APIRouter, ...] = (
+    home,
+    auth.router,
+    programs.router,
+)
+
+
+def install(app: FastAPI) -> None:
+    app.state.console = ConsoleState(app.state.services)
+    app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC), name="console-static")
+    for router in PAGES:
+        app.include_router(router, prefix=PREFIX, include_in_schema=False)
