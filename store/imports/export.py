@@ -193,6 +193,7 @@ class _Export:
                 .join(RedemptionRow, RedemptionRow.id == RedemptionEventRow.redemption_pk)
                 .join(MemberRow, MemberRow.id == RedemptionRow.member_pk)
                 .where(RedemptionRow.program == self.program,
+                       RedemptionRow.kind != "automatic",  # not exported: nor their cancels
                        RedemptionRow.cancel_result.is_not(None),
                        RedemptionEventRow.status.in_(("cancelled", "released")))
                 .order_by(RedemptionEventRow.at, RedemptionEventRow.id)):

@@ -110,8 +110,8 @@ def test_cli_export_refuses_a_missing_database_without_creating_it(tmp_path: Pat
                                       "--database-url", f"sqlite:///{missing}"])
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
-        f"error: no loyalty database at {missing}; create it with `loyalty db upgrade` "
-        "(or start `loyalty serve`)"]
+        (f"error: no loyalty database at {missing}; create it with `loyalty db upgrade` "
+         "(or start `loyalty serve`)")]
     assert not missing.exists() and not (tmp_path / "x.jsonl").exists()
 
 

@@ -59,7 +59,8 @@ def test_a_generated_run_reports_what_the_simulator_reports(retail: Database,
     expected = simulate(load_program(RETAIL), path)
     assert run.totals == expected["totals"]
     assert run.total == len(out.getvalue().splitlines()) and run.done == run.total
-    assert run.percent == 100
+    assert run.percent == 100 and run.report_html is None  # only when asked for
+    run = runs.get(run.id, report=True)
     assert run.report_html is not None and "<svg" in run.report_html
     assert str(expected["totals"]["points_issued"]) in run.report_html.replace(",", "")
 
@@ -110,3 +111,20 @@ def test_bad_arguments_and_unknown_versions_are_refused(retail: Database) -> Non
     with pytest.raises(NotFound):
         runs.get("99")
     assert runs.list() == []
+
+
+def test_a_run_whose_worker_stopped_shows_as_failed(retail: Database) -> None:
+    from sqlalchemy import update
+
+    from store.console.simulations import STALE
+    from store.tables.operations import SimulationRunRow
+
+    runs = Runs(retail, ProgramCache(), max_running=1)
+    run = finished(runs, runs.start("retail", 1, "generated", "admin", members=2, events=5,
+                                    seed=1))
+    long_ago = datetime.now(UTC) - STALE * 2
+    with retail.writing() as session:  # as a run left `simulating` by a stopped server
+        session.execute(update(SimulationRunRow).where(SimulationRunRow.id == int(run.id))
+                        .values(status="simulating", updated_at=long_ago, finished_at=None))
+    stopped = runs.get(run.id)
+    assert stopped.status == "failed" and "stopped before it finished" in (stopped.error or "")
