@@ -14,7 +14,9 @@ from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 
 import api.console.auth as auth
+import api.console.members as members
 import api.console.programs as programs
+import api.console.simulations as simulations
 from api.console.render import PREFIX, STATIC, ConsoleRoute, ConsoleState, redirect
 
 home = APIRouter(route_class=ConsoleRoute)
@@ -30,6 +32,8 @@ PAGES: tuple[APIRouter, ...] = (
     home,
     auth.router,
     programs.router,
+    simulations.router,
+    members.router,
 )
 
 
