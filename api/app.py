@@ -72,7 +72,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     for module in (admin, auto_redemption, fulfilment):  # a program's lifecycle operations
         app.include_router(module.router, prefix="/v1/programs/{program}")
     app.add_middleware(ObserveMiddleware, max_body_bytes=settings.max_body_bytes,
-                       large_paths={"/v1/rulesets": settings.max_ruleset_bytes})
+                       large_paths={"/v1/rulesets": settings.max_ruleset_bytes,
+                                    "/console/publish": settings.max_ruleset_bytes})
     app.state.scheduler = None  # the background jobs' Scheduler while the app runs
     docs_ui.install(app)
     console.install(app)  # the web console at /console

@@ -31,4 +31,6 @@ def install(app: FastAPI) -> None:
             openapi_url=f"{root}{app.openapi_url}", title=f"{app.title} — docs",
             swagger_js_url=f"{root}/docs/assets/swagger-ui-bundle.js",
             swagger_css_url=f"{root}/docs/assets/swagger-ui.css",
-            swagger_favicon_url=f"{root}/docs/assets/favicon-32x32.png")
+            swagger_favicon_url=f"{root}/docs/assets/favicon-32x32.png",
+            # No badge from the public validator service: the page stays on this origin.
+            swagger_ui_parameters={"validatorUrl": None})

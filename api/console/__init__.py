@@ -13,9 +13,12 @@ from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import Response
 
+import api.console.activation as activation
+import api.console.audit as audit
 import api.console.auth as auth
 import api.console.members as members
 import api.console.programs as programs
+import api.console.publish as publish
 import api.console.simulations as simulations
 from api.console.render import PREFIX, STATIC, ConsoleRoute, ConsoleState, redirect
 
@@ -32,6 +35,9 @@ PAGES: tuple[APIRouter, ...] = (
     home,
     auth.router,
     programs.router,
+    publish.router,
+    activation.router,
+    audit.router,
     simulations.router,
     members.router,
 )

@@ -21,7 +21,7 @@ VersionQuery = Annotated[int | None, Query(ge=1, le=2**31 - 1)]
 NOTICES = {
     "approved": "Your approval is recorded.",
     "activated": "The activation is recorded.",
-    "published": "The version is published.",
+    "unchanged": "That version was already live at that instant; nothing changed.",
 }
 
 

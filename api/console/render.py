@@ -22,6 +22,7 @@ import jinja2
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from markupsafe import Markup
+from pydantic import BeforeValidator
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
@@ -32,6 +33,8 @@ from store.console_secret import stored_secret
 from store.errors import StoreError
 
 PREFIX = "/console"
+# On an optional query or form field: an empty field means "not given".
+BlankIsNone = BeforeValidator(lambda value: value or None)
 STATIC = Path(__file__).parent / "static"
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "

@@ -106,3 +106,15 @@ def screenshot(browser: Browser, page: Page, name: str, folder: Path) -> Path:
     assert page.inner_text("main").strip(), f"{name}: the page shows no text"
     assert distinct_colours(browser, png) > 8, f"{name}: the screenshot is blank"
     return path
+
+
+def publish(page: Page, url: str, files: list[Path], message: str = "") -> int:
+    """Upload `files` on the publish page; the status of the answer."""
+    page.goto(f"{url}/console/publish")
+    page.set_input_files("#files", [str(f) for f in files])
+    page.fill("#message", message)
+    with page.expect_response(lambda r: r.url.endswith("/console/publish")
+                              and r.request.method == "POST") as answer:
+        page.click("text=Validate and publish")
+    page.wait_for_load_state()
+    return answer.value.status

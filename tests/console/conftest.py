@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page
@@ -13,6 +14,7 @@ from playwright.sync_api import Browser, Page
 from tests.api.server import Server, create_key, running_server
 from tests.console.browser import Outside, launched, new_page
 from tests.store.db_support import scratch_database
+from tests.store.helpers import retail_sources
 
 
 @dataclass
@@ -30,7 +32,7 @@ class Console:
         return self.server.url
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
     tmp = tmp_path_factory.mktemp("console")
     # Keys are re-checked on every request (no cache), so a revocation shows at once.
@@ -60,3 +62,26 @@ def tab(browser: Browser) -> Iterator[Tab]:
         yield Tab(page, outside)
     finally:
         page.context.close()
+
+
+def program_files(folder: Path, program: str, version: int, *, approvals: int = 0,
+                  edit: tuple[str, str] | None = None,
+                  earning: str | None = None) -> list[Path]:
+    """The shipped retail ruleset as program `program` at `version`, written as files under
+    `folder` (each test its own program, so tests sharing the server do not meet)."""
+    sources = retail_sources()
+    header = sources["program.yaml"].replace("program: retail", f"program: {program}")
+    header = header.replace("version: 1", f"version: {version}")
+    if approvals:
+        header += f"approvals: {{required: {approvals}}}\n"
+    sources["program.yaml"] = header
+    if edit:
+        sources["earning.yaml"] = sources["earning.yaml"].replace(*edit)
+    if earning is not None:
+        sources["earning.yaml"] = earning
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, text in sources.items():
+        (folder / name).write_text(text, encoding="utf-8")
+        paths.append(folder / name)
+    return paths
