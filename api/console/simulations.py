@@ -24,11 +24,11 @@ from store.errors import NotFound, Unprocessable
 router = APIRouter(route_class=ConsoleRoute)
 RunPath = Annotated[str, Path(pattern=r"^[0-9]{1,18}$")]
 REFRESH_SECONDS = 2
-# The report is a document of its own (inline styles and SVG, no script): shown in a frame
-# that may run nothing and load nothing.
+# The report is a document of its own (inline styles and SVG, no script), shown in a frame
+# of the run's page: it may load nothing and run nothing, and be framed by the console only.
 REPORT_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
-                               "img-src data:; frame-ancestors 'self'; sandbox",
+                               "img-src data:; frame-ancestors 'self'; base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
     "Cache-Control": "no-store",
 }
