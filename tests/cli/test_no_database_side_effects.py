@@ -47,8 +47,8 @@ def test_a_missing_sqlite_database_is_one_line_and_no_file(tmp_path, args):
     result = run_in(tmp_path, *args)
     assert result.exit_code == 1, result.output
     assert result.output.splitlines() == [
-        "error: no loyalty database at loyalty.db; create it with `loyalty db upgrade` "
-        "(or start `loyalty serve`)"]
+        ("error: no loyalty database at loyalty.db; create it with `loyalty db upgrade` "
+        "(or start `loyalty serve`)")]
     assert list(tmp_path.iterdir()) == []
 
 
@@ -67,8 +67,8 @@ def test_a_database_behind_the_code_names_both_revisions(tmp_path):
         result = run_in(tmp_path, "keys", "list", database_url=url)
         assert result.exit_code == 1
         assert result.output.splitlines() == [
-            f"error: database at revision 0011, this version needs {head_revision()}; "
-            "run `loyalty db upgrade`"]
+            (f"error: database at revision 0011, this version needs {head_revision()}; "
+            "run `loyalty db upgrade`")]
         assert run_in(tmp_path, "db", "upgrade", database_url=url).exit_code == 0
         assert run_in(tmp_path, "keys", "list", database_url=url).exit_code == 0
 

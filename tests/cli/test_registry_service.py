@@ -142,8 +142,8 @@ def test_unreachable_service_and_missing_key_are_one_line(tmp_path):
     down = loyalty(tmp_path, "lrk_x", "rulesets", "list", url=url)
     assert down.exit_code == 1
     assert down.output.strip().splitlines() == [
-        f"error: cannot reach the loyalty service at {url} (ConnectError); start it with "
-        "`loyalty serve`, or pass --url / LOYALTY_URL (a database directly: --database-url)"]
+        (f"error: cannot reach the loyalty service at {url} (ConnectError); start it with "
+        "`loyalty serve`, or pass --url / LOYALTY_URL (a database directly: --database-url)")]
     default = loyalty(tmp_path, "lrk_x", "rulesets", "list", "--url", url)
     assert default.exit_code == 1 and "cannot reach" in default.output
     no_key = loyalty(tmp_path, None, "activate", "retail", "1", url=url)
