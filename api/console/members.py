@@ -5,6 +5,7 @@ of their recorded orders. Viewers may read all of it."""
 from __future__ import annotations
 
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
@@ -24,13 +25,18 @@ MemberPath = Annotated[Id, Path()]
 LEDGER_PAGE = 25
 
 
+def member_path(program: str, member_id: str) -> str:
+    """The member page's path, each id one path segment."""
+    return f"{PREFIX}/members/{quote(program, safe='')}/{quote(member_id, safe='')}"
+
+
 @router.get("/members")
 def lookup_form(request: Request, principal: Viewer,
                 program: Annotated[str, Query()] = "",
                 member_id: Annotated[str, Query()] = "") -> Response:
     if program and member_id.strip():
         principal.require_program(program)
-        return redirect(f"{PREFIX}/members/{program}/{member_id.strip()}")
+        return redirect(member_path(program, member_id.strip()))
     services = state(request).services
     programs = [p["program"] for p in rulesets.listing(
         services.db, services.cache, principal.key.program)["programs"]]
@@ -47,9 +53,11 @@ def member_page(request: Request, principal: Viewer, program: ProgramPath,
     summary = accounts.summary(services.db, services.cache, program, member_id, clock.now())
     ledger = accounts.ledger_page(services.db, program, member_id,
                                   int(cursor) if cursor else None, LEDGER_PAGE)
+    base = member_path(program, member_id)
+    orders = [{**o, "href": f"{base}/orders/{quote(o['order_id'], safe='')}"}
+              for o in lookup.orders(services.db, program, member_id)]
     return page(request, "member.html", principal, program=program, member=summary,
-                ledger=ledger, cursor=cursor,
-                orders=lookup.orders(services.db, program, member_id),
+                ledger=ledger, cursor=cursor, base=base, orders=orders,
                 redemptions=lookup.redemptions(services.db, program, member_id),
                 next_page=query_of(request, cursor=ledger["next_cursor"])
                 if ledger["next_cursor"] else None)
@@ -61,4 +69,5 @@ def order_trace(request: Request, principal: Viewer, program: ProgramPath,
     principal.require_program(program)
     services = state(request).services
     traced = lookup.order_trace(services.db, services.cache, program, member_id, order_id)
-    return page(request, "order_trace.html", principal, program=program, traced=traced)
+    return page(request, "order_trace.html", principal, program=program, traced=traced,
+                base=member_path(program, member_id))
