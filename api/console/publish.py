@@ -41,8 +41,10 @@ def publish_upload(request: Request, principal: AdminForm,
         notes: Notes = {}
         for err in exc.errors:
             notes.setdefault(err.file, {}).setdefault(err.line, []).append(("error", str(err)))
+        errors = [(str(e), f"{e.file}-L{e.line}" if e.file in sources else "")
+                  for e in exc.errors]
         return _page(request, principal, status=422, message=message, sources=sources,
-                     notes=notes, errors=[str(e) for e in exc.errors])
+                     notes=notes, errors=errors)
     except StoreError as exc:
         return _page(request, principal, status=exc.status, message=message, sources=sources,
                      refusal=exc.message)

@@ -103,7 +103,7 @@ def screenshot(browser: Browser, page: Page, name: str, folder: Path) -> Path:
     if wanted:
         Path(wanted).mkdir(parents=True, exist_ok=True)
         (Path(wanted) / f"{name}.png").write_bytes(png)
-    assert page.inner_text("main").strip(), f"{name}: the page shows no text"
+    assert page.inner_text("body").strip(), f"{name}: the page shows no text"
     assert distinct_colours(browser, png) > 8, f"{name}: the screenshot is blank"
     return path
 
