@@ -12,6 +12,7 @@ from playwright.sync_api import Browser, expect
 
 from tests.console.browser import log_in, screenshot
 from tests.console.conftest import Console, Tab
+from tests.console.test_pages import _low_contrast, _tab_until
 
 MEMBER = "CON-SIM-1"
 RUN_DEADLINE_MS = 240_000
@@ -56,6 +57,7 @@ def test_member_lookup_shows_the_book_and_an_explain_trace(
     log_in(page, console.url, console.viewer)
     page.goto(f"{console.url}/console/members")
     screenshot(browser, page, "members-lookup", tmp_path)
+    assert _low_contrast(page) == []
     page.select_option("#program", "retail")
     page.focus("#member_id")  # by keyboard: type the id, Enter submits
     page.keyboard.type(MEMBER)
@@ -75,6 +77,7 @@ def test_member_lookup_shows_the_book_and_an_explain_trace(
     ledger = page.inner_text("table[aria-labelledby=ledger]")
     assert "earning.base" in ledger and "redeem" in ledger and "reverse" in ledger
     screenshot(browser, page, "member", tmp_path)
+    assert _low_contrast(page) == []
 
     page.click("text=CON-O-1")
     page.wait_for_url("**/orders/CON-O-1")
@@ -82,6 +85,7 @@ def test_member_lookup_shows_the_book_and_an_explain_trace(
     trace = page.inner_text("#trace")
     assert "earning.base" in trace and "earning.categories.electronics" in trace
     screenshot(browser, page, "order-trace", tmp_path)
+    assert _low_contrast(page) == []
     assert tab.outside.urls == []
 
 
@@ -98,12 +102,15 @@ def test_a_generated_simulation_runs_to_its_report(console: Console, tab: Tab,
     log_in(page, console.url, console.viewer)
     page.goto(f"{console.url}/console/simulations")
     screenshot(browser, page, "simulations", tmp_path)
+    assert _low_contrast(page) == []
+    # From the keyboard: Tab to each field, type, Enter submits.
     page.select_option("#target", "retail:1")
-    page.check("#source-generated")
-    page.fill("#members", "40")
-    page.fill("#events", "4000")
-    page.fill("#seed", "3")
-    page.click("text=Start the simulation")
+    page.locator("body").focus()
+    for field, value in (("#members", "40"), ("#events", "4000"), ("#seed", "3")):
+        _tab_until(page, field)
+        page.keyboard.press("Control+A")
+        page.keyboard.type(value)
+    page.keyboard.press("Enter")
     page.wait_for_url("**/console/simulations/*")
     assert "retail version 1 over a generated history (40 members, 4,000 events, seed 3)" \
         in page.inner_text("main")
@@ -116,6 +123,7 @@ def test_a_generated_simulation_runs_to_its_report(console: Console, tab: Tab,
     expect(report.locator("h2", has_text="Summary")).to_be_visible()
     expect(report.locator("svg").first).to_be_visible()
     screenshot(browser, page, "simulation-run", tmp_path)
+    assert _low_contrast(page) == []
     assert tab.outside.urls == []
 
 
