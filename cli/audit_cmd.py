@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import click
 
 from cli.db_cmd import open_db
+from cli.output import fail
 from cli.registry_cmd import parse_instant
 from cli.service import Service, target, target_options
 
@@ -36,17 +36,13 @@ def audit(program: str | None, actor: str | None, action: str | None, since: str
     t = target(url, database_url)
     start, end = parse_instant(since), parse_instant(until)
     if cursor is not None and not cursor.isdigit():
-        raise click.BadParameter("a cursor is the number the previous page printed",
-                                 param_hint="--cursor")
+        fail(f"--cursor: {cursor!r} is not a cursor; pass the number the previous page printed")
     if t.direct:
         import store.registry.audit as store_audit
 
         where = store_audit.AuditFilter(program, actor, action, start, end)
-        with open_db(t.database_url or "").reading() as session:
-            entries, next_cursor = store_audit.page(session, where,
-                                                    int(cursor) if cursor else None, limit)
-        page: dict[str, Any] = {"entries": [e.to_json() for e in entries],
-                "next_cursor": str(next_cursor) if next_cursor is not None else None}
+        page = store_audit.read(open_db(t.database_url or ""), where,
+                                int(cursor) if cursor else None, limit)
     else:
         assert t.url is not None
         page = Service(t.url).call("GET", "/v1/audit", params={

@@ -51,7 +51,12 @@ def create(scopes: tuple[str, ...], program: str | None, name: str, database_url
 @keys.command("list")
 @database_option
 def list_keys(database_url: str) -> None:
-    """List keys (prefixes only)."""
+    """List keys (prefixes only).
+
+    \b
+    Example:
+      loyalty keys list --database-url postgresql://loyalty@db.internal/loyalty
+    """
     import store.registry.keys as store_keys
 
     with open_db(database_url).reading() as session:
@@ -65,7 +70,12 @@ def list_keys(database_url: str) -> None:
 @click.argument("prefix")
 @database_option
 def revoke(prefix: str, database_url: str) -> None:
-    """Revoke the key whose prefix `loyalty keys list` shows."""
+    """Revoke the key whose prefix `loyalty keys list` shows.
+
+    \b
+    Example:
+      loyalty keys revoke lrk_Xa3f9Q
+    """
     import store.registry.keys as store_keys
     from store.errors import StoreError
 

@@ -17,7 +17,7 @@ import click
 
 from cli.db_cmd import open_db
 from cli.output import dump_json, fail, load_program_or_exit
-from cli.service import Service, Target, target, target_options
+from cli.service import Service, Target, segment, target, target_options
 
 
 def author_of(t: Target, author: str | None) -> str:
@@ -131,7 +131,7 @@ def approve(program: str, version: int, message: str, author: str | None, url: s
                          who, message)
     else:
         assert t.url is not None
-        out = Service(t.url).call("POST", f"/v1/rulesets/{program}/{version}/approve",
+        out = Service(t.url).call("POST", f"/v1/rulesets/{segment(program)}/{version}/approve",
                                   {"message": message})
     state = out["approvals"]
     click.echo(f"approved {program} version {version}: {approvals_text(state)}")
@@ -187,7 +187,7 @@ def activate(program: str, version: int, at: str | None, declared: bool, dry_run
                                 "dry_run": dry_run}
         if when is not None:
             body["effective_from"] = when.isoformat()
-        out = Service(t.url).call("POST", f"/v1/rulesets/{program}/{version}/activate", body)
+        out = Service(t.url).call("POST", f"/v1/rulesets/{segment(program)}/{version}/activate", body)
     if as_json:
         click.echo(dump_json(out))
     elif dry_run:
@@ -245,7 +245,7 @@ def _load(t: Target, ref: str) -> Any:
                              int(version))["sources"]
     else:
         assert t.url is not None
-        sources = Service(t.url).call("GET", f"/v1/rulesets/{name}/{version}")["sources"]
+        sources = Service(t.url).call("GET", f"/v1/rulesets/{segment(name)}/{version}")["sources"]
     from engine import load_program
 
     return load_program(sources)
@@ -275,7 +275,13 @@ def diff(old: str, new: str, fmt: str, url: str | None, database_url: str | None
 
 @click.group("rulesets")
 def rulesets_group() -> None:
-    """Inspect the registry (of the service, or of a database with --database-url)."""
+    """Inspect the registry (of the service, or of a database with --database-url).
+
+    \b
+    Example:
+      loyalty rulesets list
+      loyalty rulesets show retail 1
+    """
 
 
 @rulesets_group.command("list")
@@ -331,7 +337,7 @@ def show_cmd(program: str, version: int, sources: bool, url: str | None,
         data = store_call(rulesets.show, open_db(t.database_url or ""), program, version)
     else:
         assert t.url is not None
-        data = Service(t.url).call("GET", f"/v1/rulesets/{program}/{version}")
+        data = Service(t.url).call("GET", f"/v1/rulesets/{segment(program)}/{version}")
     files = data.pop("sources")
     click.echo(json.dumps(data, indent=2))
     if sources:

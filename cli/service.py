@@ -12,6 +12,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NoReturn, TypeVar
+from urllib.parse import quote
 
 import click
 from click.core import ParameterSource
@@ -106,6 +107,11 @@ class Service:
                 click.echo(error.get("text") or error.get("message"), err=True)
             fail(f"invalid_ruleset: {body.get('detail')}", EXIT_INVALID_RULESET)
         fail(problem_line(body))
+
+
+def segment(value: str) -> str:
+    """A path segment as typed (a program name), escaped so it stays one segment."""
+    return quote(value, safe="")
 
 
 def problem_line(body: dict[str, Any]) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.requests import Request
 from starlette.responses import Response
 
 import api.console.activation as activation
@@ -20,7 +21,7 @@ import api.console.members as members
 import api.console.programs as programs
 import api.console.publish as publish
 import api.console.simulations as simulations
-from api.console.render import PREFIX, STATIC, ConsoleRoute, ConsoleState, redirect
+from api.console.render import PREFIX, STATIC, ConsoleRoute, ConsoleState, error_page, redirect
 
 home = APIRouter(route_class=ConsoleRoute)
 
@@ -28,6 +29,15 @@ home = APIRouter(route_class=ConsoleRoute)
 @home.get("", include_in_schema=False)
 def console_home() -> Response:
     return redirect(f"{PREFIX}/programs")
+
+
+# Matched after every page: an unknown console address is an HTML page too.
+fallback = APIRouter(route_class=ConsoleRoute)
+
+
+@fallback.get("/{rest:path}", include_in_schema=False)
+def unknown_page(request: Request, rest: str) -> Response:
+    return error_page(request, 404, f"The console has no page {request.url.path}.")
 
 
 # Page modules, in the order their routes are matched.
@@ -46,5 +56,5 @@ PAGES: tuple[APIRouter, ...] = (
 def install(app: FastAPI) -> None:
     app.state.console = ConsoleState(app.state.services)
     app.mount(f"{PREFIX}/static", StaticFiles(directory=STATIC), name="console-static")
-    for router in PAGES:
+    for router in (*PAGES, fallback):
         app.include_router(router, prefix=PREFIX, include_in_schema=False)

@@ -32,12 +32,11 @@ def audit_log(request: Request, principal: Admin,
         principal.require_program(program)
     services = state(request).services
     where = audit.AuditFilter(program or principal.key.program, actor, action, from_, to)
-    with services.db.reading() as session:
-        entries, next_cursor = audit.page(session, where, int(cursor) if cursor else None,
-                                          PAGE_SIZE)
+    found = audit.read(services.db, where, int(cursor) if cursor else None, PAGE_SIZE)
+    next_cursor = found["next_cursor"]
     programs = [p["program"] for p in rulesets.listing(services.db, services.cache,
                                                        principal.key.program)["programs"]]
-    return page(request, "audit.html", principal, entries=[e.to_json() for e in entries],
+    return page(request, "audit.html", principal, entries=found["entries"],
                 programs=programs, filters=request.query_params, paged=cursor is not None,
                 next_query=query_of(request, cursor=next_cursor) if next_cursor else "",
                 first_query=query_of(request, cursor=None))

@@ -16,7 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import jinja2
 from fastapi.exceptions import RequestValidationError
@@ -151,8 +151,8 @@ def error_page(request: Request, status: int, message: str,
 
 def login_redirect(request: Request, reason: str) -> Response:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    if request.method != "GET":
-        target = request.headers.get("referer", "") or PREFIX
+    if request.method != "GET":  # back to the page the form was on
+        target = urlsplit(request.headers.get("referer", "")).path or PREFIX
     return redirect(f"{PREFIX}/login", next=target, reason=reason or None)
 
 

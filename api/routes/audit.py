@@ -29,7 +29,4 @@ def audit_log(services: StoreDep, key: AdminKey,
               limit: Annotated[int, Query(ge=1, le=500)] = 50) -> Json:
     # A key bound to a program reads that program's entries only.
     where = audit.AuditFilter(program or key.program, actor, action, from_, to)
-    with services.db.reading() as session:
-        entries, next_cursor = audit.page(session, where, int(cursor) if cursor else None, limit)
-    return Json({"entries": [e.to_json() for e in entries],
-                 "next_cursor": str(next_cursor) if next_cursor is not None else None})
+    return Json(audit.read(services.db, where, int(cursor) if cursor else None, limit))

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from store.db.database import Database
 from store.tables.core import AuditRow
 
 
@@ -79,3 +80,11 @@ def page(session: Session, where: AuditFilter, cursor: int | None,
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (rows[-1].id if more else None)
+
+
+def read(db: Database, where: AuditFilter, cursor: int | None, limit: int) -> dict[str, Any]:
+    """One page as the API and the CLI show it: entries and the `next_cursor` (text)."""
+    with db.reading() as session:
+        found, next_cursor = page(session, where, cursor, limit)
+    return {"entries": [e.to_json() for e in found],
+            "next_cursor": str(next_cursor) if next_cursor is not None else None}

@@ -113,7 +113,8 @@ def test_row_ids_are_ascii_digits_within_bigint(client, db, key, row_id):
                          ("post", f"{BASE}/fulfilment/{quote(row_id)}/acknowledge"),
                          ("post", f"{BASE}/admin/external-transfers/{quote(row_id)}/retry"),
                          ("get", f"{BASE}/members/M-1/ledger?cursor={quote(row_id)}"),
-                         ("get", f"{BASE}/fulfilment/queue?cursor={quote(row_id)}")]:
+                         ("get", f"{BASE}/fulfilment/queue?cursor={quote(row_id)}"),
+                         ("get", f"/v1/audit?cursor={quote(row_id)}")]:
         r = getattr(client, method)(path, headers=key)
         assert r.status_code == 422, (path, r.text)
 
@@ -138,3 +139,17 @@ def test_texts_stored_with_a_redemption_or_a_ruleset_are_storable(client, db, ke
     published = client.post("/v1/rulesets", headers=key, json={
         "sources": retail_version(2), "message": "line one\n\tline two 𝄞"})
     assert published.status_code == 201, published.text
+
+
+@pytest.mark.parametrize("bad", BAD)
+def test_audit_filters_and_approval_messages_that_cannot_be_stored_are_a_clean_422(
+        client, key, bad):
+    for name in ("actor", "action"):
+        r = client.get("/v1/audit", headers=key, params={name: BAD[bad]})
+        assert r.status_code == 422 and r.json()["errors"][0]["parameter"] == name, r.text
+    for kind in LONGEST.values():  # the longest actor or action: a clean empty page
+        r = client.get("/v1/audit", headers=key, params={"actor": kind, "action": kind})
+        assert r.status_code == 200 and r.json()["entries"] == [], r.text
+    approve = client.post("/v1/rulesets/retail/1/approve", headers=key,
+                          json={"message": "ok \x00"})
+    assert approve.status_code == 422 and approve.json()["pointer"] == "/message", approve.text

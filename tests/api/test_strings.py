@@ -151,3 +151,8 @@ def test_ruleset_uploads_refuse_lone_surrogates(client, admin_key):
                    "/sources/program.yaml")
     assert_refused(post(client, "/v1/rulesets", {"sources": {"program.yaml": "program: x\n"},
                                                  "message": BAD}, admin_key), "/message")
+
+
+def test_approvals_refuse_lone_surrogates(client, admin_key):
+    assert_refused(post(client, "/v1/rulesets/retail/1/approve", {"message": BAD}, admin_key),
+                   "/message")

@@ -17,6 +17,7 @@ from click.testing import CliRunner
 from cli.main import cli
 from store.checkout import orders
 from store.db.database import open_database
+from store.db.migrate import upgrade
 from store.redemptions import redeem as redemptions
 from store.registry.programs import ProgramCache
 from tests.api.server import LOYALTY
@@ -95,8 +96,16 @@ def test_once_only_one_job_as_a_table(db, webhook):
 
 
 def test_a_failed_job_exits_1_after_every_job_ran(tmp_path, webhook):
-    empty = f"sqlite:///{tmp_path / 'never-migrated.db'}"  # no tables: both jobs fail
-    result = run("jobs", "run", "--once", "--database-url", empty)
+    # A database at the head revision (else the command refuses to start, in one line)
+    # whose tables the jobs read are gone: both jobs fail.
+    broken = f"sqlite:///{tmp_path / 'broken.db'}"
+    database = open_database(broken)
+    upgrade(database)
+    with database.engine.begin() as conn:  # (empty tables: no foreign key stands in the way)
+        for table in ("fulfilments", "ruleset_versions", "activations", "approvals", "programs"):
+            conn.exec_driver_sql(f"DROP TABLE {table}")
+    database.dispose()
+    result = run("jobs", "run", "--once", "--database-url", broken)
     assert result.exit_code == 1
     assert result.stdout.count("error") >= 2 and "no such table" in result.stdout
     assert "error: job(s) failed: fulfilment, expiry" in result.stderr

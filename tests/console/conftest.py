@@ -4,16 +4,21 @@ that would leave loopback in `outside`)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, Page
 
+from api.app import create_app
+from store.db.database import Database
+from store.settings import Settings
 from tests.api.server import Server, create_key, running_server
 from tests.console.browser import Outside, launched, new_page
-from tests.store.db_support import scratch_database
+from tests.store.db_support import database_url, db, migrated_db, scratch_database  # noqa: F401
 from tests.store.helpers import retail_sources
 
 
@@ -85,3 +90,18 @@ def program_files(folder: Path, program: str, version: int, *, approvals: int = 
         (folder / name).write_text(text, encoding="utf-8")
         paths.append(folder / name)
     return paths
+
+
+def console_app(db: Database, **settings: object):  # type: ignore[no-untyped-def]
+    """The app in this process (for tests that need no browser), without background jobs."""
+    return create_app(Settings(database_url=db.url, jobs_enabled=False,
+                               api_key_cache_seconds=0, **settings), db)
+
+
+def form_log_in(client: TestClient, key: str):  # type: ignore[no-untyped-def]
+    """Log in through the form (with its CSRF token); the answer to the POST."""
+    form = client.get("/console/login").text
+    token = re.search(r'name="csrf" value="([^"]+)"', form)
+    assert token
+    return client.post("/console/login", data={"key": key, "csrf": token.group(1)},
+                       follow_redirects=False)
