@@ -6,6 +6,7 @@ from cli.audit_cmd import audit
 from cli.db_cmd import db
 from cli.evaluate_cmd import evaluate, explain
 from cli.expire_cmd import expire
+from cli.export_cmd import export_history
 from cli.generate_cmd import generate
 from cli.import_cmd import import_history
 from cli.jobs_cmd import jobs
@@ -40,7 +41,7 @@ cli.add_command(test)
 cli.add_command(generate)
 cli.add_command(simulate)
 for _command in (db, keys, publish, approve, activate, diff, rulesets_group, audit, serve, expire,
-                 jobs, redemptions_group, import_history):
+                 jobs, redemptions_group, import_history, export_history):
     cli.add_command(_command)
 
 

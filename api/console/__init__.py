@@ -17,8 +17,10 @@ from starlette.responses import Response
 import api.console.activation as activation
 import api.console.audit as audit
 import api.console.auth as auth
+import api.console.members as members
 import api.console.programs as programs
 import api.console.publish as publish
+import api.console.simulations as simulations
 from api.console.render import PREFIX, STATIC, ConsoleRoute, ConsoleState, error_page, redirect
 
 home = APIRouter(route_class=ConsoleRoute)
@@ -46,6 +48,8 @@ PAGES: tuple[APIRouter, ...] = (
     publish.router,
     activation.router,
     audit.router,
+    simulations.router,
+    members.router,
 )
 
 

@@ -22,6 +22,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
+from engine.evaluation.outcome import Outcome
 from engine.evaluation.redeem import AutoSettingsInvalid, auto_settings
 from engine.evaluation.request import RequestInvalid, member_problems, order_parts, order_request
 from engine.lifecycle import (
@@ -89,6 +90,10 @@ class Replay:
         self.budgeted = [c for c in program.model.campaigns if c.budget_points is not None]
         self._on: dict[str, Callable[[Member, Event], None]] = {
             kind: getattr(self, f"on_{kind}") for kind in EVENT_TYPES if kind != "enroll"}
+        # An order to evaluate with its explain trace (engine/simulation/explain_order.py),
+        # and that evaluation's outcome once replayed.
+        self.explain_order: str | None = None
+        self.explained: Outcome | None = None
 
     def new_id(self) -> str:
         return f"sim-{next(self._ids)}"
@@ -203,11 +208,15 @@ class Replay:
                                  reward_id=redeem_raw.get("reward_id"),
                                  quantity=int(redeem_raw.get("quantity", 1)),
                                  order_id=order["id"], order_total=total), ev.at)
+        explain = order["id"] == self.explain_order
         try:
-            step = commit_order(self.lc, mem.book, request, self.pool, self.new_id, summary=True,
+            step = commit_order(self.lc, mem.book, request._replace(explain=True) if explain
+                                else request, self.pool, self.new_id, summary=not explain,
                                 records=mem.orders)
         except RequestInvalid as exc:  # what only the evaluation can tell (the currency)
             raise Reject(str(exc)) from None
+        if explain:
+            self.explained = step.outcome
         self.apply(mem, step, ev.at)
         self.tally.order(mem.book, step, ev.at)
         assert step.record is not None

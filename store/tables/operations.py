@@ -18,6 +18,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -191,3 +192,30 @@ class ImportRefusalRow(Base):
     codes: Mapped[list[str]] = mapped_column(JSON)
     message: Mapped[str] = mapped_column(String(1000))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SimulationRunRow(Base):
+    """A simulation started from the console (store/console/simulations.py): a version
+    replayed over a generated history or the store's recorded one. `status`: queued →
+    exporting | generating → simulating → done | failed; `done` of `total` history lines
+    replayed, written as it goes (`updated_at`: the running process's last sign of
+    life); the report's totals and its HTML once done."""
+
+    __tablename__ = "simulation_runs"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    program: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(16))  # generated recorded
+    members: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    events: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    seed: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    started_by: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16))
+    done: Mapped[int] = mapped_column(BigInteger, default=0)
+    total: Mapped[int] = mapped_column(BigInteger, default=0)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    totals: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    report_html: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
