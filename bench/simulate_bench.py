@@ -32,7 +32,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -141,7 +140,7 @@ def main() -> None:
     if args.child:
         _run_one(args.child[0], int(args.child[1]))
         return
-    from engine.simulation.generate import generate
+    from engine.simulation.generate import DEFAULT_END, DEFAULT_START, generate
 
     machine.report("start")
     with tempfile.TemporaryDirectory() as tmp:
@@ -150,7 +149,7 @@ def main() -> None:
             start = time.perf_counter()
             with open(history, "w", encoding="utf-8") as out:
                 generate(out, members=args.members, events=args.events, seed=args.seed,
-                         start=date(2026, 1, 1), end=date(2028, 6, 30))
+                         start=DEFAULT_START, end=DEFAULT_END)
             took = time.perf_counter() - start
             print(f"generate: {args.events:,} events, {args.members:,} members in {took:.1f} s "
                   f"({args.events / took:,.0f} events/s)")

@@ -58,6 +58,8 @@ MIN_POINTS = {"retail": 500, "card-rewards": 2500, "b2b-portal": 1000}
 ACCOUNT_ATTRIBUTE = {"b2b-portal": "loyalty_account_id"}
 TIMEZONES = {"retail": "America/New_York", "card-rewards": "America/New_York",
              "b2b-portal": "America/New_York"}
+# The span of a history when none is given (`loyalty generate`, the console, the benchmark).
+DEFAULT_START, DEFAULT_END = date(2026, 1, 1), date(2028, 6, 30)
 WEEKDAY_FACTOR = (1.0, 0.95, 1.0, 1.0, 1.1, 1.35, 1.25)
 MONTH_FACTOR = (0.8, 0.85, 0.95, 0.95, 1.0, 1.0, 1.0, 1.05, 1.05, 1.0, 1.35, 1.6)
 CHANNELS = (("web", 0.55), ("app", 0.85), ("store", 1.0))

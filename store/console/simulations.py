@@ -22,7 +22,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,7 @@ from sqlalchemy.orm import defer
 
 import store.imports.export as export
 from engine.program import load_program
-from engine.simulation.generate import generate
+from engine.simulation.generate import DEFAULT_END, DEFAULT_START, generate
 from engine.simulation.report import render
 from engine.simulation.simulate import count_lines, simulate
 from store.db.database import Database
@@ -47,7 +47,6 @@ PROGRESS_EVERY = 0.5  # seconds between writes of its progress
 STALE = timedelta(seconds=60)
 MAX_EVENTS = 2_000_000  # a generated history's events (about 40 s to generate)
 MAX_MEMBERS = 200_000
-GENERATED_START, GENERATED_END = date(2026, 1, 1), date(2028, 6, 30)  # as `loyalty generate`
 RUNNING = ("queued", "exporting", "generating", "simulating")
 
 
@@ -251,5 +250,5 @@ def _generated_args(program: str, members: int | None, events: int | None,
     if problems:
         field_name, message = problems[0]
         raise Unprocessable("invalid_simulation", message, pointer=f"/{field_name}")
-    return {"members": members, "events": events, "seed": seed, "start": GENERATED_START,
-            "end": GENERATED_END, "program": program, "lifecycle": True}
+    return {"members": members, "events": events, "seed": seed, "start": DEFAULT_START,
+            "end": DEFAULT_END, "program": program, "lifecycle": True}
