@@ -8,7 +8,7 @@ import click
 
 from cli.db_cmd import database_option, open_db
 from cli.output import fail
-from store.registry.keys import SCOPES
+from store.registry.scopes import SCOPES
 
 
 def _actor() -> str:

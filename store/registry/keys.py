@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 
 import store.registry.audit as audit
 from store.errors import NotFound, Unprocessable
+from store.registry.scopes import SCOPES
 from store.tables.core import ApiKeyRow
 
-SCOPES = ("evaluate", "commit", "redeem", "viewer", "admin")
 KEY_PREFIX = "lrk_"
 
 
