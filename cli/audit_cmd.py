@@ -34,8 +34,8 @@ def audit(program: str | None, actor: str | None, action: str | None, since: str
       loyalty audit --actor key:lrk_AbC123 --from 2027-01-01T00:00:00Z --json
     """
     t = target(url, database_url)
-    start, end = parse_instant(since), parse_instant(until)
-    if cursor is not None and not cursor.isdigit():
+    start, end = parse_instant(since, "--from"), parse_instant(until, "--to")
+    if cursor is not None and not (cursor.isascii() and cursor.isdigit() and len(cursor) <= 18):
         fail(f"--cursor: {cursor!r} is not a cursor; pass the number the previous page printed")
     if t.direct:
         import store.registry.audit as store_audit

@@ -16,14 +16,11 @@ def open_db(url: str, create: bool = False):  # type: ignore[no-untyped-def]
     """The database at `url`. Only `serve`, `db upgrade` and `import` may `create` (and then
     migrate) one; every other command needs an existing one at the head revision, else
     exits 1 with one line saying how to get there."""
-    from store.db.database import open_database
-    from store.db.migrate import open_current
+    from store.db.migrate import open_creating, open_current
     from store.errors import StoreError
 
-    if create:
-        return open_database(url)
     try:
-        return open_current(url)
+        return open_creating(url) if create else open_current(url)
     except StoreError as exc:
         fail(exc.message)
 

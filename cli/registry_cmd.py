@@ -40,16 +40,22 @@ def store_call(fn: Any, *args: Any, **kwargs: Any) -> Any:
         fail(f"{exc.code}: {exc.message}")
 
 
-def parse_instant(at: str | None) -> datetime | None:
+# A version number as the registry stores it: 1 to engine.evaluation.contract.VERSION_LIMIT
+# (written out here: the engine is imported only by the commands that need it).
+VERSION_LIMIT = 2**31 - 1
+VERSION = click.IntRange(1, VERSION_LIMIT)
+
+
+def parse_instant(at: str | None, option: str = "--at") -> datetime | None:
+    """An instant as the service reads one (with a UTC offset, years 1900-2999)."""
     if not at:
         return None
+    from engine.evaluation.contract import instant
+
     try:
-        when = datetime.fromisoformat(at)
-    except ValueError:
-        fail(f"--at: not an ISO 8601 instant: {at!r}")
-    if when.tzinfo is None:
-        fail("--at needs a UTC offset, e.g. 2027-01-01T00:00:00-05:00")
-    return when
+        return instant(at)
+    except ValueError as exc:
+        fail(f"{option}: {exc}")
 
 
 author_option = click.option("--author", default=None,
@@ -112,7 +118,7 @@ def warning_text(warning: dict[str, Any]) -> str:
 
 @click.command()
 @click.argument("program")
-@click.argument("version", type=int)
+@click.argument("version", type=VERSION)
 @click.option("-m", "--message", default="", help="why you approve it (kept in the audit log)")
 @author_option
 @target_options
@@ -156,7 +162,7 @@ def approvals_text(state: dict[str, Any]) -> str:
 
 @click.command()
 @click.argument("program")
-@click.argument("version", type=int)
+@click.argument("version", type=VERSION)
 @click.option("--at", "at", default=None, help="ISO instant with offset (default: now)")
 @click.option("--declared", is_flag=True, help="at the version's own effective_from")
 @click.option("--dry-run", is_flag=True,
@@ -241,8 +247,9 @@ def _load(t: Target, ref: str) -> Any:
     if Path(ref).exists() or "@" not in ref:
         return load_program_or_exit(ref)
     name, _, version = ref.rpartition("@")
-    if not version.isdigit() or not name:
-        fail(f"{ref!r}: expected a path or PROGRAM@VERSION")
+    if not version.isdigit() or not name or not 1 <= int(version) <= VERSION_LIMIT:
+        fail(f"{ref!r}: expected a path or PROGRAM@VERSION (a version from 1 to "
+             f"{VERSION_LIMIT})")
     if t.direct:
         import store.registry.rulesets as rulesets
 
@@ -325,7 +332,7 @@ def list_cmd(program: str | None, as_json: bool, url: str | None,
 
 @rulesets_group.command("show")
 @click.argument("program")
-@click.argument("version", type=int)
+@click.argument("version", type=VERSION)
 @click.option("--sources", is_flag=True, help="print the YAML files too")
 @target_options
 def show_cmd(program: str, version: int, sources: bool, url: str | None,

@@ -83,11 +83,23 @@ class Service:
         try:
             response = httpx.request(method, self.url + path, json=json, params=query,
                                      headers=headers, timeout=TIMEOUT_SECONDS)
+        except httpx.InvalidURL as exc:
+            fail(f"--url / LOYALTY_URL {self.url!r} is not a valid URL ({exc})")
         except httpx.HTTPError as exc:
             self._unreachable(exc)
         if response.is_success:
-            return response.json()
+            try:
+                return response.json()
+            except ValueError:
+                fail(f"the service at {self.url} answered {self._status(response)}, not JSON; "
+                     f"is {self.url} a loyalty service (`loyalty serve`)?")
         self._problem(response)
+
+    @staticmethod
+    def _status(response: Any) -> str:
+        """`404 Not Found with text/html`: what answered, on one line."""
+        kind = response.headers.get("content-type", "").split(";")[0].strip() or "no body type"
+        return f"{response.status_code} {response.reason_phrase} with {kind}"
 
     def _unreachable(self, exc: Exception) -> NoReturn:
         fail(f"cannot reach the loyalty service at {self.url} ({type(exc).__name__}); start it "
@@ -100,8 +112,11 @@ class Service:
         except ValueError:
             body = None
         if not isinstance(body, dict) or "code" not in body:
-            fail(f"the service at {self.url} answered {response.status_code}: "
-                 f"{response.text.strip()[:200] or response.reason_phrase}")
+            # Not a problem of the service: a proxy's or another server's page. Its text is
+            # shown on the line only when it is not markup.
+            text = " ".join(response.text.split())[:200]
+            shown = f": {text}" if text and "html" not in response.headers.get("content-type", "") else ""
+            fail(f"the service at {self.url} answered {self._status(response)}{shown}")
         if body["code"] == "invalid_ruleset":
             for error in body.get("errors") or []:
                 click.echo(error.get("text") or error.get("message"), err=True)

@@ -19,7 +19,7 @@ import store.registry.rulesets as rulesets
 from api.console.auth import Viewer, ViewerForm
 from api.console.render import PREFIX, ConsoleRoute, page, redirect, state
 from store.console.simulations import Run, Runs
-from store.errors import NotFound, Unprocessable
+from store.errors import Conflict, NotFound, Unprocessable
 
 router = APIRouter(route_class=ConsoleRoute)
 RunPath = Annotated[str, Path(pattern=r"^[0-9]{1,18}$")]
@@ -86,7 +86,7 @@ def start(request: Request, principal: ViewerForm,
     try:
         run = runs_of(request).start(program, int(version), source, principal.actor,
                                      members, events, seed)
-    except (Unprocessable, NotFound) as exc:
+    except (Unprocessable, NotFound, Conflict) as exc:
         return _form(request, principal, exc.status, exc.message, chosen)
     return redirect(f"{PREFIX}/simulations/{run.id}")
 

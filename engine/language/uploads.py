@@ -67,7 +67,7 @@ def upload_sources(files: Sequence[tuple[str, bytes]],
 
 def _archive_members(archive: str, content: bytes, limits: Limits,
                      errors: list[RulesetError]) -> list[tuple[str, bytes]]:
-    with _opened(archive, content) as entries:
+    with _opened(archive, content, MAX_MEMBERS * limits.max_bytes) as entries:
         members = [(PurePosixPath(path), read) for path, read in entries
                    if path.lower().endswith(YAML)]
         if not members:
@@ -90,8 +90,9 @@ Entries = list[tuple[str, Callable[[int], bytes]]]
 
 
 @contextmanager
-def _opened(archive: str, content: bytes) -> Iterator[Entries]:
-    """(path, read at most n bytes) of each regular file of the archive, while it is open."""
+def _opened(archive: str, content: bytes, max_total: int) -> Iterator[Entries]:
+    """(path, read at most n bytes) of each regular file of the archive, while it is open.
+    A tar whose files declare more than `max_total` bytes in all is refused unexpanded."""
     if archive.lower().endswith(".zip"):
         with zipfile.ZipFile(io.BytesIO(content)) as zipped:
             infos = [i for i in zipped.infolist() if not i.is_dir()]
@@ -100,10 +101,23 @@ def _opened(archive: str, content: bytes) -> Iterator[Entries]:
             yield [(i.filename, partial(_read_zip, zipped, i)) for i in infos]
         return
     with tarfile.open(fileobj=io.BytesIO(content), mode="r:*") as tar:
-        regular = [m for m in tar.getmembers() if m.isfile()]
-        if len(regular) > MAX_MEMBERS:
-            raise tarfile.TarError(f"more than {MAX_MEMBERS} files")
-        yield [(m.name, partial(_read_tar, tar, m)) for m in regular]
+        yield [(m.name, partial(_read_tar, tar, m)) for m in _tar_files(tar, max_total)]
+
+
+def _tar_files(tar: tarfile.TarFile, max_total: int) -> list[tarfile.TarInfo]:
+    """The regular files of a tar, listed header by header: a compressed tar is expanded only
+    as far as its listing goes, and refused as soon as its entries are too many or their
+    declared sizes add up to more than `max_total` (before that data is expanded)."""
+    files, total = [], 0
+    for count, member in enumerate(tar, start=1):  # the next header is read after this check
+        if count > MAX_MEMBERS:
+            raise tarfile.TarError(f"more than {MAX_MEMBERS} entries")
+        total += max(member.size, 0)
+        if total > max_total:
+            raise tarfile.TarError(f"its files add up to more than {max_total} bytes")
+        if member.isfile():
+            files.append(member)
+    return files
 
 
 def _read_zip(zipped: zipfile.ZipFile, info: zipfile.ZipInfo, most: int) -> bytes:

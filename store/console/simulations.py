@@ -10,7 +10,9 @@ database), then the replay runs in a process of its own (it is CPU-bound: in a t
 would hold the serving process's interpreter lock), which sends its progress — lines of
 the history replayed — through a pipe; the thread writes it to the run's row at most
 twice a second and at least every `HEARTBEAT` seconds. Each worker process runs at most
-`MAX_RUNNING` at a time; later ones wait, `queued`. A run whose row has not been written
+`MAX_RUNNING` at a time; later ones wait, `queued`, up to `MAX_QUEUED`: a run asked for
+beyond that is refused (409 `simulations_busy`), so repeated requests cannot pile up
+waiting threads and rows. A run whose row has not been written
 for `STALE` (its worker stopped: a restart, a crash) is shown as failed.
 """
 
@@ -36,11 +38,12 @@ from engine.simulation.generate import DEFAULT_END, DEFAULT_START, generate
 from engine.simulation.report import render
 from engine.simulation.simulate import count_lines, simulate
 from store.db.database import Database
-from store.errors import NotFound, Unprocessable
+from store.errors import Conflict, NotFound, Unprocessable
 from store.registry.programs import ProgramCache
 from store.tables.operations import SimulationRunRow
 
 MAX_RUNNING = 2
+MAX_QUEUED = 8  # runs waiting for a slot, per worker process
 LISTED = 20
 HEARTBEAT = 5.0  # seconds between writes of a run that is alive but has nothing new
 PROGRESS_EVERY = 0.5  # seconds between writes of its progress
@@ -122,22 +125,45 @@ def _simulate(sources: Mapping[str, str], history: str, generated: dict[str, Any
 class Runs:
     """Starts runs in this process; reads every run of the database."""
 
-    def __init__(self, db: Database, cache: ProgramCache, max_running: int = MAX_RUNNING
-                 ) -> None:
+    def __init__(self, db: Database, cache: ProgramCache, max_running: int = MAX_RUNNING,
+                 max_queued: int = MAX_QUEUED) -> None:
         self.db, self.cache = db, cache
         self._slots = threading.BoundedSemaphore(max_running)
+        self._most = max_running + max_queued  # runs this process keeps, running or queued
+        self._kept = 0
+        self._counting = threading.Lock()
         self._context = multiprocessing.get_context("spawn")
 
     def start(self, program: str, version: int, source: str, started_by: str,
               members: int | None = None, events: int | None = None,
               seed: int | None = None) -> Run:
-        """Queue a run; raises NotFound (program, version) or Unprocessable (arguments)."""
+        """Queue a run; raises NotFound (program, version), Unprocessable (arguments) or
+        Conflict (`simulations_busy`: this process keeps as many runs as it may)."""
         if source not in ("generated", "recorded"):
             raise Unprocessable("invalid_source", "the history is generated or recorded",
                                 pointer="/source")
         generated = _generated_args(program, members, events, seed) \
             if source == "generated" else None
         now = datetime.now(UTC)
+        with self._counting:
+            if self._kept >= self._most:
+                raise Conflict("simulations_busy", f"{self._kept} simulation(s) are running or "
+                               "waiting on this server; start this one when one has finished")
+            self._kept += 1
+        try:
+            return self._queue(program, version, source, started_by, members, events, seed,
+                               generated, now)
+        except BaseException:
+            self._done()
+            raise
+
+    def _done(self) -> None:
+        with self._counting:
+            self._kept -= 1
+
+    def _queue(self, program: str, version: int, source: str, started_by: str,
+               members: int | None, events: int | None, seed: int | None,
+               generated: dict[str, Any] | None, now: datetime) -> Run:
         with self.db.writing() as session:
             loaded = self.cache.get(session, program, version)  # NotFound when unknown
             row = SimulationRunRow(
@@ -148,10 +174,11 @@ class Runs:
             session.add(row)
             session.flush()
             run_id = row.id
+        run = self.get(str(run_id))
         threading.Thread(target=self._work, args=(run_id, program, dict(loaded.sources),
                                                   generated),
                          name=f"simulation-{run_id}", daemon=True).start()
-        return self.get(str(run_id))
+        return run  # from here on, the thread counts itself out when it ends
 
     def get(self, run_id: str, report: bool = False) -> Run:
         """The run (with its HTML report when `report`); NotFound when unknown."""
@@ -181,6 +208,13 @@ class Runs:
 
     def _work(self, run_id: int, program: str, sources: dict[str, str],
               generated: dict[str, Any] | None) -> None:
+        try:
+            self._run(run_id, program, sources, generated)
+        finally:
+            self._done()
+
+    def _run(self, run_id: int, program: str, sources: dict[str, str],
+             generated: dict[str, Any] | None) -> None:
         while not self._slots.acquire(timeout=HEARTBEAT):
             self._write(run_id)  # still queued, and alive
         try:

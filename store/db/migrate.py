@@ -57,28 +57,67 @@ def sqlite_file(url: str) -> Path | None:
     return Path(parsed.database)
 
 
-def open_current(url: str) -> Database:
-    """Open an existing database at the head revision, creating and migrating nothing
-    (a SQLite file is checked for before connecting, as connecting would create it).
-    Raises Unavailable with one line saying what to do otherwise."""
+BACKENDS = ("sqlite", "postgresql")  # the databases the store supports
+
+
+def shown_url(url: str) -> str:
+    """`url` as it may be shown (password hidden), once it is known to name a supported
+    database; raises Unavailable with one line otherwise."""
     try:
-        shown = make_url(normalize_url(url)).render_as_string(hide_password=True)
-        path = sqlite_file(url)
+        parsed = make_url(normalize_url(url))
     except ArgumentError:
         raise Unavailable("invalid_database_url",
                           f"not a database URL: {url!r} (e.g. sqlite:///./loyalty.db or "
                           "postgresql://user@host/db)") from None
+    shown = parsed.render_as_string(hide_password=True)
+    if parsed.get_backend_name() not in BACKENDS:
+        raise Unavailable("invalid_database_url",
+                          f"unsupported database {parsed.get_backend_name()!r} in {shown}: "
+                          "use sqlite:///… or postgresql://…")
+    return shown
+
+
+def _unreachable(shown: str, exc: Exception) -> Unavailable:
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+    return Unavailable("database_unreachable", f"cannot open the database at {shown}: {reason}")
+
+
+def open_creating(url: str) -> Database:
+    """Open the database at `url` to migrate it, creating a SQLite file (only `serve`,
+    `db upgrade` and `import` do). Raises Unavailable with one line when the URL cannot
+    work or the database cannot be reached."""
+    shown = shown_url(url)
+    try:
+        db = open_database(url)
+    except (SQLAlchemyError, ImportError) as exc:  # e.g. a driver that is not installed
+        raise _unreachable(shown, exc) from None
+    try:
+        with db.engine.connect():
+            pass
+    except SQLAlchemyError as exc:
+        db.dispose()
+        raise _unreachable(shown, exc) from None
+    return db
+
+
+def open_current(url: str) -> Database:
+    """Open an existing database at the head revision, creating and migrating nothing
+    (a SQLite file is checked for before connecting, as connecting would create it).
+    Raises Unavailable with one line saying what to do otherwise."""
+    shown = shown_url(url)
+    path = sqlite_file(url)
     if path is not None and not path.is_file():
         raise Unavailable("no_database", f"no loyalty database at {path}; create it with "
                           "`loyalty db upgrade` (or start `loyalty serve`)")
-    db = open_database(url, pool_size=2)
+    try:
+        db = open_database(url, pool_size=2)
+    except (SQLAlchemyError, ImportError) as exc:
+        raise _unreachable(shown, exc) from None
     try:
         current = current_revision(db)
     except SQLAlchemyError as exc:
         db.dispose()
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        raise Unavailable("database_unreachable",
-                          f"cannot open the database at {shown}: {reason}") from None
+        raise _unreachable(shown, exc) from None
     head = head_revision()
     if current != head:
         db.dispose()

@@ -91,7 +91,7 @@ def _activate(session: Session, program: str, version: int, author: str,
     if registry.live_at(session, program, when) == version:
         return {"program": program, "version": version, "effective_from": when.isoformat(),
                 "already_live": True, "detail": _already_live(program, version, when)}
-    approvals.check(session, program, version, clock.now())
+    approvals.check(session, program, version, clock.now(), when)
     return {**activation_json(registry.activate(session, program, version, author, when)),
             "already_live": False}
 
@@ -114,7 +114,7 @@ def plan(session: Session, cache: ProgramCache, program: str, version: int,
     already = registry.live_version(timeline, when) == version
     refusal = None
     try:
-        approvals.check(session, program, version, now)
+        approvals.check(session, program, version, now, when)
     except StoreError as exc:
         refusal = {"code": exc.code, "detail": exc.message}
     changes = None if live is None else \
@@ -129,7 +129,7 @@ def plan(session: Session, cache: ProgramCache, program: str, version: int,
         "scheduled_after": [activation_json(a) for a in pending if a.effective_from > when],
         "published": {"author": row.author, "at": row.created_at.isoformat(),
                       "message": row.message, "digest": row.digest},
-        "approvals": approvals.state(session, program, version, now),
+        "approvals": approvals.state(session, program, version, now, when),
         "refusal": None if already else refusal,
     }
 

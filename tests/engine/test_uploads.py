@@ -78,3 +78,33 @@ def test_members_are_read_no_further_than_the_limit() -> None:
     errors = _errors([("demo.zip", archive)], Limits(max_bytes=1000))
     assert errors == [("big.yaml:1:1: $: file is larger than 1000 bytes (hint: Split the "
                       "ruleset into a folder of files, one per section.)")]
+
+
+def test_a_compressed_tar_is_refused_before_it_is_expanded() -> None:
+    """A .tar.gz bomb: its members' declared sizes add up to more than the archive may hold
+    (200 files at the file limit), and it is refused from the headers, unexpanded."""
+    limits = Limits(max_bytes=1000)
+    bomb = _tgz({"demo/program.yaml": PROGRAM, "demo/zeros.bin": bytes(300_000)})
+    assert len(bomb) < 2000
+    assert _errors([("demo.tar.gz", bomb)], limits) == [
+        ("demo.tar.gz:1:1: $: cannot read the archive: its files add up to more than "
+         "200000 bytes")]
+
+
+def test_a_tar_of_too_many_entries_is_refused() -> None:
+    """Folders, links and files all count: the archive is not listed beyond the limit."""
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz") as archive:
+        for i in range(201):
+            archive.addfile(_directory(f"demo/d{i}"))
+        info = tarfile.TarInfo("demo/program.yaml")
+        info.size = len(PROGRAM)
+        archive.addfile(info, io.BytesIO(PROGRAM))
+    assert _errors([("demo.tgz", out.getvalue())]) == [
+        "demo.tgz:1:1: $: cannot read the archive: more than 200 entries"]
+
+
+def _directory(name: str) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type = tarfile.DIRTYPE
+    return info

@@ -171,3 +171,27 @@ def test_publish_returns_the_rulesets_own_warnings_with_the_registrys(db):
         ("unknown_category", "campaigns.yaml", "$.campaigns[1].categories[0]"),
         ("effective_from_unchanged", "program.yaml", "$.effective_from")]
     assert info["warnings"][0]["hint"].startswith("Did you mean 'fashion'?")
+
+
+def test_a_version_scheduled_after_one_that_requires_approvals_needs_them(db, server_clock):
+    """Version 2 brings the rule and is scheduled for tomorrow: a version 3 without it,
+    scheduled to replace version 2 the day after, needs version 2's approvals, as it would
+    once version 2 is live (otherwise scheduling is a way around the rule)."""
+    publish_retail(db, 1)
+    cache = ProgramCache()
+    now = server_clock.now
+    rulesets.publish(db, with_approvals(2, 1), "key:lrk_ana")
+    rulesets.approve(db, "retail", 2, "key:lrk_ben")
+    rulesets.activate(db, cache, "retail", 2, "key:lrk_ana", now + timedelta(days=1))
+    rulesets.publish(db, with_approvals(3, None), "key:lrk_ana")
+    later = now + timedelta(days=2)
+    plan = rulesets.activate(db, cache, "retail", 3, "key:lrk_ana", later, dry_run=True)
+    assert plan["refusal"]["code"] == "approvals_required"
+    with pytest.raises(Conflict) as refused:
+        rulesets.activate(db, cache, "retail", 3, "key:lrk_ana", later)
+    assert "needs 1 approval" in refused.value.message
+    # Before version 2 takes effect, version 1's (no) requirement is the one replaced.
+    sooner = rulesets.activate(db, cache, "retail", 3, "key:lrk_ana", now + timedelta(hours=1))
+    assert sooner["version"] == 3
+    rulesets.approve(db, "retail", 3, "key:lrk_ben")
+    assert rulesets.activate(db, cache, "retail", 3, "key:lrk_ana", later)["version"] == 3

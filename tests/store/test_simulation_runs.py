@@ -16,7 +16,7 @@ from engine.simulation.generate import generate
 from engine.simulation.simulate import simulate
 from store.console.simulations import Run, Runs
 from store.db.database import Database
-from store.errors import NotFound, Unprocessable
+from store.errors import Conflict, NotFound, Unprocessable
 from store.imports import export
 from store.registry import versions as registry
 from store.registry.programs import ProgramCache
@@ -128,3 +128,20 @@ def test_a_run_whose_worker_stopped_shows_as_failed(retail: Database) -> None:
                         .values(status="simulating", updated_at=long_ago, finished_at=None))
     stopped = runs.get(run.id)
     assert stopped.status == "failed" and "stopped before it finished" in (stopped.error or "")
+
+
+def test_runs_waiting_in_a_worker_are_bounded(retail: Database) -> None:
+    """A worker keeps at most `max_running` + `max_queued` runs: one more is refused (409,
+    nothing written) instead of a thread that waits, so a loop of requests cannot pile up
+    threads and rows; once the runs end, runs start again."""
+    runs = Runs(retail, ProgramCache(), max_running=1, max_queued=1)
+    kept = [runs.start("retail", 1, "generated", "viewer", members=5, events=200, seed=s)
+            for s in (1, 2)]
+    with pytest.raises(Conflict) as busy:
+        runs.start("retail", 1, "generated", "viewer", members=5, events=200, seed=3)
+    assert busy.value.code == "simulations_busy" and "2 simulation" in busy.value.message
+    assert len(runs.list()) == 2
+    for run in kept:
+        assert finished(runs, run).status == "done"
+    again = runs.start("retail", 1, "generated", "viewer", members=5, events=200, seed=3)
+    assert finished(runs, again).status == "done"
