@@ -10,13 +10,14 @@ is an API key (`key:<prefix>`): two keys count as two people.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+import store.clock as clock
 import store.registry.audit as audit
 import store.registry.versions as registry
 from store.errors import Conflict, Forbidden
@@ -51,7 +52,7 @@ def state(session: Session, program: str, version: int, now: datetime,
 def approve(session: Session, program: str, version: int, actor: str, message: str = "",
             now: datetime | None = None) -> dict[str, Any]:
     """Record `actor`'s approval of a published version; returns the approval state."""
-    now = now or datetime.now(UTC)
+    now = now or clock.now()
     row = registry.get_version(session, program, version)
     if actor == row.author:
         raise Forbidden("self_approval", f"{actor} published {program} version {version} and "

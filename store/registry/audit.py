@@ -8,12 +8,13 @@ expiry run by hand or by the API). Entries are never updated; they are read newe
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+import store.clock as clock
 from store.db.database import Database
 from store.tables.core import AuditRow
 
@@ -47,7 +48,7 @@ def record(
     session: Session, actor: str, action: str, program: str | None = None, **detail: Any
 ) -> None:
     session.add(
-        AuditRow(at=datetime.now(UTC), actor=actor, action=action, program=program, detail=detail)
+        AuditRow(at=clock.now(), actor=actor, action=action, program=program, detail=detail)
     )
 
 

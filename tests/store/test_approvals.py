@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -153,7 +153,7 @@ def test_audit_pages_newest_first_with_filters(db, server_clock):
         assert [e.detail["version"] for e in mine] == [3]
         acts, _ = audit.page(s, audit.AuditFilter(action="ruleset.activate"), None, 10)
         assert len(acts) == 1
-        now = datetime.now(UTC)
+        now = server_clock.now  # the audit log is stamped by the server clock
         assert audit.page(s, audit.AuditFilter(since=now + timedelta(minutes=1)), None, 10)[0] == []
         assert len(audit.page(s, audit.AuditFilter(until=now + timedelta(minutes=1)),
                               None, 10)[0]) == 5
