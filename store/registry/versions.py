@@ -167,18 +167,18 @@ def activate(session: Session, program: str, version: int, author: str,
              **detail: Any) -> Activation:
     """Make `version` live from `effective_from` (default: now, or the version's own
     declared `effective_from` when `at_declared`). Audited as a rollback when `version` is
-    older than the version live now; `detail` goes into the audit entry."""
+    older than the version it replaces at that instant; `detail` goes into the audit entry."""
     row = get_version(session, program, version)
     when = effective_instant(row, effective_from, at_declared)
-    live_now = live_at(session, program, clock.now())
+    replaces = live_at(session, program, when)
     activation = ActivationRow(program=program, version=version, effective_from=when,
-                               activated_at=datetime.now(UTC), author=author)
+                               activated_at=clock.now(), author=author)
     session.add(activation)
     session.flush()
     bump_generation(session)
-    action = "ruleset.rollback" if live_now is not None and version < live_now else \
+    action = "ruleset.rollback" if replaces is not None and version < replaces else \
         "ruleset.activate"
-    audit.record(session, author, action, program, version=version, replaces=live_now,
+    audit.record(session, author, action, program, version=version, replaces=replaces,
                  effective_from=activation.effective_from.isoformat(), **detail)
     return _activation(activation)
 

@@ -195,3 +195,22 @@ def test_a_version_scheduled_after_one_that_requires_approvals_needs_them(db, se
     assert sooner["version"] == 3
     rulesets.approve(db, "retail", 3, "key:lrk_ben")
     assert rulesets.activate(db, cache, "retail", 3, "key:lrk_ana", later)["version"] == 3
+
+
+def test_a_rollback_is_told_by_the_version_replaced_at_its_instant(db, server_clock):
+    import store.registry.versions as registry
+
+    publish_retail(db, 1)  # live since its declared effective_from
+    for version in (2, 3):
+        rulesets.publish(db, retail_version(version), "key:lrk_ana")
+    now = server_clock.now
+    with db.writing() as s:
+        registry.activate(s, "retail", 2, "tests", now)
+        registry.activate(s, "retail", 3, "tests", now + timedelta(days=1))
+        registry.activate(s, "retail", 1, "tests", now + timedelta(days=2))  # after 3: back
+        registry.activate(s, "retail", 2, "tests", now + timedelta(days=3))  # after 1: forward
+    with db.reading() as s:
+        entries = [(e.action, e.detail["version"], e.detail["replaces"])
+                   for e in reversed(audit.entries(s, 4))]
+    assert entries == [("ruleset.activate", 2, 1), ("ruleset.activate", 3, 2),
+                       ("ruleset.rollback", 1, 3), ("ruleset.activate", 2, 1)]
