@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import os
-
 import click
 
 from cli.db_cmd import database_option, open_db
-from cli.output import fail
+from cli.output import cli_actor, fail
 from store.registry.scopes import SCOPES
-
-
-def _actor() -> str:
-    return f"cli:{os.environ.get('USER') or 'unknown'}"
 
 
 @click.group("keys")
@@ -47,7 +41,7 @@ def create(scopes: tuple[str, ...], program: str | None, name: str, database_url
 
     database = open_db(database_url)
     with database.writing() as session:
-        plaintext, info = store_keys.create(session, list(scopes), program, name, actor=_actor())
+        plaintext, info = store_keys.create(session, list(scopes), program, name, actor=cli_actor())
     click.echo(f"created key {info.prefix}… scopes={','.join(sorted(info.scopes))}"
                + (f" program={program}" if program else "")
                + "; store it now, it cannot be shown again:")
@@ -87,7 +81,7 @@ def revoke(prefix: str, database_url: str) -> None:
 
     try:
         with open_db(database_url).writing() as session:
-            store_keys.revoke(session, prefix.rstrip("…"), actor=_actor())
+            store_keys.revoke(session, prefix.rstrip("…"), actor=cli_actor())
     except StoreError as exc:
         fail(exc.message)
     click.echo(f"revoked {prefix}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
@@ -10,6 +11,11 @@ from typing import Any, NoReturn
 import click
 
 EXIT_OK, EXIT_USAGE, EXIT_INVALID_RULESET, EXIT_TESTS_FAILED = 0, 1, 3, 4
+
+
+def cli_actor() -> str:
+    """Who acts when a command works on a database directly: `cli:$USER`."""
+    return f"cli:{os.environ.get('USER') or 'unknown'}"
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:

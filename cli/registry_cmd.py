@@ -8,7 +8,6 @@ directly (it must exist: nothing is created or migrated here).
 from __future__ import annotations
 
 import json
-import os
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from typing import Any
 import click
 
 from cli.db_cmd import open_db
-from cli.output import dump_json, fail, load_program_or_exit
+from cli.output import cli_actor, dump_json, fail, load_program_or_exit
 from cli.service import Service, Target, segment, target, target_options
 
 
@@ -28,7 +27,7 @@ def author_of(t: Target, author: str | None) -> str:
             fail("--author applies with --database-url only; over the service the key is the "
                  "author")
         return ""
-    return author or f"cli:{os.environ.get('USER') or 'unknown'}"
+    return author or cli_actor()
 
 
 def store_call(fn: Any, *args: Any, **kwargs: Any) -> Any:

@@ -45,13 +45,21 @@ def _key_of(request: Request, digest: str) -> keys.ApiKey | None:
     return services.key_cache.verify_digest(services.db, digest)
 
 
+def _console_key(request: Request, session: Session | None) -> keys.ApiKey | None:
+    """The key of a logged-in session while it is live and may open the console."""
+    if session is None or session.key_digest is None:
+        return None
+    key = _key_of(request, session.key_digest)
+    return key if key is not None and console_role(key) is not None else None
+
+
 def current(request: Request) -> Principal:
     """The principal of a valid session, or a redirect to the login form."""
     session = state(request).sessions.read(request)
     if session is None or session.key_digest is None:
         raise LoginRequired("expired" if COOKIE in request.cookies else "")
-    key = _key_of(request, session.key_digest)
-    if key is None or console_role(key) is None:
+    key = _console_key(request, session)
+    if key is None:
         raise LoginRequired("revoked")
     principal = Principal(key, session)
     request.state.console_principal = principal  # for error pages' navigation
@@ -103,10 +111,8 @@ def _safe_next(target: str) -> str:
 def login_form(request: Request, next: str = "", reason: str = "") -> Response:
     sessions = state(request).sessions
     session = sessions.read(request)
-    if session is not None and session.key_digest is not None:
-        key = _key_of(request, session.key_digest)
-        if key is not None and console_role(key) is not None:
-            return redirect(_safe_next(next))
+    if _console_key(request, session) is not None:
+        return redirect(_safe_next(next))
     fresh = session if session is not None and session.key_digest is None else Session.anonymous()
     response = page(request, "login.html", None, session=fresh, next=_safe_next(next),
                     notice=REASONS.get(reason, ""), error="")
@@ -130,14 +136,15 @@ def login(request: Request, key: Annotated[str, Form()] = "",
 
     if not sessions.csrf_ok(session, csrf):
         return again(403, "The login form had expired. Enter the key again.")
-    found = _key_of(request, keys.hash_key(key.strip())) if key.strip() else None
+    digest = keys.hash_key(key.strip())
+    found = _key_of(request, digest) if key.strip() else None
     if found is None:
         return again(401, "That key is unknown or revoked.")
     if console_role(found) is None:
         return again(403, f"Key {found.prefix}… has the scopes {', '.join(sorted(found.scopes))}; "
                           "the console needs a key with the viewer or admin scope.")
     response = redirect(target)
-    sessions.write(request, response, Session.logged_in(keys.hash_key(key.strip())))
+    sessions.write(request, response, Session.logged_in(digest))
     return response
 
 
