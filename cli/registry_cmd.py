@@ -8,6 +8,7 @@ directly (it must exist: nothing is created or migrated here).
 from __future__ import annotations
 
 import json
+import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import click
 
 from cli.db_cmd import open_db
-from cli.output import cli_actor, dump_json, fail, load_program_or_exit
+from cli.output import EXIT_USAGE, cli_actor, dump_json, fail, load_program_or_exit
 from cli.service import Service, Target, segment, target, target_options
 
 
@@ -174,7 +175,9 @@ def activate(program: str, version: int, at: str | None, declared: bool, dry_run
              database_url: str | None) -> None:
     """Make VERSION of PROGRAM live (now, --at, or --declared); older = rollback.
 
-    Refused while the version lacks the approvals its program requires.
+    Refused while the version lacks the approvals its program requires. A dry run exits 0
+    when the activation would go through and 1 when it would be refused (the plan's last
+    line says why), so a script can ask before it acts.
 
     \b
     Example:
@@ -202,7 +205,13 @@ def activate(program: str, version: int, at: str | None, declared: bool, dry_run
         click.echo(dump_json(out))
     elif dry_run:
         click.echo(plan_text(out), nl=False)
-    elif out.get("already_live"):
+    if dry_run:
+        if out.get("refusal"):
+            sys.exit(EXIT_USAGE)
+        return
+    if as_json:
+        return
+    if out.get("already_live"):
         click.echo(out["detail"])
     else:
         click.echo(f"{program} version {version} live from {out['effective_from']}")

@@ -8,6 +8,7 @@ environment; both at the same level is a usage error.
 
 from __future__ import annotations
 
+import json as json_module
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -89,11 +90,21 @@ class Service:
             self._unreachable(exc)
         if response.is_success:
             try:
-                return response.json()
+                answer = json_module.loads(response.content, object_hook=self._answer)
             except ValueError:
                 fail(f"the service at {self.url} answered {self._status(response)}, not JSON; "
                      f"is {self.url} a loyalty service (`loyalty serve`)?")
+            if not isinstance(answer, Answer):
+                self._unexpected(f"a JSON {type(answer).__name__}, not an object")
+            return answer
         self._problem(response)
+
+    def _answer(self, fields: dict[str, Any]) -> Answer:
+        return Answer(fields, service=self)
+
+    def _unexpected(self, what: str) -> NoReturn:
+        fail(f"the service at {self.url} answered {what}; is {self.url} a loyalty service "
+             "(`loyalty serve`) of this version?")
 
     @staticmethod
     def _status(response: Any) -> str:
@@ -122,6 +133,24 @@ class Service:
                 click.echo(error.get("text") or error.get("message"), err=True)
             fail(f"invalid_ruleset: {body.get('detail')}", EXIT_INVALID_RULESET)
         fail(problem_line(body))
+
+
+class Answer(dict[str, Any]):
+    """A JSON object the service answered. A field the command needs and the answer lacks
+    (another server, or a service of another version) is one line and exit 1, not a
+    traceback."""
+
+    def __init__(self, fields: dict[str, Any], service: Service) -> None:
+        super().__init__(fields)
+        self._service = service
+
+    def __missing__(self, key: str) -> NoReturn:
+        self._service._unexpected(f"an object without {key!r}")
+
+    def pop(self, key: str, *default: Any) -> Any:
+        if key not in self and not default:
+            self.__missing__(key)
+        return super().pop(key, *default)
 
 
 def segment(value: str) -> str:

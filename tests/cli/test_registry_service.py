@@ -76,7 +76,7 @@ def test_a_program_manager_publishes_gets_approval_activates_and_rolls_back(serv
     assert own.exit_code == 1 and "self_approval" in own.output
 
     plan = run(ana, "activate", "retail", "2", "--dry-run")
-    assert plan.exit_code == 0, plan.output
+    assert plan.exit_code == 1, plan.output
     assert "dry run: nothing was changed" in plan.output
     assert "would be live from" in plan.output and "live now: version 1" in plan.output
     assert "published by key:lrk_" in plan.output and ": electronics x3" in plan.output
