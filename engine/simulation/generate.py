@@ -36,8 +36,12 @@ PROFILES: dict[str, dict[str, tuple[float, float, float]]] = {
         "books": (0.10, 15.0, 0.4), "gift_cards": (0.04, 50.0, 0.3),
     },
     "card-rewards": {
-        "groceries": (0.24, 45.0, 0.6), "gas": (0.14, 40.0, 0.3), "dining": (0.18, 35.0, 0.6),
-        "travel": (0.05, 320.0, 0.8), "online_shopping": (0.16, 60.0, 0.8),
+        # The program's own merchant categories, so the rotations (gas_stations,
+        # restaurants, home_improvement) and the category cashback see spend.
+        "groceries": (0.24, 45.0, 0.6), "gas_stations": (0.14, 40.0, 0.3),
+        "dining": (0.09, 35.0, 0.6), "restaurants": (0.09, 45.0, 0.6),
+        "travel": (0.05, 320.0, 0.8), "online_shopping": (0.12, 60.0, 0.8),
+        "home_improvement": (0.04, 90.0, 0.7),
         "department_stores": (0.08, 80.0, 0.6), "drugstores": (0.08, 22.0, 0.5),
         "streaming": (0.07, 14.0, 0.2),
     },
