@@ -5,9 +5,10 @@ checked against them (`failures`); and how a draft moves each bound (`compare`).
 
 from engine.verify.bounds import QUANTITIES, Bound, Bounds
 from engine.verify.compare import Movement, compare
-from engine.verify.invariants import failures
+from engine.verify.contexts import TooManyContexts
+from engine.verify.invariants import check, failures
 from engine.verify.prove import prove
 from engine.verify.witness import WitnessMismatch
 
-__all__ = ["QUANTITIES", "Bound", "Bounds", "Movement", "WitnessMismatch", "compare",
+__all__ = ["QUANTITIES", "Bound", "Bounds", "Movement", "TooManyContexts", "WitnessMismatch", "check", "compare",
            "failures", "prove"]

@@ -7,6 +7,9 @@ from engine.errors import RulesetError, format_path
 from engine.language.loader import load_sources
 from engine.program import Program
 from engine.verify.bounds import Bound, Bounds, text
+from engine.verify.contexts import TooManyContexts
+from engine.verify.prove import prove
+from engine.verify.witness import WitnessMismatch
 
 
 def _message(limit_text: str, bound: Bound) -> str:
@@ -40,3 +43,19 @@ def failures(program: Program, bounds: Bounds) -> list[RulesetError]:
                 "Lower the campaigns or multipliers that stack there, add a budget or a "
                 "cap, or raise the limit if this worst case is intended."))
     return sorted(errors)
+
+
+def check(program: Program) -> list[RulesetError]:
+    """What validation, publishing and activation ask: the declared invariants that fail,
+    located (a bound the verifier cannot prove or reproduce is one too, at `invariants`).
+    Nothing is computed for a ruleset that declares none."""
+    if not program.model.invariants:
+        return []
+    try:
+        bounds = prove(program)
+    except (WitnessMismatch, TooManyContexts) as exc:
+        loaded = load_sources(program.sources) if program.sources else None
+        file, line, col = loaded.position(("invariants",)) if loaded else ("<ruleset>", 1, 1)
+        return [RulesetError(file, line, col, "$.invariants",
+                             f"the invariants cannot be verified: {exc}")]
+    return failures(program, bounds)
