@@ -171,7 +171,7 @@ def carts(draw, data):
             "order": order}
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_no_cart_beats_a_proven_bound(data) -> None:
     ruleset = data.draw(rulesets())
@@ -179,11 +179,7 @@ def test_no_cart_beats_a_proven_bound(data) -> None:
     problems = validate(loaded)
     assume(not problems)
     program = Program.from_data(loaded.data, loaded.sources)
-    try:
-        bounds = prove(program)  # raises when a witness is not reproduced
-    except Exception:
-        print("RULESET", loaded.sources["prop.yaml"])
-        raise
+    bounds = prove(program)  # raises when a witness is not reproduced
     per_unit = bounds.get("max_points_per_unit").value  # type: ignore[union-attr]
     back = bounds.get("max_value_back").value  # type: ignore[union-attr]
     bonus = bounds.get("max_bonus_points_per_order").value  # type: ignore[union-attr]
