@@ -255,3 +255,14 @@ def test_bounds_json_is_plain_data() -> None:
     assert doc["invariants"] == {"max_points_per_unit": "8", "max_bonus_points_per_order": "850",
                                  "max_value_back": "0.08"}
     assert doc["bounds"][0]["value"] == "12" and doc["bounds"][0]["reproduced"] == "12"
+
+
+def test_the_semantic_diff_shows_changed_invariants() -> None:
+    from engine.language.diff import diff_data
+
+    old = retail_with().data
+    new = retail_with(invariants=INVARIANTS.replace("max_points_per_unit: 8",
+                                                    "max_points_per_unit: 12")).data
+    changed = [d for d in diff_data(old, new) if d.rule == "invariants"]
+    assert [(c.field, str(c.old), str(c.new)) for c in changed[0].changes] == [
+        ("max_points_per_unit", "8", "12")]
