@@ -14,7 +14,7 @@ from cli.output import EXIT_USAGE, dump_json, fail, load_program_or_exit
 PROGRESS_FROM = 200_000  # lines: shorter runs finish before a bar helps
 
 
-def _text(doc: dict[str, Any]) -> None:
+def print_text(doc: dict[str, Any], title: str | None = None) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -23,7 +23,8 @@ def _text(doc: dict[str, Any]) -> None:
     console = Console(soft_wrap=True)
     other = doc.get("compare")
     label, other_label = names(doc)
-    table = Table(title=f"Simulation of {label}" + (f" compared with {other_label}" if other else ""))
+    table = Table(title=title or (f"Simulation of {label}"
+                                  + (f" compared with {other_label}" if other else "")))
     table.add_column("figure")
     table.add_column(label, justify="right")
     if other:
@@ -166,4 +167,4 @@ def simulate(ruleset: str, history: str, compare: str | None, output: str,
     elif output == "html":
         click.echo(render(doc))
     else:
-        _text(doc)
+        print_text(doc)

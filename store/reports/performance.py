@@ -49,6 +49,7 @@ def performance(db: Database, cache: ProgramCache, program_id: str, start: datet
         program = cache.get(session, program_id, version)
         win = window(start, end, program.timezone)
         stats, opening = _stats(session, program_id, win)
+        at_end = agg.balance_before(session, program_id, end)
         used = {str(c): int(p) for c, p in session.execute(
             select(CampaignBudgetRow.campaign_id, CampaignBudgetRow.points_used)
             .where(CampaignBudgetRow.program == program_id))}
@@ -63,6 +64,9 @@ def performance(db: Database, cache: ProgramCache, program_id: str, start: datet
                  campaigns=tuple(c.id for c in model.campaigns))
     doc["period"] = {"from": start.isoformat(), "to": end.isoformat(), "months": win.keys}
     doc["totals"]["points_outstanding_before"] = opening
+    # the ledger's own sum at the end: the books balance when the figures account for it
+    doc["totals"]["sum_of_member_balances"] = at_end
+    doc["totals"]["books_balance"] = at_end == doc["totals"]["points_outstanding"]
     return doc
 
 
