@@ -148,3 +148,10 @@ def tiers_now(session: Session, program: str) -> dict[str, int]:
     rows: Any = session.execute(select(MemberRow.tier, func.count())
                            .where(MemberRow.program == program).group_by(MemberRow.tier))
     return {str(tier): int(n) for tier, n in rows}
+
+
+def owing(session: Session, program: str) -> tuple[int, int]:
+    """(points owed, members owing): balances below zero (refunds took back spent points)."""
+    n, owed = session.execute(select(func.count(), func.coalesce(func.sum(-MemberRow.balance), 0))
+                              .where(MemberRow.program == program, MemberRow.balance < 0)).one()
+    return int(owed), int(n)

@@ -50,6 +50,7 @@ def performance(db: Database, cache: ProgramCache, program_id: str, start: datet
         win = window(start, end, program.timezone)
         stats, opening = _stats(session, program_id, win)
         at_end = agg.balance_before(session, program_id, end)
+        owed, owing = agg.owing(session, program_id)
         used = {str(c): int(p) for c, p in session.execute(
             select(CampaignBudgetRow.campaign_id, CampaignBudgetRow.points_used)
             .where(CampaignBudgetRow.program == program_id))}
@@ -67,6 +68,7 @@ def performance(db: Database, cache: ProgramCache, program_id: str, start: datet
     # the ledger's own sum at the end: the books balance when the figures account for it
     doc["totals"]["sum_of_member_balances"] = at_end
     doc["totals"]["books_balance"] = at_end == doc["totals"]["points_outstanding"]
+    doc["totals"]["points_owed"], doc["totals"]["members_owing"] = owed, owing  # now
     return doc
 
 
