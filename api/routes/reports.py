@@ -21,7 +21,8 @@ from store.reports.performance import performance as program_performance
 router = APIRouter(prefix="/v1/programs/{program}", tags=["reports"])
 From = Annotated[Instant | None, Query(alias="from", description="start of the period, "
                                        "inclusive (default: 12 months before `to`)")]
-To = Annotated[Instant | None, Query(description="end of the period, exclusive (default: now)")]
+To = Annotated[Instant | None, Query(alias="to", description="end of the period, exclusive "
+                                     "(default: now)")]
 YEAR = timedelta(days=365)
 ReportKey = Annotated[keys.ApiKey, Depends(require("admin", "viewer"))]
 

@@ -11,24 +11,28 @@ expired. Each is counted in the program-local month of its instant.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, Numeric, and_, case, cast, func, literal, select
+from sqlalchemy import BigInteger, Numeric, String, cast, column, func, literal, select, text
 from sqlalchemy.orm import Session
 
 from store.db.types import MONEY_SCALE, UTCDateTime
-from store.reports.window import Window
+from store.reports.window import BEFORE, Window
 from store.tables.core import LedgerEntryRow, MemberRow, OrderRow
 
 L, Ord = LedgerEntryRow, OrderRow
-ISSUED = and_(L.kind.in_(("earn", "bonus", "adjust")), L.points > 0)
-REFUND = and_(L.kind == "reverse", L.source_type == "refund")
-GIVEN_BACK = and_(L.kind == "reverse", L.source_type != "refund")
+ISSUING = ("earn", "bonus", "adjust")
+WORK_MEM = "64MB"
 
 
-def _sum(condition: Any, value: Any) -> Any:
-    return func.coalesce(func.sum(case((condition, value), else_=0)), 0)
+def roomy(session: Session) -> None:
+    """On PostgreSQL, memory enough for the reports' GROUP BYs to hash their few groups
+    in memory (the planner cannot tell that a month `CASE` has few values, and with the
+    default work_mem sorts every row to disk instead); for this transaction only."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
 
 
 def _ledger(program: str, member_pk: int | None) -> list[Any]:
@@ -38,37 +42,56 @@ def _ledger(program: str, member_pk: int | None) -> list[Any]:
     return where
 
 
+@dataclass
+class Ledger:
+    """What one scan of the ledger gives: points by month and by rule, and before."""
+
+    by_month: dict[str, dict[str, int]] = field(default_factory=dict)
+    by_rule: dict[str, tuple[int, int]] = field(default_factory=dict)  # (points, entries)
+    before: int = 0  # the sum of every entry before the window
+    moved: int = 0  # the sum of every entry in it
+
+
+def ledger(session: Session, program: str, win: Window, member_pk: int | None = None
+           ) -> Ledger:
+    """One GROUP BY over the entries before the window's end: by month (or before the
+    window), kind, refund or not, credit or debit, and rule."""
+    month = win.month_of(L.occurred_at, before=True).label("month")
+    refund = (L.source_type == "refund").label("refund")
+    credit = (L.points > 0).label("credit")
+    rows: Any = session.execute(
+        select(month, L.kind, refund, credit, L.rule, func.sum(L.points), func.count())
+        .where(*_ledger(program, member_pk),
+               L.occurred_at < literal(win.end, UTCDateTime()))
+        .group_by(month, L.kind, refund, credit, L.rule))
+    out = Ledger()
+    for m, kind, is_refund, is_credit, rule, total, n in rows:
+        points = int(total)
+        if m == BEFORE:
+            out.before += points
+            continue
+        out.moved += points
+        figures = out.by_month.setdefault(m, dict.fromkeys(
+            ("issued", "reversed", "redeemed", "expired"), 0))
+        if kind in ISSUING:
+            if is_credit:
+                figures["issued"] += points
+                if rule is not None:
+                    p, c = out.by_rule.get(rule, (0, 0))
+                    out.by_rule[rule] = (p + points, c + int(n))
+        elif kind == "reverse" and is_refund:
+            figures["reversed"] -= points
+        elif kind in ("redeem", "reverse"):
+            figures["redeemed"] -= points
+        elif kind == "expire":
+            figures["expired"] -= points
+    return out
+
+
 def points_by_month(session: Session, program: str, win: Window,
                     member_pk: int | None = None) -> dict[str, dict[str, int]]:
     """{month: {issued, reversed, redeemed, expired}} of the window."""
-    month = win.month_of(L.occurred_at).label("month")
-    rows: Any = session.execute(
-        select(month, _sum(ISSUED, L.points), _sum(REFUND, -L.points),
-               _sum(L.kind == "redeem", -L.points) + _sum(GIVEN_BACK, -L.points),
-               _sum(L.kind == "expire", -L.points))
-        .where(*_ledger(program, member_pk), win.inside(L.occurred_at))
-        .group_by(month))
-    return {m: {"issued": int(i), "reversed": int(r), "redeemed": int(d), "expired": int(e)}
-            for m, i, r, d, e in rows if m is not None}
-
-
-def balance_before(session: Session, program: str, at: Any,
-                   member_pk: int | None = None) -> int:
-    """The points outstanding just before `at`: the sum of every entry before it."""
-    return int(session.scalar(
-        select(func.coalesce(func.sum(L.points), 0))
-        .where(*_ledger(program, member_pk), L.occurred_at < literal(at, UTCDateTime()))) or 0)
-
-
-def points_by_rule(session: Session, program: str, win: Window,
-                   member_pk: int | None = None) -> dict[str, tuple[int, int]]:
-    """{rule: (points issued, sources that earned them)} of the window."""
-    rows: Any = session.execute(
-        select(L.rule, func.sum(L.points), func.count(func.distinct(L.source_ref)))
-        .where(*_ledger(program, member_pk), win.inside(L.occurred_at), ISSUED,
-               L.rule.is_not(None))
-        .group_by(L.rule))
-    return {rule: (int(points), int(sources)) for rule, points, sources in rows}
+    return ledger(session, program, win, member_pk).by_month
 
 
 def orders_by_month(session: Session, program: str, win: Window,
@@ -86,14 +109,32 @@ def orders_by_month(session: Session, program: str, win: Window,
             for m, n, spend, original in rows if m is not None}
 
 
-def _json(session: Session) -> tuple[Any, Any]:
-    """(the order result's earned lines as a table, the text of a field of a JSON value):
-    `json_each`/`json_extract` on SQLite, `json_array_elements`/`->>` on PostgreSQL."""
+def _field(session: Session) -> Any:
+    """The text of a field of a JSON value: `json_extract` on SQLite, `->>` on PostgreSQL."""
+    if session.get_bind().dialect.name == "sqlite":
+        return lambda value, name: func.json_extract(value, f"$.{name}")
+    return lambda value, name: value.op("->>")(name)
+
+
+def _lines(session: Session) -> tuple[Any, Any, Any, Any]:
+    """The order answer's earned lines as a table, and a line's category, points and
+    amount in ten-thousandths (exact integers on both databases). On PostgreSQL each
+    line is read once into typed columns (`json_to_recordset`)."""
     if session.get_bind().dialect.name == "sqlite":
         line = func.json_each(Ord.result, "$.earn.lines").table_valued("value").alias("line")
-        return line, lambda value, name: func.json_extract(value, f"$.{name}")
-    line = func.json_array_elements(Ord.result["earn"]["lines"]).table_valued("value").alias("line")
-    return line, lambda value, name: value.op("->>")(name)
+
+        def field(name: str) -> Any:
+            return func.json_extract(line.c.value, f"$.{name}")
+
+        amount = cast(func.round(cast(field("amount"), Numeric(20, 4)) * int(MONEY_SCALE)),
+                      BigInteger)
+        return line, field("category"), cast(field("points"), BigInteger), amount
+    rows = (func.json_to_recordset(func.json_extract_path(Ord.result, "earn", "lines"))
+            .table_valued(column("category", String), column("points", BigInteger),
+                          column("amount", Numeric(20, 4)))
+            .render_derived(name="line", with_types=True))
+    amount = cast(func.round(rows.c.amount * int(MONEY_SCALE)), BigInteger)
+    return rows, rows.c.category, rows.c.points, amount
 
 
 def _where_orders(program: str, win: Window, member_pk: int | None) -> list[Any]:
@@ -108,11 +149,7 @@ def by_category(session: Session, program: str, win: Window, member_pk: int | No
     """{(category, month or None): {points, spend, lines}} of the orders placed in the
     window: the points each line earned and its amount, as the order's answer gave them
     (amounts summed as exact integer ten-thousandths on both databases)."""
-    line, field = _json(session)
-    category = field(line.c.value, "category")
-    points = cast(field(line.c.value, "points"), BigInteger)
-    amount = cast(func.round(cast(field(line.c.value, "amount"), Numeric(20, 4))
-                             * int(MONEY_SCALE)), BigInteger)
+    line, category, points, amount = _lines(session)
     month = win.month_of(Ord.placed_at) if monthly else literal(None)
     groups = [category, month] if monthly else [category]
     rows: Any = session.execute(
@@ -127,16 +164,17 @@ def by_category(session: Session, program: str, win: Window, member_pk: int | No
 def tiers_by_month(session: Session, program: str, win: Window) -> dict[str, dict[str, int]]:
     """{month: {tier: members}}: the members who ordered in a month, by the tier their
     last order of that month left them in (the order's `tier_after`)."""
-    _, field = _json(session)
+    field = _field(session)
     month = win.month_of(Ord.placed_at)
-    ranked = (select(month.label("month"), field(Ord.result, "tier_after").label("tier"),
-                     func.row_number().over(partition_by=(Ord.member_pk, month),
-                                            order_by=(Ord.placed_at.desc(), Ord.id.desc()))
-                     .label("n"))
-              .where(*_where_orders(program, win, None)).subquery())
-    rows: Any = session.execute(select(ranked.c.month, ranked.c.tier, func.count())
-                           .where(ranked.c.n == 1, ranked.c.month.is_not(None))
-                           .group_by(ranked.c.month, ranked.c.tier))
+    last = (select(Ord.id, month.label("month"),
+                   func.row_number().over(partition_by=(Ord.member_pk, month),
+                                          order_by=(Ord.placed_at.desc(), Ord.id.desc()))
+                   .label("n"))
+            .where(*_where_orders(program, win, None)).subquery())
+    tier = field(Ord.result, "tier_after")
+    rows: Any = session.execute(  # the order's answer is read for the last orders only
+        select(last.c.month, tier, func.count()).join(Ord, Ord.id == last.c.id)
+        .where(last.c.n == 1, last.c.month.is_not(None)).group_by(last.c.month, tier))
     out: dict[str, dict[str, int]] = {}
     for m, tier, n in rows:
         out.setdefault(m, {})[str(tier)] = int(n)

@@ -39,6 +39,7 @@ def insights(db: Database, cache: ProgramCache, program_id: str, member_id: str,
     rewards as of `as_of` (the earlier of `end` and now, as the caller decides)."""
     with db.reading() as session:
         row = members.get(session, program_id, member_id)
+        agg.roomy(session)
         program = cache.get(session, program_id, cache.live_version(session, program_id, as_of))
         win = window(start, end, program.timezone)
         pk = row.id

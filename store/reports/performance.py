@@ -40,6 +40,7 @@ def performance(db: Database, cache: ProgramCache, program_id: str, start: datet
     instant as its program (its point value, tiers, campaigns and budgets)."""
     with db.reading() as session:
         registry.require_program(session, program_id)
+        agg.roomy(session)
         version = registry.live_at(session, program_id, end) or registry.live_at(
             session, program_id, start)
         if version is None:
@@ -48,8 +49,7 @@ def performance(db: Database, cache: ProgramCache, program_id: str, start: datet
                                               "message": "no version is live then"}])
         program = cache.get(session, program_id, version)
         win = window(start, end, program.timezone)
-        stats, opening = _stats(session, program_id, win)
-        at_end = agg.balance_before(session, program_id, end)
+        stats, recorded = _stats(session, program_id, win)
         owed, owing = agg.owing(session, program_id)
         used = {str(c): int(p) for c, p in session.execute(
             select(CampaignBudgetRow.campaign_id, CampaignBudgetRow.points_used)
@@ -59,23 +59,25 @@ def performance(db: Database, cache: ProgramCache, program_id: str, start: datet
     tier_ids = tuple(t.id for t in model.tiers.levels) if model.tiers else ("none",)
     budgets = {c.id: c.budget_points for c in model.campaigns if c.budget_points is not None}
     doc = report(stats, point_value=point_value, tier_ids=tier_ids, budgets=budgets,
-                 campaign_budget_used=used, opening=opening,
+                 campaign_budget_used=used, opening=recorded.before,
                  program={"program": program_id, "version": version,
                           "digest": program.digest, "source": "recorded"},
                  campaigns=tuple(c.id for c in model.campaigns))
     doc["period"] = {"from": start.isoformat(), "to": end.isoformat(), "months": win.keys}
-    doc["totals"]["points_outstanding_before"] = opening
+    doc["totals"]["points_outstanding_before"] = recorded.before
     # the ledger's own sum at the end: the books balance when the figures account for it
+    at_end = recorded.before + recorded.moved
     doc["totals"]["sum_of_member_balances"] = at_end
     doc["totals"]["books_balance"] = at_end == doc["totals"]["points_outstanding"]
     doc["totals"]["points_owed"], doc["totals"]["members_owing"] = owed, owing  # now
     return doc
 
 
-def _stats(session: Any, program_id: str, win: Window) -> tuple[Stats, int]:
+def _stats(session: Any, program_id: str, win: Window) -> tuple[Stats, agg.Ledger]:
     """The figures of `report` from the aggregates, and the points outstanding before."""
     stats = Stats()
-    for month, figures in agg.points_by_month(session, program_id, win).items():
+    recorded = agg.ledger(session, program_id, win)
+    for month, figures in recorded.by_month.items():
         stats.month(month).update(figures)
         stats.issued += figures["issued"]
         stats.reversed += figures["reversed"]
@@ -87,7 +89,7 @@ def _stats(session: Any, program_id: str, win: Window) -> tuple[Stats, int]:
         stats.spend += figures["spend"]
         stats.refunded += figures["refunded"]
     stats.processed = stats.orders
-    for rule, (points, sources) in agg.points_by_rule(session, program_id, win).items():
+    for rule, (points, sources) in recorded.by_rule.items():
         stats.by_rule[rule] += points
         if rule.startswith(CAMPAIGN):
             stats.campaign_points[rule[len(CAMPAIGN):]] += points
@@ -99,4 +101,4 @@ def _stats(session: Any, program_id: str, win: Window) -> tuple[Stats, int]:
                             agg.tiers_by_month(session, program_id, win).items()}
     stats.members = int(session.scalar(select(func.count()).select_from(MemberRow)
                                        .where(MemberRow.program == program_id)) or 0)
-    return stats, agg.balance_before(session, program_id, win.start)
+    return stats, recorded

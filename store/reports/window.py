@@ -19,6 +19,7 @@ from store.db.types import UTCDateTime
 from store.errors import Unprocessable
 
 MAX_MONTHS = 120  # a report covers at most ten years
+BEFORE = "before"  # the month of an instant before the window (`Window.month_of`)
 
 
 @dataclass(frozen=True)
@@ -32,10 +33,12 @@ class Window:
     def keys(self) -> list[str]:
         return [key for key, _, _ in self.months]
 
-    def month_of(self, column: Any) -> Any:
-        """A SQL expression: the YYYY-MM of `column`'s instant (NULL outside the window)."""
-        return case(*[(column < literal(hi, UTCDateTime()), key)
-                      for key, _, hi in self.months], else_=None)
+    def month_of(self, column: Any, before: bool = False) -> Any:
+        """A SQL expression: the YYYY-MM of `column`'s instant (NULL after the window;
+        with `before`, BEFORE for an instant before it, else the first month)."""
+        edges = [(column < literal(self.start, UTCDateTime()), BEFORE)] if before else []
+        return case(*edges, *[(column < literal(hi, UTCDateTime()), key)
+                              for key, _, hi in self.months], else_=None)
 
     def inside(self, column: Any) -> Any:
         return (column >= literal(self.start, UTCDateTime())) & (
