@@ -47,7 +47,9 @@ class Ledger:
     """What one scan of the ledger gives: points by month and by rule, and before."""
 
     by_month: dict[str, dict[str, int]] = field(default_factory=dict)
-    by_rule: dict[str, tuple[int, int]] = field(default_factory=dict)  # (points, entries)
+    by_rule: dict[str, int] = field(default_factory=dict)
+    # rule → (points, entries) of what orders earned: a campaign's points and orders
+    by_order_rule: dict[str, tuple[int, int]] = field(default_factory=dict)
     before: int = 0  # the sum of every entry before the window
     moved: int = 0  # the sum of every entry in it
 
@@ -55,17 +57,16 @@ class Ledger:
 def ledger(session: Session, program: str, win: Window, member_pk: int | None = None
            ) -> Ledger:
     """One GROUP BY over the entries before the window's end: by month (or before the
-    window), kind, refund or not, credit or debit, and rule."""
+    window), kind, source, credit or debit, and rule."""
     month = win.month_of(L.occurred_at, before=True).label("month")
-    refund = (L.source_type == "refund").label("refund")
     credit = (L.points > 0).label("credit")
     rows: Any = session.execute(
-        select(month, L.kind, refund, credit, L.rule, func.sum(L.points), func.count())
+        select(month, L.kind, L.source_type, credit, L.rule, func.sum(L.points), func.count())
         .where(*_ledger(program, member_pk),
                L.occurred_at < literal(win.end, UTCDateTime()))
-        .group_by(month, L.kind, refund, credit, L.rule))
+        .group_by(month, L.kind, L.source_type, credit, L.rule))
     out = Ledger()
-    for m, kind, is_refund, is_credit, rule, total, n in rows:
+    for m, kind, source, is_credit, rule, total, n in rows:
         points = int(total)
         if m == BEFORE:
             out.before += points
@@ -77,9 +78,11 @@ def ledger(session: Session, program: str, win: Window, member_pk: int | None = 
             if is_credit:
                 figures["issued"] += points
                 if rule is not None:
-                    p, c = out.by_rule.get(rule, (0, 0))
-                    out.by_rule[rule] = (p + points, c + int(n))
-        elif kind == "reverse" and is_refund:
+                    out.by_rule[rule] = out.by_rule.get(rule, 0) + points
+                    if source == "order":
+                        p, c = out.by_order_rule.get(rule, (0, 0))
+                        out.by_order_rule[rule] = (p + points, c + int(n))
+        elif kind == "reverse" and source == "refund":
             figures["reversed"] -= points
         elif kind in ("redeem", "reverse"):
             figures["redeemed"] -= points
@@ -96,7 +99,8 @@ def points_by_month(session: Session, program: str, win: Window,
 
 def orders_by_month(session: Session, program: str, win: Window,
                     member_pk: int | None = None) -> dict[str, dict[str, Any]]:
-    """{month: {orders, spend (after refunds), refunded}} of the window."""
+    """{month: {orders, spend (at commit), net_spend (after refunds), refunded}} of the
+    window's orders: their eligible spend, what counts for tiers."""
     month = win.month_of(Ord.placed_at).label("month")
     where = [Ord.program == program, win.inside(Ord.placed_at)]
     if member_pk is not None:
@@ -104,9 +108,10 @@ def orders_by_month(session: Session, program: str, win: Window,
     rows: Any = session.execute(
         select(month, func.count(), func.sum(Ord.qualifying_spend), func.sum(Ord.original_spend))
         .where(*where).group_by(month))
-    return {m: {"orders": int(n), "spend": Decimal(spend or 0),
-                "refunded": Decimal(original or 0) - Decimal(spend or 0)}
-            for m, n, spend, original in rows if m is not None}
+    return {m: {"orders": int(n), "spend": Decimal(original or 0),
+                "net_spend": Decimal(net or 0),
+                "refunded": Decimal(original or 0) - Decimal(net or 0)}
+            for m, n, net, original in rows if m is not None}
 
 
 def _field(session: Session) -> Any:

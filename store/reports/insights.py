@@ -74,7 +74,7 @@ def insights(db: Database, cache: ProgramCache, program_id: str, member_id: str,
 def _month(month: str, points: dict[str, int], orders: dict[str, Any],
            categories: dict[tuple[str, str | None], Any] | dict[str, Any]) -> dict[str, Any]:
     return {"month": month, "orders": orders.get("orders", 0),
-            "spend": _money(orders.get("spend", Decimal(0))),
+            "spend": _money(orders.get("net_spend", Decimal(0))),
             "points_issued": points.get("issued", 0),
             "points_redeemed": points.get("redeemed", 0),
             "points_reversed": points.get("reversed", 0),
@@ -86,7 +86,7 @@ def _month(month: str, points: dict[str, int], orders: dict[str, Any],
 def _totals(points: dict[str, dict[str, int]], orders: dict[str, dict[str, Any]]
             ) -> dict[str, Any]:
     return {"orders": sum(o["orders"] for o in orders.values()),
-            "spend": sum((o["spend"] for o in orders.values()), Decimal(0)),
+            "spend": sum((o["net_spend"] for o in orders.values()), Decimal(0)),
             "points_issued": sum(p["issued"] for p in points.values())}
 
 

@@ -7,7 +7,8 @@ Its figures are those the simulator would count for the same entries: points iss
 reversed, redeemed and expired by month, the points outstanding and the liability at the
 end of each month (counting everything recorded before the period too), breakage and
 redemption rates, points by rule and by category, each campaign's points against its
-budget, orders and spend. Tiers: `end` is the members by the tier they hold now;
+budget, orders and spend (eligible spend at commit; `refunded` is the eligible spend
+refunds took back). Campaigns count the points orders earned from them. Tiers: `end` is the members by the tier they hold now;
 `by_month` the members who ordered in a month, by the tier their last order of the month
 left them in (the store keeps no history of tiers between orders). What the store does
 not record as figures — cashback, upgrades and downgrades, caps reached — reads 0.
@@ -24,6 +25,7 @@ from sqlalchemy import func, select
 
 import store.registry.versions as registry
 import store.reports.aggregates as agg
+from engine.program import Program
 from engine.simulation.stats import Stats, report
 from store.db.database import Database
 from store.errors import NotFound
@@ -49,7 +51,7 @@ def performance(db: Database, cache: ProgramCache, program_id: str, start: datet
                                               "message": "no version is live then"}])
         program = cache.get(session, program_id, version)
         win = window(start, end, program.timezone)
-        stats, recorded = _stats(session, program_id, win)
+        stats, recorded = _stats(session, program, win)
         owed, owing = agg.owing(session, program_id)
         used = {str(c): int(p) for c, p in session.execute(
             select(CampaignBudgetRow.campaign_id, CampaignBudgetRow.points_used)
@@ -73,8 +75,9 @@ def performance(db: Database, cache: ProgramCache, program_id: str, start: datet
     return doc
 
 
-def _stats(session: Any, program_id: str, win: Window) -> tuple[Stats, agg.Ledger]:
-    """The figures of `report` from the aggregates, and the points outstanding before."""
+def _stats(session: Any, program: Program, win: Window) -> tuple[Stats, agg.Ledger]:
+    """The figures of `report` from the aggregates, and the ledger's."""
+    program_id = program.program
     stats = Stats()
     recorded = agg.ledger(session, program_id, win)
     for month, figures in recorded.by_month.items():
@@ -89,11 +92,12 @@ def _stats(session: Any, program_id: str, win: Window) -> tuple[Stats, agg.Ledge
         stats.spend += figures["spend"]
         stats.refunded += figures["refunded"]
     stats.processed = stats.orders
-    for rule, (points, sources) in recorded.by_rule.items():
-        stats.by_rule[rule] += points
-        if rule.startswith(CAMPAIGN):
-            stats.campaign_points[rule[len(CAMPAIGN):]] += points
-            stats.campaign_orders[rule[len(CAMPAIGN):]] += sources
+    stats.by_rule.update(recorded.by_rule)
+    campaigns = {f"{CAMPAIGN}{c.id}": c.id for c in program.model.campaigns}
+    for rule, (points, orders) in recorded.by_order_rule.items():
+        if rule in campaigns:  # an order's points from a campaign: one entry per order
+            stats.campaign_points[campaigns[rule]] += points
+            stats.campaign_orders[campaigns[rule]] += orders
     for (category, _), figures in agg.by_category(session, program_id, win).items():
         stats.by_category[category] += figures["points"]
     stats.tiers_end.update(agg.tiers_now(session, program_id))
