@@ -11,7 +11,7 @@ the lifecycle core's (engine/lifecycle/tiering.py) and the ruleset's.
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -43,7 +43,6 @@ def insights(db: Database, cache: ProgramCache, program_id: str, member_id: str,
         program = cache.get(session, program_id, cache.live_version(session, program_id, as_of))
         win = window(start, end, program.timezone)
         pk = row.id
-        categories = agg.by_category(session, program_id, win, pk)
         monthly = agg.by_category(session, program_id, win, pk, monthly=True)
         points = agg.points_by_month(session, program_id, win, pk)
         orders = agg.orders_by_month(session, program_id, win, pk)
@@ -53,12 +52,17 @@ def insights(db: Database, cache: ProgramCache, program_id: str, member_id: str,
         caps = _caps(session, program, win, pk)
     book = books.view_at(books.lifecycle(program), row, member_id, as_of)
     current = _totals(points, orders)
+    categories: dict[str, dict[str, Any]] = {}
+    for (category, _), figures in monthly.items():
+        total = categories.setdefault(category, {"spend": Decimal(0), "points": 0})
+        total["spend"] += figures["spend"]
+        total["points"] += figures["points"]
     return {
         "program": program_id, "member_id": member_id, "ruleset_version": program.version,
         "period": {"from": start.isoformat(), "to": end.isoformat(), "months": win.keys},
         "as_of": as_of.isoformat(),
         "by_category": [{"category": c, "spend": _money(f["spend"]), "points": f["points"]}
-                        for (c, _), f in sorted(categories.items())],
+                        for c, f in sorted(categories.items())],
         "by_month": [_month(m, points.get(m, {}), orders.get(m, {}),
                             {c: f for (c, mm), f in monthly.items() if mm == m})
                      for m in win.keys],
@@ -72,7 +76,7 @@ def insights(db: Database, cache: ProgramCache, program_id: str, member_id: str,
 
 
 def _month(month: str, points: dict[str, int], orders: dict[str, Any],
-           categories: dict[tuple[str, str | None], Any] | dict[str, Any]) -> dict[str, Any]:
+           categories: dict[str, Any]) -> dict[str, Any]:
     return {"month": month, "orders": orders.get("orders", 0),
             "spend": _money(orders.get("net_spend", Decimal(0))),
             "points_issued": points.get("issued", 0),
@@ -108,26 +112,35 @@ def _trend(current: dict[str, Any], previous: dict[str, Any], before: Window
 
 
 def _caps(session: Any, program: Program, win: Window, pk: int) -> list[dict[str, Any]]:
-    """Each seasonal category with a spend cap whose dates meet the period: the spend in
-    its categories between its dates, and what is left of the cap."""
-    out = []
+    """Each cap period of a seasonal category with a spend cap that meets the period (the
+    rotation itself, or each calendar month or quarter of it): the spend in its categories
+    in that period, and what is left of the cap."""
+    out: list[dict[str, Any]] = []
     tz = program.timezone
     for rotation in program.model.rotations:
-        if rotation.cap_spend is None:
+        cap = rotation.cap_spend
+        if cap is None:
             continue
         lo = datetime.combine(rotation.start, time(), tz)
         hi = datetime.combine(rotation.end + timedelta(days=1), time(), tz)
         if hi <= win.start or lo >= win.end:
             continue
-        spent = sum((f["spend"] for (c, _), f in agg.by_category(
-            session, program.program, window(lo, hi, tz), pk).items()
-            if c in rotation.categories), Decimal(0))
-        out.append({"rule": rotation.rule_id, "period": rotation.cap_key(rotation.start)
-                    if rotation.cap_period == "rotation" else None,
+        dates = window(lo, hi, tz)
+        spent: dict[str, Decimal] = {}
+        for _, first, last in dates.months:  # the cap periods in the rotation's months
+            if first < win.end and last > win.start:
+                spent.setdefault(rotation.cap_key(first.astimezone(tz).date()), Decimal(0))
+        for (category, month), figures in agg.by_category(
+                session, program.program, dates, pk, monthly=True).items():
+            period = rotation.cap_key(date(int(str(month)[:4]), int(str(month)[5:]), 1))
+            if category in rotation.categories and period in spent:
+                spent[period] += figures["spend"]
+        out.extend({"rule": rotation.rule_id, "period": period,
                     "from": rotation.start.isoformat(), "to": rotation.end.isoformat(),
-                    "categories": sorted(rotation.categories), "cap": _money(rotation.cap_spend),
-                    "spend": _money(min(spent, rotation.cap_spend)),
-                    "remaining": _money(max(Decimal(0), rotation.cap_spend - spent))})
+                    "categories": sorted(rotation.categories), "cap": _money(cap),
+                    "spend": _money(min(spend, cap)),
+                    "remaining": _money(max(Decimal(0), cap - spend))}
+                   for period, spend in spent.items())
     return out
 
 

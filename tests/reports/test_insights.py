@@ -127,6 +127,24 @@ def test_seasonal_caps_show_what_is_used_and_left(db: Database) -> None:
     assert "seasonal_categories.2026-q3" not in caps  # after the period
 
 
+def test_a_monthly_cap_is_shown_month_by_month(db: Database) -> None:
+    sources = {p.name: p.read_text() for p in CARD.glob("*.yaml")}
+    sources["seasonal_categories.yaml"] = sources["seasonal_categories.yaml"].replace(
+        'cap: {spend: "1500.00", period: rotation}', 'cap: {spend: "500.00", period: month}', 1)
+    with db.writing() as session:
+        registry.publish(session, load_program(sources), "tests", "v1")
+        registry.activate(session, "card-rewards", 1, "tests", at_declared=True)
+    cache = ProgramCache()
+    buy(db, cache, "C-1", "2026-01-10", "300.00", "groceries", "card-rewards")
+    buy(db, cache, "C-2", "2026-02-10", "700.00", "groceries", "card-rewards")
+    buy(db, cache, "C-3", "2026-02-11", "90.00", "dining", "card-rewards")  # not a bonus one
+    start, end = datetime(2026, 1, 1, 6, tzinfo=UTC), datetime(2026, 3, 1, 6, tzinfo=UTC)
+    doc = insights(db, cache, "card-rewards", "M1", start, end, end)
+    q1 = [(c["period"], c["spend"], c["remaining"]) for c in doc["caps"]
+          if c["rule"] == "seasonal_categories.2026-q1"]
+    assert q1 == [("2026-01", "300.00", "200.00"), ("2026-02", "500.00", "0.00")]
+
+
 def test_unknown_members_and_bad_periods_are_refused(retail: Database) -> None:
     cache = ProgramCache()
     buy(retail, cache, "O-1", "2026-10-05", "100.00", "electronics")
