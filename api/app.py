@@ -23,6 +23,7 @@ import api.routes.fulfilment as fulfilment
 import api.routes.health as health
 import api.routes.members as members
 import api.routes.redemptions as redemptions
+import api.routes.reports as reports
 import api.routes.rulesets as rulesets
 import engine.rules.adapter as rules_engine
 import store.jobs.scheduler as jobs
@@ -67,7 +68,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
                                   key_cache=KeyCache(settings.api_key_cache_seconds),
                                   limiter=RateLimiter(settings))
     problems.install(app)
-    for module in (checkout, members, redemptions, rulesets, audit, health):
+    for module in (checkout, members, reports, redemptions, rulesets, audit, health):
         app.include_router(module.router)
     for module in (admin, auto_redemption, fulfilment):  # a program's lifecycle operations
         app.include_router(module.router, prefix="/v1/programs/{program}")

@@ -13,6 +13,7 @@ from cli.jobs_cmd import jobs
 from cli.keys_cmd import keys
 from cli.redeem_cmd import redemptions_group
 from cli.registry_cmd import activate, approve, diff, publish, rulesets_group
+from cli.reports_cmd import members_group, report
 from cli.schema_cmd import schema
 from cli.serve_cmd import serve
 from cli.simulate_cmd import simulate
@@ -43,7 +44,7 @@ cli.add_command(test)
 cli.add_command(generate)
 cli.add_command(simulate)
 for _command in (db, keys, publish, approve, activate, diff, rulesets_group, audit, serve, expire,
-                 jobs, redemptions_group, import_history, export_history):
+                 jobs, redemptions_group, import_history, export_history, members_group, report):
     cli.add_command(_command)
 
 

@@ -14,7 +14,7 @@ from cli.output import EXIT_USAGE, dump_json, fail, load_program_or_exit
 PROGRESS_FROM = 200_000  # lines: shorter runs finish before a bar helps
 
 
-def _text(doc: dict[str, Any]) -> None:
+def print_text(doc: dict[str, Any], title: str | None = None) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -23,7 +23,8 @@ def _text(doc: dict[str, Any]) -> None:
     console = Console(soft_wrap=True)
     other = doc.get("compare")
     label, other_label = names(doc)
-    table = Table(title=f"Simulation of {label}" + (f" compared with {other_label}" if other else ""))
+    table = Table(title=title or (f"Simulation of {label}"
+                                  + (f" compared with {other_label}" if other else "")))
     table.add_column("figure")
     table.add_column(label, justify="right")
     if other:
@@ -32,7 +33,8 @@ def _text(doc: dict[str, Any]) -> None:
     for key, value in doc["totals"].items():
         row = [key, str(value)]
         if other:
-            row += [str(other["totals"][key]), str(other["delta"]["totals"].get(key, ""))]
+            row += [str(other["totals"].get(key, "—")),
+                    str(other["delta"]["totals"].get(key, ""))]
         table.add_row(*row)
     console.print(table)
     console.print(f"members {doc['members']}, events processed {doc['events']['processed']}, "
@@ -112,8 +114,20 @@ def _progress(history: str) -> tuple[Any, Callable[[int], None] | None]:
 
 @click.command()
 @click.option("--ruleset", "-r", required=True, metavar="PATH", help="Ruleset to simulate.")
-@click.option("--history", required=True, type=click.Path(exists=True, dir_okay=False),
+@click.option("--history", type=click.Path(exists=True, dir_okay=False),
               help="Event history: JSON Lines (.jsonl) or a flat order CSV (.csv).")
+@click.option("--from-store", "from_store", is_flag=True,
+              help="A backtest: replay the program's history recorded in the database "
+                   "(--database-url) and compare with what production recorded.")
+@click.option("--from", "since", default=None,
+              help="with --from-store: the recorded events from this ISO instant "
+                   "(default: the first)")
+@click.option("--to", "until", default=None,
+              help="with --from-store: the recorded events before this ISO instant "
+                   "(default: now)")
+@click.option("--database-url", envvar="LOYALTY_DATABASE_URL", default=None,
+              help="with --from-store: the database (env LOYALTY_DATABASE_URL; default "
+                   "./loyalty.db)")
 @click.option("--compare", metavar="PATH",
               help="A second ruleset (version) to compare with: every rule and campaign of "
                    "either is reported, labelled by the version(s) it is in.")
@@ -128,7 +142,8 @@ def _progress(history: str) -> tuple[Any, Callable[[int], None] | None]:
 @click.option("--member-states", "states_path", type=click.Path(dir_okay=False, writable=True),
               help="Write every member's final state (tier, tier_since, balance, lots, cap "
                    "spend, campaign uses) to this file, one JSON line per member.")
-def simulate(ruleset: str, history: str, compare: str | None, output: str,
+def simulate(ruleset: str, history: str | None, from_store: bool, since: str | None,
+             until: str | None, database_url: str | None, compare: str | None, output: str,
              report_path: str | None, workers: int, on_error: str,
              states_path: str | None) -> None:
     """Replay an event history against a ruleset and report what it costs.
@@ -140,12 +155,26 @@ def simulate(ruleset: str, history: str, compare: str | None, output: str,
       loyalty simulate -r rulesets/retail --compare new-retail/ --history history.jsonl \\
           --report report.html
       loyalty simulate -r rulesets/retail --history history.jsonl --member-states members.jsonl
+      loyalty simulate -r draft/retail --from-store --from 2026-01-01T00:00:00Z \
+          --to 2027-01-01T00:00:00Z --report backtest.html
     """
-    from engine.simulation.report import render
     from engine.simulation.simulate import SimulationFailed
     from engine.simulation.simulate import simulate as run
 
+    if from_store == (history is not None):
+        fail("pass --history FILE or --from-store (a backtest over the recorded history)",
+             EXIT_USAGE)
+    if not from_store and (since or until or database_url):
+        fail("--from, --to and --database-url go with --from-store", EXIT_USAGE)
     program = load_program_or_exit(ruleset)
+    if from_store:
+        if compare or states_path:
+            fail("--compare and --member-states do not go with --from-store: a backtest "
+                 "compares with production", EXIT_USAGE)
+        doc = _backtest(program, since, until, database_url, workers)
+        _emit(doc, output, report_path, f"Backtest of {ruleset} against production")
+        return
+    assert history is not None
     other = load_program_or_exit(compare) if compare else None
     bar, tick = _progress(history)
     try:
@@ -158,12 +187,40 @@ def simulate(ruleset: str, history: str, compare: str | None, output: str,
     finally:
         if bar is not None:
             bar.stop()
+    _emit(doc, output, report_path, None)
+
+
+def _emit(doc: dict[str, Any], output: str, report_path: str | None, title: str | None) -> None:
+    from engine.simulation.report import render
+
     if report_path:
-        Path(report_path).write_text(render(doc), encoding="utf-8")
+        Path(report_path).write_text(render(doc, title=title), encoding="utf-8")
         click.echo(f"report written to {report_path}", err=True)
     if output == "json":
         click.echo(dump_json(doc))
     elif output == "html":
-        click.echo(render(doc))
+        click.echo(render(doc, title=title))
     else:
-        _text(doc)
+        print_text(doc, title=title)
+
+
+def _backtest(program: Any, since: str | None, until: str | None, database_url: str | None,
+              workers: int) -> dict[str, Any]:
+    """The draft replayed over the recorded history, compared with production."""
+    import store.clock as clock
+    from cli.db_cmd import open_db
+    from cli.registry_cmd import parse_instant
+    from store.errors import StoreError
+    from store.registry.programs import ProgramCache
+    from store.reports.backtest import backtest
+    from store.settings import DEFAULT_DATABASE_URL
+
+    start, end = parse_instant(since, "--from"), parse_instant(until, "--to")
+    database = open_db(database_url or DEFAULT_DATABASE_URL)
+    try:
+        return backtest(database, ProgramCache(), program, start, end or clock.now(),
+                        workers=workers)
+    except StoreError as exc:
+        fail(f"{exc.code}: {exc.message}")
+    finally:
+        database.dispose()

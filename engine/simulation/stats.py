@@ -102,17 +102,39 @@ def _money(value: Decimal) -> str:
     return str(value.quantize(Decimal("0.01")))
 
 
+def _rate(part: int, whole: int) -> str:
+    return str((Decimal(part) / Decimal(whole)).quantize(Decimal("0.0001"))) if whole else "0.0000"
+
+
+def balances(doc: dict[str, Any], opening: int, point_value: Decimal) -> None:
+    """Adds to a report the points outstanding and the liability at the end of each
+    month (`opening`, the points outstanding before the first, plus the months' moves),
+    and the redemption and breakage rates: points redeemed, and points expired, per
+    point issued."""
+    running = opening
+    for figures in doc["by_month"].values():
+        running += (figures["issued"] - figures["reversed"] - figures["redeemed"]
+                    - figures["expired"])
+        figures["outstanding"] = running
+        figures["liability"] = _money(running * point_value)
+    totals = doc["totals"]
+    totals["redemption_rate"] = _rate(totals["points_redeemed"], totals["points_issued"])
+    totals["breakage_rate"] = _rate(totals["points_expired"], totals["points_issued"])
+
+
 def report(stats: Stats, *, point_value: Decimal, tier_ids: tuple[str, ...],
            budgets: dict[str, int], campaign_budget_used: dict[str, int],
-           program: dict[str, Any], campaigns: tuple[str, ...] = ()) -> dict[str, Any]:
+           program: dict[str, Any], campaigns: tuple[str, ...] = (),
+           opening: int = 0) -> dict[str, Any]:
     """The JSON document of one simulated ruleset (see docs/simulation.md); `campaigns`
-    are the ruleset's campaign ids, each reported even when it earned nothing."""
-    outstanding = stats.issued - stats.reversed - stats.redeemed - stats.expired
+    are the ruleset's campaign ids, each reported even when it earned nothing; `opening`
+    the points outstanding before the first month (a simulation starts from none)."""
+    outstanding = opening + stats.issued - stats.reversed - stats.redeemed - stats.expired
     months = sorted(stats.by_month)
     tiers_by_month = {m: {t: stats.tiers_by_month.get(m, Counter()).get(t, 0) for t in tier_ids}
                       for m in sorted(stats.tiers_by_month)}
     campaign_ids = sorted(set(stats.campaign_points) | set(budgets) | set(campaigns))
-    return {
+    doc = {
         "program": program,
         "totals": {
             "points_issued": stats.issued,
@@ -152,3 +174,5 @@ def report(stats: Stats, *, point_value: Decimal, tier_ids: tuple[str, ...],
         "redemptions": dict(sorted(stats.redemptions.items())),
         "activities": dict(sorted(stats.activities.items())),
     }
+    balances(doc, opening, point_value)
+    return doc

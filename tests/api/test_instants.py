@@ -183,6 +183,10 @@ def test_instants_outside_the_calendar_are_422_even_with_a_huge_skew(app, db, ke
              "/effective_from"),
             ("get", f"{BASE}/members/CUST-1", {"params": {"as_of": at}}, None),
             ("get", f"{BASE}/catalog", {"params": {"as_of": at, "member_id": "CUST-1"}}, None),
+            ("get", f"{BASE}/members/CUST-1/insights", {"params": {"from": at}}, "from"),
+            ("get", f"{BASE}/members/CUST-1/insights", {"params": {"to": at}}, "to"),
+            ("get", f"{BASE}/reports/performance", {"params": {"from": at}}, "from"),
+            ("get", f"{BASE}/reports/performance", {"params": {"to": at}}, "to"),
         ]
         for method, path, kwargs, pointer in sent:
             r = getattr(client, method)(path, headers=key, **kwargs)
