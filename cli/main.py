@@ -15,6 +15,7 @@ from cli.redeem_cmd import redemptions_group
 from cli.registry_cmd import activate, approve, diff, publish, rulesets_group
 from cli.schema_cmd import schema
 from cli.serve_cmd import serve
+from cli.shadow_cmd import shadow_group
 from cli.simulate_cmd import simulate
 from cli.test_cmd import test
 from cli.validate_cmd import validate
@@ -41,7 +42,7 @@ cli.add_command(test)
 cli.add_command(generate)
 cli.add_command(simulate)
 for _command in (db, keys, publish, approve, activate, diff, rulesets_group, audit, serve, expire,
-                 jobs, redemptions_group, import_history, export_history):
+                 jobs, redemptions_group, import_history, export_history, shadow_group):
     cli.add_command(_command)
 
 

@@ -14,7 +14,8 @@ from cli.output import EXIT_USAGE, dump_json, fail, load_program_or_exit
 PROGRESS_FROM = 200_000  # lines: shorter runs finish before a bar helps
 
 
-def _text(doc: dict[str, Any]) -> None:
+def text_report(doc: dict[str, Any]) -> None:
+    """The text report of a simulation document (with its compare, when it has one)."""
     from rich.console import Console
     from rich.table import Table
 
@@ -166,4 +167,4 @@ def simulate(ruleset: str, history: str, compare: str | None, output: str,
     elif output == "html":
         click.echo(render(doc))
     else:
-        _text(doc)
+        text_report(doc)
