@@ -14,9 +14,10 @@ Targets (docs/performance.md): evaluate ≥ 60 % of the bare app's req/s with p9
 
 measures the checkout instead with and without a version in shadow (docs/shadow.md): on
 one `loyalty serve --workers 2` (PostgreSQL as above; SQLite when it is not reachable),
-quotes and commits without a shadow, then with a changed retail version 2 in shadow
-(electronics x3), and prints p50, p99 and req/s of each, the ratios, and what the shadow
-workers did (evaluated, dropped, failed).
+quotes and commits without a shadow and with a changed retail version 2 in shadow
+(electronics x3), in `--rounds` alternating rounds (so a machine's changing load falls
+on both alike), and prints the median over the rounds of p50, p99 and req/s of each, the
+ratios, and what the shadow workers did (evaluated, dropped, failed).
 """
 
 from __future__ import annotations
@@ -272,22 +273,42 @@ def _checkout(url: str, key: str, args: Any) -> tuple[dict[str, float], dict[str
     return quote, commit
 
 
+def _median(rounds: list[dict[str, float]]) -> dict[str, float]:
+    return {k: sorted(r[k] for r in rounds)[len(rounds) // 2] for k in rounds[0]}
+
+
 def shadow_bench(args: Any, tmp: Path) -> None:
+    runs: dict[str, list[dict[str, float]]] = {k: [] for k in ("q", "c", "sq", "sc")}
+    evaluated = dropped = failed = 0
     with postgres_database() as pg_url:
         database_url = pg_url or f"sqlite:///{tmp / 'shadow.db'}"
         with loyalty_server(database_url, tmp) as (url, key):
-            warm = argparse.Namespace(duration=2, connections=args.connections)
-            _checkout(url, key, warm)
-            quote, commit = _checkout(url, key, args)
             _cli(database_url, tmp, "publish", str(_changed_retail(tmp)), "-m", "bench")
-            print(_cli(database_url, tmp, "shadow", "start", "retail", "2").strip())
-            time.sleep(3)  # the workers re-read the runs in shadow every 2 s
-            _checkout(url, key, warm)
-            shadow_quote, shadow_commit = _checkout(url, key, args)
-            time.sleep(3)  # the shadow workers finish what is queued
-            report = json.loads(_cli(database_url, tmp, "shadow", "report", "retail", "-o",
-                                     "json"))["shadow"]
+            _checkout(url, key, argparse.Namespace(duration=2, connections=args.connections))
+            for n in range(args.rounds):
+                quote, commit = _checkout(url, key, args)
+                runs["q"].append(quote)
+                runs["c"].append(commit)
+                _cli(database_url, tmp, "shadow", "start", "retail", "2")
+                time.sleep(3)  # the workers re-read the runs in shadow every 2 s
+                quote, commit = _checkout(url, key, args)
+                runs["sq"].append(quote)
+                runs["sc"].append(commit)
+                time.sleep(3)  # the shadow workers finish what is queued
+                report = json.loads(_cli(database_url, tmp, "shadow", "report", "retail",
+                                         "-o", "json"))["shadow"]
+                _cli(database_url, tmp, "shadow", "stop", "retail")
+                time.sleep(3)
+                evaluated += report["evaluated"]
+                dropped += report["dropped"]
+                failed += report["failed"]
+                print(f"round {n + 1}: shadow evaluated {report['evaluated']} of "
+                      f"{sum(report['requests'].values())} requests, dropped "
+                      f"{report['dropped']}, differences {report['differences']}")
+    quote, commit = _median(runs["q"]), _median(runs["c"])
+    shadow_quote, shadow_commit = _median(runs["sq"]), _median(runs["sc"])
     where = "PostgreSQL" if pg_url else "SQLite"
+    print(f"medians over {args.rounds} rounds:")
     print(line(f"quote ({where})", quote))
     print(line("quote, version in shadow", shadow_quote))
     print(line(f"commit ({where})", commit))
@@ -295,9 +316,7 @@ def shadow_bench(args: Any, tmp: Path) -> None:
     for name, a, b in (("quote", quote, shadow_quote), ("commit", commit, shadow_commit)):
         print(f"{name} with / without shadow: p50 x{b['p50'] / a['p50']:.2f}, "
               f"p99 x{b['p99'] / a['p99']:.2f}, req/s x{b['rps'] / a['rps']:.2f}")
-    print(f"shadow: requests {report['requests']}, evaluated {report['evaluated']}, "
-          f"dropped {report['dropped']}, failed {report['failed']}, "
-          f"differences {report['differences']}")
+    print(f"shadow over all rounds: evaluated {evaluated}, dropped {dropped}, failed {failed}")
 
 
 def main() -> None:
@@ -306,6 +325,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--shadow", action="store_true",
                         help="the checkout's latency with and without a version in shadow")
+    parser.add_argument("--rounds", type=int, default=3, help="with --shadow: rounds of each")
     args = parser.parse_args()
     print(f"driver: {'wrk' if shutil.which('wrk') else 'httpx/asyncio (wrk not installed)'}, "
           f"{args.connections} connections, {args.duration} s each, 2 server workers")

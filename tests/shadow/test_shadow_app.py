@@ -173,3 +173,33 @@ def test_a_full_queue_drops_and_counts(db):
     tap.stop()
     shadow = shadow_report.report(db, cache, "retail")["shadow"]
     assert (shadow["evaluated"], shadow["dropped"], shadow["failed"]) == (1, 1, 0)
+
+
+def test_the_cli_on_a_database_an_empty_report_and_the_audit_log(db):
+    from click.testing import CliRunner
+
+    from cli.main import cli
+    from cli.output import cli_actor
+    from store.registry import audit
+
+    publish_retail(db, 1)
+    publish_changed(db, 2)
+
+    def run(*args: str) -> str:
+        result = CliRunner().invoke(cli, ["shadow", *args, "--database-url", db.url])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    assert "retail version 2 in shadow since" in run("start", "retail", "2", "--author", "ana")
+    text = run("report", "retail")  # no traffic yet: every figure is 0
+    assert "Points by rule" in text and "requests: 0 quotes, 0 commits" in text
+    assert "<html" in run("report", "retail", "-o", "html").lower()
+    assert "shadow run stopped at" in run("stop", "retail")
+    refused = CliRunner().invoke(cli, ["shadow", "stop", "retail", "--database-url", db.url])
+    assert refused.exit_code == 1 and "no_shadow" in refused.output
+    refused = CliRunner().invoke(cli, ["shadow", "start", "retail", "9", "--database-url", db.url])
+    assert refused.exit_code == 1 and "unknown_version" in refused.output
+    with db.reading() as session:
+        actions = [(e.action, e.actor, e.detail["version"]) for e in audit.entries(session)
+                   if e.action.startswith("shadow.")]
+    assert actions == [("shadow.stop", cli_actor(), 2), ("shadow.start", "ana", 2)]
