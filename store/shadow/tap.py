@@ -34,6 +34,7 @@ from store.shadow.tally import Sample, Tally
 
 log = logging.getLogger(__name__)
 BATCH = 200  # requests counted before a flush, at most
+FLUSH_SECONDS = 0.5  # and at most this long after the last flush
 
 
 @dataclass(frozen=True)
@@ -112,16 +113,19 @@ class ShadowTap:
 
     def _loop(self) -> None:
         next_check = time.monotonic() + self.check_seconds
+        flushed = time.monotonic()
         while not self._stopping.is_set():
             try:
-                job = self._queue.get(timeout=min(0.5, self.check_seconds))
+                job = self._queue.get(timeout=min(FLUSH_SECONDS, self.check_seconds))
             except queue.Empty:
                 job = None
             if job is not None:
                 self._evaluate(job)
+            # in batches: one write transaction for many requests under load
             if self.tally and (job is None or self.tally.requests >= BATCH
-                               or self._queue.empty()):
+                               or time.monotonic() - flushed >= FLUSH_SECONDS):
                 self._flush()
+                flushed = time.monotonic()
             if time.monotonic() >= next_check:
                 self._flush_dropped()
                 self.refresh()
@@ -157,13 +161,20 @@ class ShadowTap:
                 shadow_program = self.cache.get(conn, run.program, run.version, self.db)
             a, b = side_of(live_program, request, live), side_of(shadow_program, request, shadow)
             kinds = differences(a, b)
-            self.tally.add(run.id, job.operation, member_id, live["ruleset_version"], a, b, kinds)
-            for kind in kinds:
-                if self.tally.wants_sample(run.id, kind):
-                    self.tally.sample(run.id, kind, self._traced(job, kind, member_id))
         except Exception as exc:  # noqa: BLE001  # counted and sampled; the live answer is gone
             self.tally.failed(run.id, job.operation, Sample(
                 job.operation, member_id, request, live, None, f"{type(exc).__name__}: {exc}"))
+            return
+        self.tally.add(run.id, job.operation, member_id, live["ruleset_version"], a, b, kinds)
+        sample = None
+        for kind in kinds:
+            if self.tally.wants_sample(run.id, kind):
+                if sample is None:
+                    try:
+                        sample = self._traced(job, member_id)
+                    except Exception:  # noqa: BLE001  # the answers without their traces
+                        sample = Sample(job.operation, member_id, request, live, shadow)
+                self.tally.sample(run.id, kind, sample)
 
     def _shadow(self, job: Job, version: int, request: dict[str, Any]) -> dict[str, Any]:
         if job.operation == "quote":
@@ -174,7 +185,7 @@ class ShadowTap:
             program = self.cache.get(conn, job.run.program, version, self.db)
         return orders.rehearse(self.db, program, request, job.before)
 
-    def _traced(self, job: Job, kind: str, member_id: str) -> Sample:
+    def _traced(self, job: Job, member_id: str) -> Sample:
         """A sample of a difference: both versions' answers with their explain traces
         (evaluated again with `explain`, from the same book)."""
         request = {**job.request, "explain": True}
