@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from cli.output import dump_json
-from cli.simulate_cmd import _text
+from cli.simulate_cmd import text_report
 from engine.program import load_program
 from engine.simulation.report import render
 from engine.simulation.simulate import simulate
@@ -68,6 +68,6 @@ def test_compare_reports_match_golden(which: str, small_history: Path, update_go
     _check(f"compare-{which}.json", dump_json(json.loads(json.dumps(doc, default=str))) + "\n",
            update_golden)
     monkeypatch.setenv("COLUMNS", "160")
-    _text(doc)
+    text_report(doc)
     _check(f"compare-{which}.txt", capsys.readouterr().out, update_golden)
     _check(f"compare-{which}.html", render(doc), update_golden)
