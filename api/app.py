@@ -25,6 +25,7 @@ import api.routes.members as members
 import api.routes.redemptions as redemptions
 import api.routes.reports as reports
 import api.routes.rulesets as rulesets
+import api.routes.shadow as shadow
 import engine.rules.adapter as rules_engine
 import store.jobs.scheduler as jobs
 from api.deps import SECURITY_SCHEME, KeyCache, Services
@@ -33,6 +34,7 @@ from api.ratelimit import RateLimiter
 from store.db.database import Database, open_database
 from store.registry.programs import ProgramCache
 from store.settings import Settings, get_settings
+from store.shadow.tap import ShadowTap
 
 
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
@@ -50,9 +52,12 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
             scheduler = jobs.Scheduler(app.state.services.db, jobs.default_jobs(settings))
             scheduler.start()
         app.state.scheduler = scheduler
+        tap = app.state.services.shadow
+        tap.start()  # evaluates live traffic against versions in shadow, off the response path
         try:
             yield
         finally:
+            await to_thread.run_sync(tap.stop)
             if scheduler is not None:
                 await to_thread.run_sync(scheduler.stop)
 
@@ -63,14 +68,16 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
         description="Quote and commit orders against versioned loyalty rulesets. "
         "Errors are application/problem+json; authenticate with `Authorization: Bearer <key>`.",
     )
-    app.state.services = Services(settings=settings, db=db,
-                                  cache=ProgramCache(settings.activation_check_seconds),
+    cache = ProgramCache(settings.activation_check_seconds)
+    app.state.services = Services(settings=settings, db=db, cache=cache,
                                   key_cache=KeyCache(settings.api_key_cache_seconds),
-                                  limiter=RateLimiter(settings))
+                                  limiter=RateLimiter(settings),
+                                  shadow=ShadowTap(db, cache, settings.shadow_queue_size,
+                                                   settings.shadow_check_seconds))
     problems.install(app)
     for module in (checkout, members, reports, redemptions, rulesets, audit, health):
         app.include_router(module.router)
-    for module in (admin, auto_redemption, fulfilment):  # a program's lifecycle operations
+    for module in (admin, auto_redemption, fulfilment, shadow):  # a program's lifecycle operations
         app.include_router(module.router, prefix="/v1/programs/{program}")
     app.add_middleware(ObserveMiddleware, max_body_bytes=settings.max_body_bytes,
                        large_paths={"/v1/rulesets": settings.max_ruleset_bytes,

@@ -17,6 +17,7 @@ from api.ratelimit import RateLimiter, budget_of
 from store.db.database import Database
 from store.registry.programs import ProgramCache
 from store.settings import Settings
+from store.shadow.tap import ShadowTap
 
 
 @dataclass
@@ -28,6 +29,7 @@ class Services:
     cache: ProgramCache
     key_cache: KeyCache
     limiter: RateLimiter
+    shadow: ShadowTap
 
 
 class KeyCache:

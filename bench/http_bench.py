@@ -9,6 +9,15 @@ p50, p99 and the ratio. Then commits per second on PostgreSQL (a fresh database 
 LOYALTY_BENCH_PG, default postgresql://postgres@127.0.0.1:5432/postgres, dropped after).
 Targets (docs/performance.md): evaluate ≥ 60 % of the bare app's req/s with p99 ≤ 20 ms;
 ≥ 500 commits/s with p99 ≤ 50 ms. Prints figures; asserts nothing.
+
+    .venv/bin/python bench/http_bench.py --shadow [--duration 10] [--connections 32]
+
+measures the checkout instead with and without a version in shadow (docs/shadow.md): on
+one `loyalty serve --workers 2` (PostgreSQL as above; SQLite when it is not reachable),
+quotes and commits without a shadow and with a changed retail version 2 in shadow
+(electronics x3), in `--rounds` alternating rounds (so a machine's changing load falls
+on both alike), and prints the median over the rounds of p50, p99 and req/s of each, the
+ratios, and what the shadow workers did (evaluated, dropped, failed).
 """
 
 from __future__ import annotations
@@ -238,13 +247,92 @@ def postgres_database() -> Iterator[str | None]:
         admin.close()
 
 
+def _cli(database_url: str, tmp: Path, *args: str) -> str:
+    env = {**os.environ, "LOYALTY_DATABASE_URL": database_url}
+    return subprocess.run([*LOYALTY, *args], env=env, cwd=tmp, capture_output=True, text=True,
+                          check=True).stdout
+
+
+def _changed_retail(tmp: Path) -> Path:
+    """The shipped retail ruleset as version 2 with electronics at 3x."""
+    folder = tmp / "retail-v2"
+    shutil.copytree(REPO / "rulesets" / "retail", folder)
+    program, earning = folder / "program.yaml", folder / "earning.yaml"
+    program.write_text(program.read_text().replace("version: 1", "version: 2", 1))
+    earning.write_text(earning.read_text().replace("electronics: 2.0", "electronics: 3.0", 1))
+    return folder
+
+
+def _checkout(url: str, key: str, args: Any) -> tuple[dict[str, float], dict[str, float]]:
+    """Quotes, then commits of new orders (members cycle over 1000)."""
+    commit_body = json.loads(json.dumps(CART))
+    commit_body["member"]["id"] = "MEMBER-ID"
+    commit_body["order"]["id"] = "ORDER-ID"
+    quote = drive(f"{url}/v1/programs/retail/evaluate", CART, key, False, args)
+    commit = drive(f"{url}/v1/programs/retail/orders", commit_body, key, True, args)
+    return quote, commit
+
+
+def _median(rounds: list[dict[str, float]]) -> dict[str, float]:
+    return {k: sorted(r[k] for r in rounds)[len(rounds) // 2] for k in rounds[0]}
+
+
+def shadow_bench(args: Any, tmp: Path) -> None:
+    runs: dict[str, list[dict[str, float]]] = {k: [] for k in ("q", "c", "sq", "sc")}
+    evaluated = dropped = failed = 0
+    with postgres_database() as pg_url:
+        database_url = pg_url or f"sqlite:///{tmp / 'shadow.db'}"
+        with loyalty_server(database_url, tmp) as (url, key):
+            _cli(database_url, tmp, "publish", str(_changed_retail(tmp)), "-m", "bench")
+            _checkout(url, key, argparse.Namespace(duration=2, connections=args.connections))
+            for n in range(args.rounds):
+                quote, commit = _checkout(url, key, args)
+                runs["q"].append(quote)
+                runs["c"].append(commit)
+                _cli(database_url, tmp, "shadow", "start", "retail", "2")
+                time.sleep(3)  # the workers re-read the runs in shadow every 2 s
+                quote, commit = _checkout(url, key, args)
+                runs["sq"].append(quote)
+                runs["sc"].append(commit)
+                time.sleep(3)  # the shadow workers finish what is queued
+                report = json.loads(_cli(database_url, tmp, "shadow", "report", "retail",
+                                         "-o", "json"))["shadow"]
+                _cli(database_url, tmp, "shadow", "stop", "retail")
+                time.sleep(3)
+                evaluated += report["evaluated"]
+                dropped += report["dropped"]
+                failed += report["failed"]
+                print(f"round {n + 1}: shadow evaluated {report['evaluated']} of "
+                      f"{sum(report['requests'].values())} requests, dropped "
+                      f"{report['dropped']}, differences {report['differences']}")
+    quote, commit = _median(runs["q"]), _median(runs["c"])
+    shadow_quote, shadow_commit = _median(runs["sq"]), _median(runs["sc"])
+    where = "PostgreSQL" if pg_url else "SQLite"
+    print(f"medians over {args.rounds} rounds:")
+    print(line(f"quote ({where})", quote))
+    print(line("quote, version in shadow", shadow_quote))
+    print(line(f"commit ({where})", commit))
+    print(line("commit, version in shadow", shadow_commit))
+    for name, a, b in (("quote", quote, shadow_quote), ("commit", commit, shadow_commit)):
+        print(f"{name} with / without shadow: p50 x{b['p50'] / a['p50']:.2f}, "
+              f"p99 x{b['p99'] / a['p99']:.2f}, req/s x{b['rps'] / a['rps']:.2f}")
+    print(f"shadow over all rounds: evaluated {evaluated}, dropped {dropped}, failed {failed}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--shadow", action="store_true",
+                        help="the checkout's latency with and without a version in shadow")
+    parser.add_argument("--rounds", type=int, default=3, help="with --shadow: rounds of each")
     args = parser.parse_args()
     print(f"driver: {'wrk' if shutil.which('wrk') else 'httpx/asyncio (wrk not installed)'}, "
           f"{args.connections} connections, {args.duration} s each, 2 server workers")
+    if args.shadow:
+        with tempfile.TemporaryDirectory() as tmp_name:
+            shadow_bench(args, Path(tmp_name))
+        return
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         with echo_server(tmp) as echo_url:

@@ -16,7 +16,8 @@ from cli.service import Service, target, target_options
 @click.option("--program", default=None, help="only this program's entries")
 @click.option("--actor", default=None, help="only this actor's, e.g. key:lrk_AbC123")
 @click.option("--action", default=None, help="e.g. ruleset.publish, ruleset.approve, "
-              "ruleset.activate, ruleset.rollback, key.create, key.revoke")
+              "ruleset.activate, ruleset.rollback, shadow.start, shadow.stop, "
+              "key.create, key.revoke")
 @click.option("--from", "since", default=None, help="entries at or after this ISO instant")
 @click.option("--to", "until", default=None, help="entries before this ISO instant")
 @click.option("--cursor", default=None, help="the next page: the cursor the previous one printed")

@@ -16,6 +16,7 @@ from cli.registry_cmd import activate, approve, diff, publish, rulesets_group
 from cli.reports_cmd import members_group, report
 from cli.schema_cmd import schema
 from cli.serve_cmd import serve
+from cli.shadow_cmd import shadow_group
 from cli.simulate_cmd import simulate
 from cli.test_cmd import test
 from cli.validate_cmd import validate
@@ -44,7 +45,8 @@ cli.add_command(test)
 cli.add_command(generate)
 cli.add_command(simulate)
 for _command in (db, keys, publish, approve, activate, diff, rulesets_group, audit, serve, expire,
-                 jobs, redemptions_group, import_history, export_history, members_group, report):
+                 jobs, redemptions_group, import_history, export_history, members_group, report,
+                 shadow_group):
     cli.add_command(_command)
 
 

@@ -15,6 +15,8 @@ PROGRESS_FROM = 200_000  # lines: shorter runs finish before a bar helps
 
 
 def print_text(doc: dict[str, Any], title: str | None = None) -> None:
+    """The text report of a simulation, production or shadow document (with its compare,
+    when it has one)."""
     from rich.console import Console
     from rich.table import Table
 

@@ -71,6 +71,12 @@ class Settings(BaseSettings):
     external_points_job_seconds: float = Field(
         30.0, ge=0, description="how often credits and debits owed to external points APIs "
         "are sent and unfinished debits settled (0 = never)")
+    shadow_queue_size: int = Field(
+        10_000, ge=1, description="live requests waiting for their shadow evaluation, per "
+        "worker; beyond it they are dropped and counted, never waited for")
+    shadow_check_seconds: float = Field(
+        2.0, gt=0, description="how often a worker re-reads which programs have a version "
+        "in shadow (the worker that starts or stops one knows at once)")
     console_secret: str | None = Field(
         None, description="signs the web console's session cookies; the same value on every "
         "host and worker (unset: a random secret made once and kept in the database)")

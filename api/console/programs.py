@@ -1,17 +1,22 @@
 """Registry pages: programs and their versions, a version's YAML sources, the semantic diff
-of two versions, and a program's activation timeline (all readable by viewers)."""
+of two versions, a program's activation timeline and its shadow run with the run's HTML
+report (all readable by viewers)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
 
 import store.registry.rulesets as rulesets
+import store.shadow.report as shadow_report
 from api.console.auth import Viewer
 from api.console.render import ConsoleRoute, page, state
+from api.console.simulations import REPORT_HEADERS
 from api.schemas import ProgramId
+from engine.simulation.report import render
+from store.errors import NotFound
 from store.registry.timeline import timeline
 
 router = APIRouter(route_class=ConsoleRoute)
@@ -39,7 +44,30 @@ def program_page(request: Request, principal: Viewer, program: ProgramPath,
     services = state(request).services
     entry = rulesets.listing(services.db, services.cache, program)["programs"][0]
     return page(request, "program.html", principal, entry=entry,
-                timeline=timeline(services.db, program), notice=NOTICES.get(notice, ""))
+                timeline=timeline(services.db, program), notice=NOTICES.get(notice, ""),
+                shadow=_shadow(services, program))
+
+
+def _shadow(services: Any, program: str) -> dict[str, Any] | None:
+    """The `shadow` block of the program's latest shadow run's report (None without one)."""
+    try:
+        return shadow_report.report(services.db, services.cache, program)["shadow"]
+    except NotFound:
+        return None
+
+
+@router.get("/programs/{program}/shadow/report")
+def shadow_report_page(request: Request, principal: Viewer, program: ProgramPath) -> Response:
+    """The HTML report of the program's latest shadow run, framed by the program's page."""
+    principal.require_program(program)
+    services = state(request).services
+    try:
+        doc = shadow_report.report(services.db, services.cache, program)
+    except NotFound:
+        return HTMLResponse("<!doctype html><title>No report</title><p>The program has no "
+                            "shadow run.</p>", status_code=404, headers=REPORT_HEADERS)
+    title = f"Shadow evaluation of {program} version {doc['shadow']['run']['version']}"
+    return HTMLResponse(render(doc, title=title), headers=REPORT_HEADERS)
 
 
 @router.get("/programs/{program}/versions/{version}")

@@ -39,19 +39,29 @@ async def evaluate(program: ProgramPath, body: EvaluationIn, services: StoreDep,
         result = await run_in_threadpool(orders.quote, services.db, services.cache, program,
                                          request, body.ruleset_version)
     record_evaluation(result, "quote")
-    return Json(result)
+    response = Json(result)  # rendered now: what follows cannot change the answer
+    run = services.shadow.watching(program)
+    if run is not None:  # queued (never waited for) for the version in shadow
+        services.shadow.offer(run, "quote", request, result)
+    return response
 
 
 @router.post("/orders", status_code=201, summary="Commit an order (idempotent on order.id)")
 def commit(program: ProgramPath, body: CommitIn, services: StoreDep, key: CommitKey) -> Json:
     refuse_future(body, services.settings.max_future_skew_seconds)
     services.limiter.check_member(program, body.member.id, "write")
-    outcome = orders.commit(services.db, services.cache, program, body.engine_request(),
-                            body.ruleset_version)
+    run = services.shadow.watching(program)
+    before: list[orders.BookBefore] | None = [] if run is not None else None
+    request = body.engine_request()
+    outcome = orders.commit(services.db, services.cache, program, request,
+                            body.ruleset_version, before)
     if outcome.created:
         record_evaluation(outcome.result, "commit")
         record_points(program, "order", outcome.result["commit"]["points_awarded"])
-    return created_or_replayed(outcome.result, outcome.created)
+    response = created_or_replayed(outcome.result, outcome.created)
+    if run is not None and outcome.created and before:  # queued, never waited for
+        services.shadow.offer(run, "commit", request, outcome.result, before[0])
+    return response
 
 
 @router.post("/orders/{order_id}/refunds", status_code=201,

@@ -103,15 +103,24 @@ def simulate(ruleset: str | Path | Program | Mapping[str, str], history: str | P
         other = _program(compare_with)
         other_part = run(other, history, workers=workers, on_error=on_error, tick=tick)
         other_doc = summarise(other, other_part)
-        base_label, other_label = labels(doc["program"], other_doc["program"])
-        versions = {"labels": {"base": base_label, "compare": other_label},
-                    **presence(program, other, doc, other_doc)}
-        doc["compare"] = {**other_doc, "delta": delta(doc, other_doc), "versions": versions,
-                          "members_changed": changed_members(
-                              part.outcomes, other_part.outcomes,
-                              tier_order=tuple(t.id for t in program.model.tiers.levels)
-                              if program.model.tiers else ())}
+        doc["compare"] = compare_block(program, other, doc, other_doc, part.outcomes,
+                                       other_part.outcomes)
     return doc
+
+
+def compare_block(program: Program, other: Program, doc: dict[str, Any],
+                  other_doc: dict[str, Any], outcomes: dict[str, Outcome],
+                  other_outcomes: dict[str, Outcome]) -> dict[str, Any]:
+    """The `compare` block of a report: `other_doc` with its delta against `doc`, where
+    each rule and campaign is, and the members that changed most."""
+    base_label, other_label = labels(doc["program"], other_doc["program"])
+    versions = {"labels": {"base": base_label, "compare": other_label},
+                **presence(program, other, doc, other_doc)}
+    return {**other_doc, "delta": delta(doc, other_doc), "versions": versions,
+            "members_changed": changed_members(
+                outcomes, other_outcomes,
+                tier_order=tuple(t.id for t in program.model.tiers.levels)
+                if program.model.tiers else ())}
 
 
 def _number(value: Any) -> Any:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from itertools import count
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -26,6 +27,7 @@ from engine import evaluate
 from engine.evaluation.render import result_json
 from engine.evaluation.request import RequestInvalid, parse
 from engine.lifecycle import MemberBook, OrderStep, commit_order
+from engine.lifecycle.book import from_json
 from engine.lifecycle.records import order_json
 from engine.program import Program
 from store.db.database import Database
@@ -107,8 +109,20 @@ def _idempotent(program_id: str, order_id: str, request: dict[str, Any]) -> Idem
         "a retry must resend the first request unchanged", "/order/id")
 
 
+@dataclass(frozen=True)
+class BookBefore:
+    """The member's stored book as a commit found it, before the order (None: no book
+    yet), with the row's attributes and tier: what a shadow evaluation starts from."""
+
+    book: dict[str, Any] | None
+    attributes: dict[str, Any]
+    tier: str | None
+
+
 def commit(db: Database, cache: ProgramCache, program_id: str, request: dict[str, Any],
-           pinned: int | None = None) -> Outcome:
+           pinned: int | None = None, before: list[BookBefore] | None = None) -> Outcome:
+    """Commit an order; `before`, when given, receives the member's book as the commit
+    found it (a reference to the loaded JSON, copied by nobody)."""
     req = essentials(request)
     if req.order_id is None:
         raise RequestInvalid([("$.order", "a commit needs an order")])
@@ -118,18 +132,20 @@ def commit(db: Database, cache: ProgramCache, program_id: str, request: dict[str
         with db.writing() as session:
             program = cache.resolve(session, program_id, req.at, pinned)
             with session.no_autoflush:  # one flush at the end: fewer round trips
-                return _commit(session, program, request, req, once)
+                return _commit(session, program, request, req, once, before)
     return once.run(db, write)
 
 
 def _commit(session: Session, program: Program, request: dict[str, Any], req: Essentials,
-            once: Idempotent[OrderRow]) -> Outcome:
+            once: Idempotent[OrderRow], before: list[BookBefore] | None) -> Outcome:
     order_id, at = req.order_id, req.at
     assert order_id is not None
     member = members.lock_or_create(session, program.program, str(req.member.get("id")), None)
     replayed = once.earlier(session)
     if replayed is not None:
         return replayed
+    if before is not None:  # store_book assigns a new dict: this one stays as found
+        before.append(BookBefore(member.book, dict(member.attributes or {}), member.tier))
     lc = books.lifecycle(program)
     book = books.book_of(lc, member, at)
     book.attributes.update(req.member.get("attributes") or {})
@@ -154,6 +170,30 @@ def _commit(session: Session, program: Program, request: dict[str, Any], req: Es
                          record=order_json(step.record), created_at=datetime.now(UTC)))
     session.flush()
     return Outcome(result, created=True)
+
+
+def rehearse(db: Database, program: Program, request: dict[str, Any],
+             before: BookBefore) -> dict[str, Any]:
+    """What committing `request` against `program` would have answered, from the member's
+    book as `before` holds it: the same lifecycle step as a commit (`commit_order`) on a
+    copy of the book, reading campaign budgets and reward stock without locks, writing
+    nothing. The result carries a `commit` block with the points awarded and the tier."""
+    req = essentials(request)
+    lc = books.lifecycle(program)
+    member_id = str(req.member.get("id"))
+    book = (from_json(before.book) if before.book is not None
+            else lc.new_book(member_id, req.at, dict(before.attributes), before.tier))
+    book.attributes.update(req.member.get("attributes") or {})
+    parsed = parse({**request, "member": {**req.member, "attributes": book.attributes}})
+    ids = count(1)
+    with db.read_connection() as conn:
+        step = commit_order(lc, book, parsed, books.StorePool(conn, program, lock=False),
+                            lambda: f"rehearsal-{next(ids)}")
+    assert step.outcome is not None
+    awarded = sum(e.points for e in step.entries() if e.kind in ("earn", "bonus"))
+    return {**result_json(step.outcome), "commit": {
+        "order_id": req.order_id, "points_awarded": awarded, "balance": book.balance,
+        "tier": book.tier}}
 
 
 def _redemptions(session: Session, program: Program, book: MemberBook, order_id: str,

@@ -35,15 +35,18 @@ def increment(
     keys: dict[str, Any],
     deltas: dict[str, Any],
     extra: dict[str, Any] | None = None,
+    latest: tuple[str, ...] = (),
 ) -> None:
-    """Add `deltas` to a counter row identified by `keys`, creating it when missing."""
+    """Add `deltas` to a counter row identified by `keys`, creating it when missing;
+    the columns of `extra` named in `latest` are overwritten on an existing row too."""
     extra = extra or {}
     shape = ("inc", session.get_bind().dialect.name, table.description, tuple(keys), tuple(deltas),
-             tuple(extra))
+             tuple(extra), latest)
     stmt = _CACHE.get(shape)
     if stmt is None:
         base = _insert(session, table)
         stmt = _CACHE[shape] = base.on_conflict_do_update(
             index_elements=list(keys),
-            set_={name: table.c[name] + base.excluded[name] for name in deltas})
+            set_={**{name: table.c[name] + base.excluded[name] for name in deltas},
+                  **{name: base.excluded[name] for name in latest}})
     session.execute(stmt, {**keys, **deltas, **extra})

@@ -32,12 +32,21 @@ def test_the_versions_the_cli_takes_are_those_the_registry_stores() -> None:
 
 @pytest.mark.parametrize("args", [("approve", "retail", HUGE), ("activate", "retail", HUGE),
                                   ("rulesets", "show", "retail", HUGE),
-                                  ("approve", "retail", "0")])
+                                  ("approve", "retail", "0"),
+                                  ("shadow", "start", "retail", HUGE),
+                                  ("shadow", "start", "retail", "0")])
 def test_a_version_out_of_range_is_a_usage_error(tmp_path: Path, database: str,
                                                  args: tuple[str, ...]) -> None:
     result = run_in(tmp_path, *args, "--database-url", database)
     assert result.exit_code == 2, result.output
     assert "Invalid value for 'VERSION'" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_shadow_run_out_of_range_is_a_usage_error(tmp_path: Path, database: str) -> None:
+    result = run_in(tmp_path, "shadow", "report", "retail", "--run", str(2**63),
+                    "--database-url", database)
+    assert result.exit_code == 2 and "Invalid value for '--run'" in result.output
     assert "Traceback" not in result.output
 
 

@@ -1,0 +1,3 @@
+from __future__ import annotations
+
+from tests.store.db_support import database_url, db, migrated_db, server_clock  # noqa: F401
