@@ -6,14 +6,14 @@ from typing import Any
 
 import click
 
-from cli.output import EXIT_INVALID_RULESET, EXIT_OK, dump_json
+from cli.output import EXIT_INVALID_RULESET, EXIT_OK, changed_option, changed_programs, dump_json
 from engine.errors import RulesetError, RulesetInvalid, RulesetWarning
 from engine.language.loader import load_path
 from engine.language.validate import validate as validate_ruleset
 from engine.language.warnings import program_warnings
 
 
-def _check(path: str) -> dict[str, Any]:
+def check(path: str) -> dict[str, Any]:
     """One ruleset's report; never raises."""
     report: dict[str, Any] = {"path": path, "valid": False, "program": None, "version": None,
                               "errors": [], "warnings": []}
@@ -44,14 +44,16 @@ def _plural(count: int, word: str) -> str:
               show_default=True, help="Report format.")
 @click.option("--strict", is_flag=True,
               help="Exit 3 when there are warnings too, not only errors.")
-def validate(paths: tuple[str, ...], output: str, strict: bool) -> None:
+@changed_option
+def validate(paths: tuple[str, ...], output: str, strict: bool, changed: bool) -> None:
     """Validate rulesets: JSON Schema plus semantic checks, every problem reported.
 
     Each PATH is one ruleset: a .yaml file or a folder of them. Problems print as
     `file:line:col: $.json.path: message (hint: ...)`, then the warnings about valid
     rulesets as `file:line:col: $.json.path: warning[code]: message (hint: ...)`.
     Exit code 0 when all are valid (warnings or not), 3 when any is invalid, or with
-    --strict when any has a warning.
+    --strict when any has a warning. With --changed, PATHs are changed files (as a
+    pre-commit hook or a CI job lists them): each program they belong to is validated once.
 
     \b
     Examples:
@@ -59,8 +61,11 @@ def validate(paths: tuple[str, ...], output: str, strict: bool) -> None:
       loyalty validate rulesets/*            # every shipped ruleset
       loyalty validate --strict rulesets/*   # warnings fail too (exit 3)
       loyalty validate -o json my-program.yaml
+      loyalty validate --changed retail/earning.yaml retail/tiers.yaml   # retail, once
     """
-    reports = [_check(p.rstrip("/") or p) for p in paths]
+    if changed:
+        paths = changed_programs(paths)
+    reports = [check(p.rstrip("/") or p) for p in paths]
     invalid = [r for r in reports if not r["valid"]]
     warned = [r for r in reports if r["warnings"]]
     problems = sum(len(r["errors"]) for r in reports)
