@@ -51,6 +51,9 @@ def ci(paths: tuple[str, ...], against: str | None, history: str | None,
     from cli.ci_run import run_program
     from engine.language.layout import programs_of
 
+    if against and not against.startswith(("http://", "https://")) and not Path(against).exists():
+        fail(f"--against {against}: no such folder (a base checkout, or the service's "
+             "http(s) URL)")
     found = programs_of(paths)
     out = Path(out_dir)
     try:
