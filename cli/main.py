@@ -19,6 +19,7 @@ from cli.serve_cmd import serve
 from cli.simulate_cmd import simulate
 from cli.test_cmd import test
 from cli.validate_cmd import validate
+from cli.verify_cmd import verify
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -37,6 +38,7 @@ def cli() -> None:
 cli.add_command(evaluate)
 cli.add_command(explain)
 cli.add_command(validate)
+cli.add_command(verify)
 cli.add_command(schema)
 cli.add_command(test)
 cli.add_command(generate)

@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from cli.db_cmd import open_db
-from cli.output import cli_actor, dump_json, fail, load_program_or_exit
+from cli.output import EXIT_INVALID_RULESET, cli_actor, dump_json, fail, load_program_or_exit
 from cli.service import Service, Target, segment, target, target_options
 
 
@@ -78,11 +78,18 @@ def publish(path: str, message: str, author: str | None, activate: str, url: str
       loyalty publish rulesets/retail -m "electronics x3"
       loyalty publish rulesets/retail --database-url sqlite:///./loyalty.db
     """
+    from engine.verify import check as check_invariants
     from store.registry.versions import source_names
 
     t = target(url, database_url)
     who = author_of(t, author)
     program = load_program_or_exit(path)  # exit 3 with located errors when invalid
+    refused = check_invariants(program)  # the store refuses them too
+    if refused:
+        for error in refused:
+            click.echo(str(error), err=True)
+        fail(f"{path}: {len(refused)} invariant(s) fail; run `loyalty verify {path}` for "
+             "the worst cases and their witnesses", EXIT_INVALID_RULESET)
     sources = source_names(dict(program.sources))
     if t.direct:
         import store.registry.rulesets as rulesets

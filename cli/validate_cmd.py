@@ -11,6 +11,8 @@ from engine.errors import RulesetError, RulesetInvalid, RulesetWarning
 from engine.language.loader import load_path
 from engine.language.validate import validate as validate_ruleset
 from engine.language.warnings import program_warnings
+from engine.program import Program
+from engine.verify import check as check_invariants
 
 
 def check(path: str) -> dict[str, Any]:
@@ -22,6 +24,8 @@ def check(path: str) -> dict[str, Any]:
         loaded = load_path(path)
         report["program"], report["version"] = loaded.data.get("program"), loaded.data.get("version")
         errors = validate_ruleset(loaded)
+        if not errors and loaded.data.get("invariants"):
+            errors = check_invariants(Program.from_data(loaded.data, loaded.sources))
         warnings = [] if errors else program_warnings(loaded)
     except RulesetInvalid as exc:
         errors = exc.errors
@@ -47,6 +51,9 @@ def _plural(count: int, word: str) -> str:
 @changed_option
 def validate(paths: tuple[str, ...], output: str, strict: bool, changed: bool) -> None:
     """Validate rulesets: JSON Schema plus semantic checks, every problem reported.
+
+    A ruleset declaring `invariants:` is verified too (`loyalty verify`): an invariant
+    its worst case breaks is a problem located at the invariant.
 
     Each PATH is one ruleset: a .yaml file or a folder of them. Problems print as
     `file:line:col: $.json.path: message (hint: ...)`, then the warnings about valid

@@ -232,5 +232,7 @@ def build(data: Mapping[str, Any]) -> Ruleset:
         redemption=_redemption(data.get("redemption")),
         rules=tuple(_rule(r) for r in data.get("rules", [])),
         approvals_required=int((data.get("approvals") or {}).get("required", 0)),
+        invariants={name: dec(limit)
+                    for name, limit in (data.get("invariants") or {}).items()},
         data=data,
     )

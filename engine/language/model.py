@@ -245,4 +245,6 @@ class Ruleset:
     redemption: Redemption | None
     rules: tuple[CustomRule, ...]
     approvals_required: int = 0  # approvals a version needs before activation (four eyes)
+    # declared earning bounds: quantity (max_points_per_unit, …) → its limit (engine.verify)
+    invariants: Mapping[str, Decimal] = field(default_factory=dict)
     data: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)

@@ -12,13 +12,14 @@ import store.clock as clock
 import store.registry.approvals as approvals
 import store.registry.versions as registry
 from engine import load_program
-from engine.errors import RulesetWarning
+from engine.errors import RulesetInvalid, RulesetWarning
 from engine.language.diff import Diff, diff
 from engine.language.loader import load_sources
 from engine.language.warnings import program_warnings
 from engine.program import Program
+from engine.verify import check as check_invariants
 from store.db.database import Database
-from store.errors import Forbidden, StoreError
+from store.errors import Forbidden, StoreError, Unprocessable
 from store.registry.programs import ProgramCache
 
 
@@ -42,6 +43,9 @@ def publish(db: Database, sources: dict[str, str], author: str, message: str = "
     (description with its `warnings`, created). `only_program`: the publisher may publish
     that program only (a program-bound key)."""
     program = load_program(sources)
+    refused = check_invariants(program)
+    if refused:
+        raise RulesetInvalid(refused)
     if only_program is not None and program.program != only_program:
         raise Forbidden("forbidden_program", f"this key serves program {only_program!r} "
                         f"only, not {program.program!r}", pointer="/sources")
@@ -92,8 +96,23 @@ def _activate(session: Session, program: str, version: int, author: str,
         return {"program": program, "version": version, "effective_from": when.isoformat(),
                 "already_live": True, "detail": _already_live(program, version, when)}
     approvals.check(session, program, version, clock.now(), when)
+    _invariants_hold(session, program, version)
     return {**activation_json(registry.activate(session, program, version, author, when)),
             "already_live": False}
+
+
+def _invariants_hold(session: Session, program: str, version: int) -> None:
+    """Refuse to activate a version whose declared invariants fail (one published before
+    the verifier could refuse it, or proven against an older evaluator)."""
+    sources = registry.sources_of(session, program, version)
+    if not load_sources(sources).data.get("invariants"):
+        return
+    errors = check_invariants(load_program(sources))
+    if errors:
+        first = errors[0]
+        raise Unprocessable("invariant_fails", f"{program} version {version}: {first.message}",
+                            pointer=f"/sources/{first.file}",
+                            errors=[{**e.to_dict(), "text": str(e)} for e in errors])
 
 
 def _already_live(program: str, version: int, when: datetime) -> str:
@@ -115,6 +134,7 @@ def plan(session: Session, cache: ProgramCache, program: str, version: int,
     refusal = None
     try:
         approvals.check(session, program, version, now, when)
+        _invariants_hold(session, program, version)
     except StoreError as exc:
         refusal = {"code": exc.code, "detail": exc.message}
     changes = None if live is None else \
