@@ -102,6 +102,9 @@ def _tests(run: ProgramRun) -> list[str]:
                 lines.append(f"- {_code(result.suite + ': ' + case.name)}: {what}")
     lines += [f"- {_code(problem)}" for problem in run.suite_problems]
     lines += [f"- {_code(line)}" for line in run.validation.lines]
+    if run.bounds.status == FAILED:
+        lines += [f"- bounds: {run.bounds.message}"]
+        lines += [f"- {_code(line)}" for line in run.bounds.lines if ": $." in line]
     if len(lines) > LINES_SHOWN:
         lines = [*lines[:LINES_SHOWN], f"- … and {len(lines) - LINES_SHOWN} more (JUnit XML)"]
     return ["**Problems and failures:**", "", *lines, ""] if lines else []
@@ -145,14 +148,22 @@ def _tiers(other: dict[str, Any], names: dict[str, str]) -> list[str]:
     return [*lines, ""]
 
 
+def _bound(value: Any, change: str, missing: str) -> str:
+    """A bound's value in one version: `unbounded`, or `—` where the version lacks it."""
+    if value is None:
+        return "—" if change == missing else "unbounded"
+    return f"{value.normalize():f}"
+
+
 def _bounds(run: ProgramRun) -> list[str]:
-    if run.bounds.status == SKIPPED:
-        return [f"**Bounds that moved:** {run.bounds.message}", ""]
+    if run.bounds.status == SKIPPED or run.base is None:
+        return []
     if not run.bounds_moved:
         return ["**Bounds that moved:** none", ""]
-    lines = ["**Bounds that moved:**", "", "| bound | before | after |", "|---|---:|---:|"]
-    lines += [f"| {_code(str(m.quantity))} | {_cell(m.old)} | {_cell(m.new)} |"
-              for m in run.bounds_moved]
+    lines = ["**Bounds that moved** (proven worst cases, `loyalty verify --compare`):", "",
+             "| bound | before | after | change |", "|---|---:|---:|---|"]
+    lines += [f"| {_code(m.label)} | {_bound(m.old, m.change, 'new')} | "
+              f"{_bound(m.new, m.change, 'gone')} | {m.change} |" for m in run.bounds_moved]
     return [*lines, ""]
 
 

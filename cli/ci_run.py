@@ -87,12 +87,6 @@ class ProgramRun:
         return EXIT_OK
 
 
-# The bounds check, called as `BOUNDS_CHECK(run, program, base program or None)`: it fills
-# run.bounds and run.bounds_moved. None: this version of loyalty proves no bounds.
-BoundsCheck = Callable[["ProgramRun", Any, Any], None]
-BOUNDS_CHECK: BoundsCheck | None = None
-
-
 def validate(run: ProgramRun) -> Any:
     """Strict validation: errors and warnings both fail. Returns the loaded program, or
     None when it is invalid."""
@@ -158,6 +152,34 @@ def base_from_service(url: str, run: ProgramRun) -> Base | None:
     return Base(load_program(shown["sources"]), f"{run.program} v{live} (live at {url})")
 
 
+def prove_bounds(run: ProgramRun, program: Any, base: Any) -> None:
+    """The proven worst cases (`loyalty verify`): the check fails when one cannot be proven
+    or reproduced by the evaluator, or a declared invariant fails; against a base, the
+    bounds that moved (`loyalty verify --compare`)."""
+    from engine.verify import TooManyContexts, WitnessMismatch, compare, failures, prove
+    from engine.verify.bounds import text
+
+    started = time.monotonic()
+    check = run.bounds
+    try:
+        bounds = prove(program)
+        old = prove(base) if base is not None else None
+    except (WitnessMismatch, TooManyContexts) as exc:
+        check.status, check.message = FAILED, f"cannot be proven: {exc}"
+        return
+    refused = failures(program, bounds)
+    check.lines = [str(e) for e in refused] + [
+        f"{b.label}: {'unbounded' if b.value is None else text(b.value)} ({b.context})"
+        for b in bounds.bounds]
+    if old is not None:
+        run.bounds_moved = [m for m in compare(old, bounds) if m.change != "same"]
+    check.status = FAILED if refused else PASSED
+    check.message = (f"{len(refused)} invariant(s) fail" if refused else
+                     f"{len(bounds.bounds)} bound(s) proven"
+                     + (f", {len(run.bounds_moved)} moved" if old is not None else ""))
+    check.seconds = time.monotonic() - started
+
+
 def history_for(program: Any, given: str | None, out: Path) -> str:
     """The history to simulate over: the given file, or one generated (deterministic) for
     the program into the output folder."""
@@ -221,10 +243,8 @@ def run_program(folder: str, against: str | None, history: str | None, out: Path
         base = (base_from_service(against, run) if against.startswith(("http://", "https://"))
                 else base_from_folder(against, run))
         run.base = base.label if base else None
-    if BOUNDS_CHECK is None:
-        run.bounds.message = "skipped: no bounds check in this version of loyalty"
-    else:
-        BOUNDS_CHECK(run, program, base.program if base else None)
+    prove_bounds(run, program, base.program if base else None)
+    progress(f"{folder}: bounds {run.bounds.status} ({run.bounds.message})")
     simulate(run, program, base, history_for(program, history, out), out)
     progress(f"{folder}: simulation {run.simulation.status} ({run.simulation.message})")
     return run

@@ -92,7 +92,7 @@ def test(paths: tuple[str, ...], output: str, changed: bool) -> None:
       loyalty test rulesets/retail
       loyalty test rulesets/retail/tests/tiers_test.yaml
       loyalty test --output junit > report.xml
-      loyalty test --changed retail/earning.yaml retail/tests/tiers_test.yaml
+      loyalty test --changed rulesets/retail/earning.yaml rulesets/retail/tests/tiers_test.yaml
     """
     from engine.errors import RulesetInvalid
     from engine.suites.runner import run_paths

@@ -68,7 +68,7 @@ def validate(paths: tuple[str, ...], output: str, strict: bool, changed: bool) -
       loyalty validate rulesets/*            # every shipped ruleset
       loyalty validate --strict rulesets/*   # warnings fail too (exit 3)
       loyalty validate -o json my-program.yaml
-      loyalty validate --changed retail/earning.yaml retail/tiers.yaml   # retail, once
+      loyalty validate --changed rulesets/retail/earning.yaml rulesets/retail/tiers.yaml
     """
     if changed:
         paths = changed_programs(paths)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
@@ -86,6 +87,22 @@ def test_a_raised_multiplier_passes_with_its_cost_delta_and_a_broken_test_exits_
     assert summary.startswith("## loyalty ci: 1 program(s), failed (exit 4)")
     assert "`retail earning: bronze fashion earns x 1.5`: points: expected 150, got 175" in summary
     assert "changed `earning.categories.fashion`: `value` 1.5 → 1.75" in summary
+
+
+def test_the_summary_lists_the_bounds_that_moved(tmp_path: Path) -> None:
+    repo = example_repo(tmp_path / "repo")
+    shutil.rmtree(repo / "programs" / "retail" / "tests")  # none pins the multiplier here
+    commit(repo, "no rule tests")
+    # platinum ×2 × electronics ×3 × double points weekend ×2: 12 points per 1.00, was 8
+    edit(repo / "programs" / "retail" / "earning.yaml", "electronics: 2.0", "electronics: 3.0")
+    commit(repo, "electronics earns x3")
+    result = ci_against_parent(repo, tmp_path / "base", "out")
+    assert result.exit_code == 0, result.output
+    summary = (repo / "out" / "summary.md").read_text()
+    assert "| `max_points_per_unit` | 8 | 12 | up |" in summary, summary
+    assert "| `max_value_back` | 0.08 | 0.12 | up |" in summary
+    assert "| bounds | passed |" in summary
+    assert "| rule tests | no test suites |" in summary
 
 
 def test_changed_files_map_to_their_program_once_and_other_files_are_left_out(

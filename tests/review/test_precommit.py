@@ -99,11 +99,23 @@ def test_the_hooks_refuse_a_bad_commit_with_the_located_error(
     assert commits(repo) == before
 
     edit(earning, "fashion: 1.75", "fashion: 1.5")
+    program = repo / "programs" / "retail" / "program.yaml"
+    edit(program, "approvals:", "invariants:\n  max_points_per_unit: 6\napprovals:")
+    refused = git_commit(repo, pre_commit_env, "at most 6 points per 1.00")
+    out = refused.stdout + refused.stderr
+    assert refused.returncode != 0, out
+    assert re.search(r"^loyalty verify\.+Failed$", out, re.MULTILINE), out
+    assert re.search(r"^programs/retail/program\.yaml:\d+:\d+: \$\.invariants\.max_points_per_unit: ",
+                     out, re.MULTILINE), out
+    assert commits(repo) == before
+
+    edit(program, "invariants:\n  max_points_per_unit: 6\n", "")
     raise_home_multiplier(repo)
     accepted = git_commit(repo, pre_commit_env, "home earns x1.5")
     out = accepted.stdout + accepted.stderr
     assert accepted.returncode == 0, out
     assert re.search(r"^loyalty test\.+Passed$", out, re.MULTILINE), out
+    assert re.search(r"^loyalty verify\.+Passed$", out, re.MULTILINE), out
     assert commits(repo) == before + 1
 
     (repo / "NOTES.md").write_text("Why home earns more: see the pull request.\n")
@@ -118,7 +130,7 @@ def test_the_hook_definitions_run_the_commands_on_changed_yaml_only() -> None:
     import yaml
 
     hooks = {h["id"]: h for h in yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())}
-    assert {"loyalty-validate", "loyalty-test"} <= set(hooks)
+    assert set(hooks) == {"loyalty-validate", "loyalty-test", "loyalty-verify"}
     for hook in hooks.values():
         assert hook["language"] == "python"
         assert hook["entry"].startswith("loyalty ") and "--changed" in hook["entry"]
