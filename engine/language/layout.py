@@ -1,8 +1,8 @@
 """Which program a changed file belongs to, in a repository of rulesets.
 
-A program is a folder of YAML files, one of which declares `program:` at its top level
-(conventionally `program.yaml`), with its rule test suites in `tests/`; or a single YAML
-file that declares `program:` itself. Hooks and CI are handed changed files (and maybe
+A program is a folder of YAML files with a `program.yaml` (or `program.yml`) that declares
+`program:` at its top level, its rule test suites in `tests/`; or a single YAML file that
+declares `program:` itself (any other name). Hooks and CI are handed changed files (and maybe
 folders); each is mapped to the program it belongs to, once, in the order first seen:
 
     programs_of(["retail/earning.yaml", "retail/tests/tiers_test.yaml", "README.md"])
@@ -44,9 +44,12 @@ def declares_program(file: Path) -> bool:
         return False
 
 
+PROGRAM_FILES = ("program.yaml", "program.yml")
+
+
 def is_program_folder(folder: Path) -> bool:
     try:
-        return folder.is_dir() and any(declares_program(f) for f in sorted(folder.iterdir()))
+        return folder.is_dir() and any(declares_program(folder / name) for name in PROGRAM_FILES)
     except OSError:
         return False
 
@@ -54,13 +57,15 @@ def is_program_folder(folder: Path) -> bool:
 def program_of(path: Path) -> Path | None:
     """The program folder holding `path` (itself, or its nearest folder above that is one,
     not above the repository's top, the folder with `.git`), or a single-file ruleset."""
+    if path.name not in PROGRAM_FILES and declares_program(path):
+        return path
     start = path if path.is_dir() else path.parent
     for folder in (start, *start.parents):
         if is_program_folder(folder):
             return folder
         if (folder / ".git").exists() or folder == Path(folder.anchor):
             break
-    return path if declares_program(path) else None
+    return None
 
 
 def programs_of(paths: Iterable[str | Path]) -> Programs:
