@@ -48,7 +48,7 @@ def ci(paths: tuple[str, ...], against: str | None, history: str | None,
           --against https://loyalty.example.com --history history.jsonl --out ci-report
     """
     from cli.ci_report import junit, summary
-    from cli.ci_run import run_program
+    from cli.ci_run import failed_cases, run_program
     from engine.language.layout import programs_of
 
     if against and not against.startswith(("http://", "https://")) and not Path(against).exists():
@@ -63,12 +63,8 @@ def ci(paths: tuple[str, ...], against: str | None, history: str | None,
     runs = []
     for folder in found.folders:
         run = run_program(str(folder), against, history, out, click.echo)
-        for line in [*run.validation.lines, *run.suite_problems]:
+        for line in [*run.validation.lines, *run.suite_problems, *failed_cases(run)]:
             click.echo(line)
-        for result in run.suites:
-            for case in result.results:
-                if not case.passed:
-                    click.echo(f"{result.file}: FAIL {result.suite}: {case.name}")
         runs.append(run)
     code = exit_code([run.exit_code for run in runs])
     (out / "junit.xml").write_text(junit(runs), encoding="utf-8")

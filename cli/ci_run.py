@@ -121,6 +121,32 @@ def run_tests(run: ProgramRun) -> None:
         run.suite_problems = [str(e) for e in exc.errors]
 
 
+def failed_cases(run: ProgramRun) -> list[str]:
+    """Each failing case as `file:line:col: $.cases[i]: FAIL suite: case: what` (located
+    at the case in its suite file, for problem matchers)."""
+    from cli.junit import failure_lines
+    from engine.errors import format_path
+    from engine.suites.suite_file import read_suite
+
+    lines = []
+    for result in run.suites:
+        failing = [case for case in result.results if not case.passed]
+        if not failing:
+            continue
+        suite = read_suite(Path(result.file))
+        for case in failing:
+            section = "cases" if case.kind == "case" else "scenarios"
+            items = suite.doc.get(section) or []
+            index = next((i for i, item in enumerate(items)
+                          if isinstance(item, dict) and item.get("name") == case.name), None)
+            where = (section, index) if index is not None else ()
+            file, line, col = suite.loaded.position(where)
+            what = "; ".join(failure_lines(case)) or "failed"
+            lines.append(f"{file}:{line}:{col}: {format_path(where)}: FAIL {result.suite}: "
+                         f"{case.name}: {what}")
+    return lines
+
+
 def base_from_folder(against: str, run: ProgramRun) -> Base | None:
     """The program's folder in a base checkout: the same relative folder under `against`,
     or `against` itself when it is a folder of the same program. None: a new program."""

@@ -76,7 +76,9 @@ def test_a_raised_multiplier_passes_with_its_cost_delta_and_a_broken_test_exits_
     commit(repo, "fashion earns x1.75 (its tests not updated)")
     result = ci_against_parent(repo, tmp_path / "base-2", "report")
     assert result.exit_code == 4, result.output
-    assert "FAIL retail earning: bronze fashion earns x 1.5" in result.output
+    assert re.search(r"^programs/retail/tests/earning_test\.yaml:\d+:5: \$\.cases\[\d+\]: FAIL "
+                     r"retail earning: bronze fashion earns x 1\.5: points: expected 150, got 175",
+                     result.output, re.MULTILINE), result.output
     root = ET.parse(report / "junit.xml").getroot()
     failed = {c.get("name"): c.find("failure") for c in root.iter("testcase")
               if c.find("failure") is not None}
