@@ -8,7 +8,8 @@ folders); each is mapped to the program it belongs to, once, in the order first 
     programs_of(["retail/earning.yaml", "retail/tests/tiers_test.yaml", "README.md"])
     → Programs(folders=[Path("retail")], other=["README.md"])
 
-A deleted file still maps to its program while the program's folder exists.
+A deleted file still maps to its program while the program's folder exists. A folder in no
+program stands for the program folders right inside it (`programs/` for every program).
 """
 
 from __future__ import annotations
@@ -75,14 +76,24 @@ def programs_of(paths: Iterable[str | Path]) -> Programs:
     for raw in paths:
         path = Path(raw)
         found = program_of(path)
-        if found is None:
+        inside = [found] if found is not None else programs_under(path)
+        if not inside:
             out.other.append(str(raw))
-            continue
-        key = found.resolve()
-        if key not in seen:
-            seen.add(key)
-            out.folders.append(_relative(found))
+        for folder in inside:
+            key = folder.resolve()
+            if key not in seen:
+                seen.add(key)
+                out.folders.append(_relative(folder))
     return out
+
+
+def programs_under(folder: Path) -> list[Path]:
+    """The program folders right inside a folder that is in no program (`programs/`)."""
+    try:
+        children = sorted(folder.iterdir()) if folder.is_dir() else []
+    except OSError:
+        return []
+    return [child for child in children if is_program_folder(child)]
 
 
 def _relative(path: Path) -> Path:

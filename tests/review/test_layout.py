@@ -37,6 +37,9 @@ def test_each_program_once_in_the_order_first_seen() -> None:
                          "rulesets/retail/deleted-since.yaml", "docs", "no/such/file.yaml"])
     assert found.folders == [Path("rulesets/card-rewards"), Path("rulesets/retail")]
     assert found.other == ["README.md", "docs", "no/such/file.yaml"]
+    assert programs_of(["rulesets"]).folders == [Path("rulesets/b2b-portal"),
+                                                 Path("rulesets/card-rewards"),
+                                                 Path("rulesets/retail")]
 
 
 def test_a_single_file_ruleset_is_its_own_program(tmp_path: Path) -> None:
@@ -78,7 +81,7 @@ def test_any_paths_map_without_raising_and_only_to_program_folders(paths: list[s
     try:
         paths = [p for p in paths if "\x00" not in p]
         found = programs_of(paths)
-        assert len(found.folders) + len(found.other) <= len(paths)
+        assert set(found.other) <= set(paths)
         for folder in found.folders:
             assert is_program_folder(folder) or folder.is_file()
         assert len({f.resolve() for f in found.folders}) == len(found.folders)
