@@ -169,7 +169,8 @@ def base_from_service(url: str, run: ProgramRun) -> Base | None:
     from engine.program import load_program
 
     service = Service(url.rstrip("/"))
-    listing = service.call("GET", "/v1/rulesets", params={"program": run.program})
+    # Every program the key may see (asking for one the service does not have is a 404).
+    listing = service.call("GET", "/v1/rulesets")
     live = next((p["live_version"] for p in listing["programs"]
                  if p["program"] == run.program), None)
     if live is None:

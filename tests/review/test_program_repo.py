@@ -8,6 +8,7 @@ compared with the live version; once merged, the publish job publishes it with
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +19,15 @@ import pytest
 import yaml
 
 from tests.api.server import Server, create_key, running_server
-from tests.review.scratch import EXAMPLE, GIT_ENV, commit, example_repo, git, raise_home_multiplier
+from tests.review.scratch import (
+    EXAMPLE,
+    GIT_ENV,
+    commit,
+    edit,
+    example_repo,
+    git,
+    raise_home_multiplier,
+)
 from tests.store.db_support import scratch_database
 
 MESSAGE = "home earns x1.5"
@@ -169,3 +178,12 @@ def test_gitlab_ci_jobs(tmp_path: Path, service: Server) -> None:
     publish_job = merged(tmp_path, origin)
     assert "published: retail version 2" in run_job("publish", publish_job).stdout
     approve_and_activate(service, publish_job)
+
+    # A program the service does not have yet is new: simulated alone, nothing to compare.
+    shutil.copytree(job / "programs" / "retail", job / "programs" / "kiosk")
+    edit(job / "programs" / "kiosk" / "program.yaml", "program: retail", "program: kiosk")
+    out = bash(job, "loyalty ci programs/kiosk/earning.yaml --against \"$LOYALTY_URL\"",
+               {"LOYALTY_URL": service.url, "LOYALTY_KEY": viewer})
+    assert out.returncode == 0, out.stdout + out.stderr
+    summary = (job / "loyalty-ci" / "summary.md").read_text()
+    assert "### kiosk v2 (`programs/kiosk`)" in summary and "no base version" in summary
