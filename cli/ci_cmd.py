@@ -39,7 +39,8 @@ def ci(paths: tuple[str, ...], against: str | None, history: str | None,
     (for a pull-request comment: what changed by rule id, tests, cost and liability
     deltas, members whose tier moves, bounds that moved) and <program>.html (the
     simulation report). Exit 0 when everything passed, 3 when a ruleset or suite is
-    invalid, 4 when a test case fails, 1 when a check cannot run.
+    invalid (a failing invariant or, strict, a warning included), 4 when a test case
+    fails or a bound cannot be proven, 1 when a check cannot run.
 
     \b
     Example:
