@@ -180,6 +180,7 @@ def rules_of(data: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     rules.update(_by_id(redemption.get("catalog"), "redemption.catalog"))
     rules.update(_by_id(data.get("rules"), "rules"))
     rules["approvals"] = data.get("approvals")
+    rules["invariants"] = data.get("invariants")
     return {rule: {name or "value": v for name, v in flatten(value).items()}
             for rule, value in rules.items() if value is not None}
 

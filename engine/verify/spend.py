@@ -7,7 +7,7 @@ last are evaluated, and every order between them is the first one with more budg
 
 from __future__ import annotations
 
-from decimal import ROUND_CEILING, Decimal
+from decimal import Decimal
 from typing import Any
 
 from engine.language.model import Campaign
@@ -18,6 +18,7 @@ from engine.verify.contexts import Context, DayClass, applies, contexts, levels
 from engine.verify.worst import line_case, order_case
 
 QUANTITY = "max_campaign_points_per_day"
+LARGEST = Decimal("10000000.00")  # the largest line a witness order carries
 
 
 def _where(program: Program, c: Campaign, days: list[DayClass]) -> tuple[Context, Any] | None:
@@ -57,17 +58,18 @@ def spend_budget(program: Program, c: Campaign, days: list[DayClass]) -> Bound:
         return Bound(QUANTITY, Decimal(0), "it never gives points: no day, member and "
                        "order it applies to earns anything from it", subject=c.id)
     ctx, case = found
-    share = budget if c.max_points is None else min(c.max_points, budget)
+    share = min(v for v in (budget, c.max_points, c.points if c.type in
+                                ("fixed_bonus", "spend_threshold") else None) if v is not None)
     amount = Decimal("100.00")
-    first = _request(program, c, ctx, case, 0, amount)
-    got = w.campaign_points(w.run(program, first), c)
-    if got <= 0:
-        return Bound(QUANTITY, Decimal(0), f"{ctx.describe()}: it gives no extra points",
-                       subject=c.id)
-    if got < share:  # a larger order, so that one order collects the whole share
-        amount = (amount * share / got).quantize(Decimal("0.01"), rounding=ROUND_CEILING)
+    for _ in range(8):  # a larger order until one order collects the whole share
         first = _request(program, c, ctx, case, 0, amount)
         got = w.campaign_points(w.run(program, first), c)
+        if got >= share or amount * 10 > LARGEST:
+            break
+        amount *= 10 if got <= 0 else max(2, -(-share // got) + 1)
+    if got <= 0:
+        return Bound(QUANTITY, Decimal(0), f"{ctx.describe()}: it gives no extra points",
+                     subject=c.id)
     orders = -(-budget // share)
     last_used = share * (orders - 1)
     last = _request(program, c, ctx, case, last_used, amount)

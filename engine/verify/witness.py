@@ -134,3 +134,11 @@ def cash_exact(amount: Decimal, percent: Decimal) -> bool:
     """Whether the evaluator's cashback (cut to cents) on `amount` is exactly the percent."""
     value = amount * percent / 100
     return value == value.quantize(CENT, rounding=ROUND_DOWN)
+
+
+def cash_paid(amount: Decimal, percent: Decimal, cashback: Any) -> Decimal:
+    """The cashback a single line of `amount` is paid at `percent`: cut to cents, up to
+    the program's `max_per_order`."""
+    paid = (amount * percent / 100).quantize(CENT, rounding=ROUND_DOWN)
+    limit = cashback.max_per_order if cashback is not None else None
+    return paid if limit is None else min(paid, limit)

@@ -21,25 +21,25 @@ ROOT = Path(__file__).resolve().parents[2]
 # The shipped programs' worst cases: (quantity, value, context it is reached in).
 SHIPPED = {
     "retail": [
-        ("max_points_per_unit", "8", "platinum, 2026-01-03 (Saturday), electronics: "
-         "tiers.platinum × earning.categories × campaigns.double-points-weekend"),
+        ("max_points_per_unit", "8", ("platinum, 2026-01-03 (Saturday), electronics: "
+         "tiers.platinum × earning.categories × campaigns.double-points-weekend")),
         ("max_value_back", "0.08", "platinum, 2026-01-03 (Saturday), electronics"),
-        ("max_bonus_points_per_order", "850", "bronze, 2026-01-01 (Thursday): tier upgrade "
-         "bonuses"),
+        ("max_bonus_points_per_order", "850", ("bronze, 2026-01-01 (Thursday): tier upgrade "
+         "bonuses")),
         ("max_campaign_points_per_day", None, "no budget"),
         ("max_campaign_points_per_day", None, "no budget"),
     ],
     "card-rewards": [
-        ("max_points_per_unit", "7.5", "elite, 2026-01-01 (Thursday), groceries: tiers.elite "
-         "× seasonal_categories.2026-q1"),
-        ("max_value_back", "0.105", "elite, 2026-01-01 (Thursday), groceries: tiers.elite × "
-         "seasonal_categories.2026-q1; point value 0.01, cashback 3.0%"),
-        ("max_bonus_points_per_order", "2500", "standard, 2026-01-01 (Thursday): tier "
-         "upgrade bonuses"),
+        ("max_points_per_unit", "7.5", ("elite, 2026-01-01 (Thursday), groceries: tiers.elite "
+         "× seasonal_categories.2026-q1")),
+        ("max_value_back", "0.105", ("elite, 2026-01-01 (Thursday), groceries: tiers.elite × "
+         "seasonal_categories.2026-q1; point value 0.01, cashback 3.0%")),
+        ("max_bonus_points_per_order", "2500", ("standard, 2026-01-01 (Thursday): tier "
+         "upgrade bonuses")),
     ],
     "b2b-portal": [
-        ("max_points_per_unit", "1.25", "enterprise, 2026-01-01 (Thursday), uncategorised: "
-         "tiers.enterprise"),
+        ("max_points_per_unit", "1.25", ("enterprise, 2026-01-01 (Thursday), uncategorised: "
+         "tiers.enterprise")),
         ("max_value_back", "0.0125", "enterprise"),
         ("max_bonus_points_per_order", "0", "no bonus applies"),
     ],
@@ -165,7 +165,7 @@ def test_exclusive_campaign_a_member_has_used_up_lets_the_combine_ones_through()
     assert bound is not None
     # platinum 2 × home 1.25 × (double weekend 2 × triple 3): only with the exclusive one
     # used up; while it applies, it drops both and gives 1.5
-    assert bound.value == Decimal("15")
+    assert bound.value == Decimal(15)
     request = bound.witness[0]
     assert request["member"]["state"]["campaign_usage"] == {"exclusive-once": 1}
     outcome = evaluated(program, request)
@@ -183,7 +183,7 @@ def test_a_necessary_exclusive_campaign_drops_the_others() -> None:
     program = retail_with(campaigns, invariants="")
     bound = prove(program).get("max_points_per_unit")
     # platinum 2 × fashion week 3 × 2.5; on a weekend, the double points are dropped
-    assert bound is not None and bound.value == Decimal("15")
+    assert bound is not None and bound.value == Decimal(15)
     assert "fashion: tiers.platinum × campaigns.fashion-week × campaigns.always-exclusive" \
         in bound.context
 
@@ -255,3 +255,14 @@ def test_bounds_json_is_plain_data() -> None:
     assert doc["invariants"] == {"max_points_per_unit": "8", "max_bonus_points_per_order": "850",
                                  "max_value_back": "0.08"}
     assert doc["bounds"][0]["value"] == "12" and doc["bounds"][0]["reproduced"] == "12"
+
+
+def test_the_semantic_diff_shows_changed_invariants() -> None:
+    from engine.language.diff import diff_data
+
+    old = retail_with().data
+    new = retail_with(invariants=INVARIANTS.replace("max_points_per_unit: 8",
+                                                    "max_points_per_unit: 12")).data
+    changed = [d for d in diff_data(old, new) if d.rule == "invariants"]
+    assert [(c.field, str(c.old), str(c.new)) for c in changed[0].changes] == [
+        ("max_points_per_unit", "8", "12")]
