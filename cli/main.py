@@ -3,6 +3,7 @@
 import click
 
 from cli.audit_cmd import audit
+from cli.ci_cmd import ci
 from cli.db_cmd import db
 from cli.evaluate_cmd import evaluate, explain
 from cli.expire_cmd import expire
@@ -44,6 +45,7 @@ cli.add_command(schema)
 cli.add_command(test)
 cli.add_command(generate)
 cli.add_command(simulate)
+cli.add_command(ci)
 for _command in (db, keys, publish, approve, activate, diff, rulesets_group, audit, serve, expire,
                  jobs, redemptions_group, import_history, export_history, members_group, report,
                  shadow_group):

@@ -13,6 +13,24 @@ import click
 EXIT_OK, EXIT_USAGE, EXIT_INVALID_RULESET, EXIT_TESTS_FAILED = 0, 1, 3, 4
 
 
+changed_option = click.option(
+    "--changed", is_flag=True,
+    help="PATHS are changed files or folders (as pre-commit or `git diff --name-only` lists "
+         "them): work on each program they belong to, once; paths in no program are skipped.")
+
+
+def changed_programs(paths: tuple[str, ...]) -> tuple[str, ...]:
+    """The program folders (or single-file rulesets) changed paths belong to; exit 0 with a
+    line when there is none (nothing to check)."""
+    from engine.language.layout import programs_of
+
+    folders = programs_of(paths).folders
+    if not folders:
+        click.echo("no ruleset among the changed paths")
+        sys.exit(EXIT_OK)
+    return tuple(str(f) for f in folders)
+
+
 def cli_actor() -> str:
     """Who acts when a command works on a database directly: `cli:$USER`."""
     return f"cli:{os.environ.get('USER') or 'unknown'}"

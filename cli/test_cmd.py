@@ -9,11 +9,15 @@ from xml.etree import ElementTree as ET
 
 import click
 
-from cli.output import EXIT_INVALID_RULESET, EXIT_TESTS_FAILED, dump_json, fail
-
-
-def _plain(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str))
+from cli.junit import case_element, plain, xml_text
+from cli.output import (
+    EXIT_INVALID_RULESET,
+    EXIT_TESTS_FAILED,
+    changed_option,
+    changed_programs,
+    dump_json,
+    fail,
+)
 
 
 def _as_json(results: list[Any]) -> dict[str, Any]:
@@ -24,9 +28,9 @@ def _as_json(results: list[Any]) -> dict[str, Any]:
                        "cases": [{"name": r.name, "kind": r.kind,
                                   "status": "passed" if r.passed else "failed",
                                   **({"error": r.error} if r.error else {}),
-                                  "failures": [{"field": f.field, "expected": _plain(f.expected),
-                                                "actual": _plain(f.actual)} for f in r.failures],
-                                  **({"trace": _plain(r.trace)} if r.trace and not r.passed
+                                  "failures": [{"field": f.field, "expected": plain(f.expected),
+                                                "actual": plain(f.actual)} for f in r.failures],
+                                  **({"trace": plain(r.trace)} if r.trace and not r.passed
                                      else {})}
                                  for r in s.results]})
     passed = sum(s.passed for s in results)
@@ -42,17 +46,8 @@ def _junit(results: list[Any]) -> str:
         suite = ET.SubElement(root, "testsuite", name=s.suite, file=s.file,
                               tests=str(len(s.results)), failures=str(s.failed))
         for r in s.results:
-            case = ET.SubElement(suite, "testcase", name=r.name, classname=f"{s.program}.{s.suite}")
-            if not r.passed:
-                lines = [r.error] if r.error else []
-                lines += [f"{f.field}: expected {json.dumps(_plain(f.expected))}, "
-                          f"got {json.dumps(_plain(f.actual))}" for f in r.failures]
-                failure = ET.SubElement(case, "failure", message=lines[0] if lines else "failed")
-                failure.text = "\n".join(lines)
-                if r.trace:
-                    ET.SubElement(case, "system-out").text = json.dumps(_plain(r.trace), indent=1)
-    ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode")
+            case_element(suite, r, r.name, f"{s.program}.{s.suite}")
+    return xml_text(root)
 
 
 def _text(results: list[Any]) -> None:
@@ -67,12 +62,12 @@ def _text(results: list[Any]) -> None:
                 click.echo(f"        error: {r.error}")
             for f in r.failures:
                 click.echo(f"        {f.field}:")
-                click.echo(f"          expected: {json.dumps(_plain(f.expected))}")
-                click.echo(f"          actual:   {json.dumps(_plain(f.actual))}")
+                click.echo(f"          expected: {json.dumps(plain(f.expected))}")
+                click.echo(f"          actual:   {json.dumps(plain(f.actual))}")
             if r.trace:
                 click.echo("        trace:")
                 for step in r.trace:
-                    click.echo(f"          {json.dumps(_plain(step), sort_keys=True)}")
+                    click.echo(f"          {json.dumps(plain(step), sort_keys=True)}")
     passed = sum(s.passed for s in results)
     failed = sum(s.failed for s in results)
     click.echo(f"{passed} passed, {failed} failed")
@@ -82,22 +77,28 @@ def _text(results: list[Any]) -> None:
 @click.argument("paths", nargs=-1, type=click.Path(exists=True))
 @click.option("--output", "-o", type=click.Choice(["text", "json", "junit"]), default="text",
               show_default=True, help="Report format on stdout.")
-def test(paths: tuple[str, ...], output: str) -> None:
+@changed_option
+def test(paths: tuple[str, ...], output: str, changed: bool) -> None:
     """Run rule test suites; exit 4 if any case fails.
 
     PATHS are suite files, tests/ folders or ruleset folders (default: rulesets/).
     Every suite file and ruleset under test is checked before anything runs: their
     problems print as `file:line:col: $.json.path: message (hint: ...)` and exit 3.
+    With --changed, PATHS are changed files (as a pre-commit hook or a CI job lists
+    them): the suites of each program they belong to run, once.
 
     \b
     Example:
       loyalty test rulesets/retail
       loyalty test rulesets/retail/tests/tiers_test.yaml
       loyalty test --output junit > report.xml
+      loyalty test --changed rulesets/retail/earning.yaml rulesets/retail/tests/tiers_test.yaml
     """
     from engine.errors import RulesetInvalid
     from engine.suites.runner import run_paths
 
+    if changed:
+        paths = changed_programs(paths)
     try:
         results = run_paths(list(paths) or ["rulesets"])
     except RulesetInvalid as exc:
@@ -105,6 +106,9 @@ def test(paths: tuple[str, ...], output: str) -> None:
             click.echo(str(error), err=True)
         fail(f"{len(exc.errors)} problem(s) in the test suites or the rulesets they test",
              EXIT_INVALID_RULESET)
+    if not results and changed:
+        click.echo("no test suites (*_test.yaml) in the changed programs")
+        return
     if not results:
         fail("no test suites (*_test.yaml) found")
     if output == "json":

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from cli.output import EXIT_INVALID_RULESET, EXIT_OK, dump_json
+from cli.output import EXIT_INVALID_RULESET, EXIT_OK, changed_option, changed_programs, dump_json
 from engine.errors import RulesetError, RulesetInvalid, RulesetWarning
 from engine.language.loader import load_path
 from engine.language.validate import validate as validate_ruleset
@@ -15,7 +15,7 @@ from engine.program import Program
 from engine.verify import check as check_invariants
 
 
-def _check(path: str) -> dict[str, Any]:
+def check(path: str) -> dict[str, Any]:
     """One ruleset's report; never raises."""
     report: dict[str, Any] = {"path": path, "valid": False, "program": None, "version": None,
                               "errors": [], "warnings": []}
@@ -48,7 +48,8 @@ def _plural(count: int, word: str) -> str:
               show_default=True, help="Report format.")
 @click.option("--strict", is_flag=True,
               help="Exit 3 when there are warnings too, not only errors.")
-def validate(paths: tuple[str, ...], output: str, strict: bool) -> None:
+@changed_option
+def validate(paths: tuple[str, ...], output: str, strict: bool, changed: bool) -> None:
     """Validate rulesets: JSON Schema plus semantic checks, every problem reported.
 
     A ruleset declaring `invariants:` is verified too (`loyalty verify`): an invariant
@@ -58,7 +59,8 @@ def validate(paths: tuple[str, ...], output: str, strict: bool) -> None:
     `file:line:col: $.json.path: message (hint: ...)`, then the warnings about valid
     rulesets as `file:line:col: $.json.path: warning[code]: message (hint: ...)`.
     Exit code 0 when all are valid (warnings or not), 3 when any is invalid, or with
-    --strict when any has a warning.
+    --strict when any has a warning. With --changed, PATHs are changed files (as a
+    pre-commit hook or a CI job lists them): each program they belong to is validated once.
 
     \b
     Examples:
@@ -66,8 +68,11 @@ def validate(paths: tuple[str, ...], output: str, strict: bool) -> None:
       loyalty validate rulesets/*            # every shipped ruleset
       loyalty validate --strict rulesets/*   # warnings fail too (exit 3)
       loyalty validate -o json my-program.yaml
+      loyalty validate --changed rulesets/retail/earning.yaml rulesets/retail/tiers.yaml
     """
-    reports = [_check(p.rstrip("/") or p) for p in paths]
+    if changed:
+        paths = changed_programs(paths)
+    reports = [check(p.rstrip("/") or p) for p in paths]
     invalid = [r for r in reports if not r["valid"]]
     warned = [r for r in reports if r["warnings"]]
     problems = sum(len(r["errors"]) for r in reports)

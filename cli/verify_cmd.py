@@ -8,7 +8,15 @@ from typing import Any
 
 import click
 
-from cli.output import EXIT_INVALID_RULESET, EXIT_OK, dump_json, fail, load_program_or_exit
+from cli.output import (
+    EXIT_INVALID_RULESET,
+    EXIT_OK,
+    changed_option,
+    changed_programs,
+    dump_json,
+    fail,
+    load_program_or_exit,
+)
 
 
 def _prove(path: str) -> tuple[Any, Any]:
@@ -40,13 +48,15 @@ def _bound_text(bound: Any) -> list[str]:
 
 
 @click.command()
-@click.argument("path", type=click.Path(exists=True))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True),
+                metavar="PATH...")
 @click.option("--compare", metavar="PATH",
               help="Another version of the program (the live one): show how PATH moves "
                    "each bound against it.")
 @click.option("--output", "-o", type=click.Choice(["text", "json"]), default="text",
               show_default=True, help="Report format.")
-def verify(path: str, compare: str | None, output: str) -> None:
+@changed_option
+def verify(paths: tuple[str, ...], compare: str | None, output: str, changed: bool) -> None:
     """Prove the worst case of each earning quantity over every context the ruleset allows.
 
     For the most points per 1.00 on a line, the most bonus points one order collects, the
@@ -61,7 +71,25 @@ def verify(path: str, compare: str | None, output: str) -> None:
       loyalty verify rulesets/retail
       loyalty verify drafts/retail --compare rulesets/retail   # how the draft moves each bound
       loyalty verify rulesets/card-rewards -o json
+      loyalty verify --changed rulesets/retail/earning.yaml rulesets/retail/campaigns.yaml
     """
+    if changed:
+        paths = changed_programs(paths)
+    if compare and len(paths) > 1:
+        fail("--compare takes one PATH (one program)")
+    docs, refused = [], False
+    for path in paths:
+        doc, failed = _verify(path, compare, output)
+        docs.append(doc)
+        refused = refused or failed
+    if output == "json":
+        click.echo(dump_json(docs[0] if len(docs) == 1 else docs))
+    raise SystemExit(EXIT_INVALID_RULESET if refused else EXIT_OK)
+
+
+def _verify(path: str, compare: str | None, output: str) -> tuple[dict[str, Any], bool]:
+    """One program's bounds: printed as text (the JSON document returned), and whether a
+    declared invariant fails."""
     from engine.verify import compare as movements
     from engine.verify import failures
     from engine.verify.bounds import text
@@ -77,7 +105,7 @@ def verify(path: str, compare: str | None, output: str) -> None:
                                "errors": [e.to_dict() for e in refused]}
         if moved is not None:
             doc["compare"] = {"path": compare, "movements": [m.to_json() for m in moved]}
-        click.echo(dump_json(doc))
+        return doc, bool(refused)
     else:
         click.echo(f"{path}: {bounds.program} v{bounds.version}: {bounds.contexts} contexts "
                    f"over {bounds.day_classes} day classes")
@@ -99,7 +127,7 @@ def verify(path: str, compare: str | None, output: str) -> None:
                 click.echo(f"  {m.label}: {old} → {new}  {m.change}{delta}")
         for error in refused:
             click.echo(str(error), err=True)
-    raise SystemExit(EXIT_INVALID_RULESET if refused else EXIT_OK)
+    return {}, bool(refused)
 
 
 __all__ = ["verify"]
