@@ -21,6 +21,7 @@ import api.routes.auto_redemption as auto_redemption
 import api.routes.checkout as checkout
 import api.routes.fulfilment as fulfilment
 import api.routes.health as health
+import api.routes.member_admin as member_admin
 import api.routes.members as members
 import api.routes.redemptions as redemptions
 import api.routes.rulesets as rulesets
@@ -69,7 +70,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     problems.install(app)
     for module in (checkout, members, redemptions, rulesets, audit, health):
         app.include_router(module.router)
-    for module in (admin, auto_redemption, fulfilment):  # a program's lifecycle operations
+    for module in (admin, auto_redemption, fulfilment, member_admin):  # a program's lifecycle operations
         app.include_router(module.router, prefix="/v1/programs/{program}")
     app.add_middleware(ObserveMiddleware, max_body_bytes=settings.max_body_bytes,
                        large_paths={"/v1/rulesets": settings.max_ruleset_bytes,

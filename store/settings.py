@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     external_points_job_seconds: float = Field(
         30.0, ge=0, description="how often credits and debits owed to external points APIs "
         "are sent and unfinished debits settled (0 = never)")
+    cashback_payout_seconds: float = Field(
+        86400.0, ge=0, description="how often members' unpaid cashback is paid out, the "
+        "`cashback.payout` job (0 = never)")
     console_secret: str | None = Field(
         None, description="signs the web console's session cookies; the same value on every "
         "host and worker (unset: a random secret made once and kept in the database)")

@@ -72,7 +72,13 @@ class StockMove:
 
 @dataclass(slots=True)
 class CashbackMove:
-    amount: Decimal  # paid (positive) or reversed (negative)
+    """Money owed to the member: issued by an order (positive) or reversed by its refund
+    (negative), as the core decided it; the store keeps one cashback entry per move."""
+
+    amount: Decimal  # issued (positive) or reversed (negative)
+    source_type: str = "order"  # order refund
+    source_ref: str = ""  # the order id, or the refund's reference
+    at: datetime | None = None
 
 
 Change = Entry | TierChange | BudgetMove | StockMove | CashbackMove

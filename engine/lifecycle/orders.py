@@ -26,6 +26,7 @@ from engine.lifecycle.changes import BudgetMove, CashbackMove
 from engine.lifecycle.context import IdFactory, Lifecycle, Pool, Step
 from engine.lifecycle.records import OrderLine, OrderRecord, Payment, RedemptionRecord
 from engine.lifecycle.redemptions import redeem_automatically
+from engine.lifecycle.status import check_active
 
 ZERO = Decimal(0)
 
@@ -49,6 +50,7 @@ def commit_order(lc: Lifecycle, book: MemberBook, request: Request, pool: Pool,
     assert order is not None, "a commit needs an order"
     at = order.placed_at
     check_currency(lc.program, order)  # a refused order changes nothing, not even time
+    check_active(book)  # a suspended or closed member earns nothing
     step = OrderStep()
     lc.advance(book, at, step)
     lc.note(step, records)
@@ -88,7 +90,7 @@ def _book_points(lc: Lifecycle, book: MemberBook, order: Order, at: datetime,
             first = (activity.points, first_lot)
     cashback = earn.cashback.quantize(CENT)  # as the result states it
     if cashback:
-        step.changes.append(CashbackMove(cashback))
+        step.changes.append(CashbackMove(cashback, "order", order_id, at))
     # the store and the simulator book the same spend: the lines' eligible amounts in
     # cents, as the result states them (the simulator keeps no lines)
     eligible = [r.eligible.quantize(CENT) for r in earn.lines]

@@ -19,7 +19,14 @@ from sqlalchemy.orm import Session
 import store.ledger.books as books
 import store.ledger.members as members
 import store.redemptions.rows as redemption_rows
-from engine.lifecycle import ActivityRefused, MemberBook, UnknownTier, enrol, record_activity
+from engine.lifecycle import (
+    ActivityRefused,
+    MemberBook,
+    MemberInactive,
+    UnknownTier,
+    enrol,
+    record_activity,
+)
 from engine.program import Program
 from store.checkout.activities import referrer_of, save_referral
 from store.db.database import Database
@@ -49,7 +56,7 @@ def enrol_member(db: Database, cache: ProgramCache, program_id: str,
     return once.run(db, write)
 
 
-def _refusal(exc: ActivityRefused) -> dict[str, Any]:
+def _refusal(exc: ActivityRefused | MemberInactive) -> dict[str, Any]:
     return {"refused": {"code": exc.code, "message": exc.message}}
 
 
@@ -109,7 +116,7 @@ def _referral(session: Session, program: Program, referrer: MemberRow, member: M
     try:
         step = record_activity(lc, theirs, "referral", ref, at, book,
                                referrer_of(session, program.program), records=records)
-    except ActivityRefused as exc:
+    except (ActivityRefused, MemberInactive) as exc:  # a suspended referrer earns nothing
         if referrer.book is None:
             books.store_book(referrer, theirs)
         return {**out, **_refusal(exc)}

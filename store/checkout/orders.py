@@ -25,7 +25,7 @@ import store.redemptions.rows as redemption_rows
 from engine import evaluate
 from engine.evaluation.render import result_json
 from engine.evaluation.request import RequestInvalid, parse
-from engine.lifecycle import MemberBook, OrderStep, commit_order
+from engine.lifecycle import MemberBook, OrderStep, check_active, commit_order
 from engine.lifecycle.records import order_json
 from engine.program import Program
 from store.db.database import Database
@@ -87,6 +87,7 @@ def quote(db: Database, cache: ProgramCache, program_id: str, request: dict[str,
         member = members.find(conn, program_id, member_id)
         lc = books.lifecycle(program)
         book = books.view_at(lc, member, member_id, req.at)
+        check_active(book)  # a suspended or closed member is quoted nothing: 409, and why
         state = lc.state(book, req.at, books.StorePool(conn, program, lock=False),
                          stock=req.redeems_reward)
     if account is None:
