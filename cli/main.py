@@ -11,6 +11,7 @@ from cli.generate_cmd import generate
 from cli.import_cmd import import_history
 from cli.jobs_cmd import jobs
 from cli.keys_cmd import keys
+from cli.members_cmd import members_group
 from cli.redeem_cmd import redemptions_group
 from cli.registry_cmd import activate, approve, diff, publish, rulesets_group
 from cli.schema_cmd import schema
@@ -41,7 +42,7 @@ cli.add_command(test)
 cli.add_command(generate)
 cli.add_command(simulate)
 for _command in (db, keys, publish, approve, activate, diff, rulesets_group, audit, serve, expire,
-                 jobs, redemptions_group, import_history, export_history):
+                 jobs, redemptions_group, members_group, import_history, export_history):
     cli.add_command(_command)
 
 
