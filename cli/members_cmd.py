@@ -31,7 +31,12 @@ def _show(answer: Any) -> None:
 
 @click.group("members")
 def members_group() -> None:
-    """Look members up and administer them (over the service)."""
+    """Look members up and administer them (over the service).
+
+    \b
+    Example:
+      loyalty members show retail CUST-1
+    """
 
 
 @members_group.command("show")
