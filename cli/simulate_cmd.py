@@ -127,7 +127,7 @@ def _progress(history: str) -> tuple[Any, Callable[[int], None] | None]:
               show_default=True, help="Invalid events: skip and count them, or stop.")
 @click.option("--member-states", "states_path", type=click.Path(dir_okay=False, writable=True),
               help="Write every member's final state (tier, tier_since, balance, lots, cap "
-                   "spend, campaign uses) to this file, one JSON line per member.")
+                   "spend, campaign uses, status) to this file, one JSON line per member.")
 def simulate(ruleset: str, history: str, compare: str | None, output: str,
              report_path: str | None, workers: int, on_error: str,
              states_path: str | None) -> None:

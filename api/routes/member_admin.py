@@ -8,12 +8,12 @@ from typing import Annotated, Literal
 from fastapi import APIRouter
 from pydantic import Field
 
-import store.ledger.admin as admin
+import store.checkout.member_admin as admin
 import store.ledger.cashback as cashback
 from api.deps import AdminKey, StoreDep
-from api.ids import ProseCheck
-from api.instants import Instant
-from api.render import Json
+from api.ids import Id, ProseCheck
+from api.instants import Instant, refuse_future
+from api.render import Json, created_or_replayed
 from api.routes.checkout import ProgramPath
 from api.routes.members import MemberPath
 from api.schemas import Strict
@@ -25,15 +25,23 @@ Reason = Annotated[str, ProseCheck, Field(min_length=1, max_length=2000,
                                           description="why (kept in the audit log)")]
 
 
+At = Field(None, description="when it takes effect (default: now; at most "
+           "LOYALTY_MAX_FUTURE_SKEW_SECONDS ahead of the server clock)")
+
+
 class AdjustmentIn(Strict):
     points: int = Field(ge=-POINTS_LIMIT, le=POINTS_LIMIT,
                         description="points to credit (> 0) or debit (< 0); never 0")
     reason: Reason
+    adjustment_id: Id | None = Field(None, description="the caller's id: a retry with it is "
+                                     "answered again, never applied twice")
+    at: Instant | None = At
 
 
 class StatusIn(Strict):
     status: Literal["active", "suspended", "closed"]
     reason: Reason
+    at: Instant | None = At
 
 
 class TierOverrideIn(Strict):
@@ -51,8 +59,10 @@ class ErasureIn(Strict):
              summary="Credit or debit points by hand (an `adjust` ledger entry, audited)")
 def adjust(program: ProgramPath, member_id: MemberPath, body: AdjustmentIn,
            services: StoreDep, key: AdminKey) -> Json:
-    return Json(admin.adjustment(services.db, services.cache, program, member_id,
-                                 body.points, body.reason, key.actor), status_code=201)
+    refuse_future(body, services.settings.max_future_skew_seconds)
+    answer = admin.adjustment(services.db, services.cache, program, member_id, body.points,
+                              body.reason, key.actor, body.at, body.adjustment_id)
+    return created_or_replayed(answer, not answer.pop("replayed"))
 
 
 @router.post("/members/{member_id}/status",
@@ -60,8 +70,9 @@ def adjust(program: ProgramPath, member_id: MemberPath, body: AdjustmentIn,
              "the balance)")
 def status(program: ProgramPath, member_id: MemberPath, body: StatusIn, services: StoreDep,
            key: AdminKey) -> Json:
+    refuse_future(body, services.settings.max_future_skew_seconds)
     return Json(admin.status(services.db, services.cache, program, member_id, body.status,
-                             body.reason, key.actor))
+                             body.reason, key.actor, body.at))
 
 
 @router.post("/members/{member_id}/tier-override",

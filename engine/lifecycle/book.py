@@ -249,4 +249,5 @@ def snapshot(book: MemberBook) -> dict[str, Any]:
                       for rule, (period, spend) in sorted(book.caps.items())},
         "campaign_uses": {cid: used[0] for cid, used in sorted(book.campaigns.items())
                           if used[0]},
+        "status": book.status,
     }

@@ -10,7 +10,10 @@ History events map to the store's calls one for one: `enroll` is the member's fi
 event (account creation; `referred_by` is the referrer's referral of this member),
 `order` is a commit (a `redeem` in it is a checkout hold placed just before the order,
 which the order captures), `refund`, `activity`, `redemption` (with `order_id`: a hold),
-`cancel` and `auto_redemption` (the member's settings).
+`cancel`, `auto_redemption` (the member's settings), and an administrator's `adjust`
+(points by hand) and `status` (suspend, reactivate, close). A suspended or closed
+member's order, activity or redemption is rejected with the reason the service answers
+(409 `member_suspended` / `member_closed`): the core refuses it in both.
 """
 
 from __future__ import annotations
@@ -27,14 +30,17 @@ from engine.evaluation.redeem import AutoSettingsInvalid, auto_settings
 from engine.evaluation.request import RequestInvalid, member_problems, order_parts, order_request
 from engine.lifecycle import (
     ActivityRefused,
+    AdminRefused,
     Ask,
     Lifecycle,
     MemberBook,
+    MemberInactive,
     OrderRecord,
     RedemptionRecord,
     RefundRefused,
     Step,
     UnknownTier,
+    adjust,
     cancel,
     commit_order,
     configure_automatic,
@@ -42,6 +48,7 @@ from engine.lifecycle import (
     record_activity,
     redeem,
     refund,
+    set_status,
 )
 from engine.program import Program
 from engine.simulation.history import EVENT_TYPES, Event, money
@@ -53,6 +60,7 @@ ZERO = Decimal(0)
 # recent (the service keeps every order refundable): memory then grows with members, not
 # with the history's length.
 REFUNDABLE_ORDERS = 20
+ADMIN_EVENTS = frozenset({"adjust", "status"})
 CANCELLABLE = 20
 
 
@@ -106,6 +114,9 @@ class Replay:
                 raise Reject(f"member {ev.member_id} is already enrolled")
             self.enroll(ev, mem)
         else:
+            if ev.type in ADMIN_EVENTS and (mem is None or not mem.enrolled):
+                # the service administers members it knows: 404 unknown_member
+                raise Reject(f"unknown_member: member {ev.member_id} has no earlier event")
             if mem is None:
                 mem = self.new_member(ev.member_id, {}, None, ev.at)
                 self.stats.members_implicit += 1
@@ -114,7 +125,10 @@ class Replay:
             elif mem.book.last_at is not None and ev.at < mem.book.last_at:
                 raise Reject(f"event at {ev.data['at']} is earlier than member "
                              f"{ev.member_id}'s previous event; histories must be in time order")
-            self._on[ev.type](mem, ev)
+            try:
+                self._on[ev.type](mem, ev)
+            except MemberInactive as exc:  # a suspended or closed member: earns, redeems nothing
+                raise Reject(f"{exc.code}: {exc.message}") from None
         self.tally.event(ev)
 
     def new_member(self, member_id: str, attributes: dict[str, Any], tier: str | None,
@@ -171,6 +185,9 @@ class Replay:
         except ActivityRefused as exc:
             code = "no_points" if exc.code == "activity_not_offered" else exc.code
             self.stats.activities[f"{name}:{code}"] += 1
+            return
+        except MemberInactive as exc:  # declined, as the service declines it
+            self.stats.activities[f"{name}:{exc.code}"] += 1
             return
         self.apply(mem, step, at)
         if friend is not None and step.friend_step is not None:
@@ -289,6 +306,22 @@ class Replay:
             raise Reject(f"{exc.code}: {exc}") from None
         self.apply(mem, step, ev.at)
         self.tally.refund(record, step, ev.at)
+
+    def on_adjust(self, mem: Member, ev: Event) -> None:
+        try:
+            step = adjust(self.lc, mem.book, int(ev.data["points"]), ev.at, f"{ev.line}:adjust")
+        except AdminRefused as exc:
+            raise Reject(f"{exc.code}: {exc.message}") from None
+        self.apply(mem, step, ev.at)
+
+    def on_status(self, mem: Member, ev: Event) -> None:
+        try:
+            step = set_status(self.lc, mem.book, ev.data["status"], ev.at, f"{ev.line}:status")
+        except AdminRefused as exc:
+            raise Reject(f"{exc.code}: {exc.message}") from None
+        for record in step.released:  # closing released the member's holds
+            mem.redemptions.pop(record.id, None)
+        self.apply(mem, step, ev.at)
 
     # ---------------------------------------------------------------- memory
     @staticmethod

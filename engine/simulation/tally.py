@@ -111,12 +111,13 @@ class Tally:
         month = stats.month(self.month(e.at))
         kind, pts = e.kind, e.points
         if kind == "earn" or kind == "bonus" or kind == "adjust":
-            if pts > 0:
-                stats.issued += pts
-                month["issued"] += pts
-                if e.rule:
-                    stats.by_rule[e.rule] += pts
-                return 0
+            # an administrator's debit (`adjust` < 0, a closed member's forfeited balance
+            # too) counts against the points issued: the figure is net of them
+            stats.issued += pts
+            month["issued"] += pts
+            if e.rule:
+                stats.by_rule[e.rule] += pts
+            return 0
         elif kind == "redeem":
             stats.redeemed -= pts
             month["redeemed"] -= pts

@@ -56,6 +56,8 @@ class Transport(Protocol):
     def cancel(self, redemption_id: str, body: dict[str, Any]) -> tuple[bool, dict[str, Any]]: ...
     def auto_redemption(self, member_id: str,
                         body: dict[str, Any]) -> tuple[bool, dict[str, Any]]: ...
+    def adjust(self, member_id: str, body: dict[str, Any]) -> tuple[bool, dict[str, Any]]: ...
+    def status(self, member_id: str, body: dict[str, Any]) -> tuple[bool, dict[str, Any]]: ...
     def redemption_id(self, key: str) -> str | None: ...
 
 
@@ -137,6 +139,8 @@ class EventLoop:
             if ev.member_id in known.enrolled:
                 raise Rejected(f"member {ev.member_id} is already enrolled")
             return
+        if ev.type in ("adjust", "status") and ev.member_id not in known.enrolled:
+            raise Rejected(f"unknown_member: member {ev.member_id} has no earlier event")
         if ev.member_id in known.enrolled:
             last = known.last_at.get(ev.member_id)
             if last is not None and ev.at < last:
@@ -247,6 +251,18 @@ class EventLoop:
         body = {k: v for k, v in ev.data.items() if k not in ("type", "member_id", "at")}
         created, _ = self.transport.auto_redemption(ev.member_id,
                                                     {**body, "as_of": ev.data["at"]})
+        return created
+
+    def on_adjust(self, ev: Event, result: LineResult) -> bool:
+        body = {"points": ev.data["points"], "reason": ev.data.get("reason") or "imported",
+                "adjustment_id": self.key(ev, "adjust"), "at": ev.data["at"]}
+        created, _ = self.transport.adjust(ev.member_id, body)
+        return created
+
+    def on_status(self, ev: Event, result: LineResult) -> bool:
+        body = {"status": ev.data["status"], "reason": ev.data.get("reason") or "imported",
+                "at": ev.data["at"]}
+        created, _ = self.transport.status(ev.member_id, body)
         return created
 
 

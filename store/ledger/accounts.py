@@ -10,7 +10,6 @@ from typing import Any
 
 import engine.evaluation.tiers as tiers
 import store.external.accounts as external_accounts
-import store.ledger.admin as admin
 import store.ledger.books as books
 import store.ledger.cashback as cashback
 import store.ledger.entries as ledger
@@ -48,7 +47,7 @@ def summary(db: Database, cache: ProgramCache, program_id: str, member_id: str,
         "lots": held["lots"], "cap_spend": held["cap_spend"],
         "campaign_uses": held["campaign_uses"],
         "attributes": row.attributes or {}, "as_of": as_of.isoformat(),
-        **admin.summary_fields(row, book),
+        **_administered(row, book),
         # money owed to the member: issued by orders, reversed by refunds, paid out
         "cashback": money.to_json(),
         "ruleset_version": program.version,
@@ -67,6 +66,15 @@ def summary(db: Database, cache: ProgramCache, program_id: str, member_id: str,
                               db, program_id, name, row.id) if name else None,
                           **({"unavailable": why_not} if why_not else {})}
     return out
+
+
+def _administered(row: Any, book: Any) -> dict[str, Any]:
+    """What the member summary shows of administration."""
+    override = book.tier_override
+    return {"status": book.status,
+            "tier_override": None if override is None else {
+                "tier": override[0], "until": override[1].isoformat() if override[1] else None},
+            "erased_at": row.erased_at.isoformat() if row.erased_at else None}
 
 
 def _expiring(book: MemberBook, as_of: datetime) -> dict[str, int]:

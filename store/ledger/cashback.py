@@ -95,7 +95,7 @@ def _totals(session: Session, where: Any) -> Totals:
         func.sum(case((Row.paid_at.is_not(None), Row.amount), else_=0)),
         func.sum(case((Row.paid_at.is_(None), Row.amount), else_=0)),
     ).where(where)).one()
-    return Totals(*(Decimal(v) if v is not None else ZERO
+    return Totals(*(Decimal(str(v)) if v is not None else ZERO
                     for v in (issued, reversed_, paid, unpaid)))
 
 

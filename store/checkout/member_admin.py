@@ -31,11 +31,12 @@ from engine.lifecycle import (
     override_tier,
     set_status,
 )
+from engine.lifecycle.admin import ADJUST_RULE
 from engine.program import Program
 from store.db.database import Database
 from store.errors import Conflict, NotFound, Unprocessable
 from store.registry.programs import ProgramCache
-from store.tables.core import MemberRow, OrderRow
+from store.tables.core import LedgerEntryRow, MemberRow, OrderRow
 
 # refusals that depend on the member's state (409); the others are about the request (422)
 _STATE = frozenset({"member_closed"})
@@ -74,13 +75,26 @@ def _persist(session: Session, program: Program, row: MemberRow, book: MemberBoo
 
 
 def adjustment(db: Database, cache: ProgramCache, program_id: str, member_id: str,
-               points: int, reason: str, actor: str) -> dict[str, Any]:
-    """Credit (points > 0) or debit (< 0) a member by hand, as an `adjust` entry."""
-    at = clock.now()
-    ref = f"adjust-{uuid.uuid4().hex[:16]}"
+               points: int, reason: str, actor: str, at: datetime | None = None,
+               ref: str | None = None) -> dict[str, Any]:
+    """Credit (points > 0) or debit (< 0) a member by hand, as an `adjust` entry at `at`
+    (default now). `ref` (the caller's adjustment id) makes it idempotent: an adjustment
+    already recorded under it is answered again (`replayed`), not applied twice."""
+    at = at or clock.now()
+    ref = ref or f"adjust-{uuid.uuid4().hex[:16]}"
     with db.writing() as session:
         program = cache.resolve(session, program_id, at)
         row = _lock(session, program_id, member_id)
+        done = session.scalar(select(LedgerEntryRow).where(
+            LedgerEntryRow.program == program_id, LedgerEntryRow.source_type == "admin",
+            LedgerEntryRow.source_ref == ref, LedgerEntryRow.rule == ADJUST_RULE))
+        if done is not None:
+            if done.member_pk != row.id or done.points != points:
+                raise Conflict("adjustment_conflict", f"adjustment {ref!r} was recorded with "
+                               "another member or points", pointer="/adjustment_id")
+            return _answer(program, row, replayed=True, adjustment={
+                "ref": ref, "points": points, "at": done.occurred_at.isoformat(),
+                "ledger_entry_id": done.id})
         lc = books.lifecycle(program)
         book = books.book_of(lc, row, at)
         try:
@@ -90,15 +104,17 @@ def adjustment(db: Database, cache: ProgramCache, program_id: str, member_id: st
         ids = _persist(session, program, row, book, step, at, "adjusted")
         audit.record(session, actor, "member.adjust", program_id, member_id=member_id,
                      points=points, reason=reason, ref=ref)
-        return _answer(program, row, adjustment={
+        return _answer(program, row, replayed=False, adjustment={
             "ref": ref, "points": points, "reason": reason, "at": at.isoformat(),
             "ledger_entry_id": ids[-1] if ids else None})
 
 
 def status(db: Database, cache: ProgramCache, program_id: str, member_id: str,
-           new_status: str, reason: str, actor: str) -> dict[str, Any]:
-    """Suspend, reactivate or close a member; closing forfeits the balance."""
-    at = clock.now()
+           new_status: str, reason: str, actor: str, at: datetime | None = None
+           ) -> dict[str, Any]:
+    """Suspend, reactivate or close a member at `at` (default now); closing forfeits the
+    balance. Setting the status a member has changes nothing but the audit log."""
+    at = at or clock.now()
     with db.writing() as session:
         program = cache.resolve(session, program_id, at)
         row = _lock(session, program_id, member_id)
@@ -167,11 +183,3 @@ def erase(db: Database, program_id: str, member_id: str, reason: str,
         return {"program": program_id, "member_id": member_id, "erased_at": at.isoformat(),
                 "attributes_removed": erased, "orders_touched": orders}
 
-
-def summary_fields(row: Any, book: Any) -> dict[str, Any]:
-    """What the member summary shows of administration."""
-    override = book.tier_override
-    return {"status": book.status,
-            "tier_override": None if override is None else {
-                "tier": override[0], "until": override[1].isoformat() if override[1] else None},
-            "erased_at": row.erased_at.isoformat() if row.erased_at else None}
