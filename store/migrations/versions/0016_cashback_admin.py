@@ -43,7 +43,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('members') as batch:
+    # Dropped in place (ALTER TABLE … DROP COLUMN, SQLite 3.35+): recreating the table, as a
+    # batch would on SQLite, trips the foreign keys that point at it.
+    with op.batch_alter_table('members', recreate='never') as batch:
         batch.drop_column('erased_at')
         batch.drop_column('status')
     op.drop_index('ix_cashback_unpaid', table_name='cashback_entries')
