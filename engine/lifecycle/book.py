@@ -145,6 +145,7 @@ class MemberBook:
     auto: AutoSettings | None = None
     auto_used: tuple[str, int] = ("", 0)  # (frequency period, automatic redemptions)
     holds: list[RedemptionRecord] = field(default_factory=list)  # live checkout holds
+    enrolments: list[str] = field(default_factory=list)  # opt-in campaigns joined, sorted
     last_at: datetime | None = None  # the latest instant the book was brought to
 
     @property
@@ -190,6 +191,7 @@ def to_json(book: MemberBook) -> dict[str, Any]:
             book.auto.frequency_count, book.auto.frequency_per],
         "auto_used": list(book.auto_used),
         "holds": [redemption_json(h) for h in book.holds], "last_at": _t(book.last_at),
+        **({"enrolments": list(book.enrolments)} if book.enrolments else {}),
     }
 
 
@@ -223,6 +225,7 @@ def from_json(data: dict[str, Any]) -> MemberBook:
                    int((data.get("auto_used") or ["", 0])[1])),
         holds=[redemption_from(h) for h in data.get("holds") or ()],
         last_at=_at(data.get("last_at")),
+        enrolments=list(data.get("enrolments") or ()),
     )
 
 
@@ -238,4 +241,5 @@ def snapshot(book: MemberBook) -> dict[str, Any]:
                       for rule, (period, spend) in sorted(book.caps.items())},
         "campaign_uses": {cid: used[0] for cid, used in sorted(book.campaigns.items())
                           if used[0]},
+        **({"enrolments": list(book.enrolments)} if book.enrolments else {}),
     }

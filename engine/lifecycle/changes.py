@@ -71,8 +71,18 @@ class StockMove:
 
 
 @dataclass(slots=True)
+class CodeMove:
+    """A use of a coupon code taken by an order (+1) or given back by its full refund
+    (−1). The caller holds the codes: taking a use fails when none is left."""
+
+    code: str
+    campaign: str
+    uses: int
+
+
+@dataclass(slots=True)
 class CashbackMove:
     amount: Decimal  # paid (positive) or reversed (negative)
 
 
-Change = Entry | TierChange | BudgetMove | StockMove | CashbackMove
+Change = Entry | TierChange | BudgetMove | StockMove | CashbackMove | CodeMove

@@ -202,7 +202,8 @@ class Lifecycle:
                           if (left := pool.stock_left(r)) is not None} if stock else {},
             activity_counts=activities,
             awarded_upgrades=frozenset(book.awarded_upgrades) if book.awarded_upgrades
-            else _NONE, tier_since=book.tier_since)
+            else _NONE, tier_since=book.tier_since,
+            enrolments=frozenset(book.enrolments) if book.enrolments else _NONE)
 
     def count_activity(self, book: MemberBook, name: str, at: datetime) -> None:
         """Count one more activity `name` in its limit's period containing `at`."""
