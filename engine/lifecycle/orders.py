@@ -52,7 +52,8 @@ def commit_order(lc: Lifecycle, book: MemberBook, request: Request, pool: Pool,
     step = OrderStep()
     lc.advance(book, at, step)
     lc.note(step, records)
-    state = lc.state(book, at, pool, stock=bool(request.redeem and request.redeem.reward_id))
+    state = lc.state(book, at, pool, stock=bool(request.redeem and request.redeem.reward_id),
+                     codes=request.codes)
     outcome = outcome_of(lc.program, request, state, explain=False if summary else None)
     step.outcome = outcome
     record = _book_points(lc, book, order, at, outcome, step, summary)

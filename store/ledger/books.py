@@ -11,7 +11,8 @@ The core decides everything about points, tiers and usage; this module only pers
 * each ledger `Entry` as a row of `ledger_entries` (credits name their lot, debits and
   restores the lots they drew on);
 * shared limits (`BudgetMove`, `StockMove`) on the campaign budget and reward stock rows,
-  which the step's `Pool` read under their row locks;
+  which the step's `Pool` read under their row locks, and coupon code uses (`CodeMove`,
+  store/campaigns/codes.py);
 * order records (`orders.record`) the step touched, and the holds the step released
   because their time ran out (recorded by store/redemptions/rows.py `save`).
 """
@@ -27,10 +28,11 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
+import store.campaigns.codes as coupon_codes
 import store.clock as clock
 from engine.lifecycle import Change, Entry, Lifecycle, MemberBook, OrderRecord, Step
 from engine.lifecycle.book import from_json, to_json
-from engine.lifecycle.changes import BudgetMove, StockMove
+from engine.lifecycle.changes import BudgetMove, CodeMove, StockMove
 from engine.lifecycle.records import order_from, order_json
 from engine.program import Program
 from store.db.upsert import insert_ignore
@@ -87,6 +89,9 @@ class StorePool:
         if self.lock:
             query = query.order_by(CampaignBudgetRow.campaign_id).with_for_update()
         return dict(self.session.execute(query).tuples().all())
+
+    def codes(self, presented: tuple[str, ...]) -> tuple[dict[str, str], dict[str, str]]:
+        return coupon_codes.resolve(self.session, self.program, presented)
 
     def stock_left(self, reward: str) -> int | None:
         if reward not in self._stock:
@@ -244,6 +249,8 @@ def write_changes(session: Session, program: Program, row: MemberRow,
                 RewardStockRow.program == program.program,
                 RewardStockRow.reward_id == change.reward)
                 .values(issued=RewardStockRow.issued + change.quantity))
+        elif type(change) is CodeMove:
+            coupon_codes.move(session, program, change)
     if not rows:
         return []
     ids = session.execute(insert(LedgerEntryRow).returning(LedgerEntryRow.id,

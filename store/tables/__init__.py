@@ -1,9 +1,9 @@
 """The tables, as SQLAlchemy models on one metadata (`Base.metadata`): importing this
 package registers them all (`core`: programs, versions, members, the ledger, orders;
 `redemptions`; `operations`: automatic redemption, fulfilment, external transfers,
-referrals)."""
+referrals; `codes`: coupon and referral codes)."""
 
-from store.tables import core, operations, redemptions
+from store.tables import codes, core, operations, redemptions
 from store.tables.core import Base
 
-__all__ = ["Base", "core", "operations", "redemptions"]
+__all__ = ["Base", "codes", "core", "operations", "redemptions"]
