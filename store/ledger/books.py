@@ -12,7 +12,7 @@ The core decides everything about points, tiers and usage; this module only pers
   restores the lots they drew on);
 * shared limits (`BudgetMove`, `StockMove`) on the campaign budget and reward stock rows,
   which the step's `Pool` read under their row locks, and coupon code uses (`CodeMove`,
-  store/campaigns/codes.py);
+  store/ledger/coupons.py);
 * order records (`orders.record`) the step touched, and the holds the step released
   because their time ran out (recorded by store/redemptions/rows.py `save`).
 """
@@ -28,8 +28,8 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
-import store.campaigns.codes as coupon_codes
 import store.clock as clock
+import store.ledger.coupons as coupon_codes
 from engine.lifecycle import Change, Entry, Lifecycle, MemberBook, OrderRecord, Step
 from engine.lifecycle.book import from_json, to_json
 from engine.lifecycle.changes import BudgetMove, CodeMove, StockMove
