@@ -56,7 +56,7 @@ def leave(program: ProgramPath, campaign_id: CampaignPath, member_id: MemberPath
           services: StoreDep, key: CommitKey, at: AsOf = None) -> Json:
     services.limiter.check_member(program, member_id, "write")
     if at is not None:
-        refuse_future(ParticipantIn(member_id=member_id, at=at),
+        refuse_future(ParticipantIn.model_construct(member_id=member_id, at=at),
                       services.settings.max_future_skew_seconds)
     _, result = participants.participate(services.db, services.cache, program, campaign_id,
                                          member_id, at or clock.now(), join=False)

@@ -18,6 +18,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+import engine.evaluation.contract as contract
 from engine.program import Program
 from store.db.database import Database
 from store.errors import Conflict, NotFound, Unprocessable
@@ -58,7 +59,6 @@ def generate(db: Database, cache: ProgramCache, program_id: str, campaign_id: st
         raise Unprocessable("invalid_uses", f"uses must be 1 to {MAX_USES}, got {uses}",
                             pointer="/uses")
     now = datetime.now(UTC)
-    batch = secrets.token_hex(8)
     with db.writing() as session:
         program = cache.resolve(session, program_id, now)
         coded_campaign(program, campaign_id)
@@ -68,13 +68,37 @@ def generate(db: Database, cache: ProgramCache, program_id: str, campaign_id: st
             taken = set(session.scalars(select(CouponCodeRow.code).where(
                 CouponCodeRow.program == program_id, CouponCodeRow.code.in_(fresh))))
             codes.extend(c for c in fresh if c not in taken)
-        for start in range(0, count, 5000):
-            session.execute(insert(CouponCodeRow), [
-                {"program": program_id, "code": code, "campaign_id": campaign_id,
-                 "max_uses": uses, "used": 0, "batch": batch, "created_by": actor,
-                 "created_at": now} for code in codes[start:start + 5000]])
+        batch = _insert(session, program_id, campaign_id, codes, uses, actor, now)
     return {"program": program_id, "campaign": campaign_id, "batch": batch, "uses": uses,
             "codes": codes}
+
+
+def add(db: Database, cache: ProgramCache, program_id: str, campaign_id: str,
+        codes: list[str], uses: int, actor: str) -> str:
+    """Store codes made elsewhere (each a valid code, new to the program); the batch id.
+    A code the program has already is a 409 `code_exists`."""
+    now = datetime.now(UTC)
+    wanted = [contract.code(c) for c in codes]
+    with db.writing() as session:
+        program = cache.resolve(session, program_id, now)
+        coded_campaign(program, campaign_id)
+        taken = sorted(session.scalars(select(CouponCodeRow.code).where(
+            CouponCodeRow.program == program_id, CouponCodeRow.code.in_(wanted))))
+        if taken or len(set(wanted)) != len(wanted):
+            raise Conflict("code_exists", f"codes already in {program_id!r} or given twice: "
+                           f"{', '.join(taken) or 'a duplicate'}", pointer="/codes")
+        return _insert(session, program_id, campaign_id, wanted, uses, actor, now)
+
+
+def _insert(session: Session, program_id: str, campaign_id: str, codes: list[str],
+            uses: int, actor: str, now: datetime) -> str:
+    batch = secrets.token_hex(8)
+    for start in range(0, len(codes), 5000):
+        session.execute(insert(CouponCodeRow), [
+            {"program": program_id, "code": code, "campaign_id": campaign_id,
+             "max_uses": uses, "used": 0, "batch": batch, "created_by": actor,
+             "created_at": now} for code in codes[start:start + 5000]])
+    return batch
 
 
 def code_status(db: Database, program_id: str, code: str) -> dict[str, object]:

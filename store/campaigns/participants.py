@@ -35,11 +35,8 @@ def participate(db: Database, cache: ProgramCache, program_id: str, campaign_id:
     with db.writing() as session:
         program = cache.resolve(session, program_id, at)
         lc = books.lifecycle(program)
-        if join:
-            member = members.lock_or_create(session, program_id, member_id, None)
-        else:
-            members.get(session, program_id, member_id)  # 404 for an unknown member
-            member = members.lock_or_create(session, program_id, member_id, None)
+        # as any event of a member: the first one brings the member into the store
+        member = members.lock_or_create(session, program_id, member_id, None)
         book = books.book_of(lc, member, at)
         step = Step()
         lc.advance(book, at, step)

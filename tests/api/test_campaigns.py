@@ -71,8 +71,11 @@ def test_join_list_progress_and_leave(client, keys):
     challenge = campaigns["tier-up-challenge"]["challenge"]
     assert challenge["spend"] == "100.00" and challenge["target_spend"] == "500.00"
     assert challenge["remaining"] == "400.00" and challenge["window_days"] == 30
+    _problem(client.delete(f"{BASE}/campaigns/join-bonus/participants/M-1",
+                           params={"at": "2999-01-01T00:00:00Z"}, headers=keys["checkout"]),
+             422, "instant_in_future")
     left = client.delete(f"{BASE}/campaigns/join-bonus/participants/M-1",
-                         headers=keys["checkout"])
+                         params={"at": "2026-11-19T00:00:00Z"}, headers=keys["checkout"])
     assert left.status_code == 200 and left.json()["enrolled"] is False
 
 
@@ -91,8 +94,6 @@ def test_refusals_are_problems(client, keys):
     bad = _problem(client.post(f"{BASE}/evaluate", json={**order("Q"), "codes": ["x y"]},
                                headers=keys["checkout"]), 422, "invalid_request")
     assert "/codes" in str(bad)
-    _problem(client.delete(f"{BASE}/campaigns/join-bonus/participants/NOBODY",
-                           headers=keys["checkout"]), 404, "unknown_member")
     _problem(client.get(f"{BASE}/members/NOBODY/referral-code", headers=keys["checkout"]),
              404, "unknown_member")
     _problem(client.get(f"{BASE}/codes/ZZZZ-ZZZZ", headers=keys["admin"]), 404, "unknown_code")
