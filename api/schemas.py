@@ -177,7 +177,7 @@ class RedeemIn(Strict):
 
 
 Code = Annotated[str, BeforeValidator(contract.code),
-                 Field(pattern=contract.CODE_PATTERN.pattern, examples=["K7QF-2MZP-9XWA"])]
+                 Field(pattern=contract.CODE_PATTERN, examples=["K7QF-2MZP-9XWA"])]
 
 
 class EvaluationIn(Strict):

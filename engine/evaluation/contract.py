@@ -301,7 +301,8 @@ def strings(value: Any, least: int = 1) -> list[str]:
 
 
 MAX_CODES = 20  # coupon codes one request may present
-CODE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{2,63}")
+CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9-]{2,63}$"
+_CODE = re.compile(CODE_PATTERN)
 
 
 def code(value: Any) -> str:
@@ -309,13 +310,14 @@ def code(value: Any) -> str:
     upper-case."""
     if type(value) is not str:
         raise Invalid(f"expected a string, got {kind(value)}")
-    if CODE_PATTERN.fullmatch(value) is None:
+    if _CODE.fullmatch(value) is None:
         raise Invalid(f"{_short(value)} is not a code (3 to 64 letters, digits and hyphens)")
     return value.upper()
 
 
 def codes(value: Any) -> list[str]:
-    """The coupon codes a request presents: at most 20, each once (case aside)."""
+    """The coupon codes a request presents: at most 20; a code given again (in either
+    case) counts once."""
     if not isinstance(value, list):
         raise Invalid(f"expected a list of codes, got {kind(value)}")
     if len(value) > MAX_CODES:
@@ -326,9 +328,8 @@ def codes(value: Any) -> list[str]:
             found = code(item)
         except ValueError as exc:
             raise Invalid(f"item {i}: {exc}") from None
-        if found in out:
-            raise Invalid(f"item {i}: code {found} is given twice")
-        out.append(found)
+        if found not in out:
+            out.append(found)
     return out
 
 
