@@ -115,3 +115,17 @@ def test_referral_campaign_cannot_be_opt_in():
     errors = [str(e) for e in validate(loaded)]
     assert any("participation and requires_code are for campaigns on orders" in e
                for e in errors), errors
+
+
+def test_an_exclusive_campaign_needing_enrolment_or_a_code_drops_nothing_always():
+    from engine.language.warnings import source_warnings
+    base = ("program: x\nversion: 1\nname: X\ntimezone: UTC\ncurrency: USD\n"
+            "earning:\n  base_rate: 1\ncampaigns:\n"
+            "  - id: small\n    type: multiplier\n    multiplier: 1.5\n"
+            "  - id: big\n    type: multiplier\n    multiplier: 3\n    stacking: exclusive\n")
+
+    def codes(extra: str) -> list[str]:
+        return [w.code for w in source_warnings({"program.yaml": base + extra})]
+    assert "unreachable_campaign" in codes("")
+    assert "unreachable_campaign" not in codes("    participation: opt_in\n")
+    assert "unreachable_campaign" not in codes("    requires_code: true\n")
