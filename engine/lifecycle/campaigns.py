@@ -15,7 +15,7 @@ from typing import Any
 
 from engine.language.model import Campaign
 from engine.lifecycle.book import MemberBook
-from engine.lifecycle.context import Lifecycle, Pool
+from engine.lifecycle.context import Lifecycle, Pool, Step
 
 __all__ = ["CampaignRefused", "enrol", "leave", "progress"]
 
@@ -40,21 +40,25 @@ def _opt_in(lc: Lifecycle, campaign_id: str) -> Campaign:
     return campaign
 
 
-def enrol(lc: Lifecycle, book: MemberBook, campaign_id: str, at: datetime) -> bool:
-    """Join opt-in campaign `campaign_id`; False when the member already had."""
+def enrol(lc: Lifecycle, book: MemberBook, campaign_id: str, at: datetime,
+          step: Step | None = None) -> bool:
+    """Join opt-in campaign `campaign_id` at `at`; False when the member already had.
+    The book is brought to `at` first: what that changes (expiry, released holds) goes
+    into `step`, for the caller to apply."""
     _opt_in(lc, campaign_id)
-    lc.advance(book, at)
+    lc.advance(book, at, step)
     if campaign_id in book.enrolments:
         return False
     insort(book.enrolments, campaign_id)
     return True
 
 
-def leave(lc: Lifecycle, book: MemberBook, campaign_id: str, at: datetime) -> bool:
-    """Leave opt-in campaign `campaign_id`; False when the member was not in it. Uses
-    already counted stay counted."""
+def leave(lc: Lifecycle, book: MemberBook, campaign_id: str, at: datetime,
+          step: Step | None = None) -> bool:
+    """Leave opt-in campaign `campaign_id` at `at`; False when the member was not in it.
+    Uses already counted stay counted. As `enrol`, the book is brought to `at` first."""
     _opt_in(lc, campaign_id)
-    lc.advance(book, at)
+    lc.advance(book, at, step)
     if campaign_id not in book.enrolments:
         return False
     book.enrolments.remove(campaign_id)

@@ -242,16 +242,19 @@ class Replay:
                    for c in self.budgeted)
 
     def on_campaign_join(self, mem: Member, ev: Event) -> None:
-        try:
-            campaigns.enrol(self.lc, mem.book, ev.data["campaign"], ev.at)
-        except campaigns.CampaignRefused as exc:
-            raise Reject(f"{exc.code}: {exc}") from None
+        self.participate(mem, ev, campaigns.enrol)
 
     def on_campaign_leave(self, mem: Member, ev: Event) -> None:
+        self.participate(mem, ev, campaigns.leave)
+
+    def participate(self, mem: Member, ev: Event, change: Callable[..., bool]) -> None:
+        step = Step()
         try:
-            campaigns.leave(self.lc, mem.book, ev.data["campaign"], ev.at)
+            change(self.lc, mem.book, ev.data["campaign"], ev.at, step)
         except campaigns.CampaignRefused as exc:
             raise Reject(f"{exc.code}: {exc}") from None
+        finally:
+            self.apply(mem, step, ev.at)  # what bringing the book to `at` changed
 
     def on_redemption(self, mem: Member, ev: Event) -> None:
         data = ev.data

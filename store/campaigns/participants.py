@@ -39,9 +39,8 @@ def participate(db: Database, cache: ProgramCache, program_id: str, campaign_id:
         member = members.lock_or_create(session, program_id, member_id, None)
         book = books.book_of(lc, member, at)
         step = Step()
-        lc.advance(book, at, step)
         try:
-            changed = (enrol if join else leave)(lc, book, campaign_id, at)
+            changed = (enrol if join else leave)(lc, book, campaign_id, at, step)
         except CampaignRefused as exc:
             raise _refused(exc) from None
         records = books.OrderRecords(session, program_id, member.id)

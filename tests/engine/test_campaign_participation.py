@@ -129,3 +129,29 @@ def test_an_exclusive_campaign_needing_enrolment_or_a_code_drops_nothing_always(
     assert "unreachable_campaign" in codes("")
     assert "unreachable_campaign" not in codes("    participation: opt_in\n")
     assert "unreachable_campaign" not in codes("    requires_code: true\n")
+
+
+def test_a_join_that_brings_a_book_past_an_expiry_is_counted(gated, tmp_path):
+    """Joining brings the member's book to the join's instant: points that expire by then
+    are expired and counted, so the simulation's books still balance."""
+    import json
+
+    from engine.simulation.simulate import simulate
+    history = tmp_path / "h.jsonl"
+    events = [
+        {"type": "order", "member_id": "M", "at": "2026-01-05T10:00:00Z",
+         "order": {"id": "O1", "lines": [{"sku": "s", "category": "fashion", "quantity": 1,
+                                          "unit_price": "100.00"}]}},
+        {"type": "campaign_join", "member_id": "M", "at": "2029-06-01T10:00:00Z",
+         "campaign": "join-bonus"},
+        {"type": "campaign_join", "member_id": "M", "at": "2029-06-02T10:00:00Z",
+         "campaign": "gold-only"},
+    ]
+    history.write_text("".join(json.dumps(e) + "\n" for e in events))
+    states = tmp_path / "states.jsonl"
+    doc = simulate(gated, history, member_states=states)
+    totals = doc["totals"]
+    assert totals["points_expired"] == totals["points_issued"] > 0
+    assert totals["books_balance"] is True and totals["sum_of_member_balances"] == 0
+    assert json.loads(states.read_text())["enrolments"] == ["join-bonus"]
+    assert doc["events"]["errors"][0]["message"].startswith("not_opt_in")
