@@ -18,6 +18,7 @@ import api.problems as problems
 import api.routes.admin as admin
 import api.routes.audit as audit
 import api.routes.auto_redemption as auto_redemption
+import api.routes.campaigns as campaigns
 import api.routes.checkout as checkout
 import api.routes.fulfilment as fulfilment
 import api.routes.health as health
@@ -68,7 +69,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
                                   key_cache=KeyCache(settings.api_key_cache_seconds),
                                   limiter=RateLimiter(settings))
     problems.install(app)
-    for module in (checkout, members, redemptions, rulesets, audit, health):
+    for module in (checkout, members, campaigns, redemptions, rulesets, audit, health):
         app.include_router(module.router)
     for module in (admin, auto_redemption, fulfilment, member_admin):  # a program's lifecycle operations
         app.include_router(module.router, prefix="/v1/programs/{program}")

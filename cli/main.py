@@ -3,6 +3,7 @@
 import click
 
 from cli.audit_cmd import audit
+from cli.campaigns_cmd import campaigns_group, codes_group
 from cli.db_cmd import db
 from cli.evaluate_cmd import evaluate, explain
 from cli.expire_cmd import expire
@@ -42,7 +43,8 @@ cli.add_command(test)
 cli.add_command(generate)
 cli.add_command(simulate)
 for _command in (db, keys, publish, approve, activate, diff, rulesets_group, audit, serve, expire,
-                 jobs, redemptions_group, members_group, import_history, export_history):
+                 jobs, redemptions_group, members_group, campaigns_group, codes_group,
+                 import_history, export_history):
     cli.add_command(_command)
 
 

@@ -128,9 +128,13 @@ def _progress(history: str) -> tuple[Any, Callable[[int], None] | None]:
 @click.option("--member-states", "states_path", type=click.Path(dir_okay=False, writable=True),
               help="Write every member's final state (tier, tier_since, balance, lots, cap "
                    "spend, campaign uses, status) to this file, one JSON line per member.")
+@click.option("--codes", "codes_path", type=click.Path(exists=True, dir_okay=False),
+              help="The program's coupon codes, as `loyalty codes generate` writes them "
+                   "(CSV: code,campaign,uses); orders in the history present them in `codes`. "
+                   "A history with codes replays in one process.")
 def simulate(ruleset: str, history: str, compare: str | None, output: str,
              report_path: str | None, workers: int, on_error: str,
-             states_path: str | None) -> None:
+             states_path: str | None, codes_path: str | None) -> None:
     """Replay an event history against a ruleset and report what it costs.
 
     \b
@@ -140,7 +144,9 @@ def simulate(ruleset: str, history: str, compare: str | None, output: str,
       loyalty simulate -r rulesets/retail --compare new-retail/ --history history.jsonl \\
           --report report.html
       loyalty simulate -r rulesets/retail --history history.jsonl --member-states members.jsonl
+      loyalty simulate -r my-program/ --history history.jsonl --codes codes.csv
     """
+    from engine.simulation.coupons import CouponsInvalid
     from engine.simulation.report import render
     from engine.simulation.simulate import SimulationFailed
     from engine.simulation.simulate import simulate as run
@@ -152,9 +158,11 @@ def simulate(ruleset: str, history: str, compare: str | None, output: str,
         if bar is not None:
             bar.start()
         doc = run(program, history, compare_with=other, workers=workers, on_error=on_error,
-                  tick=tick, member_states=states_path)
+                  tick=tick, member_states=states_path, codes=codes_path)
     except SimulationFailed as exc:
         fail(f"{history}: {exc}", EXIT_USAGE)
+    except CouponsInvalid as exc:
+        fail(str(exc), EXIT_USAGE)
     finally:
         if bar is not None:
             bar.stop()

@@ -145,6 +145,7 @@ class MemberBook:
     auto: AutoSettings | None = None
     auto_used: tuple[str, int] = ("", 0)  # (frequency period, automatic redemptions)
     holds: list[RedemptionRecord] = field(default_factory=list)  # live checkout holds
+    enrolments: list[str] = field(default_factory=list)  # opt-in campaigns joined, sorted
     last_at: datetime | None = None  # the latest instant the book was brought to
     # set by an administrator (engine/lifecycle/admin.py): active, suspended or closed,
     # and a tier held whatever qualification says, until an instant (None: no end)
@@ -198,6 +199,7 @@ def to_json(book: MemberBook) -> dict[str, Any]:
         **({"status": book.status} if book.status != "active" else {}),
         **({"tier_override": [book.tier_override[0], _t(book.tier_override[1])]}
            if book.tier_override is not None else {}),
+        **({"enrolments": list(book.enrolments)} if book.enrolments else {}),
     }
 
 
@@ -234,6 +236,7 @@ def from_json(data: dict[str, Any]) -> MemberBook:
         status=str(data.get("status") or "active"),
         tier_override=None if not data.get("tier_override") else (
             str(data["tier_override"][0]), _at(data["tier_override"][1])),
+        enrolments=list(data.get("enrolments") or ()),
     )
 
 
@@ -250,4 +253,5 @@ def snapshot(book: MemberBook) -> dict[str, Any]:
         "campaign_uses": {cid: used[0] for cid, used in sorted(book.campaigns.items())
                           if used[0]},
         "status": book.status,
+        **({"enrolments": list(book.enrolments)} if book.enrolments else {}),
     }

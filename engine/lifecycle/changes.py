@@ -71,6 +71,16 @@ class StockMove:
 
 
 @dataclass(slots=True)
+class CodeMove:
+    """A use of a coupon code taken by an order (+1) or given back by its full refund
+    (−1). The caller holds the codes: taking a use fails when none is left."""
+
+    code: str
+    campaign: str
+    uses: int
+
+
+@dataclass(slots=True)
 class CashbackMove:
     """Money owed to the member: issued by an order (positive) or reversed by its refund
     (negative), as the core decided it; the store keeps one cashback entry per move."""
@@ -81,4 +91,4 @@ class CashbackMove:
     at: datetime | None = None
 
 
-Change = Entry | TierChange | BudgetMove | StockMove | CashbackMove
+Change = Entry | TierChange | BudgetMove | StockMove | CashbackMove | CodeMove

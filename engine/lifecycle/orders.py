@@ -22,7 +22,7 @@ from engine.evaluation.outcome import Outcome
 from engine.evaluation.redeem import CENT
 from engine.evaluation.request import Order, Request
 from engine.lifecycle.book import ORDER_SOURCE, Challenge, MemberBook
-from engine.lifecycle.changes import BudgetMove, CashbackMove
+from engine.lifecycle.changes import BudgetMove, CashbackMove, CodeMove
 from engine.lifecycle.context import IdFactory, Lifecycle, Pool, Step
 from engine.lifecycle.records import OrderLine, OrderRecord, Payment, RedemptionRecord
 from engine.lifecycle.redemptions import redeem_automatically
@@ -54,10 +54,15 @@ def commit_order(lc: Lifecycle, book: MemberBook, request: Request, pool: Pool,
     step = OrderStep()
     lc.advance(book, at, step)
     lc.note(step, records)
-    state = lc.state(book, at, pool, stock=bool(request.redeem and request.redeem.reward_id))
+    state = lc.state(book, at, pool, stock=bool(request.redeem and request.redeem.reward_id),
+                     codes=request.codes)
     outcome = outcome_of(lc.program, request, state, explain=False if summary else None)
     step.outcome = outcome
     record = _book_points(lc, book, order, at, outcome, step, summary)
+    if outcome.codes:  # the coupon codes whose campaign applied: one use each
+        record.codes = tuple((c.code, c.campaign) for c in outcome.codes
+                             if c.status == "applied" and c.campaign is not None)
+        step.changes.extend(CodeMove(code, cid, 1) for code, cid in record.codes)
     _book_usage(lc, book, at, outcome, record, step)
     _book_tier(lc, book, order.id, at, outcome, record, step)
     book.orders_count += 1

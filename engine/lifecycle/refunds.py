@@ -30,7 +30,7 @@ from decimal import ROUND_FLOOR, Decimal
 import engine.lifecycle.points as points
 import engine.lifecycle.policies as policies
 from engine.lifecycle.book import MemberBook
-from engine.lifecycle.changes import BudgetMove, CashbackMove, Draw, Entry
+from engine.lifecycle.changes import BudgetMove, CashbackMove, CodeMove, Draw, Entry
 from engine.lifecycle.context import Lifecycle, Step
 from engine.lifecycle.records import OrderRecord, order_of
 
@@ -337,6 +337,8 @@ def _release_usage(lc: Lifecycle, book: MemberBook, record: OrderRecord, spend_b
         if back > 0 and running is not None and running.started_at == started:
             running.spend = max(ZERO, running.spend - back)
     first_whole = whole and spend_before < ONE
+    if first_whole and record.codes:  # a full refund gives its coupon codes' uses back
+        step.changes.extend(CodeMove(code, cid, -1) for code, cid in record.codes)
     for cid, pts in record.campaigns:
         back_points = int(_floor(Decimal(pts) * points_after) - _floor(Decimal(pts) * points_before))
         used = book.campaigns.get(cid)

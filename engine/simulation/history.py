@@ -25,14 +25,14 @@ import engine.evaluation.contract as contract
 from engine.evaluation.request import RequestInvalid, member_problems, order_parts
 
 EVENT_TYPES = ("enroll", "order", "refund", "activity", "redemption", "cancel",
-               "auto_redemption", "adjust", "status")
+               "auto_redemption", "campaign_join", "campaign_leave", "adjust", "status")
 STATUSES = ("active", "suspended", "closed")
 PERIODS = frozenset({"day", "week", "month", "quarter", "year", "lifetime"})
 ACTIVITIES = frozenset({"account_creation", "first_purchase", "product_review", "referral",
                         "social_share", "birthday"})
 _ALLOWED = {
     "enroll": {"type", "member_id", "at", "tier", "attributes", "referred_by"},
-    "order": {"type", "member_id", "at", "order", "redeem"},
+    "order": {"type", "member_id", "at", "order", "redeem", "codes"},
     "refund": {"type", "member_id", "at", "order_id", "amount"},
     "activity": {"type", "member_id", "at", "activity", "friend_id"},
     "redemption": {"type", "member_id", "at", "id", "points", "reward_id", "quantity",
@@ -40,6 +40,8 @@ _ALLOWED = {
     "cancel": {"type", "member_id", "at", "redemption_id"},
     "auto_redemption": {"type", "member_id", "at", "threshold", "unit", "method", "frequency",
                         "enabled"},
+    "campaign_join": {"type", "member_id", "at", "campaign"},
+    "campaign_leave": {"type", "member_id", "at", "campaign"},
     "adjust": {"type", "member_id", "at", "points", "reason"},
     "status": {"type", "member_id", "at", "status", "reason"},
 }
@@ -160,6 +162,13 @@ def check_event(data: Any, line: int) -> Event:
     parts = None
     if kind == "order":
         parts = _check_order(data, at)
+        if "codes" in data:
+            try:
+                data["codes"] = contract.codes(data["codes"])
+            except contract.Invalid as exc:
+                raise InvalidEvent(f"`codes`: {exc}") from None
+    elif kind in ("campaign_join", "campaign_leave"):
+        _string(data, "campaign", check=contract.identifier)
     elif kind == "refund":
         _string(data, "order_id", check=contract.identifier)
         if "amount" in data and money(data["amount"], "amount") <= 0:

@@ -25,6 +25,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
+import engine.lifecycle.campaigns as campaigns
 from engine.evaluation.outcome import Outcome
 from engine.evaluation.redeem import AutoSettingsInvalid, auto_settings
 from engine.evaluation.request import RequestInvalid, member_problems, order_parts, order_request
@@ -76,6 +77,8 @@ class SharedPool(Protocol):
     def add_budget(self, campaign: str, points: int) -> None: ...
     def stock_left(self, reward: str) -> int | None: ...
     def take_stock(self, reward: str, quantity: int) -> None: ...
+    def codes(self, presented: tuple[str, ...]) -> tuple[dict[str, str], dict[str, str]]: ...
+    def move_code(self, code: str, uses: int) -> None: ...
 
 
 @dataclass(slots=True)
@@ -215,6 +218,8 @@ class Replay:
             parts = ev.parts or order_parts(order, None)
             request = order_request({"id": mem.book.member_id, "attributes": mem.book.attributes},
                                     mem.attribute_errors, (parts[0], None))
+            if ev.data.get("codes"):
+                request = request._replace(codes=tuple(ev.data["codes"]))
         except RequestInvalid as exc:
             raise Reject(str(exc)) from None
         placed = request.order
@@ -252,6 +257,21 @@ class Replay:
         return any(not ((c.schedule.start and day < c.schedule.start)
                         or (c.schedule.end and day > c.schedule.end))
                    for c in self.budgeted)
+
+    def on_campaign_join(self, mem: Member, ev: Event) -> None:
+        self.participate(mem, ev, campaigns.enrol)
+
+    def on_campaign_leave(self, mem: Member, ev: Event) -> None:
+        self.participate(mem, ev, campaigns.leave)
+
+    def participate(self, mem: Member, ev: Event, change: Callable[..., bool]) -> None:
+        step = Step()
+        try:
+            change(self.lc, mem.book, ev.data["campaign"], ev.at, step)
+        except campaigns.CampaignRefused as exc:
+            raise Reject(f"{exc.code}: {exc}") from None
+        finally:
+            self.apply(mem, step, ev.at)  # what bringing the book to `at` changed
 
     def on_redemption(self, mem: Member, ev: Event) -> None:
         data = ev.data

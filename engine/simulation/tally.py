@@ -16,6 +16,7 @@ from typing import Any
 from engine.lifecycle import (
     BudgetMove,
     CashbackMove,
+    CodeMove,
     Entry,
     MemberBook,
     OrderRecord,
@@ -89,6 +90,8 @@ class Tally:
                 pool.add_budget(change.campaign, change.points)
             elif type(change) is StockMove:
                 pool.take_stock(change.reward, change.quantity)
+            elif type(change) is CodeMove:
+                pool.move_code(change.code, change.uses)
             elif type(change) is CashbackMove:
                 if change.amount > 0:
                     self.stats.cashback_paid += change.amount

@@ -1,5 +1,6 @@
 """Enrolments: a member joins the program at an instant, with their attributes and
-optionally a starting tier and the member who referred them; idempotent on `event_id`.
+optionally a starting tier and the member who referred them (by id, or by their referral
+code: store/campaigns/codes.py); idempotent on `event_id`.
 
 The lifecycle core starts the member's book (`engine.lifecycle.enrol`: a new book, or —
 for a member known already as someone's referred friend — the attributes added and the
@@ -16,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+import store.campaigns.codes as coupon_codes
 import store.ledger.books as books
 import store.ledger.members as members
 import store.redemptions.rows as redemption_rows
@@ -63,6 +65,9 @@ def _refusal(exc: ActivityRefused | MemberInactive) -> dict[str, Any]:
 def _enrol(session: Session, program: Program, request: dict[str, Any], at: datetime,
            digest: str) -> Outcome:
     member_id, referrer_id = request["member_id"], request.get("referred_by")
+    if request.get("referral_code"):  # the same referral, named by the referrer's code
+        referrer_id = coupon_codes.referrer_by_code(session, program.program,
+                                                    request["referral_code"])
     ids = sorted({member_id, referrer_id or member_id})
     rows = {mid: members.lock_or_create(session, program.program, mid, None) for mid in ids}
     member = rows[member_id]

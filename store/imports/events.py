@@ -8,7 +8,10 @@ differential tests), exactly as the simulator replays them (engine/simulation/re
   which the order captures;
 * `refund` → a refund of the member's order, whole or by `amount`;
 * `activity`, `redemption` (with `order_id`: a checkout hold), `cancel` (the history's
-  redemption id → the service's) and `auto_redemption` (the member's settings).
+  redemption id → the service's) and `auto_redemption` (the member's settings);
+* `campaign_join`, `campaign_leave` → the member joins or leaves an opt-in campaign
+  (`POST …/campaigns/{id}/participants`, `DELETE …/participants/{member_id}`); an order's
+  `codes` go with its commit.
 
 Ids come from the history, so sending an event twice changes nothing: order ids are the
 order's own, refund ids the event's line number, activity and enrolment event ids
@@ -59,6 +62,8 @@ class Transport(Protocol):
     def adjust(self, member_id: str, body: dict[str, Any]) -> tuple[bool, dict[str, Any]]: ...
     def status(self, member_id: str, body: dict[str, Any]) -> tuple[bool, dict[str, Any]]: ...
     def redemption_id(self, key: str) -> str | None: ...
+    def participate(self, campaign: str, body: dict[str, Any],
+                    join: bool) -> tuple[bool, dict[str, Any]]: ...
 
 
 @dataclass
@@ -206,8 +211,19 @@ class EventLoop:
             except Refusal as exc:
                 result.refusals.append(Part("hold", "declined" if exc.reasons else "rejected",
                                             exc.reasons or [exc.code], exc.message))
-        created, _ = self.transport.commit({"member": {"id": ev.member_id}, "order": order})
+        body = {"member": {"id": ev.member_id}, "order": order}
+        if ev.data.get("codes"):
+            body["codes"] = ev.data["codes"]
+        created, _ = self.transport.commit(body)
         return created
+
+    def on_campaign_join(self, ev: Event, result: LineResult) -> bool:
+        return self.transport.participate(ev.data["campaign"], {
+            "member_id": ev.member_id, "at": ev.data["at"]}, join=True)[0]
+
+    def on_campaign_leave(self, ev: Event, result: LineResult) -> bool:
+        return self.transport.participate(ev.data["campaign"], {
+            "member_id": ev.member_id, "at": ev.data["at"]}, join=False)[0]
 
     def on_refund(self, ev: Event, result: LineResult) -> bool:
         order_id = ev.data["order_id"]

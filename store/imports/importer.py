@@ -33,6 +33,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+import store.campaigns.participants as participants
 import store.checkout.activities as activities
 import store.checkout.enrolments as enrolments
 import store.checkout.member_admin as admin
@@ -91,6 +92,16 @@ class StoreTransport:
         if at is not None and datetime.fromisoformat(at) > clock.latest_allowed(self.skew):
             raise Refusal("instant_in_future", f"{at} is ahead of the server clock by more "
                           f"than {self.skew:g} s (LOYALTY_MAX_FUTURE_SKEW_SECONDS)")
+
+    def participate(self, campaign: str, body: dict[str, Any],
+                    join: bool) -> tuple[bool, dict[str, Any]]:
+        self._not_ahead(body["at"])
+        try:
+            return participants.participate(self.db, self.cache, self.program, campaign,
+                                            body["member_id"],
+                                            datetime.fromisoformat(body["at"]), join)
+        except StoreError as exc:
+            raise Refusal(exc.code, exc.message) from None
 
     def enrol(self, body: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
         self._not_ahead(body["enrolled_at"])

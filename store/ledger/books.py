@@ -12,7 +12,8 @@ The core decides everything about points, tiers and usage; this module only pers
   restores the lots they drew on);
 * each `CashbackMove` as a row of `cashback_entries` (store/ledger/cashback.py);
 * shared limits (`BudgetMove`, `StockMove`) on the campaign budget and reward stock rows,
-  which the step's `Pool` read under their row locks;
+  which the step's `Pool` read under their row locks, and coupon code uses (`CodeMove`,
+  store/ledger/coupons.py);
 * order records (`orders.record`) the step touched, and the holds the step released
   because their time ran out (recorded by store/redemptions/rows.py `save`).
 """
@@ -30,9 +31,10 @@ from sqlalchemy.orm import Session
 
 import store.clock as clock
 import store.ledger.cashback as cashback
+import store.ledger.coupons as coupon_codes
 from engine.lifecycle import Change, Entry, Lifecycle, MemberBook, OrderRecord, Step
 from engine.lifecycle.book import from_json, to_json
-from engine.lifecycle.changes import BudgetMove, CashbackMove, StockMove
+from engine.lifecycle.changes import BudgetMove, CashbackMove, CodeMove, StockMove
 from engine.lifecycle.records import order_from, order_json
 from engine.program import Program
 from store.db.upsert import insert_ignore
@@ -90,6 +92,9 @@ class StorePool:
         if self.lock:
             query = query.order_by(CampaignBudgetRow.campaign_id).with_for_update()
         return dict(self.session.execute(query).tuples().all())
+
+    def codes(self, presented: tuple[str, ...]) -> tuple[dict[str, str], dict[str, str]]:
+        return coupon_codes.resolve(self.session, self.program, presented)
 
     def stock_left(self, reward: str) -> int | None:
         if reward not in self._stock:
@@ -252,6 +257,8 @@ def write_changes(session: Session, program: Program, row: MemberRow,
                 RewardStockRow.program == program.program,
                 RewardStockRow.reward_id == change.reward)
                 .values(issued=RewardStockRow.issued + change.quantity))
+        elif type(change) is CodeMove:
+            coupon_codes.move(session, program, change)
     if money:
         session.execute(insert(CashbackEntryRow), money)
     if not rows:

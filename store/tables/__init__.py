@@ -1,9 +1,9 @@
 """The tables, as SQLAlchemy models on one metadata (`Base.metadata`): importing this
 package registers them all (`core`: programs, versions, members, the ledger, orders;
 `redemptions`; `operations`: automatic redemption, fulfilment, external transfers,
-referrals; `money`: cashback)."""
+referrals; `money`: cashback; `codes`: coupon and referral codes)."""
 
-from store.tables import core, money, operations, redemptions
+from store.tables import codes, core, money, operations, redemptions
 from store.tables.core import Base
 
-__all__ = ["Base", "core", "money", "operations", "redemptions"]
+__all__ = ["Base", "codes", "core", "money", "operations", "redemptions"]
