@@ -16,6 +16,7 @@ tier until an instant, suspend, reactivate or close the member.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -24,6 +25,7 @@ from engine.lifecycle.activities import UnknownTier
 from engine.lifecycle.book import MemberBook
 from engine.lifecycle.changes import Entry
 from engine.lifecycle.context import Lifecycle, Step
+from engine.lifecycle.records import OrderRecord
 from engine.lifecycle.status import ACTIVE, CLOSED, STATUSES
 
 ADJUST_RULE, CLOSE_RULE = "admin.adjust", "admin.close"
@@ -43,8 +45,10 @@ class AdminStep(Step):
     before: str = ACTIVE  # the status before the step
 
 
-def adjust(lc: Lifecycle, book: MemberBook, amount: int, at: datetime, ref: str) -> AdminStep:
-    """Credit (`amount` > 0) or debit (< 0) points by hand; `ref` names the adjustment."""
+def adjust(lc: Lifecycle, book: MemberBook, amount: int, at: datetime, ref: str,
+           records: Mapping[str, OrderRecord] | None = None) -> AdminStep:
+    """Credit (`amount` > 0) or debit (< 0) points by hand; `ref` names the adjustment.
+    `records`: the member's order records (told of points that expired meanwhile)."""
     if amount == 0:
         raise AdminRefused("invalid_adjustment", "an adjustment moves at least one point",
                            "/points")
@@ -52,6 +56,7 @@ def adjust(lc: Lifecycle, book: MemberBook, amount: int, at: datetime, ref: str)
         raise AdminRefused("member_closed", f"member {book.member_id!r} is closed", "/points")
     step = AdminStep(before=book.status)
     lc.advance(book, at, step)
+    lc.note(step, records)
     if amount > 0:
         lc.credit(book, [("adjust", ADJUST_RULE, amount)], at, "admin", ref, f"admin:{ref}",
                   step)
@@ -62,8 +67,8 @@ def adjust(lc: Lifecycle, book: MemberBook, amount: int, at: datetime, ref: str)
     return step
 
 
-def set_status(lc: Lifecycle, book: MemberBook, status: str, at: datetime,
-               ref: str) -> AdminStep:
+def set_status(lc: Lifecycle, book: MemberBook, status: str, at: datetime, ref: str,
+               records: Mapping[str, OrderRecord] | None = None) -> AdminStep:
     """Suspend, reactivate or close the member; closing forfeits the balance."""
     if status not in STATUSES:
         raise AdminRefused("invalid_status", f"status must be one of {', '.join(STATUSES)}",
@@ -73,6 +78,7 @@ def set_status(lc: Lifecycle, book: MemberBook, status: str, at: datetime,
                            "member is never reopened", "/status")
     step = AdminStep(before=book.status)
     lc.advance(book, at, step)
+    lc.note(step, records)
     book.status = status
     if status == CLOSED:
         for hold in list(book.holds):
@@ -87,7 +93,7 @@ def set_status(lc: Lifecycle, book: MemberBook, status: str, at: datetime,
 
 
 def override_tier(lc: Lifecycle, book: MemberBook, tier: str | None, until: datetime | None,
-                  at: datetime) -> AdminStep:
+                  at: datetime, records: Mapping[str, OrderRecord] | None = None) -> AdminStep:
     """Hold `tier` from `at` until `until` (`tier` None lifts an override)."""
     if lc.tiers is None:
         raise AdminRefused("no_tiers", "the program has no tiers", "/tier")
@@ -98,6 +104,7 @@ def override_tier(lc: Lifecycle, book: MemberBook, tier: str | None, until: date
                            "/until")
     step = AdminStep(before=book.status)
     lc.advance(book, at, step)
+    lc.note(step, records)
     book.tier_override = None if tier is None else (tier, until)
     lc.tier_settled(book, at, "override", step)
     return step

@@ -329,14 +329,16 @@ class Replay:
 
     def on_adjust(self, mem: Member, ev: Event) -> None:
         try:
-            step = adjust(self.lc, mem.book, int(ev.data["points"]), ev.at, f"{ev.line}:adjust")
+            step = adjust(self.lc, mem.book, int(ev.data["points"]), ev.at, f"{ev.line}:adjust",
+                          mem.orders)
         except AdminRefused as exc:
             raise Reject(f"{exc.code}: {exc.message}") from None
         self.apply(mem, step, ev.at)
 
     def on_status(self, mem: Member, ev: Event) -> None:
         try:
-            step = set_status(self.lc, mem.book, ev.data["status"], ev.at, f"{ev.line}:status")
+            step = set_status(self.lc, mem.book, ev.data["status"], ev.at, f"{ev.line}:status",
+                              mem.orders)
         except AdminRefused as exc:
             raise Reject(f"{exc.code}: {exc.message}") from None
         for record in step.released:  # closing released the member's holds

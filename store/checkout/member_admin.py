@@ -63,7 +63,8 @@ def _answer(program: Program, row: MemberRow, **extra: Any) -> dict[str, Any]:
 
 
 def _persist(session: Session, program: Program, row: MemberRow, book: MemberBook,
-             step: AdminStep, at: datetime, why: str) -> list[int]:
+             step: AdminStep, at: datetime, why: str,
+             records: books.OrderRecords) -> list[int]:
     """The step's changes, and the holds it released (`why`, or timed out)."""
     for record in step.released:
         timed_out = record.hold_expires_at is not None and record.hold_expires_at <= at
@@ -71,7 +72,7 @@ def _persist(session: Session, program: Program, row: MemberRow, book: MemberBoo
                                  record.hold_expires_at if timed_out else at,  # type: ignore[arg-type]
                                  "hold timed out" if timed_out else why)
     step.released.clear()
-    return books.save(session, program, row, book, step)
+    return books.save(session, program, row, book, step, records)
 
 
 def adjustment(db: Database, cache: ProgramCache, program_id: str, member_id: str,
@@ -97,11 +98,12 @@ def adjustment(db: Database, cache: ProgramCache, program_id: str, member_id: st
                 "ledger_entry_id": done.id})
         lc = books.lifecycle(program)
         book = books.book_of(lc, row, at)
+        records = books.OrderRecords(session, program.program, row.id)
         try:
-            step = adjust(lc, book, points, at, ref)
+            step = adjust(lc, book, points, at, ref, records)
         except AdminRefused as exc:
             raise _refused(exc) from None
-        ids = _persist(session, program, row, book, step, at, "adjusted")
+        ids = _persist(session, program, row, book, step, at, "adjusted", records)
         audit.record(session, actor, "member.adjust", program_id, member_id=member_id,
                      points=points, reason=reason, ref=ref)
         return _answer(program, row, replayed=False, adjustment={
@@ -120,12 +122,14 @@ def status(db: Database, cache: ProgramCache, program_id: str, member_id: str,
         row = _lock(session, program_id, member_id)
         lc = books.lifecycle(program)
         book = books.book_of(lc, row, at)
+        records = books.OrderRecords(session, program.program, row.id)
         ref = f"status-{uuid.uuid4().hex[:16]}"
         try:
-            step = set_status(lc, book, new_status, at, ref)
+            step = set_status(lc, book, new_status, at, ref, records)
         except AdminRefused as exc:
             raise _refused(exc) from None
-        _persist(session, program, row, book, step, at, f"member {new_status}")
+        _persist(session, program, row, book, step, at, f"member {new_status}",
+                 records)
         audit.record(session, actor, "member.status", program_id, member_id=member_id,
                      before=step.before, after=new_status, reason=reason,
                      points_forfeited=-step.points)
@@ -143,15 +147,16 @@ def tier_override(db: Database, cache: ProgramCache, program_id: str, member_id:
         row = _lock(session, program_id, member_id)
         lc = books.lifecycle(program)
         book = books.book_of(lc, row, at)
+        records = books.OrderRecords(session, program.program, row.id)
         before = book.tier
         try:
-            step = override_tier(lc, book, tier, until, at)
+            step = override_tier(lc, book, tier, until, at, records)
         except AdminRefused as exc:
             raise _refused(exc) from None
         except UnknownTier as exc:
             raise Unprocessable("unknown_tier", f"the program has no tier {exc}",
                                 pointer="/tier") from None
-        _persist(session, program, row, book, step, at, "tier override")
+        _persist(session, program, row, book, step, at, "tier override", records)
         audit.record(session, actor, "member.tier_override", program_id, member_id=member_id,
                      tier=tier, until=until.isoformat() if until else None, before=before,
                      reason=reason)
