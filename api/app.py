@@ -18,9 +18,11 @@ import api.problems as problems
 import api.routes.admin as admin
 import api.routes.audit as audit
 import api.routes.auto_redemption as auto_redemption
+import api.routes.campaigns as campaigns
 import api.routes.checkout as checkout
 import api.routes.fulfilment as fulfilment
 import api.routes.health as health
+import api.routes.member_admin as member_admin
 import api.routes.members as members
 import api.routes.redemptions as redemptions
 import api.routes.reports as reports
@@ -75,9 +77,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
                                   shadow=ShadowTap(db, cache, settings.shadow_queue_size,
                                                    settings.shadow_check_seconds))
     problems.install(app)
-    for module in (checkout, members, reports, redemptions, rulesets, audit, health):
+    for module in (checkout, members, campaigns, reports, redemptions, rulesets, audit, health):
         app.include_router(module.router)
-    for module in (admin, auto_redemption, fulfilment, shadow):  # a program's lifecycle operations
+    for module in (admin, auto_redemption, fulfilment, member_admin, shadow):  # a program's lifecycle operations
         app.include_router(module.router, prefix="/v1/programs/{program}")
     app.add_middleware(ObserveMiddleware, max_body_bytes=settings.max_body_bytes,
                        large_paths={"/v1/rulesets": settings.max_ruleset_bytes,

@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engine import RequestInvalid
 from engine.errors import RulesetInvalid, parse_path
+from engine.lifecycle import MemberInactive
 from engine.rules.adapter import EngineFatal
 from store.errors import StoreError
 
@@ -113,6 +114,11 @@ async def _store(request: Request, exc: StoreError) -> ProblemResponse:
                    errors=exc.errors)
 
 
+async def _inactive(request: Request, exc: MemberInactive) -> ProblemResponse:
+    # a suspended or closed member asked to earn or redeem (engine/lifecycle/status.py)
+    return problem(request, 409, exc.code, exc.message, pointer="/member/id")
+
+
 async def _api(request: Request, exc: ApiProblem) -> ProblemResponse:
     return problem(request, exc.status, exc.code, exc.detail, pointer=exc.pointer,
                    errors=exc.errors, headers=exc.headers)
@@ -148,6 +154,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RulesetInvalid, _ruleset)  # type: ignore[arg-type]
     app.add_exception_handler(StoreError, _store)  # type: ignore[arg-type]
     app.add_exception_handler(ApiProblem, _api)  # type: ignore[arg-type]
+    app.add_exception_handler(MemberInactive, _inactive)  # type: ignore[arg-type]
     app.add_exception_handler(EngineFatal, _engine_fatal)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, _unexpected)

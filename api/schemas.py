@@ -118,6 +118,9 @@ class StateIn(Strict):
     reward_stock: dict[Key, Count] | None = _Counters
     activity_counts: dict[Key, Count] | None = _Counters
     awarded_upgrades: Annotated[list[Name], Field(max_length=contract.MAX_LIST)] | None = None
+    enrolments: Annotated[list[Name], Field(max_length=contract.MAX_LIST)] | None = None
+    codes: Annotated[dict[Code, Id], BeforeValidator(contract.code_map),
+                     Field(max_length=contract.MAX_CODES)] | None = None
 
 
 class MemberIn(Strict):
@@ -173,6 +176,10 @@ class RedeemIn(Strict):
         return self
 
 
+Code = Annotated[str, BeforeValidator(contract.code),
+                 Field(pattern=contract.CODE_PATTERN, examples=["K7QF-2MZP-9XWA"])]
+
+
 class EvaluationIn(Strict):
     member: MemberIn
     order: OrderIn | None = None
@@ -180,6 +187,10 @@ class EvaluationIn(Strict):
     explain: Flag = False
     as_of: Instant | None = None
     context: dict[Key, ContextValue] | None = Field(None, max_length=contract.MAX_CONTEXT)
+    codes: Annotated[list[Code], BeforeValidator(contract.codes)] | None = Field(
+        None, max_length=contract.MAX_CODES,
+        description="coupon codes of campaigns that require one; the result's `codes` says "
+        "what became of each (a commit uses those whose campaign applied)")
     ruleset_version: Version | None = Field(
         None, description="pin a version instead of the one live at placed_at")
 
@@ -258,6 +269,24 @@ class EnrolmentIn(Strict):
                               "the lowest); held as a tier at enrolment is held")
     referred_by: Id | None = Field(None, description="the member who referred this one: "
                                    "they earn the referral, this member the friend bonus")
+    referral_code: Code | None = Field(None, description="instead of referred_by: the "
+                                       "referral code of the member who referred this one")
+
+    @model_validator(mode="after")
+    def one_referrer(self) -> EnrolmentIn:
+        if self.referred_by is not None and self.referral_code is not None:
+            raise ValueError('give "referred_by" or "referral_code", not both')
+        return self
+
+
+class ParticipantIn(Strict):
+    member_id: Id
+    at: Instant | None = Field(None, description="when the member joins (default: now)")
+
+
+class CodesIn(Strict):
+    count: int = Field(ge=1, le=100_000, description="how many codes to make")
+    uses: int = Field(1, ge=1, le=1_000_000, description="uses of each code (1: single-use)")
 
 
 class PublishIn(Strict):

@@ -3,6 +3,7 @@
 import click
 
 from cli.audit_cmd import audit
+from cli.campaigns_cmd import campaigns_group, codes_group
 from cli.ci_cmd import ci
 from cli.db_cmd import db
 from cli.evaluate_cmd import evaluate, explain
@@ -12,9 +13,10 @@ from cli.generate_cmd import generate
 from cli.import_cmd import import_history
 from cli.jobs_cmd import jobs
 from cli.keys_cmd import keys
+from cli.members_cmd import members_group
 from cli.redeem_cmd import redemptions_group
 from cli.registry_cmd import activate, approve, diff, publish, rulesets_group
-from cli.reports_cmd import members_group, report
+from cli.reports_cmd import report
 from cli.schema_cmd import schema
 from cli.serve_cmd import serve
 from cli.shadow_cmd import shadow_group
@@ -47,8 +49,8 @@ cli.add_command(generate)
 cli.add_command(simulate)
 cli.add_command(ci)
 for _command in (db, keys, publish, approve, activate, diff, rulesets_group, audit, serve, expire,
-                 jobs, redemptions_group, import_history, export_history, members_group, report,
-                 shadow_group):
+                 jobs, redemptions_group, members_group, campaigns_group, codes_group,
+                 import_history, export_history, report, shadow_group):
     cli.add_command(_command)
 
 

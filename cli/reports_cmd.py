@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from cli.members_cmd import members_group
 from cli.output import dump_json, fail
 from cli.registry_cmd import parse_instant
 from cli.service import Service, segment, target, target_options
@@ -48,16 +49,6 @@ def _bounds(start: datetime | None, end: datetime | None) -> tuple[datetime, dat
 
     end = end or clock.now()
     return start or end - YEAR, end
-
-
-@click.group("members")
-def members_group() -> None:
-    """Members' reports from the recorded ledger and orders.
-
-    \b
-    Example:
-      loyalty members insights retail CUST-curl --from 2026-01-01T00:00:00Z
-    """
 
 
 @members_group.command("insights")

@@ -143,11 +143,15 @@ def _progress(history: str) -> tuple[Any, Callable[[int], None] | None]:
               show_default=True, help="Invalid events: skip and count them, or stop.")
 @click.option("--member-states", "states_path", type=click.Path(dir_okay=False, writable=True),
               help="Write every member's final state (tier, tier_since, balance, lots, cap "
-                   "spend, campaign uses) to this file, one JSON line per member.")
+                   "spend, campaign uses, status) to this file, one JSON line per member.")
+@click.option("--codes", "codes_path", type=click.Path(exists=True, dir_okay=False),
+              help="The program's coupon codes, as `loyalty codes generate` writes them "
+                   "(CSV: code,campaign,uses); orders in the history present them in `codes`. "
+                   "A history with codes replays in one process.")
 def simulate(ruleset: str, history: str | None, from_store: bool, since: str | None,
              until: str | None, database_url: str | None, compare: str | None, output: str,
              report_path: str | None, workers: int, on_error: str,
-             states_path: str | None) -> None:
+             states_path: str | None, codes_path: str | None) -> None:
     """Replay an event history against a ruleset and report what it costs.
 
     \b
@@ -157,9 +161,11 @@ def simulate(ruleset: str, history: str | None, from_store: bool, since: str | N
       loyalty simulate -r rulesets/retail --compare new-retail/ --history history.jsonl \\
           --report report.html
       loyalty simulate -r rulesets/retail --history history.jsonl --member-states members.jsonl
+      loyalty simulate -r my-program/ --history history.jsonl --codes codes.csv
       loyalty simulate -r draft/retail --from-store --from 2026-01-01T00:00:00Z \
           --to 2027-01-01T00:00:00Z --report backtest.html
     """
+    from engine.simulation.coupons import CouponsInvalid
     from engine.simulation.simulate import SimulationFailed
     from engine.simulation.simulate import simulate as run
 
@@ -170,9 +176,9 @@ def simulate(ruleset: str, history: str | None, from_store: bool, since: str | N
         fail("--from, --to and --database-url go with --from-store", EXIT_USAGE)
     program = load_program_or_exit(ruleset)
     if from_store:
-        if compare or states_path:
-            fail("--compare and --member-states do not go with --from-store: a backtest "
-                 "compares with production", EXIT_USAGE)
+        if compare or states_path or codes_path:
+            fail("--compare, --member-states and --codes do not go with --from-store: a "
+                 "backtest compares with production", EXIT_USAGE)
         doc = _backtest(program, since, until, database_url, workers)
         _emit(doc, output, report_path, f"Backtest of {ruleset} against production")
         return
@@ -183,9 +189,11 @@ def simulate(ruleset: str, history: str | None, from_store: bool, since: str | N
         if bar is not None:
             bar.start()
         doc = run(program, history, compare_with=other, workers=workers, on_error=on_error,
-                  tick=tick, member_states=states_path)
+                  tick=tick, member_states=states_path, codes=codes_path)
     except SimulationFailed as exc:
         fail(f"{history}: {exc}", EXIT_USAGE)
+    except CouponsInvalid as exc:
+        fail(str(exc), EXIT_USAGE)
     finally:
         if bar is not None:
             bar.stop()

@@ -15,7 +15,15 @@ from engine.errors import RulesetInvalid
 from engine.language.build import build
 from engine.language.digest import digest
 from engine.language.model import Ruleset
-from engine.rules.compile import Compiled, budget_field, compile_ruleset, usage_field
+from engine.rules.compile import (
+    Compiled,
+    budget_field,
+    code_field,
+    compile_ruleset,
+    enrolled_field,
+    usage_field,
+)
+from engine.rules.eligibility import EligibilityQuestions, compile_eligibility
 from engine.rules.questions import Questions, compile_questions
 
 
@@ -58,6 +66,10 @@ class ProgramIndex:
              if c.limit_per_member is not None]
             + [(c.id, "budget", budget_field(c.id)) for c in model.campaigns
                if c.budget_points is not None])
+        # (campaign, fact field) of every opt-in campaign and every campaign needing a code
+        self.opt_in = tuple((c.id, enrolled_field(c.id)) for c in model.campaigns
+                            if c.participation == "opt_in")
+        self.coded = tuple((c.id, code_field(c.id)) for c in model.campaigns if c.requires_code)
 
 
 @dataclass
@@ -98,6 +110,20 @@ class Program:
         if index is None:
             index = self.__dict__["_index"] = ProgramIndex(self.model)
         return index
+
+    @property
+    def eligibility(self) -> EligibilityQuestions:
+        """The campaigns' eligibility reason rules (engine/rules/eligibility.py),
+        compiled the first time a listing asks for them."""
+        found = self.__dict__.get("_eligibility")
+        if found is None:
+            found = self.__dict__["_eligibility"] = compile_eligibility(
+                self.model.campaigns, self.compiled_name)
+        return found
+
+    @property
+    def compiled_name(self) -> str:
+        return f"{self.name}~{self.digest[7:19]}"
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any], sources: Mapping[str, str] | None = None) -> Program:

@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     shadow_check_seconds: float = Field(
         2.0, gt=0, description="how often a worker re-reads which programs have a version "
         "in shadow (the worker that starts or stops one knows at once)")
+    cashback_payout_seconds: float = Field(
+        86400.0, ge=0, description="how often members' unpaid cashback is paid out, the "
+        "`cashback.payout` job (0 = never)")
     console_secret: str | None = Field(
         None, description="signs the web console's session cookies; the same value on every "
         "host and worker (unset: a random secret made once and kept in the database)")

@@ -300,6 +300,54 @@ def strings(value: Any, least: int = 1) -> list[str]:
     return value
 
 
+MAX_CODES = 20  # coupon codes one request may present
+CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9-]{2,63}$"
+_CODE = re.compile(CODE_PATTERN)
+
+
+def code(value: Any) -> str:
+    """A coupon or referral code: 3–64 letters, digits and hyphens (not first), read
+    upper-case."""
+    if type(value) is not str:
+        raise Invalid(f"expected a string, got {kind(value)}")
+    if _CODE.fullmatch(value) is None:
+        raise Invalid(f"{_short(value)} is not a code (3 to 64 letters, digits and hyphens)")
+    return value.upper()
+
+
+def codes(value: Any) -> list[str]:
+    """The coupon codes a request presents: at most 20; a code given again (in either
+    case) counts once."""
+    if not isinstance(value, list):
+        raise Invalid(f"expected a list of codes, got {kind(value)}")
+    if len(value) > MAX_CODES:
+        raise Invalid(f"at most {MAX_CODES} codes, got {len(value)}")
+    out: list[str] = []
+    for i, item in enumerate(value):
+        try:
+            found = code(item)
+        except ValueError as exc:
+            raise Invalid(f"item {i}: {exc}") from None
+        if found not in out:
+            out.append(found)
+    return out
+
+
+def code_map(value: Any) -> dict[str, str]:
+    """member.state.codes: valid code → its campaign id."""
+    if not isinstance(value, dict):
+        raise Invalid(f"expected an object, got {kind(value)}")
+    if len(value) > MAX_CODES:
+        raise Invalid(f"at most {MAX_CODES} codes, got {len(value)}")
+    out = {}
+    for name, campaign in value.items():
+        try:
+            out[code(name)] = text(campaign, ID_CHARS)
+        except ValueError as exc:
+            raise Invalid(f"code {_short(name)}: {exc}") from None
+    return out
+
+
 def unknown_field(name: str, known: Collection[str]) -> str:
     """The message for a key the contract does not know, with a did-you-mean."""
     close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.6)

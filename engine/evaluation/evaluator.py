@@ -37,7 +37,20 @@ from engine.program import Program
 from engine.rules.facts import line_fact, order_fact
 from engine.rules.questions import challenge_field
 
-__all__ = ["Evaluation", "check_currency"]
+__all__ = ["Evaluation", "check_currency", "gate_fact"]
+
+
+def gate_fact(opt_in: tuple[tuple[str, str], ...], coded: tuple[tuple[str, str], ...],
+              state: MemberState, presented: tuple[str, ...]) -> dict[str, int]:
+    """The flags (1/0) the conditions of opt-in campaigns and campaigns needing a code
+    compare (engine/rules/compile.py `enrolled_field`, `code_field`): whether the member
+    is enrolled, whether the request presents a valid code of the campaign."""
+    enrolled = state.enrolments
+    fact = {name: int(cid in enrolled) for cid, name in opt_in}
+    if coded:
+        with_code = state.code_campaigns(presented)
+        fact.update((name, int(cid in with_code)) for cid, name in coded)
+    return fact
 
 
 class Evaluation:
@@ -58,6 +71,9 @@ class Evaluation:
         self.fact = order_fact(program, req, self.tier_id, self.local)
         if program.index.limited:  # campaigns' usage and budgets, for their limit rules
             self.fact.update(self.usage_fact())
+        index = program.index
+        if index.opt_in or index.coded:  # enrolments and codes, for the campaigns needing them
+            self.fact.update(gate_fact(index.opt_in, index.coded, state, req.codes))
         self.fired = program.compiled.order.decide(self.fact)
         self.record.add("order", program.compiled.order, self.fact, self.fired)
         self.skipped: dict[str, str] = {}  # rule id → why a matching rule was not applied

@@ -96,6 +96,17 @@ class CampaignUse:
 
 
 @dataclass(slots=True)
+class CodeUse:
+    """A coupon code the request presents: its campaign (None: not a valid code) and its
+    status — `applied` (its campaign applied to the order: a commit uses it),
+    `not_applied` (valid, but its campaign did not apply), `unknown`, `used_up`."""
+
+    code: str
+    campaign: str | None
+    status: str
+
+
+@dataclass(slots=True)
 class ActivityBonus:
     """An activity bonus that comes with the order (the first purchase)."""
 
@@ -179,6 +190,7 @@ class Outcome:
     subtotal: Decimal | None = None
     total: Decimal | None = None
     trace: list[dict[str, Any]] | None = None
+    codes: list[CodeUse] = field(default_factory=list)
     _redemption: Assessment | None = None
 
     @property

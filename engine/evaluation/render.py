@@ -61,6 +61,9 @@ def result_json(out: Outcome) -> dict[str, Any]:
     if order is not None and out.subtotal is not None and out.total is not None:
         result["order"] = {"id": order.id, "subtotal": money(out.subtotal),
                            "total": money(out.total), "placed_at": order.placed_at.isoformat()}
+    if out.codes:
+        result["codes"] = [{"code": c.code, "campaign": c.campaign, "status": c.status}
+                           for c in out.codes]
     if out.trace is not None:
         result["trace"] = out.trace
     return result

@@ -23,15 +23,15 @@ ZERO = Decimal(0)
 Path_ = tuple[str | int, ...]
 
 _TOP = frozenset({"member", "order", "redeem", "explain", "as_of", "context",
-                  "ruleset_version"})
+                  "ruleset_version", "codes"})
 _MEMBER = frozenset({"id", "tier", "points_balance", "attributes", "state"})
 _ORDER = frozenset({"id", "placed_at", "channel", "currency", "shipping", "tax", "lines"})
 _LINE = frozenset({"sku", "category", "quantity", "unit_price", "discount"})
 _REDEEM = frozenset({"points", "reward_id", "quantity"})
 _STATE_MONEY = ("cap_usage", "challenge_spend")
 _STATE_COUNTS = ("campaign_usage", "campaign_budget_used", "reward_stock", "activity_counts")
-_STATE = frozenset({"orders_count", "qualifying", "awarded_upgrades", *_STATE_MONEY,
-                    *_STATE_COUNTS})
+_STATE = frozenset({"orders_count", "qualifying", "awarded_upgrades", "enrolments", "codes",
+                    *_STATE_MONEY, *_STATE_COUNTS})
 _QUALIFYING = frozenset({"spend", "orders"})
 _STATE_MAPS = (*_STATE_MONEY, *_STATE_COUNTS)
 _SPECIAL_ATTRIBUTES = {"segments": lambda v: contract.strings(v, least=0),
@@ -90,6 +90,7 @@ class Request(NamedTuple):
     explain: bool
     as_of: datetime | None
     context: Mapping[str, Any] = {}
+    codes: tuple[str, ...] = ()  # coupon codes presented, upper-case, each once
 
     @property
     def at(self) -> datetime:
@@ -262,10 +263,11 @@ def parse(data: Any) -> Request:
     explain = r.value(data, "explain", (), contract.flag, default=False)
     r.value(data, "ruleset_version", (), lambda v: contract.whole(v, 1, contract.VERSION_LIMIT))
     context = _context(r, data)
+    codes = r.value(data, "codes", (), contract.codes, default=())
     if r.errors:
         raise RequestInvalid(r.errors)
     return Request(member=member, order=order, redeem=redeem, explain=bool(explain),
-                   as_of=as_of, context=context)
+                   as_of=as_of, context=context, codes=tuple(codes or ()))
 
 
 def _context(r: _Reader, data: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -365,8 +367,10 @@ def _check_state(r: _Reader, state: Mapping[str, Any], path: Path_) -> dict[str,
     checked: dict[str, Any] = {}
     if "orders_count" in state:
         checked["orders_count"] = r.value(state, "orders_count", path, _count)
-    if "awarded_upgrades" in state:
-        checked["awarded_upgrades"] = r.value(state, "awarded_upgrades", path, contract.strings)
+    for name, check in (("awarded_upgrades", contract.strings),
+                        ("enrolments", contract.strings), ("codes", contract.code_map)):
+        if name in state:
+            checked[name] = r.value(state, name, path, check)
     qualifying = r.mapping(state, "qualifying", path)
     if qualifying is not None:
         where = (*path, "qualifying")

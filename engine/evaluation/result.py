@@ -15,6 +15,7 @@ from engine.evaluation.outcome import (
     CampaignUse,
     CapUse,
     ChallengeSpend,
+    CodeUse,
     Earn,
     Outcome,
     Refusal,
@@ -61,6 +62,21 @@ def _campaigns(ev: Evaluation, by_rule: dict[str, int], advances: list[TierAdvan
     return out
 
 
+def _codes(ev: Evaluation, campaigns: list[CampaignUse]) -> list[CodeUse]:
+    """What became of each code the request presents: its campaign applied (the code is
+    used by a commit), or not, or the code is not valid (the caller's reason)."""
+    st, applied = ev.state, {c.id for c in campaigns}
+    out = []
+    for code in ev.req.codes:
+        campaign = st.codes.get(code)
+        if campaign is None:
+            out.append(CodeUse(code, None, st.refused_codes.get(code, "unknown")))
+        else:
+            out.append(CodeUse(code, campaign,
+                               "applied" if campaign in applied else "not_applied"))
+    return out
+
+
 def _usage(ev: Evaluation, spend: Any) -> Usage:
     if ev.req.order is None:
         return Usage()
@@ -104,6 +120,8 @@ def assemble(ev: Evaluation, build_trace: Callable[[Evaluation, Outcome], list] 
         usage=_usage(ev, spend), assess=redemption, denials=denials,
         tags=ev.rule_effects("tag", fired_all), grants=ev.rule_effects("grant_reward", fired_all),
         subtotal=subtotal, total=total)
+    if ev.req.codes:
+        outcome.codes = _codes(ev, outcome.campaigns)
     if build_trace is not None:
         outcome.trace = build_trace(ev, outcome)
     return outcome

@@ -33,6 +33,17 @@ class MemberState:
     # Tiers whose upgrade bonus the member has already received (each is paid once).
     awarded_upgrades: frozenset[str] = frozenset()
     tier_since: datetime | None = None
+    # Opt-in campaigns the member is enrolled in.
+    enrolments: frozenset[str] = frozenset()
+    # Coupon codes found valid (uses left) for this request: code → its campaign; and
+    # the others the request presents: code → why not ("unknown", "used_up").
+    codes: dict[str, str] = field(default_factory=dict)
+    refused_codes: dict[str, str] = field(default_factory=dict)
+
+    def code_campaigns(self, presented: tuple[str, ...]) -> frozenset[str]:
+        """The campaigns whose valid codes are among `presented`."""
+        codes = self.codes
+        return frozenset(codes[c] for c in presented if c in codes) if codes else frozenset()
 
 
 def _decimal(value: Any) -> Decimal:
@@ -67,4 +78,6 @@ def from_request(member: Mapping[str, Any]) -> MemberState:
         reward_stock=_ints(raw.get("reward_stock")),
         activity_counts=_ints(raw.get("activity_counts")),
         awarded_upgrades=frozenset(raw.get("awarded_upgrades") or ()),
+        enrolments=frozenset(raw.get("enrolments") or ()),
+        codes={str(k).upper(): str(v) for k, v in (raw.get("codes") or {}).items()},
     )

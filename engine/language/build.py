@@ -165,6 +165,8 @@ def _campaign(data: Mapping[str, Any], priority: int) -> Campaign:
         max_points=data.get("max_points"),
         budget_points=(data.get("budget") or {}).get("points"),
         priority=int(data.get("priority", priority)),
+        participation=data.get("participation", "open"),
+        requires_code=bool(data.get("requires_code", False)),
     )
 
 

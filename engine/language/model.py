@@ -138,6 +138,8 @@ class Campaign:
     max_points: int | None
     budget_points: int | None
     priority: int
+    participation: str = "open"  # open | opt_in (only enrolled members take part)
+    requires_code: bool = False  # applies only to orders presenting one of its codes
 
     @cached_property
     def rule_id(self) -> str:

@@ -231,7 +231,8 @@ def _condition_categories(path: Path_, cond: Any) -> Iterator[CategoryUse]:
 def _effect(c: Campaign) -> tuple[Any, ...]:
     """What a campaign does and when: two campaigns alike in all of it are duplicates."""
     return (c.type, c.multiplier, c.categories, c.points, c.threshold, c.friend_bonus,
-            c.target_spend, c.window_days, c.schedule, c.eligibility)
+            c.target_spend, c.window_days, c.schedule, c.eligibility, c.participation,
+            c.requires_code)
 
 
 def runs_on(schedule: Schedule, day: date) -> bool:
@@ -302,8 +303,11 @@ def _covers(wide: frozenset[str] | None, narrow: frozenset[str] | None) -> bool:
 
 def _always_drops(winner: Campaign, dropped: Campaign) -> bool:
     """Whether exclusive ``winner`` applies to every line ``dropped`` applies to, and
-    wins there (it is never used up: no usage limit, no budget)."""
+    wins there (it is never used up — no usage limit, no budget — and needs neither an
+    enrolment nor a code)."""
     if winner.limit_per_member is not None or winner.budget_points is not None:
+        return False
+    if winner.participation == "opt_in" or winner.requires_code:
         return False
     if dropped.stacking == "exclusive" and \
             (winner.multiplier, -winner.priority) <= (dropped.multiplier, -dropped.priority):

@@ -20,11 +20,13 @@ from engine.lifecycle.activities import (
     enrol,
     record_activity,
 )
+from engine.lifecycle.admin import AdminRefused, AdminStep, adjust, override_tier, set_status
 from engine.lifecycle.book import MemberBook, from_json, to_json
 from engine.lifecycle.changes import (
     BudgetMove,
     CashbackMove,
     Change,
+    CodeMove,
     Draw,
     Entry,
     StockMove,
@@ -35,12 +37,47 @@ from engine.lifecycle.orders import OrderStep, commit_order
 from engine.lifecycle.records import OrderRecord, RedemptionRecord
 from engine.lifecycle.redemptions import Ask, RedeemStep, cancel, configure_automatic, redeem
 from engine.lifecycle.refunds import RefundRefused, RefundStep, refund, wanted_lines
+from engine.lifecycle.status import MemberInactive, check_active
 
 __all__ = [
-    "ActivityRefused", "ActivityStep", "Ask", "BudgetMove", "CashbackMove", "Change", "Draw",
-    "Entry", "Lifecycle", "MemberBook", "NoPool", "OrderRecord", "OrderStep", "Pool",
-    "RedeemStep", "RedemptionRecord", "RefundRefused", "RefundStep", "Step", "StockMove",
-    "TierChange", "UnknownTier", "cancel", "commit_order", "configure_automatic", "enrol",
+    "ActivityRefused",
+    "ActivityStep",
+    "AdminRefused",
+    "AdminStep",
+    "Ask",
+    "BudgetMove",
+    "CashbackMove",
+    "Change",
+    "CodeMove",
+    "Draw",
+    "Entry",
+    "Lifecycle",
+    "MemberBook",
+    "MemberInactive",
+    "NoPool",
+    "OrderRecord",
+    "OrderStep",
+    "Pool",
+    "RedeemStep",
+    "RedemptionRecord",
+    "RefundRefused",
+    "RefundStep",
+    "Step",
+    "StockMove",
+    "TierChange",
+    "UnknownTier",
+    "adjust",
+    "cancel",
+    "check_active",
+    "commit_order",
+    "configure_automatic",
+    "enrol",
     "from_json",
-    "record_activity", "redeem", "refund", "to_json", "wanted_lines",
+    "override_tier",
+    "record_activity",
+    "redeem",
+    "refund",
+    "set_status",
+    "to_json",
+    "wanted_lines",
 ]

@@ -30,6 +30,7 @@ from engine.evaluation.record import Record
 from engine.lifecycle.book import MemberBook
 from engine.lifecycle.context import Lifecycle, Step
 from engine.lifecycle.records import OrderRecord
+from engine.lifecycle.status import check_active
 from engine.rules.questions import activity_facts
 
 
@@ -127,6 +128,7 @@ def record_activity(lc: Lifecycle, book: MemberBook, name: str, event_id: str, a
     """Award activity `name` to `book` at `at`; a referral also pays `friend`.
     `referrer_of(member id)` says who referred a member (a referral never goes in a
     circle, however long)."""
+    check_active(book)  # a suspended or closed member earns nothing
     record = Record()
     friend_id = friend.member_id if friend is not None else None
     _check(lc, book, name, at, friend_id,

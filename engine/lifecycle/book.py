@@ -145,7 +145,12 @@ class MemberBook:
     auto: AutoSettings | None = None
     auto_used: tuple[str, int] = ("", 0)  # (frequency period, automatic redemptions)
     holds: list[RedemptionRecord] = field(default_factory=list)  # live checkout holds
+    enrolments: list[str] = field(default_factory=list)  # opt-in campaigns joined, sorted
     last_at: datetime | None = None  # the latest instant the book was brought to
+    # set by an administrator (engine/lifecycle/admin.py): active, suspended or closed,
+    # and a tier held whatever qualification says, until an instant (None: no end)
+    status: str = "active"
+    tier_override: tuple[str, datetime | None] | None = None
 
     @property
     def balance(self) -> int:
@@ -190,6 +195,11 @@ def to_json(book: MemberBook) -> dict[str, Any]:
             book.auto.frequency_count, book.auto.frequency_per],
         "auto_used": list(book.auto_used),
         "holds": [redemption_json(h) for h in book.holds], "last_at": _t(book.last_at),
+        # written only when set, so books that never met an administrator keep their JSON
+        **({"status": book.status} if book.status != "active" else {}),
+        **({"tier_override": [book.tier_override[0], _t(book.tier_override[1])]}
+           if book.tier_override is not None else {}),
+        **({"enrolments": list(book.enrolments)} if book.enrolments else {}),
     }
 
 
@@ -223,6 +233,10 @@ def from_json(data: dict[str, Any]) -> MemberBook:
                    int((data.get("auto_used") or ["", 0])[1])),
         holds=[redemption_from(h) for h in data.get("holds") or ()],
         last_at=_at(data.get("last_at")),
+        status=str(data.get("status") or "active"),
+        tier_override=None if not data.get("tier_override") else (
+            str(data["tier_override"][0]), _at(data["tier_override"][1])),
+        enrolments=list(data.get("enrolments") or ()),
     )
 
 
@@ -238,4 +252,6 @@ def snapshot(book: MemberBook) -> dict[str, Any]:
                       for rule, (period, spend) in sorted(book.caps.items())},
         "campaign_uses": {cid: used[0] for cid, used in sorted(book.campaigns.items())
                           if used[0]},
+        "status": book.status,
+        **({"enrolments": list(book.enrolments)} if book.enrolments else {}),
     }

@@ -71,8 +71,24 @@ class StockMove:
 
 
 @dataclass(slots=True)
+class CodeMove:
+    """A use of a coupon code taken by an order (+1) or given back by its full refund
+    (−1). The caller holds the codes: taking a use fails when none is left."""
+
+    code: str
+    campaign: str
+    uses: int
+
+
+@dataclass(slots=True)
 class CashbackMove:
-    amount: Decimal  # paid (positive) or reversed (negative)
+    """Money owed to the member: issued by an order (positive) or reversed by its refund
+    (negative), as the core decided it; the store keeps one cashback entry per move."""
+
+    amount: Decimal  # issued (positive) or reversed (negative)
+    source_type: str = "order"  # order refund
+    source_ref: str = ""  # the order id, or the refund's reference
+    at: datetime | None = None
 
 
-Change = Entry | TierChange | BudgetMove | StockMove | CashbackMove
+Change = Entry | TierChange | BudgetMove | StockMove | CashbackMove | CodeMove

@@ -31,6 +31,10 @@ class Pool(Protocol):
 
     def budget_used(self, campaign: str) -> int: ...
     def stock_left(self, reward: str) -> int | None: ...
+    def codes(self, presented: tuple[str, ...]) -> tuple[dict[str, str], dict[str, str]]:
+        """Of the coupon codes `presented`: those with a use left (code → campaign), and
+        the others (code → why not)."""
+        ...
 
 
 class NoPool:
@@ -41,6 +45,9 @@ class NoPool:
 
     def stock_left(self, reward: str) -> int | None:
         return None
+
+    def codes(self, presented: tuple[str, ...]) -> tuple[dict[str, str], dict[str, str]]:
+        return {}, dict.fromkeys(presented, "unknown")
 
 
 @dataclass
@@ -177,8 +184,9 @@ class Lifecycle:
 
     # ------------------------------------------------------------ the evaluator's view
     def state(self, book: MemberBook, at: datetime, pool: Pool,
-              stock: bool = False) -> MemberState:
-        """What the evaluator needs to know about the member at `at`."""
+              stock: bool = False, codes: tuple[str, ...] = ()) -> MemberState:
+        """What the evaluator needs to know about the member at `at` (and of the coupon
+        codes `codes` a request presents, which the pool holds)."""
         spend, orders = self.tiers.totals(book, at) if self.tiers else (ZERO, 0)
         caps = {rule: spent for rule, (period, spent) in book.caps.items()
                 if rule in self.rotations and period == self.cap_period(self.rotations[rule], at)
@@ -190,7 +198,9 @@ class Lifecycle:
         # bonus's limit: engine/evaluation/result.py `_activities`)
         activities = self._activity_counts(book, at) \
             if book.activities and not book.orders_count else {}
+        valid, refused = pool.codes(codes) if codes else ({}, {})
         return MemberState(
+            codes=valid, refused_codes=refused,
             tier=book.tier, balance=points.spendable(book, at), orders_count=book.orders_count,
             qualifying_spend=spend, qualifying_orders=orders, cap_usage=caps,
             campaign_usage={cid: used[0] for cid, used in book.campaigns.items()
@@ -202,7 +212,8 @@ class Lifecycle:
                           if (left := pool.stock_left(r)) is not None} if stock else {},
             activity_counts=activities,
             awarded_upgrades=frozenset(book.awarded_upgrades) if book.awarded_upgrades
-            else _NONE, tier_since=book.tier_since)
+            else _NONE, tier_since=book.tier_since,
+            enrolments=frozenset(book.enrolments) if book.enrolments else _NONE)
 
     def count_activity(self, book: MemberBook, name: str, at: datetime) -> None:
         """Count one more activity `name` in its limit's period containing `at`."""

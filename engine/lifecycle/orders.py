@@ -22,10 +22,11 @@ from engine.evaluation.outcome import Outcome
 from engine.evaluation.redeem import CENT
 from engine.evaluation.request import Order, Request
 from engine.lifecycle.book import ORDER_SOURCE, Challenge, MemberBook
-from engine.lifecycle.changes import BudgetMove, CashbackMove
+from engine.lifecycle.changes import BudgetMove, CashbackMove, CodeMove
 from engine.lifecycle.context import IdFactory, Lifecycle, Pool, Step
 from engine.lifecycle.records import OrderLine, OrderRecord, Payment, RedemptionRecord
 from engine.lifecycle.redemptions import redeem_automatically
+from engine.lifecycle.status import check_active
 
 ZERO = Decimal(0)
 
@@ -49,13 +50,19 @@ def commit_order(lc: Lifecycle, book: MemberBook, request: Request, pool: Pool,
     assert order is not None, "a commit needs an order"
     at = order.placed_at
     check_currency(lc.program, order)  # a refused order changes nothing, not even time
+    check_active(book)  # a suspended or closed member earns nothing
     step = OrderStep()
     lc.advance(book, at, step)
     lc.note(step, records)
-    state = lc.state(book, at, pool, stock=bool(request.redeem and request.redeem.reward_id))
+    state = lc.state(book, at, pool, stock=bool(request.redeem and request.redeem.reward_id),
+                     codes=request.codes)
     outcome = outcome_of(lc.program, request, state, explain=False if summary else None)
     step.outcome = outcome
     record = _book_points(lc, book, order, at, outcome, step, summary)
+    if outcome.codes:  # the coupon codes whose campaign applied: one use each
+        record.codes = tuple((c.code, c.campaign) for c in outcome.codes
+                             if c.status == "applied" and c.campaign is not None)
+        step.changes.extend(CodeMove(code, cid, 1) for code, cid in record.codes)
     _book_usage(lc, book, at, outcome, record, step)
     _book_tier(lc, book, order.id, at, outcome, record, step)
     book.orders_count += 1
@@ -88,7 +95,7 @@ def _book_points(lc: Lifecycle, book: MemberBook, order: Order, at: datetime,
             first = (activity.points, first_lot)
     cashback = earn.cashback.quantize(CENT)  # as the result states it
     if cashback:
-        step.changes.append(CashbackMove(cashback))
+        step.changes.append(CashbackMove(cashback, "order", order_id, at))
     # the store and the simulator book the same spend: the lines' eligible amounts in
     # cents, as the result states them (the simulator keeps no lines)
     eligible = [r.eligible.quantize(CENT) for r in earn.lines]

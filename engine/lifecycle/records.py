@@ -79,7 +79,7 @@ class OrderRecord:
     refunds and expiry took since. The keyword arguments are the attributes."""
 
     __slots__ = ("_after", "_challenges", "budgeted", "by_rule", "campaigns", "caps",
-                 "cashback", "first_purchase", "lines", "lot", "net", "order_id",
+                 "cashback", "codes", "first_purchase", "lines", "lot", "net", "order_id",
                  "placed_at", "spend")
 
     def __init__(self, order_id: str, placed_at: datetime,
@@ -94,6 +94,7 @@ class OrderRecord:
                  challenges: tuple[tuple[str, datetime, Decimal], ...] = (),  # (campaign, started, spend)
                  campaigns: tuple[tuple[str, int], ...] = (),  # (campaign id, points)
                  budgeted: tuple[str, ...] = (),  # campaigns with a shared budget
+                 codes: tuple[tuple[str, str], ...] = (),  # coupon codes used (code, campaign)
                  payments: list[Payment] | None = None,
                  refunded: dict[int, int] | None = None,
                  refunded_amount: Decimal = ZERO,
@@ -105,7 +106,7 @@ class OrderRecord:
         self.by_rule, self.cashback = _shared_pairs(by_rule), _shared_zero(cashback)
         self.lot, self.first_purchase = lot, first_purchase
         self.caps, self.challenges, self.campaigns = caps, challenges, campaigns
-        self.budgeted = budgeted
+        self.budgeted, self.codes = budgeted, codes
         self._after: AfterCommit | None = None
         if payments or refunded or refunded_amount or reversed or lost or cashback_back:
             self._after = AfterCommit(
@@ -183,7 +184,7 @@ class OrderRecord:
         after = self._after or AfterCommit()
         return (self.order_id, self.placed_at, self.lines, self.net, self.spend,
                 self.by_rule, self.cashback, self.lot, self.first_purchase, self.caps,
-                self.challenges, self.campaigns, self.budgeted, after.payments,
+                self.challenges, self.campaigns, self.budgeted, self.codes, after.payments,
                 after.refunded, after.refunded_amount, after.reversed, after.lost,
                 after.cashback_back)
 
@@ -292,6 +293,7 @@ def order_json(r: OrderRecord) -> dict[str, Any]:
         "caps": [[rule, period, str(spend)] for rule, period, spend in r.caps],
         "challenges": [[c, _t(started), str(spend)] for c, started, spend in r.challenges],
         "campaigns": [list(c) for c in r.campaigns], "budgeted": list(r.budgeted),
+        **({"codes": [list(c) for c in r.codes]} if r.codes else {}),
         "payments": [[p.redemption, p.kind, p.points, draws_json(p.draws), p.given_back]
                      for p in r.payments],
         "refunded": {str(k): v for k, v in r.refunded.items()},
@@ -318,6 +320,7 @@ def order_from(data: dict[str, Any]) -> OrderRecord:
                          for c, s, sp in data["challenges"]),
         campaigns=tuple((c, int(p)) for c, p in data["campaigns"]),
         budgeted=tuple(data.get("budgeted") or ()),
+        codes=tuple((str(c), str(k)) for c, k in data.get("codes") or ()),
         payments=[Payment(rid, kind, int(points), draws_from(draws), int(back))
                   for rid, kind, points, draws, back in data.get("payments") or ()],
         refunded={int(k): int(v) for k, v in (data.get("refunded") or {}).items()},

@@ -23,6 +23,7 @@ from engine.lifecycle.changes import Entry, StockMove
 from engine.lifecycle.context import IdFactory, Lifecycle, Pool, Step
 from engine.lifecycle.records import OrderRecord, RedemptionRecord
 from engine.lifecycle.refunds import take_owed
+from engine.lifecycle.status import check_active
 
 HOLD_MINUTES = 30
 
@@ -52,6 +53,7 @@ def redeem(lc: Lifecycle, book: MemberBook, ask: Ask, at: datetime, pool: Pool,
     """Assess and, when eligible, record a redemption. With `external_balance` (a
     program whose balances live in an external points API), the points are assessed
     against that balance and no lot is touched."""
+    check_active(book)  # a suspended or closed member redeems nothing
     step = RedeemStep()
     lc.advance(book, at, step)
     lc.note(step, records)

@@ -30,7 +30,7 @@ from decimal import ROUND_FLOOR, Decimal
 import engine.lifecycle.points as points
 import engine.lifecycle.policies as policies
 from engine.lifecycle.book import MemberBook
-from engine.lifecycle.changes import BudgetMove, CashbackMove, Draw, Entry
+from engine.lifecycle.changes import BudgetMove, CashbackMove, CodeMove, Draw, Entry
 from engine.lifecycle.context import Lifecycle, Step
 from engine.lifecycle.records import OrderRecord, order_of
 
@@ -110,7 +110,7 @@ def refund(lc: Lifecycle, book: MemberBook, record: OrderRecord, at: datetime, r
     whole = spend_share >= ONE
     step.share, step.whole = spend_share, whole
     _reverse_points(lc, book, record, points_share, whole, at, ref, step)
-    _cashback(record, _amount_share(record), step)
+    _cashback(record, _amount_share(record), at, ref, step)
     step.points_restored = _give_back_payments(lc, book, record, _amount_share(record),
                                                at, ref, step)
     _release_usage(lc, book, record, before_spend, spend_share, before_points, points_share,
@@ -274,12 +274,15 @@ def _reverse_points(lc: Lifecycle, book: MemberBook, record: OrderRecord, share:
         record.first_purchase = None
 
 
-def _cashback(record: OrderRecord, share: Decimal, step: RefundStep) -> None:
+def _cashback(record: OrderRecord, share: Decimal, at: datetime, ref: str,
+              step: RefundStep) -> None:
+    """The amount share of the order's cashback (rounded down to the cent), less what
+    earlier refunds reversed: money follows the amount refunded, as payments with points do."""
     target = (record.cashback * share).quantize(Decimal("0.01"), rounding=ROUND_FLOOR)
     back = target - record.cashback_back
     if back > 0:
         record.cashback_back += back
-        step.changes.append(CashbackMove(-back))
+        step.changes.append(CashbackMove(-back, "refund", ref, at))
 
 
 def _give_back_payments(lc: Lifecycle, book: MemberBook, record: OrderRecord, share: Decimal,
@@ -334,6 +337,8 @@ def _release_usage(lc: Lifecycle, book: MemberBook, record: OrderRecord, spend_b
         if back > 0 and running is not None and running.started_at == started:
             running.spend = max(ZERO, running.spend - back)
     first_whole = whole and spend_before < ONE
+    if first_whole and record.codes:  # a full refund gives its coupon codes' uses back
+        step.changes.extend(CodeMove(code, cid, -1) for code, cid in record.codes)
     for cid, pts in record.campaigns:
         back_points = int(_floor(Decimal(pts) * points_after) - _floor(Decimal(pts) * points_before))
         used = book.campaigns.get(cid)

@@ -157,7 +157,11 @@ class TierRules:
         return best
 
     def held(self, book: MemberBook, at: datetime) -> int:
-        """The tier index the member holds at `at` (see the module docstring)."""
+        """The tier index the member holds at `at` (see the module docstring); an
+        administrator's override decides alone while it runs."""
+        override = book.tier_override
+        if override is not None and (override[1] is None or at < override[1]):
+            return self.index(override[0])
         if self.window == "rolling_12_months":
             best = self._rolling_held(book, at)
         else:
@@ -223,10 +227,13 @@ class TierRules:
     def boundaries(self, book: MemberBook, start: datetime, end: datetime) -> list[datetime]:
         """Instants in (start, end] at which the held tier may fall."""
         out: set[datetime] = set()
+        override = book.tier_override
+        if override is not None and override[1] is not None and start < override[1] <= end:
+            out.add(override[1])
         if self.window == "calendar_year":
             if start.year == end.year and (start.month, start.day) > (1, 1) \
                     and (end.month, end.day) < (12, 31):
-                return []  # a local new year is within a day of the UTC one
+                return sorted(out)  # a local new year is within a day of the UTC one
             year = start.astimezone(self.tz).year + 1
             while True:
                 edge = datetime(year, 1, 1, tzinfo=self.tz)
@@ -250,7 +257,7 @@ class TierRules:
             return None
         change = TierChange(book.tier, after, at, cause)
         book.tier, book.tier_since = after, at
-        if self.index(after) > self.index(book.best_tier):
+        if self.index(after) > self.index(book.best_tier) and book.tier_override is None:
             book.best_tier = after
         return change
 

@@ -78,7 +78,21 @@ def campaign_condition(campaign: Campaign) -> dict[str, Any]:
         parts.append({"field": "order.total", "gte": str(elig.min_order)})
     if campaign.type == "spend_threshold" and campaign.threshold is not None:
         parts.append({"field": "order.total", "gte": str(campaign.threshold)})
+    if campaign.participation == "opt_in":
+        parts.append({"field": enrolled_field(campaign.id), "eq": 1})
+    if campaign.requires_code:
+        parts.append({"field": code_field(campaign.id), "eq": 1})
     return {"all": parts}
+
+
+def enrolled_field(campaign_id: str) -> str:
+    """1 when the member is enrolled in opt-in campaign `campaign_id`, else 0."""
+    return f"member.enrolled.{campaign_id}"
+
+
+def code_field(campaign_id: str) -> str:
+    """1 when the order presents a valid coupon code of campaign `campaign_id`, else 0."""
+    return f"order.code.{campaign_id}"
 
 
 def usage_field(campaign_id: str) -> str:

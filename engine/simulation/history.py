@@ -25,13 +25,14 @@ import engine.evaluation.contract as contract
 from engine.evaluation.request import RequestInvalid, member_problems, order_parts
 
 EVENT_TYPES = ("enroll", "order", "refund", "activity", "redemption", "cancel",
-               "auto_redemption")
+               "auto_redemption", "campaign_join", "campaign_leave", "adjust", "status")
+STATUSES = ("active", "suspended", "closed")
 PERIODS = frozenset({"day", "week", "month", "quarter", "year", "lifetime"})
 ACTIVITIES = frozenset({"account_creation", "first_purchase", "product_review", "referral",
                         "social_share", "birthday"})
 _ALLOWED = {
     "enroll": {"type", "member_id", "at", "tier", "attributes", "referred_by"},
-    "order": {"type", "member_id", "at", "order", "redeem"},
+    "order": {"type", "member_id", "at", "order", "redeem", "codes"},
     "refund": {"type", "member_id", "at", "order_id", "amount"},
     "activity": {"type", "member_id", "at", "activity", "friend_id"},
     "redemption": {"type", "member_id", "at", "id", "points", "reward_id", "quantity",
@@ -39,6 +40,10 @@ _ALLOWED = {
     "cancel": {"type", "member_id", "at", "redemption_id"},
     "auto_redemption": {"type", "member_id", "at", "threshold", "unit", "method", "frequency",
                         "enabled"},
+    "campaign_join": {"type", "member_id", "at", "campaign"},
+    "campaign_leave": {"type", "member_id", "at", "campaign"},
+    "adjust": {"type", "member_id", "at", "points", "reason"},
+    "status": {"type", "member_id", "at", "status", "reason"},
 }
 _MEMBER_RE = re.compile(r'"member_id"\s*:\s*"([^"\\]*)"')
 CSV_COLUMNS = ("member_id", "order_id", "placed_at", "category", "quantity", "unit_price")
@@ -157,6 +162,13 @@ def check_event(data: Any, line: int) -> Event:
     parts = None
     if kind == "order":
         parts = _check_order(data, at)
+        if "codes" in data:
+            try:
+                data["codes"] = contract.codes(data["codes"])
+            except contract.Invalid as exc:
+                raise InvalidEvent(f"`codes`: {exc}") from None
+    elif kind in ("campaign_join", "campaign_leave"):
+        _string(data, "campaign", check=contract.identifier)
     elif kind == "refund":
         _string(data, "order_id", check=contract.identifier)
         if "amount" in data and money(data["amount"], "amount") <= 0:
@@ -173,6 +185,8 @@ def check_event(data: Any, line: int) -> Event:
         _check_auto_redemption(data)
     elif kind == "enroll":
         _check_enroll(data)
+    elif kind in ("adjust", "status"):
+        _check_admin(kind, data)
     return Event(line, kind, data["member_id"], at, data, parts)
 
 
@@ -205,6 +219,18 @@ def _check_auto_redemption(data: dict[str, Any]) -> None:
             or frequency["count"] < 1 or frequency["per"] not in PERIODS):
         raise InvalidEvent("`frequency` must be {\"count\": N ≥ 1, \"per\": one of "
                            f"{', '.join(sorted(PERIODS))}}}")
+
+
+def _check_admin(kind: str, data: dict[str, Any]) -> None:
+    if kind == "adjust":
+        points = data.get("points")
+        if isinstance(points, bool) or not isinstance(points, int) or points == 0 \
+                or abs(points) > contract.POINTS_LIMIT:
+            raise InvalidEvent("points: a whole number of points, not 0, at most "
+                               f"{contract.POINTS_LIMIT} either way")
+    elif data.get("status") not in STATUSES:
+        raise InvalidEvent(f"status: one of {', '.join(STATUSES)}")
+    _string(data, "reason", required=False)
 
 
 def _check_enroll(data: dict[str, Any]) -> None:

@@ -31,6 +31,7 @@ from typing import Any
 
 from engine.lifecycle.book import snapshot
 from engine.program import Program, load_program
+from engine.simulation.coupons import Coupons
 from engine.simulation.history import EventError, read_events
 from engine.simulation.replay import Reject, Replay
 from engine.simulation.stats import Stats
@@ -61,9 +62,12 @@ class LocalPool:
 
     shared = False  # one process: nothing to wait for
 
-    def __init__(self, program: Program) -> None:
+    def __init__(self, program: Program, coupons: Coupons | None = None) -> None:
         self.budget: dict[str, int] = {}
         self.stock = _initial_stock(program)
+        self.coupons = coupons if coupons is not None else Coupons(program)
+        self.codes = self.coupons.resolve
+        self.move_code = self.coupons.move
 
     def sync(self, line: int) -> None:
         pass
@@ -121,6 +125,14 @@ class SharedPool:
 
     def take_stock(self, reward: str, quantity: int) -> None:
         self.arrays["stock"][self.rewards[reward]] += quantity
+
+    def codes(self, presented: tuple[str, ...]) -> tuple[dict[str, str], dict[str, str]]:
+        """No coupon codes in a run split across processes (`simulate` runs a history
+        in one process when it is given codes)."""
+        return {}, dict.fromkeys(presented, "unknown")
+
+    def move_code(self, code: str, uses: int) -> None:
+        raise AssertionError("no coupon code is valid in a run split across processes")
 
 
 def _initial_stock(program: Program) -> dict[str, int]:
@@ -183,8 +195,9 @@ def member_states(replay: Replay) -> list[str]:
 
 
 def run_local(program: Program, history: Path, on_error: str,
-              tick: Callable[[int], None] | None = None, states: bool = False) -> PartResult:
-    pool = LocalPool(program)
+              tick: Callable[[int], None] | None = None, states: bool = False,
+              coupons: Coupons | None = None) -> PartResult:
+    pool = LocalPool(program, coupons)
     replay, failure = replay_file(program, history, pool, on_error, None, tick)
     if failure is None and replay.stats.last_ts > float("-inf"):
         replay.finish(_instant(replay.stats.last_ts))

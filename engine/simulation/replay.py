@@ -10,7 +10,10 @@ History events map to the store's calls one for one: `enroll` is the member's fi
 event (account creation; `referred_by` is the referrer's referral of this member),
 `order` is a commit (a `redeem` in it is a checkout hold placed just before the order,
 which the order captures), `refund`, `activity`, `redemption` (with `order_id`: a hold),
-`cancel` and `auto_redemption` (the member's settings).
+`cancel`, `auto_redemption` (the member's settings), and an administrator's `adjust`
+(points by hand) and `status` (suspend, reactivate, close). A suspended or closed
+member's order, activity or redemption is rejected with the reason the service answers
+(409 `member_suspended` / `member_closed`): the core refuses it in both.
 """
 
 from __future__ import annotations
@@ -22,19 +25,23 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
+import engine.lifecycle.campaigns as campaigns
 from engine.evaluation.outcome import Outcome
 from engine.evaluation.redeem import AutoSettingsInvalid, auto_settings
 from engine.evaluation.request import RequestInvalid, member_problems, order_parts, order_request
 from engine.lifecycle import (
     ActivityRefused,
+    AdminRefused,
     Ask,
     Lifecycle,
     MemberBook,
+    MemberInactive,
     OrderRecord,
     RedemptionRecord,
     RefundRefused,
     Step,
     UnknownTier,
+    adjust,
     cancel,
     commit_order,
     configure_automatic,
@@ -42,6 +49,7 @@ from engine.lifecycle import (
     record_activity,
     redeem,
     refund,
+    set_status,
 )
 from engine.program import Program
 from engine.simulation.history import EVENT_TYPES, Event, money
@@ -53,6 +61,7 @@ ZERO = Decimal(0)
 # recent (the service keeps every order refundable): memory then grows with members, not
 # with the history's length.
 REFUNDABLE_ORDERS = 20
+ADMIN_EVENTS = frozenset({"adjust", "status"})
 CANCELLABLE = 20
 
 
@@ -68,6 +77,8 @@ class SharedPool(Protocol):
     def add_budget(self, campaign: str, points: int) -> None: ...
     def stock_left(self, reward: str) -> int | None: ...
     def take_stock(self, reward: str, quantity: int) -> None: ...
+    def codes(self, presented: tuple[str, ...]) -> tuple[dict[str, str], dict[str, str]]: ...
+    def move_code(self, code: str, uses: int) -> None: ...
 
 
 @dataclass(slots=True)
@@ -106,6 +117,9 @@ class Replay:
                 raise Reject(f"member {ev.member_id} is already enrolled")
             self.enroll(ev, mem)
         else:
+            if ev.type in ADMIN_EVENTS and (mem is None or not mem.enrolled):
+                # the service administers members it knows: 404 unknown_member
+                raise Reject(f"unknown_member: member {ev.member_id} has no earlier event")
             if mem is None:
                 mem = self.new_member(ev.member_id, {}, None, ev.at)
                 self.stats.members_implicit += 1
@@ -114,7 +128,10 @@ class Replay:
             elif mem.book.last_at is not None and ev.at < mem.book.last_at:
                 raise Reject(f"event at {ev.data['at']} is earlier than member "
                              f"{ev.member_id}'s previous event; histories must be in time order")
-            self._on[ev.type](mem, ev)
+            try:
+                self._on[ev.type](mem, ev)
+            except MemberInactive as exc:  # a suspended or closed member: earns, redeems nothing
+                raise Reject(f"{exc.code}: {exc.message}") from None
         self.tally.event(ev)
 
     def new_member(self, member_id: str, attributes: dict[str, Any], tier: str | None,
@@ -172,6 +189,9 @@ class Replay:
             code = "no_points" if exc.code == "activity_not_offered" else exc.code
             self.stats.activities[f"{name}:{code}"] += 1
             return
+        except MemberInactive as exc:  # declined, as the service declines it
+            self.stats.activities[f"{name}:{exc.code}"] += 1
+            return
         self.apply(mem, step, at)
         if friend is not None and step.friend_step is not None:
             if friend.book.member_id not in self.members:
@@ -198,6 +218,8 @@ class Replay:
             parts = ev.parts or order_parts(order, None)
             request = order_request({"id": mem.book.member_id, "attributes": mem.book.attributes},
                                     mem.attribute_errors, (parts[0], None))
+            if ev.data.get("codes"):
+                request = request._replace(codes=tuple(ev.data["codes"]))
         except RequestInvalid as exc:
             raise Reject(str(exc)) from None
         placed = request.order
@@ -235,6 +257,21 @@ class Replay:
         return any(not ((c.schedule.start and day < c.schedule.start)
                         or (c.schedule.end and day > c.schedule.end))
                    for c in self.budgeted)
+
+    def on_campaign_join(self, mem: Member, ev: Event) -> None:
+        self.participate(mem, ev, campaigns.enrol)
+
+    def on_campaign_leave(self, mem: Member, ev: Event) -> None:
+        self.participate(mem, ev, campaigns.leave)
+
+    def participate(self, mem: Member, ev: Event, change: Callable[..., bool]) -> None:
+        step = Step()
+        try:
+            change(self.lc, mem.book, ev.data["campaign"], ev.at, step)
+        except campaigns.CampaignRefused as exc:
+            raise Reject(f"{exc.code}: {exc}") from None
+        finally:
+            self.apply(mem, step, ev.at)  # what bringing the book to `at` changed
 
     def on_redemption(self, mem: Member, ev: Event) -> None:
         data = ev.data
@@ -289,6 +326,24 @@ class Replay:
             raise Reject(f"{exc.code}: {exc}") from None
         self.apply(mem, step, ev.at)
         self.tally.refund(record, step, ev.at)
+
+    def on_adjust(self, mem: Member, ev: Event) -> None:
+        try:
+            step = adjust(self.lc, mem.book, int(ev.data["points"]), ev.at, f"{ev.line}:adjust",
+                          mem.orders)
+        except AdminRefused as exc:
+            raise Reject(f"{exc.code}: {exc.message}") from None
+        self.apply(mem, step, ev.at)
+
+    def on_status(self, mem: Member, ev: Event) -> None:
+        try:
+            step = set_status(self.lc, mem.book, ev.data["status"], ev.at, f"{ev.line}:status",
+                              mem.orders)
+        except AdminRefused as exc:
+            raise Reject(f"{exc.code}: {exc.message}") from None
+        for record in step.released:  # closing released the member's holds
+            mem.redemptions.pop(record.id, None)
+        self.apply(mem, step, ev.at)
 
     # ---------------------------------------------------------------- memory
     @staticmethod

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.program import Program, load_program
+from engine.simulation.coupons import Coupons
 from engine.simulation.partition import (
     Outcome,
     PartResult,
@@ -50,14 +51,18 @@ def _program(source: str | Path | Program | Mapping[str, str]) -> Program:
 
 
 def run(program: Program, history: str | Path, *, workers: int = 1, on_error: str = "skip",
-        tick: Callable[[int], None] | None = None, states: bool = False) -> PartResult:
+        tick: Callable[[int], None] | None = None, states: bool = False,
+        codes: str | Path | None = None) -> PartResult:
     """Replay `history` against `program`; raise SimulationFailed under on_error=fail.
-    With `states`, the result carries every member's final state (JSON lines, sorted)."""
+    With `states`, the result carries every member's final state (JSON lines, sorted).
+    `codes`: the program's coupon codes (a `code,campaign,uses` CSV); a history replayed
+    with codes runs in one process (their uses are shared by every member)."""
     history = Path(history)
-    if workers > 1:
+    if workers > 1 and codes is None:
         part = run_parallel(program, history, workers, on_error, tick, states)
     else:
-        part = run_local(program, history, on_error, tick, states)
+        coupons = Coupons.read(program, codes) if codes is not None else None
+        part = run_local(program, history, on_error, tick, states, coupons)
     if part.failure is not None:
         raise SimulationFailed(*part.failure)
     return part
@@ -88,20 +93,22 @@ def simulate(ruleset: str | Path | Program | Mapping[str, str], history: str | P
              compare_with: str | Path | Program | Mapping[str, str] | None = None,
              workers: int = 1, on_error: str = "skip",
              tick: Callable[[int], None] | None = None,
-             member_states: str | Path | None = None) -> dict[str, Any]:
+             member_states: str | Path | None = None,
+             codes: str | Path | None = None) -> dict[str, Any]:
     """The simulation report of `ruleset` over `history` (with `compare` when asked).
     With `member_states`, every member's final state is written there as JSON lines
     (sorted by member id; see `engine.lifecycle.book.snapshot`)."""
     program = _program(ruleset)
     part = run(program, history, workers=workers, on_error=on_error, tick=tick,
-               states=member_states is not None)
+               states=member_states is not None, codes=codes)
     if member_states is not None:
         with open(member_states, "w", encoding="utf-8", newline="\n") as out:
             out.writelines(line + "\n" for line in part.states or ())
     doc = summarise(program, part)
     if compare_with is not None:
         other = _program(compare_with)
-        other_part = run(other, history, workers=workers, on_error=on_error, tick=tick)
+        other_part = run(other, history, workers=workers, on_error=on_error, tick=tick,
+                         codes=codes)
         other_doc = summarise(other, other_part)
         doc["compare"] = compare_block(program, other, doc, other_doc, part.outcomes,
                                        other_part.outcomes)

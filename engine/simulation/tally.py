@@ -16,6 +16,7 @@ from typing import Any
 from engine.lifecycle import (
     BudgetMove,
     CashbackMove,
+    CodeMove,
     Entry,
     MemberBook,
     OrderRecord,
@@ -89,6 +90,8 @@ class Tally:
                 pool.add_budget(change.campaign, change.points)
             elif type(change) is StockMove:
                 pool.take_stock(change.reward, change.quantity)
+            elif type(change) is CodeMove:
+                pool.move_code(change.code, change.uses)
             elif type(change) is CashbackMove:
                 if change.amount > 0:
                     self.stats.cashback_paid += change.amount
@@ -111,12 +114,13 @@ class Tally:
         month = stats.month(self.month(e.at))
         kind, pts = e.kind, e.points
         if kind == "earn" or kind == "bonus" or kind == "adjust":
-            if pts > 0:
-                stats.issued += pts
-                month["issued"] += pts
-                if e.rule:
-                    stats.by_rule[e.rule] += pts
-                return 0
+            # an administrator's debit (`adjust` < 0, a closed member's forfeited balance
+            # too) counts against the points issued: the figure is net of them
+            stats.issued += pts
+            month["issued"] += pts
+            if e.rule:
+                stats.by_rule[e.rule] += pts
+            return 0
         elif kind == "redeem":
             stats.redeemed -= pts
             month["redeemed"] -= pts

@@ -1,5 +1,6 @@
 """Enrolments: a member joins the program at an instant, with their attributes and
-optionally a starting tier and the member who referred them; idempotent on `event_id`.
+optionally a starting tier and the member who referred them (by id, or by their referral
+code: store/campaigns/codes.py); idempotent on `event_id`.
 
 The lifecycle core starts the member's book (`engine.lifecycle.enrol`: a new book, or —
 for a member known already as someone's referred friend — the attributes added and the
@@ -16,10 +17,18 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+import store.campaigns.codes as coupon_codes
 import store.ledger.books as books
 import store.ledger.members as members
 import store.redemptions.rows as redemption_rows
-from engine.lifecycle import ActivityRefused, MemberBook, UnknownTier, enrol, record_activity
+from engine.lifecycle import (
+    ActivityRefused,
+    MemberBook,
+    MemberInactive,
+    UnknownTier,
+    enrol,
+    record_activity,
+)
 from engine.program import Program
 from store.checkout.activities import referrer_of, save_referral
 from store.db.database import Database
@@ -49,13 +58,16 @@ def enrol_member(db: Database, cache: ProgramCache, program_id: str,
     return once.run(db, write)
 
 
-def _refusal(exc: ActivityRefused) -> dict[str, Any]:
+def _refusal(exc: ActivityRefused | MemberInactive) -> dict[str, Any]:
     return {"refused": {"code": exc.code, "message": exc.message}}
 
 
 def _enrol(session: Session, program: Program, request: dict[str, Any], at: datetime,
            digest: str) -> Outcome:
     member_id, referrer_id = request["member_id"], request.get("referred_by")
+    if request.get("referral_code"):  # the same referral, named by the referrer's code
+        referrer_id = coupon_codes.referrer_by_code(session, program.program,
+                                                    request["referral_code"])
     ids = sorted({member_id, referrer_id or member_id})
     rows = {mid: members.lock_or_create(session, program.program, mid, None) for mid in ids}
     member = rows[member_id]
@@ -109,7 +121,7 @@ def _referral(session: Session, program: Program, referrer: MemberRow, member: M
     try:
         step = record_activity(lc, theirs, "referral", ref, at, book,
                                referrer_of(session, program.program), records=records)
-    except ActivityRefused as exc:
+    except (ActivityRefused, MemberInactive) as exc:  # a suspended referrer earns nothing
         if referrer.book is None:
             books.store_book(referrer, theirs)
         return {**out, **_refusal(exc)}

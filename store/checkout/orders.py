@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+import engine.evaluation.contract as contract
 import store.external.accounts as external_accounts
 import store.ledger.books as books
 import store.ledger.members as members
@@ -26,7 +27,7 @@ import store.redemptions.rows as redemption_rows
 from engine import evaluate
 from engine.evaluation.render import result_json
 from engine.evaluation.request import RequestInvalid, parse
-from engine.lifecycle import MemberBook, OrderStep, commit_order
+from engine.lifecycle import MemberBook, OrderStep, check_active, commit_order
 from engine.lifecycle.book import from_json
 from engine.lifecycle.records import order_json
 from engine.program import Program
@@ -68,6 +69,17 @@ def essentials(request: dict[str, Any]) -> Essentials:
                           bool(req.redeem and req.redeem.reward_id))
 
 
+def presented_codes(request: dict[str, Any]) -> tuple[str, ...]:
+    """The coupon codes a request presents, as the engine reads them (RequestInvalid)."""
+    raw = request.get("codes")
+    if not raw:
+        return ()
+    try:
+        return tuple(contract.codes(raw))
+    except ValueError as exc:
+        raise RequestInvalid([("$.codes", str(exc))]) from None
+
+
 class CallsOut(Exception):
     """The quote must call an external points API: run it where blocking is fine."""
 
@@ -89,8 +101,9 @@ def quote(db: Database, cache: ProgramCache, program_id: str, request: dict[str,
         member = members.find(conn, program_id, member_id)
         lc = books.lifecycle(program)
         book = books.view_at(lc, member, member_id, req.at)
+        check_active(book)  # a suspended or closed member is quoted nothing: 409, and why
         state = lc.state(book, req.at, books.StorePool(conn, program, lock=False),
-                         stock=req.redeems_reward)
+                         stock=req.redeems_reward, codes=presented_codes(request))
     if account is None:
         return evaluate(program, members.with_attributes(request, member), state)
     # Balances live in an external points API: the quote uses the account's balance.

@@ -8,7 +8,10 @@ differential tests), exactly as the simulator replays them (engine/simulation/re
   which the order captures;
 * `refund` → a refund of the member's order, whole or by `amount`;
 * `activity`, `redemption` (with `order_id`: a checkout hold), `cancel` (the history's
-  redemption id → the service's) and `auto_redemption` (the member's settings).
+  redemption id → the service's) and `auto_redemption` (the member's settings);
+* `campaign_join`, `campaign_leave` → the member joins or leaves an opt-in campaign
+  (`POST …/campaigns/{id}/participants`, `DELETE …/participants/{member_id}`); an order's
+  `codes` go with its commit.
 
 Ids come from the history, so sending an event twice changes nothing: order ids are the
 order's own, refund ids the event's line number, activity and enrolment event ids
@@ -56,7 +59,11 @@ class Transport(Protocol):
     def cancel(self, redemption_id: str, body: dict[str, Any]) -> tuple[bool, dict[str, Any]]: ...
     def auto_redemption(self, member_id: str,
                         body: dict[str, Any]) -> tuple[bool, dict[str, Any]]: ...
+    def adjust(self, member_id: str, body: dict[str, Any]) -> tuple[bool, dict[str, Any]]: ...
+    def status(self, member_id: str, body: dict[str, Any]) -> tuple[bool, dict[str, Any]]: ...
     def redemption_id(self, key: str) -> str | None: ...
+    def participate(self, campaign: str, body: dict[str, Any],
+                    join: bool) -> tuple[bool, dict[str, Any]]: ...
 
 
 @dataclass
@@ -137,6 +144,8 @@ class EventLoop:
             if ev.member_id in known.enrolled:
                 raise Rejected(f"member {ev.member_id} is already enrolled")
             return
+        if ev.type in ("adjust", "status") and ev.member_id not in known.enrolled:
+            raise Rejected(f"unknown_member: member {ev.member_id} has no earlier event")
         if ev.member_id in known.enrolled:
             last = known.last_at.get(ev.member_id)
             if last is not None and ev.at < last:
@@ -202,8 +211,19 @@ class EventLoop:
             except Refusal as exc:
                 result.refusals.append(Part("hold", "declined" if exc.reasons else "rejected",
                                             exc.reasons or [exc.code], exc.message))
-        created, _ = self.transport.commit({"member": {"id": ev.member_id}, "order": order})
+        body = {"member": {"id": ev.member_id}, "order": order}
+        if ev.data.get("codes"):
+            body["codes"] = ev.data["codes"]
+        created, _ = self.transport.commit(body)
         return created
+
+    def on_campaign_join(self, ev: Event, result: LineResult) -> bool:
+        return self.transport.participate(ev.data["campaign"], {
+            "member_id": ev.member_id, "at": ev.data["at"]}, join=True)[0]
+
+    def on_campaign_leave(self, ev: Event, result: LineResult) -> bool:
+        return self.transport.participate(ev.data["campaign"], {
+            "member_id": ev.member_id, "at": ev.data["at"]}, join=False)[0]
 
     def on_refund(self, ev: Event, result: LineResult) -> bool:
         order_id = ev.data["order_id"]
@@ -247,6 +267,18 @@ class EventLoop:
         body = {k: v for k, v in ev.data.items() if k not in ("type", "member_id", "at")}
         created, _ = self.transport.auto_redemption(ev.member_id,
                                                     {**body, "as_of": ev.data["at"]})
+        return created
+
+    def on_adjust(self, ev: Event, result: LineResult) -> bool:
+        body = {"points": ev.data["points"], "reason": ev.data.get("reason") or "imported",
+                "adjustment_id": self.key(ev, "adjust"), "at": ev.data["at"]}
+        created, _ = self.transport.adjust(ev.member_id, body)
+        return created
+
+    def on_status(self, ev: Event, result: LineResult) -> bool:
+        body = {"status": ev.data["status"], "reason": ev.data.get("reason") or "imported",
+                "at": ev.data["at"]}
+        created, _ = self.transport.status(ev.member_id, body)
         return created
 
 

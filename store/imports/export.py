@@ -8,7 +8,7 @@ order the service committed them):
 
 * an enrolment → `enroll` (its instant, the member's attributes, the starting tier
   when it is above the program's first, `referred_by`);
-* a commit → `order` (the recorded request's order); a checkout hold the order captured
+* a commit → `order` (the recorded request's order and coupon `codes`); a checkout hold the order captured
   at its own instant → the order's `redeem`, as `loyalty generate` writes it;
 * a refund → `refund` (whole, or its `amount`);
 * an activity → `activity` (with the referred `friend_id`);
@@ -19,7 +19,8 @@ order the service committed them):
 Left out, because the store did not record them as requests: what the service refused
 (declined redemptions and activities, rejected events), automatic redemptions (an
 order's consequence: the replay makes them again) and automatic-redemption settings
-(the store keeps a member's current settings, not when they were set).
+(the store keeps a member's current settings, not when they were set), and joining or
+leaving opt-in campaigns (the member's book keeps the campaigns joined, not when).
 
 The rows are read in instant order, each kind a stream of its own merged as they go
 (`heapq.merge`), so memory does not grow with the history — except refunds, whose
@@ -118,6 +119,8 @@ class _Export:
                                      "at": order.get("placed_at") or row.placed_at.isoformat()}
             hold = self._hold_paying(row)
             event["order"] = order
+            if row.request.get("codes"):
+                event["codes"] = list(row.request["codes"])
             if hold is not None:
                 event["redeem"] = _what(hold)
             yield (row.placed_at, row.created_at, 1, row.id), _line(event)

@@ -33,8 +33,10 @@ from typing import Any
 
 from sqlalchemy import select
 
+import store.campaigns.participants as participants
 import store.checkout.activities as activities
 import store.checkout.enrolments as enrolments
+import store.checkout.member_admin as admin
 import store.checkout.orders as orders
 import store.checkout.refunds as refunds
 import store.clock as clock
@@ -44,6 +46,7 @@ import store.redemptions.automatic as auto_redemption
 import store.redemptions.redeem as redemptions
 import store.registry.versions as registry
 from engine.evaluation.request import RequestInvalid
+from engine.lifecycle import MemberInactive
 from engine.simulation.history import Event, EventError, read_events
 from store.db.database import Database
 from store.errors import BadGateway, StoreError, Unavailable
@@ -51,6 +54,8 @@ from store.imports.events import EventLoop, LineResult, Part, Refusal
 from store.registry.programs import ProgramCache
 from store.tables.operations import ImportRefusalRow, ImportRow
 from store.tables.redemptions import RedemptionRow
+
+ACTOR = "import"  # who the audit log says adjusted or set a status from a history
 
 CURSOR_EVERY = 100  # lines between writes of the cursor (a refusal writes it at once)
 
@@ -78,6 +83,8 @@ class StoreTransport:
             raise Refusal(exc.code, exc.message) from None
         except RequestInvalid as exc:
             raise Refusal("invalid_request", str(exc)) from None
+        except MemberInactive as exc:  # the API's 409 member_suspended / member_closed
+            raise Refusal(exc.code, exc.message) from None
         return outcome.created, outcome.result
 
     def _not_ahead(self, at: str | None) -> None:
@@ -85,6 +92,16 @@ class StoreTransport:
         if at is not None and datetime.fromisoformat(at) > clock.latest_allowed(self.skew):
             raise Refusal("instant_in_future", f"{at} is ahead of the server clock by more "
                           f"than {self.skew:g} s (LOYALTY_MAX_FUTURE_SKEW_SECONDS)")
+
+    def participate(self, campaign: str, body: dict[str, Any],
+                    join: bool) -> tuple[bool, dict[str, Any]]:
+        self._not_ahead(body["at"])
+        try:
+            return participants.participate(self.db, self.cache, self.program, campaign,
+                                            body["member_id"],
+                                            datetime.fromisoformat(body["at"]), join)
+        except StoreError as exc:
+            raise Refusal(exc.code, exc.message) from None
 
     def enrol(self, body: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
         self._not_ahead(body["enrolled_at"])
@@ -128,6 +145,25 @@ class StoreTransport:
         except StoreError as exc:
             raise Refusal(exc.code, exc.message) from None
         return True, view
+
+    def adjust(self, member_id: str, body: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+        self._not_ahead(body["at"])
+        try:
+            answer = admin.adjustment(self.db, self.cache, self.program, member_id,
+                                      body["points"], body["reason"], ACTOR,
+                                      datetime.fromisoformat(body["at"]), body["adjustment_id"])
+        except StoreError as exc:
+            raise Refusal(exc.code, exc.message) from None
+        return not answer.pop("replayed"), answer
+
+    def status(self, member_id: str, body: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+        self._not_ahead(body["at"])
+        try:
+            answer = admin.status(self.db, self.cache, self.program, member_id, body["status"],
+                                  body["reason"], ACTOR, datetime.fromisoformat(body["at"]))
+        except StoreError as exc:
+            raise Refusal(exc.code, exc.message) from None
+        return True, answer
 
     def redemption_id(self, key: str) -> str | None:
         with self.db.reading() as session:

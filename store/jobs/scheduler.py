@@ -10,6 +10,11 @@ The jobs (`default_jobs`):
 - `expiry` — every `LOYALTY_EXPIRY_JOB_SECONDS` (3600 s): `store.jobs.expiry.run` over every
   published program as of now: lots past their date are expired and timed-out checkout
   holds are released (audited as `expire` by actor `jobs` when something changed).
+- `external_points` — every `LOYALTY_EXTERNAL_POINTS_JOB_SECONDS` (30 s): transfers owed to
+  external points APIs (store/external/accounts.py).
+- `cashback.payout` — every `LOYALTY_CASHBACK_PAYOUT_SECONDS` (86400 s): members' unpaid
+  cashback that adds up to more than zero is marked paid, one payout reference per run
+  (store/ledger/cashback.py).
 
 An interval of 0 disables a job in the scheduler.
 
@@ -48,6 +53,7 @@ from typing import Any
 
 import store.clock as clock
 import store.jobs.expiry as expiry
+import store.ledger.cashback as cashback
 import store.redemptions.fulfilment as fulfilment
 from store.db.database import Database
 from store.settings import Settings
@@ -105,6 +111,13 @@ def external_points(db: Database) -> dict[str, Any]:
     return external_accounts.run_job(db)
 
 
+def pay_cashback(db: Database) -> dict[str, Any]:
+    """Mark paid every member's unpaid cashback that adds up to more than zero, in every
+    program (store/ledger/cashback.py `payout`). Safe in several workers: entries are
+    marked with a conditional UPDATE (`paid_at IS NULL`), so none is paid twice."""
+    return cashback.payout(db)
+
+
 def default_jobs(settings: Settings) -> list[Job]:
     """The jobs every scheduler runs, with their intervals from `settings`. To add one,
     append it here (see the module docstring)."""
@@ -112,6 +125,7 @@ def default_jobs(settings: Settings) -> list[Job]:
         Job("fulfilment", settings.fulfilment_dispatch_seconds, dispatch_fulfilment),
         Job("expiry", settings.expiry_job_seconds, expire_due),
         Job("external_points", settings.external_points_job_seconds, external_points),
+        Job("cashback.payout", settings.cashback_payout_seconds, pay_cashback),
     ]
 
 

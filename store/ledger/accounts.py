@@ -11,6 +11,7 @@ from typing import Any
 import engine.evaluation.tiers as tiers
 import store.external.accounts as external_accounts
 import store.ledger.books as books
+import store.ledger.cashback as cashback
 import store.ledger.entries as ledger
 import store.ledger.members as members
 from engine.lifecycle import MemberBook
@@ -27,6 +28,7 @@ def summary(db: Database, cache: ProgramCache, program_id: str, member_id: str,
     with db.reading() as session:
         row = members.get(session, program_id, member_id)
         program = cache.get(session, program_id, cache.live_version(session, program_id, as_of))
+        money = cashback.member_totals(session, row.id)
     lc = books.lifecycle(program)
     book = books.view_at(lc, row, member_id, as_of)
     spend, orders = lc.tiers.totals(book, as_of) if lc.tiers else (Decimal(0), 0)
@@ -45,6 +47,9 @@ def summary(db: Database, cache: ProgramCache, program_id: str, member_id: str,
         "lots": held["lots"], "cap_spend": held["cap_spend"],
         "campaign_uses": held["campaign_uses"],
         "attributes": row.attributes or {}, "as_of": as_of.isoformat(),
+        **_administered(row, book),
+        # money owed to the member: issued by orders, reversed by refunds, paid out
+        "cashback": money.to_json(),
         "ruleset_version": program.version,
         "account": {"type": "internal"},
     }
@@ -63,6 +68,15 @@ def summary(db: Database, cache: ProgramCache, program_id: str, member_id: str,
     return out
 
 
+def _administered(row: Any, book: Any) -> dict[str, Any]:
+    """What the member summary shows of administration."""
+    override = book.tier_override
+    return {"status": book.status,
+            "tier_override": None if override is None else {
+                "tier": override[0], "until": override[1].isoformat() if override[1] else None},
+            "erased_at": row.erased_at.isoformat() if row.erased_at else None}
+
+
 def _expiring(book: MemberBook, as_of: datetime) -> dict[str, int]:
     """Points left in lots that expire within each horizon after `as_of`."""
     return {f"{days}_days": sum(lot.left for lot in book.lots if lot.expires_at is not None
@@ -71,11 +85,23 @@ def _expiring(book: MemberBook, as_of: datetime) -> dict[str, int]:
 
 
 def ledger_page(db: Database, program_id: str, member_id: str, cursor: int | None,
-                limit: int) -> dict[str, Any]:
+                limit: int, since: datetime | None = None, until: datetime | None = None,
+                kind: str | None = None) -> dict[str, Any]:
     with db.reading() as session:
         row = members.get(session, program_id, member_id)
-        entries, next_cursor = ledger.page(session, row.id, cursor, limit)
+        entries, next_cursor = ledger.page(session, row.id, cursor, limit, since, until, kind)
         return {"member_id": member_id, "entries": [e.to_json() for e in entries],
+                "next_cursor": str(next_cursor) if next_cursor is not None else None}
+
+
+def cashback_page(db: Database, program_id: str, member_id: str, cursor: int | None,
+                  limit: int, since: datetime | None = None, until: datetime | None = None,
+                  kind: str | None = None) -> dict[str, Any]:
+    with db.reading() as session:
+        row = members.get(session, program_id, member_id)
+        entries, next_cursor = cashback.page(session, row.id, cursor, limit, since, until, kind)
+        return {"member_id": member_id, "totals": cashback.member_totals(session, row.id).to_json(),
+                "entries": entries,
                 "next_cursor": str(next_cursor) if next_cursor is not None else None}
 
 

@@ -10,8 +10,10 @@ The core decides everything about points, tiers and usage; this module only pers
   expiry, a hold's timeout), which the expiry job selects on;
 * each ledger `Entry` as a row of `ledger_entries` (credits name their lot, debits and
   restores the lots they drew on);
+* each `CashbackMove` as a row of `cashback_entries` (store/ledger/cashback.py);
 * shared limits (`BudgetMove`, `StockMove`) on the campaign budget and reward stock rows,
-  which the step's `Pool` read under their row locks;
+  which the step's `Pool` read under their row locks, and coupon code uses (`CodeMove`,
+  store/ledger/coupons.py);
 * order records (`orders.record`) the step touched, and the holds the step released
   because their time ran out (recorded by store/redemptions/rows.py `save`).
 """
@@ -28,13 +30,16 @@ from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
 import store.clock as clock
+import store.ledger.cashback as cashback
+import store.ledger.coupons as coupon_codes
 from engine.lifecycle import Change, Entry, Lifecycle, MemberBook, OrderRecord, Step
 from engine.lifecycle.book import from_json, to_json
-from engine.lifecycle.changes import BudgetMove, StockMove
+from engine.lifecycle.changes import BudgetMove, CashbackMove, CodeMove, StockMove
 from engine.lifecycle.records import order_from, order_json
 from engine.program import Program
 from store.db.upsert import insert_ignore
 from store.tables.core import CampaignBudgetRow, LedgerEntryRow, MemberRow, OrderRow, RewardStockRow
+from store.tables.money import CashbackEntryRow
 from store.tables.redemptions import RedemptionRow
 
 _THREAD = threading.local()
@@ -87,6 +92,9 @@ class StorePool:
         if self.lock:
             query = query.order_by(CampaignBudgetRow.campaign_id).with_for_update()
         return dict(self.session.execute(query).tuples().all())
+
+    def codes(self, presented: tuple[str, ...]) -> tuple[dict[str, str], dict[str, str]]:
+        return coupon_codes.resolve(self.session, self.program, presented)
 
     def stock_left(self, reward: str) -> int | None:
         if reward not in self._stock:
@@ -216,6 +224,8 @@ def store_book(row: MemberRow, book: MemberBook) -> None:
     row.book = to_json(book)
     row.balance, row.tier, row.tier_since = book.balance, book.tier, book.tier_since
     row.orders_count = book.orders_count
+    if book.status != (row.status or "active"):
+        row.status = book.status
     if book.attributes != (row.attributes or {}):
         row.attributes = dict(book.attributes)
     row.due_at = due_at(book)
@@ -228,9 +238,12 @@ def write_changes(session: Session, program: Program, row: MemberRow,
     new ledger rows' ids in the entries' order."""
     now = datetime.now(UTC)
     rows = []
+    money = []
     for change in changes:
         if type(change) is Entry:
             rows.append(_entry_row(row, program.version, change, now))
+        elif type(change) is CashbackMove and change.amount:
+            money.append(cashback.entry_row(row, program.version, change, now))
         elif type(change) is BudgetMove and change.points:
             session.execute(update(CampaignBudgetRow).where(
                 CampaignBudgetRow.program == program.program,
@@ -244,6 +257,10 @@ def write_changes(session: Session, program: Program, row: MemberRow,
                 RewardStockRow.program == program.program,
                 RewardStockRow.reward_id == change.reward)
                 .values(issued=RewardStockRow.issued + change.quantity))
+        elif type(change) is CodeMove:
+            coupon_codes.move(session, program, change)
+    if money:
+        session.execute(insert(CashbackEntryRow), money)
     if not rows:
         return []
     ids = session.execute(insert(LedgerEntryRow).returning(LedgerEntryRow.id,

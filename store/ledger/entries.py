@@ -53,11 +53,20 @@ def _entry(row: LedgerEntryRow) -> Entry:
                  row.ruleset_version, row.rule, row.source_type, row.source_ref, row.occurred_at)
 
 
-def page(session: Session, member_pk: int, after: int | None, limit: int) -> tuple[list[Entry], int | None]:
-    """Newest first; `after` is the cursor (an entry id) returned by the previous page."""
+def page(session: Session, member_pk: int, after: int | None, limit: int,
+         since: datetime | None = None, until: datetime | None = None,
+         kind: str | None = None) -> tuple[list[Entry], int | None]:
+    """Newest first; `after` is the cursor (an entry id) returned by the previous page;
+    `since` inclusive and `until` exclusive on the entry's instant (`occurred_at`)."""
     query = select(LedgerEntryRow).where(LedgerEntryRow.member_pk == member_pk)
     if after is not None:
         query = query.where(LedgerEntryRow.id < after)
+    if since is not None:
+        query = query.where(LedgerEntryRow.occurred_at >= since)
+    if until is not None:
+        query = query.where(LedgerEntryRow.occurred_at < until)
+    if kind is not None:
+        query = query.where(LedgerEntryRow.kind == kind)
     rows = list(session.scalars(query.order_by(LedgerEntryRow.id.desc()).limit(limit + 1)))
     entries = [_entry(r) for r in rows[:limit]]
     return entries, (entries[-1].id if len(rows) > limit else None)

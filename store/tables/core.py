@@ -105,6 +105,10 @@ class MemberRow(Base):
     book: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     # When time alone next changes the book's points (a lot expires, a hold times out).
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # kept from the book: active, suspended or closed (engine/lifecycle/status.py)
+    status: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
+    # when the member's personal attributes were erased on request (null: never)
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class LedgerEntryRow(Base):

@@ -156,3 +156,19 @@ def test_ruleset_uploads_refuse_lone_surrogates(client, admin_key):
 def test_approvals_refuse_lone_surrogates(client, admin_key):
     assert_refused(post(client, "/v1/rulesets/retail/1/approve", {"message": BAD}, admin_key),
                    "/message")
+
+
+@pytest.mark.parametrize(("path", "body", "pointer"), [
+    ("adjustments", {"points": 5, "reason": BAD}, "/reason"),
+    ("adjustments", {"points": 5, "reason": "x", "adjustment_id": BAD}, "/adjustment_id"),
+    ("status", {"status": "suspended", "reason": BAD}, "/reason"),
+    ("tier-override", {"tier": BAD, "reason": "x"}, "/tier"),
+    ("tier-override", {"tier": "gold", "reason": BAD}, "/reason"),
+    ("erasure", {"reason": BAD}, "/reason"),
+])
+def test_member_administration_refuses_lone_surrogates(client, key, admin_key, path, body,
+                                                       pointer):
+    assert client.post(f"{BASE}/orders", json=order("O-1"), headers=key).status_code == 201
+    assert_refused(post(client, f"{BASE}/members/CUST-1/{path}", body, admin_key), pointer)
+    summary = client.get(f"{BASE}/members/CUST-1", headers=key).json()
+    assert summary["status"] == "active" and summary["tier_override"] is None

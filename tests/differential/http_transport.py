@@ -72,5 +72,16 @@ class HttpTransport:
                         body: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
         return self._send(f"/members/{member_id}/auto-redemption", body, method="PUT")
 
+    def participate(self, campaign: str, body: dict[str, Any],
+                    join: bool) -> tuple[bool, dict[str, Any]]:
+        if join:
+            return self._send(f"/campaigns/{campaign}/participants", body)
+        r = self.client.delete(f"{self.base}/campaigns/{campaign}/participants/"
+                               f"{body['member_id']}", params={"at": body["at"]})
+        if r.status_code == 200:
+            return r.json()["changed"], r.json()
+        problem = r.json()
+        raise Refusal(problem["code"], problem.get("detail", ""))
+
     def redemption_id(self, key: str) -> str | None:
         return self.ids.get(key)

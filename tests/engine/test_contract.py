@@ -65,6 +65,8 @@ instants = st.builds(
     st.sampled_from(["", ".5", ".123456"]), st.sampled_from(["Z", "-05:00", "+09:30", "+00:00"]))
 dates = st.builds(lambda y, m, d: f"{y:04d}-{m:02d}-{d:02d}", st.integers(1900, 2999),
                   st.integers(1, 12), st.integers(1, 28))
+codes = st.one_of(st.sampled_from(["K7QF-2MZP-9XWA", "abc", "R-XXXXXXXX", "a" * 64]),
+                  st.from_regex(r"[A-Za-z0-9][A-Za-z0-9-]{2,63}", fullmatch=True))
 free_values = st.one_of(st.none(), st.booleans(), st.text(_chars, max_size=20),
                         st.integers(-10**10, 10**10), amounts(limit=10**10, signed=True))
 
@@ -102,6 +104,8 @@ def members(draw: Any) -> dict[str, Any]:
                            "qualifying": {"spend": draw(amounts()), "orders": 3},
                            "cap_usage": {"seasonal.q4": draw(amounts())},
                            "campaign_usage": {"weekend": 1}, "awarded_upgrades": ["gold"]}
+        _maybe(draw, member["state"], "enrolments", st.lists(names, max_size=3))
+        _maybe(draw, member["state"], "codes", st.dictionaries(codes, names, max_size=3))
     return member
 
 
@@ -130,6 +134,7 @@ def requests(draw: Any) -> dict[str, Any]:
     _maybe(draw, doc, "explain", st.booleans())
     _maybe(draw, doc, "context", st.dictionaries(keys, free_values, max_size=3))
     _maybe(draw, doc, "ruleset_version", st.integers(1, 5))
+    _maybe(draw, doc, "codes", st.lists(codes, max_size=4, unique_by=str.upper))
     return doc
 
 
@@ -146,7 +151,8 @@ EDGE_VALUES = [
     "3000-01-01T00:00:00Z", "2026-11-17 14:30:00Z", "2026-11-17T24:00:00Z",
     "2026-11-17T14:30:60Z", "2026-11-17T14:30:00.1234567Z", "2026-11-17t14:30:00z",
     1_700_000_000, "2024-02-29", "2023-02-29", "20240315", "1900-01-01", "USD", "usd", "US",
-    "2026-11-17T14:30:00+24:00",
+    "2026-11-17T14:30:00+24:00", "ab", "-abc", "a" * 65, "AB CD", "ÄBC", ["ab"], ["x y"],
+    ["A-1", "a-1"], ["A-1", "A-1"],
 ]
 NEAR_MISSES = ["tierr", "redeeem", "discont", "pointz", "attributes", "unknown", "id", "as_of"]
 
@@ -387,7 +393,7 @@ def test_the_schemas_spell_the_contracts_patterns() -> None:
     text = json.dumps(load_schema("evaluation-request"))
     for pattern in (contract.TEXT_PATTERN, contract.MONEY_PATTERN, contract.INSTANT_PATTERN,
                     contract.DATE_PATTERN, contract.DATE_OR_INSTANT_PATTERN,
-                    contract.CURRENCY_PATTERN):
+                    contract.CURRENCY_PATTERN, contract.CODE_PATTERN):
         assert json.dumps(pattern) in text
         re.compile(pattern)
 

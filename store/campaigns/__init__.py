@@ -1,0 +1,2 @@
+"""Campaign participation (opt-in enrolments, eligibility listings, progress) and codes
+(coupon codes of campaigns, members' referral codes)."""

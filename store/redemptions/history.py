@@ -1,0 +1,47 @@
+"""A member's redemptions, newest first, in cursor pages, filtered by date and kind."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+import store.ledger.members as members
+from store.db.database import Database
+from store.db.types import money_text
+from store.tables.redemptions import RedemptionRow as Row
+
+KINDS = ("points", "reward", "automatic")
+STATUSES = ("completed", "held", "captured", "released", "cancelled")
+
+
+def _json(row: Row) -> dict[str, Any]:
+    return {"id": str(row.id), "status": row.status, "kind": row.kind, "points": row.points,
+            "value": money_text(row.value), "reward_id": row.reward_id,
+            "quantity": row.quantity, "order_id": row.order_id,
+            "ruleset_version": row.ruleset_version, "occurred_at": row.occurred_at.isoformat()}
+
+
+def member_page(db: Database, program_id: str, member_id: str, after: int | None, limit: int,
+                since: datetime | None = None, until: datetime | None = None,
+                kind: str | None = None, status: str | None = None) -> dict[str, Any]:
+    """`after`: the cursor the previous page returned; `since` inclusive, `until`
+    exclusive on the redemption's instant."""
+    with db.reading() as session:
+        member = members.get(session, program_id, member_id)
+        query = select(Row).where(Row.member_pk == member.id, Row.program == program_id,
+                                  Row.status != "pending")  # a row being written
+        if after is not None:
+            query = query.where(Row.id < after)
+        if since is not None:
+            query = query.where(Row.occurred_at >= since)
+        if until is not None:
+            query = query.where(Row.occurred_at < until)
+        if kind is not None:
+            query = query.where(Row.kind == kind)
+        if status is not None:
+            query = query.where(Row.status == status)
+        rows = list(session.scalars(query.order_by(Row.id.desc()).limit(limit + 1)))
+        return {"member_id": member_id, "redemptions": [_json(r) for r in rows[:limit]],
+                "next_cursor": str(rows[limit - 1].id) if len(rows) > limit else None}
