@@ -10,8 +10,10 @@ redemption rates, points by rule and by category, each campaign's points against
 budget, orders and spend (eligible spend at commit; `refunded` is the eligible spend
 refunds took back). Campaigns count the points orders earned from them. Tiers: `end` is the members by the tier they hold now;
 `by_month` the members who ordered in a month, by the tier their last order of the month
-left them in (the store keeps no history of tiers between orders). What the store does
-not record as figures — cashback, upgrades and downgrades, caps reached — reads 0.
+left them in (the store keeps no history of tiers between orders). Cashback: what orders
+in the period earned and refunds in it took back (its entries' instants), as the
+simulator counts it. What the store does not record as figures — upgrades and
+downgrades, caps reached — reads 0.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 import store.registry.versions as registry
 import store.reports.aggregates as agg
@@ -32,6 +34,7 @@ from store.errors import NotFound
 from store.registry.programs import ProgramCache
 from store.reports.window import Window, window
 from store.tables.core import CampaignBudgetRow, MemberRow
+from store.tables.money import CashbackEntryRow
 
 CAMPAIGN = "campaigns."
 
@@ -103,6 +106,23 @@ def _stats(session: Any, program: Program, win: Window) -> tuple[Stats, agg.Ledg
     stats.tiers_end.update(agg.tiers_now(session, program_id))
     stats.tiers_by_month = {m: Counter(t) for m, t in
                             agg.tiers_by_month(session, program_id, win).items()}
+    stats.cashback_paid, stats.cashback_reversed = _cashback(session, program_id, win)
     stats.members = int(session.scalar(select(func.count()).select_from(MemberRow)
                                        .where(MemberRow.program == program_id)) or 0)
     return stats, recorded
+
+
+def _cashback(session: Any, program_id: str, win: Window) -> tuple[Decimal, Decimal]:
+    """Cashback issued and reversed (a positive amount) in the period."""
+    amount = CashbackEntryRow.amount
+    issued, reversed_ = session.execute(select(
+        func.sum(case((amount > 0, amount), else_=0)),
+        func.sum(case((amount < 0, -amount), else_=0)),
+    ).where(CashbackEntryRow.program == program_id,
+            CashbackEntryRow.occurred_at >= win.start,
+            CashbackEntryRow.occurred_at < win.end)).one()
+    return _decimal(issued), _decimal(reversed_)
+
+
+def _decimal(value: Any) -> Decimal:
+    return Decimal(str(value)) if value is not None else Decimal(0)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -99,3 +100,25 @@ def test_bad_periods_and_programs_are_refused(retail: Database) -> None:
         performance(retail, cache, "retail", datetime(2019, 1, 1, tzinfo=UTC),
                     datetime(2020, 1, 1, tzinfo=UTC))
     assert before_any.value.code == "no_live_version"
+
+
+def test_cashback_in_the_report_from_the_store_is_the_simulations(
+        db: Database, tmp_path: Path) -> None:
+    """card-rewards pays cashback: what the store recorded in the period (orders' cashback,
+    refunds' reversals) is what the simulation of the same history counts."""
+    program = load_program(RETAIL.parent / "card-rewards")
+    with db.writing() as session:
+        registry.publish(session, program, "tests", "card-rewards")
+        registry.activate(session, "card-rewards", 1, "tests", datetime(2021, 1, 1, tzinfo=UTC))
+    out = io.StringIO()
+    generate(out, members=10, events=250, seed=5, start=date(2023, 1, 1),
+             end=date(2025, 6, 30), program="card-rewards")
+    history = tmp_path / "cards.jsonl"
+    history.write_text(out.getvalue())
+    assert importer.run(db, "card-rewards", history).applied > 200
+    live = performance(db, ProgramCache(), "card-rewards", START, END)
+    sim = simulate(program, history)
+    keys = ("cashback_issued", "cashback_reversed", "cashback_paid", "points_issued")
+    assert {k: live["totals"][k] for k in keys} == {k: sim["totals"][k] for k in keys}
+    assert Decimal(live["totals"]["cashback_issued"]) > 0
+    assert Decimal(live["totals"]["cashback_reversed"]) > 0
