@@ -157,7 +157,7 @@ def simulate(ruleset: str, history: str | None, from_store: bool, since: str | N
       loyalty simulate -r rulesets/retail --compare new-retail/ --history history.jsonl \\
           --report report.html
       loyalty simulate -r rulesets/retail --history history.jsonl --member-states members.jsonl
-      loyalty simulate -r draft/retail --from-store --from 2026-01-01T00:00:00Z \
+      loyalty simulate -r draft/retail --from-store --from 2026-01-01T00:00:00Z \\
           --to 2027-01-01T00:00:00Z --report backtest.html
     """
     from engine.simulation.simulate import SimulationFailed
