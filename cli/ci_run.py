@@ -245,7 +245,13 @@ def simulate(run: ProgramRun, program: Any, base: Base | None, history: str, out
     title = f"{run.name} v{run.version}" + (f" compared with {base.label}" if base else "")
     (out / run.report).write_text(render(doc, title=f"loyalty ci: {title}"), encoding="utf-8")
     check.status = PASSED
-    check.message = (f"{doc['events']['processed']} events, {doc['members']} members"
+    events = doc["events"]
+    rejected = ""
+    if events.get("rejected"):  # counted, not fatal, but said: a history of garbage is no test
+        first = (events.get("errors") or [{}])[0]
+        rejected = f", {events['rejected']} rejected" + (
+            f" (line {first['line']}: {first['message']})" if "line" in first else "")
+    check.message = (f"{events['processed']} events{rejected}, {doc['members']} members"
                      + (f", compared with {base.label}" if base else ", no base version"))
     check.seconds = time.monotonic() - started
 

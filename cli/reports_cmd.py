@@ -15,7 +15,7 @@ import click
 from cli.members_cmd import members_group
 from cli.output import dump_json, fail
 from cli.registry_cmd import parse_instant
-from cli.service import Service, segment, target, target_options
+from cli.service import Service, plain, segment, target, target_options
 
 YEAR = timedelta(days=365)
 
@@ -164,11 +164,11 @@ def report(program: str, since: str | None, until: str | None, output: str,
                   "to": end.isoformat() if end else None}, direct)
     title = f"Performance of {program} ({doc['period']['from']} .. {doc['period']['to']})"
     if report_path:
-        Path(report_path).write_text(render(doc, title=title), encoding="utf-8")
+        Path(report_path).write_text(render(plain(doc), title=title), encoding="utf-8")
         click.echo(f"report written to {report_path}", err=True)
     if output == "json":
         click.echo(dump_json(doc))
     elif output == "html":
-        click.echo(render(doc, title=title))
+        click.echo(render(plain(doc), title=title))
     else:
         print_text(doc, title=title)

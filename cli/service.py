@@ -153,6 +153,16 @@ class Answer(dict[str, Any]):
         return super().pop(key, *default)
 
 
+def plain(answer: Any) -> Any:
+    """An answer as plain dicts and lists: for code that probes for keys that may be
+    absent (a report's template), where an Answer would fail on the first one."""
+    if isinstance(answer, dict):
+        return {k: plain(v) for k, v in answer.items()}
+    if isinstance(answer, list):
+        return [plain(v) for v in answer]
+    return answer
+
+
 def segment(value: str) -> str:
     """A path segment as typed (a program name), escaped so it stays one segment."""
     return quote(value, safe="")

@@ -16,7 +16,7 @@ import click
 from cli.db_cmd import open_db
 from cli.output import dump_json
 from cli.registry_cmd import VERSION, author_of, author_option, store_call
-from cli.service import Service, segment, target, target_options
+from cli.service import Service, plain, segment, target, target_options
 from cli.simulate_cmd import print_text
 
 RUN = click.IntRange(1, 2**62)
@@ -152,12 +152,12 @@ def report_cmd(program: str, run_id: int | None, output: str, report_path: str |
     title = (f"Shadow evaluation of {program} version {doc['shadow']['run']['version']} "
              "on live traffic")
     if report_path:
-        Path(report_path).write_text(render(doc, title=title), encoding="utf-8")
+        Path(report_path).write_text(render(plain(doc), title=title), encoding="utf-8")
         click.echo(f"report written to {report_path}", err=True)
     if output == "json":
         click.echo(dump_json(doc))
     elif output == "html":
-        click.echo(render(doc, title=title))
+        click.echo(render(plain(doc), title=title))
     else:
         print_text(doc)
         click.echo(shadow_text(doc["shadow"]))

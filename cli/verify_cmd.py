@@ -99,6 +99,9 @@ def _verify(path: str, compare: str | None, output: str) -> tuple[dict[str, Any]
     moved = None
     if compare:
         _, old = _prove(compare)
+        if old.program != bounds.program:
+            fail(f"--compare {compare}: program {old.program}, not {bounds.program}; compare "
+                 "two versions of one program")
         moved = movements(old, bounds)
     if output == "json":
         doc: dict[str, Any] = {**bounds.to_json(), "path": path, "valid": not refused,

@@ -33,10 +33,15 @@ ANCHOR = date(2026, 1, 1)  # where a program without any dated window is examine
 POINTS_TYPES = ("multiplier", "category_bonus", "fixed_bonus", "spend_threshold")
 OTHER_CATEGORY = "uncategorised"  # stands for every category the ruleset names nowhere
 MAX_SEGMENTS = 8  # segment sets are every subset: 2**8 at most
+# What one proof may examine, so that validating, publishing or activating a crafted
+# ruleset stays bounded in time (a context costs about 10 µs, a day's check about 3 µs).
+MAX_CONTEXTS = 500_000
+MAX_DAY_CHECKS = 2_000_000
 
 
 class TooManyContexts(ValueError):
-    """The ruleset names more segments than the enumeration takes on."""
+    """The ruleset asks more of the enumeration than it takes on (segments, contexts or
+    the calendar scan)."""
 
 
 @dataclass(frozen=True)
@@ -133,15 +138,38 @@ def _scan(start: date | None, end: date | None, span: int) -> Iterator[date]:
         day += step
 
 
-def day_classes(model: Ruleset) -> list[DayClass]:
+def _scanned(start: date | None, end: date | None, span: int) -> int:
+    """How many days `_scan` yields."""
+    if start is None or end is None:
+        return span
+    return max(0, min(span, (end - start).days + 1))
+
+
+def _plan(model: Ruleset) -> list[tuple[date | None, date | None, list[Campaign], int]]:
+    """Each calendar piece with the campaigns inside it and the days to scan; refuses a
+    calendar whose scan would take more than MAX_DAY_CHECKS checks."""
     campaigns = points_campaigns(model)
-    out: list[DayClass] = []
+    plan = []
+    work = 0
     for start, end in pieces(model):
         inside = [c for c in campaigns
                   if not (c.schedule.start and end and c.schedule.start > end)
                   and not (c.schedule.end and start and c.schedule.end < start)]
         span = CYCLE_DAYS if any(c.schedule.monthly for c in inside) else \
             7 if any(c.schedule.days_of_week for c in inside) else 1
+        plan.append((start, end, inside, span))
+        work += _scanned(start, end, span) * (len(inside) + len(model.rotations) + 1)
+    if work > MAX_DAY_CHECKS:
+        raise TooManyContexts(
+            f"the calendar scan would take {work:,} day checks ({len(plan)} pieces cut by "
+            f"the campaigns' and rotations' dates, monthly campaigns scanned over a 28-year "
+            f"cycle each); verify takes at most {MAX_DAY_CHECKS:,}")
+    return plan
+
+
+def day_classes(model: Ruleset) -> list[DayClass]:
+    out: list[DayClass] = []
+    for start, end, inside, span in _plan(model):
         seen: set[tuple[frozenset[str], frozenset[str]]] = set()
         for day in _scan(start, end, span):
             key = (frozenset(c.id for c in inside if runs_on(c.schedule, day)),
@@ -191,6 +219,32 @@ def levels(model: Ruleset) -> list[Decimal]:
 
 def tiers(model: Ruleset) -> list[Tier | None]:
     return list(model.tiers.levels) if model.tiers else [None]
+
+
+def count(model: Ruleset, days: list[DayClass], *, lines: bool) -> int:
+    """How many contexts `contexts` yields (day classes × tiers × channels × segment sets
+    × order-total levels, × categories with `lines`)."""
+    n = (len(days) * len(tiers(model)) * len(channels(model)) * len(segment_sets(model))
+         * len(levels(model)))
+    return n * len(categories(model)) if lines else n
+
+
+def require_bounded(model: Ruleset, days: list[DayClass]) -> int:
+    """The contexts one proof examines (lines, orders, and again for each campaign with
+    a budget); refuses more than MAX_CONTEXTS, naming what multiplies them."""
+    lines, orders = count(model, days, lines=True), count(model, days, lines=False)
+    budgets = sum(1 for c in points_campaigns(model) if c.budget_points is not None)
+    total = lines + orders + budgets * lines
+    if total > MAX_CONTEXTS:
+        raise TooManyContexts(
+            f"verify would examine {total:,} contexts ({len(days)} day classes × "
+            f"{len(tiers(model))} tiers × {len(channels(model))} channels × "
+            f"{len(segment_sets(model))} segment sets × {len(levels(model))} order-total "
+            f"levels × {len(categories(model))} categories"
+            + (f", again for each of {budgets} campaign(s) with a budget" if budgets else "")
+            + f"); it takes at most {MAX_CONTEXTS:,}: name fewer "
+            "channels, segments, min_order levels or categories in the campaigns")
+    return total
 
 
 def contexts(model: Ruleset, days: list[DayClass], *, lines: bool) -> Iterator[Context]:

@@ -17,6 +17,7 @@ from engine.verify.contexts import (
     day_classes,
     levels,
     points_campaigns,
+    require_bounded,
 )
 from engine.verify.spend import spend_budget
 from engine.verify.worst import LineCase, line_case, order_case, unsupported
@@ -28,6 +29,7 @@ def prove(program: Program) -> Bounds:
     evaluator does not reproduce one."""
     model = program.model
     days = day_classes(model)
+    require_bounded(model, days)
     counted = [0]
     blocked = unsupported(model)
     out: list[Bound] = []

@@ -24,7 +24,7 @@ from engine.lifecycle import MemberBook
 from engine.program import Program
 from store.db.database import Database
 from store.registry.programs import ProgramCache
-from store.reports.window import Window, window
+from store.reports.window import Window, require_order, window
 
 CENT = Decimal("0.01")
 
@@ -37,6 +37,7 @@ def insights(db: Database, cache: ProgramCache, program_id: str, member_id: str,
              start: datetime, end: datetime, as_of: datetime) -> dict[str, Any]:
     """The insights of `member_id` over [start, end); the tier, caps, expiring points and
     rewards as of `as_of` (the earlier of `end` and now, as the caller decides)."""
+    require_order(start, end)  # before the version in effect at `as_of` is looked up
     with db.reading() as session:
         row = members.get(session, program_id, member_id)
         agg.roomy(session)

@@ -53,14 +53,19 @@ def _month_start(year: int, month: int, tz: ZoneInfo) -> datetime:
     return datetime(year, month, 1, tzinfo=tz)
 
 
-def window(start: datetime, end: datetime, tz: ZoneInfo) -> Window:
-    """The months of [start, end) in `tz`; refuses an empty or reversed period, or one
-    longer than MAX_MONTHS months (422, naming the parameter)."""
+def require_order(start: datetime, end: datetime) -> None:
+    """Refuses an empty or reversed period (422, naming the parameter)."""
     if end <= start:
         raise Unprocessable("invalid_period", f"to ({end.isoformat()}) must be after from "
                             f"({start.isoformat()})", errors=[
                                 {"parameter": "to", "in": "query",
                                  "message": "must be after from"}])
+
+
+def window(start: datetime, end: datetime, tz: ZoneInfo) -> Window:
+    """The months of [start, end) in `tz`; refuses an empty or reversed period, or one
+    longer than MAX_MONTHS months (422, naming the parameter)."""
+    require_order(start, end)
     local = start.astimezone(tz)
     year, month = local.year, local.month
     months: list[tuple[str, datetime, datetime]] = []

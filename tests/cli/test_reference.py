@@ -3,6 +3,7 @@ the examples that only read run as written."""
 
 from __future__ import annotations
 
+import re
 import shlex
 from pathlib import Path
 
@@ -55,6 +56,10 @@ def test_every_command_has_an_example(path: str, ctx: click.Context) -> None:
     for example in examples:
         # a line either sets the shell up (`export VAR=value`) or runs `loyalty`
         assert example.startswith("export ") or _command_line(example), (path, example)
+    # a continued example keeps its line break (a lone backslash at a docstring's line end
+    # joins the lines in Python, leaving a run of spaces inside one command)
+    for example in examples:
+        assert not re.search(r"\S {4,}--", example), (path, example)
     # at least one example runs this command (a group's: one of its subcommands)
     assert any(_command_line(e)[:len(path.split())] == path.split() for e in examples), \
         (path, examples)

@@ -103,3 +103,12 @@ def test_json_of_a_failing_invariant(tmp_path: Path) -> None:
     assert [e["path"] for e in doc["errors"]] == ["$.invariants.max_points_per_unit",
                                                   "$.invariants.max_value_back"]
     assert doc["bounds"][0]["witness"][0]["order"]["placed_at"] == "2026-10-03T12:00:00-04:00"
+
+
+def test_compare_with_another_program_is_refused() -> None:
+    cards = str(ROOT / "rulesets" / "card-rewards")
+    result = run("verify", RETAIL, "--compare", cards)
+    assert result.exit_code == 1, result.output
+    assert result.output.strip().splitlines()[-1] == (
+        f"error: --compare {cards}: program card-rewards, not retail; compare two versions "
+        "of one program")

@@ -122,3 +122,22 @@ def test_backtest_options_are_checked(service, tmp_path):
                     service.database_url, "--from", "2030-01-01T00:00:00Z", "--to",
                     "2031-01-01T00:00:00Z")
     assert empty.exit_code == 1 and "no_recorded_history" in empty.output
+
+
+def test_the_shadow_report_as_html_over_the_service(service, tmp_path):
+    # the live version itself in shadow: any published version may be
+    started = loyalty("shadow", "start", "retail", "1", key=service.admin_key, url=service.url)
+    assert started.exit_code == 0, started.output
+    try:
+        html = tmp_path / "shadow.html"
+        result = loyalty("shadow", "report", "retail", "-o", "html", "--report", str(html),
+                         key=service.admin_key, url=service.url)
+        assert result.exit_code == 0, result.output
+        assert result.stdout.startswith("<!DOCTYPE html>")
+        page = html.read_text()
+        assert "Shadow evaluation of retail version 1 on live traffic" in page
+        # a shadow run has no member balances to check the books against
+        assert "Books:" not in page and "NOT balanced" not in page
+    finally:
+        stopped = loyalty("shadow", "stop", "retail", key=service.admin_key, url=service.url)
+        assert stopped.exit_code == 0, stopped.output

@@ -64,6 +64,10 @@ def test_refusals_are_problems_naming_the_parameter(client, db):
                               params={"from": PERIOD["to"], "to": PERIOD["from"]}),
                    422, "invalid_period")
     assert body["errors"][0]["parameter"] == "to"
+    # a reversed period before any version took effect is still the period's fault
+    body = problem(client.get(f"{BASE}/members/M1/insights", headers=key, params={
+        "from": "2000-01-01T00:00:00Z", "to": "1999-01-01T00:00:00Z"}), 422, "invalid_period")
+    assert body["errors"][0]["parameter"] == "to"
     body = problem(client.get(f"{BASE}/reports/performance", headers=key,
                               params={"from": "1990-01-01T00:00:00Z"}), 422, "period_too_long")
     assert body["errors"][0]["parameter"] == "to"

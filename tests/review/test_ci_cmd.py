@@ -170,4 +170,6 @@ def test_a_history_of_garbage_is_counted_not_fatal(tmp_path: Path) -> None:
     (repo / "junk.jsonl").write_text('{"type": "order"}\nnot json\n\x00\n', encoding="utf-8")
     result = loyalty(repo, "ci", "programs/retail", "--history", "junk.jsonl", "--out", "out")
     assert result.exit_code == 0, result.output
-    assert "0 events, 0 members" in (repo / "out" / "summary.md").read_text()
+    summary = (repo / "out" / "summary.md").read_text()
+    assert "0 events, 3 rejected (line 1: " in summary and "0 members" in summary, summary
+    assert "0 events, 3 rejected (line 1: " in result.output
