@@ -27,7 +27,7 @@ RunQuery = Annotated[int | None, Query(ge=1, le=2**62, description="a run of the
 
 
 class ShadowIn(Strict):
-    version: int = Field(ge=1, le=2**31 - 1, description="a published version of the program")
+    version: int = Field(strict=True, ge=1, le=2**31 - 1, description="a published version of the program")
 
 
 @router.put("", summary="Put a published version in shadow: every live quote and commit is "

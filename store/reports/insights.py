@@ -19,6 +19,7 @@ import engine.evaluation.tiers as tiers
 import store.ledger.accounts as accounts
 import store.ledger.books as books
 import store.ledger.members as members
+import store.registry.versions as registry
 import store.reports.aggregates as agg
 from engine.lifecycle import MemberBook
 from engine.program import Program
@@ -39,6 +40,7 @@ def insights(db: Database, cache: ProgramCache, program_id: str, member_id: str,
     rewards as of `as_of` (the earlier of `end` and now, as the caller decides)."""
     require_order(start, end)  # before the version in effect at `as_of` is looked up
     with db.reading() as session:
+        registry.require_program(session, program_id)
         row = members.get(session, program_id, member_id)
         agg.roomy(session)
         program = cache.get(session, program_id, cache.live_version(session, program_id, as_of))

@@ -75,6 +75,8 @@ def test_refusals_are_problems_naming_the_parameter(client, db):
                               params={"from": "yesterday"}), 422, "invalid_request")
     assert body["errors"][0]["parameter"] == "from"
     problem(client.get(f"{BASE}/members/NOPE/insights", headers=key), 404, "unknown_member")
+    problem(client.get("/v1/programs/nope/members/M1/insights", headers=key), 404,
+            "unknown_program")
     problem(client.get("/v1/programs/nope/reports/performance", headers=key), 404,
             "unknown_program")
     # the program's figures are for the people who run it

@@ -74,6 +74,9 @@ def report(client, admin):
 
 def test_a_changed_version_in_shadow_shows_every_kind_of_difference(client, keys):
     key, admin = keys
+    for loose in ("2", True, 2.0):  # a version is a JSON integer, not one by conversion
+        refused = client.put(f"{BASE}/shadow", headers=admin, json={"version": loose})
+        assert refused.status_code == 422 and refused.json()["code"] == "invalid_request"
     started = client.put(f"{BASE}/shadow", headers=admin, json={"version": 2})
     assert started.status_code == 200, started.text
     assert started.json()["version"] == 2 and started.json()["active"]
