@@ -26,9 +26,9 @@ from engine.lifecycle.book import MemberBook
 from engine.lifecycle.changes import Entry
 from engine.lifecycle.context import Lifecycle, Step
 from engine.lifecycle.records import OrderRecord
-from engine.lifecycle.status import ACTIVE, CLOSED, STATUSES
+from engine.lifecycle.status import ACTIVE, CLOSED, STATUSES, forfeit_left
 
-ADJUST_RULE, CLOSE_RULE = "admin.adjust", "admin.close"
+ADJUST_RULE = "admin.adjust"
 
 
 class AdminRefused(ValueError):
@@ -83,12 +83,10 @@ def set_status(lc: Lifecycle, book: MemberBook, status: str, at: datetime, ref: 
     if status == CLOSED:
         for hold in list(book.holds):
             lc.release(book, hold, at, "released", step)
-        left = book.held
-        if left > 0:
-            draws = points.take_fifo(book, left, at)
-            step.changes.append(Entry("adjust", -left, CLOSE_RULE, "admin", ref, at,
-                                      draws=draws))
-            step.points = -left
+        forfeited = forfeit_left(book, at, ref)
+        if forfeited is not None:
+            step.changes.append(forfeited)
+            step.points = forfeited.points
     return step
 
 

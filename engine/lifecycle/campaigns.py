@@ -10,6 +10,7 @@ simulator both enrol through here.
 from __future__ import annotations
 
 from bisect import insort
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +18,24 @@ from engine.language.model import Campaign
 from engine.lifecycle.book import MemberBook
 from engine.lifecycle.context import Lifecycle, Pool, Step
 
-__all__ = ["CampaignRefused", "enrol", "leave", "progress"]
+__all__ = ["CampaignRefused", "code_refusal", "coded_campaigns", "enrol", "leave", "progress"]
+
+
+def coded_campaigns(campaigns: Iterable[Campaign]) -> frozenset[str]:
+    """The ids of the campaigns that apply only with one of their coupon codes."""
+    return frozenset(c.id for c in campaigns if c.requires_code)
+
+
+def code_refusal(coded: frozenset[str], campaign: str, used: int, uses: int) -> str | None:
+    """Why a known coupon code of `campaign` (`used` of its `uses` taken) cannot go to an
+    order now, or None when it can: `not_in_version` (its campaign is not one of the
+    running version's `coded` campaigns), `used_up`. The store and the simulator both
+    ask here."""
+    if campaign not in coded:
+        return "not_in_version"
+    if used >= uses:
+        return "used_up"
+    return None
 
 
 class CampaignRefused(ValueError):

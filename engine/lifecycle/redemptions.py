@@ -23,7 +23,7 @@ from engine.lifecycle.changes import Entry, StockMove
 from engine.lifecycle.context import IdFactory, Lifecycle, Pool, Step
 from engine.lifecycle.records import OrderRecord, RedemptionRecord
 from engine.lifecycle.refunds import take_owed
-from engine.lifecycle.status import check_active
+from engine.lifecycle.status import check_active, forfeit_left
 
 HOLD_MINUTES = 30
 
@@ -137,5 +137,8 @@ def cancel(lc: Lifecycle, book: MemberBook, record: RedemptionRecord, at: dateti
         lc.release(book, hold or record, at, "released" if held else "cancelled", step)
         lc.note(step, records)  # points of the lots that expired meanwhile are lost
         take_owed(lc, book, (hold or record).draws, at, records, step)
+        forfeited = forfeit_left(book, at, record.id)  # a closed member keeps nothing
+        if forfeited is not None:
+            step.changes.append(forfeited)
     lc.note(step, records)
     return step

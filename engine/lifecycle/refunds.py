@@ -33,6 +33,7 @@ from engine.lifecycle.book import MemberBook
 from engine.lifecycle.changes import BudgetMove, CashbackMove, CodeMove, Draw, Entry
 from engine.lifecycle.context import Lifecycle, Step
 from engine.lifecycle.records import OrderRecord, order_of
+from engine.lifecycle.status import CLOSED, forfeit_left
 
 ZERO, ONE = Decimal(0), Decimal(1)
 STEP = Decimal("0.0001")
@@ -120,6 +121,9 @@ def refund(lc: Lifecycle, book: MemberBook, record: OrderRecord, at: datetime, r
         lc.tiers.refund_order(book, record.order_id, record.placed_at, spend_back,
                               whole and before_spend < ONE)
         lc.tier_settled(book, at, "refund", step)
+    forfeited = forfeit_left(book, at, ref)  # a closed member keeps nothing given back
+    if forfeited is not None:
+        step.changes.append(forfeited)
     lc.note(step, known)
     return step
 
@@ -234,7 +238,7 @@ def _take_back(lc: Lifecycle, book: MemberBook, owed: int, credited: int, revers
     if amount <= 0:
         return ()
     mine = [lot] if lot is not None else []
-    if lc.refund_policy == policies.CLAWBACK:
+    if lc.refund_policy == policies.CLAWBACK and book.status != CLOSED:
         return points.claw_back(book, amount, mine, at)
     return points.take_own(book, amount, mine)
 

@@ -9,6 +9,7 @@ import csv
 from pathlib import Path
 
 import engine.evaluation.contract as contract
+from engine.lifecycle.campaigns import code_refusal, coded_campaigns
 from engine.program import Program
 
 __all__ = ["Coupons", "CouponsInvalid"]
@@ -20,7 +21,7 @@ class CouponsInvalid(ValueError):
 
 class Coupons:
     def __init__(self, program: Program) -> None:
-        self.coded = frozenset(c.id for c in program.model.campaigns if c.requires_code)
+        self.coded = coded_campaigns(program.model.campaigns)
         self.codes: dict[str, list] = {}  # code → [campaign, uses, used]
 
     @classmethod
@@ -49,10 +50,8 @@ class Coupons:
             held = self.codes.get(code)
             if held is None:
                 refused[code] = "unknown"
-            elif held[0] not in self.coded:
-                refused[code] = "not_in_version"
-            elif held[2] >= held[1]:
-                refused[code] = "used_up"
+            elif why := code_refusal(self.coded, held[0], used=held[2], uses=held[1]):
+                refused[code] = why
             else:
                 valid[code] = held[0]
         return valid, refused

@@ -5,8 +5,9 @@ member's row lock and is audited (store/registry/audit.py) with who did it and w
 The lifecycle core decides what each does to the member's book (engine/lifecycle/admin.py);
 this module persists its step like any other (store/ledger/books.py) and records the
 audit entry. Erasure touches no book decision: it removes the member's personal
-attributes from the member row, the book and the stored order requests, and keeps the
-ledger, the orders' amounts, cashback and the books as they are.
+attributes from the member row, the book, the stored order requests and the requests a
+shadow evaluation kept as samples, and keeps the ledger, the orders' amounts, cashback
+and the books as they are.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from store.db.database import Database
 from store.errors import Conflict, NotFound, Unprocessable
 from store.registry.programs import ProgramCache
 from store.tables.core import LedgerEntryRow, MemberRow, OrderRow
+from store.tables.shadow import ShadowRunRow, ShadowSampleRow
 
 # refusals that depend on the member's state (409); the others are about the request (422)
 _STATE = frozenset({"member_closed"})
@@ -164,6 +166,15 @@ def tier_override(db: Database, cache: ProgramCache, program_id: str, member_id:
             "tier": tier, "until": until.isoformat() if until else None} if tier else None)
 
 
+def _without_attributes(request: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A stored request without its member's attributes (None: it had none)."""
+    member = (request or {}).get("member")
+    if not (isinstance(member, dict) and member.get("attributes")):
+        return None
+    return {**(request or {}), "member": {k: v for k, v in member.items()
+                                          if k != "attributes"}}
+
+
 def erase(db: Database, program_id: str, member_id: str, reason: str,
           actor: str) -> dict[str, Any]:
     """Remove the member's personal attributes (member row, book, the member part of the
@@ -177,11 +188,15 @@ def erase(db: Database, program_id: str, member_id: str, reason: str,
             row.book = {**row.book, "attributes": {}}
         orders = 0
         for order in session.scalars(select(OrderRow).where(OrderRow.member_pk == row.id)):
-            member = (order.request or {}).get("member")
-            if isinstance(member, dict) and member.get("attributes"):
-                order.request = {**order.request, "member": {
-                    k: v for k, v in member.items() if k != "attributes"}}
+            if (kept := _without_attributes(order.request)) is not None:
+                order.request = kept
                 orders += 1
+        samples = session.scalars(select(ShadowSampleRow).join(
+            ShadowRunRow, ShadowRunRow.id == ShadowSampleRow.run_id).where(
+            ShadowRunRow.program == program_id, ShadowSampleRow.member_id == member_id))
+        for sample in samples:  # requests a shadow evaluation kept as examples
+            if (kept := _without_attributes(sample.request)) is not None:
+                sample.request = kept
         row.erased_at, row.updated_at = at, datetime.now(UTC)
         audit.record(session, actor, "member.erase", program_id, member_id=member_id,
                      attributes=erased, reason=reason)

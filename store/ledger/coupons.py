@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from sqlalchemy import Connection, select, update
 from sqlalchemy.orm import Session
 
+from engine.lifecycle.campaigns import code_refusal, coded_campaigns
 from engine.lifecycle.changes import CodeMove
 from engine.program import Program
 from store.errors import Conflict
@@ -30,15 +31,14 @@ def resolve(session: Session | Connection, program: Program, presented: Iterable
     refused = dict.fromkeys(wanted, "unknown")
     if not wanted:
         return valid, refused
-    coded = {c.id for c in program.model.campaigns if c.requires_code}
+    coded = coded_campaigns(program.model.campaigns)
     rows = session.execute(select(CouponCodeRow.code, CouponCodeRow.campaign_id,
                                   CouponCodeRow.used, CouponCodeRow.max_uses).where(
         CouponCodeRow.program == program.program, CouponCodeRow.code.in_(wanted)))
     for code, campaign, used, most in rows:
-        if campaign not in coded:
-            refused[code] = "not_in_version"
-        elif used >= most:
-            refused[code] = "used_up"
+        why = code_refusal(coded, campaign, used, most)
+        if why is not None:
+            refused[code] = why
         else:
             valid[code] = campaign
             del refused[code]

@@ -214,3 +214,28 @@ def test_ledger_and_redemptions_filter_by_date_and_kind(client, key, admin_key):
     assert bad.status_code == 422 and bad.json()["errors"][0]["parameter"] == "kind"
     unknown = client.get(f"{BASE}/members/NOBODY/redemptions", headers=key)
     assert unknown.status_code == 404
+
+
+def test_a_refund_after_closing_takes_nothing_more_and_gives_nothing_back(client, key,
+                                                                           admin_key, db):
+    """Closing forfeited the balance: a later refund must not take those points a second
+    time (as debt), and points that come back (a cancelled redemption) are forfeited too."""
+    earn(client, key, "O-1")
+    balance = earn(client, key, "O-2")
+    paid = client.post(f"{BASE}/redemptions", headers=key, json={
+        "member_id": "CUST-1", "points": 500, "order_total": "500.00", "as_of": AS_OF})
+    assert paid.status_code == 201 and paid.json()["status"] == "completed", paid.text
+    r = post(client, admin_key, "status", status="closed", reason="member asked")
+    assert r.status_code == 200, r.text
+    forfeited = r.json()["points_forfeited"]
+    assert forfeited == balance - 500
+    r = client.post(f"{BASE}/orders/O-1/refunds", headers=key, json={"refund_id": "R-1"})
+    assert r.status_code == 201, r.text
+    assert r.json()["points_reversed"] == 0 and r.json()["balance"] == 0
+    r = client.post(f"{BASE}/redemptions/{paid.json()['id']}/cancel", headers=key, json={})
+    assert r.status_code in (200, 201), r.text
+    s = summary(client, key)
+    assert (s["balance"], s["debt"], s["status"]) == (0, 0, "closed")
+    entries = client.get(f"{BASE}/members/CUST-1/ledger", headers=key).json()["entries"]
+    assert sum(e["points"] for e in entries) == 0
+    assert_ledger_exact(db)

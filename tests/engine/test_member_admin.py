@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from engine.evaluation.request import parse
@@ -20,11 +20,16 @@ from engine.lifecycle import (
     Lifecycle,
     MemberInactive,
     NoPool,
+    OrderRecord,
+    RedemptionRecord,
+    RefundRefused,
     adjust,
+    cancel,
     commit_order,
     from_json,
     override_tier,
     redeem,
+    refund,
     set_status,
     to_json,
 )
@@ -169,17 +174,25 @@ ACTIONS = st.lists(st.one_of(
     st.tuples(st.just("adjust"), st.integers(-5000, 5000).filter(bool)),
     st.tuples(st.just("status"), st.sampled_from(["active", "suspended", "closed"])),
     st.tuples(st.just("redeem"), st.integers(500, 3000)),
+    st.tuples(st.just("refund"), st.integers(0, 10**6)),
+    st.tuples(st.just("cancel"), st.integers(0, 10**6)),
 ), max_size=25)
 
 
 @settings(max_examples=60, deadline=None, derandomize=True, database=None)
 @given(actions=ACTIONS)
+@example(actions=[("order", 2000), ("order", 1000), ("redeem", 500), ("status", "closed"),
+                  ("refund", 0), ("refund", 1), ("cancel", 0)])
 def test_administration_keeps_the_book_exact(lc, actions):
     """Whatever the sequence: the balance is the sum of the entries, the lots hold what
     the book says, a suspended or closed member's orders and redemptions change nothing,
-    a closed member stays at zero, and the book survives its JSON."""
+    a closed member stays where closing left it (a refund or cancel after closing neither
+    takes nor gives points), and the book survives its JSON."""
     book = lc.new_book("M1", AT)
     total, at, new_id = 0, AT, ids()
+    orders: dict[str, OrderRecord] = {}
+    redeemed: list[RedemptionRecord] = []
+    closed_at: int | None = None
     for n, (kind, value) in enumerate(actions):
         at += timedelta(days=3)
         before = to_json(book)
@@ -187,12 +200,27 @@ def test_administration_keeps_the_book_exact(lc, actions):
             if kind == "order":
                 step = commit_order(lc, book, order(f"O{n}", at, f"{value}.00"), NoPool(),
                                     new_id)
+                orders[step.record.order_id] = step.record
             elif kind == "adjust":
                 step = adjust(lc, book, value, at, f"a{n}")
             elif kind == "status":
                 step = set_status(lc, book, value, at, f"s{n}")
+            elif kind == "refund":
+                if not orders:
+                    continue
+                record = list(orders.values())[value % len(orders)]
+                step = refund(lc, book, record, at, f"{record.order_id}/R{n}",
+                              amount=record.net / 2, records=orders)
+            elif kind == "cancel":
+                if not redeemed:
+                    continue
+                step = cancel(lc, book, redeemed.pop(value % len(redeemed)), at, orders)
             else:
                 step = redeem(lc, book, Ask(points=value), at, NoPool(), f"r{n}")
+                if step.record is not None:
+                    redeemed.append(step.record)
+        except RefundRefused:
+            continue
         except (MemberInactive, AdminRefused) as exc:
             assert book.status != "active"
             assert to_json(book) == before, exc  # a refusal changes nothing, not even time
@@ -202,4 +230,7 @@ def test_administration_keeps_the_book_exact(lc, actions):
         assert book.held == sum(lot.left for lot in book.lots)
         if book.status == "closed":
             assert book.balance <= 0 and not book.lots
+            if closed_at is None:
+                closed_at = book.balance
+            assert book.balance == closed_at  # nothing taken or given after closing
         book = from_json(to_json(book))

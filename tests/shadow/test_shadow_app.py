@@ -206,3 +206,25 @@ def test_the_cli_on_a_database_an_empty_report_and_the_audit_log(db):
         actions = [(e.action, e.actor, e.detail["version"]) for e in audit.entries(session)
                    if e.action.startswith("shadow.")]
     assert actions == [("shadow.stop", cli_actor(), 2), ("shadow.start", "ana", 2)]
+
+
+def test_erasure_removes_the_attributes_of_the_requests_kept_as_samples(client, keys, db):
+    from store.tables.shadow import ShadowSampleRow
+
+    key, admin = keys
+    assert client.put(f"{BASE}/shadow", headers=admin, json={"version": 2}).status_code == 200
+    body = order("E-1", member="ERASE-1", amount="300.00", category="electronics",
+                 placed_at=DAY)
+    body["member"]["attributes"] = {"email": "ana@example.com"}
+    assert client.post(f"{BASE}/orders", headers=key, json=body).status_code == 201
+    report(client, admin)
+
+    def stored() -> str:
+        with db.reading() as s:
+            return str(list(s.scalars(select(ShadowSampleRow.request).where(
+                ShadowSampleRow.member_id == "ERASE-1"))))
+
+    assert "ana@example.com" in stored()  # the sample kept the whole request
+    r = client.post(f"{BASE}/members/ERASE-1/erasure", headers=admin, json={"reason": "asked"})
+    assert r.status_code == 200, r.text
+    assert "ana@example.com" not in stored() and "E-1" in stored()
