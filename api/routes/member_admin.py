@@ -10,6 +10,7 @@ from pydantic import Field
 
 import store.checkout.member_admin as admin
 import store.ledger.cashback as cashback
+import store.registry.versions as registry
 from api.deps import AdminKey, StoreDep
 from api.ids import Id, ProseCheck
 from api.instants import Instant, refuse_future
@@ -94,6 +95,7 @@ def erase(program: ProgramPath, member_id: MemberPath, body: ErasureIn, services
             "paid out, still owed")
 def cashback_books(program: ProgramPath, services: StoreDep, key: AdminKey) -> Json:
     with services.db.reading() as session:
+        registry.require_program(session, program)
         totals = cashback.program_totals(session, program)
     return Json({"program": program, **totals.to_json()})
 
@@ -101,4 +103,6 @@ def cashback_books(program: ProgramPath, services: StoreDep, key: AdminKey) -> J
 @router.post("/admin/cashback/payout", summary="Run the cashback payout now for this program: "
              "every member's unpaid cashback above zero is marked paid")
 def cashback_payout(program: ProgramPath, services: StoreDep, key: AdminKey) -> Json:
+    with services.db.reading() as session:
+        registry.require_program(session, program)
     return Json({"program": program, **cashback.payout(services.db, [program])})

@@ -74,6 +74,10 @@ def test_commit_issues_refunds_reverse_and_payout_pays(client, key, admin_key, c
     assert books.status_code == 200, books.text
     assert books.json() == {"program": "card-rewards", "issued": "10.00", "reversed": "10.00",
                             "paid": "3.34", "balance": "-3.34"}
+    for method in ("GET", "POST"):  # a program nobody published has no books to show or pay
+        path = "/v1/programs/no-such/admin/cashback" + ("/payout" if method == "POST" else "")
+        missing = client.request(method, path, headers=admin_key)
+        assert missing.status_code == 404 and missing.json()["code"] == "unknown_program"
 
 
 def test_a_whole_refund_reverses_exactly_what_was_issued(client, key, card):
