@@ -7,15 +7,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import click
 
 from cli.members_cmd import members_group
-from cli.output import dump_json, fail
+from cli.output import fail
 from cli.registry_cmd import parse_instant
-from cli.service import Service, plain, segment, target, target_options
+from cli.service import Service, segment, target, target_options
+from cli.simulate_cmd import emit_report
 
 YEAR = timedelta(days=365)
 
@@ -149,8 +149,6 @@ def report(program: str, since: str | None, until: str | None, output: str,
       loyalty report --program retail --from 2026-01-01T00:00:00Z --to 2027-01-01T00:00:00Z
       loyalty report --program retail -o html > retail-report.html
     """
-    from cli.simulate_cmd import print_text
-    from engine.simulation.report import render
 
     start, end = _period(since, until)
 
@@ -163,12 +161,4 @@ def report(program: str, since: str | None, until: str | None, output: str,
                  {"from": start.isoformat() if start else None,
                   "to": end.isoformat() if end else None}, direct)
     title = f"Performance of {program} ({doc['period']['from']} .. {doc['period']['to']})"
-    if report_path:
-        Path(report_path).write_text(render(plain(doc), title=title), encoding="utf-8")
-        click.echo(f"report written to {report_path}", err=True)
-    if output == "json":
-        click.echo(dump_json(doc))
-    elif output == "html":
-        click.echo(render(plain(doc), title=title))
-    else:
-        print_text(doc, title=title)
+    emit_report(doc, output, report_path, title)

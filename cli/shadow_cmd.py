@@ -8,16 +8,14 @@ service's workers then see a start or a stop within `LOYALTY_SHADOW_CHECK_SECOND
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import click
 
 from cli.db_cmd import open_db
-from cli.output import dump_json
 from cli.registry_cmd import VERSION, author_of, author_option, store_call
-from cli.service import Service, plain, segment, target, target_options
-from cli.simulate_cmd import print_text
+from cli.service import Service, segment, target, target_options
+from cli.simulate_cmd import emit_report
 
 RUN = click.IntRange(1, 2**62)
 
@@ -136,7 +134,6 @@ def report_cmd(program: str, run_id: int | None, output: str, report_path: str |
       loyalty shadow report retail -o json > shadow.json
       loyalty shadow report retail --run 3 --report shadow.html
     """
-    from engine.simulation.report import render
 
     t = target(url, database_url)
     if t.direct:
@@ -151,13 +148,6 @@ def report_cmd(program: str, run_id: int | None, output: str, report_path: str |
                                   params={"run": run_id})
     title = (f"Shadow evaluation of {program} version {doc['shadow']['run']['version']} "
              "on live traffic")
-    if report_path:
-        Path(report_path).write_text(render(plain(doc), title=title), encoding="utf-8")
-        click.echo(f"report written to {report_path}", err=True)
-    if output == "json":
-        click.echo(dump_json(doc))
-    elif output == "html":
-        click.echo(render(plain(doc), title=title))
-    else:
-        print_text(doc)
+    emit_report(doc, output, report_path, title)
+    if output == "text":
         click.echo(shadow_text(doc["shadow"]))

@@ -180,7 +180,7 @@ def simulate(ruleset: str, history: str | None, from_store: bool, since: str | N
             fail("--compare, --member-states and --codes do not go with --from-store: a "
                  "backtest compares with production", EXIT_USAGE)
         doc = _backtest(program, since, until, database_url, workers)
-        _emit(doc, output, report_path, f"Backtest of {ruleset} against production")
+        emit_report(doc, output, report_path, f"Backtest of {ruleset} against production")
         return
     assert history is not None
     other = load_program_or_exit(compare) if compare else None
@@ -197,19 +197,24 @@ def simulate(ruleset: str, history: str | None, from_store: bool, since: str | N
     finally:
         if bar is not None:
             bar.stop()
-    _emit(doc, output, report_path, None)
+    emit_report(doc, output, report_path, None)
 
 
-def _emit(doc: dict[str, Any], output: str, report_path: str | None, title: str | None) -> None:
+def emit_report(doc: dict[str, Any], output: str, report_path: str | None,
+                title: str | None) -> None:
+    """A report document (a simulation's, production's, a backtest's or a shadow run's) on
+    stdout as text, JSON or HTML, and as HTML in `report_path` too when given. The HTML
+    template probes for optional figures, so it gets plain dicts (not a service Answer)."""
+    from cli.service import plain
     from engine.simulation.report import render
 
     if report_path:
-        Path(report_path).write_text(render(doc, title=title), encoding="utf-8")
+        Path(report_path).write_text(render(plain(doc), title=title), encoding="utf-8")
         click.echo(f"report written to {report_path}", err=True)
     if output == "json":
         click.echo(dump_json(doc))
     elif output == "html":
-        click.echo(render(doc, title=title))
+        click.echo(render(plain(doc), title=title))
     else:
         print_text(doc, title=title)
 
