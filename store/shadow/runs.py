@@ -20,6 +20,7 @@ import store.registry.audit as audit
 import store.registry.versions as registry
 from store.db.database import Database
 from store.errors import NotFound
+from store.tables.core import ProgramRow
 from store.tables.shadow import ShadowRunRow
 
 
@@ -69,6 +70,9 @@ def latest(session: Session, program: str, run_id: int | None = None) -> Run:
 
 
 def _stop(session: Session, program: str, actor: str) -> Run | None:
+    # The program's row is the lock: two starts (or a start and a stop) of one program at
+    # once take turns, so it never has two runs in shadow.
+    session.execute(select(ProgramRow.id).where(ProgramRow.id == program).with_for_update())
     row = session.scalar(select(ShadowRunRow).where(
         ShadowRunRow.program == program, ShadowRunRow.stopped_at.is_(None)).with_for_update())
     if row is None:

@@ -228,3 +228,25 @@ def test_erasure_removes_the_attributes_of_the_requests_kept_as_samples(client, 
     r = client.post(f"{BASE}/members/ERASE-1/erasure", headers=admin, json={"reason": "asked"})
     assert r.status_code == 200, r.text
     assert "ana@example.com" not in stored() and "E-1" in stored()
+
+
+def test_starts_racing_for_one_program_leave_one_run_in_shadow(db):
+    """Eight starts of one program at once (threads, each its own transaction; on
+    PostgreSQL with CI=true truly concurrent): every one ends the run before it, so one
+    run is left in shadow."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlalchemy import func, select
+
+    import store.shadow.runs as runs
+    from store.tables.shadow import ShadowRunRow
+
+    publish_retail(db, 1)
+    publish_changed(db, 2)
+    with ThreadPoolExecutor(8) as pool:
+        started = list(pool.map(lambda i: runs.start(db, "retail", 2, f"racer-{i}"), range(8)))
+    assert len({run.id for run in started}) == 8
+    with db.reading() as session:
+        active = session.scalar(select(func.count()).select_from(ShadowRunRow).where(
+            ShadowRunRow.program == "retail", ShadowRunRow.stopped_at.is_(None)))
+    assert active == 1
