@@ -6,9 +6,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import engine.verify.witness as w
 from engine.language.model import Campaign
 from engine.program import Program
-from engine.verify import witness as w
 from engine.verify.bounds import Bound, Bounds
 from engine.verify.contexts import (
     Context,

@@ -10,9 +10,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import engine.verify.witness as w
 from engine.language.model import Campaign
 from engine.program import Program
-from engine.verify import witness as w
 from engine.verify.bounds import Bound
 from engine.verify.contexts import Context, DayClass, applies, contexts, levels
 from engine.verify.worst import line_case, order_case
