@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 import store.clock as clock
 from engine.lifecycle import CashbackMove
 from store.db.database import Database
+from store.db.pages import newest_first
 from store.tables.core import MemberRow
 from store.tables.money import CashbackEntryRow as Row
 
@@ -63,17 +64,9 @@ def page(session: Session, member_pk: int, after: int | None, limit: int,
          kind: str | None = None) -> tuple[list[dict[str, Any]], int | None]:
     """Newest first; `after` is the cursor (an entry id) the previous page returned;
     `since` inclusive and `until` exclusive on the instant of the move."""
-    query = select(Row).where(Row.member_pk == member_pk)
-    if after is not None:
-        query = query.where(Row.id < after)
-    if since is not None:
-        query = query.where(Row.occurred_at >= since)
-    if until is not None:
-        query = query.where(Row.occurred_at < until)
-    if kind is not None:
-        query = query.where(Row.kind == kind)
-    rows = list(session.scalars(query.order_by(Row.id.desc()).limit(limit + 1)))
-    return [_json(r) for r in rows[:limit]], (rows[limit - 1].id if len(rows) > limit else None)
+    rows, cursor = newest_first(session, Row, select(Row).where(Row.member_pk == member_pk),
+                                after, limit, since, until, kind=kind)
+    return [_json(r) for r in rows], cursor
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from store.db.pages import newest_first
 from store.tables.core import LedgerEntryRow
 
 KINDS = ("earn", "bonus", "redeem", "expire", "reverse", "adjust")
@@ -58,18 +59,11 @@ def page(session: Session, member_pk: int, after: int | None, limit: int,
          kind: str | None = None) -> tuple[list[Entry], int | None]:
     """Newest first; `after` is the cursor (an entry id) returned by the previous page;
     `since` inclusive and `until` exclusive on the entry's instant (`occurred_at`)."""
-    query = select(LedgerEntryRow).where(LedgerEntryRow.member_pk == member_pk)
-    if after is not None:
-        query = query.where(LedgerEntryRow.id < after)
-    if since is not None:
-        query = query.where(LedgerEntryRow.occurred_at >= since)
-    if until is not None:
-        query = query.where(LedgerEntryRow.occurred_at < until)
-    if kind is not None:
-        query = query.where(LedgerEntryRow.kind == kind)
-    rows = list(session.scalars(query.order_by(LedgerEntryRow.id.desc()).limit(limit + 1)))
-    entries = [_entry(r) for r in rows[:limit]]
-    return entries, (entries[-1].id if len(rows) > limit else None)
+    rows, cursor = newest_first(
+        session, LedgerEntryRow,
+        select(LedgerEntryRow).where(LedgerEntryRow.member_pk == member_pk),
+        after, limit, since, until, kind=kind)
+    return [_entry(r) for r in rows], cursor
 
 
 def balance_from_entries(session: Session, member_pk: int) -> int:

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 import store.ledger.members as members
 from store.db.database import Database
+from store.db.pages import newest_first
 from store.db.types import money_text
 from store.tables.redemptions import RedemptionRow as Row
 
@@ -32,16 +33,7 @@ def member_page(db: Database, program_id: str, member_id: str, after: int | None
         member = members.get(session, program_id, member_id)
         query = select(Row).where(Row.member_pk == member.id, Row.program == program_id,
                                   Row.status != "pending")  # a row being written
-        if after is not None:
-            query = query.where(Row.id < after)
-        if since is not None:
-            query = query.where(Row.occurred_at >= since)
-        if until is not None:
-            query = query.where(Row.occurred_at < until)
-        if kind is not None:
-            query = query.where(Row.kind == kind)
-        if status is not None:
-            query = query.where(Row.status == status)
-        rows = list(session.scalars(query.order_by(Row.id.desc()).limit(limit + 1)))
-        return {"member_id": member_id, "redemptions": [_json(r) for r in rows[:limit]],
-                "next_cursor": str(rows[limit - 1].id) if len(rows) > limit else None}
+        rows, cursor = newest_first(session, Row, query, after, limit, since, until,
+                                    kind=kind, status=status)
+        return {"member_id": member_id, "redemptions": [_json(r) for r in rows],
+                "next_cursor": str(cursor) if cursor is not None else None}
