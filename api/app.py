@@ -41,7 +41,7 @@ from store.shadow.tap import ShadowTap
 
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
     settings = settings or get_settings()
-    db = db or open_database(settings.database_url, settings.pool_size)
+    db = db or open_database(settings.database_url, settings.pool_size, settings.pgbouncer)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

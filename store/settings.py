@@ -41,8 +41,9 @@ class Settings(BaseSettings):
     max_ruleset_bytes: int = Field(2_000_000, description="largest accepted ruleset upload")
     activation_check_seconds: float = Field(
         1.0,
-        description="how often a worker re-reads the activation generation (0 = every "
-        "request); an activation reaches every worker within this time",
+        description="how often a worker re-reads the activation generation for quotes and "
+        "reads (0 = every request); an activation reaches every worker within this time. "
+        "Writes re-read it in their own transaction every time",
     )
     api_key_cache_seconds: float = Field(5.0, description="how long a verified key is cached")
     rate_limits_enabled: bool = Field(True, description="refuse requests beyond the rate "
@@ -60,6 +61,10 @@ class Settings(BaseSettings):
     pool_size: int = Field(
         8, description="database connections kept per worker; also the number of threads "
         "a worker runs handlers in, so no request waits for a connection")
+    pgbouncer: bool = Field(
+        False, description="the database URL points at PgBouncer in transaction pooling "
+        "mode: no server-side prepared statements (psycopg prepare_threshold=None); see "
+        "docs/deployment.md")
     jobs_enabled: bool = Field(
         True, description="run the background jobs (store/jobs/scheduler.py) in every API worker; "
         "false when they run apart, under `loyalty jobs run`")
