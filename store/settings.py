@@ -79,6 +79,9 @@ class Settings(BaseSettings):
     shadow_queue_size: int = Field(
         10_000, ge=1, description="live requests waiting for their shadow evaluation, per "
         "worker; beyond it they are dropped and counted, never waited for")
+    shadow_nice: int = Field(
+        10, ge=0, le=19, description="how much lower the priority of each worker's shadow "
+        "process is than the worker's (os.nice): shadow work waits when the cores are busy")
     shadow_check_seconds: float = Field(
         2.0, gt=0, description="how often a worker re-reads which programs have a version "
         "in shadow (the worker that starts or stops one knows at once)")

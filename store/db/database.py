@@ -50,6 +50,7 @@ class Database:
     read: sessionmaker[Session]
     write: sessionmaker[Session]
     read_engine: Engine
+    pgbouncer: bool = False  # behind PgBouncer in transaction pooling mode
 
     @property
     def is_sqlite(self) -> bool:
@@ -125,4 +126,5 @@ def open_database(url: str, pool_size: int = 10, pgbouncer: bool | None = None) 
         read=sessionmaker(read_engine, expire_on_commit=False),
         write=sessionmaker(write_engine, expire_on_commit=False),
         read_engine=read_engine,
+        pgbouncer=bool(pgbouncer),
     )
