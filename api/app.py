@@ -41,7 +41,7 @@ from store.shadow.tap import ShadowTap
 
 def create_app(settings: Settings | None = None, db: Database | None = None) -> FastAPI:
     settings = settings or get_settings()
-    db = db or open_database(settings.database_url, settings.pool_size)
+    db = db or open_database(settings.database_url, settings.pool_size, settings.pgbouncer)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -75,7 +75,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
                                   key_cache=KeyCache(settings.api_key_cache_seconds),
                                   limiter=RateLimiter(settings),
                                   shadow=ShadowTap(db, cache, settings.shadow_queue_size,
-                                                   settings.shadow_check_seconds))
+                                                   settings.shadow_check_seconds,
+                                                   settings.shadow_nice))
     problems.install(app)
     for module in (checkout, members, campaigns, reports, redemptions, rulesets, audit, health):
         app.include_router(module.router)

@@ -17,7 +17,8 @@ one `loyalty serve --workers 2` (PostgreSQL as above; SQLite when it is not reac
 quotes and commits without a shadow and with a changed retail version 2 in shadow
 (electronics x3), in `--rounds` alternating rounds (so a machine's changing load falls
 on both alike), and prints the median over the rounds of p50, p99 and req/s of each, the
-ratios, and what the shadow workers did (evaluated, dropped, failed).
+ratios, what the shadow processes did (evaluated, dropped, failed), and the machine's
+load average at the start and the end.
 """
 
 from __future__ import annotations
@@ -86,12 +87,12 @@ def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout: float = 90) -> 
 
 
 @contextmanager
-def process(cmd: list[str], ready_url: str, env: dict[str, str], cwd: Path) -> Iterator[None]:
+def process(cmd: list[str], ready_url: str, env: dict[str, str], cwd: Path) -> Iterator[int]:
     proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     try:
         wait_ready(ready_url, proc)
-        yield
+        yield proc.pid
     finally:
         proc.terminate()
         try:
@@ -112,7 +113,8 @@ def loyalty_server(database_url: str, tmp: Path) -> Iterator[tuple[str, str]]:
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     url = f"http://127.0.0.1:{port}"
     with process([*LOYALTY, "serve", "--port", str(port), "--workers", "2", "--log-level",
-                  "warning"], f"{url}/readyz", env, tmp):
+                  "warning"], f"{url}/readyz", env, tmp) as pid:
+        SERVERS[url] = pid
         out = subprocess.run([*LOYALTY, "keys", "create", "--scope", "evaluate", "--scope",
                               "commit"], env=env, cwd=tmp, capture_output=True, text=True,
                              check=True).stdout
@@ -222,6 +224,48 @@ def drive(url: str, payload: dict[str, Any], key: str, unique: bool, args: Any) 
     return fn(url, body, key, unique, args.duration, args.connections)
 
 
+SERVERS: dict[str, int] = {}  # a loyalty server's URL → its process id
+
+
+def _stat(pid: int) -> list[str]:
+    """The fields of /proc/PID/stat after the command (field 3, the state, first)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, IndexError):
+        return []
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            fields = _stat(int(entry.name))
+            if len(fields) > 1 and fields[1] == str(pid):
+                out.append(int(entry.name))
+    return out
+
+
+def _cpu(pid: int) -> float:
+    """User + system CPU seconds of one process (not of its children)."""
+    fields = _stat(pid)
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK") if fields else 0.0
+
+
+def server_cpu(url: str) -> tuple[float, float]:
+    """CPU seconds so far of the server's worker processes, and of the processes they
+    started (their shadow processes, when there are any)."""
+    def spawned(pid: int) -> list[int]:
+        return [c for c in _children(pid)
+                if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+
+    pid = SERVERS.get(url)
+    if pid is None:
+        return 0.0, 0.0
+    workers = spawned(pid)
+    return (sum(_cpu(w) for w in workers),
+            sum(_cpu(c) for w in workers for c in spawned(w)))
+
+
 def line(name: str, r: dict[str, float]) -> str:
     extra = f"  non-2xx {int(r['errors'])}" if r.get("errors") else ""
     return f"{name:<28} {r['rps']:>9.0f} req/s   p50 {r['p50']:6.2f} ms   p99 {r['p99']:6.2f} ms{extra}"
@@ -268,9 +312,23 @@ def _checkout(url: str, key: str, args: Any) -> tuple[dict[str, float], dict[str
     commit_body = json.loads(json.dumps(CART))
     commit_body["member"]["id"] = "MEMBER-ID"
     commit_body["order"]["id"] = "ORDER-ID"
-    quote = drive(f"{url}/v1/programs/retail/evaluate", CART, key, False, args)
-    commit = drive(f"{url}/v1/programs/retail/orders", commit_body, key, True, args)
+    quote = _with_cpu(url, lambda: drive(f"{url}/v1/programs/retail/evaluate", CART, key,
+                                         False, args), args.duration)
+    commit = _with_cpu(url, lambda: drive(f"{url}/v1/programs/retail/orders", commit_body,
+                                          key, True, args), args.duration)
     return quote, commit
+
+
+def _with_cpu(url: str, run: Any, duration: float) -> dict[str, float]:
+    """`run()`'s figures, with the CPU milliseconds per request of the server's workers
+    (`cpu`) and of their shadow processes (`shadow_cpu`) while it ran: CPU time is much
+    less at the mercy of other work on a shared machine than latency."""
+    workers, shadows = server_cpu(url)
+    out = run()
+    workers_after, shadows_after = server_cpu(url)
+    requests = max(1.0, out["rps"] * duration)
+    return {**out, "cpu": 1000 * (workers_after - workers) / requests,
+            "shadow_cpu": 1000 * max(0.0, shadows_after - shadows) / requests}
 
 
 def _median(rounds: list[dict[str, float]]) -> dict[str, float]:
@@ -278,6 +336,7 @@ def _median(rounds: list[dict[str, float]]) -> dict[str, float]:
 
 
 def shadow_bench(args: Any, tmp: Path) -> None:
+    print("load average at the start: {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
     runs: dict[str, list[dict[str, float]]] = {k: [] for k in ("q", "c", "sq", "sc")}
     evaluated = dropped = failed = 0
     with postgres_database() as pg_url:
@@ -285,12 +344,14 @@ def shadow_bench(args: Any, tmp: Path) -> None:
         with loyalty_server(database_url, tmp) as (url, key):
             _cli(database_url, tmp, "publish", str(_changed_retail(tmp)), "-m", "bench")
             _checkout(url, key, argparse.Namespace(duration=2, connections=args.connections))
+            time.sleep(args.settle)
             for n in range(args.rounds):
                 quote, commit = _checkout(url, key, args)
                 runs["q"].append(quote)
                 runs["c"].append(commit)
                 _cli(database_url, tmp, "shadow", "start", "retail", "2")
-                time.sleep(3)  # the workers re-read the runs in shadow every 2 s
+                time.sleep(3 + (args.settle if n == 0 else 0))  # the workers re-read the
+                # runs in shadow every 2 s (and start their shadow process the first time)
                 quote, commit = _checkout(url, key, args)
                 runs["sq"].append(quote)
                 runs["sc"].append(commit)
@@ -305,6 +366,7 @@ def shadow_bench(args: Any, tmp: Path) -> None:
                 print(f"round {n + 1}: shadow evaluated {report['evaluated']} of "
                       f"{sum(report['requests'].values())} requests, dropped "
                       f"{report['dropped']}, differences {report['differences']}")
+            shadow_cpu = server_cpu(url)[1]
     quote, commit = _median(runs["q"]), _median(runs["c"])
     shadow_quote, shadow_commit = _median(runs["sq"]), _median(runs["sc"])
     where = "PostgreSQL" if pg_url else "SQLite"
@@ -316,7 +378,17 @@ def shadow_bench(args: Any, tmp: Path) -> None:
     for name, a, b in (("quote", quote, shadow_quote), ("commit", commit, shadow_commit)):
         print(f"{name} with / without shadow: p50 x{b['p50'] / a['p50']:.2f}, "
               f"p99 x{b['p99'] / a['p99']:.2f}, req/s x{b['rps'] / a['rps']:.2f}")
+    print("CPU per request of the server's worker processes (ms), without / with shadow, "
+          "and of their shadow processes:")
+    for name, a, b in (("quote", quote, shadow_quote), ("commit", commit, shadow_commit)):
+        print(f"{name}: workers {a['cpu']:.2f} / {b['cpu']:.2f} (x{b['cpu'] / a['cpu']:.2f}), "
+              f"shadow processes {b['shadow_cpu']:.2f}")
     print(f"shadow over all rounds: evaluated {evaluated}, dropped {dropped}, failed {failed}")
+    if shadow_cpu:
+        print(f"shadow processes in all: {shadow_cpu:.1f} s CPU, "
+              f"{1000 * shadow_cpu / max(1, evaluated):.2f} ms per evaluated request "
+              "(their start-up and compiling included)")
+    print("load average at the end: {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
 
 
 def main() -> None:
@@ -326,6 +398,9 @@ def main() -> None:
     parser.add_argument("--shadow", action="store_true",
                         help="the checkout's latency with and without a version in shadow")
     parser.add_argument("--rounds", type=int, default=3, help="with --shadow: rounds of each")
+    parser.add_argument("--settle", type=float, default=5.0,
+                        help="with --shadow: seconds to wait after the warm-up, and for the "
+                             "shadow processes to start up in the first round")
     args = parser.parse_args()
     print(f"driver: {'wrk' if shutil.which('wrk') else 'httpx/asyncio (wrk not installed)'}, "
           f"{args.connections} connections, {args.duration} s each, 2 server workers")

@@ -41,8 +41,9 @@ class Settings(BaseSettings):
     max_ruleset_bytes: int = Field(2_000_000, description="largest accepted ruleset upload")
     activation_check_seconds: float = Field(
         1.0,
-        description="how often a worker re-reads the activation generation (0 = every "
-        "request); an activation reaches every worker within this time",
+        description="how often a worker re-reads the activation generation for quotes and "
+        "reads (0 = every request); an activation reaches every worker within this time. "
+        "Writes re-read it in their own transaction every time",
     )
     api_key_cache_seconds: float = Field(5.0, description="how long a verified key is cached")
     rate_limits_enabled: bool = Field(True, description="refuse requests beyond the rate "
@@ -60,6 +61,10 @@ class Settings(BaseSettings):
     pool_size: int = Field(
         8, description="database connections kept per worker; also the number of threads "
         "a worker runs handlers in, so no request waits for a connection")
+    pgbouncer: bool = Field(
+        False, description="the database URL points at PgBouncer in transaction pooling "
+        "mode: no server-side prepared statements (psycopg prepare_threshold=None); see "
+        "docs/deployment.md")
     jobs_enabled: bool = Field(
         True, description="run the background jobs (store/jobs/scheduler.py) in every API worker; "
         "false when they run apart, under `loyalty jobs run`")
@@ -74,6 +79,9 @@ class Settings(BaseSettings):
     shadow_queue_size: int = Field(
         10_000, ge=1, description="live requests waiting for their shadow evaluation, per "
         "worker; beyond it they are dropped and counted, never waited for")
+    shadow_nice: int = Field(
+        10, ge=0, le=19, description="how much lower the priority of each worker's shadow "
+        "process is than the worker's (os.nice): shadow work waits when the cores are busy")
     shadow_check_seconds: float = Field(
         2.0, gt=0, description="how often a worker re-reads which programs have a version "
         "in shadow (the worker that starts or stops one knows at once)")

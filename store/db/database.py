@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -50,6 +50,7 @@ class Database:
     read: sessionmaker[Session]
     write: sessionmaker[Session]
     read_engine: Engine
+    pgbouncer: bool = False  # behind PgBouncer in transaction pooling mode
 
     @property
     def is_sqlite(self) -> bool:
@@ -68,15 +69,35 @@ class Database:
 
     @contextmanager
     def writing(self) -> Iterator[Session]:
-        """A transaction that commits on success and rolls back on any exception."""
+        """A transaction that commits on success and rolls back on any exception
+        (`session.info["writing"]` is set: a write always reads the current registry)."""
         with self.write() as session, session.begin():
+            session.info["writing"] = True
             yield session
 
     def dispose(self) -> None:
         self.engine.dispose()
 
 
-def open_database(url: str, pool_size: int = 10) -> Database:
+SETUP_LOCK = 0x6C6F79616C7479  # "loyalty": migrations and the first start's bootstrap
+
+
+def setup_lock(conn: Connection | Session) -> None:
+    """Serialize the setup of a database (migrating, installing the shipped programs)
+    between processes starting at once, e.g. several servers on a fresh database: on
+    PostgreSQL a transaction-scoped advisory lock, released at commit (so it holds behind
+    PgBouncer in transaction pooling mode too); on SQLite the writer's BEGIN IMMEDIATE
+    serializes them already."""
+    bind = conn.get_bind() if isinstance(conn, Session) else conn
+    if bind.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SETUP_LOCK})
+
+
+def open_database(url: str, pool_size: int = 10, pgbouncer: bool | None = None) -> Database:
+    """`pgbouncer`: the URL points at PgBouncer in transaction pooling mode, where one
+    session's statements may run on different server connections, so nothing may be
+    prepared on the server (None: the `LOYALTY_PGBOUNCER` setting). The store keeps no
+    other session state: no advisory locks, no LISTEN, `SET LOCAL` only."""
     url = normalize_url(url)
     parsed = make_url(url)
     # Keep as many pooled connections as handler threads: connections opened beyond the
@@ -88,7 +109,16 @@ def open_database(url: str, pool_size: int = 10) -> Database:
         read_engine: Engine = engine.execution_options(sqlite_begin="NONE")
         write_engine: Engine = engine.execution_options(sqlite_begin="IMMEDIATE")
     else:
-        engine = create_engine(url, pool_size=pool_size, max_overflow=4, pool_pre_ping=True)
+        if pgbouncer is None:
+            from store.settings import get_settings
+
+            pgbouncer = get_settings().pgbouncer
+        # psycopg prepares a statement on the server after its 5th run by default; behind
+        # PgBouncer (transaction pooling) the next run may land on another server connection
+        # that never saw it.
+        connect_args = {"prepare_threshold": None} if pgbouncer else {}
+        engine = create_engine(url, pool_size=pool_size, max_overflow=4, pool_pre_ping=True,
+                               connect_args=connect_args)
         read_engine = write_engine = engine
     return Database(
         url=url,
@@ -96,4 +126,5 @@ def open_database(url: str, pool_size: int = 10) -> Database:
         read=sessionmaker(read_engine, expire_on_commit=False),
         write=sessionmaker(write_engine, expire_on_commit=False),
         read_engine=read_engine,
+        pgbouncer=bool(pgbouncer),
     )

@@ -11,7 +11,7 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from store.db.database import Database, normalize_url, open_database
+from store.db.database import Database, normalize_url, open_database, setup_lock
 from store.errors import Unavailable
 
 MIGRATIONS = Path(__file__).parent.parent / "migrations"
@@ -27,7 +27,10 @@ def alembic_config(db: Database) -> Config:
 def upgrade(db: Database, revision: str = "head") -> None:
     """Bring the schema to `revision`; safe to run on every start."""
     cfg = alembic_config(db)
-    with db.engine.begin() as conn:
+    # SQLite: the write lock from the start (the writers' BEGIN IMMEDIATE), so a second
+    # process migrating at once waits for it instead of failing with "database is locked".
+    with db.engine.execution_options(sqlite_begin="IMMEDIATE").begin() as conn:
+        setup_lock(conn)  # another process migrating at once: wait, then find it done
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
 

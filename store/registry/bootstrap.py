@@ -8,7 +8,7 @@ from pathlib import Path
 
 import store.registry.versions as registry
 from engine import load_program
-from store.db.database import Database
+from store.db.database import Database, setup_lock
 from store.db.migrate import upgrade
 from store.tables.core import ProgramRow
 
@@ -38,6 +38,7 @@ def bootstrap(db: Database, actor: str = "bootstrap") -> list[str]:
     for path in shipped_rulesets():
         program = load_program(path)
         with db.writing() as session:
+            setup_lock(session)  # servers starting at once install each program once
             if session.get(ProgramRow, program.program) is not None:
                 continue
             registry.publish(session, program, actor, "shipped with loyalty-rules")

@@ -1,9 +1,12 @@
 """Per-process cache of compiled ruleset versions and activation timelines.
 
 Versions are immutable, so a compiled version never goes stale. Timelines change with
-activations: each request compares the registry generation (one indexed read) with the
-one the cache was built at and reloads the timelines when it moved. A request in flight
-keeps the Program object it resolved, so an activation never breaks it.
+activations: a request compares the registry generation (one indexed read) with the
+one the cache was built at and reloads the timelines when it moved — a read (a quote)
+at most every `check_seconds`, a write (a commit, refund, redemption… in `db.writing()`)
+every time, in its own transaction, so nothing is recorded under a version that another
+process has already replaced. A request in flight keeps the Program object it resolved,
+so an activation never breaks it.
 """
 
 from __future__ import annotations
@@ -33,7 +36,9 @@ class ProgramCache:
 
     def refresh(self, session: Session | Connection, force: bool = False) -> None:
         now = time.monotonic()
-        if not force and self._generation is not None and now - self._checked_at < self._check_seconds:
+        writing = isinstance(session, Session) and session.info.get("writing", False)
+        if not force and not writing and self._generation is not None \
+                and now - self._checked_at < self._check_seconds:
             return
         current = registry.generation(session)
         self._checked_at = now

@@ -66,7 +66,7 @@ def traffic(client, key, prefix="SO"):
 
 
 def report(client, admin):
-    assert client.app.state.services.shadow.wait_idle(30)
+    assert client.app.state.services.shadow.wait_idle(120)  # its process may start slowly
     r = client.get(f"{BASE}/shadow/report", headers=admin)
     assert r.status_code == 200, r.text
     return r.json()
@@ -173,6 +173,7 @@ def test_a_full_queue_drops_and_counts(db):
     assert tap.offer(run, "quote", quote, live) is True
     assert tap.offer(run, "quote", quote, live) is False  # the worker is not running yet
     tap.start()
+    assert tap.wait_idle(120)  # the shadow process started (slow on a loaded machine)
     tap.stop()
     shadow = shadow_report.report(db, cache, "retail")["shadow"]
     assert (shadow["evaluated"], shadow["dropped"], shadow["failed"]) == (1, 1, 0)

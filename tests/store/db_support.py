@@ -1,6 +1,7 @@
 """Test databases: SQLite by default; PostgreSQL when LOYALTY_TEST_DATABASE_URL is set or
-CI=true. Each test session gets a fresh PostgreSQL database, dropped at the end, so
-parallel runs never collide."""
+CI=true, through PgBouncer in transaction pooling mode when LOYALTY_TEST_PGBOUNCER=true as
+well (tests/pgbouncer.py). Each test session gets a fresh PostgreSQL database, dropped at
+the end, so parallel runs never collide."""
 
 from __future__ import annotations
 
@@ -26,13 +27,31 @@ REPO = Path(__file__).resolve().parents[2]
 RETAIL = REPO / "rulesets" / "retail"
 
 
-def postgres_base_url() -> str | None:
+def postgres_direct_url() -> str | None:
+    """The PostgreSQL server the tests use (None: SQLite)."""
     url = os.environ.get("LOYALTY_TEST_DATABASE_URL")
     if url:
         return normalize_url(url)
     if os.environ.get("CI", "").lower() == "true":
         return CI_DEFAULT
     return None
+
+
+def through_pgbouncer() -> bool:
+    return os.environ.get("LOYALTY_TEST_PGBOUNCER", "").lower() == "true"
+
+
+def postgres_base_url() -> str | None:
+    """Where the tests' PostgreSQL connections go: the server, or a PgBouncer in front of
+    it (the store must then be in PgBouncer mode, `LOYALTY_PGBOUNCER=true`)."""
+    url = postgres_direct_url()
+    if url is None or not through_pgbouncer():
+        return url
+    if os.environ.get("LOYALTY_PGBOUNCER", "").lower() != "true":
+        raise RuntimeError("LOYALTY_TEST_PGBOUNCER=true needs LOYALTY_PGBOUNCER=true too")
+    from tests import pgbouncer
+
+    return pgbouncer.shared(url)
 
 
 def _admin(url: str):  # type: ignore[no-untyped-def]
@@ -83,15 +102,15 @@ def server_clock() -> Iterator[ServerClock]:
 def scratch_database(tmp_dir: Path, sqlite_name: str = "server.db") -> Iterator[str]:
     """A separate, empty database: a SQLite file in `tmp_dir`, or on PostgreSQL a fresh
     `loyalty_test_<random>` database dropped afterwards (parallel runs never collide)."""
-    base = postgres_base_url()
-    if base is None:
+    base, direct = postgres_base_url(), postgres_direct_url()
+    if base is None or direct is None:
         yield f"sqlite:///{tmp_dir / sqlite_name}"
         return
     name = f"loyalty_test_{secrets.token_hex(6)}"
-    with _admin(base) as conn:
+    with _admin(direct) as conn:  # on the server itself, PgBouncer or not
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
         yield make_url(base).set(database=name).render_as_string(hide_password=False)
     finally:
-        with _admin(base) as conn:
+        with _admin(direct) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
