@@ -275,7 +275,7 @@ class Replay:
 
     def on_redemption(self, mem: Member, ev: Event) -> None:
         data = ev.data
-        if data.get("reward_id") is not None:
+        if data.get("reward_id") in self.lc.stocked:  # only stock is shared
             self.pool.sync(ev.line)
         total = money(data["order_total"], "order_total") if "order_total" in data else None
         self.redeem(mem, Ask(points=data.get("points"), reward_id=data.get("reward_id"),
