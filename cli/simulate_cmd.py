@@ -168,8 +168,7 @@ def simulate(ruleset: str, history: str | None, from_store: bool, since: str | N
           --report report.html
       loyalty simulate -r rulesets/retail --history history.jsonl --member-states members.jsonl
       loyalty simulate -r my-program/ --history history.jsonl --codes codes.csv
-      loyalty simulate -r rulesets/retail --history 'shards/*.parquet' \
-          --cluster tcp://scheduler:8786
+      loyalty simulate -r rulesets/retail --history shards/ --cluster tcp://scheduler:8786
       loyalty simulate -r draft/retail --from-store --from 2026-01-01T00:00:00Z \\
           --to 2027-01-01T00:00:00Z --report backtest.html
     """

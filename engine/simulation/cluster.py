@@ -44,6 +44,7 @@ from engine.simulation.partition import (
 )
 
 PUBLISH_SECONDS = 0.002  # how often a partition tells the others where it is, at most
+CONNECT_TIMEOUT = "10s"  # to reach the scheduler
 
 
 class ClusterUnavailable(RuntimeError):
@@ -224,7 +225,7 @@ def run_cluster(program: Program, history: Path, address: str, partitions: int |
                                  "'loyalty-rules[cluster]'") from None
 
     try:
-        client = Client(address, timeout="20s")
+        client = Client(address, timeout=CONNECT_TIMEOUT)
     except (OSError, TimeoutError) as exc:
         raise ClusterUnavailable(f"cannot reach the Dask scheduler at {address}: {exc}") from None
     try:
