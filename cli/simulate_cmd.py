@@ -153,7 +153,7 @@ def _progress(history: str) -> tuple[Any, Callable[[int], None] | None]:
 @click.option("--codes", "codes_path", type=click.Path(exists=True, dir_okay=False),
               help="The program's coupon codes, as `loyalty codes generate` writes them "
                    "(CSV: code,campaign,uses); orders in the history present them in `codes`. "
-                   "A history with codes replays in one process.")
+                   "A history with codes replays in one process, or on the --cluster.")
 def simulate(ruleset: str, history: str | None, from_store: bool, since: str | None,
              until: str | None, database_url: str | None, compare: str | None, output: str,
              report_path: str | None, workers: int, cluster: str | None, on_error: str,
@@ -192,9 +192,6 @@ def simulate(ruleset: str, history: str | None, from_store: bool, since: str | N
         emit_report(doc, output, report_path, f"Backtest of {ruleset} against production")
         return
     assert history is not None
-    if cluster and codes_path:
-        fail("--codes does not go with --cluster: a history with codes replays in one "
-             "process", EXIT_USAGE)
     try:
         resolve(history)
     except HistoryUnreadable as exc:

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.program import Program, load_program
+from engine.simulation.coupons import Coupons
 from engine.simulation.partition import (
     INF,
     PartResult,
@@ -51,11 +52,12 @@ class ClusterUnavailable(RuntimeError):
     """The scheduler cannot be reached, or the cluster cannot hold the partitions."""
 
 
-Moves = dict[str, dict[str, int]]  # {"budget": {campaign: points}, "stock": {reward: units}}
+# {"budget": {campaign: points}, "stock": {reward: units}, "codes": [(code, uses), ...]}
+Moves = dict[str, Any]
 
 
 def _no_moves() -> Moves:
-    return {"budget": {}, "stock": {}}
+    return {"budget": {}, "stock": {}, "codes": []}
 
 
 class Sequencer:
@@ -66,6 +68,7 @@ class Sequencer:
         self.ends = [float("-inf")] * partitions
         self.budget = dict.fromkeys(campaigns, 0)
         self.stock = dict.fromkeys(rewards, 0)  # units taken
+        self.codes: dict[str, int] = {}  # coupon code → uses taken
         self.aborted = False
         self._changed: asyncio.Condition | None = None
 
@@ -79,6 +82,8 @@ class Sequencer:
             self.budget[campaign] = self.budget.get(campaign, 0) + points
         for reward, units in moves["stock"].items():
             self.stock[reward] = self.stock.get(reward, 0) + units
+        for code, uses in moves["codes"]:  # in order: a code's uses never go below 0
+            self.codes[code] = max(0, self.codes.get(code, 0) + uses)
         self.progress[me] = max(self.progress[me], line)
 
     async def _until(self, ready: Callable[[], bool]) -> None:
@@ -102,6 +107,11 @@ class Sequencer:
         await self._until(lambda: all(p > line for i, p in enumerate(self.progress)
                                       if i != me))
         return dict(self.budget), dict(self.stock)
+
+    async def used(self, codes: tuple[str, ...]) -> dict[str, int]:
+        """Uses taken of these coupon codes (asked between a `sync` and the next
+        publication, when nobody else can move them)."""
+        return {code: self.codes.get(code, 0) for code in codes}
 
     async def end(self, me: int, last_ts: float, moves: Moves) -> float:
         """Partition `me` read its whole history; the last instant of every partition's,
@@ -128,8 +138,9 @@ class ClusterPool:
 
     shared = True
 
-    def __init__(self, sequencer: Any, me: int, rewards: dict[str, int]) -> None:
-        self.sequencer, self.me, self.initial = sequencer, me, rewards
+    def __init__(self, sequencer: Any, me: int, rewards: dict[str, int],
+                 coupons: Coupons) -> None:
+        self.sequencer, self.me, self.initial, self.coupons = sequencer, me, rewards, coupons
         self.budget: dict[str, int] = {}
         self.taken: dict[str, int] = {}
         self.moves = _no_moves()
@@ -143,7 +154,7 @@ class ClusterPool:
 
     def publish(self) -> None:
         self.sent = time.monotonic()
-        if self.moves["budget"] or self.moves["stock"]:
+        if self.moves["budget"] or self.moves["stock"] or self.moves["codes"]:
             # Moves wait for their answer: no later publication may overtake them.
             self.sequencer.advance(self.me, self.line, self.moves).result()
             self.moves = _no_moves()
@@ -179,21 +190,31 @@ class ClusterPool:
         self.moves["stock"][reward] = self.moves["stock"].get(reward, 0) + quantity
 
     def codes(self, presented: tuple[str, ...]) -> tuple[dict[str, str], dict[str, str]]:
-        """No coupon codes in a partitioned run (`simulate` replays a history with codes
-        in one process)."""
-        return {}, dict.fromkeys(presented, "unknown")
+        """As `Coupons.resolve`, with the uses every partition has taken (an order that
+        presents codes has synced)."""
+        known = tuple(c for c in presented if c in self.coupons.codes)
+        if known:
+            self._alone()
+            for code, used in self.sequencer.used(known).result().items():
+                self.coupons.codes[code][2] = used
+        return self.coupons.resolve(presented)
 
     def move_code(self, code: str, uses: int) -> None:
-        raise AssertionError("no coupon code is valid in a partitioned run")
+        self._alone()
+        self.coupons.move(code, uses)
+        self.moves["codes"].append((code, uses))
 
 
 def run_partition(sources: Mapping[str, str], history: str, on_error: str, me: int,
                   partitions: int, sequencer: Any, groups: Mapping[str, str],
-                  states: bool) -> PartResult:
-    """One partition, as a Dask task: its members' replay, sequenced by `sequencer`."""
+                  states: bool, codes: Mapping[str, list[Any]]) -> PartResult:
+    """One partition, as a Dask task: its members' replay, sequenced by `sequencer`.
+    `codes`: the coupon codes (code → [campaign, uses, 0])."""
     try:
         program = load_program(dict(sources))
-        pool = ClusterPool(sequencer, me, initial_stock(program))
+        coupons = Coupons(program)
+        coupons.codes = {code: list(held) for code, held in codes.items()}
+        pool = ClusterPool(sequencer, me, initial_stock(program), coupons)
 
         def keep(member: str | None) -> bool:
             if member is None:
@@ -215,9 +236,9 @@ def run_partition(sources: Mapping[str, str], history: str, on_error: str, me: i
 
 def run_cluster(program: Program, history: Path, address: str, partitions: int | None,
                 on_error: str, tick: Callable[[int], None] | None = None,
-                states: bool = False) -> PartResult:
+                states: bool = False, coupons: Coupons | None = None) -> PartResult:
     """The replay split into `partitions` (default: one per worker thread of the cluster
-    at `address`) and run there."""
+    at `address`) and run there; `coupons`: the program's coupon codes."""
     try:
         from distributed import Client, wait
     except ImportError:
@@ -244,7 +265,8 @@ def run_cluster(program: Program, history: Path, address: str, partitions: int |
                                   workers=[slots[0]]).result()
         groups = referral_groups(history)
         futures = [client.submit(run_partition, dict(program.sources), str(history), on_error,
-                                 i, count, sequencer, groups, states, pure=False,
+                                 i, count, sequencer, groups, states,
+                                 coupons.codes if coupons is not None else {}, pure=False,
                                  key=f"simulate-partition-{i}-{time.time_ns()}",
                                  workers=[slots[i]], allow_other_workers=False)
                    for i in range(count)]

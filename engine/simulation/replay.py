@@ -248,10 +248,10 @@ class Replay:
             self.keep(mem.redemptions, record.id, record, CANCELLABLE)
 
     def touches_pool(self, ev: Event) -> bool:
-        """Whether an order may use a shared limit: a stocked reward, or a budgeted
-        campaign whose dates include the order's."""
+        """Whether an order may use a shared limit: a stocked reward, coupon codes, or a
+        budgeted campaign whose dates include the order's."""
         redeem_raw = ev.data.get("redeem") or {}
-        if redeem_raw.get("reward_id") in self.lc.stocked:
+        if redeem_raw.get("reward_id") in self.lc.stocked or ev.data.get("codes"):
             return True
         day = self.lc.local(ev.at).date()  # the order's step asks for the same local time
         return any(not ((c.schedule.start and day < c.schedule.start)

@@ -54,15 +54,17 @@ def run(program: Program, history: str | Path, *, workers: int = 1, on_error: st
     """Replay `history` against `program`; raise SimulationFailed under on_error=fail.
     With `states`, the result carries every member's final state (JSON lines, sorted).
     `codes`: the program's coupon codes (a `code,campaign,uses` CSV); a history replayed
-    with codes runs in one process (their uses are shared by every member). `cluster`:
+    with codes runs in one process (their uses are shared by every member), or on the
+    cluster, sequenced as budgets and stock are. `cluster`:
     the address of a Dask scheduler to run the partitions on (`workers` of them, or one
     per worker thread when `workers` is 1; engine/simulation/cluster.py)."""
     history = Path(history)
-    if cluster is not None and codes is None:
+    if cluster is not None:
         from engine.simulation.cluster import run_cluster
 
         part = run_cluster(program, history, cluster, workers if workers > 1 else None,
-                           on_error, tick, states)
+                           on_error, tick, states,
+                           Coupons.read(program, codes) if codes is not None else None)
     elif workers > 1 and codes is None:
         part = run_parallel(program, history, workers, on_error, tick, states)
     else:

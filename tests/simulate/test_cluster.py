@@ -12,10 +12,12 @@ from click.testing import CliRunner
 
 import engine.simulation.cluster as cluster_module
 from cli.main import cli
-from engine.program import Program
+from engine.program import Program, load_program
 from engine.simulation.cluster import ClusterUnavailable
 from engine.simulation.simulate import simulate
+from tests.differential.test_campaign_codes import campaign_history, codes_csv
 from tests.simulate.test_parallel import BUDGETED
+from tests.store.campaign_program import campaign_sources
 
 distributed = pytest.importorskip("distributed")
 RETAIL = str(Path(__file__).resolve().parents[2] / "rulesets" / "retail")
@@ -62,6 +64,18 @@ def test_shared_budget_and_stock_run_out_as_in_one_process(
                        member_states=states)
         assert _bytes(doc) == _bytes(one)
         assert states.read_bytes() == one_states.read_bytes()
+
+
+def test_coupon_codes_are_sequenced_as_in_one_process(address: str, tmp_path: Path) -> None:
+    """Orders of members in both partitions present single- and limited-use codes (some
+    after their last use, one given back by a full refund)."""
+    program = load_program(campaign_sources())
+    history = campaign_history(tmp_path / "codes.jsonl")
+    codes = codes_csv(tmp_path / "codes.csv")
+    one = simulate(program, history, codes=codes)
+    assert one["by_rule"].get("campaigns.coupon-bonus", 0) > 0
+    assert _bytes(simulate(program, history, codes=codes, cluster=address, workers=2)) \
+        == _bytes(one)
 
 
 def test_cli_cluster_prints_the_workers_1_bytes(address: str, history: Path) -> None:
