@@ -5,7 +5,8 @@
 
 Prints, for each worker count, wall time, events per second and the peak RSS of the
 largest process (the parent or a worker), and checks that both runs give the same report.
-Target (docs/performance.md): 1,000,000 events over 50,000 members in <= 60 s on 2 cores, < 1 GiB.
+Target (docs/performance.md): 1,000,000 events over 50,000 members in <= 30 s with 2 workers,
+< 1 GiB, the cost per event flat within 15 % from a quarter of the history to all of it.
 
 Each run also measures, in the same process just before and just after the simulation, a
 baseline that no code of this project takes part in: `json.loads` of every line of the
@@ -117,6 +118,14 @@ def _print_run(workers: int, r: dict) -> None:
 def _print_checkpoints(workers: int, marks: list[dict[str, Any]]) -> None:
     """Per-event cost at each checkpoint: overall so far, and since the one before."""
     last = {"events": 0, "wall": 0.0, "cpu": 0.0}
+    clock = "wall" if workers > 1 else "cpu"
+    costs = [m[clock] / m["events"] for m in marks]
+    if costs:
+        spread = max(costs) / min(costs)
+        at = ", ".join(f"{m['events']:,}" for m in marks)
+        print(f"  per-event {clock} cost overall at {at} events: max / min {spread:.3f}; "
+              "flat within 15 %: "
+              f"{'yes' if spread <= 1.15 else 'no'}")
     for m in marks:
         span = max(1, m["events"] - last["events"])
         cpu = "" if workers > 1 else (

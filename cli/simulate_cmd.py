@@ -116,8 +116,10 @@ def _progress(history: str) -> tuple[Any, Callable[[int], None] | None]:
 
 @click.command()
 @click.option("--ruleset", "-r", required=True, metavar="PATH", help="Ruleset to simulate.")
-@click.option("--history", type=click.Path(exists=True, dir_okay=False),
-              help="Event history: JSON Lines (.jsonl) or a flat order CSV (.csv).")
+@click.option("--history",
+              help="Event history: JSON Lines (.jsonl), Parquet (.parquet) or a flat order "
+                   "CSV (.csv); a file, a directory of shards or a glob of them (quoted), "
+                   "read in name order.")
 @click.option("--from-store", "from_store", is_flag=True,
               help="A backtest: replay the program's history recorded in the database "
                    "(--database-url) and compare with what production recorded.")
@@ -139,6 +141,10 @@ def _progress(history: str) -> tuple[Any, Callable[[int], None] | None]:
               help="Also write the HTML report to this file.")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Worker processes (members are partitioned across them).")
+@click.option("--cluster", metavar="ADDRESS", default=None,
+              help="Run the partitions on the Dask cluster whose scheduler is at ADDRESS "
+                   "(tcp://host:8786): --workers of them, or one per worker thread; the "
+                   "history must be readable at the same path on every worker.")
 @click.option("--on-error", type=click.Choice(["skip", "fail"]), default="skip",
               show_default=True, help="Invalid events: skip and count them, or stop.")
 @click.option("--member-states", "states_path", type=click.Path(dir_okay=False, writable=True),
@@ -147,10 +153,10 @@ def _progress(history: str) -> tuple[Any, Callable[[int], None] | None]:
 @click.option("--codes", "codes_path", type=click.Path(exists=True, dir_okay=False),
               help="The program's coupon codes, as `loyalty codes generate` writes them "
                    "(CSV: code,campaign,uses); orders in the history present them in `codes`. "
-                   "A history with codes replays in one process.")
+                   "A history with codes replays in one process, or on the --cluster.")
 def simulate(ruleset: str, history: str | None, from_store: bool, since: str | None,
              until: str | None, database_url: str | None, compare: str | None, output: str,
-             report_path: str | None, workers: int, on_error: str,
+             report_path: str | None, workers: int, cluster: str | None, on_error: str,
              states_path: str | None, codes_path: str | None) -> None:
     """Replay an event history against a ruleset and report what it costs.
 
@@ -162,12 +168,15 @@ def simulate(ruleset: str, history: str | None, from_store: bool, since: str | N
           --report report.html
       loyalty simulate -r rulesets/retail --history history.jsonl --member-states members.jsonl
       loyalty simulate -r my-program/ --history history.jsonl --codes codes.csv
+      loyalty simulate -r rulesets/retail --history shards/ --cluster tcp://scheduler:8786
       loyalty simulate -r draft/retail --from-store --from 2026-01-01T00:00:00Z \\
           --to 2027-01-01T00:00:00Z --report backtest.html
     """
+    from engine.simulation.cluster import ClusterUnavailable
     from engine.simulation.coupons import CouponsInvalid
     from engine.simulation.simulate import SimulationFailed
     from engine.simulation.simulate import simulate as run
+    from engine.simulation.sources import HistoryUnreadable, resolve
 
     if from_store == (history is not None):
         fail("pass --history FILE or --from-store (a backtest over the recorded history)",
@@ -176,24 +185,31 @@ def simulate(ruleset: str, history: str | None, from_store: bool, since: str | N
         fail("--from, --to and --database-url go with --from-store", EXIT_USAGE)
     program = load_program_or_exit(ruleset)
     if from_store:
-        if compare or states_path or codes_path:
-            fail("--compare, --member-states and --codes do not go with --from-store: a "
-                 "backtest compares with production", EXIT_USAGE)
+        if compare or states_path or codes_path or cluster:
+            fail("--compare, --member-states, --codes and --cluster do not go with "
+                 "--from-store: a backtest compares with production", EXIT_USAGE)
         doc = _backtest(program, since, until, database_url, workers)
         emit_report(doc, output, report_path, f"Backtest of {ruleset} against production")
         return
     assert history is not None
-    other = load_program_or_exit(compare) if compare else None
-    bar, tick = _progress(history)
     try:
+        resolve(history)
+    except HistoryUnreadable as exc:
+        fail(f"--history: {exc}", EXIT_USAGE)
+    other = load_program_or_exit(compare) if compare else None
+    bar = None
+    try:
+        bar, tick = _progress(history)
         if bar is not None:
             bar.start()
         doc = run(program, history, compare_with=other, workers=workers, on_error=on_error,
-                  tick=tick, member_states=states_path, codes=codes_path)
+                  tick=tick, member_states=states_path, codes=codes_path, cluster=cluster)
     except SimulationFailed as exc:
         fail(f"{history}: {exc}", EXIT_USAGE)
-    except CouponsInvalid as exc:
+    except (CouponsInvalid, HistoryUnreadable) as exc:
         fail(str(exc), EXIT_USAGE)
+    except ClusterUnavailable as exc:
+        fail(str(exc))
     finally:
         if bar is not None:
             bar.stop()

@@ -251,34 +251,44 @@ def quick_member_id(text: str) -> str | None:
 
 
 def read_jsonl(stream: TextIO, keep: Callable[[str | None], bool] | None = None,
-               ) -> Iterator[Event | EventError]:
+               first: int = 1) -> Iterator[Event | EventError]:
     """Events of a JSON Lines stream, in file order. `keep(member_id)` skips other lines
-    before they are decoded (a worker reading only its own members)."""
-    for number, text in enumerate(stream, start=1):
+    before they are decoded (a worker reading only its own members). `first`: the number
+    of the stream's first line (a shard's lines continue the shards before it)."""
+    for number, text in enumerate(stream, start=first):
         if not text.strip():
             continue
         if keep is not None:
             quick = quick_member_id(text)
             if quick is not None and not keep(quick):
                 continue
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            if keep is None or keep(None):
-                yield EventError(number, f"not valid JSON: {exc.msg} (column {exc.colno})")
-            continue
-        except (ValueError, RecursionError) as exc:
-            if keep is None or keep(None):
-                yield EventError(number, f"not valid JSON: {exc}")
-            continue
-        member = data.get("member_id") if isinstance(data, dict) else None
-        member = member if isinstance(member, str) and member else None
-        if keep is not None and not keep(member):
-            continue
-        try:
-            yield check_event(data, number)
-        except InvalidEvent as exc:
-            yield EventError(number, str(exc), member)
+        item = decode_line(number, text, keep)
+        if item is not None:
+            yield item
+
+
+def decode_line(number: int, text: str | bytes, keep: Callable[[str | None], bool] | None,
+                ) -> Event | EventError | None:
+    """One JSON event text decoded and checked: the event, its error, or None when
+    `keep` says it is another reader's."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        if keep is None or keep(None):
+            return EventError(number, f"not valid JSON: {exc.msg} (column {exc.colno})")
+        return None
+    except (ValueError, RecursionError) as exc:
+        if keep is None or keep(None):
+            return EventError(number, f"not valid JSON: {exc}")
+        return None
+    member = data.get("member_id") if isinstance(data, dict) else None
+    member = member if isinstance(member, str) and member else None
+    if keep is not None and not keep(member):
+        return None
+    try:
+        return check_event(data, number)
+    except InvalidEvent as exc:
+        return EventError(number, str(exc), member)
 
 
 def _csv_line(row: dict[str, str]) -> dict[str, Any]:
@@ -295,18 +305,19 @@ def _csv_line(row: dict[str, str]) -> dict[str, Any]:
 
 
 def read_csv(stream: TextIO, keep: Callable[[str | None], bool] | None = None,
-             ) -> Iterator[Event | EventError]:
+             first: int = 1) -> Iterator[Event | EventError]:
     """Order events from a flat CSV (one row per order line; adjacent rows with the same
-    order_id form one order). Line numbers are those of the order's first row."""
+    order_id form one order). Line numbers are those of the order's first row (the
+    header is line `first`)."""
     reader = csv.DictReader(stream)
     missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
     if missing:
-        yield EventError(1, f"CSV header lacks column(s): {', '.join(missing)}")
+        yield EventError(first, f"CSV header lacks column(s): {', '.join(missing)}")
         return
     pending: dict[str, Any] | None = None
     first_line = 0
     for row in reader:
-        number = reader.line_num
+        number = reader.line_num + first - 1
         if pending is not None and row.get("order_id") == pending["order"]["id"] \
                 and row.get("member_id") == pending["member_id"]:
             try:

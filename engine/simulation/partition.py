@@ -32,8 +32,9 @@ from typing import Any
 from engine.lifecycle.book import snapshot
 from engine.program import Program, load_program
 from engine.simulation.coupons import Coupons
-from engine.simulation.history import EventError, read_events
+from engine.simulation.history import EventError
 from engine.simulation.replay import Reject, Replay
+from engine.simulation.sources import event_texts, read_history
 from engine.simulation.stats import Stats
 
 INF = float("inf")
@@ -64,7 +65,7 @@ class LocalPool:
 
     def __init__(self, program: Program, coupons: Coupons | None = None) -> None:
         self.budget: dict[str, int] = {}
-        self.stock = _initial_stock(program)
+        self.stock = initial_stock(program)
         self.coupons = coupons if coupons is not None else Coupons(program)
         self.codes = self.coupons.resolve
         self.move_code = self.coupons.move
@@ -100,12 +101,20 @@ class SharedPool:
         self.campaigns = {c: i for i, c in enumerate(campaigns)}
         self.rewards = {r: i for i, r in enumerate(rewards)}
         self.initial = rewards
+        self.line, self.synced = 0.0, -1.0
+
+    def _alone(self) -> None:
+        """A move is made only while no other worker can pass this line: a move that
+        gives back (a refund's budget, a cancel's or a released hold's stock) comes in
+        events that did not wait before."""
+        if self.line != INF and self.synced != self.line:
+            self.sync(int(self.line))
 
     def progress(self, line: float) -> None:
-        self.progress_of[self.me] = line
+        self.progress_of[self.me] = self.line = line
 
     def sync(self, line: int) -> None:
-        self.progress_of[self.me] = line
+        self.progress_of[self.me] = self.line = self.synced = line
         others = [i for i in range(len(self.progress_of)) if i != self.me]
         delay = 0.0
         while any(self.progress_of[i] <= line for i in others):
@@ -116,6 +125,7 @@ class SharedPool:
         return int(self.arrays["budget"][self.campaigns[campaign]])
 
     def add_budget(self, campaign: str, points: int) -> None:
+        self._alone()
         self.arrays["budget"][self.campaigns[campaign]] += points
 
     def stock_left(self, reward: str) -> int | None:
@@ -124,6 +134,7 @@ class SharedPool:
         return self.initial[reward] - int(self.arrays["stock"][self.rewards[reward]])
 
     def take_stock(self, reward: str, quantity: int) -> None:
+        self._alone()
         self.arrays["stock"][self.rewards[reward]] += quantity
 
     def codes(self, presented: tuple[str, ...]) -> tuple[dict[str, str], dict[str, str]]:
@@ -135,14 +146,14 @@ class SharedPool:
         raise AssertionError("no coupon code is valid in a run split across processes")
 
 
-def _initial_stock(program: Program) -> dict[str, int]:
+def initial_stock(program: Program) -> dict[str, int]:
     redemption = program.model.redemption
     if redemption is None:
         return {}
     return {r.id: int(r.stock) for r in redemption.catalog if r.stock is not None}
 
 
-def _budgeted(program: Program) -> list[str]:
+def budgeted_campaigns(program: Program) -> list[str]:
     return [c.id for c in program.model.campaigns if c.budget_points is not None]
 
 
@@ -162,7 +173,7 @@ def _replay_events(replay: Replay, history: Path, pool: Any, on_error: str,
                    keep: Callable[[str | None], bool] | None,
                    tick: Callable[[int], None] | None) -> tuple[int, str] | None:
     stats, handle, progress = replay.stats, replay.handle, pool.progress
-    for item in read_events(history, keep):
+    for item in read_history(history, keep):
         if isinstance(item, EventError):
             stats.reject(item.line, item.message)
             if on_error == "fail":
@@ -184,7 +195,7 @@ def outcomes(replay: Replay) -> dict[str, Outcome]:
     return replay.tally.outcomes(replay.members, replay.tier_ids)
 
 
-def _instant(ts: float) -> datetime:
+def instant(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
 
 
@@ -200,8 +211,8 @@ def run_local(program: Program, history: Path, on_error: str,
     pool = LocalPool(program, coupons)
     replay, failure = replay_file(program, history, pool, on_error, None, tick)
     if failure is None and replay.stats.last_ts > float("-inf"):
-        replay.finish(_instant(replay.stats.last_ts))
-    budget = {c: pool.budget_used(c) for c in _budgeted(program)}
+        replay.finish(instant(replay.stats.last_ts))
+    budget = {c: pool.budget_used(c) for c in budgeted_campaigns(program)}
     return PartResult(replay.stats, budget, outcomes(replay), failure,
                       member_states(replay) if states else None)
 
@@ -217,21 +228,18 @@ def referral_groups(history: Path) -> dict[str, str]:
             member = parent[member]
         return member
 
-    if history.suffix.lower() == ".csv":
-        return {}
-    with history.open(encoding="utf-8") as stream:
-        for line in stream:
-            if '"friend_id"' not in line and '"referred_by"' not in line:
-                continue
-            try:
-                data = json.loads(line)
-                a, b = data["member_id"], data.get("friend_id") or data.get("referred_by")
-            except (ValueError, KeyError, TypeError):
-                continue  # the replay reports the bad line
-            if isinstance(a, str) and isinstance(b, str):
-                ra, rb = root(a), root(b)
-                if ra != rb:
-                    parent[max(ra, rb)] = min(ra, rb)
+    for line in event_texts(history):  # CSV shards name no friends
+        if '"friend_id"' not in line and '"referred_by"' not in line:
+            continue
+        try:
+            data = json.loads(line)
+            a, b = data["member_id"], data.get("friend_id") or data.get("referred_by")
+        except (ValueError, KeyError, TypeError):
+            continue  # the replay reports the bad line
+        if isinstance(a, str) and isinstance(b, str):
+            ra, rb = root(a), root(b)
+            if ra != rb:
+                parent[max(ra, rb)] = min(ra, rb)
     return {member: root(member) for member in parent}
 
 
@@ -241,7 +249,7 @@ def _worker(sources: Mapping[str, str], history: str, on_error: str, me: int, wo
     progress, ends, done = arrays["progress"], arrays["ends"], arrays["done"]
     try:
         program = load_program(dict(sources))
-        campaigns, rewards = _budgeted(program), _initial_stock(program)
+        campaigns, rewards = budgeted_campaigns(program), initial_stock(program)
         pool = SharedPool(arrays, me, campaigns, rewards)
 
         def keep(member: str | None) -> bool:
@@ -251,13 +259,13 @@ def _worker(sources: Mapping[str, str], history: str, on_error: str, me: int, wo
 
         replay, failure = replay_file(program, Path(history), pool, on_error, keep)
         ends[me] = replay.stats.last_ts
-        progress[me] = INF
+        pool.progress(INF)
         done[me] = 1
         while not all(done[i] for i in range(workers)):
             time.sleep(0.005)
         end_ts = max(ends[i] for i in range(workers))
         if failure is None and end_ts > float("-inf"):
-            replay.finish(_instant(end_ts))
+            replay.finish(instant(end_ts))
         budget = {c: pool.budget_used(c) for c in campaigns}
         queue.put((me, PartResult(replay.stats, budget, outcomes(replay), failure,
                                   member_states(replay) if states else None), None))
@@ -271,7 +279,7 @@ def run_parallel(program: Program, history: Path, workers: int, on_error: str,
                  tick: Callable[[int], None] | None = None, states: bool = False) -> PartResult:
     ctx = mp.get_context("spawn")
     groups = referral_groups(history)
-    campaigns, rewards = _budgeted(program), _initial_stock(program)
+    campaigns, rewards = budgeted_campaigns(program), initial_stock(program)
     arrays = {"progress": ctx.RawArray("d", workers), "ends": ctx.RawArray("d", workers),
               "done": ctx.RawArray("b", workers),
               "budget": ctx.RawArray("q", max(1, len(campaigns))),

@@ -248,10 +248,10 @@ class Replay:
             self.keep(mem.redemptions, record.id, record, CANCELLABLE)
 
     def touches_pool(self, ev: Event) -> bool:
-        """Whether an order may use a shared limit: a stocked reward, or a budgeted
-        campaign whose dates include the order's."""
+        """Whether an order may use a shared limit: a stocked reward, coupon codes, or a
+        budgeted campaign whose dates include the order's."""
         redeem_raw = ev.data.get("redeem") or {}
-        if redeem_raw.get("reward_id") in self.lc.stocked:
+        if redeem_raw.get("reward_id") in self.lc.stocked or ev.data.get("codes"):
             return True
         day = self.lc.local(ev.at).date()  # the order's step asks for the same local time
         return any(not ((c.schedule.start and day < c.schedule.start)
@@ -275,7 +275,7 @@ class Replay:
 
     def on_redemption(self, mem: Member, ev: Event) -> None:
         data = ev.data
-        if data.get("reward_id") is not None:
+        if data.get("reward_id") in self.lc.stocked:  # only stock is shared
             self.pool.sync(ev.line)
         total = money(data["order_total"], "order_total") if "order_total" in data else None
         self.redeem(mem, Ask(points=data.get("points"), reward_id=data.get("reward_id"),

@@ -30,6 +30,7 @@ from engine.simulation.partition import (
     run_local,
     run_parallel,
 )
+from engine.simulation.sources import count_events
 from engine.simulation.stats import report
 from engine.simulation.versions import labels, presence, source_of
 
@@ -37,13 +38,10 @@ __all__ = ["SimulationFailed", "count_lines", "simulate"]
 TOP_CHANGED = 20
 
 
-def count_lines(path: str | Path) -> int:
-    """Lines in a file, fast (for the progress bar's total)."""
-    total = 0
-    with open(path, "rb") as stream:
-        while chunk := stream.read(1 << 20):
-            total += chunk.count(b"\n")
-    return total
+def count_lines(history: str | Path) -> int:
+    """Lines (Parquet rows) of a history, every shard of it, fast (the progress bar's
+    total)."""
+    return count_events(history)
 
 
 def _program(source: str | Path | Program | Mapping[str, str]) -> Program:
@@ -52,13 +50,22 @@ def _program(source: str | Path | Program | Mapping[str, str]) -> Program:
 
 def run(program: Program, history: str | Path, *, workers: int = 1, on_error: str = "skip",
         tick: Callable[[int], None] | None = None, states: bool = False,
-        codes: str | Path | None = None) -> PartResult:
+        codes: str | Path | None = None, cluster: str | None = None) -> PartResult:
     """Replay `history` against `program`; raise SimulationFailed under on_error=fail.
     With `states`, the result carries every member's final state (JSON lines, sorted).
     `codes`: the program's coupon codes (a `code,campaign,uses` CSV); a history replayed
-    with codes runs in one process (their uses are shared by every member)."""
+    with codes runs in one process (their uses are shared by every member), or on the
+    cluster, sequenced as budgets and stock are. `cluster`:
+    the address of a Dask scheduler to run the partitions on (`workers` of them, or one
+    per worker thread when `workers` is 1; engine/simulation/cluster.py)."""
     history = Path(history)
-    if workers > 1 and codes is None:
+    if cluster is not None:
+        from engine.simulation.cluster import run_cluster
+
+        part = run_cluster(program, history, cluster, workers if workers > 1 else None,
+                           on_error, tick, states,
+                           Coupons.read(program, codes) if codes is not None else None)
+    elif workers > 1 and codes is None:
         part = run_parallel(program, history, workers, on_error, tick, states)
     else:
         coupons = Coupons.read(program, codes) if codes is not None else None
@@ -94,13 +101,13 @@ def simulate(ruleset: str | Path | Program | Mapping[str, str], history: str | P
              workers: int = 1, on_error: str = "skip",
              tick: Callable[[int], None] | None = None,
              member_states: str | Path | None = None,
-             codes: str | Path | None = None) -> dict[str, Any]:
+             codes: str | Path | None = None, cluster: str | None = None) -> dict[str, Any]:
     """The simulation report of `ruleset` over `history` (with `compare` when asked).
     With `member_states`, every member's final state is written there as JSON lines
     (sorted by member id; see `engine.lifecycle.book.snapshot`)."""
     program = _program(ruleset)
     part = run(program, history, workers=workers, on_error=on_error, tick=tick,
-               states=member_states is not None, codes=codes)
+               states=member_states is not None, codes=codes, cluster=cluster)
     if member_states is not None:
         with open(member_states, "w", encoding="utf-8", newline="\n") as out:
             out.writelines(line + "\n" for line in part.states or ())
@@ -108,7 +115,7 @@ def simulate(ruleset: str | Path | Program | Mapping[str, str], history: str | P
     if compare_with is not None:
         other = _program(compare_with)
         other_part = run(other, history, workers=workers, on_error=on_error, tick=tick,
-                         codes=codes)
+                         codes=codes, cluster=cluster)
         other_doc = summarise(other, other_part)
         doc["compare"] = compare_block(program, other, doc, other_doc, part.outcomes,
                                        other_part.outcomes)

@@ -1,0 +1,96 @@
+"""Simulation on a local Dask cluster against `--workers 2`, on the same history.
+
+    python bench/cluster_bench.py                        # 1,000,000 events, 50,000 members
+    python bench/cluster_bench.py --events 200000 --members 10000 --format parquet
+
+Generates a history (JSON Lines or Parquet; `--history` to reuse one), then replays it
+with `--workers 2` (two processes sharing memory) and on a `distributed.LocalCluster` of
+two worker processes with one thread each (`--cluster`), each run in a fresh child
+process, and prints events per second of both, their ratio, whether the reports are
+identical, and the machine's load and baseline (bench/machine.py) at the start and end.
+The cluster's time includes connecting to it and loading the program on the workers,
+not starting it. On a shared machine compare the ratio, not the absolute figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench import machine  # noqa: E402
+
+
+def _run_one(history: str, mode: str) -> None:
+    """Child process: one simulation (`workers2` or `cluster`); prints JSON."""
+    from engine.simulation.simulate import simulate
+
+    ruleset = str(ROOT / "rulesets" / "retail")
+    if mode == "cluster":
+        from distributed import LocalCluster
+
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                          dashboard_address=None) as local:
+            start = time.perf_counter()
+            doc = simulate(ruleset, history, cluster=local.scheduler_address)
+            wall = time.perf_counter() - start
+    else:
+        start = time.perf_counter()
+        doc = simulate(ruleset, history, workers=2)
+        wall = time.perf_counter() - start
+    events = doc["events"]["processed"] + doc["events"]["rejected"]
+    print(json.dumps({"wall": wall, "events": events,
+                      "digest": hashlib.sha256(json.dumps(doc, sort_keys=True).encode())
+                      .hexdigest()}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--members", type=int, default=50_000)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--format", choices=["jsonl", "parquet"], default="jsonl")
+    parser.add_argument("--history", help="reuse this history instead of generating one")
+    parser.add_argument("--child", nargs=2, metavar=("HISTORY", "MODE"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        _run_one(*args.child)
+        return
+    from engine.simulation.generate import DEFAULT_END, DEFAULT_START, generate
+    from engine.simulation.sources import ParquetSink
+
+    machine.report("start")
+    with tempfile.TemporaryDirectory() as tmp:
+        history = args.history
+        if history is None:
+            history = str(Path(tmp) / f"history.{args.format}")
+            sink = ParquetSink(history) if args.format == "parquet" else \
+                open(history, "w", encoding="utf-8")  # noqa: SIM115 - closed just below
+            with sink:
+                generate(sink, members=args.members, events=args.events,  # type: ignore[arg-type]
+                         seed=args.seed, start=DEFAULT_START, end=DEFAULT_END)
+            print(f"history: {args.events:,} events, {args.members:,} members ({args.format})")
+        runs = {}
+        for mode in ("workers2", "cluster"):
+            child = subprocess.run([sys.executable, __file__, "--child", history, mode],
+                                   capture_output=True, text=True, check=True)
+            runs[mode] = json.loads(child.stdout.strip().splitlines()[-1])
+            r = runs[mode]
+            label = "--workers 2" if mode == "workers2" else "--cluster (LocalCluster, 2 workers)"
+            print(f"simulate {label}: {r['wall']:.1f} s, {r['events'] / r['wall']:,.0f} events/s")
+        print(f"ratio events/s cluster / --workers 2: "
+              f"{runs['workers2']['wall'] / runs['cluster']['wall']:.2f}")
+        print("reports identical:", runs["workers2"]["digest"] == runs["cluster"]["digest"])
+    machine.report("end")
+
+
+if __name__ == "__main__":
+    main()
