@@ -13,6 +13,7 @@ from anyio import to_thread
 from fastapi import FastAPI
 
 import api.console as console
+import api.portal as portal
 import api.docs_ui as docs_ui
 import api.problems as problems
 import api.routes.admin as admin
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.scheduler = None  # the background jobs' Scheduler while the app runs
     docs_ui.install(app)
     console.install(app)  # the web console at /console
+    portal.install(app)  # the B2B portal's pages for account managers at /portal
     _document_security(app)
     return app
 
