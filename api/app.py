@@ -30,7 +30,7 @@ import api.routes.rulesets as rulesets
 import api.routes.shadow as shadow
 import engine.rules.adapter as rules_engine
 import store.jobs.scheduler as jobs
-from api.deps import SECURITY_SCHEME, KeyCache, Services
+from api.deps import SECURITY_SCHEME, KeyCache, ManagerKeyCache, Services
 from api.metrics import ObserveMiddleware
 from api.ratelimit import RateLimiter
 from store.db.database import Database, open_database
@@ -74,6 +74,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.services = Services(settings=settings, db=db, cache=cache,
                                   key_cache=KeyCache(settings.api_key_cache_seconds),
                                   limiter=RateLimiter(settings),
+                                  manager_keys=ManagerKeyCache(settings.api_key_cache_seconds),
                                   shadow=ShadowTap(db, cache, settings.shadow_queue_size,
                                                    settings.shadow_check_seconds))
     problems.install(app)
