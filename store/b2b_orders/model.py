@@ -1,11 +1,9 @@
-"""What an order is made of and how it reads: the company it is placed for, the statuses
-of orders and items, how an order's status follows its items, the order number, and the
+"""What an order is made of and how it reads: the statuses of orders and items, how an order's status follows its items, the order number, and the
 JSON view every route and command answers."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, update
@@ -28,19 +26,6 @@ ITEM_STATUSES = ("awaiting_approval", "queued", "acknowledged", "shipped", "pend
 # Items not yet out of the door: cancelling them credits the points and returns the stock.
 CANCELLABLE = frozenset({"awaiting_approval", "queued", "acknowledged", "pending", "failed"})
 OPEN_ORDERS = frozenset({"placed", "partially_fulfilled"})
-
-
-@dataclass(frozen=True)
-class Company:
-    """The company an order is placed for: its public id in the program, its account in
-    the external points API, its tier (a tier id of the ruleset: which rewards it may
-    order) and its approval threshold (points; None: no order needs approval)."""
-
-    program: str
-    company_id: str
-    account: str
-    tier: str | None
-    approval_threshold: int | None
 
 
 def next_number(session: Session, year: int) -> str:

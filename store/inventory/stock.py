@@ -252,8 +252,9 @@ def listing(db: Database, program: Program) -> dict[str, Any]:
     with db.reading() as session:
         rows = {r.reward_id: r for r in session.scalars(select(InventoryRow).where(
             InventoryRow.program == program.program))}
-        issued = dict(session.execute(select(RewardStockRow.reward_id, RewardStockRow.issued)
-                                      .where(RewardStockRow.program == program.program)).tuples())
+        issued = {reward: int(count) for reward, count in session.execute(
+            select(RewardStockRow.reward_id, RewardStockRow.issued)
+            .where(RewardStockRow.program == program.program)).all()}
     items = []
     for reward in config.catalog if config is not None else ():
         if reward.id in rows:

@@ -2,7 +2,7 @@
 their fulfilment, and signed fulfilment callbacks
 
 Revision ID: 0022
-Revises: 0017
+Revises: 0021
 """
 
 import sqlalchemy as sa
@@ -11,7 +11,7 @@ from alembic import op
 import store.db.types
 
 revision = '0022'
-down_revision = '0017'
+down_revision = '0021'
 branch_labels = None
 depends_on = None
 
