@@ -18,10 +18,13 @@ import api.problems as problems
 import api.routes.admin as admin
 import api.routes.audit as audit
 import api.routes.auto_redemption as auto_redemption
+import api.routes.b2b_fulfilment as b2b_fulfilment
+import api.routes.b2b_orders as b2b_orders
 import api.routes.campaigns as campaigns
 import api.routes.checkout as checkout
 import api.routes.fulfilment as fulfilment
 import api.routes.health as health
+import api.routes.inventory as inventory
 import api.routes.member_admin as member_admin
 import api.routes.members as members
 import api.routes.redemptions as redemptions
@@ -78,9 +81,12 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
                                   shadow=ShadowTap(db, cache, settings.shadow_queue_size,
                                                    settings.shadow_check_seconds))
     problems.install(app)
-    for module in (checkout, members, campaigns, reports, redemptions, rulesets, audit, health):
+    for module in (checkout, members, campaigns, reports, redemptions, rulesets, audit, health,
+                   b2b_orders, b2b_fulfilment):
         app.include_router(module.router)
-    for module in (admin, auto_redemption, fulfilment, member_admin, shadow):  # a program's lifecycle operations
+    app.include_router(b2b_fulfilment.callbacks_router)
+    for module in (admin, auto_redemption, fulfilment, member_admin, shadow,  # a program's
+                   inventory):  # lifecycle operations
         app.include_router(module.router, prefix="/v1/programs/{program}")
     app.add_middleware(ObserveMiddleware, max_body_bytes=settings.max_body_bytes,
                        large_paths={"/v1/rulesets": settings.max_ruleset_bytes,
@@ -90,6 +96,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     console.install(app)  # the web console at /console
     _document_security(app)
     return app
+
+
+UNKEYED = frozenset({"/v1/fulfilment/callbacks"})
 
 
 def _document_security(app: FastAPI) -> None:
@@ -102,7 +111,9 @@ def _document_security(app: FastAPI) -> None:
             schema.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEME
             for path, operations in schema["paths"].items():
                 for operation in operations.values():
-                    operation["security"] = [{"bearer": []}] if path.startswith("/v1") else []
+                    signed = path in UNKEYED  # authenticated otherwise (a signature)
+                    operation["security"] = [{"bearer": []}] if path.startswith("/v1") \
+                        and not signed else []
             app.openapi_schema = schema
         return app.openapi_schema
 

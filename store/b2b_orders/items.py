@@ -46,13 +46,13 @@ def move(session: Any, order: B2BOrderRow, item: B2BOrderItemRow, target: str, a
     """Move one item of a locked order to `target` (False: it was there already)."""
     if item.status == target:
         return False
-    if order.status not in OPEN_ORDERS or item.status not in MOVES[target]:
-        raise Conflict("invalid_transition", f"line {item.line} of order {order.number} is "
-                       f"{item.status} (order {order.status}); it cannot become {target}")
     needed = ROUTE_OF_MOVE.get(target)
     if needed is not None and item.route != needed:
         raise Conflict("wrong_route", f"line {item.line} is fulfilled by the "
                        f"{'manual queue' if item.route == 'manual' else 'fulfilment API'}")
+    if order.status not in OPEN_ORDERS or item.status not in MOVES[target]:
+        raise Conflict("invalid_transition", f"line {item.line} of order {order.number} is "
+                       f"{item.status} (order {order.status}); it cannot become {target}")
     if target in GONE and item.stocked:
         inventory.consume(session, order.program, item.reward_id, item.quantity,
                           inventory.Change(actor, "ship", target, order.number))

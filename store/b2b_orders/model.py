@@ -107,3 +107,20 @@ def item_view(item: B2BOrderItemRow) -> dict[str, Any]:
             "points": item.points, "route": item.route, "status": item.status,
             "carrier": item.carrier, "tracking": item.tracking,
             "attempts": item.attempts, "last_error": item.last_error}
+
+
+def listing(session: Session, program: str, company_id: str, status: str | None,
+            before: int | None, limit: int) -> dict[str, Any]:
+    """A company's orders, newest first (`before`: the cursor of the next page)."""
+    query = select(B2BOrderRow).where(B2BOrderRow.program == program,
+                                      B2BOrderRow.company_id == company_id)
+    if status is not None:
+        query = query.where(B2BOrderRow.status == status)
+    if before is not None:
+        query = query.where(B2BOrderRow.id < before)
+    rows = list(session.scalars(query.order_by(B2BOrderRow.id.desc()).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return {"program": program, "company_id": company_id,
+            "orders": [view(session, r, history=False) for r in rows],
+            "next_cursor": str(rows[-1].id) if more and rows else None}
