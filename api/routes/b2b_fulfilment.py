@@ -41,7 +41,7 @@ class ShipIn(Strict):
 
 class CallbackIn(Strict):
     order_number: str = Field(pattern=NUMBER)
-    line: int = Field(ge=1, le=10_000)
+    line: int = Field(ge=1, le=10_000, strict=True)
     status: Literal["shipped", "delivered", "failed"]
     carrier: Label | None = None
     tracking: Label | None = None

@@ -28,13 +28,14 @@ CompanyPath = Annotated[Id, Path(description="the company's public id")]
 NUMBER = r"^B2B-[0-9]{4}-[0-9]{6,12}$"
 OrderNumber = Annotated[str, Path(pattern=NUMBER, description="order number, e.g. "
                                   "B2B-2026-000123")]
+Line = Annotated[int, Field(ge=1, le=10_000, strict=True)]
 OrderStatus = Literal["pending_approval", "placed", "partially_fulfilled", "fulfilled",
                       "cancelled", "failed"]
 
 
 class ItemIn(Strict):
     reward_id: Id = Field(description="a reward of the program's catalog")
-    quantity: int = Field(ge=1, le=1000)
+    quantity: int = Field(ge=1, le=1000, strict=True, description="units (a JSON integer)")
 
 
 class OrderIn(Strict):
@@ -48,7 +49,7 @@ class DecisionIn(Strict):
 
 
 class CancelIn(Strict):
-    lines: list[int] | None = Field(None, min_length=1, max_length=placing.MAX_ITEMS,
+    lines: list[Line] | None = Field(None, min_length=1, max_length=placing.MAX_ITEMS,
                                     description="the lines to cancel (default: every item "
                                     "not yet shipped or sent)")
     reason: Text | None = Field(None, max_length=500)

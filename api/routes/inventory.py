@@ -26,18 +26,18 @@ MOST = inventory.MAX_QUANTITY
 
 
 class RestockIn(Strict):
-    quantity: int = Field(ge=1, le=MOST, description="units received")
+    quantity: int = Field(ge=1, le=MOST, strict=True, description="units received")
     reason: Text | None = Field(None, max_length=500)
 
 
 class AdjustIn(Strict):
-    delta: int = Field(ge=-MOST, le=MOST, description="units to add (positive) or remove "
+    delta: int = Field(ge=-MOST, le=MOST, strict=True, description="units to add (positive) or remove "
                        "(negative) from what is available; not 0")
     reason: Text = Field(min_length=1, max_length=500, description="why (a count, breakage)")
 
 
 class ThresholdIn(Strict):
-    low_stock: int | None = Field(ge=0, le=MOST, description="raise `low_stock` when "
+    low_stock: int | None = Field(ge=0, le=MOST, strict=True, description="raise `low_stock` when "
                                   "available falls to this or below (null: never)")
 
 
