@@ -21,10 +21,13 @@ import api.problems as problems
 import api.routes.admin as admin
 import api.routes.audit as audit
 import api.routes.auto_redemption as auto_redemption
+import api.routes.b2b_fulfilment as b2b_fulfilment
+import api.routes.b2b_orders as b2b_orders
 import api.routes.campaigns as campaigns
 import api.routes.checkout as checkout
 import api.routes.fulfilment as fulfilment
 import api.routes.health as health
+import api.routes.inventory as inventory
 import api.routes.member_admin as member_admin
 import api.routes.members as members
 import api.routes.redemptions as redemptions
@@ -86,9 +89,12 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
                                   shadow=ShadowTap(db, cache, settings.shadow_queue_size,
                                                    settings.shadow_check_seconds))
     problems.install(app)
-    for module in (checkout, members, campaigns, reports, redemptions, rulesets, audit, health):
+    for module in (checkout, members, campaigns, reports, redemptions, rulesets, audit, health,
+                   b2b_orders, b2b_fulfilment):
         app.include_router(module.router)
-    for module in (admin, auto_redemption, fulfilment, member_admin, shadow):  # a program's lifecycle operations
+    app.include_router(b2b_fulfilment.callbacks_router)
+    for module in (admin, auto_redemption, fulfilment, member_admin, shadow,  # a program's
+                   inventory):  # lifecycle operations
         app.include_router(module.router, prefix="/v1/programs/{program}")
     for b2b_router in (b2b_admin.router, b2b_portal.router, b2b_portal.company_admin_router):
         app.include_router(b2b_router, prefix="/v1/programs/{program}")  # the B2B portal
@@ -103,6 +109,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     return app
 
 
+UNKEYED = frozenset({"/v1/fulfilment/callbacks"})
+
+
 def _document_security(app: FastAPI) -> None:
     """Bearer auth in the OpenAPI document: every /v1 operation needs a key."""
     build = app.openapi
@@ -113,7 +122,9 @@ def _document_security(app: FastAPI) -> None:
             schema.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEME
             for path, operations in schema["paths"].items():
                 for operation in operations.values():
-                    operation["security"] = [{"bearer": []}] if path.startswith("/v1") else []
+                    signed = path in UNKEYED  # authenticated otherwise (a signature)
+                    operation["security"] = [{"bearer": []}] if path.startswith("/v1") \
+                        and not signed else []
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -105,6 +105,19 @@ class Settings(BaseSettings):
     external_points_job_seconds: float = Field(
         30.0, ge=0, description="how often credits and debits owed to external points APIs "
         "are sent and unfinished debits settled (0 = never)")
+    b2b_orders_job_seconds: float = Field(
+        30.0, ge=0, description="how often the `b2b_orders` job runs: companies' orders past "
+        "their approval time are cancelled, virtual items sent to the fulfilment API, orders "
+        "a dead worker left placing settled (0 = never)")
+    b2b_approval_hours: float = Field(
+        72.0, gt=0, description="how long a company's order above its approval threshold "
+        "waits for an approver, its stock reserved, before it expires")
+    fulfilment_callback_secret: str | None = Field(
+        None, description="shared secret of signed delivery callbacks (`whsec_<base64>`, "
+        "POST /v1/fulfilment/callbacks); unset: callbacks are refused (503)")
+    fulfilment_callback_tolerance_seconds: float = Field(
+        300.0, gt=0, description="how far a callback's webhook-timestamp may be from the "
+        "server clock")
     shadow_queue_size: int = Field(
         10_000, ge=1, description="live requests waiting for their shadow evaluation, per "
         "worker; beyond it they are dropped and counted, never waited for")
