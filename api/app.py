@@ -15,8 +15,8 @@ from fastapi import FastAPI
 import api.b2b.admin as b2b_admin
 import api.b2b.portal as b2b_portal
 import api.console as console
-import api.portal as portal
 import api.docs_ui as docs_ui
+import api.portal as portal
 import api.problems as problems
 import api.routes.admin as admin
 import api.routes.audit as audit

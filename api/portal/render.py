@@ -21,8 +21,8 @@ from starlette.responses import HTMLResponse, Response
 from api.console.render import SECURITY_HEADERS, ConsoleRoute, redirect
 from api.console.render import TEMPLATES as CONSOLE_TEMPLATES
 from api.console.session import Session, Sessions
-from api.portal.cart import Carts
 from api.deps import Services
+from api.portal.cart import Carts
 from store.b2b.principals import Manager
 from store.console_secret import stored_secret
 
