@@ -12,16 +12,22 @@ from contextlib import asynccontextmanager
 from anyio import to_thread
 from fastapi import FastAPI
 
+import api.b2b.admin as b2b_admin
+import api.b2b.portal as b2b_portal
 import api.console as console
 import api.docs_ui as docs_ui
+import api.portal as portal
 import api.problems as problems
 import api.routes.admin as admin
 import api.routes.audit as audit
 import api.routes.auto_redemption as auto_redemption
+import api.routes.b2b_fulfilment as b2b_fulfilment
+import api.routes.b2b_orders as b2b_orders
 import api.routes.campaigns as campaigns
 import api.routes.checkout as checkout
 import api.routes.fulfilment as fulfilment
 import api.routes.health as health
+import api.routes.inventory as inventory
 import api.routes.member_admin as member_admin
 import api.routes.members as members
 import api.routes.redemptions as redemptions
@@ -29,10 +35,12 @@ import api.routes.reports as reports
 import api.routes.rulesets as rulesets
 import api.routes.shadow as shadow
 import engine.rules.adapter as rules_engine
+import store.b2b.balances as balances
 import store.jobs.scheduler as jobs
-from api.deps import SECURITY_SCHEME, KeyCache, Services
+from api.deps import SECURITY_SCHEME, KeyCache, ManagerKeyCache, Services
 from api.metrics import ObserveMiddleware
 from api.ratelimit import RateLimiter
+from store.b2b.tokens import TokenVerifier
 from store.db.database import Database, open_database
 from store.registry.programs import ProgramCache
 from store.settings import Settings, get_settings
@@ -74,22 +82,35 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     app.state.services = Services(settings=settings, db=db, cache=cache,
                                   key_cache=KeyCache(settings.api_key_cache_seconds),
                                   limiter=RateLimiter(settings),
+                                  manager_keys=ManagerKeyCache(settings.api_key_cache_seconds),
+                                  tokens=TokenVerifier(settings.b2b_jwt_issuers),
+                                  balances=balances.cache_of(settings.b2b_balance_cache_url,
+                                                             settings.b2b_balance_cache_seconds),
                                   shadow=ShadowTap(db, cache, settings.shadow_queue_size,
                                                    settings.shadow_check_seconds,
                                                    settings.shadow_nice))
     problems.install(app)
-    for module in (checkout, members, campaigns, reports, redemptions, rulesets, audit, health):
+    for module in (checkout, members, campaigns, reports, redemptions, rulesets, audit, health,
+                   b2b_orders, b2b_fulfilment):
         app.include_router(module.router)
-    for module in (admin, auto_redemption, fulfilment, member_admin, shadow):  # a program's lifecycle operations
+    app.include_router(b2b_fulfilment.callbacks_router)
+    for module in (admin, auto_redemption, fulfilment, member_admin, shadow,  # a program's
+                   inventory):  # lifecycle operations
         app.include_router(module.router, prefix="/v1/programs/{program}")
+    for b2b_router in (b2b_admin.router, b2b_portal.router, b2b_portal.company_admin_router):
+        app.include_router(b2b_router, prefix="/v1/programs/{program}")  # the B2B portal
     app.add_middleware(ObserveMiddleware, max_body_bytes=settings.max_body_bytes,
                        large_paths={"/v1/rulesets": settings.max_ruleset_bytes,
                                     "/console/publish": settings.max_ruleset_bytes})
     app.state.scheduler = None  # the background jobs' Scheduler while the app runs
     docs_ui.install(app)
     console.install(app)  # the web console at /console
+    portal.install(app)  # the B2B portal's pages for account managers at /portal
     _document_security(app)
     return app
+
+
+UNKEYED = frozenset({"/v1/fulfilment/callbacks"})
 
 
 def _document_security(app: FastAPI) -> None:
@@ -102,7 +123,9 @@ def _document_security(app: FastAPI) -> None:
             schema.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEME
             for path, operations in schema["paths"].items():
                 for operation in operations.values():
-                    operation["security"] = [{"bearer": []}] if path.startswith("/v1") else []
+                    signed = path in UNKEYED  # authenticated otherwise (a signature)
+                    operation["security"] = [{"bearer": []}] if path.startswith("/v1") \
+                        and not signed else []
             app.openapi_schema = schema
         return app.openapi_schema
 

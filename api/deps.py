@@ -11,9 +11,13 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
+import store.b2b.keys as manager_keys
 import store.registry.keys as keys
 from api.problems import ApiProblem
 from api.ratelimit import RateLimiter, budget_of
+from store.b2b.balances import BalanceCache
+from store.b2b.principals import Manager
+from store.b2b.tokens import TokenVerifier
 from store.db.database import Database
 from store.registry.programs import ProgramCache
 from store.settings import Settings
@@ -30,6 +34,9 @@ class Services:
     key_cache: KeyCache
     limiter: RateLimiter
     shadow: ShadowTap
+    manager_keys: ManagerKeyCache  # the B2B portal's personal keys (api/b2b/principal.py)
+    tokens: TokenVerifier  # the B2B portal's JWT issuers
+    balances: BalanceCache  # companies' balances, briefly (store/b2b/balances.py)
 
 
 class KeyCache:
@@ -62,6 +69,41 @@ class KeyCache:
         now = time.monotonic()
         with db.reading() as session:
             found = keys.verify_digest(session, digest)
+        with self._lock:
+            if len(self._items) > 10_000:
+                self._items.clear()
+            self._items[digest] = (now, found)
+        return found
+
+
+class ManagerKeyCache:
+    """Verified personal keys are cached briefly by digest, so auth costs no query per
+    request; a revoked key or a deactivated manager stops resolving within `ttl` s."""
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._items: dict[str, tuple[float, Manager | None]] = {}
+        self._lock = threading.Lock()
+
+    def cached(self, digest: str) -> tuple[bool, Manager | None]:
+        hit = self._items.get(digest)
+        if hit is not None and time.monotonic() - hit[0] < self.ttl:
+            return True, hit[1]
+        return False, None
+
+    def clear(self) -> None:
+        """Forget every verified key (this worker changed a key, a manager or a company;
+        other workers follow within `ttl`)."""
+        with self._lock:
+            self._items.clear()
+
+    def verify(self, db: Database, digest: str) -> Manager | None:
+        hit, found = self.cached(digest)
+        if hit:
+            return found
+        now = time.monotonic()
+        with db.reading() as session:
+            found = manager_keys.verify_digest(session, digest)
         with self._lock:
             if len(self._items) > 10_000:
                 self._items.clear()

@@ -3,6 +3,8 @@
 import click
 
 from cli.audit_cmd import audit
+from cli.b2b_cmd import companies_group, managers_group
+from cli.b2b_orders_cmd import b2b_orders_group
 from cli.campaigns_cmd import campaigns_group, codes_group
 from cli.ci_cmd import ci
 from cli.db_cmd import db
@@ -11,6 +13,7 @@ from cli.expire_cmd import expire
 from cli.export_cmd import export_history
 from cli.generate_cmd import generate
 from cli.import_cmd import import_history
+from cli.inventory_cmd import inventory_group
 from cli.jobs_cmd import jobs
 from cli.keys_cmd import keys
 from cli.members_cmd import members_group
@@ -50,7 +53,8 @@ cli.add_command(simulate)
 cli.add_command(ci)
 for _command in (db, keys, publish, approve, activate, diff, rulesets_group, audit, serve, expire,
                  jobs, redemptions_group, members_group, campaigns_group, codes_group,
-                 import_history, export_history, report, shadow_group):
+                 import_history, export_history, report, shadow_group, companies_group,
+                 managers_group, inventory_group, b2b_orders_group):
     cli.add_command(_command)
 
 

@@ -169,21 +169,27 @@ class ConsoleRoute(APIRoute):
     refusal or a store error (unknown program, conflict, …) is an error page with its status
     and message, invalid query or form fields a 422 page naming each field."""
 
+    # What the B2B portal's pages (api/portal) answer differently: their own login form
+    # and their own layout around an error.
+    login = staticmethod(login_redirect)
+    error = staticmethod(error_page)
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        login, error = self.login, self.error
 
         async def run(request: Request) -> Response:
             try:
                 return await handler(request)
             except LoginRequired as exc:
-                return login_redirect(request, exc.reason)
+                return login(request, exc.reason)
             except Refused as exc:
-                return error_page(request, exc.status, exc.message)
+                return error(request, exc.status, exc.message)
             except StoreError as exc:
-                return error_page(request, exc.status, exc.message)
+                return error(request, exc.status, exc.message)
             except RequestValidationError as exc:
-                return error_page(request, 422, "Some fields of the request are not valid.",
-                                  _validation_details(exc))
+                return error(request, 422, "Some fields of the request are not valid.",
+                             _validation_details(exc))
 
         return run
 

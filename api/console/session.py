@@ -40,15 +40,20 @@ class Session:
 
 
 class Sessions:
-    """Reads, writes and clears the session cookie; makes and checks CSRF tokens."""
+    """Reads, writes and clears the session cookie; makes and checks CSRF tokens. The B2B
+    portal (api/portal) keeps its own cookie on its own path, signed under its own salt, so
+    a console session never opens the portal nor the other way round."""
 
-    def __init__(self, secret: str, max_age_seconds: int) -> None:
-        self._serializer = URLSafeTimedSerializer(secret, salt="loyalty-console-session")
-        self._csrf_key = hashlib.sha256(b"loyalty-console-csrf:" + secret.encode()).digest()
+    def __init__(self, secret: str, max_age_seconds: int, *, cookie: str = COOKIE,
+                 path: str = PATH, purpose: str = "console") -> None:
+        self._serializer = URLSafeTimedSerializer(secret, salt=f"loyalty-{purpose}-session")
+        self._csrf_key = hashlib.sha256(f"loyalty-{purpose}-csrf:".encode() + secret.encode()
+                                        ).digest()
         self.max_age = max_age_seconds
+        self.cookie, self.path = cookie, path
 
     def read(self, request: Request) -> Session | None:
-        raw = request.cookies.get(COOKIE)
+        raw = request.cookies.get(self.cookie)
         if not raw:
             return None
         try:
@@ -62,12 +67,11 @@ class Sessions:
 
     def write(self, request: Request, response: Response, session: Session) -> None:
         value = self._serializer.dumps({"n": session.nonce, "k": session.key_digest})
-        response.set_cookie(COOKIE, value, max_age=self.max_age, path=PATH, httponly=True,
-                            samesite="lax", secure=request.url.scheme == "https")
+        response.set_cookie(self.cookie, value, max_age=self.max_age, path=self.path,
+                            httponly=True, samesite="lax", secure=request.url.scheme == "https")
 
-    @staticmethod
-    def clear(request: Request, response: Response) -> None:
-        response.delete_cookie(COOKIE, path=PATH, httponly=True, samesite="lax",
+    def clear(self, request: Request, response: Response) -> None:
+        response.delete_cookie(self.cookie, path=self.path, httponly=True, samesite="lax",
                                secure=request.url.scheme == "https")
 
     def csrf_token(self, session: Session) -> str:

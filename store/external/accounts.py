@@ -152,12 +152,20 @@ def restore(session: Session, row: RedemptionRow, at: datetime, points: int | No
     """A redemption paid by an external account was cancelled, its hold released, or its
     order refunded: owe the account the points back (sent by the job)."""
     assert row.external_service is not None and row.external_account is not None
+    owe_credit(session, row.program, row.external_service, row.external_account,
+               row.points if points is None else points,
+               key or f"redemption:{row.id}:restore", redemption_pk=row.id)
+
+
+def owe_credit(session: Session, program: str, service: str, account: str, points: int,
+               key: str, redemption_pk: int | None = None) -> None:
+    """Owe `account` `points` (a credit transfer the job sends with `key`), in the caller's
+    transaction: a cancelled redemption or order item."""
     session.add(ExternalTransferRow(
-        program=row.program, service=row.external_service, account=row.external_account,
-        direction="credit", points=row.points if points is None else points,
-        idempotency_key=key or f"redemption:{row.id}:restore",
-        redemption_pk=row.id, status="pending", attempts=0, next_attempt_at=datetime.now(UTC),
-        created_at=datetime.now(UTC), updated_at=datetime.now(UTC)))
+        program=program, service=service, account=account, direction="credit",
+        points=points, idempotency_key=key, redemption_pk=redemption_pk, status="pending",
+        attempts=0, next_attempt_at=datetime.now(UTC), created_at=datetime.now(UTC),
+        updated_at=datetime.now(UTC)))
 
 
 def live_balance(config: PointsAccount, member_id: str,

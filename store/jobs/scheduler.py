@@ -12,6 +12,9 @@ The jobs (`default_jobs`):
   holds are released (audited as `expire` by actor `jobs` when something changed).
 - `external_points` — every `LOYALTY_EXTERNAL_POINTS_JOB_SECONDS` (30 s): transfers owed to
   external points APIs (store/external/accounts.py).
+- `b2b_orders` — every `LOYALTY_B2B_ORDERS_JOB_SECONDS` (30 s): companies' orders past
+  their approval time are cancelled, due virtual items of orders sent to the fulfilment
+  API, orders a dead worker left `placing` settled (store/b2b_orders/job.py).
 - `cashback.payout` — every `LOYALTY_CASHBACK_PAYOUT_SECONDS` (86400 s): members' unpaid
   cashback that adds up to more than zero is marked paid, one payout reference per run
   (store/ledger/cashback.py).
@@ -51,6 +54,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import store.b2b_orders.job as b2b_orders
 import store.clock as clock
 import store.jobs.expiry as expiry
 import store.ledger.cashback as cashback
@@ -126,6 +130,7 @@ def default_jobs(settings: Settings) -> list[Job]:
         Job("expiry", settings.expiry_job_seconds, expire_due),
         Job("external_points", settings.external_points_job_seconds, external_points),
         Job("cashback.payout", settings.cashback_payout_seconds, pay_cashback),
+        Job("b2b_orders", settings.b2b_orders_job_seconds, b2b_orders.run),
     ]
 
 

@@ -30,6 +30,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
 import store.clock as clock
+import store.inventory.stock as inventory
 import store.ledger.cashback as cashback
 import store.ledger.coupons as coupon_codes
 from engine.lifecycle import Change, Entry, Lifecycle, MemberBook, OrderRecord, Step
@@ -107,14 +108,17 @@ class StorePool:
         if reward is None or reward.stock is None:
             return None
         name = self.program.program
+        if self.lock:  # the reward_stock row's lock, then the inventory row's (as orders)
+            assert isinstance(self.session, Session)
+            row = inventory.locked_row(self.session, name, reward_id)
+            if row is not None:
+                return row.available
+        else:
+            left = inventory.available(self.session, name, reward_id)
+            if left is not None:
+                return left
         query = select(RewardStockRow.issued).where(RewardStockRow.program == name,
                                                     RewardStockRow.reward_id == reward_id)
-        if self.lock:
-            assert isinstance(self.session, Session)
-            insert_ignore(self.session, RewardStockRow.__table__,
-                          {"program": name, "reward_id": reward_id, "issued": 0},
-                          ["program", "reward_id"])
-            query = query.with_for_update()
         issued = self.session.scalar(query) or 0
         return max(0, reward.stock - int(issued))
 
@@ -257,6 +261,7 @@ def write_changes(session: Session, program: Program, row: MemberRow,
                 RewardStockRow.program == program.program,
                 RewardStockRow.reward_id == change.reward)
                 .values(issued=RewardStockRow.issued + change.quantity))
+            inventory.redeemed(session, program.program, change.reward, change.quantity)
         elif type(change) is CodeMove:
             coupon_codes.move(session, program, change)
     if money:

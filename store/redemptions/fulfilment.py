@@ -183,7 +183,7 @@ def _payload(session: Session, item: FulfilmentRow) -> dict[str, Any]:
             "valid_until": row.valid_until.isoformat() if row.valid_until else None}
 
 
-def _attempt(client: httpx.Client, url: str, payload: dict[str, Any],
+def attempt(client: httpx.Client, url: str, payload: dict[str, Any],
              key: str) -> tuple[bool, bool, str]:
     """(delivered, retryable, what happened)."""
     try:
@@ -204,9 +204,9 @@ def _deliver(db: Database, settings: FulfilmentSettings, item_id: int,
         payload, redemption_pk = _payload(session, item), item.redemption_pk
     key = f"{payload['program']}:redemption:{payload['redemption_id']}"
     delay = settings.backoff_seconds
-    for attempt in range(1, settings.max_attempts + 1):
-        delivered, retryable, what = _attempt(client, settings.webhook_url or "", payload, key)
-        final = delivered or not retryable or attempt == settings.max_attempts
+    for tries in range(1, settings.max_attempts + 1):
+        delivered, retryable, what = attempt(client, settings.webhook_url or "", payload, key)
+        final = delivered or not retryable or tries == settings.max_attempts
         with db.writing() as session:
             item = session.get(FulfilmentRow, item_id, with_for_update=True)
             assert item is not None

@@ -1,7 +1,9 @@
 """Audit log of administrative actions: who did what, to which program, when.
 
 Actions: `ruleset.publish`, `ruleset.approve`, `ruleset.activate`, `ruleset.rollback`
-(activating a version older than the live one), `shadow.start`, `shadow.stop`, `key.create`, `key.revoke`, and `expire` (points
+(activating a version older than the live one), `shadow.start`, `shadow.stop`, `key.create`, `key.revoke`,
+the B2B portal's `company.create|update|deactivate`, `manager.create|update|deactivate` and
+`manager_key.issue|revoke`, and `expire` (points
 expiry run by hand or by the API). Entries are never updated; they are read newest first, in pages.
 """
 

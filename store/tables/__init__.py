@@ -2,9 +2,21 @@
 package registers them all (`core`: programs, versions, members, the ledger, orders;
 `redemptions`; `operations`: automatic redemption, fulfilment, external transfers,
 referrals; `shadow`: shadow evaluation; `money`: cashback; `codes`: coupon and referral
-codes)."""
+codes; `b2b`: the B2B portal's companies, account managers and their keys; `inventory`:
+reward stock apart from versions; `b2b_orders`: companies' orders of several items)."""
 
-from store.tables import codes, core, money, operations, redemptions, shadow
+from store.tables import (
+    b2b,
+    b2b_orders,
+    codes,
+    core,
+    inventory,
+    money,
+    operations,
+    redemptions,
+    shadow,
+)
 from store.tables.core import Base
 
-__all__ = ["Base", "codes", "core", "money", "operations", "redemptions", "shadow"]
+__all__ = ["Base", "b2b", "b2b_orders", "codes", "core", "inventory", "money", "operations",
+           "redemptions", "shadow"]

@@ -1,0 +1,1 @@
+"""Reward inventory apart from ruleset versions (stock.py)."""
