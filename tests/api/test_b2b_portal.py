@@ -127,7 +127,7 @@ def test_an_unreadable_balance_is_null_with_the_reason(client, companies, points
     assert r.json()["balance"] is None and "unavailable" in r.json()["balance_unavailable"]
 
 
-def test_only_a_company_admin_manages_managers(client, companies):
+def test_only_a_company_admin_manages_managers(client, companies, admin):
     body = {"manager_id": "newbie", "name": "New", "email": "n@acme.example", "role": "viewer"}
     for role in ("viewer", "requester", "approver"):
         r = client.post(f"{BASE}/companies/ACME/managers", headers=bearer(companies[role]),
@@ -139,11 +139,35 @@ def test_only_a_company_admin_manages_managers(client, companies):
     promoted = client.patch(f"{BASE}/companies/ACME/managers/newbie", headers=boss,
                             json={"role": "approver"})
     assert promoted.json()["role"] == "approver"
-    key = client.post(f"{BASE}/companies/ACME/managers/newbie/keys", headers=boss).json()["key"]
+    key = client.post(f"{BASE}/admin/companies/ACME/managers/newbie/keys",
+                      headers=admin).json()["key"]
     assert client.get(f"{BASE}/companies/ACME", headers=bearer(key)).status_code == 200
     assert client.post(f"{BASE}/companies/ACME/managers/newbie/deactivate",
                        headers=boss).json()["active"] is False
     assert client.get(f"{BASE}/companies/ACME", headers=bearer(key)).status_code == 401
+
+
+def test_managers_issue_keys_for_themselves_only(client, companies):
+    """A key for someone else would let its holder act as them (approve their own order
+    as the approver, say): each manager issues their own; a company_admin lists and
+    revokes the others'."""
+    requester, boss = bearer(companies["requester"]), bearer(companies["company_admin"])
+    own = client.post(f"{BASE}/companies/ACME/managers/requester/keys", headers=requester)
+    assert own.status_code == 201, own.text
+    assert client.get(f"{BASE}/companies/ACME", headers=bearer(own.json()["key"])).status_code == 200
+    for who, whose in ((requester, "viewer"), (boss, "viewer")):
+        r = client.post(f"{BASE}/companies/ACME/managers/{whose}/keys", headers=who)
+        assert (r.status_code, r.json()["code"]) == (403, "forbidden_role")
+    r = client.get(f"{BASE}/companies/ACME/managers/company-admin/keys", headers=requester)
+    assert (r.status_code, r.json()["code"]) == (403, "forbidden_role")
+    listed = client.get(f"{BASE}/companies/ACME/managers/requester/keys", headers=boss).json()
+    assert len(listed["keys"]) == 2
+    prefix = own.json()["prefix"]
+    revoked = client.post(f"{BASE}/companies/ACME/managers/requester/keys/{prefix}/revoke",
+                          headers=boss)
+    assert revoked.json()["revoked"] is True
+    assert client.get(f"{BASE}/companies/ACME",
+                      headers=bearer(own.json()["key"])).status_code == 401
 
 
 def test_a_deactivated_company_locks_its_managers_out(client, companies, admin):
