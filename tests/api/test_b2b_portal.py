@@ -7,7 +7,10 @@ from __future__ import annotations
 import re
 
 import pytest
+from fastapi.testclient import TestClient
 
+from api.app import create_app
+from store.settings import Settings
 from tests.api.b2b_fixtures import BASE, bearer
 from tests.api.conftest import make_key
 
@@ -211,3 +214,17 @@ def test_every_manager_route_hides_other_companies(app, client, companies):
     globex = client.get(f"{BASE}/companies/GLOBEX/managers", headers=bearer(companies["globex"]))
     assert [m["manager_id"] for m in globex.json()["managers"]] == ["gina"]
     assert [m["active"] for m in globex.json()["managers"]] == [True]
+
+
+def test_each_manager_has_a_rate_limit_of_their_own(db, companies):
+    settings = Settings(database_url=db.url, api_key_cache_seconds=0, jobs_enabled=False,
+                        member_rate_limits={"read": {"rate": 0.001, "burst": 2}})
+    with TestClient(create_app(settings, db), raise_server_exceptions=False) as client:
+        viewer = bearer(companies["viewer"])
+        assert [client.get(f"{BASE}/companies/ACME/managers", headers=viewer).status_code
+                for _ in range(3)] == [200, 200, 429]
+        limited = client.get(f"{BASE}/companies/ACME/managers", headers=viewer)
+        assert "account manager 'viewer'" in limited.json()["detail"]
+        assert "Retry-After" in limited.headers
+        other = bearer(companies["requester"])  # another manager: their own buckets
+        assert client.get(f"{BASE}/companies/ACME/managers", headers=other).status_code == 200
