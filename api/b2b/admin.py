@@ -21,8 +21,8 @@ from store.b2b.companies import CompanyChange
 router = APIRouter(prefix="/admin", tags=["b2b administration"])  # under /v1/programs/{program}
 
 
-async def _admin_actor(key: AdminKey) -> str:
-    return key.actor
+async def _admin(key: AdminKey) -> managing.Acting:
+    return managing.Acting(key.actor)
 
 
 def _tiers(services: Services, program: str) -> frozenset[str]:
@@ -87,4 +87,4 @@ def list_managers(program: ProgramPath, company_id: CompanyPath, services: Store
     return managing.listing(services, program, company_id)
 
 
-managing.add_routes(router, _admin_actor)
+managing.add_routes(router, _admin, _admin)

@@ -1,6 +1,7 @@
 """The account manager's routes (credentials: a personal key or a JWT, api/b2b/principal.py):
 their company with its balance, the catalog open to its tier, its managers — and, for a
-`company_admin`, managing those managers and their keys (api/b2b/managing.py). Every
+`company_admin`, managing those managers and revoking their keys; every manager issues
+and revokes their own keys (api/b2b/managing.py). Every
 route is under `/companies/{company_id}` and answers 404 for any company but the
 manager's own."""
 
@@ -20,8 +21,12 @@ from api.routes.checkout import ProgramPath
 router = APIRouter(prefix="/companies/{company_id}", tags=["b2b portal"])  # under /v1/programs/{program}
 
 
-async def _company_admin_actor(manager: CompanyAdminDep) -> str:
-    return manager.actor
+async def _company_admin(manager: CompanyAdminDep) -> managing.Acting:
+    return managing.Acting(manager.actor, manager)
+
+
+async def _any_manager(manager: ViewerDep) -> managing.Acting:
+    return managing.Acting(manager.actor, manager)
 
 
 @router.get("", summary="The manager's company, with its balance (read through a short cache)")
@@ -46,4 +51,4 @@ def managers(program: ProgramPath, company_id: CompanyPath, services: StoreDep,
 
 
 company_admin_router = APIRouter(tags=["b2b portal"])  # under /v1/programs/{program}
-managing.add_routes(company_admin_router, _company_admin_actor)
+managing.add_routes(company_admin_router, _company_admin, _any_manager)

@@ -81,7 +81,8 @@ async def manager_principal(request: Request) -> Manager:
 
 def require(*roles: str) -> Callable[..., Awaitable[Manager]]:
     """A dependency admitting managers whose role grants any of `roles` (company_admin
-    grants all); others get 403 `forbidden_role`. Then the manager's rate limit."""
+    grants all); others get 403 `forbidden_role`. Then the manager's rate limit (the
+    per-member budgets: `read` for GET, `write` otherwise)."""
     unknown = set(roles) - set(ROLES)
     assert not unknown, f"unknown roles {unknown}"
 
@@ -91,8 +92,8 @@ def require(*roles: str) -> Callable[..., Awaitable[Manager]]:
             raise ApiProblem(403, "forbidden_role", f"this needs the {' or '.join(roles)} "
                              f"role; manager {manager.manager_id!r} is {manager.role}")
         services: Services = request.app.state.services
-        services.limiter.check_member(manager.program, manager.actor,
-                                      budget_of(request.method, ("redeem",)))
+        services.limiter.check_manager(manager.program, manager.manager_id,
+                                       budget_of(request.method, ("redeem",)))
         return manager
 
     return check

@@ -7,7 +7,10 @@ from __future__ import annotations
 import re
 
 import pytest
+from fastapi.testclient import TestClient
 
+from api.app import create_app
+from store.settings import Settings
 from tests.api.b2b_fixtures import BASE, bearer
 from tests.api.conftest import make_key
 
@@ -127,7 +130,7 @@ def test_an_unreadable_balance_is_null_with_the_reason(client, companies, points
     assert r.json()["balance"] is None and "unavailable" in r.json()["balance_unavailable"]
 
 
-def test_only_a_company_admin_manages_managers(client, companies):
+def test_only_a_company_admin_manages_managers(client, companies, admin):
     body = {"manager_id": "newbie", "name": "New", "email": "n@acme.example", "role": "viewer"}
     for role in ("viewer", "requester", "approver"):
         r = client.post(f"{BASE}/companies/ACME/managers", headers=bearer(companies[role]),
@@ -139,11 +142,35 @@ def test_only_a_company_admin_manages_managers(client, companies):
     promoted = client.patch(f"{BASE}/companies/ACME/managers/newbie", headers=boss,
                             json={"role": "approver"})
     assert promoted.json()["role"] == "approver"
-    key = client.post(f"{BASE}/companies/ACME/managers/newbie/keys", headers=boss).json()["key"]
+    key = client.post(f"{BASE}/admin/companies/ACME/managers/newbie/keys",
+                      headers=admin).json()["key"]
     assert client.get(f"{BASE}/companies/ACME", headers=bearer(key)).status_code == 200
     assert client.post(f"{BASE}/companies/ACME/managers/newbie/deactivate",
                        headers=boss).json()["active"] is False
     assert client.get(f"{BASE}/companies/ACME", headers=bearer(key)).status_code == 401
+
+
+def test_managers_issue_keys_for_themselves_only(client, companies):
+    """A key for someone else would let its holder act as them (approve their own order
+    as the approver, say): each manager issues their own; a company_admin lists and
+    revokes the others'."""
+    requester, boss = bearer(companies["requester"]), bearer(companies["company_admin"])
+    own = client.post(f"{BASE}/companies/ACME/managers/requester/keys", headers=requester)
+    assert own.status_code == 201, own.text
+    assert client.get(f"{BASE}/companies/ACME", headers=bearer(own.json()["key"])).status_code == 200
+    for who, whose in ((requester, "viewer"), (boss, "viewer")):
+        r = client.post(f"{BASE}/companies/ACME/managers/{whose}/keys", headers=who)
+        assert (r.status_code, r.json()["code"]) == (403, "forbidden_role")
+    r = client.get(f"{BASE}/companies/ACME/managers/company-admin/keys", headers=requester)
+    assert (r.status_code, r.json()["code"]) == (403, "forbidden_role")
+    listed = client.get(f"{BASE}/companies/ACME/managers/requester/keys", headers=boss).json()
+    assert len(listed["keys"]) == 2
+    prefix = own.json()["prefix"]
+    revoked = client.post(f"{BASE}/companies/ACME/managers/requester/keys/{prefix}/revoke",
+                          headers=boss)
+    assert revoked.json()["revoked"] is True
+    assert client.get(f"{BASE}/companies/ACME",
+                      headers=bearer(own.json()["key"])).status_code == 401
 
 
 def test_a_deactivated_company_locks_its_managers_out(client, companies, admin):
@@ -187,3 +214,17 @@ def test_every_manager_route_hides_other_companies(app, client, companies):
     globex = client.get(f"{BASE}/companies/GLOBEX/managers", headers=bearer(companies["globex"]))
     assert [m["manager_id"] for m in globex.json()["managers"]] == ["gina"]
     assert [m["active"] for m in globex.json()["managers"]] == [True]
+
+
+def test_each_manager_has_a_rate_limit_of_their_own(db, companies):
+    settings = Settings(database_url=db.url, api_key_cache_seconds=0, jobs_enabled=False,
+                        member_rate_limits={"read": {"rate": 0.001, "burst": 2}})
+    with TestClient(create_app(settings, db), raise_server_exceptions=False) as client:
+        viewer = bearer(companies["viewer"])
+        assert [client.get(f"{BASE}/companies/ACME/managers", headers=viewer).status_code
+                for _ in range(3)] == [200, 200, 429]
+        limited = client.get(f"{BASE}/companies/ACME/managers", headers=viewer)
+        assert "account manager 'viewer'" in limited.json()["detail"]
+        assert "Retry-After" in limited.headers
+        other = bearer(companies["requester"])  # another manager: their own buckets
+        assert client.get(f"{BASE}/companies/ACME/managers", headers=other).status_code == 200
