@@ -111,6 +111,22 @@ def deliver(program: str, order_number: str, line: int, note: str | None,
     _step(database_url, program, order_number, line, "delivered", note=note)
 
 
+@b2b_orders_group.command("retry")
+@click.argument("program")
+@click.argument("order_number")
+@click.argument("line", type=click.IntRange(1, 10_000))
+@database_option
+def retry(program: str, order_number: str, line: int, database_url: str) -> None:
+    """Send a failed virtual item to the fulfilment API again (by the next `b2b_orders`
+    job run).
+
+    \b
+    Example:
+      loyalty b2b-orders retry b2b-portal B2B-2026-000123 2
+    """
+    _step(database_url, program, order_number, line, "pending")
+
+
 @b2b_orders_group.command("show")
 @click.argument("program")
 @click.argument("order_number")
