@@ -38,7 +38,12 @@ def b2b_orders_group() -> None:
 @database_option
 def queue(program: str, status: str, route: str, cursor: int | None, limit: int,
           database_url: str) -> None:
-    """Order items in STATUS on ROUTE, oldest first."""
+    """Order items in STATUS on ROUTE, oldest first.
+
+    \b
+    Example:
+      loyalty b2b-orders queue b2b-portal --status acknowledged
+    """
     import store.b2b_orders.items as items
 
     _run(database_url, lambda db, _: items.queue(db, program, status, route, cursor, limit))
@@ -60,7 +65,12 @@ def _step(database_url: str, program: str, number: str, line: int, target: str,
 @database_option
 def acknowledge(program: str, order_number: str, line: int, note: str | None,
                 database_url: str) -> None:
-    """A manual item of ORDER_NUMBER is being prepared (idempotent)."""
+    """A manual item of ORDER_NUMBER is being prepared (idempotent).
+
+    \b
+    Example:
+      loyalty b2b-orders acknowledge b2b-portal B2B-2026-000123 1
+    """
     _step(database_url, program, order_number, line, "acknowledged", note=note)
 
 
@@ -74,7 +84,12 @@ def acknowledge(program: str, order_number: str, line: int, note: str | None,
 @database_option
 def ship(program: str, order_number: str, line: int, carrier: str, tracking: str,
          note: str | None, database_url: str) -> None:
-    """A manual item left with a carrier: its reserved stock leaves the inventory."""
+    """A manual item left with a carrier: its reserved stock leaves the inventory.
+
+    \b
+    Example:
+      loyalty b2b-orders ship b2b-portal B2B-2026-000123 1 --carrier DHL --tracking JD0146
+    """
     _step(database_url, program, order_number, line, "shipped", carrier=carrier,
           tracking=tracking, note=note)
 
@@ -87,8 +102,29 @@ def ship(program: str, order_number: str, line: int, carrier: str, tracking: str
 @database_option
 def deliver(program: str, order_number: str, line: int, note: str | None,
             database_url: str) -> None:
-    """An item reached the company; the order's status follows."""
+    """An item reached the company; the order's status follows.
+
+    \b
+    Example:
+      loyalty b2b-orders deliver b2b-portal B2B-2026-000123 1
+    """
     _step(database_url, program, order_number, line, "delivered", note=note)
+
+
+@b2b_orders_group.command("retry")
+@click.argument("program")
+@click.argument("order_number")
+@click.argument("line", type=click.IntRange(1, 10_000))
+@database_option
+def retry(program: str, order_number: str, line: int, database_url: str) -> None:
+    """Send a failed virtual item to the fulfilment API again (by the next `b2b_orders`
+    job run).
+
+    \b
+    Example:
+      loyalty b2b-orders retry b2b-portal B2B-2026-000123 2
+    """
+    _step(database_url, program, order_number, line, "pending")
 
 
 @b2b_orders_group.command("show")
@@ -96,7 +132,12 @@ def deliver(program: str, order_number: str, line: int, note: str | None,
 @click.argument("order_number")
 @database_option
 def show(program: str, order_number: str, database_url: str) -> None:
-    """An order with its items and who did each step."""
+    """An order with its items and who did each step.
+
+    \b
+    Example:
+      loyalty b2b-orders show b2b-portal B2B-2026-000123
+    """
     import store.b2b_orders.model as orders
 
     def work(db, _):  # type: ignore[no-untyped-def]
@@ -115,7 +156,12 @@ def show(program: str, order_number: str, database_url: str) -> None:
 @database_option
 def cancel(program: str, order_number: str, lines: tuple[int, ...], reason: str | None,
            database_url: str) -> None:
-    """Cancel an order or its items not yet shipped: points owed back, stock returned."""
+    """Cancel an order or its items not yet shipped: points owed back, stock returned.
+
+    \b
+    Example:
+      loyalty b2b-orders cancel b2b-portal B2B-2026-000123 --line 2 --reason "out of range"
+    """
     import store.b2b_orders.cancel as cancelling
 
     _run(database_url, lambda db, _: cancelling.cancel(db, program, None, order_number,

@@ -41,7 +41,12 @@ def inventory_group() -> None:
 @click.argument("program")
 @database_option
 def list_stock(program: str, database_url: str) -> None:
-    """Every catalog reward of the live version with its stock."""
+    """Every catalog reward of the live version with its stock.
+
+    \b
+    Example:
+      loyalty inventory list b2b-portal
+    """
     import store.inventory.stock as inventory
 
     _run(database_url, lambda db, cache: inventory.listing(db, _live(db, cache, program)))
@@ -55,7 +60,12 @@ def list_stock(program: str, database_url: str) -> None:
 @database_option
 def restock(program: str, reward_id: str, quantity: int, reason: str | None,
             database_url: str) -> None:
-    """Add QUANTITY units of REWARD_ID (a delivery came in)."""
+    """Add QUANTITY units of REWARD_ID (a delivery came in).
+
+    \b
+    Example:
+      loyalty inventory restock b2b-portal PHYS-LAPTOP-BAG 100 --reason "delivery 42"
+    """
     import store.inventory.stock as inventory
 
     _run(database_url, lambda db, cache: inventory.restock(
@@ -70,7 +80,12 @@ def restock(program: str, reward_id: str, quantity: int, reason: str | None,
 @click.option("--reason", required=True, help="why (a count, breakage); recorded")
 @database_option
 def adjust(program: str, reward_id: str, delta: int, reason: str, database_url: str) -> None:
-    """Correct the available units of REWARD_ID (never below zero)."""
+    """Correct the available units of REWARD_ID (never below zero).
+
+    \b
+    Example:
+      loyalty inventory adjust b2b-portal PHYS-LAPTOP-BAG --by -2 --reason breakage
+    """
     import store.inventory.stock as inventory
 
     _run(database_url, lambda db, cache: inventory.adjust(
@@ -84,7 +99,12 @@ def adjust(program: str, reward_id: str, delta: int, reason: str, database_url: 
 @database_option
 def low_stock(program: str, reward_id: str, threshold: int | None, database_url: str) -> None:
     """Record a `inventory.low_stock` audit entry when the available units of REWARD_ID
-    fall to THRESHOLD or below (no THRESHOLD: never)."""
+    fall to THRESHOLD or below (no THRESHOLD: never).
+
+    \b
+    Example:
+      loyalty inventory low-stock b2b-portal PHYS-LAPTOP-BAG 20
+    """
     import store.inventory.stock as inventory
 
     _run(database_url, lambda db, cache: inventory.set_low_stock(
@@ -99,7 +119,12 @@ def low_stock(program: str, reward_id: str, threshold: int | None, database_url:
 @database_option
 def changes(program: str, reward_id: str | None, cursor: int | None, limit: int,
             database_url: str) -> None:
-    """Stock changes, newest first: who, why, the quantities after each."""
+    """Stock changes, newest first: who, why, the quantities after each.
+
+    \b
+    Example:
+      loyalty inventory changes b2b-portal --reward PHYS-LAPTOP-BAG
+    """
     import store.inventory.stock as inventory
 
     _run(database_url, lambda db, _: inventory.changes(db, program, reward_id, cursor, limit))

@@ -119,7 +119,7 @@ class Settings(BaseSettings):
         "waits for an approver, its stock reserved, before it expires")
     fulfilment_callback_secret: str | None = Field(
         None, description="shared secret of signed delivery callbacks (`whsec_<base64>`, "
-        "POST /v1/fulfilment/callbacks); unset: callbacks are refused (503)")
+        "POST /v1/fulfilment/callbacks); unset: callbacks are refused (401)")
     fulfilment_callback_tolerance_seconds: float = Field(
         300.0, gt=0, description="how far a callback's webhook-timestamp may be from the "
         "server clock")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import Field, ValidationError
 
@@ -22,6 +22,7 @@ from api.render import Json, created_or_replayed
 from api.routes.b2b_orders import NUMBER, CancelIn, OrderNumber
 from api.routes.checkout import ProgramPath
 from api.schemas import Strict
+from store.redemptions.fulfilment import FulfilmentSettings
 
 router = APIRouter(prefix="/v1/programs/{program}/b2b-orders", tags=["b2b fulfilment"])
 callbacks_router = APIRouter(tags=["b2b fulfilment"])
@@ -96,6 +97,18 @@ def deliver(program: ProgramPath, order_number: OrderNumber, line: LinePath,
             services: StoreDep, key: AdminKey, body: StepIn | None = None) -> Json:
     return _step(services, program, order_number, line, "delivered", key.actor,
                  note=body.note if body else None)
+
+
+@router.post("/{order_number}/items/{line}/retry", status_code=201,
+             summary="Send a failed virtual item to the fulfilment API again (idempotent)")
+def retry(program: ProgramPath, order_number: OrderNumber, line: LinePath,
+          services: StoreDep, key: AdminKey, tasks: BackgroundTasks,
+          body: StepIn | None = None) -> Json:
+    answer = _step(services, program, order_number, line, "pending", key.actor,
+                   note=body.note if body else None)
+    tasks.add_task(order_items.dispatch, services.db, FulfilmentSettings(),  # type: ignore[call-arg]
+                   program)
+    return answer
 
 
 @router.post("/{order_number}/cancel", summary="Cancel a company's order or its items not "

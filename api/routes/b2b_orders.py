@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, BackgroundTasks, Path, Query
 from pydantic import Field
 
 import store.b2b.companies as companies
 import store.b2b_orders.cancel as cancelling
+import store.b2b_orders.items as order_items
 import store.b2b_orders.model as orders
 import store.b2b_orders.place as placing
 from api.b2b.principal import ApproverDep, RequesterDep, ViewerDep
@@ -21,6 +22,7 @@ from api.render import Json, created_or_replayed
 from api.routes.checkout import ProgramPath
 from api.schemas import Strict
 from store.b2b.principals import Manager
+from store.redemptions.fulfilment import FulfilmentSettings
 
 router = APIRouter(prefix="/v1/programs/{program}/companies/{company_id}",
                    tags=["b2b orders"])
@@ -58,13 +60,22 @@ class CancelIn(Strict):
 @router.post("/orders", status_code=201, summary="Place an order of several items: stock "
              "reserved for every item and the company's account debited once, or nothing")
 def place(program: ProgramPath, company_id: CompanyPath, body: OrderIn, services: StoreDep,
-          manager: RequesterDep) -> Json:
+          manager: RequesterDep, tasks: BackgroundTasks) -> Json:
     with services.db.reading() as session:
         company = companies.get(session, manager.program, manager.company_id)
     outcome = placing.place(services.db, services.cache, company,
                             body.model_dump(mode="json", exclude_none=True), manager.actor,
                             services.settings.b2b_approval_hours)
+    send_virtual(tasks, services, outcome.result)
     return created_or_replayed(outcome.result, outcome.created)
+
+
+def send_virtual(tasks: BackgroundTasks, services: StoreDep, order: dict) -> None:
+    """After the response: the items are recorded as pending already, so a crash here only
+    leaves them to the `b2b_orders` job."""
+    if order_items.due_now(order):
+        tasks.add_task(order_items.dispatch, services.db,
+                       FulfilmentSettings(), order["program"])  # type: ignore[call-arg]
 
 
 @router.get("/orders", summary="The company's orders, newest first")
@@ -93,8 +104,10 @@ def _mine(manager: Manager) -> tuple[str, str]:
 @router.post("/orders/{order_number}/approve", summary="Approve an order awaiting approval "
              "(not one's own): the account is debited now")
 def approve(program: ProgramPath, company_id: CompanyPath, order_number: OrderNumber,
-            services: StoreDep, manager: ApproverDep) -> Json:
-    return Json(placing.approve(services.db, *_mine(manager), order_number, manager.actor))
+            services: StoreDep, manager: ApproverDep, tasks: BackgroundTasks) -> Json:
+    order = placing.approve(services.db, *_mine(manager), order_number, manager.actor)
+    send_virtual(tasks, services, order)
+    return Json(order)
 
 
 @router.post("/orders/{order_number}/reject", summary="Reject an order awaiting approval: "

@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 import store.clock as clock
 from store.b2b_orders.items import advance
 from store.db.database import Database
-from store.errors import Conflict, StoreError, Unavailable, Unprocessable
+from store.errors import Conflict, StoreError, Unprocessable
 from store.tables.b2b_orders import FulfilmentCallbackRow
 
 SIGNATURE_VERSION = "v1"
@@ -59,8 +59,8 @@ def verify(secret: str | None, headers: Mapping[str, str], body: bytes,
            tolerance: float) -> str:
     """The callback's `webhook-id`, once its signature and timestamp check out."""
     if not secret:
-        raise Unavailable("callbacks_not_configured", "no callback secret is set "
-                         "(LOYALTY_FULFILMENT_CALLBACK_SECRET)")
+        raise BadSignature("callbacks_not_configured", "no callback secret is set "
+                           "(LOYALTY_FULFILMENT_CALLBACK_SECRET): no signature can be verified")
     webhook_id = headers.get("webhook-id") or ""
     stamp = headers.get("webhook-timestamp") or ""
     given = headers.get("webhook-signature") or ""

@@ -6,7 +6,9 @@ inventory) and marks it delivered — or the carrier's signed callback does. Vir
 are sent to the fulfilment API (`LOYALTY_FULFILMENT_WEBHOOK_URL`, the same webhook and
 settings as single redemptions) by the `b2b_orders` job: `pending` → `sending` (claimed
 with a lease) → `sent` (the API accepted it), retried with backoff, `failed` after the
-last attempt; the API's callback then says `delivered` (or `failed`).
+last attempt (an operator may send it again: `pending`); the API's callback then says
+`delivered` (or `failed`). The API routes also send an order's virtual items right after
+answering (a background task), so they need not wait for the job.
 
 Every move is one transition of `MOVES`, made under the order's row lock, recorded with
 who made it; repeating a move that was made answers the item as it is (idempotent). The
@@ -36,9 +38,11 @@ MOVES: dict[str, frozenset[str]] = {
     "sent": frozenset({"sending"}),
     "delivered": frozenset({"shipped", "sending", "sent"}),
     "failed": frozenset({"pending", "sending", "sent", "shipped"}),
+    "pending": frozenset({"failed"}),  # an operator sends a failed virtual item again
 }
 GONE = frozenset({"shipped", "sent", "delivered"})  # the goods left: reserved stock is used
-ROUTE_OF_MOVE = {"acknowledged": "manual", "shipped": "manual", "sent": "webhook"}
+ROUTE_OF_MOVE = {"acknowledged": "manual", "shipped": "manual", "sent": "webhook",
+                 "pending": "webhook"}
 
 
 def move(session: Any, order: B2BOrderRow, item: B2BOrderItemRow, target: str, actor: str,
@@ -58,6 +62,8 @@ def move(session: Any, order: B2BOrderRow, item: B2BOrderItemRow, target: str, a
                           inventory.Change(actor, "ship", target, order.number))
         item.stocked = False
     item.status, item.updated_at = target, clock.now()
+    if target == "pending":  # a retry: due now, with a fresh count of attempts
+        item.attempts, item.next_attempt_at = 0, clock.now()
     for name in ("carrier", "tracking"):
         if detail.get(name):
             setattr(item, name, detail[name])
@@ -92,6 +98,11 @@ def advance(db: Database, program: str | None, number: str, line: int, target: s
         moved = move(session, order, _item(session, order, line), target, actor, **detail)
         session.flush()
         return view(session, order), moved
+
+
+def due_now(order: dict[str, Any]) -> bool:
+    """Whether an order's view has virtual items waiting for the fulfilment API."""
+    return any(i["route"] == "webhook" and i["status"] == "pending" for i in order["items"])
 
 
 def queue(db: Database, program: str, status: str, route: str, after: int | None,

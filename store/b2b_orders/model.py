@@ -29,8 +29,10 @@ OPEN_ORDERS = frozenset({"placed", "partially_fulfilled"})
 
 
 def next_number(session: Session, year: int) -> str:
-    """`B2B-<year>-<6 digits>`: the year's counter, taken under its row lock (orders of a
-    year take turns for this one UPDATE only)."""
+    """`B2B-<year>-<6 digits>` (more digits past 999,999): the year's counter, taken
+    under its row lock, which orders being placed at once wait for until the placing
+    transaction commits (a short one: it calls out to nothing). A refused placement rolls
+    its number back, so numbers have no gaps."""
     insert_ignore(session, OrderNumberRow.__table__, {"year": year, "last": 0}, ["year"])
     session.execute(update(OrderNumberRow).where(OrderNumberRow.year == year)
                     .values(last=OrderNumberRow.last + 1))

@@ -95,6 +95,8 @@ def place(db: Database, cache: ProgramCache, company: Company, request: dict[str
     """Place the order `request` ({items: [{reward_id, quantity}], idempotency_key?})
     for `company`, by `actor`. A retry with the same idempotency key and body answers
     the first order (`created` False)."""
+    if not company.active:
+        raise Conflict("company_inactive", f"company {company.company_id!r} is deactivated")
     key = request.get("idempotency_key")
     digest = request_hash({"items": request["items"], "idempotency_key": key})
     at = clock.now()
@@ -260,7 +262,7 @@ def _decide(db: Database, program: str, company_id: str, number: str, actor: str
         expired = order.approval_expires_at is not None and \
             order.approval_expires_at <= clock.now()
         if expired:
-            _release(session, order, "jobs", "cancelled", "cancelled", "expired")
+            _release(session, order, actor, "cancelled", "cancelled", "expired")
         else:
             act(session, order)
         order_pk = order.id

@@ -3,8 +3,9 @@
 Actions: `ruleset.publish`, `ruleset.approve`, `ruleset.activate`, `ruleset.rollback`
 (activating a version older than the live one), `shadow.start`, `shadow.stop`, `key.create`, `key.revoke`,
 the B2B portal's `company.create|update|deactivate`, `manager.create|update|deactivate` and
-`manager_key.issue|revoke`, and `expire` (points
-expiry run by hand or by the API). Entries are never updated; they are read newest first, in pages.
+`manager_key.issue|revoke`, `inventory.restock`, `inventory.adjust`, `inventory.threshold`
+and `inventory.low_stock` (store/inventory/stock.py), and `expire` (points expiry run by
+hand or by the API). Entries are never updated; they are read newest first, in pages.
 """
 
 from __future__ import annotations

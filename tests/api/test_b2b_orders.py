@@ -198,3 +198,27 @@ def test_cancel_over_http_credits_back_and_rejects_release(client, keys, points)
     assert rejected.status_code == 200 and rejected.json()["reason"] == "rejected"
     assert client.post(f"{orders()}/{pending}/approve", headers=keys["bob"]).json()["code"] == \
         "order_not_pending"
+
+
+def test_virtual_items_go_out_after_the_answer_and_a_failed_one_is_retried(
+        client, keys, db, monkeypatch):
+    answers = [(500, {})] * 2 + [(202, {})]
+
+    def fulfilment_api(request):
+        return answers.pop(0) if answers else (202, {})
+
+    with LoopbackServer(fulfilment_api) as api:
+        monkeypatch.setenv("LOYALTY_FULFILMENT_WEBHOOK_URL", api.url + "/fulfil")
+        monkeypatch.setenv("LOYALTY_FULFILMENT_MAX_ATTEMPTS", "2")
+        monkeypatch.setenv("LOYALTY_FULFILMENT_BACKOFF_SECONDS", "0")
+        number = place(client, keys["ann"], (GIFT, 1)).json()["order_number"]
+        order = client.get(f"{orders()}/{number}", headers=keys["vic"]).json()
+        assert order["items"][0]["status"] == "pending"  # the first attempt failed (500)
+        assert order_job.run(db)["fulfilment"] == {"failed": 1}
+        ops = f"{BASE}/b2b-orders/{number}/items/2/retry"
+        assert client.post(ops, headers=keys["admin"]).json()["code"] == "unknown_item"
+        retried = client.post(f"{BASE}/b2b-orders/{number}/items/1/retry", headers=keys["admin"])
+        assert retried.status_code == 201
+        order = client.get(f"{orders()}/{number}", headers=keys["vic"]).json()
+        assert order["items"][0]["status"] == "sent" and order["items"][0]["attempts"] == 1
+    assert [r.body["order_number"] for r in api.requests] == [number] * 3

@@ -7,6 +7,8 @@ order's status following its items."""
 from __future__ import annotations
 
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -239,3 +241,46 @@ def test_restock_adjust_and_low_stock_are_audited(db, b2b, points):
     with pytest.raises(Conflict) as unlimited:
         inventory.restock(db, prog, GIFT, 5, "admin:ada")
     assert unlimited.value.code == "reward_not_stocked"
+
+
+class WorkerDied(BaseException):
+    """Stands for the process ending between the debit and the order's own record."""
+
+
+def test_orders_a_dead_worker_left_placing_are_settled_from_the_journal(
+        db, b2b, points, server_clock, monkeypatch):
+    company = make_company(db)
+    monkeypatch.setattr(placing, "confirm", lambda *args: (_ for _ in ()).throw(WorkerDied()))
+    with pytest.raises(WorkerDied):
+        place(db, b2b, company, (BAG, 1))  # debited, then the worker died
+    monkeypatch.setattr(placing, "debit", lambda *args: (_ for _ in ()).throw(WorkerDied()))
+    with pytest.raises(WorkerDied):
+        place(db, b2b, company, (COFFEE, 1))  # reserved, died before the debit
+    monkeypatch.undo()
+    assert order_job.settle_placing(db) == {"placed": 0, "failed": 0}  # too recent
+    server_clock.now += timedelta(minutes=10)
+    assert order_job.run(db)["settled"] == {"placed": 1, "failed": 1}
+    with db.reading() as session:
+        orders = {o.total_points: (o.status, o.debited) for o in session.scalars(
+            select(B2BOrderRow))}
+    assert orders == {4500: ("placed", True), 60000: ("failed", False)}
+    assert stock(db, b2b, COFFEE)["reserved"] == 0 and stock(db, b2b, BAG)["reserved"] == 1
+    assert [p for _, _, p in debits(points)] == [4500]
+
+
+def test_two_approvers_at_once_debit_once(db, b2b, points):
+    company = make_company(db, threshold=0)
+    number = place(db, b2b, company, (BAG, 1)).result["order_number"]
+    gate = threading.Barrier(4)
+
+    def approve(n):
+        gate.wait()
+        try:
+            return placing.approve(db, PROGRAM, "ACME", number, f"manager:a{n}")["status"]
+        except StoreError as exc:
+            return exc.code
+
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = sorted(pool.map(approve, range(4)))
+    assert outcomes == ["order_not_pending"] * 3 + ["placed"]
+    assert len(debits(points)) == 1
