@@ -121,3 +121,15 @@ def test_subscriptions_are_for_admins_only(client, checkout_key, db):
     assert_problem(client.get("/v1/webhooks", headers=bound), 403, "forbidden_program")
     assert_problem(client.post("/v1/webhooks", json={"url": "https://example.com"}), 401,
                    "unauthenticated")
+
+
+def test_an_adjustment_tells_its_reason(client, admin_key, checkout_key):
+    assert client.post(f"{BASE}/orders", json=order("O-1"), headers=checkout_key).is_success
+    made = client.post(f"{BASE}/members/CUST-1/adjustments", headers=admin_key,
+                       json={"points": -25, "reason": "goodwill reversed"})
+    assert made.status_code in (200, 201), made.text
+    events = client.get(f"{BASE}/events", headers=admin_key).json()["events"]
+    [adjusted] = [e for e in events if e["type"] == "points.adjusted"]
+    assert adjusted["payload"]["points"] == -25
+    assert adjusted["payload"]["reason"] == "goodwill reversed"
+    assert adjusted["payload"]["balance"] == made.json()["balance"]
