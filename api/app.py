@@ -25,6 +25,7 @@ import api.routes.b2b_fulfilment as b2b_fulfilment
 import api.routes.b2b_orders as b2b_orders
 import api.routes.campaigns as campaigns
 import api.routes.checkout as checkout
+import api.routes.events as events
 import api.routes.fulfilment as fulfilment
 import api.routes.health as health
 import api.routes.inventory as inventory
@@ -34,6 +35,7 @@ import api.routes.redemptions as redemptions
 import api.routes.reports as reports
 import api.routes.rulesets as rulesets
 import api.routes.shadow as shadow
+import api.routes.webhooks as webhooks
 import engine.rules.adapter as rules_engine
 import store.b2b.balances as balances
 import store.jobs.scheduler as jobs
@@ -91,7 +93,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
                                                    settings.shadow_nice))
     problems.install(app)
     for module in (checkout, members, campaigns, reports, redemptions, rulesets, audit, health,
-                   b2b_orders, b2b_fulfilment):
+                   b2b_orders, b2b_fulfilment, events, webhooks):
         app.include_router(module.router)
     app.include_router(b2b_fulfilment.callbacks_router)
     for module in (admin, auto_redemption, fulfilment, member_admin, shadow,  # a program's

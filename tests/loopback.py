@@ -25,6 +25,7 @@ class Request:
     path: str
     headers: dict[str, str]
     body: Any
+    raw: bytes = b""  # the body as sent (a signature covers these bytes)
 
 
 @dataclass
@@ -77,7 +78,7 @@ class LoopbackServer:
                 request = Request(self.command, self.path, {k.lower(): v for k, v in
                                                            self.headers.items()},
                                   dict(parse_qsl(raw.decode())) if form and raw else
-                                  json.loads(raw) if raw else None)
+                                  json.loads(raw) if raw else None, raw)
                 with server.lock:
                     server.requests.append(request)
                 fault = server._next_fault()

@@ -15,6 +15,10 @@ The jobs (`default_jobs`):
 - `b2b_orders` — every `LOYALTY_B2B_ORDERS_JOB_SECONDS` (30 s): companies' orders past
   their approval time are cancelled, due virtual items of orders sent to the fulfilment
   API, orders a dead worker left `placing` settled (store/b2b_orders/job.py).
+- `webhooks` — every `LOYALTY_WEBHOOK_DISPATCH_SECONDS` (5 s): domain events committed
+  since each webhook subscription's cursor are queued as deliveries, and due deliveries
+  are sent, signed, in order per member, with retries and a dead letter
+  (store/events/delivery.py; knobs `LOYALTY_WEBHOOK_*`).
 - `cashback.payout` — every `LOYALTY_CASHBACK_PAYOUT_SECONDS` (86400 s): members' unpaid
   cashback that adds up to more than zero is marked paid, one payout reference per run
   (store/ledger/cashback.py).
@@ -27,6 +31,8 @@ An interval of 0 disables a job in the scheduler.
 - fulfilment claims each due item with a conditional UPDATE that sets a lease (status
   `sending`, `next_attempt_at` moved ahead) before sending, so two dispatchers never send
   one item at the same time; the webhook also gets the same `Idempotency-Key` every time;
+- webhooks queue a subscription's cursor under its row lock (`SKIP LOCKED`) and claim
+  deliveries with `FOR UPDATE SKIP LOCKED` and a lease, like the external transfers;
 - expiry locks each member's row (`SELECT … FOR UPDATE` on PostgreSQL, `BEGIN IMMEDIATE`
   on SQLite) before touching its lots and holds, and an expired lot has nothing left, so a
   second run racing the first writes nothing for a member the first already did.
@@ -56,6 +62,7 @@ from typing import Any
 
 import store.b2b_orders.job as b2b_orders
 import store.clock as clock
+import store.events.delivery as webhook_delivery
 import store.jobs.expiry as expiry
 import store.ledger.cashback as cashback
 import store.redemptions.fulfilment as fulfilment
@@ -96,6 +103,12 @@ def dispatch_fulfilment(db: Database) -> dict[str, Any]:
     return {"outcome": outcome}
 
 
+def deliver_webhooks(db: Database) -> dict[str, Any]:
+    """Queue new domain events for the webhook subscriptions and send the due deliveries
+    (store/events/delivery.py). The knobs (`LOYALTY_WEBHOOK_*`) are read on each run."""
+    return {"outcome": webhook_delivery.run(db)}
+
+
 def expire_due(db: Database) -> dict[str, Any]:
     """Expire what is due now in every published program and release timed-out holds."""
     at = clock.now()
@@ -127,6 +140,7 @@ def default_jobs(settings: Settings) -> list[Job]:
     append it here (see the module docstring)."""
     return [
         Job("fulfilment", settings.fulfilment_dispatch_seconds, dispatch_fulfilment),
+        Job("webhooks", settings.webhook_dispatch_seconds, deliver_webhooks),
         Job("expiry", settings.expiry_job_seconds, expire_due),
         Job("external_points", settings.external_points_job_seconds, external_points),
         Job("cashback.payout", settings.cashback_payout_seconds, pay_cashback),

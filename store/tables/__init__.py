@@ -3,13 +3,15 @@ package registers them all (`core`: programs, versions, members, the ledger, ord
 `redemptions`; `operations`: automatic redemption, fulfilment, external transfers,
 referrals; `shadow`: shadow evaluation; `money`: cashback; `codes`: coupon and referral
 codes; `b2b`: the B2B portal's companies, account managers and their keys; `inventory`:
-reward stock apart from versions; `b2b_orders`: companies' orders of several items)."""
+reward stock apart from versions; `b2b_orders`: companies' orders of several items;
+`events`: the domain event outbox and webhook subscriptions)."""
 
 from store.tables import (
     b2b,
     b2b_orders,
     codes,
     core,
+    events,
     inventory,
     money,
     operations,
@@ -18,5 +20,5 @@ from store.tables import (
 )
 from store.tables.core import Base
 
-__all__ = ["Base", "b2b", "b2b_orders", "codes", "core", "inventory", "money", "operations",
-           "redemptions", "shadow"]
+__all__ = ["Base", "b2b", "b2b_orders", "codes", "core", "events", "inventory", "money",
+           "operations", "redemptions", "shadow"]
