@@ -2,9 +2,9 @@
 package registers them all (`core`: programs, versions, members, the ledger, orders;
 `redemptions`; `operations`: automatic redemption, fulfilment, external transfers,
 referrals; `shadow`: shadow evaluation; `money`: cashback; `codes`: coupon and referral
-codes)."""
+codes; `events`: the domain event outbox and webhook subscriptions)."""
 
-from store.tables import codes, core, money, operations, redemptions, shadow
+from store.tables import codes, core, events, money, operations, redemptions, shadow
 from store.tables.core import Base
 
-__all__ = ["Base", "codes", "core", "money", "operations", "redemptions", "shadow"]
+__all__ = ["Base", "codes", "core", "events", "money", "operations", "redemptions", "shadow"]
