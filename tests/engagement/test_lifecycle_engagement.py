@@ -168,3 +168,34 @@ def test_campaign_starting_is_raised_for_eligible_members_only(
     assert not [a for a in lc.advance(bronze, at).changes if isinstance(a, AlertRaised)]
     assert not [a for a in lc.advance(gold, at + timedelta(days=1)).changes
                 if isinstance(a, AlertRaised)]
+
+
+def test_an_explained_order_traces_each_milestone_decision(
+        variant: Callable[..., Program]) -> None:
+    lc = Lifecycle(variant(_with_engagement))
+    book = lc.new_book("M-7", START)
+    for i in range(3):
+        request = parse({"member": {"id": "M-7"}, "explain": True, "order": {
+            "id": f"O-{i}", "placed_at": (START + timedelta(days=31 * i)).isoformat(),
+            "lines": [{"sku": "A", "category": "home", "quantity": 1, "unit_price": "10"}]}})
+        step = commit_order(lc, book, request, NoPool(), lambda: "id")
+    trace = {e["rule"]: e for e in step.outcome.trace if e["kind"] == "milestone"}
+    assert trace["engagement.milestones.third_order"] == {
+        "rule": "engagement.milestones.third_order", "kind": "milestone", "fired": True,
+        "applied": True, "facts": {"member.orders_count": 3}}
+    assert trace["engagement.milestones.big"]["fired"] is False
+    assert trace["engagement.milestones.big"]["facts"] == {"member.lifetime_spend": "30.00"}
+
+
+def test_the_next_alert_time_is_when_a_batch_comes_within_the_window(
+        variant: Callable[..., Program]) -> None:
+    lc = Lifecycle(variant(_with_engagement))
+    book = lc.new_book("M-8", START)
+    _order(lc, book, 0, START)
+    due = lc.alert_due(book)
+    expiry = book.lots[0].expires_at
+    assert due is not None and timedelta(days=29) < expiry - due <= timedelta(days=31)
+    raised = [a for a in lc.advance(book, due).changes
+              if isinstance(a, AlertRaised) and a.type == "points.expiring"]
+    assert len(raised) == 1
+    assert lc.alert_due(book) is None  # that batch's alert is raised: nothing else is coming
