@@ -24,6 +24,7 @@ import api.routes.fulfilment as fulfilment
 import api.routes.health as health
 import api.routes.member_admin as member_admin
 import api.routes.members as members
+import api.routes.notifications as notifications
 import api.routes.redemptions as redemptions
 import api.routes.reports as reports
 import api.routes.rulesets as rulesets
@@ -77,8 +78,10 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
                                   shadow=ShadowTap(db, cache, settings.shadow_queue_size,
                                                    settings.shadow_check_seconds))
     problems.install(app)
-    for module in (checkout, members, campaigns, reports, redemptions, rulesets, audit, health):
+    for module in (checkout, members, notifications, campaigns, reports, redemptions, rulesets,
+                   audit, health):
         app.include_router(module.router)
+    app.include_router(notifications.public)
     for module in (admin, auto_redemption, fulfilment, member_admin, shadow):  # a program's lifecycle operations
         app.include_router(module.router, prefix="/v1/programs/{program}")
     app.add_middleware(ObserveMiddleware, max_body_bytes=settings.max_body_bytes,
@@ -91,8 +94,12 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     return app
 
 
+PUBLIC_PATHS = ("/v1/unsubscribe/",)  # /v1 routes that take no key
+
+
 def _document_security(app: FastAPI) -> None:
-    """Bearer auth in the OpenAPI document: every /v1 operation needs a key."""
+    """Bearer auth in the OpenAPI document: every /v1 operation needs a key, but the
+    PUBLIC_PATHS."""
     build = app.openapi
 
     def openapi() -> dict:  # type: ignore[type-arg]
@@ -101,7 +108,8 @@ def _document_security(app: FastAPI) -> None:
             schema.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEME
             for path, operations in schema["paths"].items():
                 for operation in operations.values():
-                    operation["security"] = [{"bearer": []}] if path.startswith("/v1") else []
+                    secured = path.startswith("/v1") and not path.startswith(PUBLIC_PATHS)
+                    operation["security"] = [{"bearer": []}] if secured else []
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -86,6 +86,32 @@ class Settings(BaseSettings):
     console_session_minutes: int = Field(
         480, ge=1, description="how long a console login lasts before it asks for the key again")
 
+    public_url: str = Field(
+        "http://127.0.0.1:8000", description="the service's address as members reach it: "
+        "unsubscribe links in emails point there (`<public_url>/v1/unsubscribe/<token>`)")
+    unsubscribe_secret: str | None = Field(
+        None, description="signs the unsubscribe tokens of marketing emails; the same value on "
+        "every host (unset: the console secret). Changing it voids the links already sent")
+    smtp_host: str | None = Field(
+        None, description="the SMTP server emails go through (unset: the email channel is off, "
+        "its messages are recorded `failed` with reason `channel_unconfigured`)")
+    smtp_port: int = Field(25, ge=1, le=65535, description="the SMTP server's port")
+    smtp_security: Literal["none", "starttls", "tls"] = Field(
+        "none", description="`starttls` upgrades the connection, `tls` connects over TLS "
+        "(port 465); `none` only on a trusted network")
+    smtp_username: str | None = Field(None, description="SMTP login (unset: no login)")
+    smtp_password: str | None = Field(None, description="SMTP password")
+    smtp_from: str = Field("loyalty@localhost", description="the From address of emails")
+    smtp_timeout_seconds: float = Field(10.0, gt=0, description="how long an SMTP exchange "
+                                        "may take")
+    notify_webhook_url: str | None = Field(
+        None, description="where `webhook`-channel messages (SMS and push providers) are "
+        "POSTed (unset: the channel is off)")
+    notify_webhook_secret: str | None = Field(
+        None, description="the `whsec_<base64>` secret that signs them (Standard Webhooks)")
+    notify_webhook_timeout_seconds: float = Field(10.0, gt=0, description="how long the "
+                                                  "webhook may take to answer")
+
     @field_validator("rate_limits", "member_rate_limits", mode="before")
     @classmethod
     def _over_defaults(cls, value: Any, info: Any) -> Any:

@@ -24,6 +24,7 @@ class Request:
     path: str
     headers: dict[str, str]
     body: Any
+    raw: bytes = b""  # the body as sent (to check a signature over it)
 
 
 @dataclass
@@ -74,7 +75,7 @@ class LoopbackServer:
                 raw = self.rfile.read(length) if length else b""
                 request = Request(self.command, self.path, {k.lower(): v for k, v in
                                                            self.headers.items()},
-                                  json.loads(raw) if raw else None)
+                                  json.loads(raw) if raw else None, raw)
                 with server.lock:
                     server.requests.append(request)
                 fault = server._next_fault()
