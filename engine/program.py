@@ -17,6 +17,7 @@ from engine.language.digest import digest
 from engine.language.model import Ruleset
 from engine.rules.compile import (
     Compiled,
+    DecisionGroup,
     budget_field,
     code_field,
     compile_ruleset,
@@ -24,6 +25,7 @@ from engine.rules.compile import (
     usage_field,
 )
 from engine.rules.eligibility import EligibilityQuestions, compile_eligibility
+from engine.rules.milestones import milestone_group
 from engine.rules.questions import Questions, compile_questions
 
 
@@ -120,6 +122,14 @@ class Program:
             found = self.__dict__["_eligibility"] = compile_eligibility(
                 self.model.campaigns, self.compiled_name)
         return found
+
+    @property
+    def milestones(self) -> DecisionGroup | None:
+        """The milestones' rules (engine/rules/milestones.py; None: the ruleset has
+        none), compiled the first time an order asks."""
+        if "_milestones" not in self.__dict__:
+            self.__dict__["_milestones"] = milestone_group(self.model.engagement.milestones)
+        return self.__dict__["_milestones"]  # type: ignore[no-any-return]
 
     @property
     def compiled_name(self) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 
 from engine.language.model import (
     Activity,
+    Alerts,
     AutoRedemption,
     Campaign,
     Cashback,
@@ -21,14 +22,21 @@ from engine.language.model import (
     Earning,
     Effect,
     Eligibility,
+    Engagement,
+    FrequencyCap,
     Limit,
+    Milestone,
+    MilestoneReward,
     Monthly,
+    Notification,
     PointsAccount,
+    QuietHours,
     Redemption,
     Reward,
     Rotation,
     Ruleset,
     Schedule,
+    Template,
     Tier,
     Tiers,
 )
@@ -220,6 +228,56 @@ def _rule(data: Mapping[str, Any]) -> CustomRule:
                       then=tuple(effects), line_level=mentions_line(when))
 
 
+MEASURES = ("orders", "spend", "points", "streak_months", "first_in_category")
+
+
+def _milestone(data: Mapping[str, Any]) -> Milestone:
+    when, reward = data.get("when") or {}, data.get("reward") or {}
+    measure = next(m for m in MEASURES if m in when)
+    category = str(when[measure]) if measure == "first_in_category" else None
+    return Milestone(
+        id=str(data["id"]), name=str(data.get("name", data["id"])), measure=measure,
+        target=Decimal(1) if category is not None else dec(when[measure]),
+        reward=MilestoneReward(points=reward.get("points"), badge=reward.get("badge"),
+                               reward_id=reward.get("reward")),
+        category=category)
+
+
+def _alerts(data: Mapping[str, Any]) -> Alerts:
+    reach = data.get("tier_within_reach") or {}
+    return Alerts(
+        expiring_days=(data.get("points_expiring") or {}).get("within_days"),
+        tier_spend=opt_dec(reach.get("spend")), tier_orders=reach.get("orders"),
+        reward_affordable=bool(data.get("reward_affordable", False)),
+        campaign_days=(data.get("campaign_starting") or {}).get("within_days"))
+
+
+def _notification(data: Mapping[str, Any]) -> Notification:
+    return Notification(
+        id=str(data["id"]), event=str(data["event"]),
+        channels=tuple(data.get("channels", ["email"])),
+        kind=str(data.get("kind", "transactional")),
+        templates={locale: Template(t.get("subject"), str(t["text"]), t.get("html"))
+                   for locale, t in (data.get("templates") or {}).items()},
+        match={str(k): v for k, v in (data.get("match") or {}).items()})
+
+
+def engagement(data: Mapping[str, Any] | None) -> Engagement:
+    """The `engagement:` section (an empty one when the ruleset has none)."""
+    if not data:
+        return Engagement()
+    notes = data.get("notifications") or {}
+    quiet, cap = notes.get("quiet_hours"), notes.get("frequency_cap")
+    return Engagement(
+        milestones=tuple(_milestone(m) for m in data.get("milestones") or ()),
+        alerts=_alerts(data.get("alerts") or {}),
+        notifications=tuple(_notification(n) for n in notes.get("messages") or ()),
+        fallback_locale=str(notes.get("fallback_locale", "en")),
+        quiet_hours=QuietHours(str(quiet["from"]), str(quiet["to"])) if quiet else None,
+        frequency_cap=FrequencyCap(int(cap["count"]), str(cap["per"]),
+                                   str(cap.get("applies_to", "marketing"))) if cap else None)
+
+
 def build(data: Mapping[str, Any]) -> Ruleset:
     """Convert validated ruleset data into the typed model."""
     return Ruleset(
@@ -236,5 +294,6 @@ def build(data: Mapping[str, Any]) -> Ruleset:
         approvals_required=int((data.get("approvals") or {}).get("required", 0)),
         invariants={name: dec(limit)
                     for name, limit in (data.get("invariants") or {}).items()},
+        engagement=engagement(data.get("engagement")),
         data=data,
     )

@@ -230,6 +230,109 @@ class CustomRule:
         return f"rules.{self.id}"
 
 
+# ---------------------------------------------------------------- engagement
+
+@dataclass(frozen=True)
+class MilestoneReward:
+    """What reaching a milestone gives: points (a `bonus` ledger entry), a badge kept on
+    the member's book, or a catalog reward (its id); exactly one is set."""
+
+    points: int | None = None
+    badge: str | None = None
+    reward_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Milestone:
+    """A goal each member reaches once. `measure` is what is counted: `orders` (orders
+    placed), `spend` (lifetime qualifying spend), `points` (points ever earned),
+    `streak_months` (an order in each of that many consecutive program-local months) or
+    `first_in_category` (a first order with a line in `category`); `target` is the count
+    or amount to reach (1 for a first in a category)."""
+
+    id: str
+    name: str
+    measure: str  # orders | spend | points | streak_months | first_in_category
+    target: Decimal
+    reward: MilestoneReward
+    category: str | None = None
+
+    @cached_property
+    def rule_id(self) -> str:
+        return f"engagement.milestones.{self.id}"
+
+
+@dataclass(frozen=True)
+class Alerts:
+    """Proactive alerts; None: not raised. `expiring_days`: points expiring within that
+    many days (once per batch of lots expiring the same day); `tier_spend` / `tier_orders`:
+    at most this much spend or these many orders short of the next tier;
+    `reward_affordable`: the balance now covers a catalog reward it did not cover before;
+    `campaign_days`: a campaign the member is eligible for starts within that many days."""
+
+    expiring_days: int | None = None
+    tier_spend: Decimal | None = None
+    tier_orders: int | None = None
+    reward_affordable: bool = False
+    campaign_days: int | None = None
+
+
+@dataclass(frozen=True)
+class Template:
+    """One locale's message: a subject (email), a text body and an optional HTML body."""
+
+    subject: str | None
+    text: str
+    html: str | None = None
+
+
+@dataclass(frozen=True)
+class Notification:
+    """Which event type produces a message, on which channels, of which kind
+    (`transactional`: always sent; `marketing`: not to members who opted out), with a
+    template per locale."""
+
+    id: str
+    event: str
+    channels: tuple[str, ...]  # email | webhook
+    kind: str  # transactional | marketing
+    templates: Mapping[str, Template]
+    # payload fields the event must have these values in (e.g. direction: up); none: any
+    match: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class QuietHours:
+    """Program-local hours when nothing is sent (a message waits until `end`); `start`
+    after `end` spans midnight."""
+
+    start: str  # "HH:MM"
+    end: str
+
+
+@dataclass(frozen=True)
+class FrequencyCap:
+    """At most `count` messages to a member per `per` (day | week | month), counting the
+    messages of kind `applies_to` (`marketing`, or `all`); beyond it they are suppressed."""
+
+    count: int
+    per: str
+    applies_to: str = "marketing"
+
+
+@dataclass(frozen=True)
+class Engagement:
+    milestones: tuple[Milestone, ...] = ()
+    alerts: Alerts = field(default_factory=Alerts)
+    notifications: tuple[Notification, ...] = ()
+    fallback_locale: str = "en"
+    quiet_hours: QuietHours | None = None
+    frequency_cap: FrequencyCap | None = None
+
+    def milestone(self, milestone_id: str) -> Milestone | None:
+        return next((m for m in self.milestones if m.id == milestone_id), None)
+
+
 @dataclass(frozen=True)
 class Ruleset:
     program: str
@@ -249,4 +352,6 @@ class Ruleset:
     approvals_required: int = 0  # approvals a version needs before activation (four eyes)
     # declared earning bounds: quantity (max_points_per_unit, …) → its limit (engine.verify)
     invariants: Mapping[str, Decimal] = field(default_factory=dict)
+    engagement: Engagement = field(default_factory=Engagement)
     data: Mapping[str, Any] = field(repr=False, compare=False, default_factory=dict)
+

@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
 from engine.errors import RulesetError, RulesetInvalid, format_path
+from engine.language.engagement_check import engagement_errors
 from engine.language.loader import LoadedRuleset, load_path
 from engine.language.schema_check import did_you_mean as _did_you_mean
 from engine.language.schema_check import located as _at
@@ -48,6 +49,7 @@ def validate(loaded: LoadedRuleset) -> list[RulesetError]:
     """Every problem in ``loaded``, sorted; an empty list means the ruleset is valid."""
     errors = schema_errors(loaded)
     errors.extend(_Semantics(loaded).run())
+    errors.extend(engagement_errors(loaded))
     return sorted(set(errors))
 
 

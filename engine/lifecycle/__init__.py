@@ -23,12 +23,14 @@ from engine.lifecycle.activities import (
 from engine.lifecycle.admin import AdminRefused, AdminStep, adjust, override_tier, set_status
 from engine.lifecycle.book import MemberBook, from_json, to_json
 from engine.lifecycle.changes import (
+    AlertRaised,
     BudgetMove,
     CashbackMove,
     Change,
     CodeMove,
     Draw,
     Entry,
+    MilestoneReached,
     StockMove,
     TierChange,
 )
@@ -44,6 +46,7 @@ __all__ = [
     "ActivityStep",
     "AdminRefused",
     "AdminStep",
+    "AlertRaised",
     "Ask",
     "BudgetMove",
     "CashbackMove",
@@ -54,6 +57,7 @@ __all__ = [
     "Lifecycle",
     "MemberBook",
     "MemberInactive",
+    "MilestoneReached",
     "NoPool",
     "OrderRecord",
     "OrderStep",

@@ -118,6 +118,24 @@ class AutoSettings:
 
 
 @dataclass(slots=True)
+class Progress:
+    """What the `engagement:` section counts for a member (kept only while the program
+    declares milestones or alerts): lifetime qualifying spend and points credited (earn
+    and bonus), the latest program-local month with an order and the run of consecutive
+    months up to it, the milestones reached and badges given (in order), and the keys of
+    the alerts raised that still stand (an alert is not raised again while its key is
+    kept: engine/lifecycle/engagement.py)."""
+
+    spend: Decimal = ZERO
+    points: int = 0
+    month: str = ""
+    streak: int = 0
+    milestones: list[str] = field(default_factory=list)
+    badges: list[str] = field(default_factory=list)
+    alerts: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
 class MemberBook:
     member_id: str
     enrolled_at: datetime
@@ -151,6 +169,7 @@ class MemberBook:
     # and a tier held whatever qualification says, until an instant (None: no end)
     status: str = "active"
     tier_override: tuple[str, datetime | None] | None = None
+    progress: Progress | None = None  # engagement counts (engine/lifecycle/engagement.py)
 
     @property
     def balance(self) -> int:
@@ -200,7 +219,21 @@ def to_json(book: MemberBook) -> dict[str, Any]:
         **({"tier_override": [book.tier_override[0], _t(book.tier_override[1])]}
            if book.tier_override is not None else {}),
         **({"enrolments": list(book.enrolments)} if book.enrolments else {}),
+        **({"progress": _progress_json(book.progress)} if book.progress is not None else {}),
     }
+
+
+def _progress_json(p: Progress) -> list[Any]:
+    return [str(p.spend), p.points, p.month, p.streak, list(p.milestones), list(p.badges),
+            list(p.alerts)]
+
+
+def _progress(data: list[Any] | None) -> Progress | None:
+    if not data:
+        return None
+    spend, pts, month, streak, milestones, badges, alerts = data
+    return Progress(Decimal(spend), int(pts), str(month), int(streak), list(milestones),
+                    list(badges), list(alerts))
 
 
 def from_json(data: dict[str, Any]) -> MemberBook:
@@ -237,6 +270,7 @@ def from_json(data: dict[str, Any]) -> MemberBook:
         tier_override=None if not data.get("tier_override") else (
             str(data["tier_override"][0]), _at(data["tier_override"][1])),
         enrolments=list(data.get("enrolments") or ()),
+        progress=_progress(data.get("progress")),
     )
 
 
@@ -254,4 +288,6 @@ def snapshot(book: MemberBook) -> dict[str, Any]:
                           if used[0]},
         "status": book.status,
         **({"enrolments": list(book.enrolments)} if book.enrolments else {}),
+        **({"milestones": list(book.progress.milestones), "badges": list(book.progress.badges)}
+           if book.progress is not None and book.progress.milestones else {}),
     }

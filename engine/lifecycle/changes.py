@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 
 @dataclass(slots=True)
@@ -91,4 +92,35 @@ class CashbackMove:
     at: datetime | None = None
 
 
-Change = Entry | TierChange | BudgetMove | StockMove | CashbackMove | CodeMove
+@dataclass(slots=True)
+class MilestoneReached:
+    """A milestone of the ruleset's `engagement:` section the member reached (once):
+    its reward (points — credited by an `Entry` of kind `bonus`, source_type `milestone`
+    right after it —, a badge or a catalog reward), the order that reached it, and the
+    trace: the rule that fired and the counts it was decided on."""
+
+    milestone: str
+    name: str
+    at: datetime
+    points: int | None
+    badge: str | None
+    reward_id: str | None
+    source_ref: str  # the order that reached it
+    rule: str  # engagement.milestones.<id>
+    facts: tuple[tuple[str, Any], ...]  # the fact fields the rule read, with their values
+
+
+@dataclass(slots=True)
+class AlertRaised:
+    """A proactive alert (an event type of the catalog marked alert: points.expiring,
+    tier.within_reach, reward.affordable, campaign.starting) and its payload, JSON-ready
+    as the catalog lists it. Raised once per occasion (`key`, kept in the book)."""
+
+    type: str
+    at: datetime
+    key: str
+    payload: dict[str, Any]
+
+
+Change = (Entry | TierChange | BudgetMove | StockMove | CashbackMove | CodeMove
+          | MilestoneReached | AlertRaised)

@@ -15,6 +15,7 @@ import engine.lifecycle.points as points
 import engine.lifecycle.policies as policies
 from engine.evaluation.state import MemberState
 from engine.language.model import Rotation
+from engine.lifecycle.alerts import alerts_due
 from engine.lifecycle.book import MemberBook
 from engine.lifecycle.changes import Change, Entry, StockMove, TierChange
 from engine.lifecycle.records import OrderRecord, RedemptionRecord, expired_orders
@@ -88,6 +89,11 @@ class Lifecycle:
         # A store sets its server clock here: points never expire, and holds never time
         # out, ahead of it, whatever instant an event carries (a replay sets nothing).
         self.expire_until: Callable[[], datetime] | None = None
+        # the engagement: section's alerts (engine/lifecycle/alerts.py), raised as books move
+        alerts = model.engagement.alerts
+        self.alerting = bool(alerts.expiring_days is not None or alerts.tier_spend is not None
+                             or alerts.tier_orders is not None or alerts.reward_affordable
+                             or alerts.campaign_days is not None)
 
     # ------------------------------------------------------------ books
     def new_book(self, member_id: str, at: datetime, attributes: dict | None = None,
@@ -146,7 +152,15 @@ class Lifecycle:
         if self.tiers is not None:
             step.changes.extend(self.tiers.advance(book, at))
         book.last_at = at
+        if self.alerting:
+            self.raise_alerts(book, at, step)
         return step
+
+    def raise_alerts(self, book: MemberBook, at: datetime, step: Step) -> None:
+        """The alerts due for `book` at `at` and not raised before (alerts.py)."""
+        totals = self.tiers.totals(book, at) if self.tiers is not None else None
+        step.changes.extend(alerts_due(self.model, book, at, self.tz,
+                                       points.spendable(book, at), totals))
 
     def release(self, book: MemberBook, record: RedemptionRecord, at: datetime, status: str,
                 step: Step) -> None:

@@ -24,6 +24,7 @@ from engine.evaluation.request import Order, Request
 from engine.lifecycle.book import ORDER_SOURCE, Challenge, MemberBook
 from engine.lifecycle.changes import BudgetMove, CashbackMove, CodeMove
 from engine.lifecycle.context import IdFactory, Lifecycle, Pool, Step
+from engine.lifecycle.milestones import count_order
 from engine.lifecycle.records import OrderLine, OrderRecord, Payment, RedemptionRecord
 from engine.lifecycle.redemptions import redeem_automatically
 from engine.lifecycle.status import check_active
@@ -54,6 +55,7 @@ def commit_order(lc: Lifecycle, book: MemberBook, request: Request, pool: Pool,
     step = OrderStep()
     lc.advance(book, at, step)
     lc.note(step, records)
+    start = len(step.changes)
     state = lc.state(book, at, pool, stock=bool(request.redeem and request.redeem.reward_id),
                      codes=request.codes)
     outcome = outcome_of(lc.program, request, state, explain=False if summary else None)
@@ -66,10 +68,13 @@ def commit_order(lc: Lifecycle, book: MemberBook, request: Request, pool: Pool,
     _book_usage(lc, book, at, outcome, record, step)
     _book_tier(lc, book, order.id, at, outcome, record, step)
     book.orders_count += 1
+    count_order(lc, book, order, record.spend, step, start)
     step.captured = _capture_holds(book, order.id, at, record)
     step.record = record
     if book.auto is not None and book.auto.enabled:
         step.automatic = redeem_automatically(lc, book, at, order.id, new_id, step)
+    if lc.alerting:
+        lc.raise_alerts(book, at, step)
     lc.note(step, records)
     return step
 

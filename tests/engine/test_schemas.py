@@ -13,7 +13,7 @@ from jsonschema import Draft202012Validator
 from schemas import SCHEMA_NAMES, load_schema
 from schemas.bundle import BUNDLED, PREFIX, bundled
 
-OWN = ["ruleset", "evaluation-request"]
+OWN = ["ruleset", "evaluation-request", "events"]
 REQUEST = {
     "member": {"id": "CUST-12345", "tier": "gold", "points_balance": 2500,
                "attributes": {"segments": ["vip"], "birthday": "1990-11-17",
