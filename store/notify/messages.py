@@ -44,8 +44,9 @@ class Planned:
     marketing: bool
     status: str  # pending, deferred or suppressed
     reason: str | None = None
-    send_at: datetime | None = None  # deferred: when
+    send_at: datetime | None = None  # pending or deferred: when it is due
     content: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None  # failed: what went wrong
 
 
 def record(session: Session, planned: Planned) -> None:
@@ -58,9 +59,10 @@ def record(session: Session, planned: Planned) -> None:
         "event_id": planned.event_id, "event_type": planned.event_type,
         "channel": planned.channel, "template": planned.template, "locale": planned.locale,
         "marketing": planned.marketing, "status": planned.status, "reason": planned.reason,
-        "error": None, "attempts": 0, "content": planned.content,
+        "error": planned.error, "attempts": 0, "content": planned.content,
         "occurred_at": planned.occurred_at, "planned_at": now,
-        "next_attempt_at": planned.send_at if planned.status == "deferred" else now,
+        "next_attempt_at": (planned.send_at or now) if planned.status in ("pending", "deferred")
+        else None,
         "sent_at": None}, ["event_id", "template", "channel"])
 
 
@@ -86,11 +88,11 @@ def claim(db: Database, now: datetime, limit: int = 100) -> list[MessageRow]:
 
 
 def finish(db: Database, message: MessageRow, status: str, reason: str | None = None,
-           error: str | None = None, retry: bool = False) -> str:
+           error: str | None = None, retry: bool = False, now: datetime | None = None) -> str:
     """What became of a claimed message: `sent`, or `failed` with the reason; a transient
     failure (`retry`) goes back to pending with a backoff until MAX_ATTEMPTS. Answers the
-    status recorded."""
-    now = clock.now()
+    status recorded. `now`: the dispatcher's instant (default: the server clock)."""
+    now = now or clock.now()
     values: dict[str, Any] = {"status": status, "reason": reason, "error": error,
                               "next_attempt_at": None}
     if status == "sent":
