@@ -51,7 +51,7 @@ _SOURCE_TYPE = _str("source_type", "What caused the change: order, refund, activ
 _RULE = _str("rule", "The earning rule or campaign that decided the points; null when no rule did.", null=True)
 _REDEMPTION = (
     _str("redemption_id", "The redemption's id."),
-    _str("reward_id", "The catalog reward redeemed."),
+    _str("reward_id", "The catalog reward redeemed; null for points paid against an order.", null=True),
     _int("quantity", "Units of the reward."),
     _int("points", "Points the redemption costs (positive)."),
     _str("status", "The redemption's status after the change: completed, held, captured, released, cancelled, or the fulfilment step reached."),

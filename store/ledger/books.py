@@ -10,6 +10,8 @@ The core decides everything about points, tiers and usage; this module only pers
   expiry, a hold's timeout), which the expiry job selects on;
 * each ledger `Entry` as a row of `ledger_entries` (credits name their lot, debits and
   restores the lots they drew on);
+* the step's domain events (engine/lifecycle/events.py) in the outbox
+  (store/events/outbox.py);
 * each `CashbackMove` as a row of `cashback_entries` (store/ledger/cashback.py);
 * shared limits (`BudgetMove`, `StockMove`) on the campaign budget and reward stock rows,
   which the step's `Pool` read under their row locks, and coupon code uses (`CodeMove`,
@@ -30,11 +32,13 @@ from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
 import store.clock as clock
+import store.events.outbox as outbox
 import store.ledger.cashback as cashback
 import store.ledger.coupons as coupon_codes
 from engine.lifecycle import Change, Entry, Lifecycle, MemberBook, OrderRecord, Step
 from engine.lifecycle.book import from_json, to_json
 from engine.lifecycle.changes import BudgetMove, CashbackMove, CodeMove, StockMove
+from engine.lifecycle.events import events_of
 from engine.lifecycle.records import order_from, order_json
 from engine.program import Program
 from store.db.upsert import insert_ignore
@@ -194,12 +198,14 @@ def due_at(book: MemberBook) -> datetime | None:
 
 def save(session: Session, program: Program, row: MemberRow, book: MemberBook, step: Step,
          records: OrderRecords | None = None) -> list[int]:
-    """Persist one step: its changes, the records touched and the book. Returns the new
+    """Persist one step: its changes and their domain events (the outbox, in this
+    transaction), the records touched and the book. Returns the new
     ledger rows' ids, in the order of `step.entries()`. The holds the step released
     (`step.released`) are the caller's to record (store/redemptions/rows.py `save`)."""
     assert not step.released, "holds released by the step: store/redemptions/rows.py save"
     entries = step.entries()
     ids = write_changes(session, program, row, step.changes)
+    outbox.publish(session, events_of(step.changes, book, program))
     _link_redemptions(session, entries, ids)
     step.changes.clear()
     step.noted = 0

@@ -27,6 +27,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+import store.events.redemptions as redemption_events
 from store.db.database import Database
 from store.errors import Conflict, NotFound
 from store.tables.core import MemberRow
@@ -53,8 +54,13 @@ class FulfilmentSettings(BaseSettings):
 
 
 def _event(session: Session, redemption_pk: int, status: str, **detail: Any) -> None:
-    session.add(RedemptionEventRow(redemption_pk=redemption_pk, status=status,
-                                   at=datetime.now(UTC), detail=detail))
+    now = datetime.now(UTC)
+    session.add(RedemptionEventRow(redemption_pk=redemption_pk, status=status, at=now,
+                                   detail=detail))
+    if status in redemption_events.EVENT_OF_STATUS:  # delivered, acknowledged: fulfilled
+        row = session.get(RedemptionRow, redemption_pk)
+        assert row is not None
+        redemption_events.publish_status(session, row, status, now)
 
 
 def route_of(reward: Any) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+import store.events.redemptions as redemption_events
 import store.external.accounts as external_accounts
 import store.ledger.books as books
 import store.redemptions.fulfilment as fulfilment
@@ -51,7 +52,9 @@ def row_of(session: Session, redemption_id: str) -> RedemptionRow:
 
 def event(session: Session, row: RedemptionRow, status: str, at: datetime,
           **detail: Any) -> None:
+    """Record a status in the redemption's history, and publish its domain event."""
     session.add(RedemptionEventRow(redemption_pk=row.id, status=status, at=at, detail=detail))
+    redemption_events.publish_status(session, row, status, at)
 
 
 def fill(row: RedemptionRow, record: RedemptionRecord, value: Decimal,

@@ -2,9 +2,11 @@
 package registers them all (`core`: programs, versions, members, the ledger, orders;
 `redemptions`; `operations`: automatic redemption, fulfilment, external transfers,
 referrals; `shadow`: shadow evaluation; `money`: cashback; `codes`: coupon and referral
-codes; `notify`: members' notification preferences and the messages planned for them)."""
+codes; `events`: the domain event outbox and webhook subscriptions; `notify`: members'
+notification preferences and the messages planned for them)."""
 
-from store.tables import codes, core, money, notify, operations, redemptions, shadow
+from store.tables import codes, core, events, money, notify, operations, redemptions, shadow
 from store.tables.core import Base
 
-__all__ = ["Base", "codes", "core", "money", "notify", "operations", "redemptions", "shadow"]
+__all__ = ["Base", "codes", "core", "events", "money", "notify", "operations", "redemptions",
+           "shadow"]
