@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     cashback_payout_seconds: float = Field(
         86400.0, ge=0, description="how often members' unpaid cashback is paid out, the "
         "`cashback.payout` job (0 = never)")
+    notify_dispatch_seconds: float = Field(
+        10.0, ge=0, description="how often the `notifications` job plans new domain events' "
+        "messages and sends the due ones (0 = never)")
     console_secret: str | None = Field(
         None, description="signs the web console's session cookies; the same value on every "
         "host and worker (unset: a random secret made once and kept in the database)")

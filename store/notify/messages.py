@@ -4,7 +4,7 @@ notification, channel), with what became of it and why.
 Statuses: `pending` (to be sent), `sending` (claimed by a dispatcher, see `claim`),
 `sent`, `deferred` (quiet hours: to be sent at `next_attempt_at`), `suppressed` (never to
 be sent; `reason`: `marketing_opt_out`, `channel_not_chosen`, `no_address`,
-`frequency_cap`) and `failed` (`reason`: `channel_unconfigured`, `rejected`,
+`frequency_cap`, `member_erased`) and `failed` (`reason`: `channel_unconfigured`, `rejected`,
 `undeliverable`, `render_failed`, with `error`)."""
 
 from __future__ import annotations
@@ -105,6 +105,16 @@ def finish(db: Database, message: MessageRow, status: str, reason: str | None = 
                                                  MessageRow.status == "sending")
                         .values(**values))
     return str(values["status"])
+
+
+def erase(session: Session, program: str, member_id: str) -> None:
+    """A member's erasure: what their messages said is forgotten (the records stay, with
+    their status), and the messages still waiting are suppressed (`member_erased`)."""
+    mine = (MessageRow.program == program, MessageRow.member_id == member_id)
+    session.execute(update(MessageRow).where(*mine, MessageRow.status.in_(
+        ("pending", "sending", "deferred"))).values(status="suppressed", reason="member_erased",
+                                                    next_attempt_at=None))
+    session.execute(update(MessageRow).where(*mine).values(content={}))
 
 
 def _json(row: MessageRow) -> dict[str, Any]:

@@ -74,7 +74,9 @@ def plan_event(session: Session, event: DomainEvent, ruleset: Ruleset, now: date
             try:
                 rendered = render(notes[decision.notification], decision.locale,
                                   context(event, member, ruleset, link))
-            except RenderError as exc:
+            except (RenderError, TypeError, ValueError, ArithmeticError, LookupError) as exc:
+                # a template that fails on this event's values (jinja2 lets arithmetic on a
+                # null through to Python): recorded, and the next events go on
                 status, reason, error = "failed", "render_failed", str(exc)
             else:
                 content = {"subject": rendered.subject, "text": rendered.text,

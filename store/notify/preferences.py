@@ -116,3 +116,10 @@ def _store(session: Session, program: str, member_id: str, prefs: Preferences,
     session.execute(update(MemberPreferenceRow)
                     .where(MemberPreferenceRow.program == program,
                            MemberPreferenceRow.member_id == member_id).values(**values))
+
+
+def erase(session: Session, program: str, member_id: str) -> None:
+    """A member's erasure: their email address is forgotten (their choices stay)."""
+    session.execute(update(MemberPreferenceRow)
+                    .where(MemberPreferenceRow.program == program,
+                           MemberPreferenceRow.member_id == member_id).values(email=None))

@@ -207,3 +207,22 @@ def test_a_refused_address_fails_for_good_and_a_down_server_is_retried(db, progr
     assert sending.deliver_due(db, settings, NOON + timedelta(seconds=30)) == {}  # backoff
     assert sending.deliver_due(db, settings, NOON + timedelta(minutes=1)) == {"sent": 1}
     assert sink.received[0].recipients == ["ok@example.com"]
+
+
+def test_erasure_forgets_the_address_and_what_messages_said(db, program, channels):
+    import store.checkout.member_admin as member_admin
+
+    settings, sink, _ = channels
+    enrol(db, email="ana@example.com", locale="es")
+    plan(db, settings, program, event("tier.changed", NOON, **UP))
+    assert sending.deliver_due(db, settings, NOON) == {"sent": 2}
+    plan(db, settings, program, expiring(LATE))  # deferred to the morning
+    member_admin.erase(db, "retail", "CUST-1", "request 7", "tests")
+    with db.reading() as session:
+        kept = preferences.read(session, "retail", "CUST-1")
+    assert (kept.email, kept.locale) == (None, "es")
+    assert sending.deliver_due(db, settings, MORNING) == {}
+    records = listing(db)
+    assert [(m["status"], m["reason"], m["subject"]) for m in records] == [
+        ("suppressed", "member_erased", None), ("sent", None, None), ("sent", None, None)]
+    assert len(sink.received) == 1

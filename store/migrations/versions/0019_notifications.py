@@ -1,4 +1,4 @@
-"""notifications: members' preferences and message records
+"""notifications: members' preferences, message records and the dispatcher's cursors
 
 Revision ID: 0019
 Revises: 0018
@@ -55,9 +55,16 @@ def upgrade() -> None:
     )
     op.create_index('ix_messages_member', 'messages', ['program', 'member_id', 'id'])
     op.create_index('ix_messages_due', 'messages', ['status', 'next_attempt_at'])
+    op.create_table('notify_cursors',
+    sa.Column('program', sa.String(length=64), nullable=False),
+    sa.Column('position', sa.BigInteger(), nullable=False),
+    sa.Column('updated_at', store.db.types.UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('program')
+    )
 
 
 def downgrade() -> None:
+    op.drop_table('notify_cursors')
     op.drop_index('ix_messages_due', table_name='messages')
     op.drop_index('ix_messages_member', table_name='messages')
     op.drop_table('messages')
