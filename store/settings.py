@@ -65,6 +65,9 @@ class Settings(BaseSettings):
         "false when they run apart, under `loyalty jobs run`")
     fulfilment_dispatch_seconds: float = Field(
         15.0, ge=0, description="how often due webhook fulfilments are delivered (0 = never)")
+    webhook_dispatch_seconds: float = Field(
+        5.0, ge=0, description="how often domain events are queued for the webhook "
+        "subscriptions and due deliveries sent, the `webhooks` job (0 = never)")
     expiry_job_seconds: float = Field(
         3600.0, ge=0, description="how often points past their date are expired and "
         "timed-out checkout holds released (0 = never)")

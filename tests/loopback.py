@@ -24,7 +24,7 @@ class Request:
     path: str
     headers: dict[str, str]
     body: Any
-    raw: bytes = b""  # the body as sent (to check a signature over it)
+    raw: bytes = b""  # the body as sent (a signature covers these bytes)
 
 
 @dataclass

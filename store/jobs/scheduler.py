@@ -12,6 +12,10 @@ The jobs (`default_jobs`):
   holds are released (audited as `expire` by actor `jobs` when something changed).
 - `external_points` — every `LOYALTY_EXTERNAL_POINTS_JOB_SECONDS` (30 s): transfers owed to
   external points APIs (store/external/accounts.py).
+- `webhooks` — every `LOYALTY_WEBHOOK_DISPATCH_SECONDS` (5 s): domain events committed
+  since each webhook subscription's cursor are queued as deliveries, and due deliveries
+  are sent, signed, in order per member, with retries and a dead letter
+  (store/events/delivery.py; knobs `LOYALTY_WEBHOOK_*`).
 - `cashback.payout` — every `LOYALTY_CASHBACK_PAYOUT_SECONDS` (86400 s): members' unpaid
   cashback that adds up to more than zero is marked paid, one payout reference per run
   (store/ledger/cashback.py).
@@ -27,6 +31,8 @@ An interval of 0 disables a job in the scheduler.
 - fulfilment claims each due item with a conditional UPDATE that sets a lease (status
   `sending`, `next_attempt_at` moved ahead) before sending, so two dispatchers never send
   one item at the same time; the webhook also gets the same `Idempotency-Key` every time;
+- webhooks queue a subscription's cursor under its row lock (`SKIP LOCKED`) and claim
+  deliveries with `FOR UPDATE SKIP LOCKED` and a lease, like the external transfers;
 - expiry locks each member's row (`SELECT … FOR UPDATE` on PostgreSQL, `BEGIN IMMEDIATE`
   on SQLite) before touching its lots and holds, and an expired lot has nothing left, so a
   second run racing the first writes nothing for a member the first already did.
@@ -55,6 +61,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import store.clock as clock
+import store.events.delivery as webhook_delivery
 import store.jobs.expiry as expiry
 import store.ledger.cashback as cashback
 import store.notify.dispatch as notify
@@ -94,6 +101,12 @@ def dispatch_fulfilment(db: Database) -> dict[str, Any]:
         for status, count in sent.items():
             outcome[status] = outcome.get(status, 0) + count
     return {"outcome": outcome}
+
+
+def deliver_webhooks(db: Database) -> dict[str, Any]:
+    """Queue new domain events for the webhook subscriptions and send the due deliveries
+    (store/events/delivery.py). The knobs (`LOYALTY_WEBHOOK_*`) are read on each run."""
+    return {"outcome": webhook_delivery.run(db)}
 
 
 def expire_due(db: Database) -> dict[str, Any]:
@@ -137,6 +150,7 @@ def default_jobs(settings: Settings) -> list[Job]:
     append it here (see the module docstring)."""
     return [
         Job("fulfilment", settings.fulfilment_dispatch_seconds, dispatch_fulfilment),
+        Job("webhooks", settings.webhook_dispatch_seconds, deliver_webhooks),
         Job("expiry", settings.expiry_job_seconds, expire_due),
         Job("external_points", settings.external_points_job_seconds, external_points),
         Job("cashback.payout", settings.cashback_payout_seconds, pay_cashback),

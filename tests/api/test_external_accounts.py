@@ -311,7 +311,7 @@ def test_the_servers_job_sends_earned_points_by_itself(db, points, key):
 
     publish_b2b(db)
     settings = Settings(database_url=db.url, api_key_cache_seconds=0, jobs_enabled=True,
-                        fulfilment_dispatch_seconds=0, expiry_job_seconds=0,
+                        fulfilment_dispatch_seconds=0, expiry_job_seconds=0, webhook_dispatch_seconds=0,
                         external_points_job_seconds=0.1)
     with TestClient(create_app(settings, db)) as client:
         enrol(client, key, "CO-1", "ACME", amount="250.00")
