@@ -1,7 +1,8 @@
 """The `webhook` channel, for SMS and push providers: the rendered message as a JSON POST
 to `LOYALTY_NOTIFY_WEBHOOK_URL`, signed per the Standard Webhooks specification
 (`webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64 HMAC-SHA256 of
-"id.timestamp.body">`) with `LOYALTY_NOTIFY_WEBHOOK_SECRET` (`whsec_<base64>`).
+"id.timestamp.body">`) with `LOYALTY_NOTIFY_WEBHOOK_SECRET` (`whsec_<base64>`), by the
+same signer as the event webhooks (store/events/signing.py).
 
 `webhook-id` is the same on every attempt of one message, so the receiver can drop a
 repeat. A 2xx answer means sent; 408, 429 and 5xx, or no answer, are worth another
@@ -14,29 +15,24 @@ from typing import Any
 
 import httpx
 import orjson
-from standardwebhooks import Webhook
 
+from store.events.signing import check_secret, signed_headers
 from store.notify.failures import ChannelError
 from store.settings import Settings
 
 RETRYABLE = {408, 425, 429}
 
 
-def signed_headers(secret: str, webhook_id: str, at: datetime, body: bytes) -> dict[str, str]:
-    """The Standard Webhooks headers of one delivery."""
-    signature = Webhook(secret).sign(webhook_id, at, body.decode())
-    return {"webhook-id": webhook_id, "webhook-timestamp": str(int(at.timestamp())),
-            "webhook-signature": signature}
-
-
 def send(settings: Settings, webhook_id: str, payload: dict[str, Any], at: datetime) -> None:
     """POST one message; a `ChannelError` when it was not accepted."""
-    if not settings.notify_webhook_url or not settings.notify_webhook_secret:
+    secret = settings.notify_webhook_secret
+    if not settings.notify_webhook_url or not secret:
         raise ChannelError("channel_unconfigured", "LOYALTY_NOTIFY_WEBHOOK_URL and "
                            "LOYALTY_NOTIFY_WEBHOOK_SECRET must both be set")
+    if (unusable := check_secret(secret)) is not None:
+        raise ChannelError("channel_unconfigured", f"LOYALTY_NOTIFY_WEBHOOK_SECRET: {unusable}")
     body = orjson.dumps(payload)
-    headers = {"content-type": "application/json",
-               **signed_headers(settings.notify_webhook_secret, webhook_id, at, body)}
+    headers = signed_headers(secret, webhook_id, body.decode(), at)
     try:
         answer = httpx.post(settings.notify_webhook_url, content=body, headers=headers,
                             timeout=settings.notify_webhook_timeout_seconds)

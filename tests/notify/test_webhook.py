@@ -12,6 +12,7 @@ import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
 
 import store.notify.webhook as webhook
+from store.events.signing import new_secret
 from store.notify.failures import ChannelError
 from store.settings import Settings
 from tests.loopback import LoopbackServer
@@ -52,7 +53,7 @@ def test_a_wrong_secret_is_refused_by_the_receiver_and_not_retried():
     verified: list = []
     with LoopbackServer(receiver(verified)) as server:
         wrong = settings_for(server).model_copy(update={
-            "notify_webhook_secret": "whsec_" + base64.b64encode(b"another").decode()})
+            "notify_webhook_secret": new_secret()})
         with pytest.raises(ChannelError) as refused:
             webhook.send(wrong, "notify-8", PAYLOAD, datetime.now(UTC))
     assert (refused.value.reason, refused.value.transient) == ("rejected", False)
@@ -63,6 +64,11 @@ def test_an_unset_channel_or_a_silent_receiver_says_so():
     with pytest.raises(ChannelError) as off:
         webhook.send(Settings(), "notify-9", PAYLOAD, datetime.now(UTC))
     assert off.value.reason == "channel_unconfigured"
+    short = Settings(notify_webhook_url="http://127.0.0.1:9/x", notify_webhook_secret="whsec_AAAA")
+    with pytest.raises(ChannelError) as unusable:
+        webhook.send(short, "notify-9", PAYLOAD, datetime.now(UTC))
+    assert unusable.value.reason == "channel_unconfigured"
+    assert "LOYALTY_NOTIFY_WEBHOOK_SECRET" in unusable.value.detail
     with LoopbackServer(receiver([])) as server:
         settings = settings_for(server)
         server.drop()
