@@ -45,6 +45,7 @@ def print_text(doc: dict[str, Any], title: str | None = None) -> None:
         console.print(f"  line {error['line']}: {error['message']}", markup=False)
     console.print(_rule_table(doc, label, other_label))
     console.print(_campaign_table(doc, label, other_label))
+    console.print(_engagement_table(doc, label, other_label))
     if doc.get("redemptions"):
         redemptions = Table(title="Redemptions (accepted, declined by reason, automatic by method)")
         redemptions.add_column("outcome")
@@ -95,6 +96,22 @@ def _campaign_table(doc: dict[str, Any], label: str, other_label: str | None) ->
         figures = [_show(c and c[k]) for c in ([row.a, row.b] if other_label else [row.a])
                    for k in ("orders", "points")]
         table.add_row(row.campaign, *([str(row.where)] if other_label else []), *figures)
+    return table
+
+
+def _engagement_table(doc: dict[str, Any], label: str, other_label: str | None) -> Any:
+    """Milestones, their points and messages per event type and channel."""
+    from rich.table import Table
+
+    from engine.simulation.report import engagement_rows
+
+    table = Table(title="Engagement (messages planned with default preferences)")
+    table.add_column("figure")
+    for name in [label] + ([other_label, "delta"] if other_label else []):
+        table.add_column(name, justify="right")
+    for row in engagement_rows(doc):
+        extra = [_show(row.b), _show(row.delta)] if other_label else []
+        table.add_row(row.figure, _show(row.a), *extra)
     return table
 
 

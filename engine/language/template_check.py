@@ -92,12 +92,21 @@ def template_problems(source: str, payload_fields: Sequence[str] | None,
     env = environment(html)
     try:
         tree = env.parse(source)
+        env.compile(tree)  # unknown filters and tests are found when compiling
     except TemplateSyntaxError as exc:
         return [Problem(exc.lineno or 1, f"template syntax error: {exc.message}")]
     local = _local_names(tree)
-    problems: list[Problem] = []
+    problems: list[Problem] = [
+        Problem(node.lineno, "a message template cannot include, import or extend another")
+        for node in tree.find_all((nodes.Extends, nodes.Include, nodes.Import,
+                                   nodes.FromImport))]
+    problems.extend(Problem(node.lineno, f"'{step}': names starting with '_' are not "
+                            "readable in a template")
+                    for node in tree.find_all((nodes.Getattr, nodes.Getitem))
+                    if (step := _attribute(node)) is not None and step.startswith("_"))
     for name in tree.find_all(nodes.Name):
-        if name.ctx == "load" and name.name not in local and name.name not in TEMPLATE_NAMES:
+        if name.ctx == "load" and name.name not in local and name.name not in TEMPLATE_NAMES \
+                and name.name not in env.globals:
             problems.append(Problem(name.lineno, f"unknown variable '{name.name}' "
                                     f"(a template sees {', '.join(TEMPLATE_NAMES)})"))
     known = {"event": ENVELOPE, "member": MEMBER, "program": PROGRAM}

@@ -17,7 +17,9 @@ carries a stable code:
 * ``unreachable_tier`` — a tier no qualification reaches: whoever meets it meets a higher
   tier's too (tier windows count spend in whole cents and orders one by one);
 * ``budget_below_one_order`` — a campaign budget smaller than the bonus one order can
-  earn from it.
+  earn from it;
+* ``alert_never_raised`` — an `engagement:` alert the program gives no occasion for
+  (points that never expire, no tiers, no catalog, no campaign with a start date).
 
 The functions here read the loaded data and the typed model only: no I/O, no rule
 engine, nothing cached, so callers may run them after any successful load.
@@ -38,8 +40,9 @@ from engine.language.schema_check import did_you_mean, located
 
 __all__ = ["CODES", "program_warnings", "source_warnings"]
 
-CODES = ("budget_below_one_order", "duplicate_campaign", "overlapping_exclusive_campaigns",
-         "unknown_category", "unreachable_campaign", "unreachable_tier")
+CODES = ("alert_never_raised", "budget_below_one_order", "duplicate_campaign",
+         "overlapping_exclusive_campaigns", "unknown_category", "unreachable_campaign",
+         "unreachable_tier")
 
 Path_ = tuple[str | int, ...]
 CategoryUse = tuple[Path_, str, bool, str]  # (path, category, at the key?, owner)
@@ -67,6 +70,7 @@ def program_warnings(loaded: LoadedRuleset, model: Ruleset | None = None
     checks.campaigns()
     checks.tiers()
     checks.budgets()
+    checks.alerts()
     return sorted(set(checks.found))
 
 
@@ -80,6 +84,30 @@ class _Checks:
         at = located(self.loaded, path, message, hint, key)
         self.found.append(RulesetWarning(at.file, at.line, at.col, at.path, at.message,
                                          at.hint, code))
+
+    # -- engagement alerts -------------------------------------------------------------
+    def alerts(self) -> None:
+        model, alerts = self.model, self.model.engagement.alerts
+        redemption = model.redemption
+        never = [
+            ("points_expiring", alerts.expiring_days is not None
+             and (redemption is None or not redemption.expiry_months),
+             "points never expire in this program (redemption.expiry)"),
+            ("tier_within_reach", (alerts.tier_spend is not None or alerts.tier_orders is not None)
+             and (model.tiers is None or len(model.tiers.levels) < 2),
+             "the program has no tier to reach"),
+            ("reward_affordable", alerts.reward_affordable
+             and (redemption is None or not redemption.catalog),
+             "the program has no catalog reward"),
+            ("campaign_starting", alerts.campaign_days is not None
+             and not any(c.schedule.start is not None for c in model.campaigns),
+             "no campaign has a start date (schedule.from)"),
+        ]
+        for name, unraised, why in never:
+            if unraised:
+                self.warn(("engagement", "alerts", name), "alert_never_raised",
+                          f"alert '{name}' is never raised: {why}",
+                          "Remove the alert or declare what it is about.", key=True)
 
     # -- categories ------------------------------------------------------------------
     def categories(self) -> None:

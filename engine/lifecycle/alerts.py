@@ -28,7 +28,7 @@ from engine.language.model import Alerts, Campaign, Ruleset
 from engine.lifecycle.book import MemberBook, Progress
 from engine.lifecycle.changes import AlertRaised
 
-__all__ = ["alerts_due"]
+__all__ = ["alerts_due", "next_alert_at"]
 
 
 def _iso(at: datetime) -> str:
@@ -142,3 +142,29 @@ def alerts_due(model: Ruleset, book: MemberBook, at: datetime, tz: ZoneInfo, bal
     kept = [k for k in progress.alerts if k in standing or k.startswith("campaign.starting:")]
     progress.alerts = kept + [a.key for a in raised]
     return raised
+
+
+def next_alert_at(model: Ruleset, book: MemberBook, tz: ZoneInfo) -> datetime | None:
+    """When time alone next raises an alert for `book` (a batch of points comes within
+    `points_expiring.within_days` of its day, a campaign within
+    `campaign_starting.within_days` of its start), for a scheduler that brings books
+    forward (`Lifecycle.advance`) when their time comes; None: nothing is coming."""
+    settings, raised = model.engagement.alerts, set(book.progress.alerts if book.progress else ())
+    after = book.last_at
+    times: list[datetime] = []
+    if settings.expiring_days is not None:
+        for lot in book.lots:
+            if lot.expires_at is None or lot.left <= 0:
+                continue
+            day = lot.expires_at.astimezone(tz).date()
+            if f"points.expiring:{day.isoformat()}" not in raised:
+                start = day - timedelta(days=settings.expiring_days)
+                times.append(datetime(start.year, start.month, start.day, tzinfo=tz))
+    if settings.campaign_days is not None:
+        for c in model.campaigns:
+            if c.schedule.start is not None and f"campaign.starting:{c.id}" not in raised \
+                    and _takes(c, book):
+                start = c.schedule.start - timedelta(days=settings.campaign_days)
+                times.append(datetime(start.year, start.month, start.day, tzinfo=tz))
+    due = [t for t in times if after is None or t > after]
+    return min(due) if due else None

@@ -15,7 +15,7 @@ import engine.lifecycle.points as points
 import engine.lifecycle.policies as policies
 from engine.evaluation.state import MemberState
 from engine.language.model import Rotation
-from engine.lifecycle.alerts import alerts_due
+from engine.lifecycle.alerts import alerts_due, next_alert_at
 from engine.lifecycle.book import MemberBook
 from engine.lifecycle.changes import Change, Entry, StockMove, TierChange
 from engine.lifecycle.records import OrderRecord, RedemptionRecord, expired_orders
@@ -155,6 +155,11 @@ class Lifecycle:
         if self.alerting:
             self.raise_alerts(book, at, step)
         return step
+
+    def alert_due(self, book: MemberBook) -> datetime | None:
+        """When time alone next raises an alert for `book` (alerts.py `next_alert_at`;
+        None: none is coming, or the program declares no time-based alert)."""
+        return next_alert_at(self.model, book, self.tz) if self.alerting else None
 
     def raise_alerts(self, book: MemberBook, at: datetime, step: Step) -> None:
         """The alerts due for `book` at `at` and not raised before (alerts.py)."""

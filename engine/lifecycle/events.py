@@ -1,6 +1,6 @@
 """The domain events of a lifecycle step: what the core changed (ledger entries, tier
-changes), told as events of the catalog (engine/events). The store publishes them in the
-transaction that writes the step; a redemption's status changes are told by
+changes, milestones and alerts), told as events of the catalog (engine/events). The store
+publishes them in the transaction that writes the step; a redemption's status changes are told by
 `redemption_event`, from the store that moves them."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from datetime import datetime
 from engine.events import DomainEvent, iso
 from engine.lifecycle.book import MemberBook
 from engine.lifecycle.changes import Change, Entry, TierChange
+from engine.lifecycle.engagement_events import engagement_event
 from engine.program import Program
 
 __all__ = ["events_of", "redemption_event"]
@@ -36,6 +37,8 @@ def events_of(step_changes: Sequence[Change], book: MemberBook,
             entries += 1
         elif type(change) is TierChange:
             events.append(_tier_event(change, book, program))
+        elif (event := engagement_event(change, book, program)) is not None:
+            events.append(event)  # milestones and alerts (engine/lifecycle/engagement_events.py)
     return events
 
 

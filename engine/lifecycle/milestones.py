@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from engine.evaluation.request import Order
 from engine.lifecycle.book import MemberBook, Progress
@@ -42,9 +43,10 @@ def _count(lc: Lifecycle, progress: Progress, at: datetime, spend: Decimal,
 
 
 def count_order(lc: Lifecycle, book: MemberBook, order: Order, spend: Decimal,
-                step: Step, start: int) -> None:
+                step: Step, start: int, trace: list[dict[str, Any]] | None = None) -> None:
     """Count the booked order (`step.changes[start:]` are its changes) and book the
-    milestones it reaches. Nothing happens when the program declares no milestones."""
+    milestones it reaches; `trace` (the order's explain trace, when asked for) gets each
+    milestone's decision. Nothing happens when the program declares no milestones."""
     group = lc.program.milestones
     if group is None:
         return
@@ -58,20 +60,27 @@ def count_order(lc: Lifecycle, book: MemberBook, order: Order, spend: Decimal,
             STREAK: progress.streak,
             CATEGORIES: sorted({line.category for line in order.lines})}
     fired = group.decide(fact)
-    if not fired:
+    if not fired and trace is None:
         return
     for m in lc.model.engagement.milestones:
-        if m.rule_id not in fired or m.id in progress.milestones:
+        field = CATEGORIES if m.measure == "first_in_category" else FIELDS[m.measure]
+        value = fact[field]
+        facts = ((field, str(value) if isinstance(value, Decimal) else value),)
+        hit, before = m.rule_id in fired, m.id in progress.milestones
+        if trace is not None:  # the explain trace records the decision as it is taken
+            trace.append({"rule": m.rule_id, "kind": "milestone", "fired": hit,
+                          **({"applied": not before} if hit else {}),
+                          **({"reason": "reached before"} if hit and before else {}),
+                          "facts": dict(facts)})
+        if not hit or before:
             continue
         progress.milestones.append(m.id)
         reward = m.reward
         if reward.badge is not None and reward.badge not in progress.badges:
             progress.badges.append(reward.badge)
-        field = CATEGORIES if m.measure == "first_in_category" else FIELDS[m.measure]
-        value = fact[field]
         step.changes.append(MilestoneReached(
             m.id, m.name, at, reward.points, reward.badge, reward.reward_id, order.id,
-            m.rule_id, ((field, str(value) if isinstance(value, Decimal) else value),)))
+            m.rule_id, facts))
         if reward.points:
             lc.credit(book, [("bonus", m.rule_id, reward.points)], at, "milestone", order.id,
                       f"milestone:{m.id}", step)

@@ -68,7 +68,7 @@ def commit_order(lc: Lifecycle, book: MemberBook, request: Request, pool: Pool,
     _book_usage(lc, book, at, outcome, record, step)
     _book_tier(lc, book, order.id, at, outcome, record, step)
     book.orders_count += 1
-    count_order(lc, book, order, record.spend, step, start)
+    count_order(lc, book, order, record.spend, step, start, outcome.trace)
     step.captured = _capture_holds(book, order.id, at, record)
     step.record = record
     if book.auto is not None and book.auto.enabled:

@@ -84,6 +84,50 @@ def campaign_rows(doc: dict[str, Any]) -> list[CampaignRow]:
     return rows
 
 
+@dataclass(frozen=True)
+class FigureRow:
+    """One engagement figure: its value in the simulated version and, with a compare,
+    in the compared one (None where a document has no such figure)."""
+    figure: str
+    a: Any
+    b: Any
+
+    @property
+    def delta(self) -> Any:
+        """b − a, for numbers and decimal strings (None without both)."""
+        if self.a is None or self.b is None:
+            return None
+        difference = Decimal(str(self.b)) - Decimal(str(self.a))
+        return int(difference) if isinstance(self.a, int) else str(difference)
+
+
+def _engagement_figures(doc: dict[str, Any] | None) -> dict[str, Any]:
+    block = (doc or {}).get("engagement") or {}
+    out: dict[str, Any] = {"milestones reached": block.get("milestones_reached", 0),
+                           "milestone points": block.get("milestone_points", 0),
+                           "milestone cost": block.get("milestone_cost", "0.00")}
+    for mid, figures in (block.get("milestones") or {}).items():
+        out[f"milestone {mid}: reached"] = figures["reached"]
+        out[f"milestone {mid}: points"] = figures["points"]
+    out["messages sent"] = block.get("messages_sent", 0)
+    for kind, channels in (block.get("messages") or {}).items():
+        for channel, n in channels.items():
+            out[f"messages {kind} by {channel}"] = n
+    for reason, n in (block.get("messages_suppressed") or {}).items():
+        out[f"messages suppressed: {reason}"] = n
+    return out
+
+
+def engagement_rows(doc: dict[str, Any]) -> list[FigureRow]:
+    """Milestones reached, the points they cost, messages per event type and channel, and
+    messages suppressed by reason; with a compare, the figures of either version."""
+    other = doc.get("compare")
+    a = _engagement_figures(doc)
+    b = _engagement_figures(other) if other else {}
+    names = list(a) + [k for k in b if k not in a]
+    return [FigureRow(n, a.get(n), b.get(n) if other else None) for n in names]
+
+
 def charts(doc: dict[str, Any]) -> list[Chart]:
     other = doc.get("compare")
     a, b = names(doc)
@@ -124,6 +168,7 @@ def render(doc: dict[str, Any], *, title: str | None = None) -> str:
     template = _env().get_template("report.html.j2")
     return template.render(doc=doc, other=doc.get("compare"), charts=charts(doc),
                            rule_rows=rule_rows(doc), campaign_rows=campaign_rows(doc),
+                           engagement_rows=engagement_rows(doc),
                            title=title or f"Simulation of {label}",
                            label=label, other_label=other_label, fmt=_fmt)
 

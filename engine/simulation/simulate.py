@@ -77,7 +77,8 @@ def summarise(program: Program, part: PartResult) -> dict[str, Any]:
                  budgets=budgets, campaign_budget_used=part.budget_used,
                  program={"program": program.program, "version": program.version,
                           "digest": program.digest, "source": source_of(program)},
-                 campaigns=tuple(c.id for c in model.campaigns))
+                 campaigns=tuple(c.id for c in model.campaigns),
+                 milestones=tuple(m.id for m in model.engagement.milestones))
     balances = sum(o[2] for o in part.outcomes.values())
     doc["totals"]["sum_of_member_balances"] = balances
     doc["totals"]["books_balance"] = balances == doc["totals"]["points_outstanding"]
@@ -164,7 +165,8 @@ def _diff(a: Any, b: Any) -> Any:
 
 def delta(base: dict[str, Any], other: dict[str, Any]) -> dict[str, Any]:
     """Figures of `other` minus those of `base` (compare minus the simulated ruleset)."""
-    keys = ("totals", "by_rule", "by_category", "campaigns", "caps", "redemptions")
+    keys = ("totals", "by_rule", "by_category", "campaigns", "caps", "redemptions",
+            "engagement")
     out = {k: _diff(base.get(k), other.get(k)) for k in keys}
     out["tiers"] = {"end": _diff(base["tiers"]["end"], other["tiers"]["end"])}
     out["by_month"] = _diff(base["by_month"], other["by_month"])

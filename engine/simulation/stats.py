@@ -65,6 +65,10 @@ class Stats:
     activities: Counter = field(default_factory=Counter)
     tiers_end: Counter = field(default_factory=Counter)
     tiers_by_month: dict[str, Counter] = field(default_factory=dict)
+    milestones: Counter = field(default_factory=Counter)  # milestone id → members reaching it
+    milestone_points: Counter = field(default_factory=Counter)  # milestone id → points given
+    messages: Counter = field(default_factory=Counter)  # "event type|channel" → messages sent
+    suppressed: Counter = field(default_factory=Counter)  # reason → messages not sent
     errors: list[tuple[int, str]] = field(default_factory=list)
     first_month: str | None = None
     last_ts: float = float("-inf")
@@ -86,7 +90,8 @@ class Stats:
                      "members_implicit", "processed", "rejected", "upgrades", "downgrades"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for name in ("by_type", "by_rule", "by_category", "campaign_points", "campaign_orders",
-                     "caps_orders_over", "caps_reached", "redemptions", "activities", "tiers_end"):
+                     "caps_orders_over", "caps_reached", "redemptions", "activities", "tiers_end",
+                     "milestones", "milestone_points", "messages", "suppressed"):
             getattr(self, name).update(getattr(other, name))
         for table in ("by_month", "tiers_by_month"):
             mine = getattr(self, table)
@@ -122,13 +127,38 @@ def balances(doc: dict[str, Any], opening: int, point_value: Decimal) -> None:
     totals["breakage_rate"] = _rate(totals["points_expired"], totals["points_issued"])
 
 
+def engagement(stats: Stats, milestones: tuple[str, ...], point_value: Decimal
+               ) -> dict[str, Any]:
+    """The `engagement` block: milestones reached and the points they cost, messages per
+    event type and channel (planned with default preferences), messages suppressed by
+    reason (engine/engagement/plan.py)."""
+    messages: dict[str, dict[str, int]] = {}
+    for key, count in sorted(stats.messages.items()):
+        kind, channel = key.split("|")
+        messages.setdefault(kind, {})[channel] = count
+    cost = sum(stats.milestone_points.values())
+    return {
+        "milestones": {m: {"reached": stats.milestones.get(m, 0),
+                           "points": stats.milestone_points.get(m, 0)}
+                       for m in sorted(set(milestones) | set(stats.milestones))},
+        "milestones_reached": sum(stats.milestones.values()),
+        "milestone_points": cost,
+        "milestone_cost": _money(cost * point_value),
+        "messages": messages,
+        "messages_sent": sum(stats.messages.values()),
+        "messages_suppressed": dict(sorted(stats.suppressed.items())),
+    }
+
+
 def report(stats: Stats, *, point_value: Decimal, tier_ids: tuple[str, ...],
            budgets: dict[str, int], campaign_budget_used: dict[str, int],
            program: dict[str, Any], campaigns: tuple[str, ...] = (),
-           opening: int = 0) -> dict[str, Any]:
+           opening: int = 0, milestones: tuple[str, ...] = ()) -> dict[str, Any]:
     """The JSON document of one simulated ruleset (see docs/simulation.md); `campaigns`
-    are the ruleset's campaign ids, each reported even when it earned nothing; `opening`
-    the points outstanding before the first month (a simulation starts from none)."""
+    are the ruleset's campaign ids, each reported even when it earned nothing (and
+    `milestones` its milestone ids, each reported even when no member reached it);
+    `opening` the points outstanding before the first month (a simulation starts from
+    none)."""
     outstanding = opening + stats.issued - stats.reversed - stats.redeemed - stats.expired
     months = sorted(stats.by_month)
     tiers_by_month = {m: {t: stats.tiers_by_month.get(m, Counter()).get(t, 0) for t in tier_ids}
@@ -174,6 +204,7 @@ def report(stats: Stats, *, point_value: Decimal, tier_ids: tuple[str, ...],
                  for rule in sorted(set(stats.caps_orders_over) | set(stats.caps_reached))},
         "redemptions": dict(sorted(stats.redemptions.items())),
         "activities": dict(sorted(stats.activities.items())),
+        "engagement": engagement(stats, milestones, point_value),
     }
     balances(doc, opening, point_value)
     return doc

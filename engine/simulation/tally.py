@@ -19,6 +19,7 @@ from engine.lifecycle import (
     CodeMove,
     Entry,
     MemberBook,
+    MilestoneReached,
     OrderRecord,
     RefundStep,
     Step,
@@ -28,6 +29,7 @@ from engine.lifecycle import (
 from engine.lifecycle.orders import OrderStep
 from engine.program import Program
 from engine.simulation.history import Event
+from engine.simulation.messages import Messages
 from engine.simulation.stats import Stats, month_key, months_between, next_month_start
 
 ZERO = Decimal(0)
@@ -48,6 +50,8 @@ class Tally:
         self._month: tuple[datetime | None, str] = (None, "")
         self._last: datetime | None = None  # the latest instant counted (stats.last_ts)
         self._cap_full: set[tuple[str, str, str]] = set()  # (member, rotation, period)
+        messages = Messages(program, stats)
+        self.messages = messages if messages.on else None
 
     def month(self, at: datetime) -> str:
         last = self._month
@@ -97,6 +101,11 @@ class Tally:
                     self.stats.cashback_paid += change.amount
                 else:
                     self.stats.cashback_reversed -= change.amount
+            elif type(change) is MilestoneReached:
+                self.stats.milestones[change.milestone] += 1
+                self.stats.milestone_points[change.milestone] += change.points or 0
+        if self.messages is not None and step.changes:
+            self.messages.step(book, step.changes)
 
     def tier_change(self, book: MemberBook, change: TierChange) -> None:
         before = self.tier_index.get(change.before or "", -1)

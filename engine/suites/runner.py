@@ -25,7 +25,7 @@ from engine.program import Program, load_program
 from engine.simulation.history import InvalidEvent, check_event
 from engine.simulation.partition import LocalPool
 from engine.simulation.replay import Reject, Replay
-from engine.simulation.stats import Stats
+from engine.simulation.stats import Stats, engagement
 from engine.suites.suite_file import SuiteFile, read_suite, suite_errors
 
 SUFFIX = "_test.yaml"
@@ -330,6 +330,11 @@ def check_scenario(expect: dict[str, Any], replay: Replay, mem: Any) -> list[Fai
         "campaign_usage": {cid: used[0] for cid, used in book.campaigns.items()},
         "redemptions": dict(stats.redemptions),
         "cap_usage": {rule: spend for rule, (_, spend) in book.caps.items()},
+        "milestones": list(book.progress.milestones) if book.progress else [],
+        "badges": list(book.progress.badges) if book.progress else [],
+        "milestone_points": sum(stats.milestone_points.values()),
+        "messages": engagement(stats, (), Decimal(0))["messages"],
+        "messages_suppressed": dict(stats.suppressed),
     }
     out = []
     for key, expected in expect.items():

@@ -20,6 +20,7 @@ from engine.lifecycle import (
     from_json,
     to_json,
 )
+from engine.lifecycle.engagement_events import engagement_events
 from engine.program import Program
 
 START = datetime.fromisoformat("2026-01-05T15:00:00+00:00")
@@ -131,3 +132,70 @@ def test_alerts_are_raised_once_per_occasion(variant: Callable[..., Program]) ->
     assert expiring[0].payload["points"] == book.balance
     assert not [a for a in lc.advance(book, late + timedelta(days=1)).changes
                 if isinstance(a, AlertRaised) and a.type == "points.expiring"]
+
+
+def test_engagement_changes_map_to_catalog_events(variant: Callable[..., Program]) -> None:
+    program = variant(_with_engagement)
+    lc = Lifecycle(program)
+    book = lc.new_book("M-6", START)
+    steps = [_order(lc, book, i, START + timedelta(days=31 * i), price="250.00")
+             for i in range(3)]
+    events = [e for s in steps for e in engagement_events(s.changes, book, program)]
+    types = [e.type for e in events]
+    assert "milestone.reached" in types and "reward.affordable" in types
+    reached = next(e for e in events if e.payload.get("milestone") == "third_order")
+    assert reached.payload == {"milestone": "third_order", "name": "Third order",
+                               "reward": {"points": 300, "badge": None, "reward_id": None}}
+    assert {e.member_id for e in events} == {"M-6"} and all(e.id == "" for e in events)
+
+
+def test_campaign_starting_is_raised_for_eligible_members_only(
+        variant: Callable[..., Program]) -> None:
+    def change(data: dict[str, Any]) -> None:
+        data["engagement"] = {"alerts": {"campaign_starting": {"within_days": 7}}}
+        data["campaigns"] = [*data.get("campaigns", []), {
+            "id": "gold-week", "name": "Gold week", "type": "multiplier", "multiplier": 2,
+            "schedule": {"from": "2026-03-10", "to": "2026-03-16"},
+            "eligibility": {"tiers": ["gold", "platinum"]}}]
+    lc = Lifecycle(variant(change))
+    gold = lc.new_book("G", START, tier="gold")
+    bronze = lc.new_book("B", START)
+    at = datetime.fromisoformat("2026-03-05T15:00:00+00:00")
+    raised = [a for a in lc.advance(gold, at).changes if isinstance(a, AlertRaised)]
+    assert [(a.type, a.payload["campaign"]) for a in raised] == [
+        ("campaign.starting", "gold-week")]
+    assert raised[0].payload["starts_at"].startswith("2026-03-10T00:00:00")
+    assert not [a for a in lc.advance(bronze, at).changes if isinstance(a, AlertRaised)]
+    assert not [a for a in lc.advance(gold, at + timedelta(days=1)).changes
+                if isinstance(a, AlertRaised)]
+
+
+def test_an_explained_order_traces_each_milestone_decision(
+        variant: Callable[..., Program]) -> None:
+    lc = Lifecycle(variant(_with_engagement))
+    book = lc.new_book("M-7", START)
+    for i in range(3):
+        request = parse({"member": {"id": "M-7"}, "explain": True, "order": {
+            "id": f"O-{i}", "placed_at": (START + timedelta(days=31 * i)).isoformat(),
+            "lines": [{"sku": "A", "category": "home", "quantity": 1, "unit_price": "10"}]}})
+        step = commit_order(lc, book, request, NoPool(), lambda: "id")
+    trace = {e["rule"]: e for e in step.outcome.trace if e["kind"] == "milestone"}
+    assert trace["engagement.milestones.third_order"] == {
+        "rule": "engagement.milestones.third_order", "kind": "milestone", "fired": True,
+        "applied": True, "facts": {"member.orders_count": 3}}
+    assert trace["engagement.milestones.big"]["fired"] is False
+    assert trace["engagement.milestones.big"]["facts"] == {"member.lifetime_spend": "30.00"}
+
+
+def test_the_next_alert_time_is_when_a_batch_comes_within_the_window(
+        variant: Callable[..., Program]) -> None:
+    lc = Lifecycle(variant(_with_engagement))
+    book = lc.new_book("M-8", START)
+    _order(lc, book, 0, START)
+    due = lc.alert_due(book)
+    expiry = book.lots[0].expires_at
+    assert due is not None and timedelta(days=29) < expiry - due <= timedelta(days=31)
+    raised = [a for a in lc.advance(book, due).changes
+              if isinstance(a, AlertRaised) and a.type == "points.expiring"]
+    assert len(raised) == 1
+    assert lc.alert_due(book) is None  # that batch's alert is raised: nothing else is coming

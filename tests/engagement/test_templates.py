@@ -78,3 +78,14 @@ def test_unknown_names_and_fields_are_errors_but_local_names_are_not() -> None:
         (1, "unknown variable 'customer'"), (2, "member has no field 'email'")]
     assert template_problems("{{ member.attributes.anything }} {{ program.currency }}",
                              TIER_FIELDS) == []
+
+
+def test_includes_private_names_and_unknown_filters_are_refused() -> None:
+    assert [p.message for p in template_problems("{% include 'other' %}", TIER_FIELDS)] == [
+        "a message template cannot include, import or extend another"]
+    assert [p.message for p in template_problems("{{ payload['__class__'] }}", TIER_FIELDS)
+            if "'_'" in p.message] == [
+        "'__class__': names starting with '_' are not readable in a template"]
+    assert [p.message for p in template_problems("{{ payload.after | shout }}", TIER_FIELDS)
+            ] == ["template syntax error: No filter named 'shout'."]
+    assert template_problems("{% for i in range(3) %}{{ i }}{% endfor %}", TIER_FIELDS) == []

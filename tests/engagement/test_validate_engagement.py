@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from engine.language.loader import load_sources
 from engine.language.validate import validate_path
+from engine.language.warnings import program_warnings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -83,3 +85,14 @@ def test_a_valid_section_validates(tmp_path: Path) -> None:
 def test_mistakes_are_located(tmp_path: Path, old: str, new: str, expected: str) -> None:
     assert old in SECTION
     assert _problems(tmp_path, SECTION.replace(old, new)) == [expected]
+
+
+def test_an_alert_the_program_gives_no_occasion_for_is_a_warning() -> None:
+    source = ("program: p\nversion: 1\nearning: {base_rate: 1}\nengagement:\n  alerts:\n"
+              "    points_expiring: {within_days: 30}\n    reward_affordable: true\n")
+    found = program_warnings(load_sources({"p.yaml": source}))
+    assert [(w.line, w.code, w.message) for w in found] == [
+        (6, "alert_never_raised", ("alert 'points_expiring' is never raised: points never "
+         "expire in this program (redemption.expiry)")),
+        (7, "alert_never_raised", ("alert 'reward_affordable' is never raised: the program "
+         "has no catalog reward"))]

@@ -39,8 +39,8 @@ def test_stored_sources_reload_to_the_same_digest(db):
     program = publish_retail(db, 1)
     with db.reading() as s:
         sources = registry.sources_of(s, "retail", 1)
-    assert sorted(sources) == ["campaigns.yaml", "earning.yaml", "program.yaml", "redemption.yaml",
-                               "rules.yaml", "tiers.yaml"]
+    assert sorted(sources) == ["campaigns.yaml", "earning.yaml", "engagement.yaml", "program.yaml",
+                               "redemption.yaml", "rules.yaml", "tiers.yaml"]
     assert load_program(sources).digest == program.digest
 
 
