@@ -24,7 +24,7 @@ from store.registry.programs import ProgramCache
 from store.settings import Settings
 from tests.notify.engagement_program import engagement_program
 from tests.smtp_loopback import smtp_sink
-from tests.store.helpers import order
+from tests.store.helpers import order, publish_retail
 
 
 @pytest.fixture
@@ -144,3 +144,21 @@ def test_quiet_hours_by_the_server_clock_defer_the_email(db, retail, sink, serve
     assert sink.received[0].message["Subject"] == "Welcome to silver"
     [email] = member_page(db, "retail", "CUST-1", None, 5, channel="email")["messages"]
     assert datetime.fromisoformat(email["sent_at"]) == server_clock.now
+
+
+def test_the_shipped_retail_program_welcomes_an_upgrade_in_spanish(db, sink, server_clock):
+    publish_retail(db, 1)  # rulesets/retail as shipped, its engagement.yaml included
+    customer(db, "CUST-ES", email="ana@example.com", locale="es-MX")
+    customer(db, "CUST-EN", email="ben@example.com")
+    upgrade(db, "CUST-ES", "O-ES")
+    upgrade(db, "CUST-EN", "O-EN")
+    dispatch.run(db, settings_for(sink))
+    subjects: dict[str, set[str]] = {}
+    for mail in sink.received:
+        subjects.setdefault(mail.recipients[0], set()).add(mail.message["Subject"])
+    assert "Bienvenido a Silver" in subjects["ana@example.com"]
+    assert "Welcome to Silver" in subjects["ben@example.com"]
+    assert "Welcome to Silver" not in subjects["ana@example.com"]
+    spanish = next(m.message for m in sink.received if m.recipients == ["ana@example.com"]
+                   and m.message["Subject"] == "Bienvenido a Silver")
+    assert "Ahora eres miembro <strong>Silver</strong>" in spanish.get_body(("html",)).get_content()
