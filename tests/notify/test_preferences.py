@@ -4,7 +4,11 @@ idempotent, a tampered token refused with a problem."""
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from store.notify.unsubscribe import Unsubscriber
 from store.settings import Settings
@@ -128,3 +132,23 @@ def test_a_configured_secret_signs_the_tokens(db):
     assert signer.read(Unsubscriber("s3cret").token("retail", "A")) == ("retail", "A")
     assert signer.url("https://loyalty.example/", "retail", "A").startswith(
         "https://loyalty.example/v1/unsubscribe/")
+
+
+def test_a_lone_surrogate_in_the_email_is_refused_with_the_field(client, checkout_key, member):
+    r = client.put(PREFS, content='{"email": "a\\udfff@example.com"}',
+                   headers={**checkout_key, "content-type": "application/json"})
+    assert r.status_code == 422, r.text
+    assert r.json()["pointer"] == "/email"
+    assert any("surrogate" in e["message"] for e in r.json()["errors"])
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, database=None,
+          suppress_health_check=list(HealthCheck))
+@given(token=st.text(min_size=1, max_size=300).filter(
+    lambda t: "/" not in t and t not in (".", "..")))
+def test_any_token_but_a_signed_one_is_an_invalid_token_problem(app, client, checkout_key,
+                                                               member, token):
+    r = client.post(f"/v1/unsubscribe/{quote(token, safe='')}")
+    assert r.status_code in (400, 404, 422), r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert client.get(PREFS, headers=checkout_key).json()["marketing_opt_out"] is False
