@@ -20,6 +20,7 @@ import api.routes.audit as audit
 import api.routes.auto_redemption as auto_redemption
 import api.routes.campaigns as campaigns
 import api.routes.checkout as checkout
+import api.routes.events as events
 import api.routes.fulfilment as fulfilment
 import api.routes.health as health
 import api.routes.member_admin as member_admin
@@ -29,6 +30,7 @@ import api.routes.redemptions as redemptions
 import api.routes.reports as reports
 import api.routes.rulesets as rulesets
 import api.routes.shadow as shadow
+import api.routes.webhooks as webhooks
 import engine.rules.adapter as rules_engine
 import store.jobs.scheduler as jobs
 from api.deps import SECURITY_SCHEME, KeyCache, Services
@@ -79,7 +81,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
                                                    settings.shadow_check_seconds))
     problems.install(app)
     for module in (checkout, members, notifications, campaigns, reports, redemptions, rulesets,
-                   audit, health):
+                   audit, health, events, webhooks):
         app.include_router(module.router)
     app.include_router(notifications.public)
     for module in (admin, auto_redemption, fulfilment, member_admin, shadow):  # a program's lifecycle operations

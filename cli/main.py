@@ -24,6 +24,7 @@ from cli.simulate_cmd import simulate
 from cli.test_cmd import test
 from cli.validate_cmd import validate
 from cli.verify_cmd import verify
+from cli.webhooks_cmd import webhooks_group
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -50,7 +51,7 @@ cli.add_command(simulate)
 cli.add_command(ci)
 for _command in (db, keys, publish, approve, activate, diff, rulesets_group, audit, serve, expire,
                  jobs, redemptions_group, members_group, campaigns_group, codes_group,
-                 import_history, export_history, report, shadow_group):
+                 import_history, export_history, report, shadow_group, webhooks_group):
     cli.add_command(_command)
 
 

@@ -17,11 +17,12 @@ from engine.program import Program
 __all__ = ["events_of", "redemption_event"]
 
 
-def events_of(step_changes: Sequence[Change], book: MemberBook,
-              program: Program) -> list[DomainEvent]:
+def events_of(step_changes: Sequence[Change], book: MemberBook, program: Program, *,
+              reason: str | None = None) -> list[DomainEvent]:
     """The events of one step's changes, in order. `book` is the member's book after the
     step: each points event carries the balance right after its own entry (the final
-    balance less what the later entries of the step moved)."""
+    balance less what the later entries of the step moved). `reason`: an administrator's
+    reason for an adjustment (the core does not keep it)."""
     after = book.balance
     balances: list[int] = []
     for change in reversed(step_changes):
@@ -33,7 +34,7 @@ def events_of(step_changes: Sequence[Change], book: MemberBook,
     entries = 0
     for change in step_changes:
         if type(change) is Entry:
-            events.append(_entry_event(change, balances[entries], book, program))
+            events.append(_entry_event(change, balances[entries], book, program, reason))
             entries += 1
         elif type(change) is TierChange:
             events.append(_tier_event(change, book, program))
@@ -48,7 +49,8 @@ def _new(type_: str, book: MemberBook, program: Program, at: datetime,
                            payload)
 
 
-def _entry_event(entry: Entry, balance: int, book: MemberBook, program: Program) -> DomainEvent:
+def _entry_event(entry: Entry, balance: int, book: MemberBook, program: Program,
+                 reason: str | None) -> DomainEvent:
     kind = entry.kind
     if kind in ("earn", "bonus"):
         return _new("points.earned", book, program, entry.at, {
@@ -64,7 +66,7 @@ def _entry_event(entry: Entry, balance: int, book: MemberBook, program: Program)
                     {"points": -entry.points, "balance": balance})
     if kind == "adjust":
         return _new("points.adjusted", book, program, entry.at, {
-            "points": entry.points, "source_ref": entry.source_ref, "reason": None,
+            "points": entry.points, "source_ref": entry.source_ref, "reason": reason,
             "balance": balance})
     return _new("points.reversed", book, program, entry.at, {
         "points": entry.points, "rule": entry.rule, "source_type": entry.source_type,

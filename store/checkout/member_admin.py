@@ -68,15 +68,16 @@ def _answer(program: Program, row: MemberRow, **extra: Any) -> dict[str, Any]:
 
 def _persist(session: Session, program: Program, row: MemberRow, book: MemberBook,
              step: AdminStep, at: datetime, why: str,
-             records: books.OrderRecords) -> list[int]:
-    """The step's changes, and the holds it released (`why`, or timed out)."""
+             records: books.OrderRecords, reason: str | None = None) -> list[int]:
+    """The step's changes, and the holds it released (`why`, or timed out); `reason`: an
+    adjustment's, told by its event."""
     for record in step.released:
         timed_out = record.hold_expires_at is not None and record.hold_expires_at <= at
         redemption_rows.released(session, program.program, record.id, record.status,
                                  record.hold_expires_at if timed_out else at,  # type: ignore[arg-type]
                                  "hold timed out" if timed_out else why)
     step.released.clear()
-    return books.save(session, program, row, book, step, records)
+    return books.save(session, program, row, book, step, records, reason=reason)
 
 
 def adjustment(db: Database, cache: ProgramCache, program_id: str, member_id: str,
@@ -107,7 +108,7 @@ def adjustment(db: Database, cache: ProgramCache, program_id: str, member_id: st
             step = adjust(lc, book, points, at, ref, records)
         except AdminRefused as exc:
             raise _refused(exc) from None
-        ids = _persist(session, program, row, book, step, at, "adjusted", records)
+        ids = _persist(session, program, row, book, step, at, "adjusted", records, reason)
         audit.record(session, actor, "member.adjust", program_id, member_id=member_id,
                      points=points, reason=reason, ref=ref)
         return _answer(program, row, replayed=False, adjustment={

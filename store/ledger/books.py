@@ -197,15 +197,16 @@ def due_at(book: MemberBook) -> datetime | None:
 
 
 def save(session: Session, program: Program, row: MemberRow, book: MemberBook, step: Step,
-         records: OrderRecords | None = None) -> list[int]:
+         records: OrderRecords | None = None, reason: str | None = None) -> list[int]:
     """Persist one step: its changes and their domain events (the outbox, in this
     transaction), the records touched and the book. Returns the new
     ledger rows' ids, in the order of `step.entries()`. The holds the step released
-    (`step.released`) are the caller's to record (store/redemptions/rows.py `save`)."""
+    (`step.released`) are the caller's to record (store/redemptions/rows.py `save`).
+    `reason`: why an administrator adjusted the points, for the adjustment's event."""
     assert not step.released, "holds released by the step: store/redemptions/rows.py save"
     entries = step.entries()
     ids = write_changes(session, program, row, step.changes)
-    outbox.publish(session, events_of(step.changes, book, program))
+    outbox.publish(session, events_of(step.changes, book, program, reason=reason))
     _link_redemptions(session, entries, ids)
     step.changes.clear()
     step.noted = 0

@@ -11,6 +11,7 @@ import pytest
 from jsonschema import Draft202012Validator, FormatChecker
 
 from engine.events import EVENT_TYPES, DomainEvent, payload_fields, payload_problems
+from engine.events.docs import catalog_markdown
 from engine.events.schema import schema_text
 from schemas import load_schema
 
@@ -96,3 +97,11 @@ def test_nested_enum_and_unknown_type_are_checked() -> None:
         {"id": "x", "type": "tier.changed", "program": "p", "member_id": "m",
          "at": "2026-01-01T00:00:00+00:00", "ruleset_version": 1,
          "payload": {**SAMPLES["tier.changed"], "direction": "left"}})
+
+
+def test_the_docs_list_every_type_as_the_catalog_says() -> None:
+    text = (ROOT / "docs" / "events.md").read_text(encoding="utf-8")
+    block = text.split("<!-- catalog:start -->\n", 1)[1].split("\n<!-- catalog:end -->", 1)[0]
+    assert block == catalog_markdown(), "run: python -m engine.events.docs (into docs/events.md)"
+    for name in EVENT_TYPES:
+        assert f"### `{name}`" in block
