@@ -31,6 +31,7 @@ import api.routes.health as health
 import api.routes.inventory as inventory
 import api.routes.member_admin as member_admin
 import api.routes.members as members
+import api.routes.notifications as notifications
 import api.routes.redemptions as redemptions
 import api.routes.reports as reports
 import api.routes.rulesets as rulesets
@@ -92,10 +93,11 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
                                                    settings.shadow_check_seconds,
                                                    settings.shadow_nice))
     problems.install(app)
-    for module in (checkout, members, campaigns, reports, redemptions, rulesets, audit, health,
-                   b2b_orders, b2b_fulfilment, events, webhooks):
+    for module in (checkout, members, notifications, campaigns, reports, redemptions, rulesets,
+                   audit, health, b2b_orders, b2b_fulfilment, events, webhooks):
         app.include_router(module.router)
     app.include_router(b2b_fulfilment.callbacks_router)
+    app.include_router(notifications.public)
     for module in (admin, auto_redemption, fulfilment, member_admin, shadow,  # a program's
                    inventory):  # lifecycle operations
         app.include_router(module.router, prefix="/v1/programs/{program}")
@@ -112,11 +114,15 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     return app
 
 
+# /v1 routes that take no key: signed callbacks (the signature authenticates them) and
+# unsubscribe links (their signed token does).
 UNKEYED = frozenset({"/v1/fulfilment/callbacks"})
+PUBLIC_PATHS = ("/v1/unsubscribe/",)
 
 
 def _document_security(app: FastAPI) -> None:
-    """Bearer auth in the OpenAPI document: every /v1 operation needs a key."""
+    """Bearer auth in the OpenAPI document: every /v1 operation needs a key, but the
+    PUBLIC_PATHS."""
     build = app.openapi
 
     def openapi() -> dict:  # type: ignore[type-arg]
@@ -125,9 +131,9 @@ def _document_security(app: FastAPI) -> None:
             schema.setdefault("components", {})["securitySchemes"] = SECURITY_SCHEME
             for path, operations in schema["paths"].items():
                 for operation in operations.values():
-                    signed = path in UNKEYED  # authenticated otherwise (a signature)
-                    operation["security"] = [{"bearer": []}] if path.startswith("/v1") \
-                        and not signed else []
+                    secured = path.startswith("/v1") and path not in UNKEYED \
+                        and not path.startswith(PUBLIC_PATHS)
+                    operation["security"] = [{"bearer": []}] if secured else []
             app.openapi_schema = schema
         return app.openapi_schema
 

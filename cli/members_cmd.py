@@ -144,12 +144,13 @@ def erase(program: str, member_id: str, reason: str, url: str) -> None:
                f"{', '.join(answer['attributes_removed']) or 'none'}")
 
 
-def _listing(what: str, kinds: list[str]) -> Any:
+def _listing(what: str, kinds: list[str], kind_parameter: str = "kind") -> Any:
     @click.argument("program")
     @click.argument("member_id")
     @click.option("--from", "since", help="at or after this ISO instant")
     @click.option("--to", "until", help="before this ISO instant")
-    @click.option("--kind", type=click.Choice(kinds), help="only this kind")
+    @click.option(f"--{kind_parameter}", "kind", type=click.Choice(kinds),
+                  help=f"only this {kind_parameter}")
     @click.option("--cursor", help="the next page: the cursor the previous one printed")
     @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 500))
     @_url_option
@@ -163,7 +164,7 @@ def _listing(what: str, kinds: list[str]) -> Any:
         _show(Service(url.rstrip("/")).call("GET", _member(program, member_id) + "/" + what,
                                             params={"from": start.isoformat() if start else None,
                                                     "to": end.isoformat() if end else None,
-                                                    "kind": kind, "cursor": cursor,
+                                                    kind_parameter: kind, "cursor": cursor,
                                                     "limit": limit}))
     return listing
 
@@ -180,3 +181,78 @@ redemptions = members_group.command("redemptions", help=(
     "The member's redemptions, newest first (JSON, with next_cursor).\n\n\b\nExample:\n"
     "  loyalty members redemptions retail CUST-1 --kind reward"))(
     _listing("redemptions", ["points", "reward", "automatic"]))
+messages = members_group.command("messages", help=(
+    "The messages planned for the member, newest first, with their status and why (JSON, "
+    "with next_cursor).\n\n\b\nExample:\n  loyalty members messages retail CUST-1 "
+    "--status suppressed"))(
+    _listing("messages", ["pending", "sending", "sent", "deferred", "suppressed", "failed"],
+             "status"))
+
+
+@members_group.group("preferences")
+def preferences_group() -> None:
+    """A member's notification preferences: channels, locale, email, marketing opt-out.
+
+    \b
+    Example:
+      loyalty members preferences show retail CUST-1
+      loyalty members preferences set retail CUST-1 --locale es --channel email
+    """
+
+
+@preferences_group.command("show")
+@click.argument("program")
+@click.argument("member_id")
+@_url_option
+def preferences_show(program: str, member_id: str, url: str) -> None:
+    """The member's preferences (JSON; `updated_at` null: never set, the defaults).
+
+    \b
+    Example:
+      loyalty members preferences show retail CUST-1
+    """
+    _show(Service(url.rstrip("/")).call("GET", _member(program, member_id) + "/preferences"))
+
+
+@preferences_group.command("set")
+@click.argument("program")
+@click.argument("member_id")
+@click.option("--channel", "channels", multiple=True, type=click.Choice(["email", "webhook"]),
+              help="a channel the member accepts (repeat for several); the others are off")
+@click.option("--no-channels", is_flag=True, help="accept no channel at all")
+@click.option("--locale", help="the member's language, e.g. es or pt-BR")
+@click.option("--default-locale", is_flag=True, help="use the program's default locale")
+@click.option("--email", help="the address emails go to")
+@click.option("--no-email", is_flag=True, help="forget the email address")
+@click.option("--marketing-opt-out/--marketing-opt-in", default=None,
+              help="refuse (or accept again) marketing messages; transactional ones are "
+                   "always sent")
+@_url_option
+def preferences_set(program: str, member_id: str, channels: tuple[str, ...], no_channels: bool,
+                    locale: str | None, default_locale: bool, email: str | None,
+                    no_email: bool, marketing_opt_out: bool | None, url: str) -> None:
+    """Set some of the member's preferences; the ones not named keep their value. Needs
+    a commit or admin key.
+
+    \b
+    Example:
+      loyalty members preferences set retail CUST-1 --locale es --email ana@example.com
+      loyalty members preferences set retail CUST-1 --marketing-opt-out
+    """
+    body: dict[str, Any] = {}
+    for flag, clear, name, value, empty in (
+            ("--channel", no_channels, "channels", list(channels), []),
+            ("--locale", default_locale, "locale", locale, None),
+            ("--email", no_email, "email", email, None)):
+        if clear and value:
+            raise click.UsageError(f"{flag} and its opposite cannot go together")
+        if clear:
+            body[name] = empty
+        elif value:
+            body[name] = value
+    if marketing_opt_out is not None:
+        body["marketing_opt_out"] = marketing_opt_out
+    if not body:
+        raise click.UsageError("name at least one preference to set (see --help)")
+    _show(Service(url.rstrip("/")).call("PUT", _member(program, member_id) + "/preferences",
+                                        json=body))

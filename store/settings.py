@@ -138,6 +138,9 @@ class Settings(BaseSettings):
     cashback_payout_seconds: float = Field(
         86400.0, ge=0, description="how often members' unpaid cashback is paid out, the "
         "`cashback.payout` job (0 = never)")
+    notify_dispatch_seconds: float = Field(
+        10.0, ge=0, description="how often the `notifications` job plans new domain events' "
+        "messages and sends the due ones (0 = never)")
     console_secret: str | None = Field(
         None, description="signs the web console's session cookies; the same value on every "
         "host and worker (unset: a random secret made once and kept in the database)")
@@ -153,6 +156,31 @@ class Settings(BaseSettings):
     b2b_balance_cache_seconds: float = Field(
         10.0, ge=0, le=3600, description="how long a company's balance read from the "
         "external points API is reused on the portal (0: never)")
+    public_url: str = Field(
+        "http://127.0.0.1:8000", description="the service's address as members reach it: "
+        "unsubscribe links in emails point there (`<public_url>/v1/unsubscribe/<token>`)")
+    unsubscribe_secret: str | None = Field(
+        None, description="signs the unsubscribe tokens of marketing emails; the same value on "
+        "every host (unset: the console secret). Changing it voids the links already sent")
+    smtp_host: str | None = Field(
+        None, description="the SMTP server emails go through (unset: the email channel is off, "
+        "its messages are recorded `failed` with reason `channel_unconfigured`)")
+    smtp_port: int = Field(25, ge=1, le=65535, description="the SMTP server's port")
+    smtp_security: Literal["none", "starttls", "tls"] = Field(
+        "none", description="`starttls` upgrades the connection, `tls` connects over TLS "
+        "(port 465); `none` only on a trusted network")
+    smtp_username: str | None = Field(None, description="SMTP login (unset: no login)")
+    smtp_password: str | None = Field(None, description="SMTP password")
+    smtp_from: str = Field("loyalty@localhost", description="the From address of emails")
+    smtp_timeout_seconds: float = Field(10.0, gt=0, description="how long an SMTP exchange "
+                                        "may take")
+    notify_webhook_url: str | None = Field(
+        None, description="where `webhook`-channel messages (SMS and push providers) are "
+        "POSTed (unset: the channel is off)")
+    notify_webhook_secret: str | None = Field(
+        None, description="the `whsec_<base64>` secret that signs them (Standard Webhooks)")
+    notify_webhook_timeout_seconds: float = Field(10.0, gt=0, description="how long the "
+                                                  "webhook may take to answer")
 
     @field_validator("rate_limits", "member_rate_limits", mode="before")
     @classmethod

@@ -21,6 +21,8 @@ from sqlalchemy.orm import Session
 
 import store.clock as clock
 import store.ledger.books as books
+import store.notify.messages as notify_messages
+import store.notify.preferences as notify_preferences
 import store.redemptions.rows as redemption_rows
 import store.registry.audit as audit
 from engine.lifecycle import (
@@ -179,7 +181,8 @@ def _without_attributes(request: dict[str, Any] | None) -> dict[str, Any] | None
 def erase(db: Database, program_id: str, member_id: str, reason: str,
           actor: str) -> dict[str, Any]:
     """Remove the member's personal attributes (member row, book, the member part of the
-    stored order requests); the ledger, amounts and books stay as they are."""
+    stored order requests, the email address of their notification preferences, the text
+    of their messages); the ledger, amounts and books stay as they are."""
     at = clock.now()
     with db.writing() as session:
         row = _lock(session, program_id, member_id)
@@ -198,6 +201,8 @@ def erase(db: Database, program_id: str, member_id: str, reason: str,
         for sample in samples:  # requests a shadow evaluation kept as examples
             if (kept := _without_attributes(sample.request)) is not None:
                 sample.request = kept
+        notify_preferences.erase(session, program_id, member_id)  # the email address
+        notify_messages.erase(session, program_id, member_id)  # what messages said
         row.erased_at, row.updated_at = at, datetime.now(UTC)
         audit.record(session, actor, "member.erase", program_id, member_id=member_id,
                      attributes=erased, reason=reason)

@@ -22,6 +22,9 @@ The jobs (`default_jobs`):
 - `cashback.payout` — every `LOYALTY_CASHBACK_PAYOUT_SECONDS` (86400 s): members' unpaid
   cashback that adds up to more than zero is marked paid, one payout reference per run
   (store/ledger/cashback.py).
+- `notifications` — every `LOYALTY_NOTIFY_DISPATCH_SECONDS` (10 s): the messages of new
+  domain events are planned under a per-program cursor and the due ones sent by email or
+  webhook (store/notify/dispatch.py).
 
 An interval of 0 disables a job in the scheduler.
 
@@ -65,6 +68,7 @@ import store.clock as clock
 import store.events.delivery as webhook_delivery
 import store.jobs.expiry as expiry
 import store.ledger.cashback as cashback
+import store.notify.dispatch as notify
 import store.redemptions.fulfilment as fulfilment
 from store.db.database import Database
 from store.settings import Settings
@@ -135,6 +139,16 @@ def pay_cashback(db: Database) -> dict[str, Any]:
     return cashback.payout(db)
 
 
+def notifications(settings: Settings) -> JobFunction:
+    """Plan the messages of new domain events and send the due ones
+    (store/notify/dispatch.py). Safe in several workers: a program's events are planned
+    under its cursor row's lock, one record per (event, notification, channel), and
+    each message is claimed with a lease before it is sent."""
+    def run(db: Database) -> dict[str, Any]:
+        return notify.run(db, settings)
+    return run
+
+
 def default_jobs(settings: Settings) -> list[Job]:
     """The jobs every scheduler runs, with their intervals from `settings`. To add one,
     append it here (see the module docstring)."""
@@ -145,6 +159,7 @@ def default_jobs(settings: Settings) -> list[Job]:
         Job("external_points", settings.external_points_job_seconds, external_points),
         Job("cashback.payout", settings.cashback_payout_seconds, pay_cashback),
         Job("b2b_orders", settings.b2b_orders_job_seconds, b2b_orders.run),
+        Job("notifications", settings.notify_dispatch_seconds, notifications(settings)),
     ]
 
 

@@ -4,7 +4,8 @@ package registers them all (`core`: programs, versions, members, the ledger, ord
 referrals; `shadow`: shadow evaluation; `money`: cashback; `codes`: coupon and referral
 codes; `b2b`: the B2B portal's companies, account managers and their keys; `inventory`:
 reward stock apart from versions; `b2b_orders`: companies' orders of several items;
-`events`: the domain event outbox and webhook subscriptions)."""
+`events`: the domain event outbox and webhook subscriptions; `notify`: members'
+notification preferences and the messages planned for them)."""
 
 from store.tables import (
     b2b,
@@ -14,6 +15,7 @@ from store.tables import (
     events,
     inventory,
     money,
+    notify,
     operations,
     redemptions,
     shadow,
@@ -21,4 +23,4 @@ from store.tables import (
 from store.tables.core import Base
 
 __all__ = ["Base", "b2b", "b2b_orders", "codes", "core", "events", "inventory", "money",
-           "operations", "redemptions", "shadow"]
+           "notify", "operations", "redemptions", "shadow"]

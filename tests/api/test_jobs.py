@@ -52,7 +52,8 @@ def test_the_app_delivers_a_pending_item_by_itself_and_stops_its_jobs_on_shutdow
     settings = Settings(database_url=db.url, api_key_cache_seconds=0, jobs_enabled=True,
                         fulfilment_dispatch_seconds=0.1, expiry_job_seconds=0,
                         webhook_dispatch_seconds=0, external_points_job_seconds=0,
-                        cashback_payout_seconds=0, b2b_orders_job_seconds=0)
+                        cashback_payout_seconds=0, b2b_orders_job_seconds=0,
+                        notify_dispatch_seconds=0)
     app = create_app(settings, db)
     with LoopbackServer(lambda request: (202, {})) as webhook:
         with TestClient(app) as client:

@@ -84,3 +84,29 @@ def test_a_key_without_the_admin_scope_is_refused(service):
     commit(service, "CLI-O-8", "CLI-2")
     r = loyalty(service, service.key, "adjust", "retail", "CLI-2", "5", "--reason", "x")
     assert r.exit_code == 1 and "forbidden_scope" in r.output
+
+
+def test_preferences_commands_over_the_service(service):
+    admin = service.admin_key
+    assert commit(service, "CLI-P-1", "CLI-P").status_code == 201
+    r = loyalty(service, admin, "preferences", "show", "retail", "CLI-P")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["channels"] == ["email", "webhook"]
+    r = loyalty(service, admin, "preferences", "set", "retail", "CLI-P", "--locale", "es",
+                "--email", "ana@example.com", "--channel", "email", "--marketing-opt-out")
+    assert r.exit_code == 0, r.output
+    shown = json.loads(r.output)
+    assert (shown["locale"], shown["email"], shown["channels"], shown["marketing_opt_out"]) \
+        == ("es", "ana@example.com", ["email"], True)
+    r = loyalty(service, admin, "preferences", "set", "retail", "CLI-P", "--no-channels",
+                "--default-locale", "--marketing-opt-in")
+    shown = json.loads(r.output)
+    assert (shown["locale"], shown["email"], shown["channels"], shown["marketing_opt_out"]) \
+        == (None, "ana@example.com", [], False)
+    r = loyalty(service, admin, "preferences", "set", "retail", "CLI-P")
+    assert r.exit_code != 0 and "at least one preference" in r.output
+    r = loyalty(service, admin, "preferences", "set", "retail", "CLI-P", "--email", "x y")
+    assert r.exit_code == 1 and "email" in r.output, r.output
+    r = loyalty(service, admin, "messages", "retail", "CLI-P", "--status", "sent")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["messages"] == []
