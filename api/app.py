@@ -122,7 +122,7 @@ PUBLIC_PATHS = ("/v1/unsubscribe/",)
 
 def _document_security(app: FastAPI) -> None:
     """Bearer auth in the OpenAPI document: every /v1 operation needs a key, but the
-    PUBLIC_PATHS."""
+    UNKEYED and PUBLIC_PATHS ones."""
     build = app.openapi
 
     def openapi() -> dict:  # type: ignore[type-arg]

@@ -14,7 +14,7 @@ Time comes from the request, within two bounds:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Annotated
 
@@ -48,10 +48,16 @@ def _instants(model: BaseModel, pointer: str) -> Iterator[tuple[str, datetime]]:
 def refuse_future(body: BaseModel | None, skew_seconds: float) -> None:
     """422 `instant_in_future` (pointing at each one) for instants in `body` more than
     the allowed skew ahead of the server clock."""
-    if body is None:
-        return
+    if body is not None:
+        refuse_future_instants(_instants(body, ""), skew_seconds)
+
+
+def refuse_future_instants(instants: Iterable[tuple[str, datetime]],
+                           skew_seconds: float) -> None:
+    """`refuse_future` of instants already read from a request, each with its JSON
+    pointer."""
     limit = clock.latest_allowed(skew_seconds)
-    late = [(pointer, at) for pointer, at in _instants(body, "") if at > limit]
+    late = [(pointer, at) for pointer, at in instants if at > limit]
     if not late:
         return
     errors = [{"pointer": pointer, "message": f"{at.isoformat()} is ahead of the server clock "

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path
-from fastapi.concurrency import run_in_threadpool
 
 import store.checkout.activities as activities
 import store.checkout.orders as orders
@@ -14,36 +13,27 @@ from api.deps import CommitKey, EvaluateKey, StoreDep
 from api.ids import Id
 from api.instants import refuse_future
 from api.metrics import record_evaluation, record_points
+from api.quote_route import QuoteRoute, answer_quote
 from api.render import Json, created_or_replayed
 from api.schemas import ActivityIn, CommitIn, EvaluationIn, ProgramId, RefundIn
+from engine.evaluation.request import parse
 
 router = APIRouter(prefix="/v1/programs/{program}", tags=["checkout"])
 ProgramPath = Annotated[ProgramId, Path(description="program id, e.g. retail")]
 OrderPath = Annotated[Id, Path(description="order id")]
 
 
-@router.post("/evaluate", summary="Quote what an order earns and what may be redeemed")
 async def evaluate(program: ProgramPath, body: EvaluationIn, services: StoreDep,
                    key: EvaluateKey) -> Json:
-    # Runs on the event loop, not in a thread: a quote is a few indexed reads and the
-    # engine (one evaluation at a time per process anyway); workers scale it. A program
-    # whose balances live in an external points API is quoted in a thread instead, so
-    # that API's latency never blocks the loop.
-    refuse_future(body, services.settings.max_future_skew_seconds)
-    services.limiter.check_member(program, body.member.id, "quote")
+    # Most requests are answered by QuoteRoute without coming here (api/quote_route.py);
+    # this generic handler answers the rest (and documents the route).
     request = body.engine_request()
-    try:
-        result = orders.quote(services.db, services.cache, program, request,
-                              body.ruleset_version, may_call_out=False)
-    except orders.CallsOut:
-        result = await run_in_threadpool(orders.quote, services.db, services.cache, program,
-                                         request, body.ruleset_version)
-    record_evaluation(result, "quote")
-    response = Json(result)  # rendered now: what follows cannot change the answer
-    run = services.shadow.watching(program)
-    if run is not None:  # queued (never waited for) for the version in shadow
-        services.shadow.offer(run, "quote", request, result)
-    return response
+    return await answer_quote(services, program, request, parse(request),
+                              body.ruleset_version, lambda: request)
+
+
+router.add_api_route("/evaluate", evaluate, methods=["POST"], route_class_override=QuoteRoute,
+                     summary="Quote what an order earns and what may be redeemed")
 
 
 @router.post("/orders", status_code=201, summary="Commit an order (idempotent on order.id)")

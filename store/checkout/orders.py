@@ -19,14 +19,13 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-import engine.evaluation.contract as contract
 import store.external.accounts as external_accounts
 import store.ledger.books as books
 import store.ledger.members as members
 import store.redemptions.rows as redemption_rows
-from engine import evaluate
+from engine.evaluation.evaluate import evaluate_request
 from engine.evaluation.render import result_json
-from engine.evaluation.request import RequestInvalid, parse
+from engine.evaluation.request import Request, RequestInvalid, parse
 from engine.lifecycle import MemberBook, OrderStep, check_active, commit_order
 from engine.lifecycle.book import from_json
 from engine.lifecycle.records import order_json
@@ -69,29 +68,20 @@ def essentials(request: dict[str, Any]) -> Essentials:
                           bool(req.redeem and req.redeem.reward_id))
 
 
-def presented_codes(request: dict[str, Any]) -> tuple[str, ...]:
-    """The coupon codes a request presents, as the engine reads them (RequestInvalid)."""
-    raw = request.get("codes")
-    if not raw:
-        return ()
-    try:
-        return tuple(contract.codes(raw))
-    except ValueError as exc:
-        raise RequestInvalid([("$.codes", str(exc))]) from None
-
-
 class CallsOut(Exception):
     """The quote must call an external points API: run it where blocking is fine."""
 
 
 def quote(db: Database, cache: ProgramCache, program_id: str, request: dict[str, Any],
-          pinned: int | None = None, may_call_out: bool = True) -> dict[str, Any]:
+          pinned: int | None = None, may_call_out: bool = True,
+          parsed: Request | None = None) -> dict[str, Any]:
     """Evaluate against the member's book brought to the request's instant, writing
-    nothing.
+    nothing. The request is parsed (and so checked) once: `parsed` when the caller has
+    parsed it already (`engine.evaluation.request.parse` of `request`), else here.
 
     With `may_call_out=False` (a caller on an event loop), a program whose balances live
     in an external points API raises CallsOut before any call is made."""
-    req = essentials(request)
+    req = parsed if parsed is not None else parse(request)
     member_id = str(req.member.get("id"))
     with db.read_connection() as conn:
         program = cache.resolve(conn, program_id, req.at, pinned, db=db)
@@ -103,15 +93,15 @@ def quote(db: Database, cache: ProgramCache, program_id: str, request: dict[str,
         book = books.view_at(lc, member, member_id, req.at)
         check_active(book)  # a suspended or closed member is quoted nothing: 409, and why
         state = lc.state(book, req.at, books.StorePool(conn, program, lock=False),
-                         stock=req.redeems_reward, codes=presented_codes(request))
+                         stock=bool(req.redeem and req.redeem.reward_id), codes=req.codes)
+    req = members.with_stored_attributes(req, member)
     if account is None:
-        return evaluate(program, members.with_attributes(request, member), state)
+        return evaluate_request(program, req, state)
     # Balances live in an external points API: the quote uses the account's balance.
-    attributes = {**(member.attributes if member is not None else {}),
-                  **(req.member.get("attributes") or {})}
-    _, balance, why_not = external_accounts.live_balance(account, member_id, attributes)
+    _, balance, why_not = external_accounts.live_balance(account, member_id,
+                                                         dict(req.member.get("attributes") or {}))
     state.balance = balance or 0
-    result = evaluate(program, members.with_attributes(request, member), state)
+    result = evaluate_request(program, req, state)
     return result if why_not is None else external_accounts.quote_balance(result, why_not)
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
+from engine.evaluation.request import Request
 from store.db.upsert import insert_ignore
 from store.errors import NotFound
 from store.tables.core import MemberRow
@@ -74,11 +75,14 @@ def lock_or_create(session: Session, program: str, member_id: str, tier: str | N
     return row
 
 
-def with_attributes(request: dict[str, Any],
-                    member: MemberRow | Row[Any] | None) -> dict[str, Any]:
-    """The request as the engine sees it in server mode: stored attributes fill gaps."""
-    if member is None or not member.attributes:
-        return request
-    sent = request.get("member") or {}
-    merged = {**member.attributes, **(sent.get("attributes") or {})}
-    return {**request, "member": {**sent, "attributes": merged}}
+def with_stored_attributes(req: Request, member: MemberRow | Row[Any] | None) -> Request:
+    """The request as the engine sees it in server mode: the member's stored attributes
+    fill the gaps of those sent (an attribute sent as null is left out, as the API's
+    models leave it out)."""
+    sent = req.member.get("attributes") or {}
+    if None in sent.values():
+        sent = {k: v for k, v in sent.items() if v is not None}
+    elif member is None or not member.attributes:
+        return req
+    stored = member.attributes if member is not None else None
+    return req._replace(member={**req.member, "attributes": {**(stored or {}), **sent}})

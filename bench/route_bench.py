@@ -1,0 +1,178 @@
+"""In-process cost of the checkout routes, without sockets: the whole ASGI application
+(middleware, authentication, rate limits, validation, the store, the engine, metrics, the
+response) called directly, against the bare FastAPI echo app of bench/http_bench.py in
+the same process.
+
+    .venv/bin/python bench/route_bench.py [--requests 2000] [--pg] [--profile quote|commit]
+
+Prints the CPU µs per request (best of five rounds, `time.process_time`) of the echo,
+a quote (`POST /v1/programs/retail/evaluate`) and a commit of a new order (`POST
+/v1/programs/retail/orders`, members cycling over 1,000) on SQLite (a file in a temp
+dir) or, with `--pg`, on a fresh PostgreSQL database (LOYALTY_BENCH_PG, as http_bench),
+and the ratios to the echo. The HTTP benchmark's ratio is bounded by these: a worker
+that spends N × the echo's CPU on a request serves at most 1/N of the echo's req/s.
+With `--profile`, runs that route under cProfile and prints the 30 most costly functions
+(cumulative); under `valgrind --tool=callgrind` the same script gives instruction counts.
+The load average and the machine baseline (bench/machine.py) are printed at the start
+and the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import json
+import pstats
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench import machine
+from bench.http_bench import CART, echo_app, postgres_database
+
+Asgi = Callable[..., Any]
+
+
+class Driver:
+    """Calls an ASGI app with one POST, as uvicorn would, and returns the status."""
+
+    def __init__(self, app: Asgi, path: str, key: str) -> None:
+        self.app, self.path = app, path
+        self.headers = [(b"host", b"bench"), (b"content-type", b"application/json"),
+                        (b"authorization", f"Bearer {key}".encode())]
+        self.loop = asyncio.new_event_loop()
+
+    def post(self, body: bytes) -> int:
+        return self.loop.run_until_complete(self._post(body))
+
+    async def _post(self, body: bytes) -> int:
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
+                 "method": "POST", "scheme": "http", "path": self.path,
+                 "raw_path": self.path.encode(), "query_string": b"", "root_path": "",
+                 "headers": [*self.headers, (b"content-length", str(len(body)).encode())],
+                 "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 8000)}
+        sent = False
+        status = 0
+
+        async def receive() -> dict[str, Any]:
+            nonlocal sent
+            if sent:
+                await asyncio.sleep(3600)
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+
+        await self.app(scope, receive, send)
+        return status
+
+
+def cpu_per_request(post: Callable[[bytes], int], bodies: Callable[[int], bytes], n: int,
+                    rounds: int = 5) -> float:
+    """Best over `rounds` of the mean CPU µs per request, n requests each."""
+    best = float("inf")
+    done = 0
+    for _ in range(rounds):
+        batch = [bodies(done + i) for i in range(n)]
+        done += n
+        start = time.process_time()
+        for body in batch:
+            status = post(body)
+            if status >= 300:
+                raise SystemExit(f"status {status} for {body[:200]!r}")
+        best = min(best, (time.process_time() - start) / n * 1e6)
+    return best
+
+
+def loyalty_app(database_url: str) -> tuple[FastAPI, str]:
+    from api.app import create_app
+    from engine import load_program
+    from store.db.database import open_database
+    from store.db.migrate import upgrade
+    from store.registry import keys
+    from store.registry import versions as registry
+    from store.settings import Settings
+
+    unlimited = {budget: {"rate": 1e9, "burst": 1e9}
+                 for budget in ("quote", "write", "read", "admin")}
+    settings = Settings.model_validate({"database_url": database_url, "jobs_enabled": False,
+                                        "rate_limits": unlimited,
+                                        "member_rate_limits": unlimited})
+    db = open_database(database_url, settings.pool_size)
+    upgrade(db)
+    program = load_program(Path(__file__).resolve().parents[1] / "rulesets" / "retail")
+    with db.writing() as session:
+        registry.publish(session, program, "bench", "v1")
+        registry.activate(session, "retail", 1, "bench", at_declared=True)
+        key, _ = keys.create(session, ["evaluate", "commit"], name="bench")
+    return create_app(settings, db), key
+
+
+def commit_body(i: int) -> bytes:
+    body = json.loads(json.dumps(CART))
+    body["member"]["id"] = f"BM-{i % 1000}"
+    body["order"]["id"] = f"B-{time.time_ns()}-{i}"
+    return json.dumps(body).encode()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=2000, help="per round (5 rounds)")
+    parser.add_argument("--pg", action="store_true", help="PostgreSQL instead of SQLite")
+    parser.add_argument("--profile", choices=["quote", "commit"])
+    parser.add_argument("--lines", type=int, default=30, help="with --profile: functions shown")
+    args = parser.parse_args()
+    base_start = machine.report("start")
+    quote_body = json.dumps(CART).encode()
+    with tempfile.TemporaryDirectory() as tmp, postgres_database() as pg_url:
+        if args.pg and pg_url is None:
+            raise SystemExit("--pg: PostgreSQL is not reachable")
+        url = pg_url if args.pg and pg_url else f"sqlite:///{Path(tmp) / 'bench.db'}"
+        app, key = loyalty_app(url)
+        lifespan = app.router.lifespan_context(app)
+        echo = Driver(echo_app, "/echo", "-")
+        quote = Driver(app, "/v1/programs/retail/evaluate", key)
+        commit = Driver(app, "/v1/programs/retail/orders", key)
+        quote.loop.run_until_complete(lifespan.__aenter__())
+        try:
+            for i in range(200):  # warm-up: imports, caches, the members' rows
+                echo.post(quote_body), quote.post(quote_body), commit.post(commit_body(i))
+            if args.profile:
+                drive, make = ((quote.post, lambda i: quote_body) if args.profile == "quote"
+                               else (commit.post, commit_body))
+                profiler = cProfile.Profile()
+                profiler.runcall(cpu_per_request, drive, make, args.requests, 1)
+                stats = pstats.Stats(profiler).sort_stats("cumulative")
+                stats.print_stats(args.lines)
+                return
+            n = args.requests
+            costs = {"echo": cpu_per_request(echo.post, lambda i: quote_body, n),
+                     "quote": cpu_per_request(quote.post, lambda i: quote_body, n),
+                     "commit": cpu_per_request(commit.post, commit_body, max(200, n // 5))}
+        finally:
+            quote.loop.run_until_complete(lifespan.__aexit__(None, None, None))
+    where = "PostgreSQL" if args.pg else "SQLite"
+    print(f"in-process CPU per request, best of 5 rounds ({where}):")
+    for name, us in costs.items():
+        print(f"  {name:<8} {us:8.1f} µs   {us / costs['echo']:6.2f} × echo")
+    print(f"quote ceiling on the HTTP ratio (echo CPU / quote CPU): "
+          f"{costs['echo'] / costs['quote']:.2f}")
+    base_end = machine.report("end")
+    mean = (base_start + base_end) / 2
+    print(f"in multiples of the machine baseline: echo {costs['echo'] / mean:.1f}, "
+          f"quote {costs['quote'] / mean:.1f}, commit {costs['commit'] / mean:.1f}")
+
+
+if __name__ == "__main__":
+    main()
