@@ -1,7 +1,7 @@
 """b2b companies: companies of a program, their account managers and personal keys
 
 Revision ID: 0021
-Revises: 0017
+Revises: 0019
 """
 
 import sqlalchemy as sa
@@ -10,7 +10,7 @@ from alembic import op
 import store.db.types
 
 revision = '0021'
-down_revision = '0017'
+down_revision = '0019'
 branch_labels = None
 depends_on = None
 
