@@ -154,12 +154,12 @@ def default_jobs(settings: Settings) -> list[Job]:
     append it here (see the module docstring)."""
     return [
         Job("fulfilment", settings.fulfilment_dispatch_seconds, dispatch_fulfilment),
-        Job("webhooks", settings.webhook_dispatch_seconds, deliver_webhooks),
         Job("expiry", settings.expiry_job_seconds, expire_due),
         Job("external_points", settings.external_points_job_seconds, external_points),
         Job("cashback.payout", settings.cashback_payout_seconds, pay_cashback),
         Job("b2b_orders", settings.b2b_orders_job_seconds, b2b_orders.run),
         Job("notifications", settings.notify_dispatch_seconds, notifications(settings)),
+        Job("webhooks", settings.webhook_dispatch_seconds, deliver_webhooks),
     ]
 
 

@@ -60,6 +60,7 @@ from store.redemptions import redeem as redemptions
 from store.registry import versions as registry
 from store.registry.programs import ProgramCache
 from store.tables.core import LedgerEntryRow, MemberRow
+from store.tables.events import DomainEventRow
 from store.tables.redemptions import RedemptionEventRow, RedemptionRow
 from tests.store.db_support import wipe
 from tests.store.helpers import (
@@ -567,6 +568,29 @@ def ledger_machine(db: Database, program: Program, automatic: bool,
                     footprint.append((row.reversal_entry_id, "reverse", r.points))
                 assert entries.get(rid, []) == footprint, rid
                 assert drawn.get(row.ledger_entry_id) == r.points, rid
+
+        @invariant()
+        def events_tell_the_ledger(self) -> None:
+            """One points event per ledger entry, written with it; each member's last one
+            tells the member's balance; feed positions run 1, 2, 3… per program."""
+            with db.reading() as session:
+                entries = session.scalar(select(func.count()).select_from(LedgerEntryRow))
+                events = session.execute(select(
+                    DomainEventRow.program, DomainEventRow.position, DomainEventRow.member_id,
+                    DomainEventRow.type, DomainEventRow.payload)
+                    .order_by(DomainEventRow.program, DomainEventRow.position)).all()
+                balances = {(m.program, m.member_id): m.balance
+                            for m in session.scalars(select(MemberRow))}
+            points = [e for e in events if e.type.startswith("points.")]
+            assert len(points) == entries
+            for name in {e.program for e in events}:
+                positions = [e.position for e in events if e.program == name]
+                assert positions == list(range(1, len(positions) + 1))
+            told = {(e.program, e.member_id): e.payload["balance"] for e in points}
+            assert all(balances[key] == balance for key, balance in told.items()), told
+            created = [e.payload["redemption_id"] for e in events
+                       if e.type == "redemption.created"]
+            assert sorted(created) == sorted(self.model)
 
         @invariant()
         def automatic_redemptions_within_the_limit(self) -> None:
