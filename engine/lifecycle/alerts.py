@@ -39,11 +39,18 @@ def _expiring(settings: Alerts, book: MemberBook, at: datetime, tz: ZoneInfo
               ) -> Iterator[AlertRaised]:
     if settings.expiring_days is None:
         return
+    # lots are in consumption order, soonest expiry first (undated last): past a day
+    # beyond the window, no later lot is in it
+    beyond = at + timedelta(days=settings.expiring_days + 2)
+    if not book.lots or book.lots[0].expires_at is None or book.lots[0].expires_at > beyond:
+        return
     today = at.astimezone(tz).date()
     horizon = today + timedelta(days=settings.expiring_days)
     batches: dict[date, tuple[int, datetime]] = {}
     for lot in book.lots:
-        if lot.expires_at is None or lot.left <= 0 or lot.expires_at <= at:
+        if lot.expires_at is None or lot.expires_at > beyond:
+            break
+        if lot.left <= 0 or lot.expires_at <= at:
             continue
         day = lot.expires_at.astimezone(tz).date()
         if day <= horizon:

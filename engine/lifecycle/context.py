@@ -136,9 +136,12 @@ class Lifecycle:
         return rotation.cap_key(self.local(at).date())
 
     # ------------------------------------------------------------ time
-    def advance(self, book: MemberBook, at: datetime, step: Step | None = None) -> Step:
-        """Bring `book` to `at`: release holds whose time ran out, expire due lots, and
-        let the tier fall at every boundary passed. Never moves a book backwards."""
+    def advance(self, book: MemberBook, at: datetime, step: Step | None = None,
+                alerts: bool = True) -> Step:
+        """Bring `book` to `at`: release holds whose time ran out, expire due lots, let
+        the tier fall at every boundary passed, and raise the alerts due (unless the
+        caller raises them itself at the end of its step: `alerts` False). Never moves a
+        book backwards."""
         step = step if step is not None else Step()
         if book.last_at is not None and at < book.last_at:
             at = book.last_at  # an event dated earlier than one already applied
@@ -152,7 +155,7 @@ class Lifecycle:
         if self.tiers is not None:
             step.changes.extend(self.tiers.advance(book, at))
         book.last_at = at
-        if self.alerting:
+        if alerts and self.alerting:
             self.raise_alerts(book, at, step)
         return step
 

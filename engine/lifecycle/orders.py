@@ -53,7 +53,7 @@ def commit_order(lc: Lifecycle, book: MemberBook, request: Request, pool: Pool,
     check_currency(lc.program, order)  # a refused order changes nothing, not even time
     check_active(book)  # a suspended or closed member earns nothing
     step = OrderStep()
-    lc.advance(book, at, step)
+    lc.advance(book, at, step, alerts=False)  # raised once the order is booked (below)
     lc.note(step, records)
     start = len(step.changes)
     state = lc.state(book, at, pool, stock=bool(request.redeem and request.redeem.reward_id),

@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from engine.engagement.plan import DEFAULT_PREFERENCES, SUPPRESS, Sent, plan
-from engine.lifecycle import Change, MemberBook
+from engine.lifecycle import Change, Entry, MemberBook
 from engine.lifecycle.events import events_of
 from engine.program import Program
 from engine.simulation.stats import Stats
@@ -22,6 +22,10 @@ from engine.simulation.stats import Stats
 __all__ = ["Messages"]
 
 KEPT = timedelta(days=32)  # the longest frequency-cap period (a month), and a day
+# the events of ledger entries (engine/lifecycle/events.py): when the program sends no
+# message for any of them, the entries are left out before the step's events are made
+ENTRY_EVENTS = frozenset({"points.earned", "points.reversed", "points.redeemed",
+                          "points.expired", "points.adjusted"})
 
 
 class Messages:
@@ -30,6 +34,7 @@ class Messages:
         self.engagement = program.model.engagement
         self.types = frozenset(n.event for n in self.engagement.notifications)
         self.capped = self.engagement.frequency_cap is not None
+        self.entries = bool(self.types & ENTRY_EVENTS)
         self.history: dict[str, list[Sent]] = {}  # member → recent messages (with a cap)
 
     @property
@@ -39,6 +44,10 @@ class Messages:
     def step(self, book: MemberBook, changes: list[Change]) -> None:
         """Plan and count the messages of one step's events."""
         stats, tz = self.stats, self.program.model.timezone
+        if not self.entries:
+            changes = [c for c in changes if type(c) is not Entry]
+            if not changes:
+                return
         for event in events_of(changes, book, self.program):
             if event.type not in self.types:
                 continue
