@@ -93,11 +93,18 @@ def _cursors(session: Session) -> list[tuple[int, str]]:
 
 
 def queue(db: Database) -> int:
-    """Queue deliveries for the events committed since each cursor; returns how many."""
+    """Queue deliveries for the events committed since each cursor; returns how many.
+    Cursors already at their feed's end are left alone (no write transaction)."""
     with db.reading() as session:
         pairs = _cursors(session)
+        last = dict(session.execute(select(EventPositionRow.program, EventPositionRow.last)).all())
+        at = {(sid, program): position for sid, program, position in session.execute(
+            select(WebhookCursorRow.subscription_id, WebhookCursorRow.program,
+                   WebhookCursorRow.position))}
     queued = 0
     for sid, program in pairs:
+        if at.get((sid, program), -1) >= last.get(program, 0):
+            continue
         while True:
             added, more = _queue_one(db, sid, program)
             queued += added
@@ -153,6 +160,10 @@ def claim(db: Database, settings: WebhookSettings) -> list[Claimed]:
              .order_by(d.next_attempt_at, d.id).limit(settings.batch)
              .with_for_update(skip_locked=True, of=d))
     claimed: list[Claimed] = []
+    with db.reading() as session:  # nothing due: no write transaction
+        if session.scalar(select(d.id).where(d.status.in_(("pending", "sending")),
+                                             d.next_attempt_at <= now).limit(1)) is None:
+            return claimed
     with db.writing() as session:
         for row in session.scalars(query):
             sub = session.get(WebhookSubscriptionRow, row.subscription_id)

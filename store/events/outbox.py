@@ -1,10 +1,10 @@
 """The transactional outbox: domain events written in the transaction of the change they
 tell, and read back per program in commit order.
 
-**Commit order.** An event row is inserted with no feed position. Just before its
-transaction commits (SQLAlchemy's `before_commit`), the positions of the events it wrote
-are taken from the program's `event_positions` row with one `UPDATE … RETURNING`, whose
-row lock is held until the commit ends. A second transaction that wrote events of the
+**Commit order.** `publish` keeps the events with the session. Just before its
+transaction commits (SQLAlchemy's `before_commit`), their feed positions are taken from
+the program's `event_positions` row with one upsert `… RETURNING`, whose row lock is held
+until the commit ends, and the rows are inserted with them in one statement. A second transaction that wrote events of the
 same program waits at that UPDATE until the first has committed (or rolled back, giving
 the numbers back), so:
 
@@ -27,18 +27,18 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, event, insert, select, update
+from sqlalchemy import Table, bindparam, event, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from engine.events import DomainEvent
-from store.db.upsert import insert_ignore
 from store.tables.events import DomainEventRow, EventPositionRow
 
 __all__ = ["Published", "last_position", "publish", "read_after", "read_member"]
 
-_PENDING = "loyalty.outbox.pending"  # session.info key: ids of rows awaiting a position
+_PENDING = "loyalty.outbox.pending"  # session.info key: (transaction, rows) not yet written
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,60 +52,75 @@ class Published:
 
 def publish(session: Session, events: Iterable[DomainEvent]) -> list[DomainEvent]:
     """Write `events` in the session's transaction, each with a new id (set on the event
-    too). They get their feed positions when the transaction commits."""
+    too). The rows are inserted, with their feed positions, when the transaction commits;
+    events published inside a savepoint that rolls back are dropped with it."""
     now = datetime.now(UTC)
     rows: list[dict[str, Any]] = []
     written: list[DomainEvent] = []
     for ev in events:
         ev.id = str(uuid.uuid4())
-        rows.append({"event_id": ev.id, "program": ev.program, "position": None,
-                     "type": ev.type, "member_id": ev.member_id, "at": ev.at,
+        rows.append({"event_id": ev.id, "program": ev.program, "type": ev.type,
+                     "member_id": ev.member_id, "at": ev.at,
                      "ruleset_version": ev.ruleset_version, "payload": ev.payload,
                      "recorded_at": now})
         written.append(ev)
-    if not rows:
-        return written
-    ids = session.execute(insert(DomainEventRow).returning(
-        DomainEventRow.id, sort_by_parameter_order=True), rows).scalars().all()
-    session.info.setdefault(_PENDING, []).extend(ids)
+    if rows:
+        where = session.get_nested_transaction() or session.get_transaction()
+        session.info.setdefault(_PENDING, []).append((where, rows))
     return written
 
 
-_POSITION = (update(DomainEventRow).where(DomainEventRow.id == bindparam("pk"))
-             .values(position=bindparam("pos")))
+_ADVANCE: dict[str, Any] = {}  # the counter's upsert, built once per dialect
+_INSERT = insert(cast(Table, DomainEventRow.__table__))
+
+
+def _advance(session: Session, program: str, count: int) -> int:
+    """Move the program's counter by `count` (creating it) and return its new value; the
+    row stays locked until the commit."""
+    dialect = session.get_bind().dialect.name
+    stmt = _ADVANCE.get(dialect)
+    if stmt is None:
+        table = cast(Table, EventPositionRow.__table__)
+        upsert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table).values(
+            program=bindparam("program"), last=bindparam("count"))
+        stmt = _ADVANCE[dialect] = upsert.on_conflict_do_update(
+            index_elements=["program"], set_={"last": table.c.last + upsert.excluded.last}
+        ).returning(table.c.last)
+    return int(session.execute(stmt, {"program": program, "count": count}).scalar_one())
 
 
 @event.listens_for(Session, "before_commit")
-def _assign_positions(session: Session) -> None:
-    pending: list[int] = session.info.pop(_PENDING, [])
+def _write_pending(session: Session) -> None:
+    pending: list[tuple[Any, list[dict[str, Any]]]] = session.info.pop(_PENDING, [])
+    by_program: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for _, rows in pending:
+        for row in rows:
+            by_program[row["program"]].append(row)
+    for program in sorted(by_program):
+        rows = by_program[program]
+        first = _advance(session, program, len(rows)) - len(rows) + 1
+        session.connection().execute(_INSERT, [
+            {**row, "position": first + i} for i, row in enumerate(rows)])
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_rolled_back(session: Session, previous_transaction: Any) -> None:
+    """Forget the events published inside the transaction (or savepoint) rolled back."""
+    pending = session.info.get(_PENDING)
     if not pending:
         return
-    # Rows a rolled-back savepoint took with it are gone: number the ones still here.
-    by_program: dict[str, list[int]] = defaultdict(list)
-    for pk, program in session.execute(
-            select(DomainEventRow.id, DomainEventRow.program)
-            .where(DomainEventRow.id.in_(pending)).order_by(DomainEventRow.id)):
-        by_program[program].append(pk)
-    for program in sorted(by_program):
-        pks = by_program[program]
-        insert_ignore(session, EventPositionRow.__table__, {"program": program, "last": 0},
-                      ["program"])
-        last = session.execute(
-            update(EventPositionRow).where(EventPositionRow.program == program)
-            .values(last=EventPositionRow.last + len(pks))
-            .returning(EventPositionRow.last)).scalar_one()
-        first = last - len(pks) + 1
-        session.connection().execute(_POSITION, [
-            {"pk": pk, "pos": first + i} for i, pk in enumerate(pks)])
 
+    def inside(where: Any) -> bool:
+        while where is not None:
+            if where is previous_transaction:
+                return True
+            where = where.parent
+        return False
 
-@event.listens_for(Session, "after_rollback")
-def _forget_pending(session: Session) -> None:
-    session.info.pop(_PENDING, None)
+    session.info[_PENDING] = [(where, rows) for where, rows in pending if not inside(where)]
 
 
 def _published(row: DomainEventRow) -> Published:
-    assert row.position is not None
     return Published(row.position, row.id, DomainEvent(
         row.event_id, row.type, row.program, row.member_id, row.at, row.ruleset_version,
         row.payload))
@@ -125,8 +140,7 @@ def read_member(session: Session, program: str, member_id: str,
                 types: Iterable[str] = ()) -> list[Published]:
     """Every committed event of one member, in commit order (optionally of some types)."""
     query = select(DomainEventRow).where(DomainEventRow.program == program,
-                                         DomainEventRow.member_id == member_id,
-                                         DomainEventRow.position.is_not(None))
+                                         DomainEventRow.member_id == member_id)
     wanted = list(types)
     if wanted:
         query = query.where(DomainEventRow.type.in_(wanted))

@@ -19,8 +19,8 @@ from store.tables.core import Base, BigId
 
 class DomainEventRow(Base):
     """One domain event (engine/events). `position` is its place in the program's feed:
-    null while the writing transaction runs, assigned just before it commits under the
-    program's `event_positions` row lock (store/events/outbox.py), so positions follow
+    the row is inserted just before its transaction commits, with a position taken under
+    the program's `event_positions` row lock (store/events/outbox.py), so positions follow
     commit order without gaps."""
 
     __tablename__ = "domain_events"
@@ -31,7 +31,7 @@ class DomainEventRow(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     event_id: Mapped[str] = mapped_column(String(36), unique=True)
     program: Mapped[str] = mapped_column(String(64))
-    position: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    position: Mapped[int] = mapped_column(BigInteger)
     type: Mapped[str] = mapped_column(String(64))
     member_id: Mapped[str] = mapped_column(String(128))
     at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -23,7 +23,7 @@ def upgrade() -> None:
     sa.Column('id', BIG_ID, autoincrement=True, nullable=False),
     sa.Column('event_id', sa.String(length=36), nullable=False),
     sa.Column('program', sa.String(length=64), nullable=False),
-    sa.Column('position', sa.BigInteger(), nullable=True),
+    sa.Column('position', sa.BigInteger(), nullable=False),
     sa.Column('type', sa.String(length=64), nullable=False),
     sa.Column('member_id', sa.String(length=128), nullable=False),
     sa.Column('at', store.db.types.UTCDateTime(), nullable=False),
