@@ -20,6 +20,7 @@ class Received:
     sender: str
     recipients: list[str]
     message: EmailMessage
+    peer: Any = None  # the client's (host, port): one per connection
 
 
 @dataclass
@@ -45,7 +46,8 @@ class SmtpSink:
                                     policy=policy.default)
         assert isinstance(parsed, EmailMessage)
         with self.lock:
-            self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), parsed))
+            self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos), parsed,
+                                          session.peer))
         return "250 Message accepted for delivery"
 
 

@@ -36,6 +36,9 @@ An interval of 0 disables a job in the scheduler.
   one item at the same time; the webhook also gets the same `Idempotency-Key` every time;
 - webhooks queue a subscription's cursor under its row lock (`SKIP LOCKED`) and claim
   deliveries with `FOR UPDATE SKIP LOCKED` and a lease, like the external transfers;
+- notifications plan a program's events under a lock on its cursor row (one message
+  record per event, notification and channel) and claim each message with a conditional
+  UPDATE and a lease before sending it;
 - expiry locks each member's row (`SELECT … FOR UPDATE` on PostgreSQL, `BEGIN IMMEDIATE`
   on SQLite) before touching its lots and holds, and an expired lot has nothing left, so a
   second run racing the first writes nothing for a member the first already did.

@@ -35,11 +35,12 @@ def webhook_payload(message: MessageRow) -> dict[str, Any]:
             "html": content.get("html")}
 
 
-def _send(settings: Settings, message: MessageRow, prefs: preferences.Preferences) -> None:
+def _send(settings: Settings, mailer: smtp.Mailer, message: MessageRow,
+          prefs: preferences.Preferences) -> None:
     content = message.content
     if message.channel == "email":
         assert prefs.email is not None
-        smtp.send(settings, smtp.Email(
+        mailer.send(smtp.Email(
             to=prefs.email, subject=content.get("subject") or "", text=content.get("text") or "",
             html=content.get("html"), unsubscribe_url=content.get("unsubscribe_url"),
             message_id=f"loyalty-message-{message.id}"))
@@ -48,8 +49,10 @@ def _send(settings: Settings, message: MessageRow, prefs: preferences.Preference
                      clock.now())
 
 
-def deliver_one(db: Database, settings: Settings, message: MessageRow, now: datetime) -> str:
-    """Send one claimed message; answers the status recorded."""
+def deliver_one(db: Database, settings: Settings, mailer: smtp.Mailer, message: MessageRow,
+                now: datetime) -> str:
+    """Send one claimed message (emails through `mailer`'s connection); answers the
+    status recorded."""
     def finish(status: str, reason: str | None = None, error: str | None = None,
                retry: bool = False) -> str:
         return messages.finish(db, message, status, reason, error, retry, now)
@@ -63,7 +66,7 @@ def deliver_one(db: Database, settings: Settings, message: MessageRow, now: date
     if message.channel == "email" and not prefs.email:
         return finish("suppressed", NO_ADDRESS)
     try:
-        _send(settings, message, prefs)
+        _send(settings, mailer, message, prefs)
     except ChannelError as exc:
         return finish("failed", exc.reason, exc.detail[:2000], exc.transient)
     return finish("sent")
@@ -71,14 +74,16 @@ def deliver_one(db: Database, settings: Settings, message: MessageRow, now: date
 
 def deliver_due(db: Database, settings: Settings, now: datetime | None = None,
                 rounds: int = 20) -> dict[str, int]:
-    """Send what is due, up to `rounds` claims of 100 messages: {status: count}."""
+    """Send what is due, up to `rounds` claims of 100 messages, the emails over one SMTP
+    connection: {status: count}."""
     outcome: dict[str, int] = {}
-    for _ in range(rounds):
-        at = now or clock.now()
-        claimed = messages.claim(db, at)
-        for message in claimed:
-            status = deliver_one(db, settings, message, at)
-            outcome[status] = outcome.get(status, 0) + 1
-        if len(claimed) < 100:
-            break
+    with smtp.Mailer(settings) as mailer:
+        for _ in range(rounds):
+            at = now or clock.now()
+            claimed = messages.claim(db, at)
+            for message in claimed:
+                status = deliver_one(db, settings, mailer, message, at)
+                outcome[status] = outcome.get(status, 0) + 1
+            if len(claimed) < 100:
+                break
     return outcome

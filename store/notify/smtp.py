@@ -47,32 +47,83 @@ def compose(settings: Settings, email: Email) -> EmailMessage:
     return message
 
 
-def send(settings: Settings, email: Email) -> None:
-    """Send one email; a `ChannelError` when it was not accepted."""
-    if not settings.smtp_host:
-        raise ChannelError("channel_unconfigured", "LOYALTY_SMTP_HOST is not set")
-    message = compose(settings, email)
-    timeout = settings.smtp_timeout_seconds
-    try:
+class Mailer:
+    """One SMTP connection for a run of emails: opened at the first, kept for the next,
+    closed at the end (use it as a context manager). A connection that broke is dropped
+    and the next email opens another; an email that meets a connection the server closed
+    since the previous one is tried once more on a fresh one."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._client: smtplib.SMTP | None = None
+
+    def __enter__(self) -> Mailer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                client.quit()
+            except (smtplib.SMTPException, OSError):
+                client.close()
+
+    def _connect(self) -> smtplib.SMTP:
+        settings = self.settings
+        assert settings.smtp_host
+        timeout = settings.smtp_timeout_seconds
         if settings.smtp_security == "tls":
             client: smtplib.SMTP = smtplib.SMTP_SSL(
                 settings.smtp_host, settings.smtp_port, timeout=timeout,
                 context=ssl.create_default_context())
         else:
             client = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=timeout)
-        with client:
+        try:
             if settings.smtp_security == "starttls":
                 client.starttls(context=ssl.create_default_context())
             if settings.smtp_username:
                 client.login(settings.smtp_username, settings.smtp_password or "")
-            refused = client.send_message(message)
-    except smtplib.SMTPRecipientsRefused as exc:
-        raise ChannelError("rejected", f"recipient refused: {exc.recipients}") from None
-    except smtplib.SMTPResponseException as exc:
-        detail = f"SMTP {exc.smtp_code}: {exc.smtp_error!r}"
-        raise ChannelError("rejected", detail, transient=400 <= exc.smtp_code < 500) from None
-    except (smtplib.SMTPException, OSError) as exc:
-        raise ChannelError("undeliverable", f"{type(exc).__name__}: {exc}",
-                           transient=True) from None
-    if refused:
-        raise ChannelError("rejected", f"recipient refused: {refused}")
+        except BaseException:
+            client.close()
+            raise
+        return client
+
+    def _deliver(self, message: EmailMessage) -> dict[str, tuple[int, bytes]]:
+        if self._client is not None:
+            try:
+                return self._client.send_message(message)
+            except smtplib.SMTPServerDisconnected:
+                self._client = None  # closed since the last email: once more, afresh
+        self._client = self._connect()
+        return self._client.send_message(message)
+
+    def send(self, email: Email) -> None:
+        """Send one email; a `ChannelError` when it was not accepted."""
+        if not self.settings.smtp_host:
+            raise ChannelError("channel_unconfigured", "LOYALTY_SMTP_HOST is not set")
+        message = compose(self.settings, email)
+        try:
+            refused = self._deliver(message)
+        except smtplib.SMTPRecipientsRefused as exc:  # the session was reset: still usable
+            raise ChannelError("rejected", f"recipient refused: {exc.recipients}") from None
+        except smtplib.SMTPResponseException as exc:
+            self.close()
+            detail = f"SMTP {exc.smtp_code}: {exc.smtp_error!r}"
+            raise ChannelError("rejected", detail,
+                               transient=400 <= exc.smtp_code < 500) from None
+        except (smtplib.SMTPException, OSError) as exc:
+            self.close()
+            raise ChannelError("undeliverable", f"{type(exc).__name__}: {exc}",
+                               transient=True) from None
+        if refused:
+            raise ChannelError("rejected", f"recipient refused: {refused}")
+
+
+def send(settings: Settings, email: Email) -> None:
+    """Send one email on a connection of its own; a `ChannelError` when it was not
+    accepted."""
+    with Mailer(settings) as mailer:
+        mailer.send(email)

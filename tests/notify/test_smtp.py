@@ -71,3 +71,15 @@ def test_no_server_or_no_setting_says_so():
     with pytest.raises(ChannelError) as off:
         smtp.send(Settings(), smtp.Email("ana@example.com", "Hi", "Hi"))
     assert (off.value.reason, off.value.transient) == ("channel_unconfigured", False)
+
+
+def test_a_mailer_sends_a_run_of_emails_over_one_connection():
+    with smtp_sink() as sink:
+        sink.refuse("gone@example.com")
+        with smtp.Mailer(settings_for(sink)) as mailer:
+            mailer.send(smtp.Email("a@example.com", "1", "one"))
+            with pytest.raises(ChannelError):
+                mailer.send(smtp.Email("gone@example.com", "2", "two"))
+            mailer.send(smtp.Email("c@example.com", "3", "three"))
+    assert [m.recipients for m in sink.received] == [["a@example.com"], ["c@example.com"]]
+    assert len({m.peer for m in sink.received}) == 1
