@@ -57,9 +57,9 @@ class TokenVerifier:
         if not self.issuers:
             raise TokenRefused("token_issuer", "no token issuer is configured; authenticate "
                                "with a personal key")
-        try:
-            header = jwt.get_unverified_header(token)
-            unverified = jwt.decode(token, options={"verify_signature": False})
+        try:  # read once unverified, to pick the issuer and its one algorithm
+            read = jwt.decode_complete(token, options={"verify_signature": False})
+            header, unverified = read["header"], read["payload"]
         except jwt.PyJWTError as exc:
             raise TokenRefused("token_malformed", f"the token cannot be read: {exc}") from exc
         algorithm = header.get("alg")
