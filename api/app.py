@@ -12,6 +12,8 @@ from contextlib import asynccontextmanager
 from anyio import to_thread
 from fastapi import FastAPI
 
+import api.b2b.admin as b2b_admin
+import api.b2b.portal as b2b_portal
 import api.console as console
 import api.docs_ui as docs_ui
 import api.problems as problems
@@ -32,10 +34,12 @@ import api.routes.reports as reports
 import api.routes.rulesets as rulesets
 import api.routes.shadow as shadow
 import engine.rules.adapter as rules_engine
+import store.b2b.balances as balances
 import store.jobs.scheduler as jobs
 from api.deps import SECURITY_SCHEME, KeyCache, ManagerKeyCache, Services
 from api.metrics import ObserveMiddleware
 from api.ratelimit import RateLimiter
+from store.b2b.tokens import TokenVerifier
 from store.db.database import Database, open_database
 from store.registry.programs import ProgramCache
 from store.settings import Settings, get_settings
@@ -78,6 +82,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
                                   key_cache=KeyCache(settings.api_key_cache_seconds),
                                   limiter=RateLimiter(settings),
                                   manager_keys=ManagerKeyCache(settings.api_key_cache_seconds),
+                                  tokens=TokenVerifier(settings.b2b_jwt_issuers),
+                                  balances=balances.cache_of(settings.b2b_balance_cache_url,
+                                                             settings.b2b_balance_cache_seconds),
                                   shadow=ShadowTap(db, cache, settings.shadow_queue_size,
                                                    settings.shadow_check_seconds))
     problems.install(app)
@@ -88,6 +95,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None) -> 
     for module in (admin, auto_redemption, fulfilment, member_admin, shadow,  # a program's
                    inventory):  # lifecycle operations
         app.include_router(module.router, prefix="/v1/programs/{program}")
+    for b2b_router in (b2b_admin.router, b2b_portal.router, b2b_portal.company_admin_router):
+        app.include_router(b2b_router, prefix="/v1/programs/{program}")  # the B2B portal
     app.add_middleware(ObserveMiddleware, max_body_bytes=settings.max_body_bytes,
                        large_paths={"/v1/rulesets": settings.max_ruleset_bytes,
                                     "/console/publish": settings.max_ruleset_bytes})

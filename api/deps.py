@@ -15,7 +15,9 @@ import store.b2b.keys as manager_keys
 import store.registry.keys as keys
 from api.problems import ApiProblem
 from api.ratelimit import RateLimiter, budget_of
+from store.b2b.balances import BalanceCache
 from store.b2b.principals import Manager
+from store.b2b.tokens import TokenVerifier
 from store.db.database import Database
 from store.registry.programs import ProgramCache
 from store.settings import Settings
@@ -33,6 +35,8 @@ class Services:
     limiter: RateLimiter
     shadow: ShadowTap
     manager_keys: ManagerKeyCache  # the B2B portal's personal keys (api/b2b/principal.py)
+    tokens: TokenVerifier  # the B2B portal's JWT issuers
+    balances: BalanceCache  # companies' balances, briefly (store/b2b/balances.py)
 
 
 class KeyCache:
@@ -86,6 +90,12 @@ class ManagerKeyCache:
         if hit is not None and time.monotonic() - hit[0] < self.ttl:
             return True, hit[1]
         return False, None
+
+    def clear(self) -> None:
+        """Forget every verified key (this worker changed a key, a manager or a company;
+        other workers follow within `ttl`)."""
+        with self._lock:
+            self._items.clear()
 
     def verify(self, db: Database, digest: str) -> Manager | None:
         hit, found = self.cached(digest)

@@ -91,6 +91,15 @@ class RateLimiter:
             if wait:
                 self._refuse(wait, budget, "member", f"member {member_id!r} of {program}")
 
+    def check_manager(self, program: str, manager_id: str, budget: str) -> None:
+        """A B2B account manager spends the per-member budgets (their own buckets)."""
+        buckets = self.per_member.get(budget)
+        if buckets is not None:
+            wait = buckets.take((program, "manager", manager_id), self.clock())
+            if wait:
+                self._refuse(wait, budget, "member", f"account manager {manager_id!r} of "
+                             f"{program}")
+
     @staticmethod
     def _refuse(wait: float, budget: str, per: str, who: str) -> None:
         RATE_LIMITED.labels(budget, per).inc()

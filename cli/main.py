@@ -3,6 +3,7 @@
 import click
 
 from cli.audit_cmd import audit
+from cli.b2b_cmd import companies_group, managers_group
 from cli.b2b_orders_cmd import b2b_orders_group
 from cli.campaigns_cmd import campaigns_group, codes_group
 from cli.ci_cmd import ci
@@ -52,8 +53,8 @@ cli.add_command(simulate)
 cli.add_command(ci)
 for _command in (db, keys, publish, approve, activate, diff, rulesets_group, audit, serve, expire,
                  jobs, redemptions_group, members_group, campaigns_group, codes_group,
-                 import_history, export_history, report, shadow_group, inventory_group,
-                 b2b_orders_group):
+                 import_history, export_history, report, shadow_group, companies_group,
+                 managers_group, inventory_group, b2b_orders_group):
     cli.add_command(_command)
 
 

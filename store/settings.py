@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///./loyalty.db"
@@ -16,6 +16,40 @@ class Bucket(BaseModel):
 
     rate: float = Field(gt=0)
     burst: float = Field(ge=1)
+
+
+class JwtIssuer(BaseModel):
+    """An issuer whose JWTs (RFC 7519) authenticate the B2B portal's account managers:
+    `sub` is the manager id, the `program_claim` names the program. One algorithm per
+    issuer: a token signed otherwise is refused (no `none`, no HS/RS confusion)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    issuer: str = Field(min_length=1, description="the `iss` its tokens carry")
+    audience: str = Field(min_length=1, description="the `aud` its tokens must carry")
+    algorithm: Literal["HS256", "RS256"] = Field(description="how its tokens are signed")
+    secret: SecretStr | None = Field(None, description="HS256: the shared secret (at least "
+                                     "32 bytes, RFC 7518 §3.2)")
+    public_key_file: str | None = Field(None, description="RS256: a PEM public key file")
+    jwks_file: str | None = Field(None, description="RS256: a JWKS file (RFC 7517); the "
+                                  "token's `kid` picks the key")
+    program: str | None = Field(None, description="the only program its tokens may name "
+                                "(and the one they act in when they name none)")
+    program_claim: str = Field("program", description="the claim naming the program")
+    leeway_seconds: float = Field(30.0, ge=0, le=300, description="clock skew allowed on "
+                                  "`exp` and `nbf`")
+
+    @model_validator(mode="after")
+    def _one_key(self) -> JwtIssuer:
+        rsa = [k for k in (self.public_key_file, self.jwks_file) if k]
+        if self.algorithm == "HS256" and (self.secret is None or rsa or
+                                          len(self.secret.get_secret_value().encode()) < 32):
+            raise ValueError(f"issuer {self.issuer!r}: HS256 needs a `secret` of at least 32 "
+                             "bytes, and no RSA key")
+        if self.algorithm == "RS256" and (self.secret or len(rsa) != 1):
+            raise ValueError(f"issuer {self.issuer!r}: RS256 needs one of `public_key_file` "
+                             "or `jwks_file`, and no `secret`")
+        return self
 
 
 Budget = Literal["quote", "write", "read", "admin"]
@@ -98,6 +132,16 @@ class Settings(BaseSettings):
         "host and worker (unset: a random secret made once and kept in the database)")
     console_session_minutes: int = Field(
         480, ge=1, description="how long a console login lasts before it asks for the key again")
+
+    b2b_jwt_issuers: list[JwtIssuer] = Field(
+        default_factory=list, description="issuers of the JWTs account managers of the B2B "
+        "portal may authenticate with (JSON list; see docs/b2b.md)")
+    b2b_balance_cache_url: str | None = Field(
+        None, description="Redis URL (redis://host:6379/0) of the short cache of companies' "
+        "balances, shared by every worker (unset: a cache in each worker)")
+    b2b_balance_cache_seconds: float = Field(
+        10.0, ge=0, le=3600, description="how long a company's balance read from the "
+        "external points API is reused on the portal (0: never)")
 
     @field_validator("rate_limits", "member_rate_limits", mode="before")
     @classmethod

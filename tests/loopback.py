@@ -1,5 +1,5 @@
 """A real, small HTTP server on loopback for tests of outgoing calls (fulfilment webhook,
-external points API). It answers through a plain function and misbehaves on demand:
+external points API, OAuth token endpoint; JSON or form bodies). It answers through a plain function and misbehaves on demand:
 queue faults with `fail()`, `delay()`, `drop()` and `drop_after()`; each fault applies to
 one request, in order."""
 
@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
+from urllib.parse import parse_qsl
 
 Handler = Callable[["Request"], tuple[int, Any]]
 
@@ -72,8 +73,10 @@ class LoopbackServer:
             def _serve(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 raw = self.rfile.read(length) if length else b""
+                form = "x-www-form-urlencoded" in (self.headers.get("content-type") or "")
                 request = Request(self.command, self.path, {k.lower(): v for k, v in
                                                            self.headers.items()},
+                                  dict(parse_qsl(raw.decode())) if form and raw else
                                   json.loads(raw) if raw else None)
                 with server.lock:
                     server.requests.append(request)

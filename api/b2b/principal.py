@@ -16,10 +16,12 @@ from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
 import store.b2b.keys as manager_keys
+import store.b2b.managers as managers
 from api.deps import BEARER, Services
 from api.problems import ApiProblem
 from api.ratelimit import budget_of
 from store.b2b.principals import ROLES, Manager
+from store.b2b.tokens import TokenRefused
 from store.registry.keys import hash_key
 
 
@@ -30,6 +32,21 @@ def _token(request: Request) -> str:
         raise ApiProblem(401, "unauthenticated", "send a personal key or a token as "
                          "`Authorization: Bearer <credential>`", headers=BEARER)
     return token
+
+
+def _from_token(services: Services, token: str) -> Manager:
+    """The manager a JWT names (401 with the reason when it is refused)."""
+    try:
+        claims = services.tokens.verify(token)
+    except TokenRefused as refused:
+        raise ApiProblem(401, refused.code, refused.message, headers=BEARER) from refused
+    with services.db.reading() as session:
+        manager = managers.principal(session, claims.program, claims.manager_id)
+    if manager is None:
+        raise ApiProblem(401, "unknown_manager", f"the token's manager {claims.manager_id!r} "
+                         f"of {claims.program} is unknown or deactivated, or so is their "
+                         "company", headers=BEARER)
+    return manager
 
 
 def unknown_company(program: str, company_id: str) -> ApiProblem:
@@ -52,8 +69,7 @@ async def manager_principal(request: Request) -> Manager:
             raise ApiProblem(401, "invalid_key", "the personal key is unknown or revoked, or "
                              "its manager or company is deactivated", headers=BEARER)
     else:
-        raise ApiProblem(401, "invalid_credentials", "the credential is neither a personal "
-                         "key (lmk_…) nor a token from a configured issuer", headers=BEARER)
+        manager = await run_in_threadpool(_from_token, services, token)
     program = request.path_params.get("program")
     company_id = request.path_params.get("company_id")
     if program is not None and program != manager.program:
@@ -65,7 +81,8 @@ async def manager_principal(request: Request) -> Manager:
 
 def require(*roles: str) -> Callable[..., Awaitable[Manager]]:
     """A dependency admitting managers whose role grants any of `roles` (company_admin
-    grants all); others get 403 `forbidden_role`. Then the manager's rate limit."""
+    grants all); others get 403 `forbidden_role`. Then the manager's rate limit (the
+    per-member budgets: `read` for GET, `write` otherwise)."""
     unknown = set(roles) - set(ROLES)
     assert not unknown, f"unknown roles {unknown}"
 
@@ -75,8 +92,8 @@ def require(*roles: str) -> Callable[..., Awaitable[Manager]]:
             raise ApiProblem(403, "forbidden_role", f"this needs the {' or '.join(roles)} "
                              f"role; manager {manager.manager_id!r} is {manager.role}")
         services: Services = request.app.state.services
-        services.limiter.check_member(manager.program, manager.actor,
-                                      budget_of(request.method, ("redeem",)))
+        services.limiter.check_manager(manager.program, manager.manager_id,
+                                       budget_of(request.method, ("redeem",)))
         return manager
 
     return check

@@ -20,7 +20,8 @@ What changes for such a program:
 
 The API's base URL and key come from the operator, never the ruleset:
 `LOYALTY_POINTS_API_URLS='{"loyalty-points-api": "https://points.example.com"}'` and
-`LOYALTY_POINTS_API_KEYS` (same shape).
+`LOYALTY_POINTS_API_KEYS` (same shape), or OAuth 2.0 client credentials in
+`LOYALTY_POINTS_API_OAUTH` (store/external/oauth.py).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from engine.language.model import PointsAccount
 from engine.program import Program
 from store.db.database import Database
 from store.errors import BadGateway, Unavailable, Unprocessable
+from store.external.oauth import ClientCredentials, OAuthTokens
 from store.tables.core import LedgerEntryRow, MemberRow
 from store.tables.operations import ExternalTransferRow
 from store.tables.redemptions import RedemptionRow
@@ -57,6 +59,10 @@ class PointsApiSettings(BaseSettings):
                                  "(JSON), for rulesets whose `redemption.account` is external")
     keys: dict[str, str] = Field(default_factory=dict, description="service name → API key "
                                  "(JSON), sent as a bearer token")
+    oauth: dict[str, ClientCredentials] = Field(
+        default_factory=dict, description="service name → OAuth 2.0 client credentials "
+        "(JSON: token_url, client_id, client_secret, scope?, audience?, auth?, "
+        "refresh_margin_seconds?); used instead of a key")
     timeout_seconds: float = Field(2.0, description="per call (connect, read, write)")
     attempts: int = Field(4, ge=1, description="tries per call before its outcome is unknown")
     backoff_seconds: float = Field(0.1, description="first retry delay (full jitter, doubling)")
@@ -88,8 +94,10 @@ def client(service: str) -> ext.ExternalPointsClient:
         if not url:
             raise Unavailable("external_points_not_configured", f"the points API {service!r} "
                               "has no URL; set LOYALTY_POINTS_API_URLS")
+        credentials = config.oauth.get(service)
         made = ext.ExternalPointsClient(
             url, timeout=config.timeout_seconds, api_key=config.keys.get(service),
+            oauth=OAuthTokens(credentials, config.timeout_seconds) if credentials else None,
             retry=ext.RetryPolicy(attempts=config.attempts, base_delay=config.backoff_seconds,
                                   max_delay=max(config.backoff_seconds * 8, 0.001)),
             breaker=ext.CircuitBreaker(threshold=config.breaker_threshold,

@@ -1,7 +1,8 @@
 """Balances kept in an external loyalty points API (the B2B portal document):
 `GET /balance/{account}`, `POST /debit`, `POST /credit`.
 
-The client: a timeout on every call, retries with exponential backoff and full jitter on
+The client: OAuth 2.0 client credentials or a static API key (store/external/oauth.py), a
+timeout on every call, retries with exponential backoff and full jitter on
 timeouts, connection failures, 5xx and 429, a circuit breaker that stops calling a
 failing API for a while, and an `Idempotency-Key` on every debit and credit — a retry
 resends the same key, so a debit whose answer was lost is applied once.
@@ -30,6 +31,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from store.db.database import Database
+from store.external.oauth import OAuthTokens, TokenUnavailable
 from store.tables.operations import ExternalDebitRow
 
 T = TypeVar("T")
@@ -114,15 +116,21 @@ class CircuitBreaker:
 class ExternalPointsClient:
     def __init__(self, base_url: str, *, timeout: float = 2.0, api_key: str | None = None,
                  retry: RetryPolicy | None = None, breaker: CircuitBreaker | None = None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+                 sleep: Callable[[float], None] = time.sleep,
+                 oauth: OAuthTokens | None = None) -> None:
+        """`api_key`: a static bearer token; `oauth`: OAuth 2.0 client credentials
+        (store/external/oauth.py), which take precedence."""
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key and not oauth else {}
         self.http = httpx.Client(base_url=base_url, timeout=timeout, headers=headers)
         self.retry = retry or RetryPolicy()
         self.breaker = breaker or CircuitBreaker()
         self.sleep = sleep
+        self.oauth = oauth
 
     def close(self) -> None:
         self.http.close()
+        if self.oauth is not None:
+            self.oauth.close()
 
     def balance(self, account: str) -> int:
         return int(self._call("GET", f"/balance/{account}")["balance"])
@@ -143,7 +151,10 @@ class ExternalPointsClient:
                 self.sleep(self.retry.delay(attempt))
             self.breaker.before_call()
             try:
-                response = self.http.request(method, path, json=body, headers=headers)
+                response = self._send(method, path, body, headers)
+            except TokenUnavailable as exc:  # not sent: no token to send it with
+                last = str(exc)
+                continue
             except httpx.HTTPError as exc:  # timeouts, refused, reset, no answer
                 self.breaker.failure()
                 last = f"{type(exc).__name__}: {exc}"
@@ -158,6 +169,21 @@ class ExternalPointsClient:
             raise Rejected(response.status_code, response.json() if response.content else None)
         raise Unavailable(f"{method} {path}: no answer after {self.retry.attempts} attempts "
                           f"({last})")
+
+    def _send(self, method: str, path: str, body: Any, headers: dict[str, str]) -> httpx.Response:
+        """One request; with OAuth, under the current token — and when the API answers
+        401 to it, once more under a new one (it was revoked or expired early)."""
+        if self.oauth is None:
+            return self.http.request(method, path, json=body, headers=headers)
+        token = self.oauth.token()
+        response = self.http.request(method, path, json=body,
+                                     headers={**headers, "Authorization": f"Bearer {token}"})
+        if response.status_code != 401:
+            return response
+        self.oauth.rejected(token)
+        token = self.oauth.token()
+        return self.http.request(method, path, json=body,
+                                 headers={**headers, "Authorization": f"Bearer {token}"})
 
 
 # --- the saga -----------------------------------------------------------------------

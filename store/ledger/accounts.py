@@ -8,14 +8,18 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 import engine.evaluation.tiers as tiers
 import store.external.accounts as external_accounts
 import store.ledger.books as books
 import store.ledger.cashback as cashback
 import store.ledger.entries as ledger
 import store.ledger.members as members
+from engine.language.model import Reward
 from engine.lifecycle import MemberBook
 from engine.lifecycle.book import snapshot
+from engine.program import Program
 from store.db.database import Database
 from store.errors import NotFound
 from store.registry.programs import ProgramCache
@@ -105,7 +109,21 @@ def cashback_page(db: Database, program_id: str, member_id: str, cursor: int | N
                 "next_cursor": str(next_cursor) if next_cursor is not None else None}
 
 
-def _item(reward: Any, left: int | None) -> dict[str, Any]:
+def offered(reward: Reward, tier: str | None) -> bool:
+    """Whether a reward is open to a member (or a B2B company) of `tier`: rewards that
+    list `tiers:` are open to those tiers only."""
+    return not reward.tiers or tier in reward.tiers
+
+
+def stock_left(session: Session, program: Program) -> dict[str, int | None]:
+    """What is left of each catalog reward that declares a stock."""
+    pool = books.StorePool(session, program, lock=False)
+    redemption = program.model.redemption
+    return {r.id: pool.stock_left(r.id) for r in (redemption.catalog if redemption else ())
+            if r.stock is not None}
+
+
+def catalog_item(reward: Reward, left: int | None) -> dict[str, Any]:
     return {"id": reward.id, "name": reward.name, "type": reward.type, "points": reward.points,
             "value": str(reward.value) if reward.value is not None else None,
             "stock_remaining": left, "min_order": str(reward.min_order) if reward.min_order else None,
@@ -118,10 +136,8 @@ def catalog(db: Database, cache: ProgramCache, program_id: str, as_of: datetime,
             member_id: str | None = None) -> dict[str, Any]:
     with db.reading() as session:
         program = cache.get(session, program_id, cache.live_version(session, program_id, as_of))
-        pool = books.StorePool(session, program, lock=False)
         redemption = program.model.redemption
-        stock = {r.id: pool.stock_left(r.id) for r in (redemption.catalog if redemption else ())
-                 if r.stock is not None}
+        stock = stock_left(session, program)
         items: list[dict[str, Any]] = []
         tier, balance, attributes = None, None, {}
         if member_id is not None:
@@ -139,11 +155,11 @@ def catalog(db: Database, cache: ProgramCache, program_id: str, as_of: datetime,
     for reward in redemption.catalog if redemption else ():
         left = stock.get(reward.id, reward.stock)
         if member_id is not None and (
-            (reward.tiers and tier not in reward.tiers) or reward.points > (balance or 0)
+            not offered(reward, tier) or reward.points > (balance or 0)
             or (left is not None and left <= 0)
         ):
             continue
-        items.append(_item(reward, left))
+        items.append(catalog_item(reward, left))
     out = {"program": program_id, "ruleset_version": program.version,
            "member_id": member_id, "tier": tier, "balance": balance, "items": items}
     if unavailable:

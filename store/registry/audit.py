@@ -1,10 +1,11 @@
 """Audit log of administrative actions: who did what, to which program, when.
 
 Actions: `ruleset.publish`, `ruleset.approve`, `ruleset.activate`, `ruleset.rollback`
-(activating a version older than the live one), `shadow.start`, `shadow.stop`, `key.create`, `key.revoke`, `expire` (points
-expiry run by hand or by the API), `inventory.restock`, `inventory.adjust`,
-`inventory.threshold` and `inventory.low_stock` (store/inventory/stock.py). Entries are
-never updated; they are read newest first, in pages.
+(activating a version older than the live one), `shadow.start`, `shadow.stop`, `key.create`, `key.revoke`,
+the B2B portal's `company.create|update|deactivate`, `manager.create|update|deactivate` and
+`manager_key.issue|revoke`, `expire` (points expiry run by hand or by the API), and
+`inventory.restock`, `inventory.adjust`, `inventory.threshold` and `inventory.low_stock`
+(store/inventory/stock.py). Entries are never updated; they are read newest first, in pages.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from store.registry import keys
 from store.settings import Settings
+from tests.api.b2b_fixtures import companies, points  # noqa: F401
 from tests.store.db_support import database_url, db, migrated_db, server_clock  # noqa: F401
 from tests.store.helpers import publish_retail
 
