@@ -190,6 +190,7 @@ def _manager_routes(app):
 def _fill(path, program, company):
     path = path.replace("{program}", program).replace("{company_id}", company)
     path = path.replace("{manager_id}", "gina").replace("{prefix}", "lmk_abcdefgh")
+    path = path.replace("{order_number}", "B2B-2026-000001")
     assert not re.search(r"\{\w+\}", path), f"a path parameter to fill: {path}"
     return path
 
