@@ -6,13 +6,15 @@ the same process.
     .venv/bin/python bench/route_bench.py [--requests 2000] [--pg] [--profile quote|commit]
 
 Prints the CPU µs per request (best of five rounds, `time.process_time`) of the echo,
-a quote (`POST /v1/programs/retail/evaluate`) and a commit of a new order (`POST
+the engine's `evaluate` of the same request alone (no HTTP, no store), a quote (`POST /v1/programs/retail/evaluate`) and a commit of a new order (`POST
 /v1/programs/retail/orders`, members cycling over 1,000) on SQLite (a file in a temp
 dir) or, with `--pg`, on a fresh PostgreSQL database (LOYALTY_BENCH_PG, as http_bench),
 and the ratios to the echo. The HTTP benchmark's ratio is bounded by these: a worker
-that spends N × the echo's CPU on a request serves at most 1/N of the echo's req/s.
+that spends N × the echo's CPU on a request serves at most 1/N of the echo's req/s; and
+no quote can cost less than the echo's work plus one evaluation (the floor it prints).
 With `--profile`, runs that route under cProfile and prints the 30 most costly functions
-(cumulative); under `valgrind --tool=callgrind` the same script gives instruction counts.
+(cumulative). With `--run`, it only runs that many requests after the warm-up: under
+`valgrind --tool=callgrind`, the difference between two N gives instructions per request.
 The load average and the machine baseline (bench/machine.py) are printed at the start
 and the end.
 """
@@ -37,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import machine
 from bench.http_bench import CART, echo_app, postgres_database
+from engine import evaluate, load_program
 
 Asgi = Callable[..., Any]
 
@@ -131,6 +134,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000, help="per round (5 rounds)")
     parser.add_argument("--pg", action="store_true", help="PostgreSQL instead of SQLite")
     parser.add_argument("--profile", choices=["quote", "commit"])
+    parser.add_argument("--run", choices=["quote", "commit"],
+                        help="only run --requests of these after the warm-up, timing nothing "
+                        "(for valgrind: the difference of two counts over the difference of N)")
     parser.add_argument("--lines", type=int, default=30, help="with --profile: functions shown")
     args = parser.parse_args()
     base_start = machine.report("start")
@@ -148,6 +154,12 @@ def main() -> None:
         try:
             for i in range(200):  # warm-up: imports, caches, the members' rows
                 echo.post(quote_body), quote.post(quote_body), commit.post(commit_body(i))
+            if args.run:  # for instruction counts: N requests and nothing else
+                drive, make = ((quote.post, lambda i: quote_body) if args.run == "quote"
+                               else (commit.post, commit_body))
+                for i in range(args.requests):
+                    drive(make(10_000 + i))
+                return
             if args.profile:
                 drive, make = ((quote.post, lambda i: quote_body) if args.profile == "quote"
                                else (commit.post, commit_body))
@@ -157,7 +169,15 @@ def main() -> None:
                 stats.print_stats(args.lines)
                 return
             n = args.requests
+            program = load_program(Path(__file__).resolve().parents[1] / "rulesets" / "retail")
+            request = json.loads(quote_body)
+
+            def engine_only(body: bytes) -> int:
+                evaluate(program, request)
+                return 200
+
             costs = {"echo": cpu_per_request(echo.post, lambda i: quote_body, n),
+                     "evaluate": cpu_per_request(engine_only, lambda i: quote_body, n),
                      "quote": cpu_per_request(quote.post, lambda i: quote_body, n),
                      "commit": cpu_per_request(commit.post, commit_body, max(200, n // 5))}
         finally:
@@ -168,6 +188,11 @@ def main() -> None:
         print(f"  {name:<8} {us:8.1f} µs   {us / costs['echo']:6.2f} × echo")
     print(f"quote ceiling on the HTTP ratio (echo CPU / quote CPU): "
           f"{costs['echo'] / costs['quote']:.2f}")
+    floor = costs["echo"] + costs["evaluate"]
+    print(f"floor of a quote that evaluates in this process: the echo's work plus one "
+          f"evaluate() = {floor:.1f} µs, a ceiling of {costs['echo'] / floor:.2f} on the ratio; "
+          f"the quote's work beyond it (store read, checks, auth, metrics): "
+          f"{costs['quote'] - floor:.1f} µs")
     base_end = machine.report("end")
     mean = (base_start + base_end) / 2
     print(f"in multiples of the machine baseline: echo {costs['echo'] / mean:.1f}, "

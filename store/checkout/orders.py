@@ -17,6 +17,7 @@ from decimal import Decimal
 from itertools import count
 from typing import Any
 
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session
 
 import store.external.accounts as external_accounts
@@ -34,7 +35,7 @@ from store.db.database import Database
 from store.idempotency import Idempotent, Outcome, request_hash
 from store.ledger.books import find_order
 from store.registry.programs import ProgramCache
-from store.tables.core import OrderRow
+from store.tables.core import MemberRow, OrderRow
 
 ZERO = Decimal(0)
 
@@ -139,12 +140,34 @@ def commit(db: Database, cache: ProgramCache, program_id: str, request: dict[str
     return once.run(db, write)
 
 
+# The member's row, locked (FOR UPDATE OF members on PostgreSQL; SQLite's write
+# transaction holds the database's lock), with the order row an earlier commit of the
+# same order id left (any member's: order ids are unique per program), if any.
+_LOCK_WITH_ORDER = (
+    select(MemberRow, OrderRow)
+    .outerjoin(OrderRow, and_(OrderRow.program == MemberRow.program,
+                              OrderRow.order_id == bindparam("order_id")))
+    .where(MemberRow.program == bindparam("program"),
+           MemberRow.member_id == bindparam("member_id"))
+    .with_for_update(of=MemberRow).execution_options(populate_existing=True))
+
+
 def _commit(session: Session, program: Program, request: dict[str, Any], req: Essentials,
             once: Idempotent[OrderRow], before: list[BookBefore] | None) -> Outcome:
     order_id, at = req.order_id, req.at
     assert order_id is not None
-    member = members.lock_or_create(session, program.program, str(req.member.get("id")), None)
-    replayed = once.earlier(session)
+    member_id = str(req.member.get("id"))
+    # One statement locks the member's row and finds an earlier commit of the order id.
+    found = session.execute(_LOCK_WITH_ORDER, {"program": program.program,
+                                               "member_id": member_id,
+                                               "order_id": order_id}).first()
+    replayed: Outcome | None
+    if found is not None:
+        member, earlier = found
+        replayed = None if earlier is None else once.replay(session, earlier)
+    else:
+        member = members.create_locked(session, program.program, member_id, None)
+        replayed = once.earlier(session)
     if replayed is not None:
         return replayed
     if before is not None:  # store_book assigns a new dict: this one stays as found

@@ -60,17 +60,23 @@ def lock_or_create(session: Session, program: str, member_id: str, tier: str | N
 
     PostgreSQL: SELECT … FOR UPDATE serializes writers per member. SQLite: the write
     transaction began IMMEDIATE, so it already holds the database's write lock."""
-    params = {"program": program, "member_id": member_id}
-    row = session.scalar(_LOCK, params)
+    row = session.scalar(_LOCK, {"program": program, "member_id": member_id})
     if row is not None:
         return row
+    return create_locked(session, program, member_id, tier, attributes)
+
+
+def create_locked(session: Session, program: str, member_id: str, tier: str | None,
+                  attributes: dict[str, Any] | None = None) -> MemberRow:
+    """`lock_or_create` after a locking read found no row: the row created (or, when a
+    racing writer created it first, theirs), then locked."""
     now = datetime.now(UTC)
     insert_ignore(session, MemberRow.__table__, {
         "program": program, "member_id": member_id, "tier": tier, "tier_since": None,
         "attributes": attributes or {}, "balance": 0, "orders_count": 0,
         "created_at": now, "updated_at": now,
     }, ["program", "member_id"])
-    row = session.scalar(_LOCK, params)
+    row = session.scalar(_LOCK, {"program": program, "member_id": member_id})
     assert row is not None
     return row
 
