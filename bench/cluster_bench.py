@@ -7,7 +7,9 @@ Generates a history (JSON Lines or Parquet; `--history` to reuse one), then repl
 with `--workers 2` (two processes sharing memory) and on a `distributed.LocalCluster` of
 two worker processes with one thread each (`--cluster`), each run in a fresh child
 process, and prints events per second of both, their ratio, whether the reports are
-identical, and the machine's load and baseline (bench/machine.py) at the start and end.
+identical, the CPU time per event of every process each run used (on a loaded machine
+the steadier figure), and the machine's load and baseline (bench/machine.py) at the
+start and end.
 The cluster's time includes connecting to it and loading the program on the workers,
 not starting it. On a shared machine compare the ratio, not the absolute figures.
 """
@@ -29,6 +31,20 @@ sys.path.insert(0, str(ROOT))
 from bench import machine  # noqa: E402
 
 
+def _cpu_seconds() -> float:
+    """CPU seconds of this process and every process under it, living (a cluster's
+    scheduler, nannies and workers) or finished and waited for (`--workers` processes)."""
+    import resource
+
+    import psutil
+
+    me = psutil.Process()
+    total = sum(sum(p.cpu_times()[:2]) for p in [me, *me.children(recursive=True)]
+                if p.is_running())
+    done = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return total + done.ru_utime + done.ru_stime
+
+
 def _run_one(history: str, mode: str) -> None:
     """Child process: one simulation (`workers2` or `cluster`); prints JSON."""
     from engine.simulation.simulate import simulate
@@ -39,15 +55,15 @@ def _run_one(history: str, mode: str) -> None:
 
         with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                           dashboard_address=None) as local:
-            start = time.perf_counter()
+            cpu, start = _cpu_seconds(), time.perf_counter()
             doc = simulate(ruleset, history, cluster=local.scheduler_address)
-            wall = time.perf_counter() - start
+            wall, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
     else:
-        start = time.perf_counter()
+        cpu, start = _cpu_seconds(), time.perf_counter()
         doc = simulate(ruleset, history, workers=2)
-        wall = time.perf_counter() - start
+        wall, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
     events = doc["events"]["processed"] + doc["events"]["rejected"]
-    print(json.dumps({"wall": wall, "events": events,
+    print(json.dumps({"wall": wall, "cpu": cpu, "events": events,
                       "digest": hashlib.sha256(json.dumps(doc, sort_keys=True).encode())
                       .hexdigest()}))
 
@@ -85,9 +101,11 @@ def main() -> None:
             runs[mode] = json.loads(child.stdout.strip().splitlines()[-1])
             r = runs[mode]
             label = "--workers 2" if mode == "workers2" else "--cluster (LocalCluster, 2 workers)"
-            print(f"simulate {label}: {r['wall']:.1f} s, {r['events'] / r['wall']:,.0f} events/s")
+            print(f"simulate {label}: {r['wall']:.1f} s, {r['events'] / r['wall']:,.0f} events/s, "
+                  f"{r['cpu'] * 1e6 / r['events']:,.1f} µs CPU per event (all processes)")
         print(f"ratio events/s cluster / --workers 2: "
-              f"{runs['workers2']['wall'] / runs['cluster']['wall']:.2f}")
+              f"{runs['workers2']['wall'] / runs['cluster']['wall']:.2f}; CPU per event "
+              f"cluster / --workers 2: {runs['cluster']['cpu'] / runs['workers2']['cpu']:.2f}")
         print("reports identical:", runs["workers2"]["digest"] == runs["cluster"]["digest"])
     machine.report("end")
 

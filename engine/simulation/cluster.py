@@ -12,7 +12,9 @@ counters as they stand; until that partition publishes a later line no other one
 pass its line, so it moves the counters alone and sends its moves with its next
 publication. Partitions publish their line at most every `PUBLISH_SECONDS` otherwise
 (only a partition waiting in `sync` needs it), so events that touch nothing shared cost
-no message. The report is the one a single process gives, byte for byte.
+no message; a partition's thread yields the interpreter lock every 0.5 ms, so that its
+worker's event loop answers the actor's calls promptly. The report is the one a single
+process gives, byte for byte.
 
 Every partition needs all of its tasks running at once (they wait for each other), so a
 run asks for at most as many partitions as the cluster has worker threads. Dask itself is
@@ -23,6 +25,7 @@ host the actor, and the rest of the engine never imports Dask.
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 import zlib
 from collections.abc import Callable, Mapping
@@ -44,7 +47,10 @@ from engine.simulation.partition import (
     replay_file,
 )
 
-PUBLISH_SECONDS = 0.002  # how often a partition tells the others where it is, at most
+PUBLISH_SECONDS = 0.005  # how often a partition tells the others where it is, at most
+# The partition's thread holds the GIL while it replays; the worker's event loop (which
+# answers the actor's calls) gets it back after this long rather than after 5 ms.
+SWITCH_SECONDS = 0.0005
 CONNECT_TIMEOUT = "10s"  # to reach the scheduler
 
 
@@ -210,6 +216,8 @@ def run_partition(sources: Mapping[str, str], history: str, on_error: str, me: i
                   states: bool, codes: Mapping[str, list[Any]]) -> PartResult:
     """One partition, as a Dask task: its members' replay, sequenced by `sequencer`.
     `codes`: the coupon codes (code → [campaign, uses, 0])."""
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(SWITCH_SECONDS)
     try:
         program = load_program(dict(sources))
         coupons = Coupons(program)
@@ -232,6 +240,8 @@ def run_partition(sources: Mapping[str, str], history: str, on_error: str, me: i
     except BaseException:
         sequencer.abort()  # the others must not wait for this one
         raise
+    finally:
+        sys.setswitchinterval(switch)
 
 
 def run_cluster(program: Program, history: Path, address: str, partitions: int | None,
