@@ -40,8 +40,10 @@ def create_key(database_url: str, *scopes: str) -> str:
 
 @contextmanager
 def running_server(database_url: str, cwd: Path, workers: int = 2,
-                   settings: dict[str, str] | None = None) -> Iterator[Server]:
-    """`settings`: more environment variables for the server (`LOYALTY_…`)."""
+                   settings: dict[str, str] | None = None,
+                   ready_seconds: float = 60) -> Iterator[Server]:
+    """`settings`: more environment variables for the server (`LOYALTY_…`);
+    `ready_seconds`: how long it may take to answer /readyz."""
     port = free_port()
     env = {**os.environ, "LOYALTY_DATABASE_URL": database_url, **(settings or {})}
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
@@ -51,7 +53,7 @@ def running_server(database_url: str, cwd: Path, workers: int = 2,
                                 stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 60
+            deadline = time.monotonic() + ready_seconds
             while True:
                 try:
                     if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:

@@ -42,10 +42,11 @@ def servers(tmp_path_factory):
     (tmp / "b").mkdir()
     with scratch_database(tmp) as url, ExitStack() as stack:
         # Started at once on an empty database: both migrate and install the shipped
-        # programs, one after the other.
+        # programs, one after the other (so give them time on a busy machine).
         with ThreadPoolExecutor(2) as pool:
             started = [pool.submit(stack.enter_context,
-                                   running_server(url, tmp / d, workers=1, settings=SETTINGS))
+                                   running_server(url, tmp / d, workers=1, settings=SETTINGS,
+                                                  ready_seconds=240))
                        for d in ("a", "b")]
             pair = [f.result() for f in started]
         yield pair
