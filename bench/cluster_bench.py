@@ -54,7 +54,7 @@ def _run_one(history: str, mode: str) -> None:
         from distributed import LocalCluster
 
         with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                          dashboard_address=None) as local:
+                          dashboard_address=":0") as local:
             cpu, start = _cpu_seconds(), time.perf_counter()
             doc = simulate(ruleset, history, cluster=local.scheduler_address)
             wall, cpu = time.perf_counter() - start, _cpu_seconds() - cpu

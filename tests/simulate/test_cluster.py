@@ -26,7 +26,7 @@ RETAIL = str(Path(__file__).resolve().parents[2] / "rulesets" / "retail")
 @pytest.fixture(scope="module")
 def address() -> Iterator[str]:
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as local:
+                                  dashboard_address=":0") as local:
         yield local.scheduler_address
 
 
