@@ -19,7 +19,7 @@ from store.settings import Settings
 from tests.api.conftest import make_key
 from tests.loopback import LoopbackServer
 from tests.store.b2b_helpers import make_company, make_manager, publish_b2b
-from tests.store.b2b_order_helpers import debits, items, points_api
+from tests.store.b2b_order_support import debits, items, points_api
 
 SECRET = "whsec_c2VjcmV0LWZvci10ZXN0cy1vbmx5"
 BASE = "/v1/programs/b2b-portal"

@@ -20,7 +20,7 @@ from store.b2b_orders.callbacks import sign
 from store.settings import Settings
 from tests.api.conftest import make_key
 from tests.store.b2b_helpers import make_company, make_manager, publish_b2b
-from tests.store.b2b_order_helpers import items, points_api
+from tests.store.b2b_order_support import items, points_api
 
 SECRET = "whsec_c2VjcmV0LWZvci10ZXN0cy1vbmx5"
 EXAMPLES = 20

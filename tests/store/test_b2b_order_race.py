@@ -19,7 +19,7 @@ from store.errors import StoreError
 from store.registry.programs import ProgramCache
 from store.tables.b2b_orders import B2BOrderRow
 from tests.store.b2b_helpers import PROGRAM, make_company, publish_b2b
-from tests.store.b2b_order_helpers import debits, items, points_api
+from tests.store.b2b_order_support import debits, items, points_api
 
 COFFEE, GIFT = "PHYS-COFFEE-MACHINE", "VIRT-GIFT-CARD-100"
 RACERS = 6

@@ -27,7 +27,7 @@ from store.tables.b2b_orders import B2BOrderRow
 from store.tables.core import AuditRow
 from store.tables.operations import ExternalTransferRow
 from tests.store.b2b_helpers import PROGRAM, make_company, publish_b2b
-from tests.store.b2b_order_helpers import credits, debits, items, points_api, refuse_debits
+from tests.store.b2b_order_support import credits, debits, items, points_api, refuse_debits
 
 BAG, COFFEE, GIFT = "PHYS-LAPTOP-BAG", "PHYS-COFFEE-MACHINE", "VIRT-GIFT-CARD-100"
 

@@ -41,7 +41,7 @@ from store.registry.programs import ProgramCache
 from store.tables.b2b_orders import B2BOrderItemRow, B2BOrderRow
 from store.tables.operations import ExternalTransferRow
 from tests.store.b2b_helpers import PROGRAM, make_company, publish_b2b
-from tests.store.b2b_order_helpers import debits, points_api
+from tests.store.b2b_order_support import debits, points_api
 from tests.store.db_support import wipe
 
 BAG, COFFEE, GIFT = "PHYS-LAPTOP-BAG", "PHYS-COFFEE-MACHINE", "VIRT-GIFT-CARD-100"

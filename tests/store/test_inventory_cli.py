@@ -18,7 +18,7 @@ from store.checkout import orders
 from store.redemptions import redeem as redemptions
 from store.registry.programs import ProgramCache
 from tests.store.b2b_helpers import make_company, publish_b2b
-from tests.store.b2b_order_helpers import items, points_api
+from tests.store.b2b_order_support import items, points_api
 from tests.store.helpers import order, publish_retail
 
 MUG = "REWARD-101"  # retail: stock 500
