@@ -123,7 +123,7 @@ def _referral(session: Session, program: Program, referrer: MemberRow, member: M
                                referrer_of(session, program.program), records=records)
     except (ActivityRefused, MemberInactive) as exc:  # a suspended referrer earns nothing
         if referrer.book is None:
-            books.store_book(referrer, theirs)
+            books.store_book(referrer, theirs, lc)
         return {**out, **_refusal(exc)}
     redemption_rows.save(session, program, referrer, theirs, step, records)
     assert step.friend_step is not None, "a paid referral pays the friend too"

@@ -1,8 +1,9 @@
 """The expiry job: `expire` entries for every lot past its date, and timed-out checkout
 holds released.
 
-Members are due when their row's `due_at` (the earliest lot expiry or hold timeout in
-their book) has come; the lifecycle core brings each due book to the run's instant
+Members are due when their row's `due_at` (the earliest lot expiry, hold timeout or
+time-based alert of the program's `engagement:` section, store/ledger/books.py `due_at`)
+has come; the lifecycle core brings each due book to the run's instant
 (`Lifecycle.advance`: the same step every event takes first), and the store writes what
 it changed. Resumable and safe while traffic flows: members are found in batches (by
 member row id, ascending) and each member is one short transaction that locks the

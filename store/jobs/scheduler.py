@@ -8,8 +8,9 @@ The jobs (`default_jobs`):
   (a worker killed between attempts), once its lease and backoff have passed. Failed items stay
   failed until someone asks for a retry (`POST …/fulfilment/dispatch?retry_failed=true`).
 - `expiry` — every `LOYALTY_EXPIRY_JOB_SECONDS` (3600 s): `store.jobs.expiry.run` over every
-  published program as of now: lots past their date are expired and timed-out checkout
-  holds are released (audited as `expire` by actor `jobs` when something changed).
+  published program as of now: lots past their date are expired, timed-out checkout
+  holds are released (audited as `expire` by actor `jobs` when something changed), and
+  time-based alerts of the `engagement:` section that came due are raised.
 - `external_points` — every `LOYALTY_EXTERNAL_POINTS_JOB_SECONDS` (30 s): transfers owed to
   external points APIs (store/external/accounts.py).
 - `b2b_orders` — every `LOYALTY_B2B_ORDERS_JOB_SECONDS` (30 s): companies' orders past

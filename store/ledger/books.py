@@ -191,12 +191,18 @@ def view_at(lc: Lifecycle, row: MemberRow | Row[Any] | None, member_id: str,
 
 # ---------------------------------------------------------------- writing
 
-def due_at(book: MemberBook) -> datetime | None:
-    """When time alone next changes the book's points: a lot's expiry, a hold's timeout."""
+def due_at(book: MemberBook, lc: Lifecycle | None = None) -> datetime | None:
+    """When time alone next changes the book: a lot's expiry, a hold's timeout, or (given
+    the program's lifecycle) an alert the `engagement:` section declares coming due
+    (points about to expire, a campaign about to start). The expiry job brings the book
+    forward then (store/jobs/expiry.py), which raises the alert as a domain event."""
     dues = [h.hold_expires_at for h in book.holds if h.hold_expires_at is not None]
     expiry = book.next_expiry()
     if expiry is not None:
         dues.append(expiry)
+    alert = lc.alert_due(book) if lc is not None else None
+    if alert is not None:
+        dues.append(alert)
     return min(dues) if dues else None
 
 
@@ -216,7 +222,7 @@ def save(session: Session, program: Program, row: MemberRow, book: MemberBook, s
     step.noted = 0
     if records is not None:
         records.save()
-    store_book(row, book)
+    store_book(row, book, lifecycle(program))
     return ids
 
 
@@ -231,7 +237,9 @@ def _link_redemptions(session: Session, entries: list[Entry], ids: list[int]) ->
                         .values({column: entry_id}))
 
 
-def store_book(row: MemberRow, book: MemberBook) -> None:
+def store_book(row: MemberRow, book: MemberBook, lc: Lifecycle | None = None) -> None:
+    """The book and the columns read without it; `lc`: the program's lifecycle, so that
+    alerts coming due make the member due (`due_at`)."""
     row.book = to_json(book)
     row.balance, row.tier, row.tier_since = book.balance, book.tier, book.tier_since
     row.orders_count = book.orders_count
@@ -239,7 +247,7 @@ def store_book(row: MemberRow, book: MemberBook) -> None:
         row.status = book.status
     if book.attributes != (row.attributes or {}):
         row.attributes = dict(book.attributes)
-    row.due_at = due_at(book)
+    row.due_at = due_at(book, lc)
     row.updated_at = datetime.now(UTC)
 
 

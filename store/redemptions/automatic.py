@@ -75,7 +75,7 @@ def configure(db: Database, cache: ProgramCache, program_id: str, member_id: str
         lc = books.lifecycle(program)
         book = books.book_of(lc, member, at)
         configure_automatic(lc, book, settings)
-        books.store_book(member, book)
+        books.store_book(member, book, lc)
         frequency = settings["frequency"]
         row.enabled, row.threshold, row.unit = settings["enabled"], settings["threshold"], \
             settings["unit"]

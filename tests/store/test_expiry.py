@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
 
+import store.events.outbox as outbox
 from cli.main import cli
 from engine.lifecycle import from_json
 from store.checkout import orders
@@ -210,3 +211,29 @@ def test_cli_expire_bad_input(db, args, message):
     publish_retail(db, 1)
     result = run_cli("expire", *args, "--database-url", db.url)
     assert result.exit_code == 1 and message in result.stderr, result.stderr
+
+
+def test_the_job_raises_expiring_points_alerts_once_when_they_come_due(db) -> None:
+    """The retail program alerts 30 days before points expire: the member's row is due
+    then (before the expiry itself), the job brings the book there, the alert is one
+    `points.expiring` event, and a second run raises it no more."""
+    cache = seed(db, members=["A-1"])
+    with db.reading() as session:
+        due = session.scalar(select(MemberRow.due_at).where(MemberRow.member_id == "A-1"))
+    alert_at = datetime.fromisoformat("2027-12-07T00:00:00-05:00")  # 2028-01-06 less 30 days
+    assert due is not None and due.replace(tzinfo=due.tzinfo or alert_at.tzinfo) == alert_at
+
+    def expiring():
+        with db.reading() as session:
+            return [p.event for p in outbox.read_member(session, "retail", "A-1",
+                                                        ["points.expiring"])]
+
+    as_of = datetime.fromisoformat("2027-12-10T00:00:00Z")
+    assert expiry.expire(db, "retail", as_of, cache=cache).members == 1
+    raised = expiring()
+    assert len(raised) == 1 and raised[0].payload["points"] > 0
+    assert raised[0].payload["expires_at"].startswith("2028-01-06")
+    assert expiry.expire(db, "retail", as_of, cache=cache).members == 0  # due no more
+    report = expiry.expire(db, "retail", DUE, cache=cache)
+    assert report.points_expired == raised[0].payload["points"]  # what the alert announced
+    assert len(expiring()) == 1  # the expiry itself raised no second alert
