@@ -263,7 +263,7 @@ def drive(url: str, payload: dict[str, Any], key: str, unique: bool, args: Any) 
 
 
 def line(name: str, r: dict[str, float]) -> str:
-    extra = f"  non-2xx {int(r['errors'])}" if r.get("errors") else ""
+    extra = f"  errors (non-2xx, socket) {int(r['errors'])}" if r.get("errors") else ""
     return f"{name:<28} {r['rps']:>9.0f} req/s   p50 {r['p50']:6.2f} ms   p99 {r['p99']:6.2f} ms{extra}"
 
 
