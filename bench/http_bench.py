@@ -307,7 +307,7 @@ def server_cpu(url: str) -> tuple[float, float]:
 
 
 def line(name: str, r: dict[str, float]) -> str:
-    extra = f"  non-2xx {int(r['errors'])}" if r.get("errors") else ""
+    extra = f"  errors (non-2xx, socket) {int(r['errors'])}" if r.get("errors") else ""
     return f"{name:<28} {r['rps']:>9.0f} req/s   p50 {r['p50']:6.2f} ms   p99 {r['p99']:6.2f} ms{extra}"
 
 

@@ -142,7 +142,9 @@ def commit(db: Database, cache: ProgramCache, program_id: str, request: dict[str
 
 # The member's row, locked (FOR UPDATE OF members on PostgreSQL; SQLite's write
 # transaction holds the database's lock), with the order row an earlier commit of the
-# same order id left (any member's: order ids are unique per program), if any.
+# same order id left (any member's: order ids are unique per program), if any. A commit
+# of the same order id that this statement waited for (same member) is not in its
+# snapshot: its order row then fails the unique key and `Idempotent.run` replays it.
 _LOCK_WITH_ORDER = (
     select(MemberRow, OrderRow)
     .outerjoin(OrderRow, and_(OrderRow.program == MemberRow.program,
