@@ -97,7 +97,7 @@ def open_database(url: str, pool_size: int = 10, pgbouncer: bool | None = None) 
     """`pgbouncer`: the URL points at PgBouncer in transaction pooling mode, where one
     session's statements may run on different server connections, so nothing may be
     prepared on the server (None: the `LOYALTY_PGBOUNCER` setting). The store keeps no
-    other session state: no advisory locks, no LISTEN, `SET LOCAL` only."""
+    other session state: no session-level advisory locks, no LISTEN, `SET LOCAL` only."""
     url = normalize_url(url)
     parsed = make_url(url)
     # Keep as many pooled connections as handler threads: connections opened beyond the
