@@ -4,17 +4,17 @@ tell, and read back per program in commit order.
 **Commit order.** `publish` keeps the events with the session. Just before its
 transaction commits (SQLAlchemy's `before_commit`), their feed positions are taken from
 the program's `event_positions` row with one upsert `… RETURNING`, whose row lock is held
-until the commit ends, and the rows are inserted with them in one statement. A second transaction that wrote events of the
-same program waits at that UPDATE until the first has committed (or rolled back, giving
-the numbers back), so:
+until the commit ends, and the rows are inserted with them in one statement. A second
+transaction that wrote events of the same program waits at that upsert until the first
+has committed (or rolled back, giving the numbers back), so:
 
-* positions are handed out in commit order, without gaps (a rollback undoes its UPDATE);
+* positions are handed out in commit order, without gaps (a rollback undoes its upsert);
 * when a reader sees position n, every position below n is committed and visible too
   (PostgreSQL makes a transaction visible before it releases its locks), so a reader
   paging with `position > cursor` never skips an event that commits later.
 
-The lock is the last one a writing transaction takes and it is held only for the commit
-itself, so writers of one program queue for their commit only, and two transactions can
+The lock is the last one a writing transaction takes and it is held only for the events'
+insert and the commit itself, so writers of one program queue for their commit only, and two transactions can
 never wait on each other through it (nothing waits for anything while holding it).
 Programs are locked in name order when one transaction wrote events of several. SQLite
 serializes writing transactions already; the same code runs there.
