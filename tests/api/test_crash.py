@@ -164,7 +164,7 @@ def check_database(database_url: str, sent, answers) -> None:
             assert set(stored) == set(order_ids)
             for row in session.scalars(select(OrderRow)):
                 earned = session.scalar(select(func.sum(LedgerEntryRow.points)).where(
-                    LedgerEntryRow.source_type.in_(("order", "activity", "tier")),
+                    LedgerEntryRow.source_type.in_(("order", "activity", "tier", "milestone")),
                     LedgerEntryRow.source_ref.in_((row.order_id, f"order:{row.order_id}")),
                     LedgerEntryRow.kind.in_(("earn", "bonus")))) or 0
                 assert earned == row.result["commit"]["points_awarded"], row.order_id
