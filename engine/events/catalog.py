@@ -35,6 +35,7 @@ class EventType:
     description: str
     fields: tuple[Field, ...]
     alert: bool = False
+    member: bool = True  # False: about the program, not one member (member_id is "")
 
 
 def _int(name: str, description: str) -> Field:
@@ -62,9 +63,9 @@ ENVELOPE: tuple[Field, ...] = (
     _str("id", "Unique id of the event (a UUID), assigned when it is written; webhook deliveries carry it as `webhook-id`.", fmt="uuid"),
     _str("type", "The event type, one of the types below."),
     _str("program", "The program's key."),
-    _str("member_id", "The member the event is about."),
+    _str("member_id", "The member the event is about; empty for an event about the program rather than one member (`inventory.low_stock`)."),
     _str("at", "When it happened: an ISO 8601 instant in UTC.", fmt="date-time"),
-    _int("ruleset_version", "The version of the program's ruleset that decided it."),
+    _int("ruleset_version", "The version of the program's ruleset that decided it; 0 when no ruleset did (`inventory.low_stock`: stock is kept apart from versions)."),
     Field("payload", ("object",), "What happened, per type (below)."),
 )
 
@@ -138,6 +139,14 @@ _TYPES: tuple[EventType, ...] = (
         _str("name", "The campaign's display name."),
         _str("starts_at", "When it starts (ISO 8601 instant).", fmt="date-time"),
     ), alert=True),
+    EventType("inventory.low_stock", "A reward's available stock fell to its low-stock threshold or below (once per crossing; a restock above it re-arms it). About the program, not a member: its member_id is empty and no message can be declared for it.", (
+        _str("reward_id", "The catalog reward."),
+        _int("available", "Units left to order after the change."),
+        _int("reserved", "Units reserved by orders awaiting approval or fulfilment."),
+        _int("threshold", "The reward's low-stock threshold."),
+        _str("order_number", "The company order whose reservation crossed the threshold; null for other changes.", null=True),
+        _str("actor", "Who changed the stock (a manager, an administrator's key, or jobs)."),
+    ), member=False),
 )
 
 #: Every event type by name, in catalog order.

@@ -70,7 +70,7 @@ class _Check:
         fallback = notes.get("fallback_locale", "en")
         items = list(_items(notes.get("messages")))
         self.unique(MESSAGES, items)
-        types = list(EVENT_TYPES)
+        types = [name for name, kind in EVENT_TYPES.items() if kind.member]
         for index, item in items:
             path: Path_ = (*MESSAGES, index)
             event = item.get("event")
@@ -78,6 +78,10 @@ class _Check:
             if isinstance(event, str) and event not in EVENT_TYPES:
                 self.add((*path, "event"), f"unknown event type '{event}'",
                          did_you_mean(event, types, "Event types: "))
+            elif isinstance(event, str) and not EVENT_TYPES[event].member:
+                self.add((*path, "event"), f"event '{event}' is about the program, not a "
+                         "member: no message can be addressed for it",
+                         "Subscribe a webhook to it instead (docs/events.md).")
             elif isinstance(event, str):
                 fields = payload_fields(event)
                 for name in _dict(item.get("match")):

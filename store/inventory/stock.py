@@ -18,9 +18,9 @@ then its inventory row (PostgreSQL FOR UPDATE; SQLite's write transaction serial
 rewards in id order — the same order single redemptions take — so an order and a
 redemption never deadlock, and neither oversells. Every change writes an
 `inventory_changes` row (who, why, the quantities after it); a change that takes
-`available` down to the reward's `low_stock` threshold or below (from above it) records a
-`inventory.low_stock` entry in the audit log (the platform has no domain-event outbox
-yet; that entry is the event).
+`available` down to the reward's `low_stock` threshold or below (from above it) records an
+`inventory.low_stock` entry in the audit log and publishes the `inventory.low_stock` domain
+event (store/events/outbox.py: the event feed and webhooks), in the same transaction.
 """
 
 from __future__ import annotations
@@ -33,7 +33,9 @@ from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 import store.clock as clock
+import store.events.outbox as outbox
 import store.registry.audit as audit
+from engine.events import DomainEvent
 from engine.program import Program
 from store.db.database import Database
 from store.db.upsert import insert_ignore
@@ -108,10 +110,15 @@ def move(session: Session, row: InventoryRow, available: int, reserved: int,
     row.updated_at = now
     _write(session, row, available, reserved, change, now)
     if row.low_stock is not None and row.available <= row.low_stock < before:
-        audit.record(session, change.actor, "inventory.low_stock", row.program,
-                     reward_id=row.reward_id, available=row.available,
-                     reserved=row.reserved, threshold=row.low_stock,
-                     order_number=change.order_number)
+        detail = {"reward_id": row.reward_id, "available": row.available,
+                  "reserved": row.reserved, "threshold": row.low_stock,
+                  "order_number": change.order_number}
+        audit.record(session, change.actor, "inventory.low_stock", row.program, **detail)
+        # The domain event, in the same transaction (the feed and webhooks): about the
+        # program, not a member, and decided by no ruleset version (stock is apart from them).
+        outbox.publish(session, [DomainEvent.new(
+            "inventory.low_stock", row.program, "", now, 0,
+            {**detail, "actor": change.actor[:200]})])
 
 
 def _write(session: Session, row: InventoryRow, available: int, reserved: int,

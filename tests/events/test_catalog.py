@@ -39,6 +39,9 @@ SAMPLES = {
                           "balance": 510},
     "campaign.starting": {"campaign": "double-weekend", "name": "Double weekend",
                           "starts_at": "2026-12-05T00:00:00+00:00"},
+    "inventory.low_stock": {"reward_id": "PHYS-LAPTOP", "available": 2, "reserved": 3,
+                            "threshold": 2, "order_number": "B2B-2026-000123",
+                            "actor": "manager:alice"},
 }
 for _status in ("captured", "released", "cancelled", "fulfilled"):
     SAMPLES[f"redemption.{_status}"] = {**SAMPLES["redemption.created"], "status": _status}

@@ -19,6 +19,7 @@ import store.b2b_orders.items as order_items
 import store.b2b_orders.job as order_job
 import store.b2b_orders.place as placing
 import store.clock as clock
+import store.events.outbox as outbox
 import store.external.accounts as external_accounts
 import store.inventory.stock as inventory
 from store.errors import Conflict, Forbidden, StoreError, Unavailable
@@ -235,6 +236,12 @@ def test_restock_adjust_and_low_stock_are_audited(db, b2b, points):
     assert ("inventory.low_stock", 19) in actions
     assert [a for a, _ in actions if a.startswith("inventory.")] == [
         "inventory.threshold", "inventory.adjust", "inventory.low_stock", "inventory.restock"]
+    with db.reading() as session:  # and one domain event, for the feed and webhooks
+        low = [p.event for p in outbox.read_after(session, PROGRAM, 0, 500)
+               if p.event.type == "inventory.low_stock"]
+    assert [(e.member_id, e.ruleset_version, e.payload["reward_id"], e.payload["available"],
+             e.payload["threshold"]) for e in low] == [("", 0, COFFEE, 19, 20)]
+    assert low[0].payload["order_number"] and low[0].payload["actor"].startswith("manager:")
     with pytest.raises(Conflict) as below:
         inventory.adjust(db, prog, COFFEE, -29, "admin:ada", "count")
     assert below.value.code == "stock_below_zero"
