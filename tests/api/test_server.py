@@ -58,7 +58,8 @@ def test_curl_example_runs(server):
 
 def test_concurrent_commits_with_duplicate_retries(server):
     """200 orders over 20 members, 30 % sent twice, 32 at a time: every order is recorded
-    once and every balance is exact (first purchase 200 + 10 orders × 12 points)."""
+    once and every balance is exact (first purchase 200 + 10 orders × 12 points + the
+    shipped retail program's tenth-order milestone, 500, credited once)."""
     members = [f"M-{i:02d}" for i in range(20)]
     orders = [(m, f"C-{m}-{n}") for m in members for n in range(10)]
     sends = orders + random.Random(7).sample(orders, 60)
@@ -98,7 +99,8 @@ def test_concurrent_commits_with_duplicate_retries(server):
                             params={"as_of": "2026-11-18T00:00:00Z"}).json()
         ledger = httpx.get(f"{server.url}/v1/programs/retail/members/{member}/ledger",
                            headers=headers, params={"limit": 500}).json()["entries"]
-        assert summary["balance"] == sum(e["points"] for e in ledger) == 200 + 10 * 12
+        assert summary["balance"] == sum(e["points"] for e in ledger) == 200 + 10 * 12 + 500
+        assert [e["points"] for e in ledger if e["source"]["type"] == "milestone"] == [500]
         assert summary["orders_count"] == 10
 
 
