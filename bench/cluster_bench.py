@@ -7,9 +7,9 @@ Generates a history (JSON Lines or Parquet; `--history` to reuse one), then repl
 with `--workers 2` (two processes sharing memory) and on a `distributed.LocalCluster` of
 two worker processes with one thread each (`--cluster`), each run in a fresh child
 process, and prints events per second of both, their ratio, whether the reports are
-identical, the CPU time per event of every process each run used (on a loaded machine
-the steadier figure), and the machine's load and baseline (bench/machine.py) at the
-start and end.
+identical, the CPU time per event of every process each run used, in all and per
+process (on a loaded machine the steadier figure), and the machine's load and baseline
+(bench/machine.py) at the start and end.
 The cluster's time includes connecting to it and loading the program on the workers,
 not starting it. On a shared machine compare the ratio, not the absolute figures.
 """
@@ -45,6 +45,31 @@ def _cpu_seconds() -> float:
     return total + done.ru_utime + done.ru_stime
 
 
+def _cpu_by_process() -> dict[int, tuple[str, float]]:
+    """CPU seconds of this process and each living process under it, by pid, with its
+    role: this process (with a `LocalCluster`, the client, the scheduler and the
+    nannies), a Dask worker process, or multiprocessing's resource tracker."""
+    import psutil
+
+    me = psutil.Process()
+    out = {me.pid: ("this process", sum(me.cpu_times()[:2]))}
+    for p in me.children(recursive=True):
+        try:
+            tracker = any("resource_tracker" in part for part in p.cmdline())
+            out[p.pid] = ("resource tracker" if tracker else "Dask worker process",
+                          sum(p.cpu_times()[:2]))
+        except psutil.NoSuchProcess:
+            pass
+    return out
+
+
+def _per_process(before: dict[int, tuple[str, float]],
+                 after: dict[int, tuple[str, float]]) -> list[tuple[str, float]]:
+    """CPU seconds each process used between the two readings (those that used any)."""
+    used = [(role, cpu - before.get(pid, (role, 0.0))[1]) for pid, (role, cpu) in after.items()]
+    return sorted(item for item in used if item[1] >= 0.005)
+
+
 def _run_one(history: str, mode: str) -> None:
     """Child process: one simulation (`workers2` or `cluster`); prints JSON."""
     from engine.simulation.simulate import simulate
@@ -55,15 +80,24 @@ def _run_one(history: str, mode: str) -> None:
 
         with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                           dashboard_address=":0") as local:
+            each = _cpu_by_process()
             cpu, start = _cpu_seconds(), time.perf_counter()
             doc = simulate(ruleset, history, cluster=local.scheduler_address)
             wall, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
+            processes = _per_process(each, _cpu_by_process())
     else:
+        import resource
+
+        each, done = _cpu_by_process(), resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu, start = _cpu_seconds(), time.perf_counter()
         doc = simulate(ruleset, history, workers=2)
         wall, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
+        finished = resource.getrusage(resource.RUSAGE_CHILDREN)
+        processes = [*_per_process(each, _cpu_by_process()),
+                     ("the 2 --workers processes (finished), together",
+                      finished.ru_utime + finished.ru_stime - done.ru_utime - done.ru_stime)]
     events = doc["events"]["processed"] + doc["events"]["rejected"]
-    print(json.dumps({"wall": wall, "cpu": cpu, "events": events,
+    print(json.dumps({"wall": wall, "cpu": cpu, "events": events, "processes": processes,
                       "digest": hashlib.sha256(json.dumps(doc, sort_keys=True).encode())
                       .hexdigest()}))
 
@@ -103,6 +137,8 @@ def main() -> None:
             label = "--workers 2" if mode == "workers2" else "--cluster (LocalCluster, 2 workers)"
             print(f"simulate {label}: {r['wall']:.1f} s, {r['events'] / r['wall']:,.0f} events/s, "
                   f"{r['cpu'] * 1e6 / r['events']:,.1f} µs CPU per event (all processes)")
+            for role, cpu in r["processes"]:
+                print(f"  {role}: {cpu:.2f} s CPU, {cpu * 1e6 / r['events']:,.1f} µs per event")
         print(f"ratio events/s cluster / --workers 2: "
               f"{runs['workers2']['wall'] / runs['cluster']['wall']:.2f}; CPU per event "
               f"cluster / --workers 2: {runs['cluster']['cpu'] / runs['workers2']['cpu']:.2f}")

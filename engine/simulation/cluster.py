@@ -10,11 +10,16 @@ the counters. Before an event that may read or move a shared limit, a partition 
 `sync(line)`, which returns once every other partition is past that line, with the
 counters as they stand; until that partition publishes a later line no other one can
 pass its line, so it moves the counters alone and sends its moves with its next
-publication. Partitions publish their line at most every `PUBLISH_SECONDS` otherwise
-(only a partition waiting in `sync` needs it), so events that touch nothing shared cost
-no message; a partition's thread yields the interpreter lock every 0.5 ms, so that its
-worker's event loop answers the actor's calls promptly. The report is the one a single
-process gives, byte for byte.
+publication. Otherwise a partition publishes its line only so that one waiting in `sync`
+can go on: every `PUBLISH_SECONDS` while partitions are syncing, backing off to every
+`IDLE_PUBLISH_SECONDS` while nobody has synced since its last publication (each
+publication's answer says how many syncs there have been). Every actor call costs about
+a millisecond of the two workers' event loops (messages, serialization, Dask's metrics),
+so events that touch nothing shared should cost no message: at a fixed 5 ms the
+publications were about 45 % of the workers' CPU (docs/performance.md). A partition's
+thread yields the interpreter lock every 0.5 ms, so that its worker's event loop answers
+the actor's calls promptly. The report is the one a single process gives, byte for
+byte.
 
 Every partition needs all of its tasks running at once (they wait for each other), so a
 run asks for at most as many partitions as the cluster has worker threads. Dask itself is
@@ -48,6 +53,7 @@ from engine.simulation.partition import (
 )
 
 PUBLISH_SECONDS = 0.005  # how often a partition tells the others where it is, at most
+IDLE_PUBLISH_SECONDS = 0.08  # ... and at least, backing off while nobody syncs
 # The partition's thread holds the GIL while it replays; the worker's event loop (which
 # answers the actor's calls) gets it back after this long rather than after 5 ms.
 SWITCH_SECONDS = 0.0005
@@ -75,6 +81,7 @@ class Sequencer:
         self.budget = dict.fromkeys(campaigns, 0)
         self.stock = dict.fromkeys(rewards, 0)  # units taken
         self.codes: dict[str, int] = {}  # coupon code → uses taken
+        self.syncs = 0  # calls of `sync` so far: partitions publish often while it grows
         self.aborted = False
         self._changed: asyncio.Condition | None = None
 
@@ -101,15 +108,18 @@ class Sequencer:
                     raise RuntimeError("the simulation was aborted (a partition failed)")
                 await changed.wait()
 
-    async def advance(self, me: int, line: float, moves: Moves) -> None:
-        """Partition `me` is at `line` (everything before it done), with these moves."""
+    async def advance(self, me: int, line: float, moves: Moves) -> int:
+        """Partition `me` is at `line` (everything before it done), with these moves;
+        the number of syncs so far."""
         self._apply(me, line, moves)
         await self._until(lambda: True)
+        return self.syncs
 
     async def sync(self, me: int, line: float, moves: Moves,
                    ) -> tuple[dict[str, int], dict[str, int]]:
         """Wait until every other partition is past `line`; the counters then."""
         self._apply(me, line, moves)
+        self.syncs += 1
         await self._until(lambda: all(p > line for i, p in enumerate(self.progress)
                                       if i != me))
         return dict(self.budget), dict(self.stock)
@@ -151,26 +161,39 @@ class ClusterPool:
         self.taken: dict[str, int] = {}
         self.moves = _no_moves()
         self.line, self.synced, self.sent = 0.0, -1.0, time.monotonic()
+        self.interval = PUBLISH_SECONDS  # until the next publication
+        self.syncs = 0  # the sequencer's count of syncs, as of its last answer
+        self.answer: Any = None  # the last publication's, not waited for
 
     def progress(self, line: float) -> None:
         self.line = line
-        now = time.monotonic()
-        if now - self.sent >= PUBLISH_SECONDS:
+        if time.monotonic() - self.sent >= self.interval:
             self.publish()
+
+    def _heard(self, syncs: int) -> None:
+        """Publish often while partitions sync, less and less often while none does."""
+        if syncs > self.syncs:
+            self.syncs, self.interval = syncs, PUBLISH_SECONDS
+        else:
+            self.interval = min(self.interval * 2, IDLE_PUBLISH_SECONDS)
 
     def publish(self) -> None:
         self.sent = time.monotonic()
+        if self.answer is not None and self.answer.done():
+            self._heard(self.answer.result())
+            self.answer = None
         if self.moves["budget"] or self.moves["stock"] or self.moves["codes"]:
             # Moves wait for their answer: no later publication may overtake them.
-            self.sequencer.advance(self.me, self.line, self.moves).result()
+            self._heard(self.sequencer.advance(self.me, self.line, self.moves).result())
             self.moves = _no_moves()
-        else:
-            self.sequencer.advance(self.me, self.line, _no_moves())  # no answer needed
+        elif self.answer is None:  # at most one unanswered publication
+            self.answer = self.sequencer.advance(self.me, self.line, _no_moves())
 
     def sync(self, line: int) -> None:
         self.line = line
         self.budget, self.taken = self.sequencer.sync(self.me, line, self.moves).result()
         self.moves, self.synced, self.sent = _no_moves(), line, time.monotonic()
+        self.interval = PUBLISH_SECONDS  # the others may be syncing too
 
     def _alone(self) -> None:
         """A move is made only while no other partition can pass this line."""
