@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, BackgroundTasks, Form, Request
 from starlette.responses import Response
 
 import store.b2b.companies as companies
@@ -70,7 +70,8 @@ def place_order(request: Request, user: RequesterForm) -> Response:
     with services.db.reading() as session:
         company = companies.get(session, user.manager.program, user.manager.company_id)
     outcome = placing.place(services.db, services.cache, company, {"items": items},
-                            user.manager.actor, services.settings.b2b_approval_hours)
+                            user.manager.actor, services.settings.b2b_approval_hours,
+                            services.balances)
     number = outcome.result["order_number"]
     response = redirect(f"{PREFIX}/orders/{number}", notice=(
         "Your order waits for an approver." if outcome.result["status"] == "pending_approval"
@@ -117,7 +118,8 @@ def order_page(request: Request, user: User, number: str, notice: str = "") -> R
 @router.post("/orders/{number}/approve", summary="Approve an order")
 def approve(request: Request, user: ApproverForm, number: str) -> Response:
     m = user.manager
-    placing.approve(state(request).services.db, m.program, m.company_id, number, m.actor)
+    services = state(request).services
+    placing.approve(services.db, m.program, m.company_id, number, m.actor, services.balances)
     return redirect(f"{PREFIX}/orders/{number}", notice="Approved.")
 
 
@@ -131,9 +133,14 @@ def reject(request: Request, user: ApproverForm, number: str,
 
 
 @router.post("/orders/{number}/cancel", summary="Cancel what has not shipped")
-def cancel(request: Request, user: RequesterForm, number: str) -> Response:
+def cancel(request: Request, user: RequesterForm, number: str,
+           tasks: BackgroundTasks) -> Response:
     m = user.manager
-    cancelling.cancel(state(request).services.db, m.program, m.company_id, number, None,
-                      m.actor)
+    services = state(request).services
+    outcome = cancelling.cancel(services.db, m.program, m.company_id, number, None, m.actor,
+                                cache_of_balances=services.balances)
+    if outcome.created:
+        tasks.add_task(cancelling.send_credits, services.db, outcome.result,
+                       services.balances)
     return redirect(f"{PREFIX}/orders/{number}", notice="Cancelled what had not shipped.")
 
