@@ -67,9 +67,13 @@ def place_order(request: Request, user: RequesterForm) -> Response:
     if not cart:
         raise Refused(409, "The cart is empty.")
     items = [{"reward_id": reward, "quantity": quantity} for reward, quantity in cart.items()]
+    ident = carts.ident(request, user.session)
+    request_body: dict[str, Any] = {"items": items}
+    if ident is not None:  # the same cart placed twice is one order
+        request_body["idempotency_key"] = f"portal-cart-{ident}"
     with services.db.reading() as session:
         company = companies.get(session, user.manager.program, user.manager.company_id)
-    outcome = placing.place(services.db, services.cache, company, {"items": items},
+    outcome = placing.place(services.db, services.cache, company, request_body,
                             user.manager.actor, services.settings.b2b_approval_hours,
                             services.balances)
     number = outcome.result["order_number"]

@@ -97,3 +97,25 @@ def test_unknown_pages_and_orders_are_html_404s(client: TestClient,
         answer = client.get(path)
         assert answer.status_code == 404 and answer.headers["content-type"].startswith(
             "text/html"), path
+
+
+def test_placing_the_same_cart_twice_places_one_order(
+        client: TestClient, companies: dict[str, str], points) -> None:  # type: ignore[no-untyped-def]
+    """A double click (or a browser resending the form with the cart's old cookie) answers
+    the order the cart became; a new cart with the same rewards is a new order."""
+    log_in(client, companies["requester"])
+    token = csrf(client, "/portal/catalog")
+    client.post("/portal/cart", data={"qty:VIRT-GIFT-CARD-100": "1", "csrf": token})
+    jar = next(c for c in client.cookies.jar if c.name == "loyalty_portal_cart")
+    cart = jar.value
+    first = client.post("/portal/orders", data={"csrf": token}, follow_redirects=False)
+    assert first.status_code == 303 and "/portal/orders/B2B-" in first.headers["location"]
+    client.cookies.set("loyalty_portal_cart", cart, domain=jar.domain, path="/portal")
+    again = client.post("/portal/orders", data={"csrf": token}, follow_redirects=False)
+    assert again.status_code == 303
+    assert again.headers["location"].split("?")[0] == first.headers["location"].split("?")[0]
+    assert [r.path for r in points.requests if r.path == "/debit"] == ["/debit"]
+    client.post("/portal/cart", data={"qty:VIRT-GIFT-CARD-100": "1", "csrf": token})
+    other = client.post("/portal/orders", data={"csrf": token}, follow_redirects=False)
+    assert other.headers["location"].split("?")[0] != first.headers["location"].split("?")[0]
+    assert len([r for r in points.requests if r.path == "/debit"]) == 2
