@@ -70,7 +70,7 @@ def quantities(form: Mapping[str, Any]) -> dict[str, int]:
             continue
         reward = name[4:]
         text = str(value).strip() or "0"
-        if not text.isdigit() or int(text) > MAX_QUANTITY or not reward:
+        if not (text.isascii() and text.isdigit()) or int(text) > MAX_QUANTITY or not reward:
             raise ValueError(f"{name}: a whole number from 0 to {MAX_QUANTITY}, not {text!r}")
         if int(text):
             out[reward] = int(text)

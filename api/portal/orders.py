@@ -16,7 +16,7 @@ import store.b2b_orders.place as placing
 from api.console.principal import Refused
 from api.console.render import redirect
 from api.portal.auth import Approver, ApproverForm, Requester, RequesterForm, User
-from api.portal.cart import quantities
+from api.portal.cart import MAX_LINES, quantities
 from api.portal.company import catalog_of, company_of
 from api.portal.render import PREFIX, PortalRoute, PortalUser, page, state
 
@@ -54,6 +54,9 @@ async def add_to_cart(request: Request, user: RequesterForm, replace: bool = Fal
     lines = {} if replace else carts.read(request, user.session)
     for reward, quantity in chosen.items():
         lines[reward] = quantity if replace else min(lines.get(reward, 0) + quantity, 999)
+    if len(lines) > MAX_LINES:
+        raise Refused(422, f"a cart holds at most {MAX_LINES} different rewards; place or "
+                      "empty it first")
     response = redirect(f"{PREFIX}/cart")
     carts.write(request, response, user.session, lines)
     return response

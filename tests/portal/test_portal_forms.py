@@ -66,7 +66,7 @@ def test_a_form_without_its_token_changes_nothing(client: TestClient,
     assert client.post("/portal/orders", data={"csrf": "forged"}).status_code == 403
 
 
-@pytest.mark.parametrize("quantity", ["-1", "1.5", "1000", "x", "1e3"])
+@pytest.mark.parametrize("quantity", ["-1", "1.5", "1000", "x", "1e3", "²", "١٢"])
 def test_a_bad_quantity_is_named(client: TestClient, companies: dict[str, str],
                                  quantity: str) -> None:
     log_in(client, companies["requester"])
@@ -119,3 +119,15 @@ def test_placing_the_same_cart_twice_places_one_order(
     other = client.post("/portal/orders", data={"csrf": token}, follow_redirects=False)
     assert other.headers["location"].split("?")[0] != first.headers["location"].split("?")[0]
     assert len([r for r in points.requests if r.path == "/debit"]) == 2
+
+
+def test_a_cart_never_grows_past_its_fifty_lines(client: TestClient,
+                                                 companies: dict[str, str]) -> None:
+    log_in(client, companies["requester"])
+    token = csrf(client, "/portal/catalog")
+    first = {f"qty:R-{n}": "1" for n in range(30)}
+    assert client.post("/portal/cart", data={**first, "csrf": token},
+                       follow_redirects=False).status_code == 303
+    more = {f"qty:S-{n}": "1" for n in range(30)}
+    answer = client.post("/portal/cart", data={**more, "csrf": token}, follow_redirects=False)
+    assert answer.status_code == 422 and "at most 50" in answer.text
