@@ -19,6 +19,7 @@ from api.portal.auth import Approver, ApproverForm, Requester, RequesterForm, Us
 from api.portal.cart import MAX_LINES, quantities
 from api.portal.company import catalog_of, company_of
 from api.portal.render import PREFIX, PortalRoute, PortalUser, page, state
+from api.routes.b2b_orders import send_virtual
 
 router = APIRouter(route_class=PortalRoute)
 
@@ -63,7 +64,7 @@ async def add_to_cart(request: Request, user: RequesterForm, replace: bool = Fal
 
 
 @router.post("/orders", summary="Place the cart as one order")
-def place_order(request: Request, user: RequesterForm) -> Response:
+def place_order(request: Request, user: RequesterForm, tasks: BackgroundTasks) -> Response:
     services = state(request).services
     carts = state(request).carts
     cart = carts.read(request, user.session)
@@ -79,6 +80,7 @@ def place_order(request: Request, user: RequesterForm) -> Response:
     outcome = placing.place(services.db, services.cache, company, request_body,
                             user.manager.actor, services.settings.b2b_approval_hours,
                             services.balances)
+    send_virtual(tasks, services, outcome.result)
     number = outcome.result["order_number"]
     response = redirect(f"{PREFIX}/orders/{number}", notice=(
         "Your order waits for an approver." if outcome.result["status"] == "pending_approval"
@@ -123,10 +125,13 @@ def order_page(request: Request, user: User, number: str, notice: str = "") -> R
 
 
 @router.post("/orders/{number}/approve", summary="Approve an order")
-def approve(request: Request, user: ApproverForm, number: str) -> Response:
+def approve(request: Request, user: ApproverForm, number: str,
+            tasks: BackgroundTasks) -> Response:
     m = user.manager
     services = state(request).services
-    placing.approve(services.db, m.program, m.company_id, number, m.actor, services.balances)
+    order = placing.approve(services.db, m.program, m.company_id, number, m.actor,
+                            services.balances)
+    send_virtual(tasks, services, order)
     return redirect(f"{PREFIX}/orders/{number}", notice="Approved.")
 
 

@@ -131,3 +131,17 @@ def test_a_cart_never_grows_past_its_fifty_lines(client: TestClient,
     more = {f"qty:S-{n}": "1" for n in range(30)}
     answer = client.post("/portal/cart", data={**more, "csrf": token}, follow_redirects=False)
     assert answer.status_code == 422 and "at most 50" in answer.text
+
+
+def test_an_order_placed_on_the_portal_sends_its_virtual_items_at_once(
+        client: TestClient, companies: dict[str, str], monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from tests.loopback import LoopbackServer
+
+    with LoopbackServer(lambda request: (202, {})) as api:
+        monkeypatch.setenv("LOYALTY_FULFILMENT_WEBHOOK_URL", api.url + "/fulfil")
+        log_in(client, companies["requester"])
+        token = csrf(client, "/portal/catalog")
+        client.post("/portal/cart", data={"qty:VIRT-GIFT-CARD-100": "1", "csrf": token})
+        placed = client.post("/portal/orders", data={"csrf": token}, follow_redirects=False)
+        number = placed.headers["location"].split("?")[0].rsplit("/", 1)[1]
+    assert [r.body["order_number"] for r in api.requests] == [number]
