@@ -44,6 +44,7 @@ from engine.evaluation.request import Redeem
 from engine.program import Program
 from store.b2b.balances import BalanceCache
 from store.b2b.companies import Company
+from store.b2b.companies import find_row as find_company
 from store.b2b_orders.model import event, find, items_of, next_number, view
 from store.db.database import Database
 from store.errors import Conflict, Forbidden, Unprocessable
@@ -283,11 +284,15 @@ def _decide(db: Database, program: str, company_id: str, number: str, actor: str
 
 def approve(db: Database, program: str, company_id: str, number: str,
             actor: str, cache_of_balances: BalanceCache | None = None) -> dict[str, Any]:
-    """An approver (never the requester) approves: the account is debited now."""
+    """An approver (never the requester) approves: the account is debited now (not for
+    a company deactivated meanwhile: 409 company_inactive)."""
     def act(session: Any, order: B2BOrderRow) -> None:
         if order.requested_by == actor:
             raise Forbidden("approver_is_requester", f"{actor} placed order {number}; "
                             "another approver must approve it")
+        company = find_company(session, program, company_id)
+        if company is None or not company.active:  # a credential cached a while longer
+            raise Conflict("company_inactive", f"company {company_id!r} is deactivated")
         order.status, order.approved_by, order.updated_at = "placing", actor, clock.now()
         for item in items_of(session, order):
             item.status = "placing"

@@ -15,13 +15,14 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+import store.b2b.companies as companies
 import store.b2b_orders.cancel as cancelling
 import store.b2b_orders.items as order_items
 import store.b2b_orders.place as placing
 import store.clock as clock
 import store.external.accounts as external_accounts
 import store.inventory.stock as inventory
-from store.errors import StoreError
+from store.errors import Conflict, StoreError
 from store.registry.programs import ProgramCache
 from store.tables.operations import ExternalTransferRow
 from tests.store.b2b_helpers import PROGRAM, make_company, publish_b2b
@@ -157,3 +158,15 @@ def test_the_expiry_job_while_approving_never_debits_an_expired_order(
         lambda: placing.expire_due(db))
     assert (approve, expired) in (("order_expired", 0), ("order_not_pending", 1))
     assert debits(points) == [] and stock(db, cache, COFFEE) == before
+
+
+def test_an_order_of_a_company_deactivated_meanwhile_is_not_approved(db, cache, points):
+    """A worker may still hold an approver's verified key for a few seconds after the
+    company was deactivated: the approval itself checks the company."""
+    company = make_company(db, threshold=0)
+    number = place(db, cache, company, (COFFEE, 1))["order_number"]
+    with db.writing() as session:
+        companies.deactivate(session, PROGRAM, "ACME", actor="tests")
+    with pytest.raises(Conflict) as refused:
+        placing.approve(db, PROGRAM, "ACME", number, "manager:bob")
+    assert refused.value.code == "company_inactive" and debits(points) == []
