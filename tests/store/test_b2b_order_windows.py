@@ -72,8 +72,9 @@ def place(db, cache, company, *pairs, actor="manager:ann"):
 
 def owed(db) -> list[tuple[str, int]]:
     with db.reading() as session:
-        return sorted(session.execute(select(ExternalTransferRow.idempotency_key,
-                                             ExternalTransferRow.points)).tuples())
+        rows = session.execute(select(ExternalTransferRow.idempotency_key,
+                                      ExternalTransferRow.points)).all()
+    return sorted((key, points) for key, points in rows)
 
 
 def balance(points) -> int:
