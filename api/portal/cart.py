@@ -52,10 +52,12 @@ class Carts:
                 if isinstance(v, int) and 0 < v <= MAX_QUANTITY}
 
     def write(self, request: Request, response: Response, session: Session,
-              lines: Mapping[str, int]) -> None:
-        """Keep `lines`: a cart that had an id keeps it; a new one gets one; an empty
-        one has none (the next reward starts a new cart)."""
-        ident = (self.ident(request, session) or secrets.token_hex(8)) if lines else None
+              lines: Mapping[str, int], fresh: bool = False) -> None:
+        """Keep `lines`: a cart that had an id keeps it (unless `fresh`: its order failed,
+        so placing it again is a new order); a new one gets one; an empty one has none
+        (the next reward starts a new cart)."""
+        kept = None if fresh else self.ident(request, session)
+        ident = (kept or secrets.token_hex(8)) if lines else None
         value = self._serializer.dumps({"n": session.nonce, "l": dict(lines), "c": ident})
         response.set_cookie(COOKIE, value, path="/portal", httponly=True, samesite="lax",
                             secure=request.url.scheme == "https")

@@ -18,8 +18,9 @@ from api.console.render import redirect
 from api.portal.auth import Approver, ApproverForm, Requester, RequesterForm, User
 from api.portal.cart import MAX_LINES, quantities
 from api.portal.company import catalog_of, company_of
-from api.portal.render import PREFIX, PortalRoute, PortalUser, page, state
+from api.portal.render import PREFIX, PortalRoute, PortalUser, error_page, page, state
 from api.routes.b2b_orders import send_virtual
+from store.errors import StoreError
 
 router = APIRouter(route_class=PortalRoute)
 
@@ -77,16 +78,27 @@ def place_order(request: Request, user: RequesterForm, tasks: BackgroundTasks) -
         request_body["idempotency_key"] = f"portal-cart-{ident}"
     with services.db.reading() as session:
         company = companies.get(session, user.manager.program, user.manager.company_id)
-    outcome = placing.place(services.db, services.cache, company, request_body,
-                            user.manager.actor, services.settings.b2b_approval_hours,
-                            services.balances)
-    send_virtual(tasks, services, outcome.result)
-    number = outcome.result["order_number"]
-    response = redirect(f"{PREFIX}/orders/{number}", notice=(
-        "Your order waits for an approver." if outcome.result["status"] == "pending_approval"
-        else "Your order is placed."))
-    carts.write(request, response, user.session, {})
+    try:
+        outcome = placing.place(services.db, services.cache, company, request_body,
+                                user.manager.actor, services.settings.b2b_approval_hours,
+                                services.balances)
+    except StoreError as exc:  # refused, or failed and recorded: the cart stays, anew
+        refused = error_page(request, exc.status, exc.message)
+        carts.write(request, refused, user.session, cart, fresh=True)
+        return refused
+    order = outcome.result
+    send_virtual(tasks, services, order)
+    response = redirect(f"{PREFIX}/orders/{order['order_number']}", notice=NOTICES.get(
+        order["status"], "Your order is placed."))
+    if order["status"] == "failed":  # the first of a double click failed: keep the cart
+        carts.write(request, response, user.session, cart, fresh=True)
+    else:
+        carts.write(request, response, user.session, {})
     return response
+
+
+NOTICES = {"pending_approval": "Your order waits for an approver.",
+           "failed": "This order failed; your cart is kept, to place again."}
 
 
 def _orders(request: Request, user: PortalUser, status: str | None) -> list[dict[str, Any]]:

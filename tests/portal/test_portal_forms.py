@@ -7,11 +7,13 @@ import re
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from api.app import create_app
 from store.db.database import Database
 from store.registry import keys
 from store.settings import Settings
+from store.tables.b2b_orders import B2BOrderRow
 
 
 @pytest.fixture
@@ -145,3 +147,27 @@ def test_an_order_placed_on_the_portal_sends_its_virtual_items_at_once(
         placed = client.post("/portal/orders", data={"csrf": token}, follow_redirects=False)
         number = placed.headers["location"].split("?")[0].rsplit("/", 1)[1]
     assert [r.body["order_number"] for r in api.requests] == [number]
+
+
+def test_a_cart_whose_order_failed_can_be_placed_again(
+        client: TestClient, companies: dict[str, str], points, db: Database  # type: ignore[no-untyped-def]
+        ) -> None:
+    """The failed order keeps the cart's key; the kept cart gets a new one, so placing it
+    again (once the points API debits again) is a new order, not that failure replayed."""
+    from tests.store.b2b_order_helpers import refuse_debits
+
+    log_in(client, companies["requester"])
+    token = csrf(client, "/portal/catalog")
+    client.post("/portal/cart", data={"qty:VIRT-GIFT-CARD-100": "1", "csrf": token})
+    handle = points.handle
+    refuse_debits(points)
+    failed = client.post("/portal/orders", data={"csrf": token}, follow_redirects=False)
+    assert failed.status_code == 409 and "refused to debit" in failed.text
+    points.handle = handle
+    again = client.post("/portal/orders", data={"csrf": token}, follow_redirects=False)
+    assert again.status_code == 303, again.text
+    assert "Your order is placed" in client.get(again.headers["location"]).text
+    assert "cart-empty" in client.get("/portal/cart").text
+    with db.reading() as session:
+        statuses = session.scalars(select(B2BOrderRow.status).order_by(B2BOrderRow.id)).all()
+    assert statuses == ["failed", "placed"]
