@@ -1,5 +1,5 @@
 """Who is using the portal: an account manager logs in with their personal key
-(`lmk_…`, issued by `loyalty companies managers key`), and the dependencies that give a page
+(`lmk_…`, issued by `loyalty managers key`), and the dependencies that give a page
 its user (`User`), admit a role (`requester`, `approver`) and check a form's CSRF token.
 
 A session is re-checked on every request through the API's manager-key cache: revoking the

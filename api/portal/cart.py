@@ -1,9 +1,14 @@
 """The portal's cart: the rewards and quantities a manager is about to order, kept in a
 signed cookie of its own (path `/portal`) and bound to the session that filled it, so a
-cart never outlives a logout nor moves to another session."""
+cart never outlives a logout nor moves to another session.
+
+A cart has an id of its own, from its first reward until it is placed (then emptied):
+placing it sends that id as the order's idempotency key, so the same cart sent twice (a
+double click, a resent form with the old cookie) is one order."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,7 +27,7 @@ class Carts:
     def __init__(self, secret: str) -> None:
         self._serializer = URLSafeSerializer(secret, salt="loyalty-portal-cart")
 
-    def read(self, request: Request, session: Session) -> dict[str, int]:
+    def _data(self, request: Request, session: Session) -> dict[str, Any]:
         raw = request.cookies.get(COOKIE)
         if not raw:
             return {}
@@ -32,15 +37,28 @@ class Carts:
             return {}
         if not isinstance(data, dict) or data.get("n") != session.nonce:
             return {}
-        lines = data.get("l")
+        return data
+
+    def ident(self, request: Request, session: Session) -> str | None:
+        """The cart's id (None for an empty cart, or one from before carts had ids)."""
+        found = self._data(request, session).get("c")
+        return found if isinstance(found, str) and found else None
+
+    def read(self, request: Request, session: Session) -> dict[str, int]:
+        lines = self._data(request, session).get("l")
         if not isinstance(lines, dict):
             return {}
         return {str(k): int(v) for k, v in lines.items()
                 if isinstance(v, int) and 0 < v <= MAX_QUANTITY}
 
     def write(self, request: Request, response: Response, session: Session,
-              lines: Mapping[str, int]) -> None:
-        value = self._serializer.dumps({"n": session.nonce, "l": dict(lines)})
+              lines: Mapping[str, int], fresh: bool = False) -> None:
+        """Keep `lines`: a cart that had an id keeps it (unless `fresh`: its order failed,
+        so placing it again is a new order); a new one gets one; an empty one has none
+        (the next reward starts a new cart)."""
+        kept = None if fresh else self.ident(request, session)
+        ident = (kept or secrets.token_hex(8)) if lines else None
+        value = self._serializer.dumps({"n": session.nonce, "l": dict(lines), "c": ident})
         response.set_cookie(COOKIE, value, path="/portal", httponly=True, samesite="lax",
                             secure=request.url.scheme == "https")
 
@@ -54,7 +72,7 @@ def quantities(form: Mapping[str, Any]) -> dict[str, int]:
             continue
         reward = name[4:]
         text = str(value).strip() or "0"
-        if not text.isdigit() or int(text) > MAX_QUANTITY or not reward:
+        if not (text.isascii() and text.isdigit()) or int(text) > MAX_QUANTITY or not reward:
             raise ValueError(f"{name}: a whole number from 0 to {MAX_QUANTITY}, not {text!r}")
         if int(text):
             out[reward] = int(text)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, BackgroundTasks, Form, Request
 from starlette.responses import Response
 
 import store.b2b.companies as companies
@@ -16,9 +16,11 @@ import store.b2b_orders.place as placing
 from api.console.principal import Refused
 from api.console.render import redirect
 from api.portal.auth import Approver, ApproverForm, Requester, RequesterForm, User
-from api.portal.cart import quantities
+from api.portal.cart import MAX_LINES, quantities
 from api.portal.company import catalog_of, company_of
-from api.portal.render import PREFIX, PortalRoute, PortalUser, page, state
+from api.portal.render import PREFIX, PortalRoute, PortalUser, error_page, page, state
+from api.routes.b2b_orders import send_virtual
+from store.errors import StoreError
 
 router = APIRouter(route_class=PortalRoute)
 
@@ -54,29 +56,49 @@ async def add_to_cart(request: Request, user: RequesterForm, replace: bool = Fal
     lines = {} if replace else carts.read(request, user.session)
     for reward, quantity in chosen.items():
         lines[reward] = quantity if replace else min(lines.get(reward, 0) + quantity, 999)
+    if len(lines) > MAX_LINES:
+        raise Refused(422, f"a cart holds at most {MAX_LINES} different rewards; place or "
+                      "empty it first")
     response = redirect(f"{PREFIX}/cart")
     carts.write(request, response, user.session, lines)
     return response
 
 
 @router.post("/orders", summary="Place the cart as one order")
-def place_order(request: Request, user: RequesterForm) -> Response:
+def place_order(request: Request, user: RequesterForm, tasks: BackgroundTasks) -> Response:
     services = state(request).services
     carts = state(request).carts
     cart = carts.read(request, user.session)
     if not cart:
         raise Refused(409, "The cart is empty.")
     items = [{"reward_id": reward, "quantity": quantity} for reward, quantity in cart.items()]
+    ident = carts.ident(request, user.session)
+    request_body: dict[str, Any] = {"items": items}
+    if ident is not None:  # the same cart placed twice is one order
+        request_body["idempotency_key"] = f"portal-cart-{ident}"
     with services.db.reading() as session:
         company = companies.get(session, user.manager.program, user.manager.company_id)
-    outcome = placing.place(services.db, services.cache, company, {"items": items},
-                            user.manager.actor, services.settings.b2b_approval_hours)
-    number = outcome.result["order_number"]
-    response = redirect(f"{PREFIX}/orders/{number}", notice=(
-        "Your order waits for an approver." if outcome.result["status"] == "pending_approval"
-        else "Your order is placed."))
-    carts.write(request, response, user.session, {})
+    try:
+        outcome = placing.place(services.db, services.cache, company, request_body,
+                                user.manager.actor, services.settings.b2b_approval_hours,
+                                services.balances)
+    except StoreError as exc:  # refused, or failed and recorded: the cart stays, anew
+        refused = error_page(request, exc.status, exc.message)
+        carts.write(request, refused, user.session, cart, fresh=True)
+        return refused
+    order = outcome.result
+    send_virtual(tasks, services, order)
+    response = redirect(f"{PREFIX}/orders/{order['order_number']}", notice=NOTICES.get(
+        order["status"], "Your order is placed."))
+    if order["status"] == "failed":  # the first of a double click failed: keep the cart
+        carts.write(request, response, user.session, cart, fresh=True)
+    else:
+        carts.write(request, response, user.session, {})
     return response
+
+
+NOTICES = {"pending_approval": "Your order waits for an approver.",
+           "failed": "This order failed; your cart is kept, to place again."}
 
 
 def _orders(request: Request, user: PortalUser, status: str | None) -> list[dict[str, Any]]:
@@ -115,9 +137,13 @@ def order_page(request: Request, user: User, number: str, notice: str = "") -> R
 
 
 @router.post("/orders/{number}/approve", summary="Approve an order")
-def approve(request: Request, user: ApproverForm, number: str) -> Response:
+def approve(request: Request, user: ApproverForm, number: str,
+            tasks: BackgroundTasks) -> Response:
     m = user.manager
-    placing.approve(state(request).services.db, m.program, m.company_id, number, m.actor)
+    services = state(request).services
+    order = placing.approve(services.db, m.program, m.company_id, number, m.actor,
+                            services.balances)
+    send_virtual(tasks, services, order)
     return redirect(f"{PREFIX}/orders/{number}", notice="Approved.")
 
 
@@ -131,9 +157,14 @@ def reject(request: Request, user: ApproverForm, number: str,
 
 
 @router.post("/orders/{number}/cancel", summary="Cancel what has not shipped")
-def cancel(request: Request, user: RequesterForm, number: str) -> Response:
+def cancel(request: Request, user: RequesterForm, number: str,
+           tasks: BackgroundTasks) -> Response:
     m = user.manager
-    cancelling.cancel(state(request).services.db, m.program, m.company_id, number, None,
-                      m.actor)
+    services = state(request).services
+    outcome = cancelling.cancel(services.db, m.program, m.company_id, number, None, m.actor,
+                                cache_of_balances=services.balances)
+    if outcome.created:
+        tasks.add_task(cancelling.send_credits, services.db, outcome.result,
+                       services.balances)
     return redirect(f"{PREFIX}/orders/{number}", notice="Cancelled what had not shipped.")
 

@@ -114,10 +114,12 @@ def retry(program: ProgramPath, order_number: OrderNumber, line: LinePath,
 @router.post("/{order_number}/cancel", summary="Cancel a company's order or its items not "
              "yet shipped (an operator)")
 def cancel(program: ProgramPath, order_number: OrderNumber, services: StoreDep,
-           key: AdminKey, body: CancelIn | None = None) -> Json:
+           key: AdminKey, tasks: BackgroundTasks, body: CancelIn | None = None) -> Json:
     outcome = cancelling.cancel(services.db, program, None, order_number,
                                 body.lines if body else None, key.actor,
-                                body.reason if body else None)
+                                body.reason if body else None, services.balances)
+    if outcome.created:
+        tasks.add_task(cancelling.send_credits, services.db, outcome.result, services.balances)
     return created_or_replayed(outcome.result, outcome.created)
 
 

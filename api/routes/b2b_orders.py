@@ -65,7 +65,7 @@ def place(program: ProgramPath, company_id: CompanyPath, body: OrderIn, services
         company = companies.get(session, manager.program, manager.company_id)
     outcome = placing.place(services.db, services.cache, company,
                             body.model_dump(mode="json", exclude_none=True), manager.actor,
-                            services.settings.b2b_approval_hours)
+                            services.settings.b2b_approval_hours, services.balances)
     send_virtual(tasks, services, outcome.result)
     return created_or_replayed(outcome.result, outcome.created)
 
@@ -105,7 +105,8 @@ def _mine(manager: Manager) -> tuple[str, str]:
              "(not one's own): the account is debited now")
 def approve(program: ProgramPath, company_id: CompanyPath, order_number: OrderNumber,
             services: StoreDep, manager: ApproverDep, tasks: BackgroundTasks) -> Json:
-    order = placing.approve(services.db, *_mine(manager), order_number, manager.actor)
+    order = placing.approve(services.db, *_mine(manager), order_number, manager.actor,
+                            services.balances)
     send_virtual(tasks, services, order)
     return Json(order)
 
@@ -121,8 +122,11 @@ def reject(program: ProgramPath, company_id: CompanyPath, order_number: OrderNum
 @router.post("/orders/{order_number}/cancel", summary="Cancel the order, or its items not "
              "yet shipped: points credited back, stock returned")
 def cancel(program: ProgramPath, company_id: CompanyPath, order_number: OrderNumber,
-           services: StoreDep, manager: RequesterDep, body: CancelIn | None = None) -> Json:
+           services: StoreDep, manager: RequesterDep, tasks: BackgroundTasks,
+           body: CancelIn | None = None) -> Json:
     outcome = cancelling.cancel(services.db, *_mine(manager), order_number,
                                 body.lines if body else None, manager.actor,
-                                body.reason if body else None)
+                                body.reason if body else None, services.balances)
+    if outcome.created:
+        tasks.add_task(cancelling.send_credits, services.db, outcome.result, services.balances)
     return created_or_replayed(outcome.result, outcome.created)

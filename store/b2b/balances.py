@@ -135,4 +135,10 @@ def read(cache: BalanceCache, program: Program, company: Company,
 
 def forget(cache: BalanceCache, company: Company) -> None:
     """Drop the cached balance (the platform just debited or credited the account)."""
-    cache.forget(key_of(company.program, company.loyalty_account_id))
+    forget_account(cache, company.program, company.loyalty_account_id)
+
+
+def forget_account(cache: BalanceCache | None, program: str, account: str) -> None:
+    """Drop the cached balance of `account` in `program` (None: no cache to keep true)."""
+    if cache is not None:
+        cache.forget(key_of(program, account))

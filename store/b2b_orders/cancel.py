@@ -3,15 +3,21 @@
 stock goes back to `available`, and — when the order was debited — the account is owed
 their points back: one credit transfer per item (`b2b-order:<number>:cancel:<line>`),
 written in the same transaction and sent by the `external_points` job, so a crash loses
-no credit and a retry never credits twice. Shipped, sent or delivered items stay."""
+no credit and a retry never credits twice. Shipped, sent or delivered items stay.
+
+The company's cached balance (store/b2b/balances.py) is forgotten when the cancel
+commits and again once `send_credits` (run by the routes right after answering) has
+sent what is owed, so the portal does not show the balance from before the credit."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import store.b2b.balances as balances
 import store.clock as clock
 import store.external.accounts as external_accounts
 import store.inventory.stock as inventory
+from store.b2b.balances import BalanceCache
 from store.b2b_orders.model import CANCELLABLE, OPEN_ORDERS, event, find, items_of, rollup, view
 from store.b2b_orders.place import DEBIT_PREFIX
 from store.db.database import Database
@@ -21,9 +27,29 @@ from store.tables.b2b_orders import B2BOrderItemRow, B2BOrderRow
 
 
 def cancel(db: Database, program: str, company_id: str | None, number: str,
-           lines: list[int] | None, actor: str, reason: str | None = None) -> Outcome:
+           lines: list[int] | None, actor: str, reason: str | None = None,
+           cache_of_balances: BalanceCache | None = None) -> Outcome:
     """Cancel the whole order (`lines` None: every item still cancellable) or the items
     on `lines`. Cancelling a cancelled order again answers it (`created` False)."""
+    outcome = _cancel(db, program, company_id, number, lines, actor, reason)
+    if outcome.created and outcome.result["account"]["debited"]:
+        balances.forget_account(cache_of_balances, outcome.result["program"],
+                                outcome.result["account"]["account"])
+    return outcome
+
+
+def send_credits(db: Database, order: dict[str, Any],
+                 cache_of_balances: BalanceCache | None = None) -> None:
+    """Send now the credits owed to `order`'s program (the `external_points` job sends
+    what fails here), then forget the account's cached balance."""
+    if not order["account"]["debited"] or not order["points_credited"]:
+        return
+    external_accounts.send_due(db, external_accounts.settings(), program=order["program"])
+    balances.forget_account(cache_of_balances, order["program"], order["account"]["account"])
+
+
+def _cancel(db: Database, program: str, company_id: str | None, number: str,
+            lines: list[int] | None, actor: str, reason: str | None) -> Outcome:
     with db.writing() as session:
         order = find(session, program, company_id, number, lock=True)
         items = items_of(session, order)

@@ -33,6 +33,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+import store.b2b.balances as balances
 import store.clock as clock
 import store.external.accounts as external_accounts
 import store.external.points as ext
@@ -41,7 +42,9 @@ from engine.evaluation.contract import QUANTITY_LIMIT
 from engine.evaluation.redeem import assess
 from engine.evaluation.request import Redeem
 from engine.program import Program
+from store.b2b.balances import BalanceCache
 from store.b2b.companies import Company
+from store.b2b.companies import find_row as find_company
 from store.b2b_orders.model import event, find, items_of, next_number, view
 from store.db.database import Database
 from store.errors import Conflict, Forbidden, Unprocessable
@@ -91,10 +94,12 @@ def _lines(program: Program, company: Company, items: list[dict[str, Any]],
 
 
 def place(db: Database, cache: ProgramCache, company: Company, request: dict[str, Any],
-          actor: str, approval_hours: float) -> Outcome:
+          actor: str, approval_hours: float, cache_of_balances: BalanceCache | None = None
+          ) -> Outcome:
     """Place the order `request` ({items: [{reward_id, quantity}], idempotency_key?})
     for `company`, by `actor`. A retry with the same idempotency key and body answers
-    the first order (`created` False)."""
+    the first order (`created` False). `cache_of_balances`: the company's cached balance
+    is forgotten once the account was (or may have been) debited."""
     if not company.active:
         raise Conflict("company_inactive", f"company {company.company_id!r} is deactivated")
     key = request.get("idempotency_key")
@@ -157,7 +162,7 @@ def place(db: Database, cache: ProgramCache, company: Company, request: dict[str
         if replayed is None:
             raise
         return replayed
-    return Outcome(debit(db, order_pk, actor), created=True)
+    return Outcome(debit(db, order_pk, actor, cache_of_balances), created=True)
 
 
 def _earlier(session: Any, company: Company, key: str | None, digest: str) -> Outcome | None:
@@ -174,9 +179,12 @@ def _earlier(session: Any, company: Company, key: str | None, digest: str) -> Ou
     return Outcome(view(session, row), created=False)
 
 
-def debit(db: Database, order_pk: int, actor: str) -> dict[str, Any]:
+def debit(db: Database, order_pk: int, actor: str,
+          cache_of_balances: BalanceCache | None = None) -> dict[str, Any]:
     """The saga for an order in `placing`: debit its total once, then mark it placed and
-    route its items; when the debit fails, fail the order and release its stock."""
+    route its items; when the debit fails, fail the order and release its stock. Whatever
+    the outcome, the account's cached balance is forgotten (a debit whose answer was lost
+    may have been applied)."""
     with db.reading() as session:
         order = session.get(B2BOrderRow, order_pk)
         assert order is not None and order.status == "placing", order
@@ -201,6 +209,8 @@ def debit(db: Database, order_pk: int, actor: str) -> dict[str, Any]:
     except Exception:
         fail(db, order_pk, actor, "placing_failed")
         raise
+    finally:
+        balances.forget_account(cache_of_balances, program, account)
     with db.reading() as session:
         order = session.get(B2BOrderRow, order_pk)
         assert order is not None
@@ -273,18 +283,23 @@ def _decide(db: Database, program: str, company_id: str, number: str, actor: str
 
 
 def approve(db: Database, program: str, company_id: str, number: str,
-            actor: str) -> dict[str, Any]:
-    """An approver (never the requester) approves: the account is debited now."""
+            actor: str, cache_of_balances: BalanceCache | None = None) -> dict[str, Any]:
+    """An approver (never the requester) approves: the account is debited now (not for
+    a company deactivated meanwhile: 409 company_inactive)."""
     def act(session: Any, order: B2BOrderRow) -> None:
         if order.requested_by == actor:
             raise Forbidden("approver_is_requester", f"{actor} placed order {number}; "
                             "another approver must approve it")
+        company = find_company(session, program, company_id)
+        if company is None or not company.active:  # a credential cached a while longer
+            raise Conflict("company_inactive", f"company {company_id!r} is deactivated")
         order.status, order.approved_by, order.updated_at = "placing", actor, clock.now()
         for item in items_of(session, order):
             item.status = "placing"
         event(session, order, "approved", actor)
 
-    return debit(db, _decide(db, program, company_id, number, actor, act), actor)
+    return debit(db, _decide(db, program, company_id, number, actor, act), actor,
+                 cache_of_balances)
 
 
 def reject(db: Database, program: str, company_id: str, number: str, actor: str,

@@ -222,3 +222,25 @@ def test_virtual_items_go_out_after_the_answer_and_a_failed_one_is_retried(
         order = client.get(f"{orders()}/{number}", headers=keys["vic"]).json()
         assert order["items"][0]["status"] == "sent" and order["items"][0]["attempts"] == 1
     assert [r.body["order_number"] for r in api.requests] == [number] * 3
+
+
+def test_the_cached_balance_is_forgotten_after_a_debit_and_a_cancel(client, keys, points):
+    """The portal's balance reads through a cache (10 s by default); the platform's own
+    debit and credit drop the entry, so the next view shows them at once."""
+    company = f"{BASE}/companies/ACME"
+    assert client.get(company, headers=keys["vic"]).json()["balance"] == 1_000_000
+    assert client.get(company, headers=keys["vic"]).json()["balance_cached"] is True
+    number = place(client, keys["ann"], (BAG, 2)).json()["order_number"]
+    after_debit = client.get(company, headers=keys["vic"]).json()
+    assert (after_debit["balance"], after_debit["balance_cached"]) == (1_000_000 - 9000, False)
+    assert client.get(company, headers=keys["vic"]).json()["balance_cached"] is True
+    cancelled = client.post(f"{orders()}/{number}/cancel", headers=keys["ann"])
+    assert cancelled.status_code == 201 and cancelled.json()["points_credited"] == 9000
+    assert points.points.balances["ACC-ACME"] == 1_000_000  # credited right after answering
+    after_credit = client.get(company, headers=keys["vic"]).json()
+    assert (after_credit["balance"], after_credit["balance_cached"]) == (1_000_000, False)
+    pending = place(client, keys["ann"], (COFFEE, 1)).json()["order_number"]
+    assert client.get(company, headers=keys["vic"]).json()["balance"] == 1_000_000
+    approved = client.post(f"{orders()}/{pending}/approve", headers=keys["bob"])
+    assert approved.status_code == 200 and approved.json()["status"] == "placed"
+    assert client.get(company, headers=keys["vic"]).json()["balance"] == 1_000_000 - 60000

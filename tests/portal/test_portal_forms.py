@@ -7,11 +7,13 @@ import re
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from api.app import create_app
 from store.db.database import Database
 from store.registry import keys
 from store.settings import Settings
+from store.tables.b2b_orders import B2BOrderRow
 
 
 @pytest.fixture
@@ -66,7 +68,7 @@ def test_a_form_without_its_token_changes_nothing(client: TestClient,
     assert client.post("/portal/orders", data={"csrf": "forged"}).status_code == 403
 
 
-@pytest.mark.parametrize("quantity", ["-1", "1.5", "1000", "x", "1e3"])
+@pytest.mark.parametrize("quantity", ["-1", "1.5", "1000", "x", "1e3", "²", "١٢"])
 def test_a_bad_quantity_is_named(client: TestClient, companies: dict[str, str],
                                  quantity: str) -> None:
     log_in(client, companies["requester"])
@@ -97,3 +99,75 @@ def test_unknown_pages_and_orders_are_html_404s(client: TestClient,
         answer = client.get(path)
         assert answer.status_code == 404 and answer.headers["content-type"].startswith(
             "text/html"), path
+
+
+def test_placing_the_same_cart_twice_places_one_order(
+        client: TestClient, companies: dict[str, str], points) -> None:  # type: ignore[no-untyped-def]
+    """A double click (or a browser resending the form with the cart's old cookie) answers
+    the order the cart became; a new cart with the same rewards is a new order."""
+    log_in(client, companies["requester"])
+    token = csrf(client, "/portal/catalog")
+    client.post("/portal/cart", data={"qty:VIRT-GIFT-CARD-100": "1", "csrf": token})
+    jar = next(c for c in client.cookies.jar if c.name == "loyalty_portal_cart")
+    cart = jar.value
+    first = client.post("/portal/orders", data={"csrf": token}, follow_redirects=False)
+    assert first.status_code == 303 and "/portal/orders/B2B-" in first.headers["location"]
+    client.cookies.set("loyalty_portal_cart", cart, domain=jar.domain, path="/portal")
+    again = client.post("/portal/orders", data={"csrf": token}, follow_redirects=False)
+    assert again.status_code == 303
+    assert again.headers["location"].split("?")[0] == first.headers["location"].split("?")[0]
+    assert [r.path for r in points.requests if r.path == "/debit"] == ["/debit"]
+    client.post("/portal/cart", data={"qty:VIRT-GIFT-CARD-100": "1", "csrf": token})
+    other = client.post("/portal/orders", data={"csrf": token}, follow_redirects=False)
+    assert other.headers["location"].split("?")[0] != first.headers["location"].split("?")[0]
+    assert len([r for r in points.requests if r.path == "/debit"]) == 2
+
+
+def test_a_cart_never_grows_past_its_fifty_lines(client: TestClient,
+                                                 companies: dict[str, str]) -> None:
+    log_in(client, companies["requester"])
+    token = csrf(client, "/portal/catalog")
+    first = {f"qty:R-{n}": "1" for n in range(30)}
+    assert client.post("/portal/cart", data={**first, "csrf": token},
+                       follow_redirects=False).status_code == 303
+    more = {f"qty:S-{n}": "1" for n in range(30)}
+    answer = client.post("/portal/cart", data={**more, "csrf": token}, follow_redirects=False)
+    assert answer.status_code == 422 and "at most 50" in answer.text
+
+
+def test_an_order_placed_on_the_portal_sends_its_virtual_items_at_once(
+        client: TestClient, companies: dict[str, str], monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from tests.loopback import LoopbackServer
+
+    with LoopbackServer(lambda request: (202, {})) as api:
+        monkeypatch.setenv("LOYALTY_FULFILMENT_WEBHOOK_URL", api.url + "/fulfil")
+        log_in(client, companies["requester"])
+        token = csrf(client, "/portal/catalog")
+        client.post("/portal/cart", data={"qty:VIRT-GIFT-CARD-100": "1", "csrf": token})
+        placed = client.post("/portal/orders", data={"csrf": token}, follow_redirects=False)
+        number = placed.headers["location"].split("?")[0].rsplit("/", 1)[1]
+    assert [r.body["order_number"] for r in api.requests] == [number]
+
+
+def test_a_cart_whose_order_failed_can_be_placed_again(
+        client: TestClient, companies: dict[str, str], points, db: Database  # type: ignore[no-untyped-def]
+        ) -> None:
+    """The failed order keeps the cart's key; the kept cart gets a new one, so placing it
+    again (once the points API debits again) is a new order, not that failure replayed."""
+    from tests.store.b2b_order_helpers import refuse_debits
+
+    log_in(client, companies["requester"])
+    token = csrf(client, "/portal/catalog")
+    client.post("/portal/cart", data={"qty:VIRT-GIFT-CARD-100": "1", "csrf": token})
+    handle = points.handle
+    refuse_debits(points)
+    failed = client.post("/portal/orders", data={"csrf": token}, follow_redirects=False)
+    assert failed.status_code == 409 and "refused to debit" in failed.text
+    points.handle = handle
+    again = client.post("/portal/orders", data={"csrf": token}, follow_redirects=False)
+    assert again.status_code == 303, again.text
+    assert "Your order is placed" in client.get(again.headers["location"]).text
+    assert "cart-empty" in client.get("/portal/cart").text
+    with db.reading() as session:
+        statuses = session.scalars(select(B2BOrderRow.status).order_by(B2BOrderRow.id)).all()
+    assert statuses == ["failed", "placed"]
