@@ -26,7 +26,8 @@ public = APIRouter(tags=["notifications"])  # no key: see api.app PUBLIC_PATHS
 Channel = Literal["email", "webhook"]
 Status = Literal["pending", "sending", "sent", "deferred", "suppressed", "failed"]
 LOCALE = r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$"
-EMAIL = r"^[^@\s\x00-\x1f\x7f]{1,64}@[^@\s\x00-\x1f\x7f]{1,253}$"
+# one address, nothing a To header would read as a second one or a display name
+EMAIL = r"^[^@\s\x00-\x1f\x7f,;:<>()\[\]\\\"]{1,64}@[^@\s\x00-\x1f\x7f,;:<>()\[\]\\\"]{1,253}$"
 
 
 class PreferencesIn(Strict):

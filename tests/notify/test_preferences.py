@@ -54,6 +54,12 @@ def test_put_sets_the_fields_given_and_keeps_the_others(client, checkout_key, me
     ({"channels": None}, "/channels"),
     ({"locale": "english please"}, "/locale"),
     ({"email": "not an address"}, "/email"),
+    ({"email": "ana@example.com,eve@evil.example"}, "/email"),
+    ({"email": "ana@example.com,eve"}, "/email"),
+    ({"email": "ana@example.com;eve"}, "/email"),
+    ({"email": "eve@evil.example>,<ana@example.com"}, "/email"),
+    ({"email": "\"eve\"@example.com"}, "/email"),
+    ({"email": "ana@example.com\r\nBcc: eve@evil.example"}, "/email"),
     ({"marketing_opt_out": "maybe"}, "/marketing_opt_out"),
     ({"colour": "blue"}, "/colour"),
 ])
