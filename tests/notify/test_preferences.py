@@ -111,6 +111,19 @@ def test_one_click_unsubscribe_sets_the_opt_out_and_keeps_the_rest(app, client,
     assert (got["marketing_opt_out"], got["locale"], got["channels"]) == (True, "es", ["email"])
 
 
+def test_an_old_link_opts_out_again_after_the_member_accepted_marketing_again(
+        app, client, checkout_key, member):
+    token = _token(app)
+    assert client.post(f"/v1/unsubscribe/{token}").json()["changed"] is True
+    client.put(PREFS, headers=checkout_key, json={"marketing_opt_out": False})
+    assert client.get(PREFS, headers=checkout_key).json()["marketing_opt_out"] is False
+    assert client.post(f"/v1/unsubscribe/{token}").json()["changed"] is True
+    assert client.get(PREFS, headers=checkout_key).json()["marketing_opt_out"] is True
+    # a token names one program and member: another member of the program is untouched
+    other = client.get(f"{BASE}/members/CUST-2/preferences", headers=checkout_key)
+    assert other.status_code == 404 or other.json()["marketing_opt_out"] is False
+
+
 def test_a_tampered_or_foreign_token_is_a_problem(app, client, checkout_key, member):
     token = _token(app)
     forged = Unsubscriber("another secret").token("retail", "CUST-1")
