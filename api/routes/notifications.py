@@ -6,7 +6,7 @@ from __future__ import annotations
 from html import escape
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import Field
 
@@ -26,7 +26,8 @@ public = APIRouter(tags=["notifications"])  # no key: see api.app PUBLIC_PATHS
 Channel = Literal["email", "webhook"]
 Status = Literal["pending", "sending", "sent", "deferred", "suppressed", "failed"]
 LOCALE = r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})*$"
-EMAIL = r"^[^@\s\x00-\x1f\x7f]{1,64}@[^@\s\x00-\x1f\x7f]{1,253}$"
+# one address, nothing a To header would read as a second one or a display name
+EMAIL = r"^[^@\s\x00-\x1f\x7f,;:<>()\[\]\\\"]{1,64}@[^@\s\x00-\x1f\x7f,;:<>()\[\]\\\"]{1,253}$"
 
 
 class PreferencesIn(Strict):
@@ -80,17 +81,32 @@ def member_messages(program: ProgramPath, member_id: MemberPath, services: Store
 Token = Annotated[str, Path(max_length=2000, description="the token of the unsubscribe link")]
 
 
+_PAGE = ("<!doctype html><html lang=\"en\"><meta charset=\"utf-8\">"
+         "<meta name=\"robots\" content=\"noindex\"><title>{title}</title>{body}</html>")
+
+
 @public.get("/v1/unsubscribe/{token}", response_class=HTMLResponse,
-            summary="Unsubscribe from marketing messages (the link in marketing emails; no key)")
+            summary="The unsubscribe page of the link in marketing emails (no key): it asks to "
+            "confirm and changes nothing itself")
 def unsubscribe_page(token: Token, services: StoreDep) -> HTMLResponse:
-    done = Unsubscriber.of(services.settings, services.db).unsubscribe(services.db, token)
-    return HTMLResponse(
-        "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>Unsubscribed</title>"
-        f"<p>You will receive no more marketing messages from {escape(done['program'])}. "
-        "Messages about your account (orders, points, redemptions) still reach you.</p></html>")
+    # Mail scanners and link previews follow links: a GET only checks the token and asks;
+    # the button (a POST to the same address) unsubscribes.
+    program, _ = Unsubscriber.of(services.settings, services.db).check(services.db, token)
+    return HTMLResponse(_PAGE.format(title="Unsubscribe", body=(
+        f"<form method=\"post\"><p>Stop marketing messages from {escape(program)}? Messages "
+        "about your account (orders, points, redemptions) still reach you.</p>"
+        "<button type=\"submit\">Unsubscribe</button></form>")))
 
 
 @public.post("/v1/unsubscribe/{token}",
-             summary="One-click unsubscribe (RFC 8058 `List-Unsubscribe-Post`; no key)")
-def unsubscribe_one_click(token: Token, services: StoreDep) -> Json:
-    return Json(Unsubscriber.of(services.settings, services.db).unsubscribe(services.db, token))
+             summary="Unsubscribe from marketing messages: the page's button, or the mail "
+             "client's one click (RFC 8058 `List-Unsubscribe-Post`); no key",
+             response_model=None)
+def unsubscribe_one_click(token: Token, request: Request,
+                          services: StoreDep) -> Json | HTMLResponse:
+    done = Unsubscriber.of(services.settings, services.db).unsubscribe(services.db, token)
+    if "text/html" in request.headers.get("accept", ""):  # the page's button, in a browser
+        return HTMLResponse(_PAGE.format(title="Unsubscribed", body=(
+            f"<p>You will receive no more marketing messages from {escape(done['program'])}. "
+            "Messages about your account (orders, points, redemptions) still reach you.</p>")))
+    return Json(done)

@@ -16,6 +16,8 @@ from api.problems import ApiProblem
 from api.render import Json
 from api.schemas import ProgramId, Strict
 from engine.events import EVENT_TYPES
+from store.events.addresses import refused
+from store.events.delivery import WebhookSettings
 from store.registry.keys import ApiKey
 
 _admin = require("admin")
@@ -66,6 +68,9 @@ class WebhookIn(Strict):
 @router.post("", status_code=201, summary="Subscribe a URL to domain events (the answer "
              "shows the signing secret, once)")
 def create(body: WebhookIn, services: StoreDep, key: AdminKey) -> Json:
+    if not WebhookSettings().allow_private and (why := refused(body.url)) is not None:
+        raise ApiProblem(422, "url_not_public", f"url: {why}", errors=[
+            {"pointer": "/url", "message": why}])
     new = webhooks.NewSubscription(
         url=body.url, event_types=tuple(body.event_types), program=body.program,
         secret=body.secret, description=body.description, max_attempts=body.max_attempts)

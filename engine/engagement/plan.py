@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any, Protocol
 
 from engine.calendar import period_of, zone
@@ -116,8 +116,26 @@ def quiet_until(quiet: QuietHours | None, timezone: str, at: datetime) -> dateti
     if not inside:
         return None
     day = here.date() if now < end else here.date() + timedelta(days=1)
-    wake = datetime.combine(day, end, tzinfo=tz)
-    return wake.astimezone(at.tzinfo)
+    return _first_reading(day, end, tz, at).astimezone(at.tzinfo)
+
+
+def _first_reading(day: date, clock: time, tz: tzinfo, after: datetime) -> datetime:
+    """The first instant after `after` at which the wall clock of `tz` reads `clock` of
+    `day` or later: across a DST change, the second `clock` when the hour repeats and
+    `after` is past the first; the end of the jump when the clock skips over it."""
+    wall = datetime.combine(day, clock)
+    both = sorted(wall.replace(tzinfo=tz, fold=fold).astimezone(UTC) for fold in (0, 1))
+    real = [u for u in both if u.astimezone(tz).replace(tzinfo=None) == wall]
+    if real:
+        return next((u for u in real if u > after), real[-1])
+    low, high = both  # a skipped time: the jump lies between its two readings
+    while high - low > timedelta(seconds=1):
+        middle = low + (high - low) / 2
+        if middle.astimezone(tz).replace(tzinfo=None) >= wall:
+            high = middle
+        else:
+            low = middle
+    return high
 
 
 def _capped(cap: FrequencyCap | None, timezone: str, kind: str, channel: str,

@@ -21,6 +21,7 @@ from jinja2 import TemplateError
 
 from engine.language.model import Notification, Ruleset, Template
 from engine.language.template_check import environment
+from engine.language.template_sandbox import rendering_budget
 
 __all__ = ["Member", "RenderError", "Rendered", "context", "render"]
 
@@ -118,8 +119,9 @@ def render(note: Notification, locale: str, values: Mapping[str, Any]) -> Render
     """The message of `note` in `locale` (a locale it has a template for: the planner's
     choice, engine/engagement/plan.py choose_locale) with the `values` of `context`."""
     template: Template = note.templates[locale]
-    subject = _render(template.subject, False, values, note.id, locale, "subject")
-    return Rendered(
-        subject=None if subject is None else " ".join(subject.split()),
-        text=_render(template.text, False, values, note.id, locale, "text") or "",
-        html=_render(template.html, True, values, note.id, locale, "html"))
+    with rendering_budget():
+        subject = _render(template.subject, False, values, note.id, locale, "subject")
+        return Rendered(
+            subject=None if subject is None else " ".join(subject.split()),
+            text=_render(template.text, False, values, note.id, locale, "text") or "",
+            html=_render(template.html, True, values, note.id, locale, "html"))

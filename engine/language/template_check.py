@@ -16,8 +16,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, nodes
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2 import TemplateSyntaxError, nodes
+from jinja2.exceptions import SecurityError
+
+from engine.language.template_sandbox import MAX_RANGE, SAFE_METHODS, MessageSandbox, guarded
 
 __all__ = ["ENVELOPE", "MEMBER", "PROGRAM", "TEMPLATE_NAMES", "Problem", "environment",
            "template_problems"]
@@ -29,11 +31,11 @@ TEMPLATE_NAMES = ("event", "payload", "member", "program", "unsubscribe_url")
 
 
 @cache
-def environment(html: bool) -> SandboxedEnvironment:
-    """The sandboxed environment of message templates: HTML bodies are autoescaped,
-    subjects and text bodies are not; an undefined name fails the rendering."""
-    return SandboxedEnvironment(autoescape=html, undefined=StrictUndefined,
-                                keep_trailing_newline=True)
+def environment(html: bool) -> MessageSandbox:
+    """The sandboxed environment of message templates (engine/language/template_sandbox.py):
+    HTML bodies are autoescaped, subjects and text bodies are not; an undefined name fails
+    the rendering."""
+    return MessageSandbox(html)
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,47 @@ def _local_names(tree: nodes.Template) -> set[str]:
     return {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
 
 
+def _constant(node: nodes.Node) -> object:
+    """The value of an expression of constants (`'x' * 10**9`), computed with the
+    sandbox's limits (a `SecurityError` past them); `_constant` itself when it is not."""
+    if isinstance(node, nodes.Const):
+        return node.value
+    if isinstance(node, nodes.Neg):
+        value = _constant(node.node)
+        return -value if isinstance(value, int) else _constant
+    if isinstance(node, nodes.BinExpr):
+        left, right = _constant(node.left), _constant(node.right)
+        if left is _constant or right is _constant:
+            return _constant
+        try:
+            return guarded(node.operator, left, right)
+        except (ArithmeticError, TypeError, ValueError):
+            return _constant
+    return _constant
+
+
+def _unbounded(tree: nodes.Template) -> Iterator[Problem]:
+    """What would let the template exhaust the worker that renders it (the limits of
+    engine/language/template_sandbox.py, found before publishing)."""
+    for block in tree.find_all((nodes.Macro, nodes.CallBlock)):
+        yield Problem(block.lineno, "a message template cannot define macros or call blocks")
+    for expr in tree.find_all(nodes.BinExpr):
+        try:
+            _constant(expr)
+        except SecurityError as exc:
+            yield Problem(expr.lineno, str(exc))
+    for call in tree.find_all(nodes.Call):
+        callee = call.node
+        if isinstance(callee, nodes.Name) and callee.name == "range":
+            bounds = [b for b in map(_constant, call.args) if isinstance(b, int)]
+            if len(bounds) == len(call.args) and 1 <= len(bounds) <= 3 \
+                    and (not bounds[2:] or bounds[2]) and len(range(*bounds)) > MAX_RANGE:
+                yield Problem(call.lineno, f"range() of more than {MAX_RANGE} items")
+        elif not (isinstance(callee, nodes.Getattr) and callee.attr in SAFE_METHODS):
+            yield Problem(call.lineno, "a message template may call only range() and the "
+                          f"methods {', '.join(sorted(SAFE_METHODS))}")
+
+
 def template_problems(source: str, payload_fields: Sequence[str] | None,
                       html: bool = False) -> list[Problem]:
     """What is wrong with one template: its syntax error, or each name and payload field
@@ -100,6 +143,7 @@ def template_problems(source: str, payload_fields: Sequence[str] | None,
         Problem(node.lineno, "a message template cannot include, import or extend another")
         for node in tree.find_all((nodes.Extends, nodes.Include, nodes.Import,
                                    nodes.FromImport))]
+    problems.extend(_unbounded(tree))
     problems.extend(Problem(node.lineno, f"'{step}': names starting with '_' are not "
                             "readable in a template")
                     for node in tree.find_all((nodes.Getattr, nodes.Getitem))

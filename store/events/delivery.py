@@ -40,6 +40,7 @@ from sqlalchemy.orm import Session, aliased
 
 from store.db.database import Database
 from store.db.upsert import insert_ignore
+from store.events.addresses import refused
 from store.events.outbox import read_after
 from store.events.signing import signed_headers
 from store.tables.events import (
@@ -67,6 +68,8 @@ class WebhookSettings(BaseSettings):
     lease_seconds: float = Field(60.0, gt=0, description="how long a worker owns a delivery "
                                  "it is sending; a killed worker's are sent again after it")
     batch: int = Field(50, ge=1, le=1000, description="deliveries claimed at once")
+    allow_private: bool = Field(False, description="deliver to loopback, private and "
+                                "link-local addresses too (store/events/addresses.py)")
 
 
 @dataclass
@@ -187,8 +190,11 @@ def _body(row: DomainEventRow) -> str:
 
 # ---------------------------------------------------------------- send
 
-def send(client: httpx.Client, item: Claimed) -> tuple[bool, int | None, str | None]:
+def send(client: httpx.Client, item: Claimed, allow_private: bool = False
+         ) -> tuple[bool, int | None, str | None]:
     """(delivered, HTTP status, what went wrong)."""
+    if not allow_private and (why := refused(item.url)) is not None:
+        return False, None, f"refused: {why}"[:500]
     headers = signed_headers(item.secret, item.event_id, item.body)
     try:
         response = client.post(item.url, content=item.body.encode(), headers=headers)
@@ -237,6 +243,7 @@ def run(db: Database, settings: WebhookSettings | None = None) -> dict[str, Any]
             if not claimed:
                 break
             for item in claimed:
-                status = record(db, settings, item, *send(client, item))
+                status = record(db, settings, item,
+                                *send(client, item, settings.allow_private))
                 outcome[status] = outcome.get(status, 0) + 1
     return outcome

@@ -92,13 +92,15 @@ class Mailer:
         return client
 
     def _deliver(self, message: EmailMessage) -> dict[str, tuple[int, bytes]]:
+        # the one recipient of the To header, never a list a stored address might read as
+        to = [str(message["To"])]
         if self._client is not None:
             try:
-                return self._client.send_message(message)
+                return self._client.send_message(message, to_addrs=to)
             except smtplib.SMTPServerDisconnected:
                 self._client = None  # closed since the last email: once more, afresh
         self._client = self._connect()
-        return self._client.send_message(message)
+        return self._client.send_message(message, to_addrs=to)
 
     def send(self, email: Email) -> None:
         """Send one email; a `ChannelError` when it was not accepted."""

@@ -59,6 +59,14 @@ class Unsubscriber:
                 {"parameter": "token", "in": "path", "message": "not a valid unsubscribe token"}])
         return payload[0], payload[1]
 
+    def check(self, db: Database, token: str) -> tuple[str, str]:
+        """(program, member id) of a valid token of a member the program knows (404
+        `unknown_member` otherwise); nothing is changed."""
+        program, member_id = self.read(token)
+        with db.reading() as session:
+            members.get(session, program, member_id)
+        return program, member_id
+
     def unsubscribe(self, db: Database, token: str) -> dict[str, Any]:
         """Set the marketing opt-out of the token's member; `changed` is False when it was
         set already."""

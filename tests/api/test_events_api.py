@@ -133,3 +133,15 @@ def test_an_adjustment_tells_its_reason(client, admin_key, checkout_key):
     assert adjusted["payload"]["points"] == -25
     assert adjusted["payload"]["reason"] == "goodwill reversed"
     assert adjusted["payload"]["balance"] == made.json()["balance"]
+
+
+def test_subscribing_a_private_url_over_http_is_refused(client, admin_key, monkeypatch) -> None:
+    monkeypatch.setenv("LOYALTY_WEBHOOK_ALLOW_PRIVATE", "false")
+    for url in ("http://127.0.0.1:9/x", "http://169.254.169.254/latest", "http://localhost/x"):
+        answer = client.post("/v1/webhooks", json={"url": url}, headers=admin_key)
+        body = assert_problem(answer, 422, "url_not_public")
+        assert body["errors"][0]["pointer"] == "/url" and url.split("/")[2].split(":")[0] \
+            in body["detail"]
+    monkeypatch.setenv("LOYALTY_WEBHOOK_ALLOW_PRIVATE", "true")
+    assert client.post("/v1/webhooks", json={"url": "http://127.0.0.1:9/x"},
+                       headers=admin_key).status_code == 201

@@ -16,9 +16,11 @@ from engine.engagement.plan import (
     Preferences,
     Sent,
     plan,
+    quiet_until,
 )
 from engine.events import DomainEvent
 from engine.language.build import engagement
+from engine.language.model import QuietHours
 
 NY = "America/New_York"
 
@@ -126,3 +128,21 @@ def test_messages_planned_in_one_call_count_towards_the_cap() -> None:
                       "templates": {"en": {"text": "x"}}} for i in range(3)]}})
     out = plan(_event("points.expiring", NOON_NY, points=1), section, NY)
     assert [p.action for p in out] == ["send", "suppress", "suppress"]
+
+
+def test_quiet_hours_across_daylight_saving_changes() -> None:
+    """Europe/Berlin skips 02:00-03:00 on 2026-03-29 and repeats 02:00-03:00 on 2026-10-25."""
+    quiet, berlin = QuietHours("22:00", "02:30"), "Europe/Berlin"
+    # 02:30 never happens on the spring day: quiet hours end with the jump, at 03:00 CEST
+    assert quiet_until(quiet, berlin, datetime(2026, 3, 28, 23, tzinfo=UTC)) == \
+        datetime(2026, 3, 29, 1, tzinfo=UTC)
+    # 02:15 of the repeated hour (CET, the second pass) is quiet until 02:30 CET, not until
+    # the first 02:30 (CEST), which is already past
+    at = datetime(2026, 10, 25, 1, 15, tzinfo=UTC)
+    assert quiet_until(quiet, berlin, at) == datetime(2026, 10, 25, 1, 30, tzinfo=UTC)
+    # in the first pass it ends at the first 02:30 (CEST)
+    assert quiet_until(quiet, berlin, datetime(2026, 10, 25, 0, 15, tzinfo=UTC)) == \
+        datetime(2026, 10, 25, 0, 30, tzinfo=UTC)
+    # quiet hours spanning midnight on an ordinary night
+    assert quiet_until(quiet, berlin, datetime(2026, 6, 1, 21, tzinfo=UTC)) == \
+        datetime(2026, 6, 2, 0, 30, tzinfo=UTC)

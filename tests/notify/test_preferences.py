@@ -54,6 +54,12 @@ def test_put_sets_the_fields_given_and_keeps_the_others(client, checkout_key, me
     ({"channels": None}, "/channels"),
     ({"locale": "english please"}, "/locale"),
     ({"email": "not an address"}, "/email"),
+    ({"email": "ana@example.com,eve@evil.example"}, "/email"),
+    ({"email": "ana@example.com,eve"}, "/email"),
+    ({"email": "ana@example.com;eve"}, "/email"),
+    ({"email": "eve@evil.example>,<ana@example.com"}, "/email"),
+    ({"email": "\"eve\"@example.com"}, "/email"),
+    ({"email": "ana@example.com\r\nBcc: eve@evil.example"}, "/email"),
     ({"marketing_opt_out": "maybe"}, "/marketing_opt_out"),
     ({"colour": "blue"}, "/colour"),
 ])
@@ -82,10 +88,14 @@ def _token(app, program="retail", member_id="CUST-1"):
 def test_the_unsubscribe_link_needs_no_key_and_is_idempotent(app, client, checkout_key,
                                                              member):
     token = _token(app)
-    page = client.get(f"/v1/unsubscribe/{token}")
+    page = client.get(f"/v1/unsubscribe/{token}")  # a link scanner's visit changes nothing
     assert page.status_code == 200, page.text
     assert page.headers["content-type"].startswith("text/html")
-    assert "no more marketing messages from retail" in page.text
+    assert '<form method="post">' in page.text and "from retail?" in page.text
+    assert client.get(PREFS, headers=checkout_key).json()["marketing_opt_out"] is False
+    done = client.post(f"/v1/unsubscribe/{token}", headers={"Accept": "text/html"})
+    assert done.status_code == 200 and done.headers["content-type"].startswith("text/html")
+    assert "no more marketing messages from retail" in done.text
     assert client.get(PREFS, headers=checkout_key).json()["marketing_opt_out"] is True
     again = client.post(f"/v1/unsubscribe/{token}",
                         content="List-Unsubscribe=One-Click",
@@ -103,6 +113,19 @@ def test_one_click_unsubscribe_sets_the_opt_out_and_keeps_the_rest(app, client,
     assert r.json()["changed"] is True
     got = client.get(PREFS, headers=checkout_key).json()
     assert (got["marketing_opt_out"], got["locale"], got["channels"]) == (True, "es", ["email"])
+
+
+def test_an_old_link_opts_out_again_after_the_member_accepted_marketing_again(
+        app, client, checkout_key, member):
+    token = _token(app)
+    assert client.post(f"/v1/unsubscribe/{token}").json()["changed"] is True
+    client.put(PREFS, headers=checkout_key, json={"marketing_opt_out": False})
+    assert client.get(PREFS, headers=checkout_key).json()["marketing_opt_out"] is False
+    assert client.post(f"/v1/unsubscribe/{token}").json()["changed"] is True
+    assert client.get(PREFS, headers=checkout_key).json()["marketing_opt_out"] is True
+    # a token names one program and member: another member of the program is untouched
+    other = client.get(f"{BASE}/members/CUST-2/preferences", headers=checkout_key)
+    assert other.status_code == 404 or other.json()["marketing_opt_out"] is False
 
 
 def test_a_tampered_or_foreign_token_is_a_problem(app, client, checkout_key, member):
