@@ -89,7 +89,7 @@ def quote(db: Database, cache: ProgramCache, program_id: str, request: dict[str,
         account = external_accounts.config_of(program)
         if account is not None and not may_call_out:
             raise CallsOut(program_id)
-        member = members.find(conn, program_id, member_id)
+        member = members.snapshot(conn, program_id, member_id)
         lc = books.lifecycle(program)
         book = books.view_at(lc, member, member_id, req.at)
         check_active(book)  # a suspended or closed member is quoted nothing: 409, and why
