@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 from store.db.database import Database, open_database
 from store.ledger import members
 from store.tables.core import MemberRow
+from tests import pgbouncer
 from tests.store.db_support import postgres_direct_url
 
 
@@ -61,6 +62,13 @@ def _terminate(pids: set[int]) -> None:
     time.sleep(0.3)
 
 
+def _direct(db: Database) -> str:
+    """The database's URL on the server itself, not through a PgBouncer the tests may run
+    behind (PgBouncer hides a server session's end from its clients)."""
+    return make_url(postgres_direct_url() or "").set(database=make_url(db.url).database) \
+        .render_as_string(hide_password=False)
+
+
 def _pooled_pids(db: Database) -> set[int]:
     with db.engine.connect() as a, db.engine.connect() as b:  # two pooled connections
         return {int(c.execute(text("SELECT pg_backend_pid()")).scalar() or 0) for c in (a, b)}
@@ -69,7 +77,7 @@ def _pooled_pids(db: Database) -> set[int]:
 @postgres_only
 def test_connections_dropped_by_the_server_are_replaced_without_an_error(
         migrated_db: Database) -> None:
-    db = open_database(migrated_db.url, pool_size=3, pgbouncer=False)
+    db = open_database(_direct(migrated_db), pool_size=3, pgbouncer=False)
     try:
         pids = _pooled_pids(db)
         assert len(pids) == 2
@@ -85,10 +93,34 @@ def test_connections_dropped_by_the_server_are_replaced_without_an_error(
 
 
 @postgres_only
+@pytest.mark.skipif(pgbouncer.binary() is None, reason="pgbouncer is not installed")
+def test_a_restarted_pgbouncer_costs_a_reconnect_not_an_error(migrated_db: Database) -> None:
+    first = pgbouncer.start(_direct(migrated_db), pool_size=2)
+    db = open_database(first.url, pool_size=3, pgbouncer=True)
+    try:
+        with db.engine.connect() as a, db.engine.connect() as b:  # two pooled connections
+            for conn in (a, b):
+                assert conn.execute(text("SELECT 1")).scalar() == 1
+        first.stop()
+        time.sleep(0.3)
+        again = pgbouncer.start(_direct(migrated_db), pool_size=2,
+                                port=make_url(first.url).port)
+        try:
+            for _ in range(4):  # both pooled connections were closed by the old one
+                with db.writing() as session:
+                    assert session.execute(text("SELECT 2")).scalar() == 2
+        finally:
+            db.dispose()
+            again.stop()
+    finally:
+        first.stop()
+
+
+@postgres_only
 def test_without_the_check_a_dropped_connection_fails_the_next_transaction(
         migrated_db: Database) -> None:
     """What the check prevents (and `pool_pre_ping` prevented with a round trip)."""
-    engine = create_engine(migrated_db.url, pool_size=2)
+    engine = create_engine(_direct(migrated_db), pool_size=2)
     try:
         with engine.connect() as a, engine.connect() as b:
             pids = {int(c.execute(text("SELECT pg_backend_pid()")).scalar() or 0)
@@ -102,7 +134,7 @@ def test_without_the_check_a_dropped_connection_fails_the_next_transaction(
 
 @postgres_only
 def test_a_pooled_connection_is_checked_without_a_statement(migrated_db: Database) -> None:
-    db = open_database(migrated_db.url, pool_size=1, pgbouncer=False)
+    db = open_database(_direct(migrated_db), pool_size=1, pgbouncer=False)
     try:
         with db.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
