@@ -191,12 +191,13 @@ def _commit(session: Session, program: Program, request: dict[str, Any], req: Es
                                         "balance": member.balance, "tier": member.tier,
                                         **extra}}
     spend = step.record.spend
-    session.add(OrderRow(program=program.program, order_id=order_id, member_pk=member.id,
-                         request_hash=once.digest, request=request, result=result,
-                         ruleset_version=program.version, placed_at=at, qualifying_spend=spend,
-                         original_spend=spend, refunded_fraction=ZERO, counted=True,
-                         record=order_json(step.record), created_at=datetime.now(UTC)))
-    session.flush()
+    # the member's row and the order's: one statement on PostgreSQL
+    members.update_with_insert(session, member, OrderRow(
+        program=program.program, order_id=order_id, member_pk=member.id,
+        request_hash=once.digest, request=request, result=result,
+        ruleset_version=program.version, placed_at=at, qualifying_spend=spend,
+        original_spend=spend, refunded_fraction=ZERO, counted=True,
+        record=order_json(step.record), created_at=datetime.now(UTC)))
     return Outcome(result, created=True)
 
 

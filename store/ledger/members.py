@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Dialect, bindparam, select
+from sqlalchemy import Connection, Dialect, bindparam, insert, inspect, literal, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from engine.evaluation.request import Request
 from store.db.upsert import insert_ignore
@@ -143,3 +144,35 @@ def with_stored_attributes(req: Request,
         return req
     stored = member.attributes if member is not None else None
     return req._replace(member={**req.member, "attributes": {**(stored or {}), **sent}})
+
+
+def update_with_insert(session: Session, member: MemberRow, new: Any) -> None:
+    """Write the member row's pending changes and insert `new` (an ORM object of another
+    table, not yet added) in ONE statement on PostgreSQL (`WITH touched AS (UPDATE
+    members …) INSERT … SELECT … FROM touched`): a commit's member update and its order
+    row, a round trip fewer than the ORM's flush. The member's changes become the ORM's
+    committed state, so no later flush writes them again; anything else pending is
+    flushed first. Elsewhere (SQLite has no data-modifying WITH) the ORM's flush writes
+    both. `new` stays outside the session (its id is not read back)."""
+    if session.get_bind().dialect.name != "postgresql":
+        session.add(new)
+        session.flush()
+        return
+    state = inspect(member)
+    changed = {attr.key: attr.value for attr in state.attrs if attr.history.has_changes()}
+    for key, value in changed.items():
+        set_committed_value(member, key, value)
+    session.flush()
+    table = new.__table__
+    values = {column.key: getattr(new, column.key) for column in table.columns
+              if getattr(new, column.key) is not None or not column.primary_key}
+    if not changed:
+        session.execute(insert(table).values(values))
+        return
+    members_table: Any = _MEMBERS
+    touched = update(members_table).where(_MEMBERS.c.id == member.id).values(changed) \
+        .returning(_MEMBERS.c.id).cte("touched")
+    names = list(values)
+    rows = select(*(literal(values[name], table.c[name].type) for name in names)) \
+        .select_from(touched)
+    session.execute(insert(table).from_select(names, rows).add_cte(touched))
