@@ -56,15 +56,16 @@ class PgBouncer:
         return path.read_text() if path.exists() else ""
 
 
-def start(postgres_url: str, pool_size: int = 20) -> PgBouncer:
+def start(postgres_url: str, pool_size: int = 20, port: int | None = None) -> PgBouncer:
     """Start PgBouncer in transaction pooling mode in front of the server of `postgres_url`
-    (every database name passes through, trust auth); wait until it accepts connections."""
+    (every database name passes through, trust auth) on `port` (None: a free one); wait
+    until it accepts connections."""
     exe = binary()
     if exe is None:
         raise RuntimeError("pgbouncer is not installed (Debian: apt-get install pgbouncer)")
     parsed = make_url(postgres_url)
     user = parsed.username or "postgres"
-    port = _free_port()
+    port = port or _free_port()
     directory = Path(tempfile.mkdtemp(prefix="pgbouncer-"))
     directory.chmod(0o755)  # readable by the user it drops to when started as root
     (directory / "users.txt").write_text(f'"{user}" ""\n')

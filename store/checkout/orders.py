@@ -89,7 +89,7 @@ def quote(db: Database, cache: ProgramCache, program_id: str, request: dict[str,
         account = external_accounts.config_of(program)
         if account is not None and not may_call_out:
             raise CallsOut(program_id)
-        member = members.find(conn, program_id, member_id)
+        member = members.snapshot(conn, program_id, member_id)
         lc = books.lifecycle(program)
         book = books.view_at(lc, member, member_id, req.at)
         check_active(book)  # a suspended or closed member is quoted nothing: 409, and why
@@ -191,12 +191,13 @@ def _commit(session: Session, program: Program, request: dict[str, Any], req: Es
                                         "balance": member.balance, "tier": member.tier,
                                         **extra}}
     spend = step.record.spend
-    session.add(OrderRow(program=program.program, order_id=order_id, member_pk=member.id,
-                         request_hash=once.digest, request=request, result=result,
-                         ruleset_version=program.version, placed_at=at, qualifying_spend=spend,
-                         original_spend=spend, refunded_fraction=ZERO, counted=True,
-                         record=order_json(step.record), created_at=datetime.now(UTC)))
-    session.flush()
+    # the member's row and the order's: one statement on PostgreSQL
+    members.update_with_insert(session, member, OrderRow(
+        program=program.program, order_id=order_id, member_pk=member.id,
+        request_hash=once.digest, request=request, result=result,
+        ruleset_version=program.version, placed_at=at, qualifying_spend=spend,
+        original_spend=spend, refunded_fraction=ZERO, counted=True,
+        record=order_json(step.record), created_at=datetime.now(UTC)))
     return Outcome(result, created=True)
 
 

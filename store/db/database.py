@@ -7,12 +7,15 @@ PostgreSQL writers lock the member row (``SELECT … FOR UPDATE``) instead.
 
 from __future__ import annotations
 
+import select
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -39,6 +42,37 @@ def _configure_sqlite(engine: Engine) -> None:
         mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
         if mode != "NONE":  # reads run in autocommit: each statement sees a committed state
             conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+# A pooled PostgreSQL connection older than this is closed at its next checkout and
+# replaced: idle connections that a firewall, a proxy or the server's own timeouts
+# dropped silently (no packet to read) are not kept for longer than this.
+POOL_RECYCLE_SECONDS = 1800
+
+
+def dropped(dbapi_conn: Any) -> bool:
+    """Whether an idle PostgreSQL connection was closed by the other end, without a round
+    trip: between transactions the server sends nothing unless it is ending the session
+    (a restart, `pg_terminate_backend`, PgBouncer restarting or closing its clients send
+    an error and close the socket), so anything to read, or the end of the stream, means
+    the connection is gone. One `poll` of the socket, no statement."""
+    if dbapi_conn.closed:
+        return True
+    poller = select.poll()
+    poller.register(dbapi_conn.fileno(), select.POLLIN | select.POLLERR | select.POLLHUP)
+    return bool(poller.poll(0))
+
+
+def _configure_postgres(engine: Engine) -> None:
+    """Instead of `pool_pre_ping` (a `SELECT 1` round trip before every transaction), a
+    connection taken from the pool is checked with `dropped`: one it finds closed is
+    discarded and the pool hands out another (SQLAlchemy retries the checkout on
+    DisconnectionError), so a restarted server or PgBouncer costs a reconnect, not an
+    error."""
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_conn, _record, _proxy):  # type: ignore[no-untyped-def]
+        if dropped(dbapi_conn):
+            raise DisconnectionError("the server closed this pooled connection")
 
 
 @dataclass
@@ -117,8 +151,9 @@ def open_database(url: str, pool_size: int = 10, pgbouncer: bool | None = None) 
         # PgBouncer (transaction pooling) the next run may land on another server connection
         # that never saw it.
         connect_args = {"prepare_threshold": None} if pgbouncer else {}
-        engine = create_engine(url, pool_size=pool_size, max_overflow=4, pool_pre_ping=True,
-                               connect_args=connect_args)
+        engine = create_engine(url, pool_size=pool_size, max_overflow=4,
+                               pool_recycle=POOL_RECYCLE_SECONDS, connect_args=connect_args)
+        _configure_postgres(engine)
         read_engine = write_engine = engine
     return Database(
         url=url,

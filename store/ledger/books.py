@@ -43,6 +43,7 @@ from engine.lifecycle.events import events_of
 from engine.lifecycle.records import order_from, order_json
 from engine.program import Program
 from store.db.upsert import insert_ignore
+from store.ledger.members import Snapshot
 from store.tables.core import CampaignBudgetRow, LedgerEntryRow, MemberRow, OrderRow, RewardStockRow
 from store.tables.money import CashbackEntryRow
 from store.tables.redemptions import RedemptionRow
@@ -171,14 +172,14 @@ class OrderRecords(Mapping[str, OrderRecord]):
 
 # ---------------------------------------------------------------- loading
 
-def book_of(lc: Lifecycle, row: MemberRow | Row[Any], at: datetime) -> MemberBook:
+def book_of(lc: Lifecycle, row: MemberRow | Row[Any] | Snapshot, at: datetime) -> MemberBook:
     """The member's book (a member row written before any event: a new book at `at`)."""
     if row.book is not None:
         return from_json(row.book)
     return lc.new_book(row.member_id, at, dict(row.attributes or {}), row.tier)
 
 
-def view_at(lc: Lifecycle, row: MemberRow | Row[Any] | None, member_id: str,
+def view_at(lc: Lifecycle, row: MemberRow | Row[Any] | Snapshot | None, member_id: str,
             at: datetime) -> MemberBook:
     """A copy of the member's book brought to `at`, for reading only (quotes, summaries):
     nothing of it is written back."""

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, Dialect, bindparam, insert, inspect, literal, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from engine.evaluation.request import Request
 from store.db.upsert import insert_ignore
@@ -40,6 +41,56 @@ _FIND = select(_MEMBERS).where(_MEMBERS.c.program == bindparam("program"),
 _LOCK = select(MemberRow).where(MemberRow.program == bindparam("program"),
                                 MemberRow.member_id == bindparam("member_id")) \
     .with_for_update().execution_options(populate_existing=True)
+
+
+class Snapshot(NamedTuple):
+    """What a quote reads of the member's row (attribute access like the model's)."""
+
+    member_id: str
+    tier: str | None
+    attributes: dict[str, Any] | None
+    book: dict[str, Any] | None
+
+
+_SNAPSHOT = select(_MEMBERS.c.member_id, _MEMBERS.c.tier, _MEMBERS.c.attributes,
+                   _MEMBERS.c.book) \
+    .where(_MEMBERS.c.program == bindparam("program"),
+           _MEMBERS.c.member_id == bindparam("member_id"))
+# Per dialect: the SQL text, the order of its parameters (None: named) and each column's
+# result processor (SQLAlchemy's own, so a value reads exactly as through a Row).
+_Plan = tuple[str, tuple[str, ...] | None, tuple[Any, ...]]
+_PLANS: dict[str, _Plan] = {}
+
+
+def _plan(dialect: Dialect) -> _Plan:
+    plan = _PLANS.get(dialect.name)
+    if plan is None:
+        compiled = _SNAPSHOT.compile(dialect=dialect)
+        order = tuple(compiled.positiontup or ()) if dialect.positional else None
+        processors = tuple(column.type._cached_result_processor(dialect, None)
+                           for column in _SNAPSHOT.selected_columns)
+        plan = _PLANS[dialect.name] = (compiled.string, order, processors)
+    return plan
+
+
+def snapshot(conn: Connection, program: str, member_id: str) -> Snapshot | None:
+    """The member's row as a quote needs it, read with the statement compiled once per
+    dialect through the DBAPI cursor and parsed without the ORM or a Row: the cheapest
+    read the store makes. Nothing is prepared on the server beyond what the driver's own
+    settings allow (behind PgBouncer, `prepare_threshold=None`: nothing)."""
+    sql, order, processors = _plan(conn.dialect)
+    values = {"program": program, "member_id": member_id}
+    params: Any = tuple(values[name] for name in order) if order is not None else values
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(sql, params)
+        found = cursor.fetchone()
+    finally:
+        cursor.close()
+    if found is None:
+        return None
+    return Snapshot(*(value if process is None or value is None else process(value)
+                      for process, value in zip(processors, found, strict=True)))
 
 
 def find(session: Session | Connection, program: str, member_id: str) -> Row[Any] | None:
@@ -81,7 +132,8 @@ def create_locked(session: Session, program: str, member_id: str, tier: str | No
     return row
 
 
-def with_stored_attributes(req: Request, member: MemberRow | Row[Any] | None) -> Request:
+def with_stored_attributes(req: Request,
+                           member: MemberRow | Row[Any] | Snapshot | None) -> Request:
     """The request as the engine sees it in server mode: the member's stored attributes
     fill the gaps of those sent (an attribute sent as null is left out, as the API's
     models leave it out)."""
@@ -92,3 +144,35 @@ def with_stored_attributes(req: Request, member: MemberRow | Row[Any] | None) ->
         return req
     stored = member.attributes if member is not None else None
     return req._replace(member={**req.member, "attributes": {**(stored or {}), **sent}})
+
+
+def update_with_insert(session: Session, member: MemberRow, new: Any) -> None:
+    """Write the member row's pending changes and insert `new` (an ORM object of another
+    table, not yet added) in ONE statement on PostgreSQL (`WITH touched AS (UPDATE
+    members …) INSERT … SELECT … FROM touched`): a commit's member update and its order
+    row, a round trip fewer than the ORM's flush. The member's changes become the ORM's
+    committed state, so no later flush writes them again; anything else pending is
+    flushed first. Elsewhere (SQLite has no data-modifying WITH) the ORM's flush writes
+    both. `new` stays outside the session (its id is not read back)."""
+    if session.get_bind().dialect.name != "postgresql":
+        session.add(new)
+        session.flush()
+        return
+    state = inspect(member)
+    changed = {attr.key: attr.value for attr in state.attrs if attr.history.has_changes()}
+    for key, value in changed.items():
+        set_committed_value(member, key, value)
+    session.flush()
+    table = new.__table__
+    values = {column.key: getattr(new, column.key) for column in table.columns
+              if getattr(new, column.key) is not None or not column.primary_key}
+    if not changed:
+        session.execute(insert(table).values(values))
+        return
+    members_table: Any = _MEMBERS
+    touched = update(members_table).where(_MEMBERS.c.id == member.id).values(changed) \
+        .returning(_MEMBERS.c.id).cte("touched")
+    names = list(values)
+    rows = select(*(literal(values[name], table.c[name].type) for name in names)) \
+        .select_from(touched)
+    session.execute(insert(table).from_select(names, rows).add_cte(touched))
