@@ -5,6 +5,7 @@ alone changes the book, and order records learn what expired."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -31,8 +32,12 @@ def test_a_commit_keeps_the_book_and_its_due_instant(db):
     row = member_row(db)
     book = from_json(row.book)
     assert row.balance == book.balance == sum(lot.left for lot in book.lots) > 0
-    assert row.due_at == min(lot.expires_at for lot in book.lots)
-    assert row.due_at.year == 2028
+    # due when the retail program's expiring-points alert comes, 30 days before the lots
+    # expire (on the program's calendar), then again at the expiry itself
+    expiry = min(lot.expires_at for lot in book.lots)
+    assert expiry.year == 2028
+    assert row.due_at == datetime(2027, 12, 7, tzinfo=ZoneInfo("America/New_York"))
+    assert (expiry - row.due_at).days == 30
     with db.reading() as session:
         credits = session.scalars(select(LedgerEntryRow).where(
             LedgerEntryRow.lot.is_not(None))).all()
