@@ -113,9 +113,9 @@ def test_a_failed_job_exits_1_after_every_job_ran(tmp_path, webhook):
 
 
 @pytest.mark.parametrize("args, env, message", [
-    (["--once", "--only", "nope"], {}, ("no job 'nope'; the jobs are: fulfilment, webhooks, "
-                                        "expiry, external_points, cashback.payout, "
-                                        "notifications")),
+    (["--once", "--only", "nope"], {}, ("no job 'nope'; the jobs are: fulfilment, expiry, "
+                                        "external_points, cashback.payout, b2b_orders, "
+                                        "notifications, webhooks")),
     (["--only", "expiry"], {"LOYALTY_EXPIRY_JOB_SECONDS": "0"}, "every selected job has an"),
     (["--once"], {"LOYALTY_EXPIRY_JOB_SECONDS": "-1"}, "LOYALTY_EXPIRY_JOB_SECONDS"),
 ])
