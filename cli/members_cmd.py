@@ -180,7 +180,7 @@ cashback = members_group.command("cashback", help=(
 redemptions = members_group.command("redemptions", help=(
     "The member's redemptions, newest first (JSON, with next_cursor).\n\n\b\nExample:\n"
     "  loyalty members redemptions retail CUST-1 --kind reward"))(
-    _listing("redemptions", ["points", "reward", "automatic"]))
+    _listing("redemptions", ["points", "reward", "automatic", "gift"]))
 messages = members_group.command("messages", help=(
     "The messages planned for the member, newest first, with their status and why (JSON, "
     "with next_cursor).\n\n\b\nExample:\n  loyalty members messages retail CUST-1 "

@@ -47,7 +47,7 @@ def print_text(doc: dict[str, Any], title: str | None = None) -> None:
     console.print(_campaign_table(doc, label, other_label))
     console.print(_engagement_table(doc, label, other_label))
     if doc.get("redemptions"):
-        redemptions = Table(title="Redemptions (accepted, declined by reason, automatic by method)")
+        redemptions = Table(title="Redemptions (accepted, declined by reason, automatic by method, milestone gifts)")
         redemptions.add_column("outcome")
         redemptions.add_column("count", justify="right")
         for outcome, count in doc["redemptions"].items():

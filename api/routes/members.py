@@ -94,7 +94,7 @@ def member_cashback(program: ProgramPath, member_id: MemberPath, services: Store
 def member_redemptions(program: ProgramPath, member_id: MemberPath, services: StoreDep,
                        key: ApiKeyDep, cursor: Cursor = None, limit: Limit = 50,
                        since: Since = None, until: Until = None,
-                       kind: Annotated[Literal["points", "reward", "automatic"] | None,
+                       kind: Annotated[Literal["points", "reward", "automatic", "gift"] | None,
                                        Query()] = None,
                        status: Annotated[Literal["completed", "held", "captured", "released",
                                                  "cancelled"] | None, Query()] = None

@@ -54,7 +54,7 @@ _REDEMPTION = (
     _str("redemption_id", "The redemption's id."),
     _str("reward_id", "The catalog reward redeemed; null for points paid against an order.", null=True),
     _int("quantity", "Units of the reward."),
-    _int("points", "Points the redemption costs (positive)."),
+    _int("points", "Points the redemption costs (positive; 0 for a milestone's gift)."),
     _str("status", "The redemption's status after the change: completed, held, captured, released, cancelled, or the fulfilment step reached."),
 )
 
@@ -110,6 +110,8 @@ _TYPES: tuple[EventType, ...] = (
             Field("points", ("integer", "null"), "Points credited; null when none."),
             _str("badge", "Badge awarded; null when none.", null=True),
             _str("reward_id", "Catalog reward granted; null when none.", null=True),
+            Field("gift", ("string", "null"), "For a catalog reward: `issued` (a redemption of 0 points, kind `gift`, fulfilled like any reward) or `out_of_stock` (no unit was left: the milestone is reached, the reward is not given); null without a catalog reward.",
+                  enum=("issued", "out_of_stock")),
         )),
     )),
     EventType("redemption.created", "A redemption was made: its points are held or taken.", _REDEMPTION),

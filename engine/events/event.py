@@ -73,7 +73,7 @@ def _problems(fields: tuple[Field, ...], value: Any, where: str) -> list[str]:
         v = value[f.name]
         if isinstance(v, bool) or not isinstance(v, tuple(_JSON_TYPES[t] for t in f.types)):
             problems.append(f"{where}.{f.name}: must be {' or '.join(f.types)}")
-        elif f.enum and v not in f.enum:
+        elif f.enum and v not in f.enum and v is not None:  # null: a nullable field's
             problems.append(f"{where}.{f.name}: must be one of {', '.join(f.enum)}")
         elif f.fields and isinstance(v, dict):
             problems.extend(_problems(f.fields, v, f"{where}.{f.name}"))

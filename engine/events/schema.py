@@ -20,8 +20,8 @@ SCHEMA_ID = "https://loyalty-rules.dev/schemas/events.schema.json"
 def _property(field: Field) -> dict[str, Any]:
     prop: dict[str, Any] = {"description": field.description}
     prop["type"] = field.types[0] if len(field.types) == 1 else list(field.types)
-    if field.enum:
-        prop["enum"] = list(field.enum)
+    if field.enum:  # a nullable field may be null as well
+        prop["enum"] = [*field.enum, *((None,) if "null" in field.types else ())]
     if field.format:
         prop["format"] = field.format
     if field.fields:

@@ -97,7 +97,10 @@ class MilestoneReached:
     """A milestone of the ruleset's `engagement:` section the member reached (once):
     its reward (points — credited by an `Entry` of kind `bonus`, source_type `milestone`
     right after it —, a badge or a catalog reward), the order that reached it, and the
-    trace: the rule that fired and the counts it was decided on."""
+    trace: the rule that fired and the counts it was decided on. A catalog reward is
+    given as a redemption of 0 points (kind `gift`, with a `StockMove` after this change
+    when the reward is stocked): `gift` says `issued`, or `out_of_stock` when no unit was
+    left (the milestone is reached all the same); None without a catalog reward."""
 
     milestone: str
     name: str
@@ -108,6 +111,7 @@ class MilestoneReached:
     source_ref: str  # the order that reached it
     rule: str  # engagement.milestones.<id>
     facts: tuple[tuple[str, Any], ...]  # the fact fields the rule read, with their values
+    gift: str | None = None  # issued | out_of_stock, for a catalog reward
 
 
 @dataclass(slots=True)

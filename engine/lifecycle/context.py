@@ -180,7 +180,7 @@ class Lifecycle:
             step.changes.append(Entry("reverse", record.points, "redemption.cancel",
                                       "redemption", record.id, at, draws=given))
             step.changes.extend(points.expire_due(book, at))
-        if record.kind == "reward" and record.reward_id in self.stocked:
+        if record.kind in ("reward", "gift") and record.reward_id in self.stocked:
             step.changes.append(StockMove(record.reward_id, -record.quantity))
         if record.kind == "automatic" and record.counted_in is not None \
                 and book.auto_used[0] == record.counted_in and book.auto_used[1] > 0:

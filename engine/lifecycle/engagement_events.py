@@ -23,7 +23,8 @@ def engagement_event(change: Change, book: MemberBook, program: Program) -> Doma
                                change.at, program.version, {
                                    "milestone": change.milestone, "name": change.name,
                                    "reward": {"points": change.points, "badge": change.badge,
-                                              "reward_id": change.reward_id}})
+                                              "reward_id": change.reward_id,
+                                              "gift": change.gift}})
     if type(change) is AlertRaised:
         return DomainEvent.new(change.type, program.program, book.member_id, change.at,
                                program.version, dict(change.payload))

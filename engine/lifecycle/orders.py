@@ -4,8 +4,8 @@ The engine evaluates the order against the book's state (campaigns, rotations, c
 tier, challenge, first purchase); this step only books what the evaluation decided:
 the order's points as one lot (an entry per rule), the upgrade bonus and the
 first-purchase bonus as lots of their own, cap spend, campaign uses and budgets,
-challenge spend, the tier, the checkout holds the order captures, and automatic
-redemption when the member opted in.
+challenge spend, the tier, the milestones the order reaches (with their gifts), the
+checkout holds the order captures, and automatic redemption when the member opted in.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ class OrderStep(Step):
     record: OrderRecord | None = None
     captured: list[RedemptionRecord] = field(default_factory=list)
     automatic: list[RedemptionRecord] = field(default_factory=list)
+    gifts: list[RedemptionRecord] = field(default_factory=list)  # milestones' catalog rewards
 
 
 def commit_order(lc: Lifecycle, book: MemberBook, request: Request, pool: Pool,
@@ -68,7 +69,8 @@ def commit_order(lc: Lifecycle, book: MemberBook, request: Request, pool: Pool,
     _book_usage(lc, book, at, outcome, record, step)
     _book_tier(lc, book, order.id, at, outcome, record, step)
     book.orders_count += 1
-    count_order(lc, book, order, record.spend, step, start, outcome.trace)
+    step.gifts = count_order(lc, book, order, record.spend, step, start, pool, new_id,
+                             outcome.trace)
     step.captured = _capture_holds(book, order.id, at, record)
     step.record = record
     if book.auto is not None and book.auto.enabled:

@@ -226,7 +226,7 @@ class RedemptionRecord:
     """A redemption whose points left the book: enough to put them back."""
 
     id: str
-    kind: str  # points | reward | automatic
+    kind: str  # points | reward | automatic | gift (a milestone's reward, 0 points)
     status: str  # completed held captured released cancelled refunded
     points: int
     draws: tuple[Draw, ...]

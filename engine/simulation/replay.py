@@ -99,6 +99,8 @@ class Replay:
         self._ids = itertools.count(1)
         self.tier_ids = self.lc.tiers.ids if self.lc.tiers else ("none",)
         self.budgeted = [c for c in program.model.campaigns if c.budget_points is not None]
+        self.stocked_gifts = any(m.reward.reward_id in self.lc.stocked
+                                 for m in program.model.engagement.milestones)
         self._on: dict[str, Callable[[Member, Event], None]] = {
             kind: getattr(self, f"on_{kind}") for kind in EVENT_TYPES if kind != "enroll"}
         # An order to evaluate with its explain trace (engine/simulation/explain_order.py),
@@ -246,12 +248,16 @@ class Replay:
         for record in step.automatic:
             self.stats.redemptions[f"automatic:{mem.book.auto.method}"] += 1  # type: ignore[union-attr]
             self.keep(mem.redemptions, record.id, record, CANCELLABLE)
+        for record in step.gifts:  # a milestone's catalog reward (counted by the tally)
+            self.keep(mem.redemptions, record.id, record, CANCELLABLE)
 
     def touches_pool(self, ev: Event) -> bool:
-        """Whether an order may use a shared limit: a stocked reward, coupon codes, or a
-        budgeted campaign whose dates include the order's."""
+        """Whether an order may use a shared limit: a stocked reward (redeemed, or the gift
+        of a milestone the program declares), coupon codes, or a budgeted campaign whose
+        dates include the order's."""
         redeem_raw = ev.data.get("redeem") or {}
-        if redeem_raw.get("reward_id") in self.lc.stocked or ev.data.get("codes"):
+        if redeem_raw.get("reward_id") in self.lc.stocked or ev.data.get("codes") \
+                or self.stocked_gifts:  # an order may reach a milestone giving stock
             return True
         day = self.lc.local(ev.at).date()  # the order's step asks for the same local time
         return any(not ((c.schedule.start and day < c.schedule.start)

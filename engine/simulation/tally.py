@@ -104,6 +104,9 @@ class Tally:
             elif type(change) is MilestoneReached:
                 self.stats.milestones[change.milestone] += 1
                 self.stats.milestone_points[change.milestone] += change.points or 0
+                if change.gift is not None:  # a catalog reward: given, or none was left
+                    self.stats.redemptions[
+                        "gift" if change.gift == "issued" else f"gift:{change.gift}"] += 1
         if self.messages is not None and step.changes:
             self.messages.step(book, step.changes)
 

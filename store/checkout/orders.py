@@ -29,7 +29,8 @@ from engine.evaluation.render import result_json
 from engine.evaluation.request import Request, RequestInvalid, parse
 from engine.lifecycle import MemberBook, OrderStep, check_active, commit_order
 from engine.lifecycle.book import from_json
-from engine.lifecycle.records import order_json
+from engine.lifecycle.changes import MilestoneReached
+from engine.lifecycle.records import RedemptionRecord, order_json
 from engine.program import Program
 from store.db.database import Database
 from store.idempotency import Idempotent, Outcome, request_hash
@@ -185,7 +186,10 @@ def _commit(session: Session, program: Program, request: dict[str, Any], req: Es
     assert step.record is not None
     extra = _redemptions(session, program, book, order_id, at, step)
     awarded = sum(e.points for e in step.entries() if e.kind in ("earn", "bonus"))
+    given = _given(step)  # before `save` empties the step's changes
     redemption_rows.save(session, program, member, book, step, records)
+    for record, milestone in given:  # after the step's events: `milestone.reached` first
+        redemption_rows.gift(session, program, record, order_id, milestone)
     assert step.outcome is not None
     result = {**result_json(step.outcome), "commit": {"order_id": order_id, "points_awarded": awarded,
                                         "balance": member.balance, "tier": member.tier,
@@ -241,3 +245,13 @@ def _redemptions(session: Session, program: Program, book: MemberBook, order_id:
             redemption_rows.automatic(session, program, record, method, order_id)
             for record in step.automatic]
     return extra
+
+
+def _given(step: OrderStep) -> list[tuple[RedemptionRecord, str]]:
+    """The catalog rewards of the milestones the order reached (redemptions of 0
+    points), each with its milestone."""
+    if not step.gifts:
+        return []
+    given = [c.milestone for c in step.changes
+             if type(c) is MilestoneReached and c.gift == "issued"]  # one each, in order
+    return list(zip(step.gifts, given, strict=True))

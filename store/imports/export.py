@@ -17,10 +17,11 @@ order the service committed them):
   `cancel` naming it.
 
 Left out, because the store did not record them as requests: what the service refused
-(declined redemptions and activities, rejected events), automatic redemptions (an
-order's consequence: the replay makes them again) and automatic-redemption settings
-(the store keeps a member's current settings, not when they were set), and joining or
-leaving opt-in campaigns (the member's book keeps the campaigns joined, not when).
+(declined redemptions and activities, rejected events), automatic redemptions and
+milestones' gifts (an order's consequences: the replay makes them again) and
+automatic-redemption settings (the store keeps a member's current settings, not when
+they were set), and joining or leaving opt-in campaigns (the member's book keeps the
+campaigns joined, not when).
 
 The rows are read in instant order, each kind a stream of its own merged as they go
 (`heapq.merge`), so memory does not grow with the history — except refunds, whose
@@ -46,6 +47,8 @@ from store.tables.operations import EnrolmentRow, ReferralRow
 from store.tables.redemptions import RedemptionEventRow, RedemptionRow
 
 BATCH = 1000  # rows fetched at a time from each stream
+# redemptions an order makes (the replay of the order makes them again): not exported
+ORDER_MADE = ("automatic", "gift")
 
 # (instant, commit time, stream, row id): the order of the exported lines
 Key = tuple[datetime, datetime, int, int]
@@ -129,7 +132,7 @@ class _Export:
         """The checkout hold placed at the order's instant that the order captured."""
         return self.session.scalar(select(RedemptionRow).where(
             RedemptionRow.program == self.program, RedemptionRow.order_id == order.order_id,
-            RedemptionRow.member_pk == order.member_pk, RedemptionRow.kind != "automatic",
+            RedemptionRow.member_pk == order.member_pk, RedemptionRow.kind.not_in(ORDER_MADE),
             RedemptionRow.status.in_(("captured", "refunded")),
             RedemptionRow.occurred_at == order.placed_at).order_by(RedemptionRow.id).limit(1))
 
@@ -176,7 +179,8 @@ class _Export:
                 .outerjoin(OrderRow, (OrderRow.program == RedemptionRow.program)
                            & (OrderRow.order_id == RedemptionRow.order_id))
                 .where(RedemptionRow.program == self.program,
-                       RedemptionRow.kind != "automatic", RedemptionRow.status != "pending")
+                       RedemptionRow.kind.not_in(ORDER_MADE),
+                       RedemptionRow.status != "pending")
                 .order_by(RedemptionRow.occurred_at, RedemptionRow.created_at,
                           RedemptionRow.id)):
             if placed_at == row.occurred_at and row.status in ("captured", "refunded"):
@@ -196,7 +200,7 @@ class _Export:
                 .join(RedemptionRow, RedemptionRow.id == RedemptionEventRow.redemption_pk)
                 .join(MemberRow, MemberRow.id == RedemptionRow.member_pk)
                 .where(RedemptionRow.program == self.program,
-                       RedemptionRow.kind != "automatic",  # not exported: nor their cancels
+                       RedemptionRow.kind.not_in(ORDER_MADE),  # not exported: nor their cancels
                        RedemptionRow.cancel_result.is_not(None),
                        RedemptionEventRow.status.in_(("cancelled", "released")))
                 .order_by(RedemptionEventRow.at, RedemptionEventRow.id)):

@@ -13,7 +13,7 @@ from store.db.pages import newest_first
 from store.db.types import money_text
 from store.tables.redemptions import RedemptionRow as Row
 
-KINDS = ("points", "reward", "automatic")
+KINDS = ("points", "reward", "automatic", "gift")
 STATUSES = ("completed", "held", "captured", "released", "cancelled")
 
 

@@ -30,6 +30,10 @@ from store.idempotency import request_hash
 from store.tables.core import LedgerEntryRow, LotAllocationRow, MemberRow
 from store.tables.redemptions import RedemptionEventRow, RedemptionRow
 
+# the kinds of redemption that give a catalog reward (a code, a delivery): a reward
+# redeemed for points, and a milestone's gift (0 points)
+REWARD_KINDS = ("reward", "gift")
+
 
 def placeholder(session: Session, program: Program, member: MemberRow, at: datetime) -> str:
     """An empty row for a redemption the core is about to make; returns its id."""
@@ -67,7 +71,7 @@ def fill(row: RedemptionRow, record: RedemptionRecord, value: Decimal,
     row.hold_expires_at, row.occurred_at = record.hold_expires_at, record.at
     row.record = redemption_json(record)
     row.updated_at = datetime.now(UTC)
-    if record.kind == "reward":
+    if record.kind in REWARD_KINDS:
         row.reward_code = "RW-" + secrets.token_hex(8).upper()
         row.valid_until = record.at + timedelta(days=valid_days) if valid_days else None
 
@@ -86,6 +90,21 @@ def automatic(session: Session, program: Program, record: RedemptionRecord, meth
     event(session, row, "completed", record.at, **detail)
     return {"id": record.id, "points": record.points, "value": money(row.value),
             "method": method}
+
+
+def gift(session: Session, program: Program, record: RedemptionRecord, order_id: str,
+         milestone: str) -> None:
+    """A milestone's catalog reward the order gave (0 points): completed at once, and
+    routed to fulfilment like any reward redemption."""
+    config = program.model.redemption
+    reward = config.reward(record.reward_id) if config and record.reward_id else None
+    assert reward is not None, "a milestone's reward is in the catalog (validated)"
+    row = row_of(session, record.id)
+    fill(row, record, reward.value or Decimal(0), reward.valid_days)
+    row.request_hash = request_hash({"gift": order_id, "redemption": record.id})
+    event(session, row, "completed", record.at, milestone=milestone,
+          trigger={"order_id": order_id})
+    fulfilment.enqueue(session, row, reward)
 
 
 def captured(session: Session, program: Program, record: RedemptionRecord, order_id: str,
@@ -115,7 +134,7 @@ def released(session: Session, program: str, redemption_id: str, status: str,
     event(session, row, status, at, **({"reason": reason} if reason else {}))
     if row.external_account is not None:
         external_accounts.restore(session, row, at)  # the account is credited by the job
-    if row.kind == "reward":
+    if row.kind in REWARD_KINDS:
         fulfilment.cancel(session, row)
     return row
 
@@ -155,7 +174,8 @@ def view(session: Session, row: RedemptionRow) -> dict[str, Any]:
         "occurred_at": row.occurred_at.isoformat(),
         "history": [{"status": e.status, "at": e.at.isoformat(), **(e.detail or {})}
                     for e in history],
-        "fulfilment": fulfilment.status_of(session, row.id) if row.kind == "reward" else None,
+        "fulfilment": fulfilment.status_of(session, row.id)
+        if row.kind in REWARD_KINDS else None,
     }
 
 

@@ -60,7 +60,7 @@ def test_the_app_delivers_a_pending_item_by_itself_and_stops_its_jobs_on_shutdow
             scheduler = app.state.scheduler
             assert scheduler.is_alive() and [j.name for j in scheduler.jobs] == ["fulfilment"]
             assert client.post(f"{BASE}/orders", headers=key,
-                               json=order("O-1", amount="3000.00")).status_code == 201
+                               json=order("O-1", amount="3000.00", category="home")).status_code == 201
             coupon = client.post(f"{BASE}/redemptions", headers=key, json=COUPON).json()
             assert coupon["fulfilment"]["status"] == "pending"  # no webhook configured yet
             monkeypatch.setenv("LOYALTY_FULFILMENT_WEBHOOK_URL", webhook.url + "/fulfil")
@@ -77,7 +77,7 @@ def test_a_real_server_with_two_workers_delivers_a_pending_item_once(tmp_path, m
             upgrade(db)
             publish_retail(db, 1)
             cache = ProgramCache()
-            orders.commit(db, cache, "retail", order("O-1", amount="3000.00"))
+            orders.commit(db, cache, "retail", order("O-1", amount="3000.00", category="home"))
             coupon = redemptions.redeem(db, cache, "retail", COUPON).result
             assert coupon["fulfilment"]["status"] == "pending"  # nothing has sent it
         finally:

@@ -198,13 +198,18 @@ def test_ledger_and_redemptions_filter_by_date_and_kind(client, key, admin_key):
     assert all("2026-11-01" <= e["occurred_at"][:10] <= "2026-11-10" for e in window)
     r = client.get(f"{BASE}/members/CUST-1/redemptions", headers=key)
     assert r.status_code == 200, r.text
-    assert [x["points"] for x in r.json()["redemptions"]] == [501, 500]
+    # newest first; the oldest is O-1's first-electronics milestone gift (0 points)
+    assert [(x["kind"], x["points"]) for x in r.json()["redemptions"]] == [
+        ("points", 501), ("points", 500), ("gift", 0)]
     page = client.get(f"{BASE}/members/CUST-1/redemptions", headers=key,
-                      params={"limit": 1}).json()
+                      params={"limit": 2}).json()
     rest = client.get(f"{BASE}/members/CUST-1/redemptions", headers=key,
-                      params={"limit": 1, "cursor": page["next_cursor"]}).json()
-    assert [x["points"] for x in page["redemptions"] + rest["redemptions"]] == [501, 500]
+                      params={"limit": 2, "cursor": page["next_cursor"]}).json()
+    assert [x["points"] for x in page["redemptions"] + rest["redemptions"]] == [501, 500, 0]
     assert rest["next_cursor"] is None
+    gifts = client.get(f"{BASE}/members/CUST-1/redemptions", headers=key,
+                       params={"kind": "gift"}).json()["redemptions"]
+    assert [(x["reward_id"], x["order_id"]) for x in gifts] == [("REWARD-002", "O-1")]
     since = client.get(f"{BASE}/members/CUST-1/redemptions", headers=key,
                        params={"from": "2026-11-11T00:00:00Z"}).json()["redemptions"]
     assert [x["points"] for x in since] == [501]

@@ -165,3 +165,29 @@ def test_two_thousand_rules_all_true_are_quoted(server):
         bonus = big_ruleset.rule_bonus(quote.json())
         assert len(bonus) == big_ruleset.RULES
         assert sum(bonus.values()) == big_ruleset.EXPECTED_BONUS
+
+
+def test_a_first_electronics_order_gives_the_milestone_gift_over_http(server):
+    """The shipped retail program's `first_electronics` milestone gives REWARD-002: the
+    member's redemptions list it as a gift of 0 points, its view has a reward code and a
+    fulfilment, and a second electronics order gives nothing more."""
+    headers = {"Authorization": f"Bearer {server.key}"}
+    base = f"{server.url}/v1/programs/retail"
+    for n in (1, 2):
+        r = httpx.post(f"{base}/orders", headers=headers, json={
+            "member": {"id": "GIFT-1"}, "order": {
+                "id": f"GIFT-O-{n}", "placed_at": f"2026-11-1{n}T12:00:00Z",
+                "lines": [{"sku": "TV", "category": "electronics", "quantity": 1,
+                           "unit_price": "300.00"}]}})
+        assert r.status_code == 201, r.text
+    listed = httpx.get(f"{base}/members/GIFT-1/redemptions", headers=headers,
+                       params={"kind": "gift"}).json()["redemptions"]
+    assert [(g["kind"], g["points"], g["reward_id"], g["order_id"], g["status"])
+            for g in listed] == [("gift", 0, "REWARD-002", "GIFT-O-1", "completed")]
+    everything = httpx.get(f"{base}/members/GIFT-1/redemptions", headers=headers).json()
+    assert [g["id"] for g in everything["redemptions"]] == [listed[0]["id"]]
+    one = httpx.get(f"{base}/redemptions/{listed[0]['id']}", headers=headers)
+    assert one.status_code == 200, one.text
+    view = one.json()
+    assert view["reward"]["code"].startswith("RW-") and view["fulfilment"] is not None
+    assert view["history"][0]["milestone"] == "first_electronics"

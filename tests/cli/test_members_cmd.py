@@ -60,7 +60,10 @@ def test_members_commands_over_the_service(service):
     r = loyalty(service, admin, "erase", "retail", "CLI-1", "--reason", "request 7")
     assert r.exit_code == 0 and "attributes removed" in r.output, r.output
     r = loyalty(service, admin, "redemptions", "retail", "CLI-1")
-    assert r.exit_code == 0 and json.loads(r.output)["redemptions"] == []
+    # the member's first electronics order reached a milestone whose catalog reward is a gift
+    assert r.exit_code == 0, r.output
+    assert [(x["kind"], x["points"], x["reward_id"]) for x in json.loads(r.output)[
+        "redemptions"]] == [("gift", 0, "REWARD-002")]
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -16,8 +16,12 @@ from engine.lifecycle import (
     Lifecycle,
     MilestoneReached,
     NoPool,
+    RedemptionRecord,
+    StockMove,
+    cancel,
     commit_order,
     from_json,
+    refund,
     to_json,
 )
 from engine.lifecycle.engagement_events import engagement_events
@@ -45,12 +49,12 @@ def _with_engagement(data: dict[str, Any]) -> None:
 
 
 def _order(lc: Lifecycle, book: Any, n: int, at: datetime, category: str = "home",
-           price: str = "50.00") -> Any:
+           price: str = "50.00", pool: Any = None) -> Any:
     ids = count()
     request = parse({"member": {"id": book.member_id}, "order": {
         "id": f"O-{n}", "placed_at": at.isoformat(),
         "lines": [{"sku": "A", "category": category, "quantity": 1, "unit_price": price}]}})
-    return commit_order(lc, book, request, NoPool(), lambda: f"id-{next(ids)}")
+    return commit_order(lc, book, request, pool or NoPool(), lambda: f"id-{next(ids)}")
 
 
 def _reached(step: Any) -> list[str]:
@@ -94,6 +98,12 @@ def test_spend_points_and_catalog_reward_milestones(variant: Callable[..., Progr
     step = _order(lc, book, 0, START, price="300.00")
     big = next(c for c in step.changes if isinstance(c, MilestoneReached) and c.milestone == "big")
     assert (big.reward_id, big.facts) == ("REWARD-002", (("member.lifetime_spend", "300.00"),))
+    # the catalog reward is given as a redemption of 0 points: no entry, no stock (unstocked)
+    assert big.gift == "issued"
+    assert [(g.kind, g.status, g.points, g.draws, g.reward_id, g.quantity, g.order_id)
+            for g in step.gifts] == [("gift", "completed", 0, (), "REWARD-002", 1, "O-0")]
+    assert not [c for c in step.changes if isinstance(c, Entry) and c.kind == "redeem"]
+    assert not [c for c in step.changes if isinstance(c, StockMove)]
     step = _order(lc, book, 1, START + timedelta(hours=1), price="700.00")
     assert "thousand_points" in _reached(step)
 
@@ -145,7 +155,8 @@ def test_engagement_changes_map_to_catalog_events(variant: Callable[..., Program
     assert "milestone.reached" in types and "reward.affordable" in types
     reached = next(e for e in events if e.payload.get("milestone") == "third_order")
     assert reached.payload == {"milestone": "third_order", "name": "Third order",
-                               "reward": {"points": 300, "badge": None, "reward_id": None}}
+                               "reward": {"points": 300, "badge": None, "reward_id": None,
+                                          "gift": None}}
     assert {e.member_id for e in events} == {"M-6"} and all(e.id == "" for e in events)
 
 
@@ -199,3 +210,75 @@ def test_the_next_alert_time_is_when_a_batch_comes_within_the_window(
               if isinstance(a, AlertRaised) and a.type == "points.expiring"]
     assert len(raised) == 1
     assert lc.alert_due(book) is None  # that batch's alert is raised: nothing else is coming
+
+
+class _Stock:
+    """A pool holding the units left of each stocked reward, as the store's and the
+    simulator's do (NoPool's budgets and codes otherwise)."""
+
+    def __init__(self, left: dict[str, int]) -> None:
+        self.left = left
+
+    def budget_used(self, campaign: str) -> int:
+        return 0
+
+    def stock_left(self, reward: str) -> int | None:
+        return self.left.get(reward)
+
+    def codes(self, presented: tuple[str, ...]) -> tuple[dict[str, str], dict[str, str]]:
+        return NoPool().codes(presented)
+
+    def apply(self, step: Any) -> None:
+        for c in step.changes:
+            if isinstance(c, StockMove):
+                self.left[c.reward] -= c.quantity
+
+
+def _with_mug(data: dict[str, Any]) -> None:
+    data["engagement"] = {"milestones": [
+        {"id": "mug", "name": "First order", "when": {"orders": 1},
+         "reward": {"reward": "REWARD-101"}}]}
+
+
+def test_a_stocked_gift_takes_a_unit_and_none_left_reaches_the_milestone_without_it(
+        variant: Callable[..., Program]) -> None:
+    program = variant(_with_mug)
+    lc = Lifecycle(program)
+    pool = _Stock({"REWARD-101": 1})
+    first = lc.new_book("M-7", START)
+    step = _order(lc, first, 0, START, pool=pool)
+    pool.apply(step)
+    reached = next(c for c in step.changes if isinstance(c, MilestoneReached))
+    assert reached.gift == "issued" and pool.left == {"REWARD-101": 0}
+    assert [c for c in step.changes if isinstance(c, StockMove)] == [StockMove("REWARD-101", 1)]
+    (gift,) = step.gifts
+    # the next member reaches the milestone, but no unit is left: no gift, no stock taken
+    second = lc.new_book("M-8", START)
+    step = _order(lc, second, 0, START + timedelta(hours=1), pool=pool)
+    reached = next(c for c in step.changes if isinstance(c, MilestoneReached))
+    assert (reached.milestone, reached.gift) == ("mug", "out_of_stock")
+    assert step.gifts == [] and not [c for c in step.changes if isinstance(c, StockMove)]
+    assert second.progress.milestones == ["mug"]  # reached all the same, once
+    (event,) = engagement_events(step.changes, second, program)
+    assert event.payload["reward"] == {"points": None, "badge": None,
+                                       "reward_id": "REWARD-101", "gift": "out_of_stock"}
+    # cancelling the first member's gift puts its unit back; its milestone stays reached
+    back = cancel(lc, first, gift, START + timedelta(days=1))
+    assert [c for c in back.changes if isinstance(c, StockMove)] == [StockMove("REWARD-101", -1)]
+    assert gift.status == "cancelled" and first.progress.milestones == ["mug"]
+
+
+def test_a_refund_keeps_the_milestone_its_points_and_its_gift(
+        variant: Callable[..., Program]) -> None:
+    lc = Lifecycle(variant(_with_engagement))
+    book = lc.new_book("M-9", START)
+    step = _order(lc, book, 0, START, price="300.00")  # reaches `big` (a gift)
+    assert [g.reward_id for g in step.gifts] == ["REWARD-002"]
+    record = step.record
+    back = refund(lc, book, record, START + timedelta(days=1), "R-1")
+    assert not [c for c in back.changes if isinstance(c, (StockMove, MilestoneReached))]
+    assert "big" in book.progress.milestones and step.gifts[0].status == "completed"
+    # nor is it reached again by a later order
+    again = _order(lc, book, 1, START + timedelta(days=2), price="300.00")
+    assert "big" not in _reached(again) and again.gifts == []
+    assert isinstance(step.gifts[0], RedemptionRecord)

@@ -28,7 +28,8 @@ SAMPLES = {
     "points.adjusted": {"points": 25, "source_ref": "ADJ-1", "reason": None, "balance": 25},
     "tier.changed": {"before": None, "after": "silver", "cause": "order", "direction": "up"},
     "milestone.reached": {"milestone": "tenth-order", "name": "Tenth order",
-                          "reward": {"points": 500, "badge": None, "reward_id": None}},
+                          "reward": {"points": 500, "badge": None, "reward_id": None,
+                                     "gift": None}},
     "redemption.created": {"redemption_id": "7", "reward_id": "REWARD-101", "quantity": 1,
                            "points": 500, "status": "completed"},
     "points.expiring": {"points": 300, "expires_at": "2027-01-01T05:00:00+00:00",
@@ -92,7 +93,14 @@ def test_nested_enum_and_unknown_type_are_checked() -> None:
     assert payload_problems("nope", {}) == ["unknown event type 'nope'"]
     bad = {**SAMPLES["milestone.reached"], "reward": {"points": "x", "badge": None}}
     assert payload_problems("milestone.reached", bad) == [
-        "payload.reward.points: must be integer or null", "payload.reward.reward_id: missing"]
+        "payload.reward.points: must be integer or null", "payload.reward.reward_id: missing",
+        "payload.reward.gift: missing"]
+    gift = {"points": None, "badge": None, "reward_id": "REWARD-002", "gift": "lost"}
+    assert payload_problems("milestone.reached", {**bad, "reward": gift}) == [
+        "payload.reward.gift: must be one of issued, out_of_stock"]
+    for given in ("issued", "out_of_stock"):
+        assert not payload_problems("milestone.reached",
+                                    {**bad, "reward": {**gift, "gift": given}})
     assert payload_problems("tier.changed", {**SAMPLES["tier.changed"], "direction": "left"}) \
         == ["payload.direction: must be one of up, down, same"]
     schema = load_schema("events")

@@ -55,9 +55,18 @@ def test_an_order_and_a_redemption_write_their_events(db):
     assert earned[0]["source_type"] == "order" and earned[0]["source_ref"] == "O-1"
     redeemed = next(p.event for p in published if p.event.type == "points.redeemed")
     assert redeemed.payload["points"] == 500
-    created = next(p.event for p in published if p.event.type == "redemption.created")
+    gift, created = [p.event for p in published if p.event.type == "redemption.created"]
     assert created.payload == {"redemption_id": made.result["id"], "reward_id": None,
                                "quantity": 1, "points": 500, "status": "completed"}
+    # the order's electronics reached `first_electronics`: its catalog reward is a gift,
+    # created (0 points) after the events of the order's own step
+    reached = types.index("milestone.reached")
+    assert published[reached].event.payload["reward"] == {
+        "points": None, "badge": None, "reward_id": "REWARD-002", "gift": "issued"}
+    assert types.index("redemption.created") > reached
+    assert published[types.index("redemption.created")].event is gift
+    assert {k: gift.payload[k] for k in ("reward_id", "quantity", "points", "status")} == {
+        "reward_id": "REWARD-002", "quantity": 1, "points": 0, "status": "completed"}
     with db.reading() as session:
         balance = session.scalar(select(MemberRow.balance))
     last_points = [p.event for p in published if "balance" in p.event.payload][-1]
