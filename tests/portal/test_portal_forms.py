@@ -154,7 +154,7 @@ def test_a_cart_whose_order_failed_can_be_placed_again(
         ) -> None:
     """The failed order keeps the cart's key; the kept cart gets a new one, so placing it
     again (once the points API debits again) is a new order, not that failure replayed."""
-    from tests.store.b2b_order_helpers import refuse_debits
+    from tests.store.b2b_order_support import refuse_debits
 
     log_in(client, companies["requester"])
     token = csrf(client, "/portal/catalog")

@@ -26,7 +26,7 @@ from store.errors import Conflict, StoreError
 from store.registry.programs import ProgramCache
 from store.tables.operations import ExternalTransferRow
 from tests.store.b2b_helpers import PROGRAM, make_company, publish_b2b
-from tests.store.b2b_order_helpers import credits, debits, items, points_api
+from tests.store.b2b_order_support import credits, debits, items, points_api
 
 BAG, COFFEE = "PHYS-LAPTOP-BAG", "PHYS-COFFEE-MACHINE"
 START = 2_000_000
