@@ -58,7 +58,7 @@ def seed(db) -> dict[str, str]:
     """A coupon waiting for its delivery, and a checkout hold whose time ran out."""
     publish_retail(db, 1)
     cache = ProgramCache()
-    orders.commit(db, cache, "retail", order("O-1", amount="3000.00"))
+    orders.commit(db, cache, "retail", order("O-1", amount="3000.00", category="home"))
     coupon = redemptions.redeem(db, cache, "retail", {
         "member_id": "CUST-1", "reward_id": "REWARD-001", "as_of": "2026-11-20T12:00:00Z",
         "order_total": "100.00"}).result

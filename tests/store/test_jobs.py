@@ -42,7 +42,7 @@ def webhook(monkeypatch):
 def seed(db) -> ProgramCache:
     publish_retail(db, 1)
     cache = ProgramCache()
-    orders.commit(db, cache, "retail", order("O-1", amount="3000.00"))
+    orders.commit(db, cache, "retail", order("O-1", amount="3000.00", category="home"))
     return cache
 
 
