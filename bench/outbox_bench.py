@@ -14,15 +14,11 @@ written per commit. Asserts nothing.
 from __future__ import annotations
 
 import argparse
-import os
-import secrets
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -31,6 +27,7 @@ from sqlalchemy import text
 
 import store.ledger.books as books
 from bench import machine
+from bench.http_bench import postgres_database
 from engine import load_program
 from store.checkout import orders
 from store.db.database import Database, open_database
@@ -89,26 +86,6 @@ def measure(label: str, url: str, rounds: int, n: int, threads: int) -> None:
     db.dispose()
 
 
-@contextmanager
-def postgres() -> Iterator[str | None]:
-    base = os.environ.get("LOYALTY_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-    try:
-        import psycopg
-
-        admin = psycopg.connect(base, autocommit=True, connect_timeout=3)
-    except Exception as exc:  # noqa: BLE001
-        print(f"PostgreSQL not reachable ({type(exc).__name__}); skipped")
-        yield None
-        return
-    name = f"loyalty_bench_{secrets.token_hex(4)}"
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield "postgresql+psycopg://" + base.split("://", 1)[1].rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=5)
@@ -116,7 +93,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=8)
     args = parser.parse_args()
     machine.report("start")
-    with postgres() as url:
+    with postgres_database() as url:
         if url:
             measure("postgresql", url, args.rounds, args.orders, args.threads)
     with tempfile.TemporaryDirectory() as tmp:
