@@ -10,6 +10,11 @@ Public API::
 No HTTP and no SQL are imported anywhere in this package.
 """
 
+# ruff: noqa: E402 (the imports below come after the choice of compiled or Python modules)
+from engine import native
+
+native.install()  # before any compiled module is imported: compiled or Python (engine/native.py)
+
 from engine.evaluation.evaluate import RequestInvalid, evaluate, outcome_of
 from engine.evaluation.outcome import Outcome
 from engine.evaluation.request import parse

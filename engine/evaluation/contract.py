@@ -26,7 +26,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import date, datetime
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
@@ -76,7 +76,8 @@ _CURRENCY = re.compile(CURRENCY_PATTERN).match
 _PLACES = Decimal(1).scaleb(-MONEY_PLACES)
 # For hot paths that inline the checks below: a control character or lone surrogate
 # (None: the string is clean), and a decimal amount as this contract writes one.
-BAD_CHARACTER_SEARCH, MONEY_MATCH = _BAD_CHARACTER, _MONEY
+BAD_CHARACTER_SEARCH: Callable[[str], re.Match[str] | None] = _BAD_CHARACTER
+MONEY_MATCH: Callable[[str], re.Match[str] | None] = _MONEY
 # Amount strings already checked, with their Decimals (Decimals are immutable, so one
 # may serve every request that sends the same text): prices repeat across orders, and
 # a dict lookup costs a fraction of the pattern match and the conversion.

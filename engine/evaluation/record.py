@@ -16,6 +16,7 @@ which referral campaigns apply (`referral_campaigns`).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any, NamedTuple
 
 from engine.rules.compile import DecisionGroup
@@ -61,10 +62,13 @@ class Decision(NamedTuple):
         """Why `rule` did not fire: its failing comparisons, by the engine's answers."""
         if self.held is None:
             return "did not match"
-        held = self.held
         reasons = why_not(self.group.condition(rule), self.full_fact(),
-                          lambda leaf: leaf_key(leaf) in held)
+                          partial(_held, self.held))
         return "; ".join(reasons) or "did not match"
+
+
+def _held(held: frozenset[str], leaf: Any) -> bool:
+    return leaf_key(leaf) in held
 
 
 class LineDecisions(NamedTuple):

@@ -155,6 +155,7 @@ class DecisionGroup:
     _order_plan: tuple = ()
     _line_plan: tuple | None = None
     _comparisons: DecisionGroup | None = None
+    _by_id: dict[str, Mapping[str, Any]] | None = None
 
     def __post_init__(self) -> None:
         for rule in self.rules:
@@ -174,10 +175,9 @@ class DecisionGroup:
 
     def ids(self) -> Mapping[str, Mapping[str, Any]]:
         """The group's rules: id → condition tree."""
-        found = self.__dict__.get("_by_id")
-        if found is None:
-            found = self.__dict__["_by_id"] = {r.id: r.condition for r in self.rules}
-        return found
+        if self._by_id is None:
+            self._by_id = {r.id: r.condition for r in self.rules}
+        return self._by_id
 
     def condition(self, rule: str) -> Mapping[str, Any]:
         """The condition tree of rule `rule` of this group."""

@@ -277,9 +277,9 @@ def decode_line(number: int, text: str | bytes, keep: Callable[[str | None], boo
         if keep is None or keep(None):
             return EventError(number, f"not valid JSON: {exc.msg} (column {exc.colno})")
         return None
-    except (ValueError, RecursionError) as exc:
+    except (ValueError, RecursionError) as other:
         if keep is None or keep(None):
-            return EventError(number, f"not valid JSON: {exc}")
+            return EventError(number, f"not valid JSON: {other}")
         return None
     member = data.get("member_id") if isinstance(data, dict) else None
     member = member if isinstance(member, str) and member else None
@@ -287,8 +287,8 @@ def decode_line(number: int, text: str | bytes, keep: Callable[[str | None], boo
         return None
     try:
         return check_event(data, number)
-    except InvalidEvent as exc:
-        return EventError(number, str(exc), member)
+    except InvalidEvent as invalid:
+        return EventError(number, str(invalid), member)
 
 
 def _csv_line(row: dict[str, str]) -> dict[str, Any]:

@@ -191,8 +191,8 @@ class Replay:
             code = "no_points" if exc.code == "activity_not_offered" else exc.code
             self.stats.activities[f"{name}:{code}"] += 1
             return
-        except MemberInactive as exc:  # declined, as the service declines it
-            self.stats.activities[f"{name}:{exc.code}"] += 1
+        except MemberInactive as inactive:  # declined, as the service declines it
+            self.stats.activities[f"{name}:{inactive.code}"] += 1
             return
         self.apply(mem, step, at)
         if friend is not None and step.friend_step is not None:

@@ -1,0 +1,118 @@
+"""Which engine modules are compiled to C (mypyc), and running them as Python instead.
+
+`pip install -e .` (or a wheel build) compiles the modules below with mypyc, from the same
+typed source, into one shared library (`engine/_native__mypyc…so`) and a small extension
+module beside each source file; Python imports an extension module before a `.py` of the
+same name. They are the evaluation, the member lifecycle core, the rule-engine encoding and
+the simulator's replay: the code every quote, commit and simulated event runs
+(docs/performance.md).
+
+Set `LOYALTY_PURE_PYTHON=1` when installing to build nothing, or when running to import the
+Python source although compiled modules are there. A compiled module older than its source
+(an edit or a checkout since the last install) would run the old code, and compiled modules
+call each other directly, so one stale module makes *all* of them run as Python, with a
+warning saying how to compile again. `compiled()` says which is running.
+
+This module is read by `setup.py` before the package can be imported: standard library only.
+"""
+
+from __future__ import annotations
+
+import importlib.machinery
+import importlib.util
+import os
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
+
+# Paths relative to the repository root (globs allowed). What a listed module must not do,
+# as mypyc compiles it: rely on instances' `__dict__`, be monkeypatched, be subclassed by
+# an uncompiled class, or bind one name to different exception types in one function
+# (`except A as exc` … `except B as exc`: the second is checked against A's type).
+SOURCES = (
+    "engine/calendar.py",
+    "engine/evaluation/*.py",
+    "engine/lifecycle/*.py",
+    "engine/rules/compile.py",
+    "engine/rules/conditions.py",
+    "engine/rules/encoding.py",
+    "engine/rules/facts.py",
+    "engine/rules/questions.py",
+    "engine/simulation/history.py",
+    "engine/simulation/replay.py",
+    "engine/simulation/stats.py",
+    "engine/simulation/tally.py",
+)
+GROUP = "engine._native"  # the shared library's module: engine/_native__mypyc…so
+PURE_ENV = "LOYALTY_PURE_PYTHON"
+
+_ROOT = Path(__file__).resolve().parent.parent
+
+
+def source_files(root: Path = _ROOT) -> list[Path]:
+    # Package `__init__` modules stay Python: a compiled package loses its `__path__`.
+    return sorted(path for pattern in SOURCES for path in root.glob(pattern)
+                  if path.name != "__init__.py")
+
+
+def module_name(path: Path, root: Path = _ROOT) -> str:
+    return ".".join(path.relative_to(root).with_suffix("").parts)
+
+
+def _extension(path: Path) -> Path | None:
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+        candidate = path.with_name(path.stem + suffix)
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def _stale(sources: Sequence[Path]) -> list[Path]:
+    out = []
+    for path in sources:
+        ext = _extension(path)
+        if ext is not None and path.stat().st_mtime > ext.stat().st_mtime:
+            out.append(path)
+    return out
+
+
+class _SourceFirst:
+    """A meta path finder that imports the listed modules from their `.py` files."""
+
+    def __init__(self, files: dict[str, Path]) -> None:
+        self.files = files
+
+    def find_spec(self, name: str, path: object = None,
+                  target: ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
+        file = self.files.get(name)
+        if file is None:
+            return None
+        return importlib.util.spec_from_file_location(name, file)
+
+
+_running = {"compiled": False}
+
+
+def compiled() -> bool:
+    """Whether the listed modules run compiled (False: as Python)."""
+    return _running["compiled"]
+
+
+def install() -> None:
+    """Decide, before any listed module is imported, whether they run compiled."""
+    files = source_files()
+    if not any(_extension(path) for path in files):
+        return  # nothing compiled: plain imports find the sources
+    stale = _stale(files)
+    if os.environ.get(PURE_ENV, "") not in ("", "0") or stale:
+        if stale:
+            shown = ", ".join(str(p.relative_to(_ROOT)) for p in stale[:3])
+            warnings.warn(f"{shown}{' …' if len(stale) > 3 else ''} changed after the engine was "
+                          "compiled: running the engine as Python. `pip install -e .` compiles "
+                          f"it again ({PURE_ENV}=1 when installing builds nothing).",
+                          RuntimeWarning, stacklevel=2)
+        sys.meta_path.insert(0, _SourceFirst({module_name(p): p for p in files}))
+        return
+    _running["compiled"] = True

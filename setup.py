@@ -1,0 +1,28 @@
+"""Builds the engine's hot modules with mypyc (engine/native.py lists them).
+
+Everything else about the package is in pyproject.toml. `LOYALTY_PURE_PYTHON=1 pip install
+-e .` builds nothing: the engine then runs as Python (slower, same results).
+"""
+
+import os
+import runpy
+from pathlib import Path
+
+from setuptools import setup
+
+
+def ext_modules() -> list:
+    native = runpy.run_path(str(Path(__file__).parent / "engine" / "native.py"))
+    if os.environ.get(native["PURE_ENV"], "") not in ("", "0"):
+        return []
+    from mypyc.build import mypycify
+
+    root = Path(__file__).parent
+    files = [str(path.relative_to(root)) for path in native["source_files"](root)]
+    # The build's own mypy run: no config file (the project's names a plugin the isolated
+    # build environment does not have); third-party imports are typed Any.
+    options = ["--config-file=", "--python-version", "3.11", "--ignore-missing-imports"]
+    return mypycify(options + files, opt_level="3", group_name=native["GROUP"])
+
+
+setup(ext_modules=ext_modules())
