@@ -33,7 +33,9 @@ from types import ModuleType
 # (`except A as exc` … `except B as exc`: the second is checked against A's type).
 SOURCES = (
     "engine/calendar.py",
+    "engine/engagement/plan.py",
     "engine/evaluation/*.py",
+    "engine/events/event.py",
     "engine/lifecycle/*.py",
     "engine/rules/compile.py",
     "engine/rules/conditions.py",
@@ -41,7 +43,9 @@ SOURCES = (
     "engine/rules/facts.py",
     "engine/rules/questions.py",
     "engine/simulation/history.py",
+    "engine/simulation/messages.py",
     "engine/simulation/replay.py",
+    "engine/simulation/sources.py",
     "engine/simulation/stats.py",
     "engine/simulation/tally.py",
 )

@@ -153,6 +153,16 @@ def register(name: str, rules: Mapping[str, Mapping[str, Any]]) -> None:
         _REGISTERED.add(name)
 
 
+_FIRE_CALLS = [0]
+
+
+def calls() -> int:
+    """How many facts this process has asserted: each call leaves a few reference cycles
+    behind in the native engine's Python layer (closures of its session), which only the
+    cyclic garbage collector frees (engine/simulation/partition.py collects by this count)."""
+    return _FIRE_CALLS[0]
+
+
 def fire(name: str, fact: Mapping[str, Any]) -> list[str]:
     """Assert `fact` in a fresh session of ruleset `name`; return the ids of the rules fired.
 
@@ -166,6 +176,7 @@ def fire(name: str, fact: Mapping[str, Any]) -> list[str]:
     with _LOCK:
         _check_usable()
         sid = str(next(_SESSIONS))
+        _FIRE_CALLS[0] += 1
         message = dict(fact)
         message["sid"] = sid
         del _FIRED[:]

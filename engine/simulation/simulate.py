@@ -27,6 +27,7 @@ from engine.simulation.partition import (
     Outcome,
     PartResult,
     SimulationFailed,
+    few_collections,
     run_local,
     run_parallel,
 )
@@ -105,7 +106,18 @@ def simulate(ruleset: str | Path | Program | Mapping[str, str], history: str | P
              codes: str | Path | None = None, cluster: str | None = None) -> dict[str, Any]:
     """The simulation report of `ruleset` over `history` (with `compare` when asked).
     With `member_states`, every member's final state is written there as JSON lines
-    (sorted by member id; see `engine.lifecycle.book.snapshot`)."""
+    (sorted by member id; see `engine.lifecycle.book.snapshot`). The cyclic garbage
+    collector stays off until the report is made (engine/simulation/partition.py)."""
+    with few_collections():
+        return _simulate(ruleset, history, compare_with, workers, on_error, tick,
+                         member_states, codes, cluster)
+
+
+def _simulate(ruleset: str | Path | Program | Mapping[str, str], history: str | Path,
+              compare_with: str | Path | Program | Mapping[str, str] | None, workers: int,
+              on_error: str, tick: Callable[[int], None] | None,
+              member_states: str | Path | None, codes: str | Path | None,
+              cluster: str | None) -> dict[str, Any]:
     program = _program(ruleset)
     part = run(program, history, workers=workers, on_error=on_error, tick=tick,
                states=member_states is not None, codes=codes, cluster=cluster)
