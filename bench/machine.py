@@ -38,10 +38,18 @@ def baseline_us(repeats: int = 300, inner: int = 20) -> float:
     return best / 1000
 
 
+def engine_mode() -> str:
+    """Whether this process runs the engine compiled (mypyc) or as Python (engine/native.py)."""
+    from engine import native
+
+    return "compiled (mypyc)" if native.compiled() else "Python"
+
+
 def report(when: str) -> float:
-    """Print the load average and the baseline (`when`: "start", "end"); return the
-    baseline in µs."""
+    """Print the load average and the baseline (`when`: "start", "end"), and at the start
+    how the engine runs; return the baseline in µs."""
     base = baseline_us()
     print(f"machine at {when}: load average (1 / 5 / 15 min) {load()}; "
-          f"baseline sum(range(1000)) {base:.2f} µs CPU")
+          f"baseline sum(range(1000)) {base:.2f} µs CPU"
+          + (f"; engine {engine_mode()}" if when == "start" else ""))
     return base

@@ -21,6 +21,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
+import orjson
+
 import engine.evaluation.contract as contract
 from engine.evaluation.request import RequestInvalid, member_problems, order_parts
 
@@ -272,15 +274,21 @@ def decode_line(number: int, text: str | bytes, keep: Callable[[str | None], boo
     """One JSON event text decoded and checked: the event, its error, or None when
     `keep` says it is another reader's."""
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        if keep is None or keep(None):
-            return EventError(number, f"not valid JSON: {exc.msg} (column {exc.colno})")
-        return None
-    except (ValueError, RecursionError) as other:
-        if keep is None or keep(None):
-            return EventError(number, f"not valid JSON: {other}")
-        return None
+        data = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        # orjson refuses a few texts that json reads (integers past 64 bits, NaN, lone
+        # surrogates, very deep nesting): json decides those, so what is read, and what
+        # an error says, is json's.
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            if keep is None or keep(None):
+                return EventError(number, f"not valid JSON: {exc.msg} (column {exc.colno})")
+            return None
+        except (ValueError, RecursionError) as other:
+            if keep is None or keep(None):
+                return EventError(number, f"not valid JSON: {other}")
+            return None
     member = data.get("member_id") if isinstance(data, dict) else None
     member = member if isinstance(member, str) and member else None
     if keep is not None and not keep(member):
