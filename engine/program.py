@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -81,6 +81,12 @@ class Program:
     digest: str
     sources: Mapping[str, str]
     questions: Questions
+    # Lookups for the evaluation hot path, built with the program: a plain attribute, read
+    # several times by every evaluation.
+    index: ProgramIndex = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self.index = ProgramIndex(self.model)
 
     @property
     def program(self) -> str:
@@ -105,13 +111,6 @@ class Program:
     @property
     def data(self) -> Mapping[str, Any]:
         return self.model.data
-
-    @property
-    def index(self) -> ProgramIndex:
-        index = self.__dict__.get("_index")
-        if index is None:
-            index = self.__dict__["_index"] = ProgramIndex(self.model)
-        return index
 
     @property
     def eligibility(self) -> EligibilityQuestions:

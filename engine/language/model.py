@@ -41,12 +41,13 @@ class Tiers:
     window: str
     downgrade_policy: str
     levels: tuple[Tier, ...]
+    _by_id: Mapping[str | None, Tier] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_id", {tier.id: tier for tier in self.levels})
 
     def get(self, tier_id: str | None) -> Tier | None:
-        for tier in self.levels:
-            if tier.id == tier_id:
-                return tier
-        return None
+        return self._by_id.get(tier_id)
 
 
 @dataclass(frozen=True)
