@@ -40,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench import machine
 from bench.http_bench import CART, echo_app, postgres_database
 from engine import evaluate, load_program
+from store.ledger import members
 
 Asgi = Callable[..., Any]
 
@@ -98,7 +99,7 @@ def cpu_per_request(post: Callable[[bytes], int], bodies: Callable[[int], bytes]
     return best
 
 
-def loyalty_app(database_url: str) -> tuple[FastAPI, str]:
+def loyalty_app(database_url: str) -> tuple[FastAPI, str, Any]:
     from api.app import create_app
     from engine import load_program
     from store.db.database import open_database
@@ -119,7 +120,7 @@ def loyalty_app(database_url: str) -> tuple[FastAPI, str]:
         registry.publish(session, program, "bench", "v1")
         registry.activate(session, "retail", 1, "bench", at_declared=True)
         key, _ = keys.create(session, ["evaluate", "commit"], name="bench")
-    return create_app(settings, db), key
+    return create_app(settings, db), key, db
 
 
 def commit_body(i: int) -> bytes:
@@ -145,7 +146,7 @@ def main() -> None:
         if args.pg and pg_url is None:
             raise SystemExit("--pg: PostgreSQL is not reachable")
         url = pg_url if args.pg and pg_url else f"sqlite:///{Path(tmp) / 'bench.db'}"
-        app, key = loyalty_app(url)
+        app, key, db = loyalty_app(url)
         lifespan = app.router.lifespan_context(app)
         echo = Driver(echo_app, "/echo", "-")
         quote = Driver(app, "/v1/programs/retail/evaluate", key)
@@ -176,8 +177,14 @@ def main() -> None:
                 evaluate(program, request)
                 return 200
 
+            def member_read(body: bytes) -> int:  # the quote's one read, as it makes it
+                with db.read_connection() as conn:
+                    members.snapshot(conn, "retail", "BM-1")
+                return 200
+
             costs = {"echo": cpu_per_request(echo.post, lambda i: quote_body, n),
                      "evaluate": cpu_per_request(engine_only, lambda i: quote_body, n),
+                     "read": cpu_per_request(member_read, lambda i: quote_body, n),
                      "quote": cpu_per_request(quote.post, lambda i: quote_body, n),
                      "commit": cpu_per_request(commit.post, commit_body, max(200, n // 5))}
         finally:
@@ -193,6 +200,11 @@ def main() -> None:
           f"evaluate() = {floor:.1f} µs, a ceiling of {costs['echo'] / floor:.2f} on the ratio; "
           f"the quote's work beyond it (store read, checks, auth, metrics): "
           f"{costs['quote'] - floor:.1f} µs")
+    floor += costs["read"]
+    print(f"floor of a quote that also reads the member's row (the read alone, "
+          f"{costs['read']:.1f} µs): {floor:.1f} µs, a ceiling of {costs['echo'] / floor:.2f}; "
+          f"the rest (the book brought to the instant, the key, limits, metrics, "
+          f"rendering): {costs['quote'] - floor:.1f} µs")
     base_end = machine.report("end")
     mean = (base_start + base_end) / 2
     print(f"in multiples of the machine baseline: echo {costs['echo'] / mean:.1f}, "

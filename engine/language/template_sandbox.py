@@ -23,6 +23,7 @@ from contextvars import ContextVar
 from typing import Any
 
 from jinja2 import StrictUndefined
+from jinja2.defaults import DEFAULT_FILTERS
 from jinja2.exceptions import SecurityError
 from jinja2.runtime import Context
 from jinja2.sandbox import SandboxedEnvironment
@@ -114,7 +115,8 @@ class MessageSandbox(SandboxedEnvironment):
 
     def __init__(self, html: bool) -> None:
         super().__init__(autoescape=html, undefined=StrictUndefined, keep_trailing_newline=True)
-        self.filters = {name: f for name, f in self.filters.items() if name in SAFE_FILTERS}
+        # jinja2's default filters (what the environment starts with), narrowed
+        self.filters = {name: f for name, f in DEFAULT_FILTERS.items() if name in SAFE_FILTERS}
         self.globals = {"range": _range}
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
