@@ -15,6 +15,12 @@ baseline is what to compare across machines, sessions and versions of the code; 
 on a shared machine are not. The load average and the machine baseline of
 bench/machine.py are printed at the start and the end.
 
+A longer history: with one worker among the runs, a history of a quarter of the events and
+of the members over the same dates is generated and replayed by one worker too, and its CPU
+per event is compared with the full history's (`--no-quarter` skips it). This is the
+measure of whether an event costs more in a longer history; the checkpoints below also
+move with what the history holds as its year goes on.
+
 Checkpoints: every run also prints the cost per event at a quarter, half and the whole of
 the history (250,000, 500,000 and 1,000,000 events in the default run), from the
 simulation's progress callback: wall time per event overall and since the last
@@ -144,6 +150,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--history", help="reuse this history instead of generating one")
+    parser.add_argument("--no-quarter", action="store_true",
+                        help="skip the quarter-size history (a quarter of the events and of "
+                        "the members over the same dates, one worker)")
     parser.add_argument("--child", nargs=2, metavar=("HISTORY", "WORKERS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -175,7 +184,32 @@ def main() -> None:
                       f"{runs[workers]['wall'] / runs[first]['wall']:.2f}")
             print("reports identical across worker counts:",
                   len({r["digest"] for r in runs.values()}) == 1)
+        if not args.history and not args.no_quarter and 1 in runs:
+            _quarter(args, Path(tmp), runs[1])
     machine.report("end")
+
+
+def _quarter(args: argparse.Namespace, tmp: Path, full: dict[str, Any]) -> None:
+    """Whether an event costs more in a longer history: the same dates with a quarter of the
+    events and of the members, replayed by one worker, against the full history's CPU per
+    event. The checkpoints within one run mix that with what the history holds as its
+    year goes on (later months hold more work per event: campaigns, expiries, tiers)."""
+    from engine.simulation.generate import DEFAULT_END, DEFAULT_START, generate
+
+    events, members = args.events // 4, max(1, args.members // 4)
+    history = str(tmp / "quarter.jsonl")
+    with open(history, "w", encoding="utf-8") as out:
+        generate(out, members=members, events=events, seed=args.seed, start=DEFAULT_START,
+                 end=DEFAULT_END)
+    child = subprocess.run([sys.executable, __file__, "--child", history, "1"],
+                           capture_output=True, text=True, check=True)
+    small = json.loads(child.stdout.strip().splitlines()[-1])
+    small_us = small["cpu"] * 1e6 / small["events"]
+    full_us = full["cpu"] * 1e6 / full["events"]
+    print(f"quarter-size history ({small['events']:,} events, {members:,} members, same "
+          f"dates), 1 worker: {small_us:,.1f} µs CPU per event against {full_us:,.1f} µs for "
+          f"the full history: ratio {full_us / small_us:.3f}; flat within 15 %: "
+          f"{'yes' if max(full_us, small_us) / min(full_us, small_us) <= 1.15 else 'no'}")
 
 
 if __name__ == "__main__":
