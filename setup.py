@@ -6,6 +6,7 @@ Everything else about the package is in pyproject.toml. `LOYALTY_PURE_PYTHON=1 p
 
 import os
 import runpy
+import sys
 from pathlib import Path
 
 from setuptools import setup
@@ -22,8 +23,10 @@ def ext_modules() -> list:
     # The build's own mypy run: no config file (the project's names a plugin the isolated
     # build environment does not have), no cache (a developer's, made with every dependency
     # installed, would type what this environment cannot see); third-party imports are Any.
-    options = ["--config-file=", "--python-version", "3.11", "--ignore-missing-imports",
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    options = ["--config-file=", "--python-version", version, "--ignore-missing-imports",
                "--cache-dir=/dev/null"]
+    native["write_manifest"](root)  # the sources compiled, for the check at import
     return mypycify(options + files, opt_level="3", group_name=native["GROUP"])
 
 

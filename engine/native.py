@@ -8,22 +8,26 @@ the simulator's replay: the code every quote, commit and simulated event runs
 (docs/performance.md).
 
 Set `LOYALTY_PURE_PYTHON=1` when installing to build nothing, or when running to import the
-Python source although compiled modules are there. A compiled module older than its source
-(an edit or a checkout since the last install) would run the old code, and compiled modules
-call each other directly, so one stale module makes *all* of them run as Python, with a
-warning saying how to compile again. `compiled()` says which is running.
+Python source although compiled modules are there. The build records a digest of every
+engine source file (`engine/_native_manifest.json`, shipped beside the modules); when any of
+them differs now (an edit or a checkout since the last install) the compiled modules would
+run old code, or check values against old annotations of the modules they call, and they
+call each other directly, so then *all* of them run as Python, with a warning saying how to
+compile again. Digests, not file times: a wheel's install gives every file the time it was
+unpacked. `compiled()` says which is running.
 
 This module is read by `setup.py` before the package can be imported: standard library only.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.machinery
 import importlib.util
+import json
 import os
 import sys
 import warnings
-from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 
@@ -51,6 +55,7 @@ SOURCES = (
 )
 GROUP = "engine._native"  # the shared library's module: engine/_native__mypyc…so
 PURE_ENV = "LOYALTY_PURE_PYTHON"
+MANIFEST = "_native_manifest.json"  # in engine/: the sources' digests at the build
 
 _ROOT = Path(__file__).resolve().parent.parent
 
@@ -73,13 +78,26 @@ def _extension(path: Path) -> Path | None:
     return None
 
 
-def _stale(sources: Sequence[Path]) -> list[Path]:
-    out = []
-    for path in sources:
-        ext = _extension(path)
-        if ext is not None and path.stat().st_mtime > ext.stat().st_mtime:
-            out.append(path)
-    return out
+def digests(root: Path = _ROOT) -> dict[str, str]:
+    """SHA-256 of every engine source file, by path relative to `root` (about 2 ms)."""
+    return {path.relative_to(root).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted((root / "engine").rglob("*.py"))}
+
+
+def write_manifest(root: Path) -> None:
+    """What setup.py records when it compiles."""
+    (root / "engine" / MANIFEST).write_text(json.dumps(digests(root), indent=0, sort_keys=True)
+                                            + "\n", encoding="utf-8")
+
+
+def _stale(root: Path = _ROOT) -> list[str]:
+    """The engine sources that differ from the build's (all of them: no manifest)."""
+    try:
+        built = json.loads((root / "engine" / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return ["engine/ (compiled without a record of its sources)"]
+    now = digests(root)
+    return sorted(path for path in built.keys() | now.keys() if built.get(path) != now.get(path))
 
 
 class _SourceFirst:
@@ -109,10 +127,11 @@ def install() -> None:
     files = source_files()
     if not any(_extension(path) for path in files):
         return  # nothing compiled: plain imports find the sources
-    stale = _stale(files)
-    if os.environ.get(PURE_ENV, "") not in ("", "0") or stale:
+    pure = os.environ.get(PURE_ENV, "") not in ("", "0")
+    stale = [] if pure else _stale()
+    if pure or stale:
         if stale:
-            shown = ", ".join(str(p.relative_to(_ROOT)) for p in stale[:3])
+            shown = ", ".join(stale[:3])
             warnings.warn(f"{shown}{' …' if len(stale) > 3 else ''} changed after the engine was "
                           "compiled: running the engine as Python. `pip install -e .` compiles "
                           f"it again ({PURE_ENV}=1 when installing builds nothing).",

@@ -49,6 +49,7 @@ from engine.simulation.partition import (
     merge,
     outcomes,
     referral_groups,
+    release,
     replay_file,
 )
 
@@ -258,8 +259,10 @@ def run_partition(sources: Mapping[str, str], history: str, on_error: str, me: i
         if failure is None and end_ts > float("-inf"):
             replay.finish(instant(end_ts))
         sequencer.advance(me, INF, pool.moves).result()  # what finishing moved
-        return PartResult(replay.stats, {}, outcomes(replay), failure,
+        part = PartResult(replay.stats, {}, outcomes(replay), failure,
                           member_states(replay) if states else None)
+        release(replay)
+        return part
     except BaseException:
         sequencer.abort()  # the others must not wait for this one
         raise

@@ -269,26 +269,39 @@ def read_jsonl(stream: TextIO, keep: Callable[[str | None], bool] | None = None,
             yield item
 
 
+_LONG_DIGITS_TEXT = re.compile(r"[0-9]{19}")
+_LONG_DIGITS_BYTES = re.compile(rb"[0-9]{19}")
+
+
+def _loads(text: str | bytes) -> Any:
+    """What json.loads answers (a value, or its exception), from orjson where that is the
+    same: orjson reads an integer past 64 bits as a float (json keeps the integer), so a
+    text with 19 digits in a row goes to json; and it refuses a few texts json reads (NaN,
+    lone surrogates, very deep nesting), which json then decides."""
+    long = (_LONG_DIGITS_TEXT.search(text) if isinstance(text, str)
+            else _LONG_DIGITS_BYTES.search(text))
+    if long is None:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(text)
+
+
 def decode_line(number: int, text: str | bytes, keep: Callable[[str | None], bool] | None,
                 ) -> Event | EventError | None:
     """One JSON event text decoded and checked: the event, its error, or None when
     `keep` says it is another reader's."""
     try:
-        data = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        # orjson refuses a few texts that json reads (integers past 64 bits, NaN, lone
-        # surrogates, very deep nesting): json decides those, so what is read, and what
-        # an error says, is json's.
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            if keep is None or keep(None):
-                return EventError(number, f"not valid JSON: {exc.msg} (column {exc.colno})")
-            return None
-        except (ValueError, RecursionError) as other:
-            if keep is None or keep(None):
-                return EventError(number, f"not valid JSON: {other}")
-            return None
+        data = _loads(text)
+    except json.JSONDecodeError as exc:
+        if keep is None or keep(None):
+            return EventError(number, f"not valid JSON: {exc.msg} (column {exc.colno})")
+        return None
+    except (ValueError, RecursionError) as other:
+        if keep is None or keep(None):
+            return EventError(number, f"not valid JSON: {other}")
+        return None
     member = data.get("member_id") if isinstance(data, dict) else None
     member = member if isinstance(member, str) and member else None
     if keep is not None and not keep(member):

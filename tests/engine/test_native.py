@@ -84,16 +84,26 @@ def test_compiled_and_python_answer_alike():
     assert fast.replace('"compiled": true', '"compiled": false', 1) == slow
 
 
-def test_a_source_newer_than_its_compiled_module_is_stale(tmp_path):
-    source, ext = tmp_path / "earn.py", tmp_path / f"earn{SUFFIX}"
-    source.write_text("X = 1\n")
-    ext.write_bytes(b"")
-    os.utime(source, (1_000, 1_000))
-    os.utime(ext, (2_000, 2_000))
-    assert native._stale([source]) == []
-    os.utime(source, (3_000, 3_000))
-    assert native._stale([source]) == [source]
-    assert native._stale([tmp_path / "other.py"]) == []  # nothing compiled: nothing stale
+def test_an_engine_source_changed_since_the_build_is_stale(tmp_path):
+    (tmp_path / "engine" / "evaluation").mkdir(parents=True)
+    earn = tmp_path / "engine" / "evaluation" / "earn.py"
+    earn.write_text("X = 1\n")
+    (tmp_path / "engine" / "program.py").write_text("Y = 2\n")
+    assert native._stale(tmp_path) == ["engine/ (compiled without a record of its sources)"]
+    native.write_manifest(tmp_path)
+    assert native._stale(tmp_path) == []
+    os.utime(earn, (4_000_000_000, 4_000_000_000))  # a file's time alone changes nothing
+    assert native._stale(tmp_path) == []
+    earn.write_text("X = 3\n")
+    (tmp_path / "engine" / "added.py").write_text("")
+    assert native._stale(tmp_path) == ["engine/added.py", "engine/evaluation/earn.py"]
+
+
+def test_the_installed_engine_matches_its_build_record():
+    """What this checkout runs compiled was built from exactly these sources."""
+    if not native.compiled():
+        pytest.skip("the engine is not running compiled")
+    assert native._stale() == []
 
 
 def test_the_python_source_is_imported_although_a_compiled_module_sits_beside_it(tmp_path):
