@@ -3,8 +3,8 @@
 mypyc compiles the evaluation, the lifecycle core, the rule-engine encoding and the
 simulator's replay from the same source. These tests run the same evaluations and the same
 simulation once compiled and once as Python (`LOYALTY_PURE_PYTHON=1`), each in a process of
-its own, and compare the answers byte for byte; and check the fallback to Python when a
-compiled module is older than its source.
+its own, and compare the answers byte for byte; and check the fallback to Python when an
+engine source differs from the one the build compiled.
 """
 
 from __future__ import annotations
