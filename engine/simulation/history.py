@@ -21,8 +21,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
-import orjson
-
 import engine.evaluation.contract as contract
 from engine.evaluation.request import RequestInvalid, member_problems, order_parts
 
@@ -269,31 +267,12 @@ def read_jsonl(stream: TextIO, keep: Callable[[str | None], bool] | None = None,
             yield item
 
 
-_LONG_DIGITS_TEXT = re.compile(r"[0-9]{19}")
-_LONG_DIGITS_BYTES = re.compile(rb"[0-9]{19}")
-
-
-def _loads(text: str | bytes) -> Any:
-    """What json.loads answers (a value, or its exception), from orjson where that is the
-    same: orjson reads an integer past 64 bits as a float (json keeps the integer), so a
-    text with 19 digits in a row goes to json; and it refuses a few texts json reads (NaN,
-    lone surrogates, very deep nesting), which json then decides."""
-    long = (_LONG_DIGITS_TEXT.search(text) if isinstance(text, str)
-            else _LONG_DIGITS_BYTES.search(text))
-    if long is None:
-        try:
-            return orjson.loads(text)
-        except orjson.JSONDecodeError:
-            pass
-    return json.loads(text)
-
-
 def decode_line(number: int, text: str | bytes, keep: Callable[[str | None], bool] | None,
                 ) -> Event | EventError | None:
     """One JSON event text decoded and checked: the event, its error, or None when
     `keep` says it is another reader's."""
     try:
-        data = _loads(text)
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         if keep is None or keep(None):
             return EventError(number, f"not valid JSON: {exc.msg} (column {exc.colno})")
