@@ -84,11 +84,9 @@ class Program:
     # Lookups for the evaluation hot path, built with the program: a plain attribute, read
     # several times by every evaluation.
     index: ProgramIndex = field(init=False, repr=False, compare=False)
-    timezone: ZoneInfo = field(init=False, repr=False, compare=False)  # the program's zone
 
     def __post_init__(self) -> None:
         self.index = ProgramIndex(self.model)
-        self.timezone = calendar.zone(self.model.timezone)
 
     @property
     def program(self) -> str:
@@ -105,6 +103,10 @@ class Program:
     @property
     def effective_from(self) -> datetime | None:
         return self.model.effective_from
+
+    @property
+    def timezone(self) -> ZoneInfo:
+        return calendar.zone(self.model.timezone)
 
     @property
     def data(self) -> Mapping[str, Any]:

@@ -45,9 +45,6 @@ class Tiers:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_id", {tier.id: tier for tier in self.levels})
-        # The lookup itself as the instance's `get`: a simulated event asks about four
-        # times, and a bound dict method is called without a Python frame.
-        object.__setattr__(self, "get", self._by_id.get)
 
     def get(self, tier_id: str | None) -> Tier | None:
         return self._by_id.get(tier_id)
