@@ -118,15 +118,22 @@ def payout(db: Database, programs: list[str] | None = None) -> dict[str, Any]:
                                     .having(func.sum(Row.amount) > 0)
                                     .order_by(Row.member_pk).limit(PAYOUT_BATCH)).all()
             for program, member_pk, last in batch:
-                # the entries up to `last` still unpaid: a run racing this one paid
-                # them first, or they are this run's
-                amounts = session.scalars(update(Row).where(
+                # The entries up to `last` still unpaid, locked: a run racing this one may
+                # have paid some of them since the sum above was taken (the lock waits for
+                # it, and the rows it paid drop out), so what is left is paid only when it
+                # still adds up to more than zero — never a run paying a refund's negative
+                # entry alone.
+                rows = session.execute(select(Row.id, Row.amount).where(
                     Row.member_pk == member_pk, Row.paid_at.is_(None), Row.id <= last)
-                    .values(paid_at=at, payout_ref=ref).returning(Row.amount)).all()
-                if amounts:
-                    total = paid.setdefault(program, {"members": 0, "amount": ZERO})
-                    total["members"] += 1
-                    total["amount"] += sum(amounts, ZERO)
+                    .with_for_update()).all()
+                amount = sum((row.amount for row in rows), ZERO)
+                if not rows or amount <= 0:
+                    continue
+                session.execute(update(Row).where(Row.id.in_([row.id for row in rows]))
+                                .values(paid_at=at, payout_ref=ref))
+                total = paid.setdefault(program, {"members": 0, "amount": ZERO})
+                total["members"] += 1
+                total["amount"] += amount
         if len(batch) < PAYOUT_BATCH:
             break
         after = batch[-1][1]
