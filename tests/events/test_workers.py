@@ -70,6 +70,9 @@ def test_two_service_workers_deliver_every_event_once(tmp_path):
         for member in ("M-0", "M-1", "M-2"):  # each member's events arrived in feed order
             feed = [e["id"] for e in events if e["member_id"] == member]
             assert [e["id"] for e in receiver.verified if e["member_id"] == member] == feed
+        # a delivery is marked delivered after the receiver answered: wait for the marks
+        wait_for(lambda: {d["status"] for d in json.loads(loyalty(
+            server, "webhooks", "deliveries", "1", "--json"))["deliveries"]} == {"delivered"})
         page = json.loads(loyalty(server, "webhooks", "deliveries", "1", "--json"))
         assert {d["status"] for d in page["deliveries"]} == {"delivered"}
         assert "every type" in loyalty(server, "webhooks", "list")
