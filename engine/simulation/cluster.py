@@ -49,7 +49,6 @@ from engine.simulation.partition import (
     merge,
     outcomes,
     referral_groups,
-    release,
     replay_file,
 )
 
@@ -261,7 +260,7 @@ def run_partition(sources: Mapping[str, str], history: str, on_error: str, me: i
         sequencer.advance(me, INF, pool.moves).result()  # what finishing moved
         part = PartResult(replay.stats, {}, outcomes(replay), failure,
                           member_states(replay) if states else None)
-        release(replay)
+        replay.release()
         return part
     except BaseException:
         sequencer.abort()  # the others must not wait for this one

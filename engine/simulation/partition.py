@@ -177,8 +177,8 @@ def replay_file(program: Program, history: Path, pool: Any, on_error: str,
 # A replay keeps every member's book alive to its end, so each full pass of Python's cyclic
 # garbage collector walks all of them again: with the collector on, a fifth of a replay's
 # time (400,000 events of 20,000 members: 38.5 s of CPU on, about 30 s off) and a cost per
-# event that grows with the members. When it ends, `release` lets reference counting free
-# most of it. While a replay runs, the only cyclic garbage it makes
+# event that grows with the members. When it ends, `Replay.release` lets reference counting
+# free most of it. While a replay runs, the only cyclic garbage it makes
 # is the rule engine's (a few closures of durable-rules per fact asserted, that is per
 # decision-cache miss: all of the 22,308 such objects found after 50,000 events), so the
 # collector is off while it runs and collects the young generation once GARBAGE_CALLS facts
@@ -190,7 +190,7 @@ GARBAGE_CALLS = 5_000
 def few_collections(freeze: bool = False) -> Iterator[None]:
     """The cyclic garbage collector off inside (see GARBAGE_CALLS), as it was after.
 
-    What a replay still holds when it ends (`release` drops most of it) is freed by the
+    What a replay still holds when it ends (`Replay.release` drops most of it) is freed by the
     collector once it is on again. `freeze`: for a process that ends with the replay (the
     worker processes of `--workers`), what is alive is frozen (gc.freeze) before the
     collector is on again, so that its collections in the little the process still does do
@@ -249,19 +249,6 @@ def member_states(replay: Replay) -> list[str]:
             for mid in sorted(replay.members)]
 
 
-def release(replay: Replay) -> None:
-    """Drop a finished replay's members and per-member tallies. The replay refers to itself
-    (its handlers are its own bound methods), so it is freed only by the cyclic collector,
-    which would walk everything it still holds (about 11 µs per event replayed; see
-    few_collections); the members and tallies it no longer holds are freed at once by
-    reference counting (50,000 events: 258,000 of the 279,000 objects, in 0.06 s)."""
-    replay.members.clear()
-    replay.tally.timelines.clear()
-    replay.tally.net.clear()
-    if replay.tally.messages is not None:
-        replay.tally.messages.history.clear()
-
-
 def run_local(program: Program, history: Path, on_error: str,
               tick: Callable[[int], None] | None = None, states: bool = False,
               coupons: Coupons | None = None) -> PartResult:
@@ -272,7 +259,7 @@ def run_local(program: Program, history: Path, on_error: str,
     budget = {c: pool.budget_used(c) for c in budgeted_campaigns(program)}
     part = PartResult(replay.stats, budget, outcomes(replay), failure,
                       member_states(replay) if states else None)
-    release(replay)
+    replay.release()
     return part
 
 

