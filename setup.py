@@ -4,7 +4,6 @@ Everything else about the package is in pyproject.toml. `LOYALTY_PURE_PYTHON=1 p
 -e .` builds nothing: the engine then runs as Python (slower, same results).
 """
 
-import os
 import runpy
 import sys
 from pathlib import Path
@@ -14,7 +13,7 @@ from setuptools import setup
 
 def ext_modules() -> list:
     native = runpy.run_path(str(Path(__file__).parent / "engine" / "native.py"))
-    if os.environ.get(native["PURE_ENV"], "") not in ("", "0"):
+    if native["pure"]():
         return []
     from mypyc.build import mypycify
 

@@ -70,6 +70,11 @@ def module_name(path: Path, root: Path = _ROOT) -> str:
     return ".".join(path.relative_to(root).with_suffix("").parts)
 
 
+def pure() -> bool:
+    """Whether LOYALTY_PURE_PYTHON asks for the engine as Python (setup.py reads it too)."""
+    return os.environ.get(PURE_ENV, "") not in ("", "0")
+
+
 def _extension(path: Path) -> Path | None:
     for suffix in importlib.machinery.EXTENSION_SUFFIXES:
         candidate = path.with_name(path.stem + suffix)
@@ -124,12 +129,12 @@ def compiled() -> bool:
 
 def install() -> None:
     """Decide, before any listed module is imported, whether they run compiled."""
+    if _extension(_ROOT / (GROUP.replace(".", "/") + "__mypyc.py")) is None:
+        return  # no shared library (engine/_native__mypyc…so): nothing compiled
     files = source_files()
-    if not any(_extension(path) for path in files):
-        return  # nothing compiled: plain imports find the sources
-    pure = os.environ.get(PURE_ENV, "") not in ("", "0")
-    stale = [] if pure else _stale()
-    if pure or stale:
+    python = pure()
+    stale = [] if python else _stale()
+    if python or stale:
         if stale:
             shown = ", ".join(stale[:3])
             warnings.warn(f"{shown}{' …' if len(stale) > 3 else ''} changed after the engine was "
