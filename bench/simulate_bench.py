@@ -173,9 +173,7 @@ def main() -> None:
                   f"({args.events / took:,.0f} events/s)")
         runs = {}
         for workers in args.workers:
-            child = subprocess.run([sys.executable, __file__, "--child", history, str(workers)],
-                                   capture_output=True, text=True, check=True)
-            runs[workers] = json.loads(child.stdout.strip().splitlines()[-1])
+            runs[workers] = _child(history, workers)
             _print_run(workers, runs[workers])
         if len(runs) > 1:
             first, *others = args.workers
@@ -187,6 +185,13 @@ def main() -> None:
         if not args.history and not args.no_quarter and 1 in runs:
             _quarter(args, Path(tmp), runs[1])
     machine.report("end")
+
+
+def _child(history: str, workers: int) -> dict[str, Any]:
+    """One simulation in a process of its own (`_run_one`): what it printed last."""
+    child = subprocess.run([sys.executable, __file__, "--child", history, str(workers)],
+                           capture_output=True, text=True, check=True)
+    return json.loads(child.stdout.strip().splitlines()[-1])
 
 
 def _quarter(args: argparse.Namespace, tmp: Path, full: dict[str, Any]) -> None:
@@ -201,9 +206,7 @@ def _quarter(args: argparse.Namespace, tmp: Path, full: dict[str, Any]) -> None:
     with open(history, "w", encoding="utf-8") as out:
         generate(out, members=members, events=events, seed=args.seed, start=DEFAULT_START,
                  end=DEFAULT_END)
-    child = subprocess.run([sys.executable, __file__, "--child", history, "1"],
-                           capture_output=True, text=True, check=True)
-    small = json.loads(child.stdout.strip().splitlines()[-1])
+    small = _child(history, 1)
     small_us = small["cpu"] * 1e6 / small["events"]
     full_us = full["cpu"] * 1e6 / full["events"]
     print(f"quarter-size history ({small['events']:,} events, {members:,} members, same "
