@@ -36,6 +36,7 @@ from store.db.database import Database
 from store.idempotency import Idempotent, Outcome, request_hash
 from store.ledger.books import find_order
 from store.registry.programs import ProgramCache
+from store.registry.versions import GENERATION
 from store.tables.core import MemberRow, OrderRow
 
 ZERO = Decimal(0)
@@ -134,20 +135,21 @@ def commit(db: Database, cache: ProgramCache, program_id: str, request: dict[str
     once = _idempotent(program_id, req.order_id, request)
 
     def write() -> Outcome:
-        with db.writing() as session:
-            program = cache.resolve(session, program_id, req.at, pinned)
-            with session.no_autoflush:  # one flush at the end: fewer round trips
-                return _commit(session, program, request, req, once, before)
+        with db.writing() as session, session.no_autoflush:  # one flush at the end
+            return _commit(session, cache, program_id, pinned, request, req, once, before)
     return once.run(db, write)
 
 
 # The member's row, locked (FOR UPDATE OF members on PostgreSQL; SQLite's write
 # transaction holds the database's lock), with the order row an earlier commit of the
-# same order id left (any member's: order ids are unique per program), if any. A commit
-# of the same order id that this statement waited for (same member) is not in its
-# snapshot: its order row then fails the unique key and `Idempotent.run` replays it.
+# same order id left (any member's: order ids are unique per program), if any, and the
+# registry's generation (whether another process activated a version: the program
+# cache reloads its timelines then), so a commit by a known member reads all it needs
+# in one statement. A commit of the same order id that this statement waited for (same
+# member) is not in its snapshot: its order row then fails the unique key and
+# `Idempotent.run` replays it.
 _LOCK_WITH_ORDER = (
-    select(MemberRow, OrderRow)
+    select(MemberRow, OrderRow, GENERATION.scalar_subquery())
     .outerjoin(OrderRow, and_(OrderRow.program == MemberRow.program,
                               OrderRow.order_id == bindparam("order_id")))
     .where(MemberRow.program == bindparam("program"),
@@ -155,18 +157,22 @@ _LOCK_WITH_ORDER = (
     .with_for_update(of=MemberRow).execution_options(populate_existing=True))
 
 
-def _commit(session: Session, program: Program, request: dict[str, Any], req: Essentials,
-            once: Idempotent[OrderRow], before: list[BookBefore] | None) -> Outcome:
+def _commit(session: Session, cache: ProgramCache, program_id: str, pinned: int | None,
+            request: dict[str, Any], req: Essentials, once: Idempotent[OrderRow],
+            before: list[BookBefore] | None) -> Outcome:
     order_id, at = req.order_id, req.at
     assert order_id is not None
     member_id = str(req.member.get("id"))
-    # One statement locks the member's row and finds an earlier commit of the order id.
-    found = session.execute(_LOCK_WITH_ORDER, {"program": program.program,
-                                               "member_id": member_id,
+    # One statement locks the member's row, finds an earlier commit of the order id and
+    # reads the registry's generation (a new member's commit reads it on its own).
+    found = session.execute(_LOCK_WITH_ORDER, {"program": program_id, "member_id": member_id,
                                                "order_id": order_id}).first()
+    program: Program = cache.resolve(session, program_id, at, pinned,
+                                     generation=None if found is None else found[2] or 0)
     replayed: Outcome | None
+    member: MemberRow
     if found is not None:
-        member, earlier = found
+        member, earlier = found[0], found[1]
         replayed = None if earlier is None else once.replay(session, earlier)
     else:
         member = members.create_locked(session, program.program, member_id, None)

@@ -11,6 +11,14 @@ from sqlalchemy.types import TypeDecorator
 MONEY_SCALE = Decimal(10000)
 
 
+def utc_naive(value: datetime) -> datetime:
+    """An aware instant as a UTC column stores it (naive UTC); a naive one is refused.
+    For statements that pass instants in arrays, past the column types."""
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to a UTC column")
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """Aware datetimes in, aware UTC datetimes out; stored as naive UTC everywhere."""
 
@@ -18,11 +26,7 @@ class UTCDateTime(TypeDecorator[datetime]):
     cache_ok = True
 
     def process_bind_param(self, value, dialect):  # type: ignore[no-untyped-def]
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        return value.astimezone(UTC).replace(tzinfo=None)
+        return None if value is None else utc_naive(value)
 
     def process_result_value(self, value, dialect):  # type: ignore[no-untyped-def]
         if value is None:

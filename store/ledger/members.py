@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Dialect, bindparam, insert, inspect, literal, select, update
+from sqlalchemy import Connection, Dialect, bindparam, insert, inspect, select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -153,7 +153,11 @@ def update_with_insert(session: Session, member: MemberRow, new: Any) -> None:
     row, a round trip fewer than the ORM's flush. The member's changes become the ORM's
     committed state, so no later flush writes them again; anything else pending is
     flushed first. Elsewhere (SQLite has no data-modifying WITH) the ORM's flush writes
-    both. `new` stays outside the session (its id is not read back)."""
+    both. `new` stays outside the session (its id is not read back).
+
+    The statement is built once per shape (the member columns changed, the columns
+    inserted) with every value a bound parameter: its SQL text stays the same from one
+    commit to the next, so SQLAlchemy compiles it once and the driver parses it once."""
     if session.get_bind().dialect.name != "postgresql":
         session.add(new)
         session.flush()
@@ -166,13 +170,35 @@ def update_with_insert(session: Session, member: MemberRow, new: Any) -> None:
     table = new.__table__
     values = {column.key: getattr(new, column.key) for column in table.columns
               if getattr(new, column.key) is not None or not column.primary_key}
+    statement = _with_insert(table, tuple(changed), tuple(values))
+    params = {f"o_{name}": value for name, value in values.items()}
+    if changed:
+        params.update({f"m_{name}": value for name, value in changed.items()}, m__pk=member.id)
+    session.execute(statement, params)
+
+
+_WITH_INSERT: dict[tuple[str, tuple[str, ...], tuple[str, ...]], Any] = {}
+
+
+def _with_insert(table: Any, changed: tuple[str, ...], names: tuple[str, ...]) -> Any:
+    """`update_with_insert`'s statement for one shape: the members' columns `changed`
+    (none: a plain insert), the columns `names` of `table` inserted. Parameters: `m__pk`
+    (the member's id), `m_<column>` and `o_<column>`."""
+    key = (table.name, changed, names)
+    statement = _WITH_INSERT.get(key)
+    if statement is not None:
+        return statement
+    inserted = {name: bindparam(f"o_{name}", type_=table.c[name].type) for name in names}
     if not changed:
-        session.execute(insert(table).values(values))
-        return
-    members_table: Any = _MEMBERS
-    touched = update(members_table).where(_MEMBERS.c.id == member.id).values(changed) \
-        .returning(_MEMBERS.c.id).cte("touched")
-    names = list(values)
-    rows = select(*(literal(values[name], table.c[name].type) for name in names)) \
-        .select_from(touched)
-    session.execute(insert(table).from_select(names, rows).add_cte(touched))
+        statement = insert(table).values(inserted)
+    else:
+        members_table: Any = _MEMBERS
+        touched = update(members_table).where(_MEMBERS.c.id == bindparam("m__pk")).values(
+            {name: bindparam(f"m_{name}", type_=_MEMBERS.c[name].type) for name in changed}
+        ).returning(_MEMBERS.c.id).cte("touched")
+        rows = select(*inserted.values()).select_from(touched)
+        statement = insert(table).from_select(list(names), rows).add_cte(touched)
+    if len(_WITH_INSERT) > 256:  # shapes are few; a bound, not an expectation
+        _WITH_INSERT.clear()
+    _WITH_INSERT[key] = statement
+    return statement

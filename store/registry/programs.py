@@ -34,13 +34,17 @@ class ProgramCache:
         self._check_seconds = check_seconds
         self._lock = threading.Lock()
 
-    def refresh(self, session: Session | Connection, force: bool = False) -> None:
+    def refresh(self, session: Session | Connection, force: bool = False,
+                generation: int | None = None) -> None:
+        """Reload the timelines when the registry's generation moved. `generation`: the
+        generation as the caller's transaction already read it (a commit reads it with
+        its locking read), instead of reading it again."""
         now = time.monotonic()
         writing = isinstance(session, Session) and session.info.get("writing", False)
         if not force and not writing and self._generation is not None \
                 and now - self._checked_at < self._check_seconds:
             return
-        current = registry.generation(session)
+        current = registry.generation(session) if generation is None else generation
         self._checked_at = now
         if current == self._generation and not force:
             return
@@ -74,8 +78,9 @@ class ProgramCache:
                 self._compiled[key] = found
         return found
 
-    def live_version(self, session: Session | Connection, program: str, at: datetime) -> int:
-        self.refresh(session)
+    def live_version(self, session: Session | Connection, program: str, at: datetime,
+                     generation: int | None = None) -> int:
+        self.refresh(session, generation=generation)
         timeline = self._timelines.get(program)
         if not timeline:
             registry.require_program(session, program)
@@ -92,11 +97,14 @@ class ProgramCache:
         return version
 
     def resolve(self, session: Session | Connection, program: str, at: datetime,
-                pinned: int | None = None, db: Database | None = None) -> Any:
-        """The compiled version a request runs against: the pinned one, or the live one."""
+                pinned: int | None = None, db: Database | None = None,
+                generation: int | None = None) -> Any:
+        """The compiled version a request runs against: the pinned one, or the live one
+        (`generation`: the registry's, when the caller's transaction has read it)."""
         if pinned is not None:
             return self.get(session, program, pinned, db)
-        return self.get(session, program, self.live_version(session, program, at), db)
+        return self.get(session, program, self.live_version(session, program, at, generation),
+                        db)
 
     def warm(self, session: Session) -> list[str]:
         """Compile every version live now; returns their names (for /readyz)."""

@@ -57,9 +57,13 @@ def source_names(sources: dict[str, str]) -> dict[str, str]:
     return {Path(name).name: text for name, text in sorted(sources.items())}
 
 
+# The registry's generation, read by every write: built once (building costs more than
+# running it). Also a column of the commit's locking read (store/checkout/orders.py).
+GENERATION = select(RegistryGenerationRow.generation).where(RegistryGenerationRow.id == 1)
+
+
 def generation(session: Session | Connection) -> int:
-    return session.scalar(select(RegistryGenerationRow.generation).where(
-        RegistryGenerationRow.id == 1)) or 0
+    return session.scalar(GENERATION) or 0
 
 
 def bump_generation(session: Session) -> None:

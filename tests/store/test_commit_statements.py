@@ -1,17 +1,24 @@
 """How a commit writes: on PostgreSQL the member's row and the order's row go in one
-statement (store/ledger/members.py `update_with_insert`), and what is stored is what the
-ORM would have written (the member row and the order read back)."""
+statement (store/ledger/members.py `update_with_insert`), the ledger rows and the events
+each in one statement of fixed text, and what is stored is what the generic statements
+would have written (read back)."""
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import event, select
+import pytest
+from sqlalchemy import event, func, select, text
 
+import store.events.outbox as outbox
+import store.ledger.books as books
 from store.checkout.orders import commit
 from store.db.database import Database
 from store.registry.programs import ProgramCache
-from store.tables.core import MemberRow, OrderRow
+from store.tables.core import LedgerEntryRow, MemberRow, OrderRow
+from store.tables.events import DomainEventRow
 from tests.store.helpers import assert_ledger_exact, order, publish_retail
 
 
@@ -54,3 +61,129 @@ def test_a_commit_stores_the_member_and_the_order(db: Database) -> None:
     # a retry of the same order answers the first result and writes nothing new
     again = commit(db, cache, "retail", order("O-2", amount="40.00"))
     assert again.created is False
+
+
+def _entry_rows(member_pk: int) -> list[dict[str, Any]]:
+    """Ledger rows of every shape a step writes: with and without expiry, rule, lot and
+    draws, text that needs escaping, instants in another zone."""
+    east = timezone(timedelta(hours=-5))
+    at = datetime(2026, 11, 17, 14, 30, 0, 123456, tzinfo=east)
+    now = datetime(2026, 11, 17, 19, 31, tzinfo=UTC)
+    base = {"member_pk": member_pk, "program": "retail", "remaining": None, "lot_id": None,
+            "ruleset_version": 1, "recorded_at": now}
+    return [
+        {**base, "kind": "earn", "points": 120, "expires_at": at + timedelta(days=365),
+         "rule": "earning.base", "source_type": "order", "source_ref": 'O-"1"\\é',
+         "lot": 1, "draws": None, "occurred_at": at},
+        {**base, "kind": "redeem", "points": -50, "expires_at": None, "rule": None,
+         "source_type": "redemption", "source_ref": "7", "lot": None,
+         "draws": [[1, 50]], "occurred_at": at},
+        {**base, "kind": "bonus", "points": 0, "expires_at": None, "rule": "campaign.x",
+         "source_type": "order", "source_ref": "O-1", "lot": 2, "draws": [],
+         "occurred_at": now},
+    ]
+
+
+def test_the_ledger_insert_for_postgresql_writes_what_the_generic_one_writes(db: Database) -> None:
+    """PostgreSQL inserts a step's ledger rows as one JSON array (one SQL text for any
+    number of rows); read back, they equal the rows the generic multi-row insert writes,
+    and the ids come back in the rows' order."""
+    if db.is_sqlite:
+        pytest.skip("the array insert is PostgreSQL's")
+    publish_retail(db)
+    commit(db, ProgramCache(), "retail", order("O-1"))
+    with db.writing() as session:
+        member_pk = session.scalars(select(MemberRow.id)).one()
+        connection = session.connection()
+        rows = _entry_rows(member_pk)
+        generic = connection.execute(books._INSERT_ENTRIES, rows).scalars().all()
+        arrays = connection.execute(books._INSERT_ENTRIES_PG,
+                                    books._entry_rows_json(connection, rows)).scalars().all()
+        assert len(generic) == len(arrays) == 3
+        assert list(arrays) == sorted(arrays)
+        table = LedgerEntryRow.__table__
+        columns = [c for c in table.columns if c.key != "id"]
+
+        def read(ids: Any) -> list[tuple[Any, ...]]:
+            return [tuple(r) for r in session.execute(
+                select(*columns).where(table.c.id.in_(list(ids))).order_by(table.c.id))]
+
+        assert read(arrays) == read(generic)
+        assert read(arrays)[1][columns.index(table.c.draws)] == [[1, 50]]
+        assert read(arrays)[0][columns.index(table.c.draws)] is None
+        session.rollback()
+
+
+def test_the_outbox_for_postgresql_writes_what_the_generic_one_writes(db: Database) -> None:
+    """PostgreSQL moves the feed's counter and inserts the events in one statement; the
+    rows (payload text included, byte for byte) equal the generic insert's, at
+    consecutive positions in the order published."""
+    if db.is_sqlite:
+        pytest.skip("the one-statement outbox is PostgreSQL's")
+    east = timezone(timedelta(hours=-5))
+    payloads = [{"points": 120, "why": 'a "quoted" é', "lines": [1, 2.5, None]}, {}, {"n": 3}]
+
+    def rows(prefix: str) -> list[dict[str, Any]]:
+        return [{"event_id": f"{prefix}-{i}", "program": "retail", "type": "points.earned",
+                 "member_id": "CUST-1", "at": datetime(2026, 11, 17, 9, i, tzinfo=east),
+                 "ruleset_version": 1, "payload": payload,
+                 "recorded_at": datetime(2026, 11, 17, 14, i, 1, 5, tzinfo=UTC)}
+                for i, payload in enumerate(payloads)]
+
+    with db.writing() as session:
+        connection = session.connection()
+        connection.execute(outbox._ADVANCE_AND_INSERT,
+                           outbox._rows_json(connection.dialect, "retail", rows("pg")))
+        connection.execute(outbox._INSERT, [{**row, "position": 100 + i}
+                                            for i, row in enumerate(rows("generic"))])
+    table = DomainEventRow.__table__
+    columns = [c for c in table.columns if c.key not in ("id", "event_id", "position")]
+    with db.reading() as session:
+        def read(prefix: str) -> list[Any]:
+            return list(session.execute(select(table.c.position, *columns).where(
+                table.c.event_id.like(f"{prefix}-%")).order_by(table.c.event_id)))
+
+        pg, generic = read("pg"), read("generic")
+        assert [r[0] for r in pg] == [1, 2, 3]
+        assert [tuple(r)[1:] for r in pg] == [tuple(r)[1:] for r in generic]
+        texts = session.execute(text(
+            "SELECT payload::text FROM domain_events WHERE event_id LIKE 'pg-%' "
+            "ORDER BY event_id")).scalars().all()
+        assert texts == [json.dumps(p) for p in payloads]
+        assert outbox.last_position(session, "retail") == 3
+
+
+def test_a_commit_by_a_known_member_makes_four_statements_of_fixed_text(db: Database) -> None:
+    """On PostgreSQL: the locking read (with the registry's generation), the ledger rows,
+    the member and the order, the events; the same four SQL texts whatever the number of
+    ledger rows and events (so the driver parses each once)."""
+    if db.is_sqlite:
+        pytest.skip("statement shapes are PostgreSQL's")
+    publish_retail(db)
+    cache = ProgramCache()
+    commit(db, cache, "retail", order("O-1"))
+    positions = [_last_position(db)]
+    small = _statements(db, lambda: commit(db, cache, "retail", order("O-2", amount="20.00")))
+    positions.append(_last_position(db))
+    large = _statements(db, lambda: commit(db, cache, "retail", {
+        **order("O-3", amount="300.00"),
+        "order": {**order("O-3")["order"], "lines": [
+            {"sku": f"S-{i}", "category": category, "quantity": 2, "unit_price": "45.00",
+             "discount": "0.00"} for i, category in enumerate(
+                 ["electronics", "fashion", "home", "gift_cards"])]}}))
+    positions.append(_last_position(db))
+    assert len(small) == 4 and small[0].startswith("SELECT members.id")
+    assert "registry_generation" in small[0]
+    assert small == large
+    with db.reading() as session:
+        def entries(order_id: str) -> int:
+            return int(session.scalar(select(func.count()).where(
+                LedgerEntryRow.source_ref == order_id)) or 0)
+
+        assert 0 < entries("O-2") < entries("O-3")
+    assert 0 < positions[1] - positions[0] < positions[2] - positions[1]
+
+
+def _last_position(db: Database) -> int:
+    with db.reading() as session:
+        return outbox.last_position(session, "retail")
