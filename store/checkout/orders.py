@@ -17,7 +17,7 @@ from decimal import Decimal
 from itertools import count
 from typing import Any
 
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import and_, bindparam, null, select
 from sqlalchemy.orm import Session
 
 import store.external.accounts as external_accounts
@@ -37,7 +37,7 @@ from store.idempotency import Idempotent, Outcome, request_hash
 from store.ledger.books import find_order
 from store.registry.programs import ProgramCache
 from store.registry.versions import GENERATION
-from store.tables.core import MemberRow, OrderRow
+from store.tables.core import MemberRow, OrderRow, RegistryGenerationRow
 
 ZERO = Decimal(0)
 
@@ -155,6 +155,14 @@ _LOCK_WITH_ORDER = (
     .where(MemberRow.program == bindparam("program"),
            MemberRow.member_id == bindparam("member_id"))
     .with_for_update(of=MemberRow).execution_options(populate_existing=True))
+# A member with no row yet: no member (None, for the shape), the earlier commit of the
+# order id (any member's), the registry's generation. One row always (the generation's).
+_GENERATION_WITH_ORDER = (
+    select(null(), OrderRow, RegistryGenerationRow.generation)
+    .select_from(RegistryGenerationRow)
+    .outerjoin(OrderRow, and_(OrderRow.program == bindparam("program"),
+                              OrderRow.order_id == bindparam("order_id")))
+    .where(RegistryGenerationRow.id == 1))
 
 
 def _commit(session: Session, cache: ProgramCache, program_id: str, pinned: int | None,
@@ -164,21 +172,19 @@ def _commit(session: Session, cache: ProgramCache, program_id: str, pinned: int 
     assert order_id is not None
     member_id = str(req.member.get("id"))
     # One statement locks the member's row, finds an earlier commit of the order id and
-    # reads the registry's generation (a new member's commit reads it on its own).
-    found = session.execute(_LOCK_WITH_ORDER, {"program": program_id, "member_id": member_id,
-                                               "order_id": order_id}).first()
-    program: Program = cache.resolve(session, program_id, at, pinned,
-                                     generation=None if found is None else found[2] or 0)
-    replayed: Outcome | None
-    member: MemberRow
-    if found is not None:
-        member, earlier = found[0], found[1]
-        replayed = None if earlier is None else once.replay(session, earlier)
-    else:
-        member = members.create_locked(session, program.program, member_id, None)
-        replayed = once.earlier(session)
-    if replayed is not None:
-        return replayed
+    # reads the registry's generation; for a member with no row yet, one more reads the
+    # generation and the earlier commit, and one creates the row (locked: it is ours).
+    keys = {"program": program_id, "member_id": member_id, "order_id": order_id}
+    found = session.execute(_LOCK_WITH_ORDER, keys).first()
+    if found is None:
+        found = session.execute(_GENERATION_WITH_ORDER, keys).first()
+    generation = None if found is None else found[-1] or 0
+    program: Program = cache.resolve(session, program_id, at, pinned, generation=generation)
+    earlier: OrderRow | None = None if found is None else found[1]
+    if earlier is not None:
+        return once.replay(session, earlier)
+    member: MemberRow = found[0] if found is not None and found[0] is not None else \
+        members.create_locked(session, program.program, member_id, None)
     if before is not None:  # store_book assigns a new dict: this one stays as found
         before.append(BookBefore(member.book, dict(member.attributes or {}), member.tier))
     lc = books.lifecycle(program)

@@ -4,7 +4,8 @@ tell, and read back per program in commit order.
 **Commit order.** `publish` keeps the events with the session. Just before its
 transaction commits (SQLAlchemy's `before_commit`), their feed positions are taken from
 the program's `event_positions` row with one upsert `… RETURNING`, whose row lock is held
-until the commit ends, and the rows are inserted with them in one statement. A second
+until the commit ends, and the rows are inserted with them (on PostgreSQL the upsert and
+the insert are one statement, the rows passed as one JSON array). A second
 transaction that wrote events of the same program waits at that upsert until the first
 has committed (or rolled back, giving the numbers back), so:
 

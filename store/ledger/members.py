@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Dialect, bindparam, insert, inspect, select, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from engine.evaluation.request import Request
 from store.db.upsert import insert_ignore
@@ -122,14 +122,25 @@ def create_locked(session: Session, program: str, member_id: str, tier: str | No
     """`lock_or_create` after a locking read found no row: the row created (or, when a
     racing writer created it first, theirs), then locked."""
     now = datetime.now(UTC)
-    insert_ignore(session, MemberRow.__table__, {
-        "program": program, "member_id": member_id, "tier": tier, "tier_since": None,
-        "attributes": attributes or {}, "balance": 0, "orders_count": 0,
-        "created_at": now, "updated_at": now,
-    }, ["program", "member_id"])
+    values = {"program": program, "member_id": member_id, "tier": tier, "tier_since": None,
+              "attributes": attributes or {}, "balance": 0, "orders_count": 0,
+              "created_at": now, "updated_at": now}
+    if session.get_bind().dialect.name == "postgresql":
+        # the row as inserted (a row this transaction inserted is locked by it), in one
+        # statement; nothing when a racing writer's row was there first: then theirs
+        created = session.scalar(_CREATE_PG, values)
+        if created is not None:
+            return created
+    else:
+        insert_ignore(session, MemberRow.__table__, values, ["program", "member_id"])
     row = session.scalar(_LOCK, {"program": program, "member_id": member_id})
     assert row is not None
     return row
+
+
+_CREATE_PG = postgresql.insert(MemberRow).on_conflict_do_nothing(
+    index_elements=["program", "member_id"]).returning(MemberRow) \
+    .execution_options(populate_existing=True)
 
 
 def with_stored_attributes(req: Request,
@@ -150,10 +161,11 @@ def update_with_insert(session: Session, member: MemberRow, new: Any) -> None:
     """Write the member row's pending changes and insert `new` (an ORM object of another
     table, not yet added) in ONE statement on PostgreSQL (`WITH touched AS (UPDATE
     members …) INSERT … SELECT … FROM touched`): a commit's member update and its order
-    row, a round trip fewer than the ORM's flush. The member's changes become the ORM's
-    committed state, so no later flush writes them again; anything else pending is
-    flushed first. Elsewhere (SQLite has no data-modifying WITH) the ORM's flush writes
-    both. `new` stays outside the session (its id is not read back).
+    row, a round trip fewer than the ORM's flush. The member's row then leaves the session
+    (expunged: its changes are written, so no later flush looks at it again; the caller
+    reads it, loaded, and writes no more through it); anything else pending is flushed
+    first. Elsewhere (SQLite has no data-modifying WITH) the ORM's flush writes both.
+    `new` stays outside the session (its id is not read back).
 
     The statement is built once per shape (the member columns changed, the columns
     inserted) with every value a bound parameter: its SQL text stays the same from one
@@ -163,10 +175,12 @@ def update_with_insert(session: Session, member: MemberRow, new: Any) -> None:
         session.flush()
         return
     state = inspect(member)
-    changed = {attr.key: attr.value for attr in state.attrs if attr.history.has_changes()}
-    for key, value in changed.items():
-        set_committed_value(member, key, value)
-    session.flush()
+    # only attributes set since the row was loaded keep their loaded value here
+    changed = {key: state.dict[key] for key in list(state.committed_state)
+               if state.attrs[key].history.has_changes()}
+    session.expunge(member)
+    if session.new or session.dirty or session.deleted:
+        session.flush()
     table = new.__table__
     values = {column.key: getattr(new, column.key) for column in table.columns
               if getattr(new, column.key) is not None or not column.primary_key}
@@ -174,7 +188,7 @@ def update_with_insert(session: Session, member: MemberRow, new: Any) -> None:
     params = {f"o_{name}": value for name, value in values.items()}
     if changed:
         params.update({f"m_{name}": value for name, value in changed.items()}, m__pk=member.id)
-    session.execute(statement, params)
+    session.connection().execute(statement, params)
 
 
 _WITH_INSERT: dict[tuple[str, tuple[str, ...], tuple[str, ...]], Any] = {}

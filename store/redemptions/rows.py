@@ -45,11 +45,19 @@ def placeholder(session: Session, program: Program, member: MemberRow, at: datet
         ruleset_version=program.version, occurred_at=at, created_at=now, updated_at=now)
     session.add(row)
     session.flush()
+    # held here until the transaction ends: the session's identity map holds rows weakly,
+    # and `row_of` would read a row dropped from it back from the database
+    session.info.setdefault(_PLACED, {})[str(row.id)] = row
     return str(row.id)
 
 
+_PLACED = "loyalty.redemptions.placed"  # session.info key: {id: row} of `placeholder`
+
+
 def row_of(session: Session, redemption_id: str) -> RedemptionRow:
-    row = session.get(RedemptionRow, int(redemption_id))
+    row = session.info.get(_PLACED, {}).get(redemption_id)
+    if row is None:
+        row = session.get(RedemptionRow, int(redemption_id))
     assert row is not None, "the core names redemptions this transaction inserted"
     return row
 

@@ -6,6 +6,7 @@ would have written (read back)."""
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -187,3 +188,42 @@ def test_a_commit_by_a_known_member_makes_four_statements_of_fixed_text(db: Data
 def _last_position(db: Database) -> int:
     with db.reading() as session:
         return outbox.last_position(session, "retail")
+
+
+def test_a_new_members_first_order_creates_the_row_in_one_statement(db: Database) -> None:
+    """A member with no row: the locking read finds nothing, one read takes the registry's
+    generation and an earlier commit of the order id, the row is inserted and read back
+    in one statement (`RETURNING`), and the gift's redemption row is not read back."""
+    if db.is_sqlite:
+        pytest.skip("statement shapes are PostgreSQL's")
+    publish_retail(db)
+    cache = ProgramCache()
+    commit(db, cache, "retail", order("O-1", member="OLD"))
+    seen = _statements(db, lambda: commit(db, cache, "retail", order("O-2", member="NEW")))
+    assert seen[0].startswith("SELECT members.id") and "FOR UPDATE" in seen[0]
+    assert "registry_generation" in seen[1] and "orders" in seen[1]
+    assert seen[2].startswith("INSERT INTO members") and "RETURNING" in seen[2]
+    assert sum(s.startswith("SELECT") for s in seen) == 2
+    assert_ledger_exact(db)
+
+
+def test_first_orders_of_one_new_member_racing_are_all_recorded(db: Database) -> None:
+    """Eight first orders of a member with no row, from eight threads at once: one creates
+    the row, the others wait for it (the insert of a racing writer's key waits for its
+    transaction) and find it; every order is recorded once and the books balance. And
+    one order id sent by two threads at once is recorded once, the other answered as
+    its retry."""
+    publish_retail(db)
+    cache = ProgramCache()
+    commit(db, cache, "retail", order("O-0", member="WARM"))
+    bodies = [order(f"R-{i}", member="RACER", amount=f"{10 + i}.00") for i in range(8)]
+    bodies += [order("R-SAME", member="TWIN")] * 2
+    with ThreadPoolExecutor(max_workers=len(bodies)) as pool:
+        outcomes = list(pool.map(lambda body: commit(db, cache, "retail", body), bodies))
+    assert sum(o.created for o in outcomes) == 9
+    assert outcomes[-1].result == outcomes[-2].result
+    with db.reading() as session:
+        racer = session.scalars(select(MemberRow).where(MemberRow.member_id == "RACER")).one()
+        assert racer.orders_count == 8
+        assert session.scalar(select(func.count()).select_from(OrderRow)) == 10
+    assert_ledger_exact(db)
