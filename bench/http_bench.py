@@ -147,18 +147,25 @@ local template = [==[%(body)s]==]
 local unique = %(unique)s
 local counter = 0
 local prefix = ""
+local threads = 0
+-- each of wrk's threads commits for its own half of the 1,000 members, so that two
+-- requests for one member at once are as rare as at a real checkout (threads stepping
+-- through the same members in step would queue at that member's row lock)
 function setup(thread)
   thread:set("tid", tostring(math.random(1, 1000000000)))
+  thread:set("offset", threads * 500)
+  threads = threads + 1
 end
 function init(args)
   prefix = tid or tostring(math.random(1, 1000000000))
+  offset = offset or 0
 end
 function request()
   counter = counter + 1
   local body = template
   if unique then
     body = string.gsub(template, "ORDER%%-ID", "B-" .. prefix .. "-" .. counter)
-    body = string.gsub(body, "MEMBER%%-ID", "BM-" .. (counter %% 1000))
+    body = string.gsub(body, "MEMBER%%-ID", "BM-" .. ((offset + counter) %% 1000))
   end
   return wrk.format(nil, nil, nil, body)
 end
