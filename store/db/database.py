@@ -83,7 +83,7 @@ class Database:
     engine: Engine
     read: sessionmaker[Session]
     write: sessionmaker[Session]
-    read_engine: Engine
+    read_engine: Engine  # `read_connection`'s: autocommit
     pgbouncer: bool = False  # behind PgBouncer in transaction pooling mode
 
     @property
@@ -97,7 +97,11 @@ class Database:
 
     @contextmanager
     def read_connection(self) -> Iterator[Connection]:
-        """A plain connection for hot read paths (cheaper than a Session; Core statements)."""
+        """A plain connection for hot read paths (cheaper than a Session; Core statements).
+        Its statements run in autocommit (on PostgreSQL no BEGIN before them and no
+        ROLLBACK when the connection goes back to the pool: two round trips fewer for a
+        quote); each sees the latest committed state, as each statement of a READ
+        COMMITTED transaction does."""
         with self.read_engine.connect() as conn:
             yield conn
 
@@ -141,6 +145,7 @@ def open_database(url: str, pool_size: int = 10, pgbouncer: bool | None = None) 
                                max_overflow=pool_size)
         _configure_sqlite(engine)
         read_engine: Engine = engine.execution_options(sqlite_begin="NONE")
+        session_engine = read_engine
         write_engine: Engine = engine.execution_options(sqlite_begin="IMMEDIATE")
     else:
         if pgbouncer is None:
@@ -154,11 +159,12 @@ def open_database(url: str, pool_size: int = 10, pgbouncer: bool | None = None) 
         engine = create_engine(url, pool_size=pool_size, max_overflow=4,
                                pool_recycle=POOL_RECYCLE_SECONDS, connect_args=connect_args)
         _configure_postgres(engine)
-        read_engine = write_engine = engine
+        session_engine = write_engine = engine
+        read_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
     return Database(
         url=url,
         engine=engine,
-        read=sessionmaker(read_engine, expire_on_commit=False),
+        read=sessionmaker(session_engine, expire_on_commit=False),
         write=sessionmaker(write_engine, expire_on_commit=False),
         read_engine=read_engine,
         pgbouncer=bool(pgbouncer),

@@ -147,3 +147,20 @@ def test_a_pooled_connection_is_checked_without_a_statement(migrated_db: Databas
         assert pings == []
     finally:
         db.dispose()
+
+
+@postgres_only
+def test_plain_reads_run_in_autocommit(db: Database) -> None:
+    """A quote's connection opens no transaction (no BEGIN before its statements, no
+    ROLLBACK when it goes back to the pool), and the pooled connection a write then
+    takes runs its statements in a transaction again."""
+    _add(db, "M-1")
+    with db.read_connection() as conn:
+        assert members.snapshot(conn, "retail", "M-1") is not None
+        raw = conn.connection.dbapi_connection
+        assert raw is not None and raw.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    with db.writing() as session:
+        session.execute(text("SELECT 1"))
+        raw = session.connection().connection.dbapi_connection
+        assert raw is not None
+        assert raw.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS
