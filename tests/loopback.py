@@ -67,6 +67,10 @@ class LoopbackServer:
 
         class RequestHandler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # the headers and the body leave in two writes: with Nagle's algorithm the
+            # body waits for the client's delayed ACK of the headers (up to 40 ms a
+            # request on a kept-alive connection)
+            disable_nagle_algorithm = True
 
             def log_message(self, *args: Any) -> None:
                 pass
