@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import BigInteger, DateTime
+from sqlalchemy import BigInteger, DateTime, Dialect
 from sqlalchemy.types import TypeDecorator
 
 MONEY_SCALE = Decimal(10000)
+
+
+def json_text(dialect: Dialect, value: Any) -> str:
+    """`value` as the dialect's JSON columns write it (the engine's `json_serializer`, else
+    `json.dumps`): for statements that pass JSON documents past the column types."""
+    dumps: Callable[[Any], str] = getattr(dialect, "_json_serializer", None) or json.dumps
+    return dumps(value)
 
 
 def utc_naive(value: datetime) -> datetime:

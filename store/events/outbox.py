@@ -23,7 +23,6 @@ serializes writing transactions already; the same code runs there.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
@@ -36,7 +35,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from engine.events import DomainEvent
-from store.db.types import utc_naive
+from store.db.types import json_text, utc_naive
 from store.tables.events import DomainEventRow, EventPositionRow
 
 __all__ = ["Published", "last_position", "publish", "read_after", "read_member"]
@@ -116,10 +115,13 @@ def _write_pending(session: Session) -> None:
     for _, rows in pending:
         for row in rows:
             by_program[row["program"]].append(row)
+    if not by_program:
+        return
+    connection = session.connection()
+    postgres = connection.dialect.name == "postgresql"
     for program in sorted(by_program):
         rows = by_program[program]
-        connection = session.connection()
-        if connection.dialect.name == "postgresql":
+        if postgres:
             connection.execute(_ADVANCE_AND_INSERT, _rows_json(connection.dialect, program, rows))
             continue
         first = _advance(session, program, len(rows)) - len(rows) + 1
@@ -130,8 +132,7 @@ def _rows_json(dialect: Any, program: str, rows: list[dict[str, Any]]) -> dict[s
     """`_ADVANCE_AND_INSERT`'s parameters, written as the table's column types write them
     (instants as naive UTC; the payload's JSON text as the column's type writes it: the
     JSON operator `->` hands back a value's text as it is in the array)."""
-    dumps = dialect._json_serializer or json.dumps
-    return {"program": program, "count": len(rows), "rows": dumps([
+    return {"program": program, "count": len(rows), "rows": json_text(dialect, [
         {"event_id": r["event_id"], "type": r["type"], "member_id": r["member_id"],
          "at": utc_naive(r["at"]).isoformat(), "ruleset_version": r["ruleset_version"],
          "payload": r["payload"], "recorded_at": utc_naive(r["recorded_at"]).isoformat()}

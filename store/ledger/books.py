@@ -22,9 +22,8 @@ The core decides everything about points, tiers and usage; this module only pers
 
 from __future__ import annotations
 
-import json
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -43,7 +42,7 @@ from engine.lifecycle.changes import BudgetMove, CashbackMove, CodeMove, StockMo
 from engine.lifecycle.events import events_of
 from engine.lifecycle.records import order_from, order_json
 from engine.program import Program
-from store.db.types import utc_naive
+from store.db.types import json_text, utc_naive
 from store.db.upsert import insert_ignore
 from store.ledger.members import Snapshot
 from store.tables.core import CampaignBudgetRow, LedgerEntryRow, MemberRow, OrderRow, RewardStockRow
@@ -316,7 +315,6 @@ def _entry_rows_json(connection: Connection, rows: list[dict[str, Any]]) -> dict
     """`_INSERT_ENTRIES_PG`'s parameters from `_entry_row`s (one member, one version, one
     instant of recording), written as the table's column types write them (instants as
     naive UTC; a row without draws leaves the key out, so the column is NULL)."""
-    dumps: Callable[[Any], str] = connection.dialect._json_serializer or json.dumps  # type: ignore[attr-defined]
     first = rows[0]
     out = []
     for r in rows:
@@ -330,7 +328,7 @@ def _entry_rows_json(connection: Connection, rows: list[dict[str, Any]]) -> dict
         out.append(row)
     return {"member_pk": first["member_pk"], "program": first["program"],
             "version": first["ruleset_version"], "recorded_at": utc_naive(first["recorded_at"]),
-            "rows": dumps(out)}
+            "rows": json_text(connection.dialect, out)}
 
 
 def _entry_row(member: MemberRow, version: int, entry: Entry, now: datetime) -> dict[str, Any]:
