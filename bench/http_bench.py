@@ -10,7 +10,10 @@ LOYALTY_BENCH_PG, default postgresql://postgres@127.0.0.1:5432/postgres, dropped
 new orders of 1,000 members, after a warm-up that gives each member its row, whose own
 figure — mostly members' first orders — is printed too), and PostgreSQL's own `pgbench` (TPC-B-like, `--pgbench-scale`, as many clients as
 connections, for the same duration, in a database of its own) against the same server:
-the commits' ratio to it. Targets (docs/performance.md): evaluate ≥ 60 % of the bare
+the commits' ratio to it. Then pgbench's own transaction served over HTTP by a bare
+FastAPI app on psycopg (bench/commit_floor.py, 2 workers, same connections): the floor of
+a commit in a Python service on this machine, with the workers' CPU per request beside
+the commits'. Targets (docs/performance.md): evaluate ≥ 60 % of the bare
 app's req/s with p99 ≤ 20 ms; commits ≥ 0.25 × pgbench's tps with p99 ≤ 50 ms. The load
 average and the machine baseline (bench/machine.py) are printed at the start and the
 end. Prints figures; asserts nothing.
@@ -136,6 +139,19 @@ def echo_server(tmp: Path) -> Iterator[str]:
     cmd = [PY, "-m", "uvicorn", "http_bench:echo_app", "--app-dir", str(REPO / "bench"),
            "--port", str(port), "--workers", "2", "--log-level", "warning", "--no-access-log"]
     with process(cmd, f"{url}/openapi.json", dict(os.environ), tmp):
+        yield url
+
+
+@contextmanager
+def floor_server(dsn: str, scale: int, tmp: Path) -> Iterator[str]:
+    """bench/commit_floor.py on uvicorn with 2 workers, against the pgbench database."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    cmd = [PY, "-m", "uvicorn", "commit_floor:app", "--app-dir", str(REPO / "bench"),
+           "--port", str(port), "--workers", "2", "--log-level", "warning", "--no-access-log"]
+    env = {**os.environ, "FLOOR_DSN": dsn, "FLOOR_SCALE": str(scale)}
+    with process(cmd, f"{url}/openapi.json", env, tmp) as pid:
+        SERVERS[url] = pid
         yield url
 
 
@@ -339,10 +355,13 @@ def postgres_database(prefix: str = "loyalty_bench") -> Iterator[str | None]:
         admin.close()
 
 
-def run_pgbench(seconds: int, clients: int, scale: int) -> dict[str, float] | None:
+def run_pgbench(seconds: int, clients: int, scale: int, tmp: Path,
+                ) -> tuple[dict[str, float], dict[str, float]] | None:
     """PostgreSQL's own TPC-B-like benchmark (`pgbench`) against the same server, in a
     database of its own (dropped after): the physical limit the commits compare with.
-    None when pgbench is not installed."""
+    Then the same transaction served over HTTP (`bench/commit_floor.py`, 2 workers, the
+    same connections and duration): the floor of a commit in this stack. None when
+    pgbench is not installed."""
     pgbench = shutil.which("pgbench") or next(
         (str(p) for p in sorted(Path("/usr/lib/postgresql").glob("*/bin/pgbench"))), None)
     if pgbench is None:
@@ -357,12 +376,18 @@ def run_pgbench(seconds: int, clients: int, scale: int) -> dict[str, float] | No
         out = subprocess.run([pgbench, "-c", str(clients), "-j", "2", "-T", str(seconds),
                               "-P", str(max(1, seconds)), "-r", dsn], check=True,
                              capture_output=True, text=True).stdout
+        with floor_server(dsn, scale, tmp) as floor_url:
+            floor_args = argparse.Namespace(duration=seconds, connections=clients)
+            drive(f"{floor_url}/tpcb", CART, "-", False,
+                  argparse.Namespace(duration=2, connections=clients))  # warm-up
+            floor = _with_cpu(floor_url, lambda: drive(f"{floor_url}/tpcb", CART, "-", False,
+                                                       floor_args), seconds)
     tps = re.search(r"^tps = ([\d.]+)", out, re.MULTILINE)
     latency = re.search(r"^latency average = ([\d.]+) ms", out, re.MULTILINE)
     if tps is None:
         raise RuntimeError(f"pgbench printed no tps:\n{out}")
     return {"tps": float(tps.group(1)),
-            "latency": float(latency.group(1)) if latency else float("nan")}
+            "latency": float(latency.group(1)) if latency else float("nan")}, floor
 
 
 def _cli(database_url: str, tmp: Path, *args: str) -> str:
@@ -513,16 +538,23 @@ def main() -> None:
                 first = drive(f"{url}/v1/programs/retail/orders", commit_body, key, True,
                               argparse.Namespace(duration=max(5, args.duration // 2),
                                                  connections=args.connections))
-                commits = drive(f"{url}/v1/programs/retail/orders", commit_body, key, True, args)
+                commits = _with_cpu(url, lambda: drive(
+                    f"{url}/v1/programs/retail/orders", commit_body, key, True, args),
+                    args.duration)
         print(line("commit, warm-up (1st orders)", first))
-        print(line("commit (PostgreSQL)", commits))
-        pgbench = run_pgbench(args.duration, args.connections, args.pgbench_scale)
-        if pgbench is not None:
+        print(line("commit (PostgreSQL)", commits) + f"   workers' CPU {commits['cpu']:.2f} ms")
+        measured = run_pgbench(args.duration, args.connections, args.pgbench_scale, tmp)
+        if measured is not None:
+            pgbench, floor = measured
             print(f"{'pgbench TPC-B-like':<28} {pgbench['tps']:>9.0f} tps     latency average "
                   f"{pgbench['latency']:.2f} ms  (scale {args.pgbench_scale}, "
                   f"{args.connections} clients)")
+            print(line("its transaction over HTTP", floor)
+                  + f"   workers' CPU {floor['cpu']:.2f} ms  (bench/commit_floor.py)")
             print(f"commits / pgbench = {commits['rps'] / pgbench['tps']:.2f}  "
-                  f"(target ≥ 0.25, p99 ≤ 50 ms)")
+                  f"(target ≥ 0.25, p99 ≤ 50 ms); the floor over HTTP / pgbench = "
+                  f"{floor['rps'] / pgbench['tps']:.2f}; commits / the floor = "
+                  f"{commits['rps'] / floor['rps']:.2f}")
         else:
             print(f"commits/s = {commits['rps']:.0f}  (target ≥ 0.25 × pgbench, p99 ≤ 50 ms)")
     machine.report("end")
