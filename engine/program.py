@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -96,7 +97,9 @@ class Program:
     def version(self) -> int:
         return self.model.version
 
-    @property
+    # `name` and `timezone` are read by every evaluation and simulated event: computed
+    # once (a version's model does not change once loaded)
+    @cached_property
     def name(self) -> str:
         return f"{self.model.program}@{self.model.version}"
 
@@ -104,7 +107,7 @@ class Program:
     def effective_from(self) -> datetime | None:
         return self.model.effective_from
 
-    @property
+    @cached_property
     def timezone(self) -> ZoneInfo:
         return calendar.zone(self.model.timezone)
 

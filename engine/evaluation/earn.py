@@ -107,6 +107,15 @@ class CapBook:
     consumed: dict[str, Decimal] = field(default_factory=dict)
     hit: set[str] = field(default_factory=set)
 
+    # Written out: a dataclass's generated __init__ runs as Python, this one compiled
+    # (engine/native.py; tests/engine/test_native_inits.py keeps it to the fields).
+    def __init__(self, used_before: Mapping[str, Decimal],
+                 consumed: dict[str, Decimal] | None = None,
+                 hit: set[str] | None = None) -> None:
+        self.used_before = used_before
+        self.consumed = {} if consumed is None else consumed
+        self.hit = set() if hit is None else hit
+
     def remaining(self, rotation: Rotation) -> Decimal | None:
         if rotation.cap_spend is None:
             return None

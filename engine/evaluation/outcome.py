@@ -77,6 +77,17 @@ class Earn:
     by_rule: dict[str, int] = field(default_factory=dict)
     cashback: Decimal = ZERO
 
+    # Written out: a dataclass's generated __init__ runs as Python, this one compiled
+    # (engine/native.py; tests/engine/test_native_inits.py keeps it to the fields).
+    def __init__(self, points: int = 0, lines: list[LineResult] | None = None,
+                 bonuses: list[Bonus] | None = None, by_rule: dict[str, int] | None = None,
+                 cashback: Decimal = ZERO) -> None:
+        self.points = points
+        self.lines = [] if lines is None else lines
+        self.bonuses = [] if bonuses is None else bonuses
+        self.by_rule = {} if by_rule is None else by_rule
+        self.cashback = cashback
+
     @property
     def spend(self) -> Decimal:
         """The order's eligible spend (what counts towards tiers and challenges)."""
@@ -113,6 +124,13 @@ class ActivityBonus:
     activity: str
     rule: str
     points: int
+
+    # Written out: a dataclass's generated __init__ runs as Python, this one compiled
+    # (engine/native.py; tests/engine/test_native_inits.py keeps it to the fields).
+    def __init__(self, activity: str, rule: str, points: int) -> None:
+        self.activity = activity
+        self.rule = rule
+        self.points = points
 
 
 @dataclass(slots=True)
@@ -151,6 +169,12 @@ class ChallengeSpend:
     id: str
     spend: Decimal
 
+    # Written out: a dataclass's generated __init__ runs as Python, this one compiled
+    # (engine/native.py; tests/engine/test_native_inits.py keeps it to the fields).
+    def __init__(self, id: str, spend: Decimal) -> None:
+        self.id = id
+        self.spend = spend
+
 
 @dataclass(slots=True)
 class Usage:
@@ -160,6 +184,14 @@ class Usage:
     caps: list[CapUse] = field(default_factory=list)
     caps_hit: list[str] = field(default_factory=list)
     challenges: list[ChallengeSpend] = field(default_factory=list)
+
+    # Written out: a dataclass's generated __init__ runs as Python, this one compiled
+    # (engine/native.py; tests/engine/test_native_inits.py keeps it to the fields).
+    def __init__(self, caps: list[CapUse] | None = None, caps_hit: list[str] | None = None,
+                 challenges: list[ChallengeSpend] | None = None) -> None:
+        self.caps = [] if caps is None else caps
+        self.caps_hit = [] if caps_hit is None else caps_hit
+        self.challenges = [] if challenges is None else challenges
 
 
 @dataclass(slots=True)
@@ -192,6 +224,44 @@ class Outcome:
     trace: list[dict[str, Any]] | None = None
     codes: list[CodeUse] = field(default_factory=list)
     _redemption: Assessment | None = None
+
+    # Written out: a dataclass's generated __init__ runs as Python, this one compiled
+    # (engine/native.py; tests/engine/test_native_inits.py keeps it to the fields).
+    def __init__(self, program: Program, request: Request, local: datetime, tier: str | None,
+                 tier_after: str | None, qualified: str | None, balance: int,
+                 qualifying_spend: Decimal, qualifying_orders: int, earn: Earn,
+                 campaigns: list[CampaignUse], activities: list[ActivityBonus],
+                 advances: list[TierAdvance], upgrade: Upgrade | None, usage: Usage,
+                 assess: Callable[[], Assessment], denials: list[Refusal] | None = None,
+                 tags: list[tuple[str, Any]] | None = None,
+                 grants: list[tuple[str, Any]] | None = None, subtotal: Decimal | None = None,
+                 total: Decimal | None = None, trace: list[dict[str, Any]] | None = None,
+                 codes: list[CodeUse] | None = None,
+                 _redemption: Assessment | None = None) -> None:
+        self.program = program
+        self.request = request
+        self.local = local
+        self.tier = tier
+        self.tier_after = tier_after
+        self.qualified = qualified
+        self.balance = balance
+        self.qualifying_spend = qualifying_spend
+        self.qualifying_orders = qualifying_orders
+        self.earn = earn
+        self.campaigns = campaigns
+        self.activities = activities
+        self.advances = advances
+        self.upgrade = upgrade
+        self.usage = usage
+        self.assess = assess
+        self.denials = [] if denials is None else denials
+        self.tags = [] if tags is None else tags
+        self.grants = [] if grants is None else grants
+        self.subtotal = subtotal
+        self.total = total
+        self.trace = trace
+        self.codes = [] if codes is None else codes
+        self._redemption = _redemption
 
     @property
     def redemption(self) -> Assessment:

@@ -40,6 +40,38 @@ class MemberState:
     codes: dict[str, str] = field(default_factory=dict)
     refused_codes: dict[str, str] = field(default_factory=dict)
 
+    # Written out: a dataclass's generated __init__ runs as Python, this one compiled
+    # (engine/native.py; tests/engine/test_native_inits.py keeps it to the fields).
+    def __init__(self, tier: str | None = None, balance: int = 0,
+                 orders_count: int | None = None, qualifying_spend: Decimal | None = None,
+                 qualifying_orders: int | None = None,
+                 cap_usage: dict[str, Decimal] | None = None,
+                 campaign_usage: dict[str, int] | None = None,
+                 campaign_budget_used: dict[str, int] | None = None,
+                 challenge_spend: dict[str, Decimal] | None = None,
+                 reward_stock: dict[str, int] | None = None,
+                 activity_counts: dict[str, int] | None = None,
+                 awarded_upgrades: frozenset[str] = frozenset(),
+                 tier_since: datetime | None = None, enrolments: frozenset[str] = frozenset(),
+                 codes: dict[str, str] | None = None,
+                 refused_codes: dict[str, str] | None = None) -> None:
+        self.tier = tier
+        self.balance = balance
+        self.orders_count = orders_count
+        self.qualifying_spend = qualifying_spend
+        self.qualifying_orders = qualifying_orders
+        self.cap_usage = {} if cap_usage is None else cap_usage
+        self.campaign_usage = {} if campaign_usage is None else campaign_usage
+        self.campaign_budget_used = {} if campaign_budget_used is None else campaign_budget_used
+        self.challenge_spend = {} if challenge_spend is None else challenge_spend
+        self.reward_stock = {} if reward_stock is None else reward_stock
+        self.activity_counts = {} if activity_counts is None else activity_counts
+        self.awarded_upgrades = awarded_upgrades
+        self.tier_since = tier_since
+        self.enrolments = enrolments
+        self.codes = {} if codes is None else codes
+        self.refused_codes = {} if refused_codes is None else refused_codes
+
     def code_campaigns(self, presented: tuple[str, ...]) -> frozenset[str]:
         """The campaigns whose valid codes are among `presented`."""
         codes = self.codes

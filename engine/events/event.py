@@ -25,6 +25,18 @@ class DomainEvent:
     ruleset_version: int
     payload: dict[str, Any]
 
+    # Written out: a dataclass's generated __init__ runs as Python, this one compiled
+    # (engine/native.py; tests/engine/test_native_inits.py keeps it to the fields).
+    def __init__(self, id: str, type: str, program: str, member_id: str, at: datetime,
+                 ruleset_version: int, payload: dict[str, Any]) -> None:
+        self.id = id
+        self.type = type
+        self.program = program
+        self.member_id = member_id
+        self.at = at
+        self.ruleset_version = ruleset_version
+        self.payload = payload
+
     @classmethod
     def new(cls, type_: str, program: str, member_id: str, at: datetime,
             ruleset_version: int, payload: dict[str, Any]) -> DomainEvent:

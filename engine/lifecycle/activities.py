@@ -28,8 +28,9 @@ from typing import Any
 import engine.lifecycle.policies as policies
 from engine.evaluation.record import Record
 from engine.lifecycle.book import MemberBook
+from engine.lifecycle.changes import Change
 from engine.lifecycle.context import Lifecycle, Step
-from engine.lifecycle.records import OrderRecord
+from engine.lifecycle.records import OrderRecord, RedemptionRecord
 from engine.lifecycle.status import check_active
 from engine.rules.questions import activity_facts
 
@@ -56,6 +57,21 @@ class ActivityStep(Step):
     # the rule engine's decisions: `activity_refusals` (none held), and for a referral
     # `referral_campaigns` when the program has referral campaigns
     record: Record = field(default_factory=Record)
+
+    # Written out: a dataclass's generated __init__ runs as Python, this one compiled
+    # (engine/native.py; tests/engine/test_native_inits.py keeps it to the fields).
+    def __init__(self, changes: list[Change] | None = None,
+                 released: list[RedemptionRecord] | None = None, noted: int = 0,
+                 points: int = 0, rule: str = '', friend_points: int = 0,
+                 friend_step: Step | None = None, record: Record | None = None) -> None:
+        self.changes = [] if changes is None else changes
+        self.released = [] if released is None else released
+        self.noted = noted
+        self.points = points
+        self.rule = rule
+        self.friend_points = friend_points
+        self.friend_step = friend_step
+        self.record = Record() if record is None else record
 
 
 class UnknownTier(ValueError):

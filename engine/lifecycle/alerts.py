@@ -19,7 +19,6 @@ rewards' costs and the campaigns' schedules are the ruleset's.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -30,13 +29,19 @@ from engine.lifecycle.changes import AlertRaised
 
 __all__ = ["alerts_due", "next_alert_at"]
 
+ZERO = Decimal(0)
+# Each helper below adds the key of every alert that stands now to `standing`, and builds
+# the alert (its payload) into `raised` only for a key not in `before`, the keys raised
+# earlier: most calls find every standing alert raised already (a balance that covers a
+# reward covers it at the member's next order too), and a replay asks at every event.
+
 
 def _iso(at: datetime) -> str:
     return at.isoformat()
 
 
-def _expiring(settings: Alerts, book: MemberBook, at: datetime, tz: ZoneInfo
-              ) -> Iterator[AlertRaised]:
+def _expiring(settings: Alerts, book: MemberBook, at: datetime, tz: ZoneInfo,
+              before: set[str], standing: set[str], raised: list[AlertRaised]) -> None:
     if settings.expiring_days is None:
         return
     # lots are in consumption order, soonest expiry first (undated last): past a day
@@ -58,13 +63,16 @@ def _expiring(settings: Alerts, book: MemberBook, at: datetime, tz: ZoneInfo
             batches[day] = (pts + lot.left, min(first, lot.expires_at))
     for day, (pts, first) in sorted(batches.items()):
         key = f"points.expiring:{day.isoformat()}"
-        yield AlertRaised("points.expiring", at, key, {
-            "points": pts, "expires_at": _iso(first), "days_left": (day - today).days})
+        standing.add(key)
+        if key in before:
+            continue
+        raised.append(AlertRaised("points.expiring", at, key, {
+            "points": pts, "expires_at": _iso(first), "days_left": (day - today).days}))
 
 
 def _within_reach(settings: Alerts, model: Ruleset, book: MemberBook, at: datetime,
-                  totals: tuple[Decimal, int] | None
-                  ) -> Iterator[AlertRaised]:
+                  totals: tuple[Decimal, int] | None, before: set[str], standing: set[str],
+                  raised: list[AlertRaised]) -> None:
     tiers = model.tiers
     if totals is None or tiers is None or (settings.tier_spend is None
                                            and settings.tier_orders is None):
@@ -75,21 +83,24 @@ def _within_reach(settings: Alerts, model: Ruleset, book: MemberBook, at: dateti
         return
     nxt = tiers.levels[index]
     spend, orders = totals
-    missing_spend = max(nxt.min_spend - spend, Decimal(0))
+    missing_spend = max(nxt.min_spend - spend, ZERO)
     missing_orders = max(nxt.min_orders - orders, 0)
     if (missing_spend > (settings.tier_spend or 0)
             or missing_orders > (settings.tier_orders or 0)
             or (not missing_spend and not missing_orders)):
         return
     key = f"tier.within_reach:{book.tier}>{nxt.id}"
-    yield AlertRaised("tier.within_reach", at, key, {
+    standing.add(key)
+    if key in before:
+        return
+    raised.append(AlertRaised("tier.within_reach", at, key, {
         "tier": book.tier, "next_tier": nxt.id,
         "missing_spend": str(missing_spend) if nxt.min_spend else None,
-        "missing_orders": missing_orders if nxt.min_orders else None})
+        "missing_orders": missing_orders if nxt.min_orders else None}))
 
 
 def _affordable(settings: Alerts, model: Ruleset, book: MemberBook, at: datetime,
-                balance: int) -> Iterator[AlertRaised]:
+                balance: int, before: set[str], standing: set[str], raised: list[AlertRaised]) -> None:
     if not settings.reward_affordable or model.redemption is None:
         return
     for reward in model.redemption.catalog:
@@ -97,9 +108,12 @@ def _affordable(settings: Alerts, model: Ruleset, book: MemberBook, at: datetime
             continue
         if balance >= reward.points:
             key = f"reward.affordable:{reward.id}"
-            yield AlertRaised("reward.affordable", at, key, {
+            standing.add(key)
+            if key in before:
+                continue
+            raised.append(AlertRaised("reward.affordable", at, key, {
                 "reward_id": reward.id, "name": reward.name, "points": reward.points,
-                "balance": balance})
+                "balance": balance}))
 
 
 def _takes(campaign: Campaign, book: MemberBook) -> bool:
@@ -112,7 +126,7 @@ def _takes(campaign: Campaign, book: MemberBook) -> bool:
 
 
 def _starting(settings: Alerts, model: Ruleset, book: MemberBook, at: datetime,
-              tz: ZoneInfo) -> Iterator[AlertRaised]:
+              tz: ZoneInfo, before: set[str], standing: set[str], raised: list[AlertRaised]) -> None:
     if settings.campaign_days is None:
         return
     today = at.astimezone(tz).date()
@@ -122,9 +136,12 @@ def _starting(settings: Alerts, model: Ruleset, book: MemberBook, at: datetime,
             continue
         if _takes(c, book):
             key = f"campaign.starting:{c.id}"
+            standing.add(key)
+            if key in before:
+                continue
             starts = datetime(start.year, start.month, start.day, tzinfo=tz)
-            yield AlertRaised("campaign.starting", at, key, {
-                "campaign": c.id, "name": c.name, "starts_at": _iso(starts)})
+            raised.append(AlertRaised("campaign.starting", at, key, {
+                "campaign": c.id, "name": c.name, "starts_at": _iso(starts)}))
 
 
 def alerts_due(model: Ruleset, book: MemberBook, at: datetime, tz: ZoneInfo, balance: int,
@@ -132,18 +149,18 @@ def alerts_due(model: Ruleset, book: MemberBook, at: datetime, tz: ZoneInfo, bal
     """The alerts to raise for `book` at `at` (its `balance` and tier-window `totals`
     then), not raised before; the book's standing keys are brought up to date."""
     settings = model.engagement.alerts
-    found = [*_expiring(settings, book, at, tz),
-             *_within_reach(settings, model, book, at, totals),
-             *_affordable(settings, model, book, at, balance),
-             *_starting(settings, model, book, at, tz)]
     progress = book.progress
+    before = set(progress.alerts) if progress is not None else set()
+    standing: set[str] = set()
+    raised: list[AlertRaised] = []
+    _expiring(settings, book, at, tz, before, standing, raised)
+    _within_reach(settings, model, book, at, totals, before, standing, raised)
+    _affordable(settings, model, book, at, balance, before, standing, raised)
+    _starting(settings, model, book, at, tz, before, standing, raised)
     if progress is None:
-        if not found:
+        if not standing:
             return []
         progress = book.progress = Progress()
-    standing = {alert.key for alert in found}
-    before = set(progress.alerts)
-    raised = [alert for alert in found if alert.key not in before]
     # keys no longer true are dropped (a reward again affordable later is raised again);
     # campaign keys stay: a campaign starts once
     kept = [k for k in progress.alerts if k in standing or k.startswith("campaign.starting:")]

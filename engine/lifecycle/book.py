@@ -86,6 +86,15 @@ class Window:
     qualified: tuple[Decimal, int, int] | None = field(default=None, compare=False,
                                                        repr=False)
 
+    # Written out: a dataclass's generated __init__ runs as Python, this one compiled
+    # (engine/native.py; tests/engine/test_native_inits.py keeps it to the fields).
+    def __init__(self, spend: Decimal = ZERO, orders: int = 0, granted: str | None = None,
+                 qualified: tuple[Decimal, int, int] | None = None) -> None:
+        self.spend = spend
+        self.orders = orders
+        self.granted = granted
+        self.qualified = qualified
+
 
 @dataclass(slots=True)
 class Qualifying:
@@ -105,6 +114,14 @@ class Challenge:
     started_at: datetime
     ends_at: datetime | None
     spend: Decimal = ZERO
+
+    # Written out: a dataclass's generated __init__ runs as Python, this one compiled
+    # (engine/native.py; tests/engine/test_native_inits.py keeps it to the fields).
+    def __init__(self, started_at: datetime, ends_at: datetime | None,
+                 spend: Decimal = ZERO) -> None:
+        self.started_at = started_at
+        self.ends_at = ends_at
+        self.spend = spend
 
 
 @dataclass(slots=True)
@@ -133,6 +150,19 @@ class Progress:
     milestones: list[str] = field(default_factory=list)
     badges: list[str] = field(default_factory=list)
     alerts: list[str] = field(default_factory=list)
+
+    # Written out: a dataclass's generated __init__ runs as Python, this one compiled
+    # (engine/native.py; tests/engine/test_native_inits.py keeps it to the fields).
+    def __init__(self, spend: Decimal = ZERO, points: int = 0, month: str = '',
+                 streak: int = 0, milestones: list[str] | None = None,
+                 badges: list[str] | None = None, alerts: list[str] | None = None) -> None:
+        self.spend = spend
+        self.points = points
+        self.month = month
+        self.streak = streak
+        self.milestones = [] if milestones is None else milestones
+        self.badges = [] if badges is None else badges
+        self.alerts = [] if alerts is None else alerts
 
 
 @dataclass(slots=True)
@@ -170,6 +200,55 @@ class MemberBook:
     status: str = "active"
     tier_override: tuple[str, datetime | None] | None = None
     progress: Progress | None = None  # engagement counts (engine/lifecycle/engagement.py)
+
+    # Written out: a dataclass's generated __init__ runs as Python, this one compiled
+    # (engine/native.py; tests/engine/test_native_inits.py keeps it to the fields).
+    def __init__(self, member_id: str, enrolled_at: datetime,
+                 attributes: dict[str, Any] | None = None, tier: str | None = None,
+                 tier_since: datetime | None = None, best_tier: str | None = None,
+                 awarded_upgrades: list[str] | None = None, orders_count: int = 0,
+                 lots: list[Lot] | None = None, held: int = 0, next_lot: int = 1,
+                 debt: int = 0, windows: dict[str, Window] | None = None,
+                 rolling: list[Qualifying] | None = None,
+                 caps: dict[str, tuple[str, Decimal]] | None = None,
+                 campaigns: dict[str, list[int]] | None = None,
+                 challenges: dict[str, Challenge] | None = None,
+                 activities: dict[str, tuple[str, int]] | None = None,
+                 referred_by: str | None = None, referred: list[str] | None = None,
+                 auto: AutoSettings | None = None, auto_used: tuple[str, int] = ('', 0),
+                 holds: list[RedemptionRecord] | None = None,
+                 enrolments: list[str] | None = None, last_at: datetime | None = None,
+                 status: str = 'active',
+                 tier_override: tuple[str, datetime | None] | None = None,
+                 progress: Progress | None = None) -> None:
+        self.member_id = member_id
+        self.enrolled_at = enrolled_at
+        self.attributes = {} if attributes is None else attributes
+        self.tier = tier
+        self.tier_since = tier_since
+        self.best_tier = best_tier
+        self.awarded_upgrades = [] if awarded_upgrades is None else awarded_upgrades
+        self.orders_count = orders_count
+        self.lots = [] if lots is None else lots
+        self.held = held
+        self.next_lot = next_lot
+        self.debt = debt
+        self.windows = {} if windows is None else windows
+        self.rolling = [] if rolling is None else rolling
+        self.caps = {} if caps is None else caps
+        self.campaigns = {} if campaigns is None else campaigns
+        self.challenges = {} if challenges is None else challenges
+        self.activities = {} if activities is None else activities
+        self.referred_by = referred_by
+        self.referred = [] if referred is None else referred
+        self.auto = auto
+        self.auto_used = auto_used
+        self.holds = [] if holds is None else holds
+        self.enrolments = [] if enrolments is None else enrolments
+        self.last_at = last_at
+        self.status = status
+        self.tier_override = tier_override
+        self.progress = progress
 
     @property
     def balance(self) -> int:

@@ -46,6 +46,21 @@ class Entry:
     expires_at: datetime | None = None
     draws: tuple[Draw, ...] = ()
 
+    # Written out: a dataclass's generated __init__ runs as Python, this one compiled
+    # (engine/native.py; tests/engine/test_native_inits.py keeps it to the fields).
+    def __init__(self, kind: str, points: int, rule: str | None, source_type: str,
+                 source_ref: str, at: datetime, lot: int | None = None,
+                 expires_at: datetime | None = None, draws: tuple[Draw, ...] = ()) -> None:
+        self.kind = kind
+        self.points = points
+        self.rule = rule
+        self.source_type = source_type
+        self.source_ref = source_ref
+        self.at = at
+        self.lot = lot
+        self.expires_at = expires_at
+        self.draws = draws
+
 
 @dataclass(slots=True)
 class TierChange:
@@ -53,6 +68,15 @@ class TierChange:
     after: str | None
     at: datetime
     cause: str  # order refund challenge time enroll
+
+    # Written out: a dataclass's generated __init__ runs as Python, this one compiled
+    # (engine/native.py; tests/engine/test_native_inits.py keeps it to the fields).
+    def __init__(self, before: str | None, after: str | None, at: datetime,
+                 cause: str) -> None:
+        self.before = before
+        self.after = after
+        self.at = at
+        self.cause = cause
 
 
 @dataclass(slots=True)
@@ -124,6 +148,14 @@ class AlertRaised:
     at: datetime
     key: str
     payload: dict[str, Any]
+
+    # Written out: a dataclass's generated __init__ runs as Python, this one compiled
+    # (engine/native.py; tests/engine/test_native_inits.py keeps it to the fields).
+    def __init__(self, type: str, at: datetime, key: str, payload: dict[str, Any]) -> None:
+        self.type = type
+        self.at = at
+        self.key = key
+        self.payload = payload
 
 
 Change = (Entry | TierChange | BudgetMove | StockMove | CashbackMove | CodeMove

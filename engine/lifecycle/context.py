@@ -59,6 +59,14 @@ class Step:
     released: list[RedemptionRecord] = field(default_factory=list)
     noted: int = 0  # changes already told to the order records (`Lifecycle.note`)
 
+    # Written out: a dataclass's generated __init__ runs as Python, this one compiled
+    # (engine/native.py; tests/engine/test_native_inits.py keeps it to the fields).
+    def __init__(self, changes: list[Change] | None = None,
+                 released: list[RedemptionRecord] | None = None, noted: int = 0) -> None:
+        self.changes = [] if changes is None else changes
+        self.released = [] if released is None else released
+        self.noted = noted
+
     def entries(self) -> list[Entry]:
         return [c for c in self.changes if isinstance(c, Entry)]
 

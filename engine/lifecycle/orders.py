@@ -22,7 +22,7 @@ from engine.evaluation.outcome import Outcome
 from engine.evaluation.redeem import CENT
 from engine.evaluation.request import Order, Request
 from engine.lifecycle.book import ORDER_SOURCE, Challenge, MemberBook
-from engine.lifecycle.changes import BudgetMove, CashbackMove, CodeMove
+from engine.lifecycle.changes import BudgetMove, CashbackMove, Change, CodeMove
 from engine.lifecycle.context import IdFactory, Lifecycle, Pool, Step
 from engine.lifecycle.milestones import count_order
 from engine.lifecycle.records import OrderLine, OrderRecord, Payment, RedemptionRecord
@@ -39,6 +39,23 @@ class OrderStep(Step):
     captured: list[RedemptionRecord] = field(default_factory=list)
     automatic: list[RedemptionRecord] = field(default_factory=list)
     gifts: list[RedemptionRecord] = field(default_factory=list)  # milestones' catalog rewards
+
+    # Written out: a dataclass's generated __init__ runs as Python, this one compiled
+    # (engine/native.py; tests/engine/test_native_inits.py keeps it to the fields).
+    def __init__(self, changes: list[Change] | None = None,
+                 released: list[RedemptionRecord] | None = None, noted: int = 0,
+                 outcome: Outcome | None = None, record: OrderRecord | None = None,
+                 captured: list[RedemptionRecord] | None = None,
+                 automatic: list[RedemptionRecord] | None = None,
+                 gifts: list[RedemptionRecord] | None = None) -> None:
+        self.changes = [] if changes is None else changes
+        self.released = [] if released is None else released
+        self.noted = noted
+        self.outcome = outcome
+        self.record = record
+        self.captured = [] if captured is None else captured
+        self.automatic = [] if automatic is None else automatic
+        self.gifts = [] if gifts is None else gifts
 
 
 def commit_order(lc: Lifecycle, book: MemberBook, request: Request, pool: Pool,

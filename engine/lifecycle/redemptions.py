@@ -19,7 +19,7 @@ from engine.evaluation.outcome import Assessment
 from engine.evaluation.redeem import assess
 from engine.evaluation.request import Redeem
 from engine.lifecycle.book import AutoSettings, MemberBook
-from engine.lifecycle.changes import Entry, StockMove
+from engine.lifecycle.changes import Change, Entry, StockMove
 from engine.lifecycle.context import IdFactory, Lifecycle, Pool, Step
 from engine.lifecycle.records import OrderRecord, RedemptionRecord
 from engine.lifecycle.refunds import take_owed
@@ -32,6 +32,18 @@ HOLD_MINUTES = 30
 class RedeemStep(Step):
     assessed: Assessment | None = None
     record: RedemptionRecord | None = None
+
+    # Written out: a dataclass's generated __init__ runs as Python, this one compiled
+    # (engine/native.py; tests/engine/test_native_inits.py keeps it to the fields).
+    def __init__(self, changes: list[Change] | None = None,
+                 released: list[RedemptionRecord] | None = None, noted: int = 0,
+                 assessed: Assessment | None = None,
+                 record: RedemptionRecord | None = None) -> None:
+        self.changes = [] if changes is None else changes
+        self.released = [] if released is None else released
+        self.noted = noted
+        self.assessed = assessed
+        self.record = record
 
 
 @dataclass(frozen=True)

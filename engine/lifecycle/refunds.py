@@ -30,9 +30,9 @@ from decimal import ROUND_FLOOR, Decimal
 import engine.lifecycle.points as points
 import engine.lifecycle.policies as policies
 from engine.lifecycle.book import MemberBook
-from engine.lifecycle.changes import BudgetMove, CashbackMove, CodeMove, Draw, Entry
+from engine.lifecycle.changes import BudgetMove, CashbackMove, Change, CodeMove, Draw, Entry
 from engine.lifecycle.context import Lifecycle, Step
-from engine.lifecycle.records import OrderRecord, order_of
+from engine.lifecycle.records import OrderRecord, RedemptionRecord, order_of
 from engine.lifecycle.status import CLOSED, forfeit_left
 
 ZERO, ONE = Decimal(0), Decimal(1)
@@ -53,6 +53,23 @@ class RefundStep(Step):
     points_reversed: int = 0
     points_restored: int = 0
     whole: bool = False
+
+    # Written out: a dataclass's generated __init__ runs as Python, this one compiled
+    # (engine/native.py; tests/engine/test_native_inits.py keeps it to the fields).
+    def __init__(self, changes: list[Change] | None = None,
+                 released: list[RedemptionRecord] | None = None, noted: int = 0,
+                 refunded: dict[int, int] | None = None, amount: Decimal = ZERO,
+                 share: Decimal = ZERO, points_reversed: int = 0, points_restored: int = 0,
+                 whole: bool = False) -> None:
+        self.changes = [] if changes is None else changes
+        self.released = [] if released is None else released
+        self.noted = noted
+        self.refunded = refunded
+        self.amount = amount
+        self.share = share
+        self.points_reversed = points_reversed
+        self.points_restored = points_restored
+        self.whole = whole
 
 
 def _floor(value: Decimal) -> Decimal:

@@ -58,6 +58,17 @@ class Event:
     data: dict[str, Any]
     parts: Any = None  # an order event's (Order, Redeem | None), parsed once by check_event
 
+    # Written out: a dataclass's generated __init__ runs as Python, this one compiled
+    # (engine/native.py; tests/engine/test_native_inits.py keeps it to the fields).
+    def __init__(self, line: int, type: str, member_id: str, at: datetime,
+                 data: dict[str, Any], parts: Any = None) -> None:
+        self.line = line
+        self.type = type
+        self.member_id = member_id
+        self.at = at
+        self.data = data
+        self.parts = parts
+
 
 @dataclass(slots=True)
 class EventError:

@@ -89,6 +89,18 @@ class Member:
     redemptions: dict[str, RedemptionRecord] = field(default_factory=dict)
     enrolled: bool = False  # False while known only as someone's referred friend
 
+    # Written out: a dataclass's generated __init__ runs as Python, this one compiled
+    # (engine/native.py; tests/engine/test_native_inits.py keeps it to the fields).
+    def __init__(self, book: MemberBook, attribute_errors: list[tuple[str, str]],
+                 orders: dict[str, OrderRecord] | None = None,
+                 redemptions: dict[str, RedemptionRecord] | None = None,
+                 enrolled: bool = False) -> None:
+        self.book = book
+        self.attribute_errors = attribute_errors
+        self.orders = {} if orders is None else orders
+        self.redemptions = {} if redemptions is None else redemptions
+        self.enrolled = enrolled
+
 
 class Replay:
     def __init__(self, program: Program, pool: SharedPool, stats: Stats) -> None:
