@@ -35,6 +35,8 @@ from types import ModuleType
 # as mypyc compiles it: rely on instances' `__dict__`, be monkeypatched, be subclassed by
 # an uncompiled class, or bind one name to different exception types in one function
 # (`except A as exc` … `except B as exc`: the second is checked against A's type).
+# A dataclass of these modules that a hot path builds writes its `__init__` out: the one
+# the decorator generates runs as Python (tests/engine/test_native_inits.py).
 SOURCES = (
     "engine/calendar.py",
     "engine/engagement/plan.py",
