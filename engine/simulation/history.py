@@ -21,6 +21,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
+import orjson
+
 import engine.evaluation.contract as contract
 from engine.evaluation.request import RequestInvalid, member_problems, order_parts
 
@@ -278,12 +280,36 @@ def read_jsonl(stream: TextIO, keep: Callable[[str | None], bool] | None = None,
             yield item
 
 
+def _has_float(value: Any) -> bool:
+    if type(value) is float:
+        return True
+    if type(value) is dict:
+        return any(_has_float(v) for v in value.values())
+    if type(value) is list:
+        return any(_has_float(v) for v in value)
+    return False
+
+
+def _loads(text: str | bytes) -> Any:
+    """`json.loads`, faster: orjson decodes a well-formed line in a third of the time (the
+    JSON decoder was a quarter of reading an event). What orjson refuses — malformed JSON,
+    but also what `json` accepts and it does not: NaN, infinite numbers, lone surrogates —
+    goes to `json`, whose value or error stands; so does a line with any float in it,
+    since orjson reads an integer beyond 64 bits as a float (histories write amounts as
+    strings: a float is rare)."""
+    try:
+        data = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+    return json.loads(text) if _has_float(data) else data
+
+
 def decode_line(number: int, text: str | bytes, keep: Callable[[str | None], bool] | None,
                 ) -> Event | EventError | None:
     """One JSON event text decoded and checked: the event, its error, or None when
     `keep` says it is another reader's."""
     try:
-        data = json.loads(text)
+        data = _loads(text)
     except json.JSONDecodeError as exc:
         if keep is None or keep(None):
             return EventError(number, f"not valid JSON: {exc.msg} (column {exc.colno})")

@@ -6,9 +6,11 @@ import json
 from pathlib import Path
 
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cli.main import cli
-from engine.simulation.history import EventError, read_events
+from engine.simulation.history import EventError, _loads, read_events
 
 GOOD_ORDER = {"type": "order", "member_id": "M1", "at": "2026-03-10T10:00:00-04:00",
               "order": {"id": "O1", "lines": [{"sku": "A", "category": "books", "quantity": 1,
@@ -135,3 +137,45 @@ def test_instants_read_share_one_offset_object_and_keep_their_text(tmp_path: Pat
     assert first.parts[0].placed_at is first.at
     placed = third.parts[0].placed_at
     assert placed == third.at and placed.isoformat() == "2026-03-12T15:00:00+01:00"
+
+
+# Any JSON document, with the numbers the two decoders are known to read differently:
+# integers beyond 64 bits, floats, and texts with escapes.
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-2**80, max_value=2**80)
+    | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner,
+                                                                max_size=4),
+    max_leaves=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_JSON)
+def test_a_line_decodes_as_json_decodes_it(value: object) -> None:
+    """The reader decodes with orjson where it can (history.py `_loads`); what it reads
+    must be exactly what `json.loads` reads: values and types."""
+    text = json.dumps(value)
+    got, want = _loads(text), json.loads(text)
+    assert got == want and repr(got) == repr(want)
+
+
+def test_what_orjson_refuses_is_read_or_refused_as_json_does(tmp_path: Path) -> None:
+    head = '{"type": "adjust", "member_id": "M1", "at": "2026-03-01T10:00:00-05:00", '
+    lines = [head + '"points": 123456789012345678901234567890}', head + '"points": NaN}',
+             '\ufeff{"type": "enroll"}', '{"type": "enroll", "member_id": "\\ud800"}',
+             '[1e400]']
+    for line in lines:
+        try:
+            want: object = json.loads(line)
+        except json.JSONDecodeError as exc:
+            want = ("error", exc.msg, exc.colno)
+        try:
+            got: object = _loads(line)
+        except json.JSONDecodeError as exc:
+            got = ("error", exc.msg, exc.colno)
+        assert repr(got) == repr(want), line
+    errors = [str(item) for item in read_events(_write(tmp_path, lines[:3]))
+              if isinstance(item, EventError)]
+    assert errors[2] == ("line 3: not valid JSON: Unexpected UTF-8 BOM (decode using "
+                         "utf-8-sig) (column 1)")
+    assert "points" in errors[0] and "points" in errors[1]
