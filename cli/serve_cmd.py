@@ -76,6 +76,7 @@ def run_workers(app: str, host: str, port: int, workers: int, log_level: str) ->
     config = uvicorn.Config(app, factory=True, host=host, port=port, workers=workers,
                             log_level=log_level)
     config.timeout_worker_healthcheck = HEALTHCHECK_SECONDS
+    fork_workers(app)
     sockets = [config.bind_socket()]
     # uvicorn ≥ 0.30 restarts dead workers; its constructor took the worker's target
     # until the workers started building their own server.
@@ -89,3 +90,22 @@ def run_workers(app: str, host: str, port: int, workers: int, log_level: str) ->
     finally:
         for sock in sockets:
             sock.close()
+
+
+def fork_workers(app: str) -> None:
+    """Import the app's module here, once, and have the supervisor fork its workers from
+    this process (uvicorn spawns them: each would import everything again, about as long as
+    the rest of its start). The factory still runs in each worker: its database pool, rule
+    engine and background jobs are its own. A worker restarted after a failure is forked
+    from this process too, which has never evaluated anything. Where fork is missing, or
+    uvicorn no longer starts workers the way this relies on, they are spawned as before."""
+    import importlib
+    import multiprocessing
+
+    import uvicorn._subprocess as subprocess
+
+    if "fork" not in multiprocessing.get_all_start_methods() \
+            or not isinstance(getattr(subprocess, "spawn", None), multiprocessing.context.SpawnContext):
+        return
+    importlib.import_module(app.partition(":")[0])  # by name: cli has no import edge to api
+    subprocess.spawn = multiprocessing.get_context("fork")  # type: ignore[assignment]
