@@ -45,7 +45,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -133,26 +133,25 @@ def loyalty_server(database_url: str, tmp: Path) -> Iterator[tuple[str, str]]:
 
 
 @contextmanager
-def echo_server(tmp: Path) -> Iterator[str]:
+def bench_app(app: str, tmp: Path, env: dict[str, str] | None = None) -> Iterator[str]:
+    """An app of bench/ ("module:attribute") on uvicorn with 2 workers; its workers' CPU
+    is read through SERVERS."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    cmd = [PY, "-m", "uvicorn", "http_bench:echo_app", "--app-dir", str(REPO / "bench"),
+    cmd = [PY, "-m", "uvicorn", app, "--app-dir", str(REPO / "bench"),
            "--port", str(port), "--workers", "2", "--log-level", "warning", "--no-access-log"]
-    with process(cmd, f"{url}/openapi.json", dict(os.environ), tmp):
-        yield url
-
-
-@contextmanager
-def floor_server(dsn: str, scale: int, tmp: Path) -> Iterator[str]:
-    """bench/commit_floor.py on uvicorn with 2 workers, against the pgbench database."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    cmd = [PY, "-m", "uvicorn", "commit_floor:app", "--app-dir", str(REPO / "bench"),
-           "--port", str(port), "--workers", "2", "--log-level", "warning", "--no-access-log"]
-    env = {**os.environ, "FLOOR_DSN": dsn, "FLOOR_SCALE": str(scale)}
-    with process(cmd, f"{url}/openapi.json", env, tmp) as pid:
+    with process(cmd, f"{url}/openapi.json", {**os.environ, **(env or {})}, tmp) as pid:
         SERVERS[url] = pid
         yield url
+
+
+def echo_server(tmp: Path) -> AbstractContextManager[str]:
+    return bench_app("http_bench:echo_app", tmp)
+
+
+def floor_server(dsn: str, scale: int, tmp: Path) -> AbstractContextManager[str]:
+    """bench/commit_floor.py, against the pgbench database."""
+    return bench_app("commit_floor:app", tmp, {"FLOOR_DSN": dsn, "FLOOR_SCALE": str(scale)})
 
 
 # ------------------------------------------------------------------ drivers
@@ -288,7 +287,7 @@ def drive(url: str, payload: dict[str, Any], key: str, unique: bool, args: Any) 
     return fn(url, body, key, unique, args.duration, args.connections)
 
 
-SERVERS: dict[str, int] = {}  # a loyalty server's URL → its process id
+SERVERS: dict[str, int] = {}  # a server's URL → the process id of its supervisor
 
 
 def _stat(pid: int) -> list[str]:
@@ -318,16 +317,16 @@ def _cpu(pid: int) -> float:
 def server_cpu(url: str) -> tuple[float, float]:
     """CPU seconds so far of the server's worker processes, and of the processes they
     started (their shadow processes, when there are any)."""
-    def spawned(pid: int) -> list[int]:
+    def started(pid: int) -> list[int]:  # all but multiprocessing's resource tracker
         return [c for c in _children(pid)
-                if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
+                if b"resource_tracker" not in Path(f"/proc/{c}/cmdline").read_bytes()]
 
     pid = SERVERS.get(url)
     if pid is None:
         return 0.0, 0.0
-    workers = spawned(pid)
+    workers = started(pid)  # forked by `loyalty serve`, spawned by uvicorn's command line
     return (sum(_cpu(w) for w in workers),
-            sum(_cpu(c) for w in workers for c in spawned(w)))
+            sum(_cpu(c) for w in workers for c in started(w)))
 
 
 def line(name: str, r: dict[str, float]) -> str:
