@@ -57,6 +57,9 @@ def prepare(database_url: str) -> None:
     os.environ["LOYALTY_DATABASE_URL"] = database_url  # workers read their settings from it
     # Workers are processes that may be replaced: /metrics aggregates them all, the
     # replaced ones included.
+    # Before anything imports prometheus_client: it picks per-process sample files at import,
+    # and the workers forked from this process keep that choice
+    # (tests/api/test_server.py::test_metrics_add_up_every_workers_requests).
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="loyalty-metrics-")
 

@@ -39,6 +39,22 @@ def test_health_ready_and_metrics(server):
     assert "loyalty_http_requests_total" in metrics
 
 
+def healthz_count(url: str) -> float:
+    """loyalty_http_requests_total for GET /healthz, as one scrape of /metrics tells it."""
+    text = httpx.get(f"{url}/metrics").text
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("loyalty_http_requests_total{") and 'route="/healthz"' in line)
+
+
+def test_metrics_add_up_every_workers_requests(server):
+    """The workers are forked from the server's supervisor: each still writes its samples
+    where /metrics collects them, so one scrape counts the requests that both answered."""
+    before = healthz_count(server.url)
+    for _ in range(40):  # a new connection each: the kernel hands them to either worker
+        httpx.get(f"{server.url}/healthz").raise_for_status()
+    assert healthz_count(server.url) == before + 40
+
+
 def test_python_example_runs(server):
     env = {**os.environ, "LOYALTY_URL": server.url, "LOYALTY_KEY": server.key,
            "MEMBER_ID": "CUST-py"}
