@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import sys
 import tempfile
 
 import click
@@ -100,14 +101,15 @@ def fork_workers(app: str) -> None:
     this process (uvicorn spawns them: each would import everything again, about as long as
     the rest of its start). The factory still runs in each worker: its database pool, rule
     engine and background jobs are its own. A worker restarted after a failure is forked
-    from this process too, which has never evaluated anything. Where fork is missing, or
-    uvicorn no longer starts workers the way this relies on, they are spawned as before."""
+    from this process too, which has never evaluated anything. Off Linux, or where uvicorn
+    no longer starts workers the way this relies on, they are spawned as before."""
     import importlib
     import multiprocessing
 
     import uvicorn._subprocess as subprocess
 
-    if "fork" not in multiprocessing.get_all_start_methods() \
+    # Linux only: macOS lists fork too, but its system libraries are not safe to fork.
+    if not sys.platform.startswith("linux") \
             or not isinstance(getattr(subprocess, "spawn", None), multiprocessing.context.SpawnContext):
         return
     importlib.import_module(app.partition(":")[0])  # by name: cli has no import edge to api
