@@ -68,12 +68,19 @@ def _parallel_compile(compiler):  # type: ignore[no-untyped-def]
             src, ext = build[obj]
             compiler._compile(obj, src, ext, cc_args, extra_postargs, pp_opts)
 
-        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        with ThreadPoolExecutor(max_workers=_cores()) as pool:
             for _ in pool.map(one, todo):  # re-raises the first CompileError
                 pass
         return objects
 
     return compile
+
+
+def _cores() -> int:
+    """The cores this process may run on (a container's share, not the host's count)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
 
 
 setup(ext_modules=ext_modules(), cmdclass={"build_ext": ParallelBuildExt})
