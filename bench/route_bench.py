@@ -146,6 +146,27 @@ def new_member_body(i: int) -> bytes:
     return json.dumps(body).encode()
 
 
+def background_jobs(database_url: str) -> list[Any]:
+    from store.jobs.scheduler import default_jobs
+    from store.settings import Settings
+
+    return default_jobs(Settings.model_validate({"database_url": database_url}))
+
+
+def run_jobs(db: Any, jobs: list[Any], commits: int = 1) -> dict[str, float]:
+    """Run each job once; its CPU µs divided by `commits`, for the jobs that took more than
+    a microsecond per commit, and their total."""
+    from store.jobs.scheduler import run_job
+
+    costs: dict[str, float] = {}
+    for job in jobs:
+        start = time.process_time()
+        run_job(db, job)
+        costs[job.name] = (time.process_time() - start) / commits * 1e6
+    shown = {name: us for name, us in costs.items() if us >= 1}
+    return {**shown, "all jobs": sum(costs.values())}
+
+
 def inline_threads() -> None:
     """Run what the app hands to worker threads (a sync route, the key check, a quote's
     read) in the calling thread instead, for --profile: cProfile sees one thread only."""
@@ -213,9 +234,12 @@ def main() -> None:
             costs = {"echo": cpu_per_request(echo.post, lambda i: quote_body, n),
                      "evaluate": cpu_per_request(engine_only, lambda i: quote_body, n),
                      "read": cpu_per_request(member_read, lambda i: quote_body, n),
-                     "quote": cpu_per_request(quote.post, lambda i: quote_body, n),
-                     "commit": cpu_per_request(commit.post, commit_body, max(200, n // 5)),
-                     "commit1": cpu_per_request(commit.post, new_member_body, max(200, n // 5))}
+                     "quote": cpu_per_request(quote.post, lambda i: quote_body, n)}
+            jobs = background_jobs(url)
+            run_jobs(db, jobs)  # what the warm-up's commits left them
+            costs["commit"] = cpu_per_request(commit.post, commit_body, max(200, n // 5))
+            job_costs = run_jobs(db, jobs, 5 * max(200, n // 5))
+            costs["commit1"] = cpu_per_request(commit.post, new_member_body, max(200, n // 5))
         finally:
             quote.loop.run_until_complete(lifespan.__aexit__(None, None, None))
     where = "PostgreSQL" if args.pg else "SQLite"
@@ -230,6 +254,10 @@ def main() -> None:
           f"evaluate() = {floor:.1f} µs, a ceiling of {costs['echo'] / floor:.2f} on the ratio; "
           f"the quote's work beyond it (store read, checks, auth, metrics): "
           f"{costs['quote'] - floor:.1f} µs")
+    print("the background jobs' CPU per commit of a known member, run once over what those "
+          "commits left them (in the API workers unless they run apart, `loyalty jobs run`):")
+    for name, us in job_costs.items():
+        print(f"  {name:<24} {us:8.1f} µs   {us / costs['commit']:6.2f} × the commit")
     floor += costs["read"]
     print(f"floor of a quote that also reads the member's row (the read alone, "
           f"{costs['read']:.1f} µs): {floor:.1f} µs, a ceiling of {costs['echo'] / floor:.2f}; "

@@ -20,9 +20,12 @@ def _insert(session: Session, table: FromClause):  # type: ignore[no-untyped-def
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(cast(Table, table))
 
 
-def insert_ignore(session: Session, table: FromClause, values: dict[str, Any], keys: list[str]) -> None:
-    """Insert a row unless one with the same `keys` exists."""
-    shape = ("ignore", session.get_bind().dialect.name, table.description, tuple(values), tuple(keys))
+def insert_ignore(session: Session, table: FromClause, values: dict[str, Any] | list[dict[str, Any]],
+                  keys: list[str]) -> None:
+    """Insert a row unless one with the same `keys` exists; a list of rows (each with the
+    same columns) is one statement executed for each, in order."""
+    columns = tuple(values[0] if isinstance(values, list) else values)
+    shape = ("ignore", session.get_bind().dialect.name, table.description, columns, tuple(keys))
     stmt = _CACHE.get(shape)
     if stmt is None:
         stmt = _CACHE[shape] = _insert(session, table).on_conflict_do_nothing(index_elements=keys)

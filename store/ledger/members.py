@@ -98,6 +98,12 @@ def find(session: Session | Connection, program: str, member_id: str) -> Row[Any
     return session.execute(_FIND, {"program": program, "member_id": member_id}).first()
 
 
+def find_many(session: Session | Connection, program: str, member_ids: list[str]) -> list[Row[Any]]:
+    """`find` of several members in one query (those with a row)."""
+    return list(session.execute(select(_MEMBERS).where(_MEMBERS.c.program == program,
+                                                       _MEMBERS.c.member_id.in_(member_ids))))
+
+
 def get(session: Session, program: str, member_id: str) -> Row[Any]:
     row = find(session, program, member_id)
     if row is None:

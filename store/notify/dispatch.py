@@ -11,7 +11,7 @@ event twice, and one killed halfway leaves nothing planned: the next run plans t
 events again. The instant of planning is the server clock: quiet hours are those of when
 the message would go, not of when the event happened.
 
-**Sending.** Then the due messages are claimed one by one with a lease and sent
+**Sending.** Then the due messages are claimed a hundred at a time with a lease and sent
 (store/notify/sending.py): a dispatcher killed after sending and before recording sends
 that message again when its lease has passed — at least once, with the same
 `Message-ID` / `webhook-id`, so receivers can tell the repeat.
@@ -33,7 +33,7 @@ from engine import load_program
 from engine.language.model import Ruleset
 from store.db.database import Database
 from store.db.upsert import insert_ignore
-from store.notify.planning import plan_event
+from store.notify.planning import Reads, notifies, plan_event
 from store.notify.unsubscribe import Unsubscriber
 from store.settings import Settings
 from store.tables.core import RulesetVersionRow
@@ -76,14 +76,16 @@ def plan_program(db: Database, settings: Settings, program: str, now: datetime,
             cursor = _locked_cursor(session, program, now)
             batch = outbox.read_after(session, program, cursor, BATCH)
             rulesets: dict[int, Ruleset] = {}
-            for item in batch:
-                version = item.event.ruleset_version
-                if version not in rulesets:
-                    rulesets[version] = _ruleset(session, program, version)
-                ruleset = rulesets[version]
-                for planned in plan_event(session, item.event, ruleset, now, unsubscriber,
-                                          settings.public_url):
+            for version in {item.event.ruleset_version for item in batch}:
+                rulesets[version] = _ruleset(session, program, version)
+            wanted = [item.event for item in batch
+                      if notifies(rulesets[item.event.ruleset_version], item.event.type)]
+            reads = Reads(session, program, {event.member_id for event in wanted}, now)
+            for event in wanted:
+                for planned in plan_event(session, event, rulesets[event.ruleset_version],
+                                          now, unsubscriber, settings.public_url, reads):
                     counted[planned.status] = counted.get(planned.status, 0) + 1
+            reads.record(session)
             if batch:
                 session.execute(update(NotifyCursorRow)
                                 .where(NotifyCursorRow.program == program)

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 import store.clock as clock
@@ -27,6 +27,7 @@ STATUSES = ("pending", "sending", "sent", "deferred", "suppressed", "failed")
 LEASE = timedelta(minutes=5)   # a claimed message is another dispatcher's again after this
 MAX_ATTEMPTS = 5               # transient failures are retried this many times in all
 BACKOFF = timedelta(minutes=1)  # doubled after every failed attempt
+_TABLE = cast(Table, MessageRow.__table__)  # for Core statements (typed as a FromClause)
 
 
 @dataclass(frozen=True)
@@ -49,12 +50,8 @@ class Planned:
     error: str | None = None  # failed: what went wrong
 
 
-def record(session: Session, planned: Planned) -> None:
-    """Record a planned message; a second record of the same event, notification and
-    channel is ignored, so planning an event twice (two dispatchers, a retry) sends
-    nothing twice."""
-    now = clock.now()
-    insert_ignore(session, MessageRow.__table__, {
+def _row(planned: Planned, now: datetime) -> dict[str, Any]:
+    return {
         "program": planned.program, "member_id": planned.member_id,
         "event_id": planned.event_id, "event_type": planned.event_type,
         "channel": planned.channel, "template": planned.template, "locale": planned.locale,
@@ -63,36 +60,50 @@ def record(session: Session, planned: Planned) -> None:
         "occurred_at": planned.occurred_at, "planned_at": now,
         "next_attempt_at": (planned.send_at or now) if planned.status in ("pending", "deferred")
         else None,
-        "sent_at": None}, ["event_id", "template", "channel"])
+        "sent_at": None}
+
+
+def record(session: Session, planned: Planned) -> None:
+    """Record a planned message; a second record of the same event, notification and
+    channel is ignored, so planning an event twice (two dispatchers, a retry) sends
+    nothing twice."""
+    record_many(session, [planned])
+
+
+def record_many(session: Session, planned: list[Planned]) -> None:
+    """`record` of several messages, in one statement (executed for each, in order)."""
+    if planned:
+        now = clock.now()
+        insert_ignore(session, MessageRow.__table__, [_row(p, now) for p in planned],
+                      ["event_id", "template", "channel"])
 
 
 def claim(db: Database, now: datetime, limit: int = 100) -> list[MessageRow]:
     """Messages due now (pending, deferred until before now, or claimed by a dispatcher
-    whose lease ran out), each taken with a conditional UPDATE that moves it to `sending`
-    with a lease: two dispatchers never send one message at once."""
+    whose lease ran out), in id order, taken with one conditional UPDATE that moves them
+    to `sending` with a lease: a message another dispatcher took meanwhile no longer
+    matches its condition, so two dispatchers never send one message at once."""
     due = MessageRow.status.in_(("pending", "deferred", "sending"))
     with db.reading() as session:
         ids = list(session.scalars(select(MessageRow.id).where(
             due, MessageRow.next_attempt_at <= now).order_by(MessageRow.id).limit(limit)))
-    taken: list[MessageRow] = []
-    for message_id in ids:
-        with db.writing() as session:
-            done = session.execute(
-                update(MessageRow).where(MessageRow.id == message_id, due,
-                                         MessageRow.next_attempt_at <= now)
-                .values(status="sending", next_attempt_at=now + LEASE,
-                        attempts=MessageRow.attempts + 1))
-            if done.rowcount == 1:  # type: ignore[attr-defined]
-                taken.append(session.get_one(MessageRow, message_id))
-    return taken
+    if not ids:
+        return []
+    with db.writing() as session:
+        taken = list(session.scalars(
+            update(_TABLE)
+            .where(MessageRow.id.in_(ids), due, MessageRow.next_attempt_at <= now)
+            .values(status="sending", next_attempt_at=now + LEASE,
+                    attempts=MessageRow.attempts + 1)
+            .returning(MessageRow.id)))
+        if not taken:
+            return []
+        return list(session.scalars(select(MessageRow).where(MessageRow.id.in_(taken))
+                                    .order_by(MessageRow.id)))
 
 
-def finish(db: Database, message: MessageRow, status: str, reason: str | None = None,
-           error: str | None = None, retry: bool = False, now: datetime | None = None) -> str:
-    """What became of a claimed message: `sent`, or `failed` with the reason; a transient
-    failure (`retry`) goes back to pending with a backoff until MAX_ATTEMPTS. Answers the
-    status recorded. `now`: the dispatcher's instant (default: the server clock)."""
-    now = now or clock.now()
+def _finished(message: MessageRow, status: str, reason: str | None, error: str | None,
+              retry: bool, now: datetime) -> dict[str, Any]:
     values: dict[str, Any] = {"status": status, "reason": reason, "error": error,
                               "next_attempt_at": None}
     if status == "sent":
@@ -100,11 +111,66 @@ def finish(db: Database, message: MessageRow, status: str, reason: str | None = 
     elif retry and message.attempts < MAX_ATTEMPTS:
         values.update(status="pending",
                       next_attempt_at=now + BACKOFF * 2 ** (message.attempts - 1))
+    return values
+
+
+def finish(db: Database, message: MessageRow, status: str, reason: str | None = None,
+           error: str | None = None, retry: bool = False, now: datetime | None = None) -> str:
+    """What became of a claimed message: `sent`, or `failed` with the reason; a transient
+    failure (`retry`) goes back to pending with a backoff until MAX_ATTEMPTS. Answers the
+    status recorded. `now`: the dispatcher's instant (default: the server clock)."""
+    values = _finished(message, status, reason, error, retry, now or clock.now())
     with db.writing() as session:
         session.execute(update(MessageRow).where(MessageRow.id == message.id,
                                                  MessageRow.status == "sending")
                         .values(**values))
     return str(values["status"])
+
+
+@dataclass(frozen=True)
+class Unsent:
+    """A claimed message's end without a delivery: `suppressed` or `failed` (`retry`: a
+    transient failure, pending again with a backoff until MAX_ATTEMPTS)."""
+
+    message: MessageRow
+    status: str
+    reason: str
+    error: str | None = None
+    retry: bool = False
+
+
+_FINISH_UNSENT = (update(_TABLE)
+                  .where(MessageRow.id == bindparam("message_id"),
+                         MessageRow.status == "sending")
+                  .values({column: bindparam(f"new_{column}", type_=_TABLE.c[column].type)
+                           for column in ("status", "reason", "error", "next_attempt_at")}))
+
+
+def finish_unsent(db: Database, ends: list[Unsent], now: datetime) -> list[str]:
+    """`finish` of several messages that were not delivered, in one transaction (nothing
+    was sent, so a dispatcher killed before it only leaves them to be claimed again when
+    their lease has passed). Answers the statuses recorded, in order."""
+    rows = []
+    for end in ends:
+        values = _finished(end.message, end.status, end.reason, end.error, end.retry, now)
+        assert "sent_at" not in values, "a delivered message is finished on its own"
+        rows.append({"message_id": end.message.id, **{f"new_{k}": v for k, v in values.items()}})
+    if rows:
+        with db.writing() as session:
+            session.execute(_FINISH_UNSENT, rows)
+    return [row["new_status"] for row in rows]
+
+
+def release(db: Database, claimed: list[MessageRow], now: datetime) -> None:
+    """Give back claimed messages this dispatcher will not send in this round: pending
+    again, due at `now`, and the claim's attempt not counted."""
+    if claimed:
+        with db.writing() as session:
+            session.execute(update(_TABLE)
+                            .where(MessageRow.id.in_([m.id for m in claimed]),
+                                   MessageRow.status == "sending")
+                            .values(status="pending", next_attempt_at=now,
+                                    attempts=MessageRow.attempts - 1))
 
 
 def erase(session: Session, program: str, member_id: str) -> None:

@@ -31,32 +31,84 @@ def planner_preferences(prefs: preferences.Preferences) -> PlannerPreferences:
                               marketing_opt_out=prefs.marketing_opt_out)
 
 
+def _sent(row: Any) -> Sent:
+    return Sent(row.channel, "marketing" if row.marketing else "transactional",
+                row.sent_at or row.next_attempt_at or row.planned_at)
+
+
+def _history_query(program: str, now: datetime) -> Any:
+    at = func.coalesce(MessageRow.sent_at, MessageRow.next_attempt_at, MessageRow.planned_at)
+    return select(MessageRow.member_id, MessageRow.channel, MessageRow.marketing,
+                  MessageRow.sent_at, MessageRow.next_attempt_at, MessageRow.planned_at) \
+        .where(MessageRow.program == program, MessageRow.status.in_(WAITING),
+               at >= now - HISTORY)
+
+
 def history(session: Session, program: str, member_id: str, now: datetime) -> list[Sent]:
     """The member's messages sent or waiting since a month ago, as the planner counts them
     (at: when sent, or when due)."""
-    at = func.coalesce(MessageRow.sent_at, MessageRow.next_attempt_at, MessageRow.planned_at)
-    rows = session.execute(select(MessageRow.channel, MessageRow.marketing, MessageRow.sent_at,
-                                  MessageRow.next_attempt_at, MessageRow.planned_at)
-                           .where(MessageRow.program == program,
-                                  MessageRow.member_id == member_id,
-                                  MessageRow.status.in_(WAITING), at >= now - HISTORY))
-    return [Sent(row.channel, "marketing" if row.marketing else "transactional",
-                 row.sent_at or row.next_attempt_at or row.planned_at) for row in rows]
+    rows = session.execute(_history_query(program, now).where(MessageRow.member_id == member_id))
+    return [_sent(row) for row in rows]
+
+
+def notifies(ruleset: Ruleset, event_type: str) -> bool:
+    """Whether the ruleset declares a notification of this event type."""
+    return any(note.event == event_type for note in ruleset.engagement.notifications)
+
+
+class Reads:
+    """What planning reads of a program's members, once for a batch of events: their
+    preferences, their messages of the last month (`history`) and their member rows,
+    three queries for the batch instead of three an event. The messages planned for an
+    event join the member's history at once (what a later event of the same batch is
+    capped against, as the query would have found them recorded), and are recorded
+    together by `record`, in the order they were planned."""
+
+    def __init__(self, session: Session, program: str, member_ids: set[str],
+                 now: datetime) -> None:
+        self.program = program
+        ids = sorted(member_ids)
+        self.prefs = {member: prefs for (_, member), prefs in preferences.read_many(
+            session, {(program, member) for member in ids}).items()}
+        self.sent: dict[str, list[Sent]] = {member: [] for member in ids}
+        self.rows: dict[str, Any] = {}
+        if ids:
+            for row in session.execute(_history_query(program, now)
+                                       .where(MessageRow.member_id.in_(ids))):
+                self.sent[row.member_id].append(_sent(row))
+            self.rows = {row.member_id: row for row in members.find_many(session, program, ids)}
+        self.planned: list[messages.Planned] = []
+
+    def add(self, planned: messages.Planned, now: datetime) -> None:
+        self.planned.append(planned)
+        if planned.status in WAITING:  # pending or deferred, due at send_at
+            self.sent[planned.member_id].append(Sent(
+                planned.channel, "marketing" if planned.marketing else "transactional",
+                planned.send_at or now))
+
+    def record(self, session: Session) -> None:
+        messages.record_many(session, self.planned)
+        self.planned = []
 
 
 def plan_event(session: Session, event: DomainEvent, ruleset: Ruleset, now: datetime,
-               unsubscriber: Unsubscriber, public_url: str) -> list[messages.Planned]:
-    """Record the messages `event` produces (none when the ruleset declares none for it);
-    answers them. Runs in the caller's transaction."""
-    engagement = ruleset.engagement
-    if not any(note.event == event.type for note in engagement.notifications):
+               unsubscriber: Unsubscriber, public_url: str,
+               reads: Reads | None = None) -> list[messages.Planned]:
+    """The messages `event` produces (none when the ruleset declares none for it), in the
+    caller's transaction: recorded now, or with `reads` (the batch's `Reads`, which must
+    hold the event's member) added to it, for its `record`."""
+    if not notifies(ruleset, event.type):
         return []
-    prefs = preferences.read(session, event.program, event.member_id)
+    alone = reads is None
+    if reads is None:
+        reads = Reads(session, event.program, {event.member_id}, now)
+    engagement = ruleset.engagement
+    prefs = reads.prefs[event.member_id]
     decided = plan(event, engagement, ruleset.timezone, planner_preferences(prefs),
-                   history(session, event.program, event.member_id, now), now=now)
+                   list(reads.sent[event.member_id]), now=now)
     if not decided:
         return []
-    row = members.find(session, event.program, event.member_id)
+    row = reads.rows.get(event.member_id)
     member = Member(event.member_id, row.tier if row else None, row.balance if row else 0,
                     prefs.locale, dict(row.attributes or {}) if row else {})
     notes = {note.id: note for note in engagement.notifications}
@@ -87,6 +139,8 @@ def plan_event(session: Session, event: DomainEvent, ruleset: Ruleset, now: date
             template=decision.notification, locale=decision.locale, marketing=marketing,
             status=status, reason=reason, send_at=decision.at,
             content=content, error=error)
-        messages.record(session, planned)
+        reads.add(planned, now)
         out.append(planned)
+    if alone:
+        reads.record(session)
     return out

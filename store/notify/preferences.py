@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select, tuple_, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -51,8 +51,22 @@ def read(session: Session | Connection, program: str, member_id: str,
     query = _ROW.where(MemberPreferenceRow.program == program,
                        MemberPreferenceRow.member_id == member_id)
     found = session.execute(query.with_for_update() if lock else query).first()
-    if found is None:
-        return DEFAULTS
+    return DEFAULTS if found is None else _of(found)
+
+
+def read_many(session: Session, wanted: set[tuple[str, str]]) -> dict[tuple[str, str],
+                                                                      Preferences]:
+    """`read` of several (program, member id) pairs in one query: {pair: preferences}."""
+    out = dict.fromkeys(wanted, DEFAULTS)
+    if wanted:
+        query = _ROW.add_columns(MemberPreferenceRow.program, MemberPreferenceRow.member_id)
+        for found in session.execute(query.where(tuple_(
+                MemberPreferenceRow.program, MemberPreferenceRow.member_id).in_(sorted(wanted)))):
+            out[found.program, found.member_id] = _of(found)
+    return out
+
+
+def _of(found: Any) -> Preferences:
     channels = tuple(channel for channel in CHANNELS if channel in found.channels)
     return Preferences(channels, found.locale, found.email, found.marketing_opt_out,
                        found.updated_at)

@@ -1,10 +1,13 @@
 """Sending the messages that are due: each is claimed (store/notify/messages.py `claim`),
-checked once more against the member's preferences as they are now (a member who opted
-out of marketing, or turned a channel off, while a message waited for the end of quiet
-hours gets nothing), sent on its channel and recorded `sent`, `suppressed` or `failed`."""
+checked once more against the member's preferences as they are when it is claimed (a
+member who opted out of marketing, or turned a channel off, while a message waited for
+the end of quiet hours gets nothing), sent on its channel and recorded `sent`,
+`suppressed` or `failed`. A round claims up to 100 messages in one statement and reads
+their members' preferences in one query."""
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Any
 
@@ -49,27 +52,49 @@ def _send(settings: Settings, mailer: smtp.Mailer, message: MessageRow,
                      clock.now())
 
 
-def deliver_one(db: Database, settings: Settings, mailer: smtp.Mailer, message: MessageRow,
-                now: datetime) -> str:
-    """Send one claimed message (emails through `mailer`'s connection); answers the
-    status recorded."""
-    def finish(status: str, reason: str | None = None, error: str | None = None,
-               retry: bool = False) -> str:
-        return messages.finish(db, message, status, reason, error, retry, now)
-
-    with db.reading() as session:
-        prefs = preferences.read(session, message.program, message.member_id)
+def _unsent(message: MessageRow, prefs: preferences.Preferences) -> messages.Unsent | None:
+    """Why the member's preferences as they are now stop the message (None: they don't)."""
     if message.marketing and prefs.marketing_opt_out:
-        return finish("suppressed", MARKETING_OPT_OUT)
+        return messages.Unsent(message, "suppressed", MARKETING_OPT_OUT)
     if message.channel not in prefs.channels:
-        return finish("suppressed", CHANNEL_OFF)
+        return messages.Unsent(message, "suppressed", CHANNEL_OFF)
     if message.channel == "email" and not prefs.email:
-        return finish("suppressed", NO_ADDRESS)
-    try:
-        _send(settings, mailer, message, prefs)
-    except ChannelError as exc:
-        return finish("failed", exc.reason, exc.detail[:2000], exc.transient)
-    return finish("sent")
+        return messages.Unsent(message, "suppressed", NO_ADDRESS)
+    return None
+
+
+def deliver(db: Database, settings: Settings, mailer: smtp.Mailer,
+            claimed: list[MessageRow], now: datetime,
+            budget: float = messages.LEASE.total_seconds() / 2) -> list[str]:
+    """Send claimed messages (emails through `mailer`'s connection); answers the statuses
+    recorded. The members' preferences are read once for all of them. A delivered
+    message is recorded `sent` at once, in its own transaction, so that a dispatcher
+    killed later does not send it again; the others (suppressed, failed, to be retried)
+    are recorded together at the end. Once `budget` seconds (half the lease) have passed
+    since the claim, what is left is given back unsent (`messages.release`), so that no
+    message is sent after its lease has run out."""
+    started = time.monotonic()
+    with db.reading() as session:
+        prefs = preferences.read_many(session, {(m.program, m.member_id) for m in claimed})
+    statuses: list[str] = []
+    unsent: list[messages.Unsent] = []
+    for done, message in enumerate(claimed):
+        if time.monotonic() - started >= budget:
+            messages.release(db, claimed[done:], now)
+            break
+        member_prefs = prefs[message.program, message.member_id]
+        end = _unsent(message, member_prefs)
+        if end is None:
+            try:
+                _send(settings, mailer, message, member_prefs)
+            except ChannelError as exc:
+                end = messages.Unsent(message, "failed", exc.reason, exc.detail[:2000],
+                                      exc.transient)
+            else:
+                statuses.append(messages.finish(db, message, "sent", now=now))
+        if end is not None:
+            unsent.append(end)
+    return statuses + messages.finish_unsent(db, unsent, now)
 
 
 def deliver_due(db: Database, settings: Settings, now: datetime | None = None,
@@ -81,8 +106,7 @@ def deliver_due(db: Database, settings: Settings, now: datetime | None = None,
         for _ in range(rounds):
             at = now or clock.now()
             claimed = messages.claim(db, at)
-            for message in claimed:
-                status = deliver_one(db, settings, mailer, message, at)
+            for status in deliver(db, settings, mailer, claimed, at):
                 outcome[status] = outcome.get(status, 0) + 1
             if len(claimed) < 100:
                 break

@@ -15,12 +15,13 @@ import pytest
 from fastapi.testclient import TestClient
 from standardwebhooks import Webhook
 
+import store.notify.messages as messages
 import store.notify.preferences as preferences
 import store.notify.sending as sending
 from api.app import create_app
 from engine.events import DomainEvent
 from store.ledger import members
-from store.notify.planning import plan_event
+from store.notify.planning import Reads, plan_event
 from store.notify.unsubscribe import Unsubscriber
 from store.settings import Settings
 from tests.loopback import LoopbackServer
@@ -174,6 +175,50 @@ def test_the_frequency_cap_suppresses_beyond_it_in_the_day(db, program, channels
     assert sending.deliver_due(db, settings, NOON + timedelta(days=1)) == {"sent": 4}
     assert sorted(m["reason"] or "" for m in listing(db)) == ["", "", "", "", "frequency_cap"]
     assert len(sink.received) == 3  # two expiring-points emails a day apart, one upgrade
+
+
+def test_a_batch_plans_as_one_event_at_a_time_does(db, program, channels):
+    """The dispatcher reads a batch's members once (`Reads`): a member's messages planned
+    for an earlier event of the batch count towards the cap of the later ones."""
+    settings, _, _ = channels
+    unsubscriber = Unsubscriber.of(settings, db)
+    for member_id in ("CUST-1", "CUST-2"):
+        enrol(db, member_id, email=f"{member_id}@example.com")
+
+    def events(member_id):
+        return [expiring(NOON, member_id), event("tier.changed", NOON, member_id, **UP),
+                expiring(NOON + timedelta(hours=1), member_id),
+                expiring(NOON + timedelta(hours=2), member_id)]
+
+    one_by_one = [p for e in events("CUST-1") for p in plan(db, settings, program, e, NOON)]
+    with db.writing() as session:
+        reads = Reads(session, "retail", {"CUST-2"}, NOON)
+        batched = [p for e in events("CUST-2") for p in plan_event(
+            session, e, program.model, NOON, unsubscriber, settings.public_url, reads)]
+        assert listing(db, "CUST-2") == []  # recorded together, by `record`
+        reads.record(session)
+
+    def seen(planned):
+        return [(p.template, p.channel, p.status, p.reason, p.send_at) for p in planned]
+
+    assert seen(batched) == seen(one_by_one)
+    assert [p.reason for p in batched].count("frequency_cap") == 2
+    assert [(m["template"], m["status"], m["reason"]) for m in listing(db, "CUST-2")] == \
+        [(m["template"], m["status"], m["reason"]) for m in listing(db, "CUST-1")]
+
+
+def test_a_dispatcher_out_of_time_gives_its_claimed_messages_back(db, program, channels):
+    settings, sink, _ = channels
+    enrol(db, email="ana@example.com")
+    plan(db, settings, program, event("tier.changed", NOON, **UP))
+    claimed = messages.claim(db, NOON)
+    assert [m.attempts for m in claimed] == [1, 1]  # email and webhook
+    with sending.smtp.Mailer(settings) as mailer:  # no time left: nothing is sent
+        assert sending.deliver(db, settings, mailer, claimed, NOON, budget=0) == []
+    assert sink.received == []
+    assert {(m["status"], m["attempts"]) for m in listing(db)} == {("pending", 0)}
+    assert sending.deliver_due(db, settings, NOON) == {"sent": 2}  # the next round sends
+    assert {(m["status"], m["attempts"]) for m in listing(db)} == {("sent", 1)}
 
 
 def test_channels_and_addresses_the_member_chose_hold(db, program, channels):
