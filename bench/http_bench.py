@@ -328,8 +328,9 @@ def caught_up(database_url: str, most: float) -> float:
             behind, due = conn.execute(
                 "SELECT (SELECT coalesce(sum(e.last - coalesce(c.position, 0)), 0) "
                 "FROM event_positions e LEFT JOIN notify_cursors c USING (program)), "
-                "(SELECT count(*) FROM messages WHERE status IN ('pending', 'sending') "
-                "AND next_attempt_at <= now())").fetchone() or (0, 0)
+                "(SELECT count(*) FROM messages WHERE status IN ('pending', 'deferred', "
+                "'sending') AND next_attempt_at <= now() AT TIME ZONE 'UTC')"  # naive UTC
+            ).fetchone() or (0, 0)
             if not behind and not due:
                 break
             time.sleep(0.5)

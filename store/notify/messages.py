@@ -80,19 +80,20 @@ def record_many(session: Session, planned: list[Planned]) -> None:
 
 def claim(db: Database, now: datetime, limit: int = 100) -> list[MessageRow]:
     """Messages due now (pending, deferred until before now, or claimed by a dispatcher
-    whose lease ran out), in id order, taken with one conditional UPDATE that moves them
-    to `sending` with a lease: a message another dispatcher took meanwhile no longer
-    matches its condition, so two dispatchers never send one message at once."""
-    due = MessageRow.status.in_(("pending", "deferred", "sending"))
-    with db.reading() as session:
-        ids = list(session.scalars(select(MessageRow.id).where(
-            due, MessageRow.next_attempt_at <= now).order_by(MessageRow.id).limit(limit)))
-    if not ids:
-        return []
+    whose lease ran out), in id order, moved to `sending` with a lease in one
+    transaction. On PostgreSQL the due rows are locked in id order, skipping those another
+    transaction holds (`FOR UPDATE SKIP LOCKED`: a claim never waits, so it deadlocks
+    with nothing); on SQLite the write transaction holds the database. The UPDATE checks
+    the condition again, so two dispatchers never send one message at once."""
+    due = (MessageRow.status.in_(("pending", "deferred", "sending")),
+           MessageRow.next_attempt_at <= now)
     with db.writing() as session:
+        ids = list(session.scalars(select(MessageRow.id).where(*due).order_by(MessageRow.id)
+                                   .limit(limit).with_for_update(skip_locked=True)))
+        if not ids:
+            return []
         taken = list(session.scalars(
-            update(_TABLE)
-            .where(MessageRow.id.in_(ids), due, MessageRow.next_attempt_at <= now)
+            update(_TABLE).where(MessageRow.id.in_(ids), *due)
             .values(status="sending", next_attempt_at=now + LEASE,
                     attempts=MessageRow.attempts + 1)
             .returning(MessageRow.id)))
@@ -147,9 +148,10 @@ _FINISH_UNSENT = (update(_TABLE)
 
 
 def finish_unsent(db: Database, ends: list[Unsent], now: datetime) -> list[str]:
-    """`finish` of several messages that were not delivered, in one transaction (nothing
-    was sent, so a dispatcher killed before it only leaves them to be claimed again when
-    their lease has passed). Answers the statuses recorded, in order."""
+    """`finish` of several messages in one transaction, for ends decided without
+    contacting anyone (a dispatcher killed before it leaves them to be claimed again once
+    their lease has passed, and nobody received anything). Answers the statuses
+    recorded, in order."""
     rows = []
     for end in ends:
         values = _finished(end.message, end.status, end.reason, end.error, end.retry, now)

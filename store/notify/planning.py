@@ -44,13 +44,6 @@ def _history_query(program: str, now: datetime) -> Any:
                at >= now - HISTORY)
 
 
-def history(session: Session, program: str, member_id: str, now: datetime) -> list[Sent]:
-    """The member's messages sent or waiting since a month ago, as the planner counts them
-    (at: when sent, or when due)."""
-    rows = session.execute(_history_query(program, now).where(MessageRow.member_id == member_id))
-    return [_sent(row) for row in rows]
-
-
 def notifies(ruleset: Ruleset, event_type: str) -> bool:
     """Whether the ruleset declares a notification of this event type."""
     return any(note.event == event_type for note in ruleset.engagement.notifications)

@@ -23,6 +23,7 @@ from store.settings import Settings
 from store.tables.notify import MessageRow
 
 NO_ADDRESS = "no_address"  # an email to a member who gave no address
+UNCONFIGURED = "channel_unconfigured"  # the channel's settings are missing
 
 
 def webhook_payload(message: MessageRow) -> dict[str, Any]:
@@ -67,34 +68,47 @@ def deliver(db: Database, settings: Settings, mailer: smtp.Mailer,
             claimed: list[MessageRow], now: datetime,
             budget: float = messages.LEASE.total_seconds() / 2) -> list[str]:
     """Send claimed messages (emails through `mailer`'s connection); answers the statuses
-    recorded. The members' preferences are read once for all of them. A delivered
-    message is recorded `sent` at once, in its own transaction, so that a dispatcher
-    killed later does not send it again; the others (suppressed, failed, to be retried)
-    are recorded together at the end. Once `budget` seconds (half the lease) have passed
-    since the claim, what is left is given back unsent (`messages.release`), so that no
-    message is sent after its lease has run out."""
+    recorded. The members' preferences are read once for all of them. What follows an
+    attempt to send (`sent`, refused, to be retried) is recorded at once, in its own
+    transaction, so that a dispatcher killed later neither sends a message again nor
+    counts an attempt twice; the ends decided without contacting anyone (suppressed by
+    the preferences, the channel not configured) are recorded together after the others,
+    even when one of them raised. Once `budget` seconds (half the lease) have passed since
+    the claim, or when a message raised, the messages not reached are given back unsent
+    (`messages.release`): none is sent after its lease has run out."""
     started = time.monotonic()
     with db.reading() as session:
         prefs = preferences.read_many(session, {(m.program, m.member_id) for m in claimed})
     statuses: list[str] = []
-    unsent: list[messages.Unsent] = []
-    for done, message in enumerate(claimed):
-        if time.monotonic() - started >= budget:
-            messages.release(db, claimed[done:], now)
-            break
-        member_prefs = prefs[message.program, message.member_id]
-        end = _unsent(message, member_prefs)
-        if end is None:
+    quiet: list[messages.Unsent] = []
+    reached = 0
+    try:
+        for message in claimed:
+            if time.monotonic() - started >= budget:
+                break
+            reached += 1
+            member_prefs = prefs[message.program, message.member_id]
+            end = _unsent(message, member_prefs)
+            if end is not None:
+                quiet.append(end)
+                continue
             try:
                 _send(settings, mailer, message, member_prefs)
             except ChannelError as exc:
-                end = messages.Unsent(message, "failed", exc.reason, exc.detail[:2000],
-                                      exc.transient)
+                failed = messages.Unsent(message, "failed", exc.reason, exc.detail[:2000],
+                                         exc.transient)
+                if exc.reason == UNCONFIGURED:  # raised before contacting anyone
+                    quiet.append(failed)
+                else:
+                    statuses.append(messages.finish(db, message, failed.status,
+                                                    failed.reason, failed.error,
+                                                    failed.retry, now))
             else:
                 statuses.append(messages.finish(db, message, "sent", now=now))
-        if end is not None:
-            unsent.append(end)
-    return statuses + messages.finish_unsent(db, unsent, now)
+    finally:
+        statuses += messages.finish_unsent(db, quiet, now)
+        messages.release(db, claimed[reached:], now)
+    return statuses
 
 
 def deliver_due(db: Database, settings: Settings, now: datetime | None = None,

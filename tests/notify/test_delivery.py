@@ -221,6 +221,35 @@ def test_a_dispatcher_out_of_time_gives_its_claimed_messages_back(db, program, c
     assert {(m["status"], m["attempts"]) for m in listing(db)} == {("sent", 1)}
 
 
+def test_an_error_mid_round_keeps_what_was_decided_and_gives_back_the_rest(
+        db, program, channels, monkeypatch):
+    """A round that raises (the database lost while recording a message `sent`) still
+    records the ends decided before without contacting anyone, leaves the message it was
+    on to its lease (it may have gone out), and gives back those it did not reach."""
+    from sqlalchemy.exc import OperationalError
+    settings, sink, _ = channels
+    enrol(db, "CUST-W", email="w@example.com", channels=["webhook"])  # email turned off
+    enrol(db, "CUST-X", email="x@example.com")
+    for member_id in ("CUST-W", "CUST-X"):
+        plan(db, settings, program, event("tier.changed", NOON, member_id, **UP))
+    real = messages.finish
+
+    def lost(db_, message, status, *args, **kwargs):
+        if status == "sent":
+            raise OperationalError("UPDATE messages", {}, Exception("connection lost"))
+        return real(db_, message, status, *args, **kwargs)
+
+    monkeypatch.setattr(messages, "finish", lost)
+    with pytest.raises(OperationalError):
+        sending.deliver_due(db, settings, NOON)
+    assert {(m["channel"], m["status"], m["reason"]) for m in listing(db, "CUST-W")} == {
+        ("email", "suppressed", "channel_not_chosen"), ("webhook", "sending", None)}
+    assert {(m["status"], m["attempts"]) for m in listing(db, "CUST-X")} == {("pending", 0)}
+    monkeypatch.setattr(messages, "finish", real)
+    assert sending.deliver_due(db, settings, NOON) == {"sent": 2}  # CUST-X's, not W's
+    assert len(sink.received) == 1
+
+
 def test_channels_and_addresses_the_member_chose_hold(db, program, channels):
     settings, sink, verified = channels
     enrol(db, "CUST-W", channels=["webhook"], email="w@example.com")
