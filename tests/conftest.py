@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--update-golden", action="store_true", default=False,
                      help="rewrite the golden files (tests/engine/golden/, "
                           "tests/simulate/golden/) from the current output")
+
+
+@pytest.fixture(autouse=True)
+def _no_event_loop_left_running() -> Iterator[None]:
+    """Fail a test that leaves an event loop marked as running in the main thread: every
+    later test of the same process that runs a loop there (`run_until_complete`, a
+    `TestClient`) would fail with "Cannot run the event loop while another loop is
+    running", far from the cause. The mark is cleared so that only the culprit fails."""
+    yield
+    left = asyncio.events._get_running_loop()
+    if left is not None:
+        asyncio.events._set_running_loop(None)
+        pytest.fail(f"the test left an event loop marked running in the main thread: {left!r}")
 
 
 @pytest.fixture(scope="session")
