@@ -27,17 +27,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                           "tests/simulate/golden/) from the current output")
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(autouse=True, scope="module")
 def _no_event_loop_left_running() -> Iterator[None]:
-    """Fail a test that leaves an event loop marked as running in the main thread: every
-    later test of the same process that runs a loop there (`run_until_complete`, a
-    `TestClient`) would fail with "Cannot run the event loop while another loop is
-    running", far from the cause. The mark is cleared so that only the culprit fails."""
+    """Fail a test module that leaves an event loop marked as running in the main thread
+    once its fixtures are torn down: every later test of the same process that runs a loop
+    there (`run_until_complete`, `asyncio.run`) would fail with "Cannot run the event loop
+    while another loop is running", far from the cause. Playwright's synchronous API
+    marks its loop running for as long as it is open, so a browser fixture lives no
+    longer than its module. The mark is cleared so that only the culprit fails."""
     yield
     left = asyncio.events._get_running_loop()
     if left is not None:
         asyncio.events._set_running_loop(None)
-        pytest.fail(f"the test left an event loop marked running in the main thread: {left!r}")
+        pytest.fail(f"the module left an event loop marked running in the main thread: {left!r}")
 
 
 @pytest.fixture(scope="session")
