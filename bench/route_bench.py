@@ -146,13 +146,6 @@ def new_member_body(i: int) -> bytes:
     return json.dumps(body).encode()
 
 
-def background_jobs(database_url: str) -> list[Any]:
-    from store.jobs.scheduler import default_jobs
-    from store.settings import Settings
-
-    return default_jobs(Settings.model_validate({"database_url": database_url}))
-
-
 def run_jobs(db: Any, jobs: list[Any], commits: int = 1) -> dict[str, float]:
     """Run each job once; its CPU µs divided by `commits`, for the jobs that took more than
     a microsecond per commit, and their total."""
@@ -235,7 +228,9 @@ def main() -> None:
                      "evaluate": cpu_per_request(engine_only, lambda i: quote_body, n),
                      "read": cpu_per_request(member_read, lambda i: quote_body, n),
                      "quote": cpu_per_request(quote.post, lambda i: quote_body, n)}
-            jobs = background_jobs(url)
+            from store.jobs.scheduler import default_jobs
+
+            jobs = default_jobs(app.state.services.settings)  # the app runs none itself
             run_jobs(db, jobs)  # what the warm-up's commits left them
             costs["commit"] = cpu_per_request(commit.post, commit_body, max(200, n // 5))
             job_costs = run_jobs(db, jobs, 5 * max(200, n // 5))

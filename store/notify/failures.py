@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+# A channel whose settings are missing: raised before anyone is contacted.
+UNCONFIGURED = "channel_unconfigured"
+
 
 class ChannelError(Exception):
     """A message the channel could not send. `reason` is recorded with the message
-    (`channel_unconfigured`, `rejected`, `undeliverable`); `transient`: worth trying again
+    (`UNCONFIGURED`, `rejected`, `undeliverable`); `transient`: worth trying again
     later (the server was down or answered "try later")."""
 
     def __init__(self, reason: str, detail: str, transient: bool = False) -> None:

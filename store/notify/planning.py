@@ -31,8 +31,12 @@ def planner_preferences(prefs: preferences.Preferences) -> PlannerPreferences:
                               marketing_opt_out=prefs.marketing_opt_out)
 
 
+def _kind(marketing: bool) -> str:
+    return "marketing" if marketing else "transactional"
+
+
 def _sent(row: Any) -> Sent:
-    return Sent(row.channel, "marketing" if row.marketing else "transactional",
+    return Sent(row.channel, _kind(row.marketing),
                 row.sent_at or row.next_attempt_at or row.planned_at)
 
 
@@ -59,7 +63,6 @@ class Reads:
 
     def __init__(self, session: Session, program: str, member_ids: set[str],
                  now: datetime) -> None:
-        self.program = program
         ids = sorted(member_ids)
         self.prefs = {member: prefs for (_, member), prefs in preferences.read_many(
             session, {(program, member) for member in ids}).items()}
@@ -76,8 +79,7 @@ class Reads:
         self.planned.append(planned)
         if planned.status in WAITING:  # pending or deferred, due at send_at
             self.sent[planned.member_id].append(Sent(
-                planned.channel, "marketing" if planned.marketing else "transactional",
-                planned.send_at or now))
+                planned.channel, _kind(planned.marketing), planned.send_at or now))
 
     def record(self, session: Session) -> None:
         messages.record_many(session, self.planned)

@@ -18,12 +18,11 @@ import store.notify.smtp as smtp
 import store.notify.webhook as webhook
 from engine.engagement.plan import CHANNEL_OFF, MARKETING_OPT_OUT
 from store.db.database import Database
-from store.notify.failures import ChannelError
+from store.notify.failures import UNCONFIGURED, ChannelError
 from store.settings import Settings
 from store.tables.notify import MessageRow
 
 NO_ADDRESS = "no_address"  # an email to a member who gave no address
-UNCONFIGURED = "channel_unconfigured"  # the channel's settings are missing
 
 
 def webhook_payload(message: MessageRow) -> dict[str, Any]:
@@ -95,14 +94,13 @@ def deliver(db: Database, settings: Settings, mailer: smtp.Mailer,
             try:
                 _send(settings, mailer, message, member_prefs)
             except ChannelError as exc:
-                failed = messages.Unsent(message, "failed", exc.reason, exc.detail[:2000],
-                                         exc.transient)
+                detail = exc.detail[:2000]
                 if exc.reason == UNCONFIGURED:  # raised before contacting anyone
-                    quiet.append(failed)
+                    quiet.append(messages.Unsent(message, "failed", exc.reason, detail,
+                                                 exc.transient))
                 else:
-                    statuses.append(messages.finish(db, message, failed.status,
-                                                    failed.reason, failed.error,
-                                                    failed.retry, now))
+                    statuses.append(messages.finish(db, message, "failed", exc.reason,
+                                                    detail, exc.transient, now))
             else:
                 statuses.append(messages.finish(db, message, "sent", now=now))
     finally:

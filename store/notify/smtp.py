@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
-from store.notify.failures import ChannelError
+from store.notify.failures import UNCONFIGURED, ChannelError
 from store.settings import Settings
 
 
@@ -105,7 +105,7 @@ class Mailer:
     def send(self, email: Email) -> None:
         """Send one email; a `ChannelError` when it was not accepted."""
         if not self.settings.smtp_host:
-            raise ChannelError("channel_unconfigured", "LOYALTY_SMTP_HOST is not set")
+            raise ChannelError(UNCONFIGURED, "LOYALTY_SMTP_HOST is not set")
         message = compose(self.settings, email)
         try:
             refused = self._deliver(message)

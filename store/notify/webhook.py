@@ -17,7 +17,7 @@ import httpx
 import orjson
 
 from store.events.signing import check_secret, signed_headers
-from store.notify.failures import ChannelError
+from store.notify.failures import UNCONFIGURED, ChannelError
 from store.settings import Settings
 
 RETRYABLE = {408, 425, 429}
@@ -27,10 +27,10 @@ def send(settings: Settings, webhook_id: str, payload: dict[str, Any], at: datet
     """POST one message; a `ChannelError` when it was not accepted."""
     secret = settings.notify_webhook_secret
     if not settings.notify_webhook_url or not secret:
-        raise ChannelError("channel_unconfigured", "LOYALTY_NOTIFY_WEBHOOK_URL and "
+        raise ChannelError(UNCONFIGURED, "LOYALTY_NOTIFY_WEBHOOK_URL and "
                            "LOYALTY_NOTIFY_WEBHOOK_SECRET must both be set")
     if (unusable := check_secret(secret)) is not None:
-        raise ChannelError("channel_unconfigured", f"LOYALTY_NOTIFY_WEBHOOK_SECRET: {unusable}")
+        raise ChannelError(UNCONFIGURED, f"LOYALTY_NOTIFY_WEBHOOK_SECRET: {unusable}")
     body = orjson.dumps(payload)
     headers = signed_headers(secret, webhook_id, body.decode(), at)
     try:

@@ -48,7 +48,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
                       srv.key)
 
 
-@pytest.fixture(scope="module")  # no longer: Playwright's open loop blocks other tests' loops
+@pytest.fixture(scope="module")  # open, Playwright marks its loop running (tests/conftest.py)
 def browser() -> Iterator[Browser]:
     with launched() as (_, found):
         yield found
