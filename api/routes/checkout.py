@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path
 import store.checkout.activities as activities
 import store.checkout.orders as orders
 import store.checkout.refunds as refunds
+from api.commit_route import CommitRoute
 from api.deps import CommitKey, EvaluateKey, StoreDep
 from api.ids import Id
 from api.instants import refuse_future
@@ -36,7 +37,6 @@ router.add_api_route("/evaluate", evaluate, methods=["POST"], route_class_overri
                      summary="Quote what an order earns and what may be redeemed")
 
 
-@router.post("/orders", status_code=201, summary="Commit an order (idempotent on order.id)")
 def commit(program: ProgramPath, body: CommitIn, services: StoreDep, key: CommitKey) -> Json:
     refuse_future(body, services.settings.max_future_skew_seconds)
     services.limiter.check_member(program, body.member.id, "write")
@@ -52,6 +52,12 @@ def commit(program: ProgramPath, body: CommitIn, services: StoreDep, key: Commit
     if run is not None and outcome.created and before:  # queued, never waited for
         services.shadow.offer(run, "commit", request, outcome.result, before[0])
     return response
+
+
+# Most commits are answered by CommitRoute straight into `commit` (api/commit_route.py).
+router.add_api_route("/orders", commit, methods=["POST"], status_code=201,
+                     route_class_override=CommitRoute,
+                     summary="Commit an order (idempotent on order.id)")
 
 
 @router.post("/orders/{order_id}/refunds", status_code=201,
