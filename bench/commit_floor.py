@@ -10,6 +10,13 @@ service's commits cannot go faster than this on the same machine, so its ratio t
 pgbench says how far the target (commits ≥ 0.25 × pgbench) is within reach of a
 Python service at all.
 
+`/tpcb-core` runs the same transaction after the lifecycle core's own work for the order
+in the body, as a commit does it: the engine's request parser, the member's book read from
+its JSON (kept in the process, one per member id, as the member row keeps it), the
+order's step (`commit_order`: evaluation, points, tier), the result rendered and the book
+written back to JSON. No ORM, no ledger rows, no events: the floor of a commit that runs
+the lifecycle core in the serving process.
+
     FLOOR_DSN=postgresql://… FLOOR_SCALE=10 python -m uvicorn commit_floor:app --app-dir bench
 """
 
@@ -18,12 +25,19 @@ from __future__ import annotations
 import os
 import queue
 import random
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import orjson
 import psycopg
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
+
+from engine.evaluation.render import result_json
+from engine.evaluation.request import parse
+from engine.lifecycle import Lifecycle, NoPool, commit_order, from_json, to_json
+from engine.program import load_program
 
 POOL_SIZE = 10  # as the service's default pool (store/db/database.py)
 _pool: queue.Queue[psycopg.Connection[Any]] = queue.Queue()
@@ -40,11 +54,36 @@ async def lifespan(_: FastAPI) -> AsyncIterator[None]:
 
 app = FastAPI(lifespan=lifespan)
 SCALE = int(os.environ.get("FLOOR_SCALE", "10"))
+_LIFECYCLE = Lifecycle(load_program(os.path.join(os.path.dirname(__file__), "..", "rulesets",
+                                                 "retail")))
+_books: dict[str, dict[str, Any]] = {}  # member id → book JSON, as the member row keeps it
+_books_lock = threading.Lock()  # a member's commits one at a time, as the row lock makes them
 
 
 @app.post("/tpcb")
 def tpcb(payload: dict[str, Any]) -> dict[str, Any]:
     """pgbench's built-in "tpcb-like" script, with its random ids and delta."""
+    return _transaction(payload)
+
+
+@app.post("/tpcb-core")
+def tpcb_core(payload: dict[str, Any]) -> Response:
+    """The lifecycle core's work for the order, then pgbench's transaction; the result
+    rendered with orjson, as the service renders it (api/render.py)."""
+    request = parse(payload)
+    member_id = str(request.member["id"])
+    with _books_lock:
+        stored = _books.get(member_id)
+        book = (from_json(stored) if stored is not None
+                else _LIFECYCLE.new_book(member_id, request.at))
+        step = commit_order(_LIFECYCLE, book, request, NoPool(), lambda: "R-1")
+        _books[member_id] = to_json(book)
+    assert step.outcome is not None
+    result = {**result_json(step.outcome), "commit": _transaction(payload)}
+    return Response(orjson.dumps(result, default=str), media_type="application/json")
+
+
+def _transaction(payload: dict[str, Any]) -> dict[str, Any]:
     aid = random.randint(1, 100_000 * SCALE)
     bid, tid = random.randint(1, SCALE), random.randint(1, 10 * SCALE)
     delta = random.randint(-5000, 5000)

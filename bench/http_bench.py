@@ -5,7 +5,9 @@
 Starts `loyalty serve --workers 2` (SQLite file in a temp dir) and a bare FastAPI app
 with 2 workers that echoes the same JSON, drives both from another process (wrk when it
 is installed, else an httpx/asyncio driver; the output says which), and prints req/s,
-p50, p99 and the ratio. Then commits per second on PostgreSQL (a fresh database on
+p50, p99 and the ratio; then the floor of a quote (bench/quote_floor.py, 2 workers): the
+echo's app evaluating the same request in the worker, and also reading the member's row
+from the service's database as a quote does. Then commits per second on PostgreSQL (a fresh database on
 LOYALTY_BENCH_PG, default postgresql://postgres@127.0.0.1:5432/postgres, dropped after;
 new orders of 1,000 members, after a warm-up that gives each member its row, whose own
 figure — mostly members' first orders — is printed too), and PostgreSQL's own `pgbench` (TPC-B-like, `--pgbench-scale`, as many clients as
@@ -13,7 +15,8 @@ connections, for the same duration, in a database of its own) against the same s
 the commits' ratio to it. Then pgbench's own transaction served over HTTP by a bare
 FastAPI app on psycopg (bench/commit_floor.py, 2 workers, same connections): the floor of
 a commit in a Python service on this machine, with the workers' CPU per request beside
-the commits'. Targets (docs/performance.md): evaluate ≥ 60 % of the bare
+the commits', and the same with the lifecycle core's own work for each order (the floor of
+a commit that runs the core in the serving process). Targets (docs/performance.md): evaluate ≥ 60 % of the bare
 app's req/s with p99 ≤ 20 ms; commits ≥ 0.25 × pgbench's tps with p99 ≤ 50 ms. The load
 average and the machine baseline (bench/machine.py) are printed at the start and the
 end. Prints figures; asserts nothing.
@@ -75,6 +78,10 @@ CART = {
                          "unit_price": "49.99", "discount": "0.00"}
                         for i, c in enumerate(["electronics", "fashion", "home", "toys", "home"])]},
 }
+# A commit's body: wrk's script gives each request its member id (one of 1,000) and a new
+# order id.
+COMMIT_BODY = {**CART, "member": {**CART["member"], "id": "MEMBER-ID"},
+               "order": {**CART["order"], "id": "ORDER-ID"}}
 
 
 def free_port() -> int:
@@ -404,6 +411,12 @@ def run_pgbench(seconds: int, clients: int, scale: int, tmp: Path,
                   argparse.Namespace(duration=2, connections=clients))  # warm-up
             floor = _with_cpu(floor_url, lambda: drive(f"{floor_url}/tpcb", CART, "-", False,
                                                        floor_args), seconds)
+            # the same with the lifecycle core's work for each order (a member's book
+            # per id, kept in the worker): after a warm-up that gives the members books
+            drive(f"{floor_url}/tpcb-core", COMMIT_BODY, "-", True,
+                  argparse.Namespace(duration=2, connections=clients))
+            floor["core"] = _with_cpu(floor_url, lambda: drive(
+                f"{floor_url}/tpcb-core", COMMIT_BODY, "-", True, floor_args), seconds)
     tps = re.search(r"^tps = ([\d.]+)", out, re.MULTILINE)
     latency = re.search(r"^latency average = ([\d.]+) ms", out, re.MULTILINE)
     if tps is None:
@@ -430,9 +443,7 @@ def _changed_retail(tmp: Path) -> Path:
 
 def _checkout(url: str, key: str, args: Any) -> tuple[dict[str, float], dict[str, float]]:
     """Quotes, then commits of new orders (members cycle over 1000)."""
-    commit_body = json.loads(json.dumps(CART))
-    commit_body["member"]["id"] = "MEMBER-ID"
-    commit_body["order"]["id"] = "ORDER-ID"
+    commit_body = COMMIT_BODY
     quote = _with_cpu(url, lambda: drive(f"{url}/v1/programs/retail/evaluate", CART, key,
                                          False, args), args.duration)
     commit = _with_cpu(url, lambda: drive(f"{url}/v1/programs/retail/orders", commit_body,
@@ -543,16 +554,28 @@ def main() -> None:
             drive(target, CART, key, False, argparse.Namespace(duration=2,
                   connections=args.connections))
             quote = drive(target, CART, key, False, args)
+        # the floor of a quote: the echo's app evaluating in the worker, then also reading
+        # the member's row from the service's database (bench/quote_floor.py)
+        floors = {}
+        with bench_app("quote_floor:app", tmp,
+                       {"QUOTE_FLOOR_DB": f"sqlite:///{tmp / 'bench.db'}"}) as floor_url:
+            for route in ("evaluate", "evaluate-read"):
+                drive(f"{floor_url}/{route}", CART, "-", False,
+                      argparse.Namespace(duration=2, connections=args.connections))
+                floors[route] = drive(f"{floor_url}/{route}", CART, "-", False, args)
         print(line("bare FastAPI echo", bare))
         print(line("evaluate (SQLite)", quote))
-        print(f"evaluate / bare = {quote['rps'] / bare['rps']:.2f}  (target ≥ 0.60, p99 ≤ 20 ms)")
+        print(line("floor: echo app + evaluate", floors["evaluate"]))
+        print(line("floor: + the member's read", floors["evaluate-read"]))
+        print(f"evaluate / bare = {quote['rps'] / bare['rps']:.2f}  (target ≥ 0.60, p99 ≤ 20 ms); "
+              f"the floors / bare = {floors['evaluate']['rps'] / bare['rps']:.2f} and "
+              f"{floors['evaluate-read']['rps'] / bare['rps']:.2f} "
+              "(bench/quote_floor.py: evaluating in the worker, and reading the member's row too)")
         with postgres_database() as pg_url:
             if pg_url is None:
                 machine.report("end")
                 return
-            commit_body = json.loads(json.dumps(CART))
-            commit_body["member"]["id"] = "MEMBER-ID"
-            commit_body["order"]["id"] = "ORDER-ID"
+            commit_body = COMMIT_BODY
             with loyalty_server(pg_url, tmp) as (url, key):
                 # the warm-up gives the 1,000 members their rows (each wrk thread steps
                 # through its 500 at a few hundred commits a second): what follows is
@@ -581,10 +604,14 @@ def main() -> None:
                   f"{args.connections} clients)")
             print(line("its transaction over HTTP", floor)
                   + f"   workers' CPU {floor['cpu']:.2f} ms  (bench/commit_floor.py)")
+            core = floor["core"]
+            print(line("with the lifecycle core", core)
+                  + f"   workers' CPU {core['cpu']:.2f} ms  (bench/commit_floor.py, /tpcb-core)")
             print(f"commits / pgbench = {commits['rps'] / pgbench['tps']:.2f}  "
                   f"(target ≥ 0.25, p99 ≤ 50 ms); the floor over HTTP / pgbench = "
-                  f"{floor['rps'] / pgbench['tps']:.2f}; commits / the floor = "
-                  f"{commits['rps'] / floor['rps']:.2f}")
+                  f"{floor['rps'] / pgbench['tps']:.2f}, with the lifecycle core "
+                  f"{core['rps'] / pgbench['tps']:.2f}; commits / the floor with the core = "
+                  f"{commits['rps'] / core['rps']:.2f}")
         else:
             print(f"commits/s = {commits['rps']:.0f}  (target ≥ 0.25 × pgbench, p99 ≤ 50 ms)")
     machine.report("end")
