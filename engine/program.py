@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -82,12 +81,24 @@ class Program:
     digest: str
     sources: Mapping[str, str]
     questions: Questions
-    # Lookups for the evaluation hot path, built with the program: a plain attribute, read
-    # several times by every evaluation.
+    # Lookups for the evaluation hot path, built with the program: plain attributes, read
+    # by every evaluation and simulated event (a version's model does not change once
+    # loaded). mypyc compiles this module: instances keep no dictionary of attributes, so
+    # nothing is cached in one.
     index: ProgramIndex = field(init=False, repr=False, compare=False)
+    name: str = field(init=False, repr=False, compare=False)  # "program@version"
+    timezone: ZoneInfo = field(init=False, repr=False, compare=False)
+    _eligibility: EligibilityQuestions | None = field(init=False, repr=False, compare=False)
+    _milestones: DecisionGroup | None = field(init=False, repr=False, compare=False)
+    _milestones_built: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.index = ProgramIndex(self.model)
+        self.name = f"{self.model.program}@{self.model.version}"
+        self.timezone = calendar.zone(self.model.timezone)
+        self._eligibility = None
+        self._milestones = None
+        self._milestones_built = False
 
     @property
     def program(self) -> str:
@@ -97,19 +108,9 @@ class Program:
     def version(self) -> int:
         return self.model.version
 
-    # `name` and `timezone` are read by every evaluation and simulated event: computed
-    # once (a version's model does not change once loaded)
-    @cached_property
-    def name(self) -> str:
-        return f"{self.model.program}@{self.model.version}"
-
     @property
     def effective_from(self) -> datetime | None:
         return self.model.effective_from
-
-    @cached_property
-    def timezone(self) -> ZoneInfo:
-        return calendar.zone(self.model.timezone)
 
     @property
     def data(self) -> Mapping[str, Any]:
@@ -119,19 +120,20 @@ class Program:
     def eligibility(self) -> EligibilityQuestions:
         """The campaigns' eligibility reason rules (engine/rules/eligibility.py),
         compiled the first time a listing asks for them."""
-        found = self.__dict__.get("_eligibility")
+        found = self._eligibility
         if found is None:
-            found = self.__dict__["_eligibility"] = compile_eligibility(
-                self.model.campaigns, self.compiled_name)
+            found = self._eligibility = compile_eligibility(self.model.campaigns,
+                                                            self.compiled_name)
         return found
 
     @property
     def milestones(self) -> DecisionGroup | None:
         """The milestones' rules (engine/rules/milestones.py; None: the ruleset has
         none), compiled the first time an order asks."""
-        if "_milestones" not in self.__dict__:
-            self.__dict__["_milestones"] = milestone_group(self.model.engagement.milestones)
-        return self.__dict__["_milestones"]  # type: ignore[no-any-return]
+        if not self._milestones_built:
+            self._milestones = milestone_group(self.model.engagement.milestones)
+            self._milestones_built = True
+        return self._milestones
 
     @property
     def compiled_name(self) -> str:

@@ -7,23 +7,32 @@ already checked shapes and references). Nothing here decides anything.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from decimal import Decimal
-from functools import cached_property
 from typing import Any
 
 from engine.calendar import period_of
 
 
+class Frozen:
+    """The base of the model's frozen dataclasses: a copy or a pickle is made through the
+    constructor. (mypyc compiles this module; a compiled frozen dataclass refuses the
+    assignments that pickle's default way of restoring an object makes.)"""
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        own: Any = self  # a dataclass: every subclass is one
+        return type(self), tuple(getattr(self, f.name) for f in fields(own) if f.init)
+
+
 @dataclass(frozen=True)
-class Limit:
+class Limit(Frozen):
     count: int
     per: str  # day | week | month | quarter | year | lifetime
 
 
 @dataclass(frozen=True)
-class Tier:
+class Tier(Frozen):
     id: str
     name: str
     index: int
@@ -37,7 +46,7 @@ class Tier:
 
 
 @dataclass(frozen=True)
-class Tiers:
+class Tiers(Frozen):
     window: str
     downgrade_policy: str
     levels: tuple[Tier, ...]
@@ -51,7 +60,7 @@ class Tiers:
 
 
 @dataclass(frozen=True)
-class Activity:
+class Activity(Frozen):
     name: str
     points: int
     friend_bonus: int
@@ -59,7 +68,7 @@ class Activity:
 
 
 @dataclass(frozen=True)
-class Cashback:
+class Cashback(Frozen):
     percent: Decimal
     categories: Mapping[str, Decimal]
     tiers: Mapping[str, Decimal]
@@ -67,7 +76,7 @@ class Cashback:
 
 
 @dataclass(frozen=True)
-class Earning:
+class Earning(Frozen):
     base_rate: Decimal
     categories: Mapping[str, Decimal]
     excluded_categories: frozenset[str]
@@ -78,7 +87,7 @@ class Earning:
 
 
 @dataclass(frozen=True)
-class Rotation:
+class Rotation(Frozen):
     id: str
     start: date
     end: date
@@ -87,9 +96,10 @@ class Rotation:
     cap_spend: Decimal | None
     cap_period: str  # rotation | month | quarter
 
-    @cached_property
-    def rule_id(self) -> str:
-        return f"seasonal_categories.{self.id}"
+    rule_id: str = field(init=False, repr=False, compare=False)  # its rules' prefix
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rule_id", f"seasonal_categories.{self.id}")
 
     def cap_key(self, day: date) -> str:
         """The key of the cap period containing program-local `day`: the rotation itself,
@@ -98,14 +108,14 @@ class Rotation:
 
 
 @dataclass(frozen=True)
-class Monthly:
+class Monthly(Frozen):
     nth: int
     weekday: int  # 0 = Monday
     days: int
 
 
 @dataclass(frozen=True)
-class Schedule:
+class Schedule(Frozen):
     start: date | None = None
     end: date | None = None
     days_of_week: frozenset[int] | None = None
@@ -113,7 +123,7 @@ class Schedule:
 
 
 @dataclass(frozen=True)
-class Eligibility:
+class Eligibility(Frozen):
     tiers: frozenset[str] | None = None
     segments: frozenset[str] | None = None
     channels: frozenset[str] | None = None
@@ -121,7 +131,7 @@ class Eligibility:
 
 
 @dataclass(frozen=True)
-class Campaign:
+class Campaign(Frozen):
     id: str
     name: str
     type: str
@@ -142,13 +152,14 @@ class Campaign:
     participation: str = "open"  # open | opt_in (only enrolled members take part)
     requires_code: bool = False  # applies only to orders presenting one of its codes
 
-    @cached_property
-    def rule_id(self) -> str:
-        return f"campaigns.{self.id}"
+    rule_id: str = field(init=False, repr=False, compare=False)  # its rules' prefix
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rule_id", f"campaigns.{self.id}")
 
 
 @dataclass(frozen=True)
-class Reward:
+class Reward(Frozen):
     id: str
     name: str
     type: str
@@ -161,13 +172,14 @@ class Reward:
     availability: str | None
     fulfilment: str
 
-    @cached_property
-    def rule_id(self) -> str:
-        return f"redemption.catalog.{self.id}"
+    rule_id: str = field(init=False, repr=False, compare=False)  # its rules' prefix
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rule_id", f"redemption.catalog.{self.id}")
 
 
 @dataclass(frozen=True)
-class AutoRedemption:
+class AutoRedemption(Frozen):
     threshold: int
     unit: int
     methods: tuple[str, ...]
@@ -175,7 +187,7 @@ class AutoRedemption:
 
 
 @dataclass(frozen=True)
-class PointsAccount:
+class PointsAccount(Frozen):
     """Where balances live: `internal` (the platform's ledger) or `external` (a points
     API named `service`; the account id is the member attribute `account_attribute`,
     or the member id)."""
@@ -190,7 +202,7 @@ class PointsAccount:
 
 
 @dataclass(frozen=True)
-class Redemption:
+class Redemption(Frozen):
     rate_points: int
     rate_value: Decimal
     min_points: int
@@ -201,9 +213,10 @@ class Redemption:
     account: PointsAccount = PointsAccount("internal")
     refund_policy: str = "forfeit_remaining"  # clawback | forfeit_remaining
 
-    @cached_property  # a frozen dataclass keeps it in its __dict__
-    def point_value(self) -> Decimal:
-        return self.rate_value / self.rate_points
+    point_value: Decimal = field(init=False, repr=False, compare=False)  # of one point
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "point_value", self.rate_value / self.rate_points)
 
     def reward(self, reward_id: str) -> Reward | None:
         for reward in self.catalog:
@@ -213,28 +226,29 @@ class Redemption:
 
 
 @dataclass(frozen=True)
-class Effect:
+class Effect(Frozen):
     kind: str  # bonus_points | multiplier | deny_redemption | grant_reward | tag
     value: Any
 
 
 @dataclass(frozen=True)
-class CustomRule:
+class CustomRule(Frozen):
     id: str
     description: str
     when: Mapping[str, Any]
     then: tuple[Effect, ...]
     line_level: bool
 
-    @cached_property
-    def rule_id(self) -> str:
-        return f"rules.{self.id}"
+    rule_id: str = field(init=False, repr=False, compare=False)  # its rules' prefix
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rule_id", f"rules.{self.id}")
 
 
 # ---------------------------------------------------------------- engagement
 
 @dataclass(frozen=True)
-class MilestoneReward:
+class MilestoneReward(Frozen):
     """What reaching a milestone gives: points (a `bonus` ledger entry), a badge kept on
     the member's book, or a catalog reward (its id); exactly one is set."""
 
@@ -244,7 +258,7 @@ class MilestoneReward:
 
 
 @dataclass(frozen=True)
-class Milestone:
+class Milestone(Frozen):
     """A goal each member reaches once. `measure` is what is counted: `orders` (orders
     placed), `spend` (lifetime qualifying spend), `points` (points ever earned),
     `streak_months` (an order in each of that many consecutive program-local months) or
@@ -258,13 +272,14 @@ class Milestone:
     reward: MilestoneReward
     category: str | None = None
 
-    @cached_property
-    def rule_id(self) -> str:
-        return f"engagement.milestones.{self.id}"
+    rule_id: str = field(init=False, repr=False, compare=False)  # its rules' prefix
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rule_id", f"engagement.milestones.{self.id}")
 
 
 @dataclass(frozen=True)
-class Alerts:
+class Alerts(Frozen):
     """Proactive alerts; None: not raised. `expiring_days`: points expiring within that
     many days (once per batch of lots expiring the same day); `tier_spend` / `tier_orders`:
     at most this much spend or these many orders short of the next tier;
@@ -279,7 +294,7 @@ class Alerts:
 
 
 @dataclass(frozen=True)
-class Template:
+class Template(Frozen):
     """One locale's message: a subject (email), a text body and an optional HTML body."""
 
     subject: str | None
@@ -288,7 +303,7 @@ class Template:
 
 
 @dataclass(frozen=True)
-class Notification:
+class Notification(Frozen):
     """Which event type produces a message, on which channels, of which kind
     (`transactional`: always sent; `marketing`: not to members who opted out), with a
     template per locale."""
@@ -303,7 +318,7 @@ class Notification:
 
 
 @dataclass(frozen=True)
-class QuietHours:
+class QuietHours(Frozen):
     """Program-local hours when nothing is sent (a message waits until `end`); `start`
     after `end` spans midnight."""
 
@@ -312,7 +327,7 @@ class QuietHours:
 
 
 @dataclass(frozen=True)
-class FrequencyCap:
+class FrequencyCap(Frozen):
     """At most `count` messages to a member per `per` (day | week | month), counting the
     messages of kind `applies_to` (`marketing`, or `all`); beyond it they are suppressed."""
 
@@ -322,7 +337,7 @@ class FrequencyCap:
 
 
 @dataclass(frozen=True)
-class Engagement:
+class Engagement(Frozen):
     milestones: tuple[Milestone, ...] = ()
     alerts: Alerts = field(default_factory=Alerts)
     notifications: tuple[Notification, ...] = ()
@@ -335,7 +350,7 @@ class Engagement:
 
 
 @dataclass(frozen=True)
-class Ruleset:
+class Ruleset(Frozen):
     program: str
     version: int
     name: str
