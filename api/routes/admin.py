@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query
 from pydantic import Field
 
 import store.clock as clock
-import store.external.accounts as external_accounts
+import store.external.transfers as transfers
 import store.jobs.expiry as expiry
 from api.deps import AdminKey, StoreDep
 from api.ids import Id, RowId
@@ -45,14 +45,14 @@ def expire(program: ProgramPath, services: StoreDep, key: AdminKey,
             "points API (pending, being sent, or rejected by it)")
 def external_transfers(program: ProgramPath, services: StoreDep, key: AdminKey,
                        account: Annotated[Id | None, Query()] = None) -> Json:
-    return Json({"program": program, **external_accounts.pending(services.db, program, account)})
+    return Json({"program": program, **transfers.pending(services.db, program, account)})
 
 
 @router.post("/external-transfers/{transfer_id}/retry", summary="Send a rejected transfer again")
 def retry_transfer(program: ProgramPath, transfer_id: Annotated[RowId, Path()], services: StoreDep,
                    key: AdminKey) -> Json:
     return Json({"program": program,
-                 **external_accounts.retry(services.db, program, transfer_id)})
+                 **transfers.retry(services.db, program, transfer_id)})
 
 
 @router.post("/external-points/run", summary="Run the external points job now: queue ledger "
@@ -61,4 +61,4 @@ def run_external_points(program: ProgramPath, services: StoreDep, key: AdminKey)
     if key.program is not None:  # the job runs for every program, and reports on them all
         raise ApiProblem(403, "forbidden_program", "the external points job runs for every "
                          "program; run it with a key not bound to one")
-    return Json({"program": program, **external_accounts.run_job(services.db)})
+    return Json({"program": program, **transfers.run_job(services.db)})

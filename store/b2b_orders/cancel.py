@@ -16,6 +16,7 @@ from typing import Any
 import store.b2b.balances as balances
 import store.clock as clock
 import store.external.accounts as external_accounts
+import store.external.transfers as external_transfers
 import store.inventory.stock as inventory
 from store.b2b.balances import BalanceCache
 from store.b2b_orders.model import CANCELLABLE, OPEN_ORDERS, event, find, items_of, rollup, view
@@ -44,7 +45,7 @@ def send_credits(db: Database, order: dict[str, Any],
     what fails here), then forget the account's cached balance."""
     if not order["account"]["debited"] or not order["points_credited"]:
         return
-    external_accounts.send_due(db, external_accounts.settings(), program=order["program"])
+    external_transfers.send_due(db, external_accounts.settings(), program=order["program"])
     balances.forget_account(cache_of_balances, order["program"], order["account"]["account"])
 
 

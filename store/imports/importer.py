@@ -40,7 +40,7 @@ import store.checkout.member_admin as admin
 import store.checkout.orders as orders
 import store.checkout.refunds as refunds
 import store.clock as clock
-import store.external.accounts as external_accounts
+import store.external.transfers as external_transfers
 import store.jobs.expiry as expiry
 import store.redemptions.automatic as auto_redemption
 import store.redemptions.redeem as redemptions
@@ -70,7 +70,7 @@ class StoreTransport:
     def __init__(self, db: Database, cache: ProgramCache, program: str,
                  skew_seconds: float) -> None:
         self.db, self.cache, self.program, self.skew = db, cache, program, skew_seconds
-        self.external = external_accounts.is_external(db, program)
+        self.external = external_transfers.is_external(db, program)
 
     def _call(self, fn: Callable[..., Any], *args: Any) -> tuple[bool, dict[str, Any]]:
         try:
@@ -299,12 +299,12 @@ def send_owed(db: Database, program: str) -> dict[str, int]:
     could not be sent (a rejected transfer waits for an operator, as in the service)."""
     done = {"sent": 0, "rejected": 0}
     while True:
-        ran = external_accounts.run_job(db, program, retry_now=True)
+        ran = external_transfers.run_job(db, program, retry_now=True)
         done["sent"] += ran["sent"]
         done["rejected"] += ran["rejected"]
-        if ran["retrying"] or ran["sent"] + ran["rejected"] < external_accounts.SEND_LIMIT:
+        if ran["retrying"] or ran["sent"] + ran["rejected"] < external_transfers.SEND_LIMIT:
             break  # all sent, or the API failed (it would fail again at once)
-    stuck, why = external_accounts.unsent(db, program)
+    stuck, why = external_transfers.unsent(db, program)
     if stuck:
         raise Unavailable("external_points_unavailable", f"{program}: {stuck} transfer(s) "
                           f"owed to the points API could not be sent ({why or 'not sent yet'})"

@@ -131,9 +131,9 @@ def external_points(db: Database) -> dict[str, Any]:
     (store/external/accounts.py). Safe in several workers: transfers are claimed with a
     lease (SKIP LOCKED on PostgreSQL), queuing is idempotent (one transfer per ledger
     entry, a unique key), and settling a debit moves its journal row conditionally."""
-    import store.external.accounts as external_accounts
+    import store.external.transfers as external_transfers
 
-    return external_accounts.run_job(db)
+    return external_transfers.run_job(db)
 
 
 def pay_cashback(db: Database) -> dict[str, Any]:

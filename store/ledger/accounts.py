@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 import engine.evaluation.tiers as tiers
 import store.external.accounts as external_accounts
+import store.external.transfers as external_transfers
 import store.ledger.books as books
 import store.ledger.cashback as cashback
 import store.ledger.entries as ledger
@@ -66,7 +67,7 @@ def summary(db: Database, cache: ProgramCache, program_id: str, member_id: str,
         out["balance"] = balance
         out["account"] = {"type": "external", "service": account.service, "account": name,
                           "journal_balance": row.balance,
-                          "points_owed": external_accounts.owed_to(
+                          "points_owed": external_transfers.owed_to(
                               db, program_id, name, row.id) if name else None,
                           **({"unavailable": why_not} if why_not else {})}
     return out

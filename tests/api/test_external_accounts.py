@@ -16,6 +16,7 @@ import pytest
 
 from engine import load_program
 from store.external import accounts as external_accounts
+from store.external import transfers as external_transfers
 from store.registry import versions as registry
 from tests.api.conftest import make_key
 from tests.loopback import LoopbackServer
@@ -202,10 +203,10 @@ def test_an_unknown_debit_outcome_is_reconciled_once(client, key, b2b, points, d
     points.handle = original
     assert r.status_code == 503 and r.json()["code"] == "external_points_unavailable"
     assert points.points.balances["ACME"] == 95_500  # applied once, though never answered
-    summary = external_accounts.run_job(db)
+    summary = external_transfers.run_job(db)
     assert summary["reconciled"] == {"compensated": 1}
     assert points.points.balances["ACME"] == 100_000 + 10  # + the enrolling order's points
-    assert external_accounts.run_job(db)["reconciled"] == {}
+    assert external_transfers.run_job(db)["reconciled"] == {}
     kinds = [(k, key_) for k, key_, _ in points.points.log if key_.startswith("redemption:")]
     assert kinds == [("debit", "redemption:R-LOST"), ("credit", "redemption:R-LOST:reverse")]
     assert client.get(f"{BASE}/members/CO-1/ledger", headers=key).json()["entries"][0][
@@ -228,10 +229,10 @@ def test_cancel_and_released_holds_credit_the_account_once(client, key, b2b, poi
         "released"
     # The first transfer fails on every one of the client's attempts: the next run resends it.
     points.fail(times=external_accounts.settings().attempts)
-    first = external_accounts.run_job(db)
-    second = external_accounts.run_job(db)
+    first = external_transfers.run_job(db)
+    second = external_transfers.run_job(db)
     assert first["sent"] + second["sent"] == 4 and first["retrying"] == 1
-    assert external_accounts.run_job(db) | {"reconciled": {}} == {
+    assert external_transfers.run_job(db) | {"reconciled": {}} == {
         "queued": 0, "sent": 0, "rejected": 0, "retrying": 0, "reconciled": {}}
     credits = sorted((k, p) for kind, k, p in points.points.log if kind == "credit")
     assert {k: p for k, p in credits if k.startswith("redemption:")} == {
@@ -246,12 +247,12 @@ def test_cancel_and_released_holds_credit_the_account_once(client, key, b2b, poi
 
 def test_refunds_debit_what_the_order_earned(client, key, b2b, points, db):
     enrol(client, key, "CO-1", "ACME", order_id="PO-1", amount="1000.00")
-    external_accounts.run_job(db)
+    external_transfers.run_job(db)
     assert points.points.balances["ACME"] == 101_000
     r = client.post(f"{BASE}/orders/PO-1/refunds", headers=key, json={
         "refund_id": "RF-1", "refunded_at": AT, "lines": [{"sku": "PAPER", "quantity": 1}]})
     assert r.status_code == 201, r.text
-    assert external_accounts.run_job(db)["sent"] == 1
+    assert external_transfers.run_job(db)["sent"] == 1
     assert points.points.balances["ACME"] == 100_000
     assert [kind for kind, _, _ in points.points.log] == ["credit", "debit"]
 
@@ -332,7 +333,7 @@ def test_refunding_an_order_paid_from_the_account_credits_it_back(client, key, b
     refund = client.post(f"{BASE}/orders/PO-9/refunds", headers=key,
                          json={"refund_id": "RF-1", "refunded_at": AT})
     assert refund.status_code == 201 and refund.json()["points_restored"] == 3000
-    external_accounts.run_job(db)
+    external_transfers.run_job(db)
     # Earned 10 + 5,000, the refund took the 5,000 back, and the 3,000 paid came back.
     assert points.points.balances["ACME"] == 100_000 + 10
     keys = [k for _, k, _ in points.points.log]
@@ -361,7 +362,7 @@ def test_the_member_summary_answers_when_the_points_api_does_not(client, key, b2
     points.fail(times=20)
     owed = client.get(f"{BASE}/members/CO-1", headers=key).json()["account"]["points_owed"]
     assert owed == 10  # written, not queued yet
-    assert external_accounts.run_job(db)["retrying"] == 1  # queued, not sent
+    assert external_transfers.run_job(db)["retrying"] == 1  # queued, not sent
     summary = client.get(f"{BASE}/members/CO-1", headers=key)
     assert summary.status_code == 200
     account = summary.json()["account"]

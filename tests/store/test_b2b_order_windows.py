@@ -20,7 +20,7 @@ import store.b2b_orders.cancel as cancelling
 import store.b2b_orders.items as order_items
 import store.b2b_orders.place as placing
 import store.clock as clock
-import store.external.accounts as external_accounts
+import store.external.transfers as external_transfers
 import store.inventory.stock as inventory
 from store.errors import Conflict, StoreError
 from store.registry.programs import ProgramCache
@@ -93,8 +93,8 @@ def test_one_order_cancelled_four_times_at_once_is_credited_once(db, cache, poin
     assert sorted(at_once(*[cancel] * 4)) == ["created"] + ["replayed"] * 3
     assert owed(db) == [(f"b2b-order:{number}:cancel:1", 9000),
                         (f"b2b-order:{number}:cancel:2", 60000)]
-    external_accounts.run_job(db)
-    external_accounts.run_job(db)
+    external_transfers.run_job(db)
+    external_transfers.run_job(db)
     assert sorted(p for _, _, p in credits(points)) == [9000, 60000]
     assert balance(points) == START and stock(db, cache, BAG) == before
 
@@ -129,7 +129,7 @@ def test_approving_while_cancelling_either_debits_or_releases(db, cache, points)
         if approve == "placed":  # then the order may still be cancelled, and credited
             cancelling.cancel(db, PROGRAM, "ACME", number, None, "manager:ann")
         assert stock(db, cache, COFFEE) == before
-    external_accounts.run_job(db)
+    external_transfers.run_job(db)
     assert balance(points) == START
     assert sum(p for _, _, p in debits(points)) == sum(p for _, _, p in credits(points))
 

@@ -20,7 +20,7 @@ import store.b2b_orders.job as order_job
 import store.b2b_orders.place as placing
 import store.clock as clock
 import store.events.outbox as outbox
-import store.external.accounts as external_accounts
+import store.external.transfers as external_transfers
 import store.inventory.stock as inventory
 from store.errors import Conflict, Forbidden, StoreError, Unavailable
 from store.registry.programs import ProgramCache
@@ -130,7 +130,7 @@ def test_a_debit_without_answer_fails_the_order_and_is_credited_back_later(db, b
         place(db, b2b, company, (BAG, 1))
     assert stock(db, b2b, BAG)["available"] == 300
     points.handle = api
-    external_accounts.run_job(db)  # settles the unknown debit: applied once, credited back
+    external_transfers.run_job(db)  # settles the unknown debit: applied once, credited back
     assert api.balances["ACC-ACME"] == 2_000_000
 
 
@@ -193,8 +193,8 @@ def test_cancelling_items_not_yet_shipped_credits_them_and_returns_stock(db, b2b
     with db.reading() as session:
         owed = session.scalars(select(ExternalTransferRow.idempotency_key)).all()
     assert sorted(owed) == [f"b2b-order:{number}:cancel:2", f"b2b-order:{number}:cancel:3"]
-    external_accounts.run_job(db)
-    external_accounts.run_job(db)
+    external_transfers.run_job(db)
+    external_transfers.run_job(db)
     assert sorted(p for _, _, p in credits(points)) == [10000, 60000]
     assert points.points.balances["ACC-ACME"] == 2_000_000 - 9000
 

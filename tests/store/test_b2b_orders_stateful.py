@@ -33,7 +33,7 @@ import store.b2b_orders.cancel as cancelling
 import store.b2b_orders.items as order_items
 import store.b2b_orders.place as placing
 import store.clock as clock
-import store.external.accounts as external_accounts
+import store.external.transfers as external_transfers
 import store.inventory.stock as inventory
 from store.b2b_orders.model import OPEN_ORDERS, rollup
 from store.errors import StoreError
@@ -131,7 +131,7 @@ def machine(db, points, server_clock) -> type[RuleBasedStateMachine]:
 
         @rule()
         def send_owed(self) -> None:
-            external_accounts.run_job(db)
+            external_transfers.run_job(db)
 
         @invariant()
         def stock_adds_up(self) -> None:

@@ -27,6 +27,7 @@ from engine.simulation.generate import generate
 from engine.simulation.simulate import simulate
 from store.db.database import Database
 from store.external import accounts as external_accounts
+from store.external import transfers as external_transfers
 from store.registry import versions as registry
 from store.tables.operations import ExternalTransferRow, ImportRow
 from tests.differential.external import accounts_of
@@ -83,7 +84,7 @@ def test_what_is_owed_reaches_the_account_before_each_redemption(b2b: Database, 
                        if key.startswith("redemption:") and kind == "debit")
     assert any(key.startswith("ledger:") for _, key, _ in api.log[:first_debit])
     assert report.to_json()["external_points"]["rejected"] == 0
-    assert external_accounts.unsent(b2b, "b2b-portal") == (0, None)
+    assert external_transfers.unsent(b2b, "b2b-portal") == (0, None)
     doc = simulate(load_program(B2B), path)
     assert sum(api.balances.values()) == doc["totals"]["sum_of_member_balances"]
 
