@@ -22,30 +22,25 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-import orjson
 from fastapi import Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.routing import APIRoute
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
 from api.deps import require
-from api.schemas import CommitIn, ProgramId
-
-_PROGRAM: TypeAdapter[str] = TypeAdapter(ProgramId)
+from api.quote_route import json_object
+from api.schemas import CommitIn
 
 
 def _well_formed(request: Request, body: bytes) -> tuple[str, CommitIn] | None:
     """(program, validated body) when the request needs nothing but the model; None
     sends it to the generic handler."""
-    if request.headers.get("content-type") != "application/json":
+    found = json_object(request, body)
+    if found is None:
         return None
     try:
-        program = _PROGRAM.validate_python(request.path_params.get("program"))
-        data = orjson.loads(body)
-        if type(data) is not dict:
-            return None
-        return program, CommitIn.model_validate(data)
-    except (ValidationError, orjson.JSONDecodeError):
+        return found[0], CommitIn.model_validate(found[1])
+    except ValidationError:
         return None
 
 

@@ -70,19 +70,30 @@ async def answer_quote(services: Services, program: str, request: dict[str, Any]
     return response
 
 
-def _well_formed(request: Request, body: bytes) -> tuple[str, dict[str, Any],
-                                                          EngineRequest] | None:
-    """(program, document, parsed request) when the request needs nothing but the
-    engine's parser; None sends it to the generic handler."""
+def json_object(request: Request, body: bytes) -> tuple[str, dict[str, Any]] | None:
+    """(program, document) of a request under /v1/programs/{program} whose body is sent
+    as `application/json` and decodes (with orjson) to a JSON object; None otherwise
+    (a light route then hands the request to its generic handler)."""
     if request.headers.get("content-type") != "application/json":
         return None
     try:
         program = _PROGRAM.validate_python(request.path_params.get("program"))
         data = orjson.loads(body)
-        if type(data) is not dict:
-            return None
-        return program, data, parse(data)
-    except (ValidationError, orjson.JSONDecodeError, RequestInvalid):
+    except (ValidationError, orjson.JSONDecodeError):
+        return None
+    return (program, data) if type(data) is dict else None
+
+
+def _well_formed(request: Request, body: bytes) -> tuple[str, dict[str, Any],
+                                                          EngineRequest] | None:
+    """(program, document, parsed request) when the request needs nothing but the
+    engine's parser; None sends it to the generic handler."""
+    found = json_object(request, body)
+    if found is None:
+        return None
+    try:
+        return found[0], found[1], parse(found[1])
+    except RequestInvalid:
         return None
 
 

@@ -12,7 +12,14 @@ from typing import Any
 
 import pytest
 
-from tests.api.test_quote_route import GENERIC, INVALID, LIGHT, same, with_member
+from tests.api.test_quote_route import (
+    GENERIC,
+    INVALID,
+    LIGHT,
+    evaluations,
+    same,
+    with_member,
+)
 from tests.store.helpers import assert_ledger_exact, order
 
 BASE = "/v1/programs/retail"
@@ -111,12 +118,7 @@ def test_keys_and_paths_are_checked_alike(client, checkout_key, db, server_clock
 
 
 def test_commits_on_the_light_route_are_counted(client, checkout_key, server_clock):
-    def commits() -> float:
-        text = client.get("/metrics").text
-        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-                   if line.startswith("loyalty_evaluations_total") and 'mode="commit"' in line)
-
-    before = commits()
+    before = evaluations(client, "commit")
     assert post(client, checkout_key, order("O-1"), LIGHT).status_code == 201
     assert post(client, checkout_key, order("O-1"), LIGHT).status_code == 200  # a replay
-    assert commits() == before + 1
+    assert evaluations(client, "commit") == before + 1

@@ -111,13 +111,15 @@ def test_stored_attributes_fill_gaps_and_a_null_is_left_out(client, checkout_key
     assert other[0].json() != stored[0].json()  # the stored birthday counted
 
 
-def test_quotes_on_the_light_route_are_counted(client, checkout_key, server_clock):
-    def quotes() -> float:
-        text = client.get("/metrics").text
-        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-                   if line.startswith("loyalty_evaluations_total") and 'mode="quote"' in line)
+def evaluations(client, mode: str) -> float:
+    """The `loyalty_evaluations_total` counted so far for `mode` (quote, commit)."""
+    text = client.get("/metrics").text
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+               if line.startswith("loyalty_evaluations_total") and f'mode="{mode}"' in line)
 
-    before = quotes()
+
+def test_quotes_on_the_light_route_are_counted(client, checkout_key, server_clock):
+    before = evaluations(client, "quote")
     light, _ = both(client, checkout_key, order("O-1"))
     assert light.status_code == 200
-    assert quotes() == before + 2
+    assert evaluations(client, "quote") == before + 2
