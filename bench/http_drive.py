@@ -9,6 +9,7 @@ import json
 import multiprocessing
 import os
 import re
+import secrets
 import shutil
 import socket
 import subprocess
@@ -105,16 +106,19 @@ local unique = %(unique)s
 local counter = 0
 local prefix = ""
 local threads = 0
--- each of wrk's threads commits for its own half of the 1,000 members, so that two
--- requests for one member at once are as rare as at a real checkout (threads stepping
--- through the same members in step would queue at that member's row lock)
+-- Order ids are new in every run: "B-<run>-<thread>-<n>", <run> drawn by Python for each
+-- run (wrk's own random numbers are the same in every run, so a second run would resend
+-- the first run's orders and count their replays). Each thread steps through the 1,000
+-- members, the second 500 ahead of the first, so that two requests for one member at
+-- once are as rare as at a real checkout (threads in step would queue at that member's
+-- row lock).
 function setup(thread)
-  thread:set("tid", tostring(math.random(1, 1000000000)))
+  thread:set("tid", "%(run)s-" .. threads)
   thread:set("offset", threads * 500)
   threads = threads + 1
 end
 function init(args)
-  prefix = tid or tostring(math.random(1, 1000000000))
+  prefix = tid or "%(run)s"
   offset = offset or 0
 end
 function request()
@@ -131,7 +135,8 @@ end
 
 def run_wrk(url: str, body: str, key: str, unique: bool, seconds: int, conns: int) -> dict[str, float]:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
-        f.write(WRK_SCRIPT % {"key": key, "body": body, "unique": "true" if unique else "false"})
+        f.write(WRK_SCRIPT % {"key": key, "body": body, "unique": "true" if unique else "false",
+                              "run": secrets.token_hex(4)})
     out = subprocess.run(["wrk", "-t2", f"-c{conns}", f"-d{seconds}s", "--latency", "-s", f.name,
                           url], capture_output=True, text=True, check=True).stdout
     os.unlink(f.name)
@@ -156,8 +161,8 @@ def run_wrk(url: str, body: str, key: str, unique: bool, seconds: int, conns: in
     return {"rps": rps, "p50": ms("50%"), "p99": ms("99%"), "errors": float(errors)}
 
 
-def _httpx_worker(args: tuple[str, str, str, bool, float, int, int], queue: Any) -> None:
-    url, body, key, unique, seconds, conns, wid = args
+def _httpx_worker(args: tuple[str, str, str, bool, float, int, str], queue: Any) -> None:
+    url, body, key, unique, seconds, conns, wid = args  # wid: the run's nonce and the worker
 
     async def main() -> tuple[list[float], int]:
         latencies: list[float] = []
@@ -195,10 +200,12 @@ def _httpx_worker(args: tuple[str, str, str, bool, float, int, int], queue: Any)
 
 
 def run_httpx(url: str, body: str, key: str, unique: bool, seconds: int, conns: int) -> dict[str, float]:
+    run = secrets.token_hex(4)  # order ids new in every run, as with wrk
     context = multiprocessing.get_context("spawn")
     queue: Any = context.Queue()
     procs = [context.Process(
-        target=_httpx_worker, args=((url, body, key, unique, seconds, conns // 2, w), queue))
+        target=_httpx_worker, args=((url, body, key, unique, seconds, conns // 2, f"{run}-{w}"),
+                                    queue))
         for w in range(2)]
     for p in procs:
         p.start()

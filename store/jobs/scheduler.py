@@ -12,7 +12,7 @@ The jobs (`default_jobs`):
   holds are released (audited as `expire` by actor `jobs` when something changed), and
   time-based alerts of the `engagement:` section that came due are raised.
 - `external_points` — every `LOYALTY_EXTERNAL_POINTS_JOB_SECONDS` (30 s): transfers owed to
-  external points APIs (store/external/accounts.py).
+  external points APIs (store/external/transfers.py).
 - `b2b_orders` — every `LOYALTY_B2B_ORDERS_JOB_SECONDS` (30 s): companies' orders past
   their approval time are cancelled, due virtual items of orders sent to the fulfilment
   API, orders a dead worker left `placing` settled (store/b2b_orders/job.py).
@@ -128,7 +128,7 @@ def expire_due(db: Database) -> dict[str, Any]:
 
 def external_points(db: Database) -> dict[str, Any]:
     """Transfers owed to external points APIs, and debits whose outcome stayed unknown
-    (store/external/accounts.py). Safe in several workers: transfers are claimed with a
+    (store/external/transfers.py). Safe in several workers: transfers are claimed with a
     lease (SKIP LOCKED on PostgreSQL), queuing is idempotent (one transfer per ledger
     entry, a unique key), and settling a debit moves its journal row conditionally."""
     import store.external.transfers as external_transfers
