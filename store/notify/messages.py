@@ -27,6 +27,7 @@ STATUSES = ("pending", "sending", "sent", "deferred", "suppressed", "failed")
 LEASE = timedelta(minutes=5)   # a claimed message is another dispatcher's again after this
 MAX_ATTEMPTS = 5               # transient failures are retried this many times in all
 BACKOFF = timedelta(minutes=1)  # doubled after every failed attempt
+CLAIM_LIMIT = 100  # messages one claim takes at most
 _TABLE = cast(Table, MessageRow.__table__)  # for Core statements (typed as a FromClause)
 
 
@@ -78,7 +79,7 @@ def record_many(session: Session, planned: list[Planned]) -> None:
                       ["event_id", "template", "channel"])
 
 
-def claim(db: Database, now: datetime, limit: int = 100) -> list[MessageRow]:
+def claim(db: Database, now: datetime, limit: int = CLAIM_LIMIT) -> list[MessageRow]:
     """Messages due now (pending, deferred until before now, or claimed by a dispatcher
     whose lease ran out), in id order, moved to `sending` with a lease in one
     transaction. On PostgreSQL the due rows are locked in id order, skipping those another

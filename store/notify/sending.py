@@ -2,8 +2,8 @@
 checked once more against the member's preferences as they are when it is claimed (a
 member who opted out of marketing, or turned a channel off, while a message waited for
 the end of quiet hours gets nothing), sent on its channel and recorded `sent`,
-`suppressed` or `failed`. A round claims up to 100 messages in one statement and reads
-their members' preferences in one query."""
+`suppressed` or `failed`. A round claims up to `messages.CLAIM_LIMIT` (100) messages in
+one statement and reads their members' preferences in one query."""
 
 from __future__ import annotations
 
@@ -111,8 +111,8 @@ def deliver(db: Database, settings: Settings, mailer: smtp.Mailer,
 
 def deliver_due(db: Database, settings: Settings, now: datetime | None = None,
                 rounds: int = 20) -> dict[str, int]:
-    """Send what is due, up to `rounds` claims of 100 messages, the emails over one SMTP
-    connection: {status: count}."""
+    """Send what is due, up to `rounds` claims of `messages.CLAIM_LIMIT` messages, the
+    emails over one SMTP connection: {status: count}."""
     outcome: dict[str, int] = {}
     with smtp.Mailer(settings) as mailer:
         for _ in range(rounds):
@@ -120,6 +120,6 @@ def deliver_due(db: Database, settings: Settings, now: datetime | None = None,
             claimed = messages.claim(db, at)
             for status in deliver(db, settings, mailer, claimed, at):
                 outcome[status] = outcome.get(status, 0) + 1
-            if len(claimed) < 100:
+            if len(claimed) < messages.CLAIM_LIMIT:  # nothing more is due
                 break
     return outcome

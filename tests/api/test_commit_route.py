@@ -11,7 +11,9 @@ import json
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 
+from store.tables.core import OrderRow
 from tests.api.test_quote_route import (
     GENERIC,
     INVALID,
@@ -93,10 +95,6 @@ def test_a_refused_commit_is_refused_alike(client, checkout_key, server_clock, d
     assert light.status_code in (400, 422), light.text
     same(light, generic)
     with db.reading() as session:
-        from sqlalchemy import func, select
-
-        from store.tables.core import OrderRow
-
         assert session.scalar(select(func.count()).select_from(OrderRow)) == 0
 
 
