@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any, Protocol
 
-from engine.calendar import period_of, zone
+from engine.calendar import in_zone, period_of, zone
 from engine.language.model import Engagement, FrequencyCap, Notification, QuietHours
 
 __all__ = ["DEFAULT_PREFERENCES", "Event", "Planned", "Preferences", "Sent", "choose_locale",
@@ -46,7 +46,11 @@ class Preferences:
 DEFAULT_PREFERENCES = Preferences()
 
 
-@dataclass(frozen=True, slots=True)
+# Sent and Planned are not frozen, and write their `__init__` out: a frozen dataclass's
+# generated `__init__` runs as Python and sets each field through `object.__setattr__`
+# (12 µs for a Planned; the simulator plans a message for most orders). Nothing changes
+# them once built (engine/native.py; tests/engine/test_native_inits.py).
+@dataclass(slots=True)
 class Sent:
     """A message already sent to the member, or waiting to be (`at`: when it goes)."""
 
@@ -54,8 +58,13 @@ class Sent:
     kind: str  # transactional | marketing
     at: datetime
 
+    def __init__(self, channel: str, kind: str, at: datetime) -> None:
+        self.channel = channel
+        self.kind = kind
+        self.at = at
 
-@dataclass(frozen=True, slots=True)
+
+@dataclass(slots=True)
 class Planned:
     """One message the event produces: `action` send (at `at`, now), defer (until `at`,
     the end of quiet hours) or suppress (`reason` says why)."""
@@ -68,6 +77,17 @@ class Planned:
     action: str  # send | defer | suppress
     at: datetime
     reason: str | None = None
+
+    def __init__(self, notification: str, event_type: str, channel: str, kind: str,
+                 locale: str, action: str, at: datetime, reason: str | None = None) -> None:
+        self.notification = notification
+        self.event_type = event_type
+        self.channel = channel
+        self.kind = kind
+        self.locale = locale
+        self.action = action
+        self.at = at
+        self.reason = reason
 
     def as_sent(self) -> Sent:
         return Sent(self.channel, self.kind, self.at)
@@ -107,9 +127,9 @@ def quiet_until(quiet: QuietHours | None, timezone: str, at: datetime) -> dateti
     if quiet is None:
         return None
     tz = zone(timezone)
-    here = at.astimezone(tz)
+    here = in_zone(tz, at)
     start, end = time.fromisoformat(quiet.start), time.fromisoformat(quiet.end)
-    now = here.time().replace(tzinfo=None)
+    now = here.time()  # naive: `time()` drops the zone (`timetz()` keeps it)
     if start == end:
         return None
     inside = start <= now < end if start < end else (now >= start or now < end)
@@ -119,15 +139,35 @@ def quiet_until(quiet: QuietHours | None, timezone: str, at: datetime) -> dateti
     return _first_reading(day, end, tz, at).astimezone(at.tzinfo)
 
 
+# (day, clock, zone) → the instants `_readings` found: quiet hours end at one clock time,
+# so a day's are asked for by every message deferred that night.
+_READINGS: dict[tuple[date, time, tzinfo], tuple[tuple[datetime, ...], datetime]] = {}
+
+
 def _first_reading(day: date, clock: time, tz: tzinfo, after: datetime) -> datetime:
     """The first instant after `after` at which the wall clock of `tz` reads `clock` of
     `day` or later: across a DST change, the second `clock` when the hour repeats and
     `after` is past the first; the end of the jump when the clock skips over it."""
-    wall = datetime.combine(day, clock)
-    both = sorted(wall.replace(tzinfo=tz, fold=fold).astimezone(UTC) for fold in (0, 1))
-    real = [u for u in both if u.astimezone(tz).replace(tzinfo=None) == wall]
+    key = (day, clock, tz)
+    found = _READINGS.get(key)
+    if found is None:
+        if len(_READINGS) >= 4096:
+            _READINGS.clear()
+        found = _READINGS[key] = _readings(day, clock, tz)
+    real, jump_end = found
     if real:
         return next((u for u in real if u > after), real[-1])
+    return jump_end
+
+
+def _readings(day: date, clock: time, tz: tzinfo) -> tuple[tuple[datetime, ...], datetime]:
+    """The instants (UTC) at which `tz`'s wall clock reads `clock` of `day`, and when it
+    never does (a skipped time: no instants), the end of the jump."""
+    wall = datetime.combine(day, clock)
+    both = sorted(wall.replace(tzinfo=tz, fold=fold).astimezone(UTC) for fold in (0, 1))
+    real = tuple(u for u in both if u.astimezone(tz).replace(tzinfo=None) == wall)
+    if real:
+        return real, real[-1]
     low, high = both  # a skipped time: the jump lies between its two readings
     while high - low > timedelta(seconds=1):
         middle = low + (high - low) / 2
@@ -135,7 +175,7 @@ def _first_reading(day: date, clock: time, tz: tzinfo, after: datetime) -> datet
             high = middle
         else:
             low = middle
-    return high
+    return (), high
 
 
 def _capped(cap: FrequencyCap | None, timezone: str, kind: str, channel: str,

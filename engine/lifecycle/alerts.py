@@ -23,6 +23,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from engine.calendar import in_zone
 from engine.language.model import Alerts, Campaign, Ruleset
 from engine.lifecycle.book import MemberBook, Progress
 from engine.lifecycle.changes import AlertRaised
@@ -49,7 +50,7 @@ def _expiring(settings: Alerts, book: MemberBook, at: datetime, tz: ZoneInfo,
     beyond = at + timedelta(days=settings.expiring_days + 2)
     if not book.lots or book.lots[0].expires_at is None or book.lots[0].expires_at > beyond:
         return
-    today = at.astimezone(tz).date()
+    today = in_zone(tz, at).date()
     horizon = today + timedelta(days=settings.expiring_days)
     batches: dict[date, tuple[int, datetime]] = {}
     for lot in book.lots:
@@ -129,7 +130,7 @@ def _starting(settings: Alerts, model: Ruleset, book: MemberBook, at: datetime,
               tz: ZoneInfo, before: set[str], standing: set[str], raised: list[AlertRaised]) -> None:
     if settings.campaign_days is None:
         return
-    today = at.astimezone(tz).date()
+    today = in_zone(tz, at).date()
     for c in model.campaigns:
         start = c.schedule.start
         if start is None or not today < start <= today + timedelta(days=settings.campaign_days):

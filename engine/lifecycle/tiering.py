@@ -32,7 +32,7 @@ from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from engine.calendar import add_months
+from engine.calendar import add_months, in_zone
 from engine.language.model import Tiers
 from engine.lifecycle.book import MemberBook, Qualifying, Window
 from engine.lifecycle.changes import TierChange
@@ -92,7 +92,7 @@ class TierRules:
             return "lifetime"
         last = self._last
         if last[0] is not at:  # one event asks for its window's key several times
-            year = at.astimezone(self.tz).year
+            year = in_zone(self.tz, at).year
             last[0], last[1], last[2] = at, str(year), str(year - 1)
         return last[1]  # type: ignore[return-value]
 
@@ -102,7 +102,7 @@ class TierRules:
         return self._last[2]  # type: ignore[return-value]
 
     def _months_after(self, at: datetime, months: int) -> datetime:
-        return add_months(at.astimezone(self.tz), months)
+        return add_months(in_zone(self.tz, at), months)
 
     def _protect_months(self) -> int:
         return 24 if self.policy == "end_of_next_window" else 12
@@ -286,6 +286,6 @@ class TierRules:
             months = self._protect_months() + 12
             book.rolling = [q for q in book.rolling if at < self._months_after(q.at, months)]
         elif self.window == "calendar_year":
-            year = at.astimezone(self.tz).year
+            year = in_zone(self.tz, at).year
             for key in [k for k in book.windows if int(k) < year - 1]:
                 del book.windows[key]

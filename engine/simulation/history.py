@@ -24,7 +24,7 @@ from typing import Any, TextIO
 import orjson
 
 import engine.evaluation.contract as contract
-from engine.evaluation.request import RequestInvalid, member_problems, order_parts
+from engine.evaluation.request import Order, RequestInvalid, member_problems, order_parts
 
 EVENT_TYPES = ("enroll", "order", "refund", "activity", "redemption", "cancel",
                "auto_redemption", "campaign_join", "campaign_leave", "adjust", "status")
@@ -99,7 +99,11 @@ def shared_zone(at: datetime) -> datetime:
     if type(zone) is not timezone:
         return at
     shared = _ZONES.setdefault(zone, zone)
-    return at if shared is zone else at.replace(tzinfo=shared)
+    if shared is zone:
+        return at
+    # the constructor, not `at.replace(tzinfo=shared)` (2.5 × its time: calendar.add_months)
+    return datetime(at.year, at.month, at.day, at.hour, at.minute, at.second, at.microsecond,
+                    shared, fold=at.fold)
 
 
 def parse_instant(value: Any) -> datetime:
@@ -155,9 +159,13 @@ def _check_order(data: dict[str, Any], at: datetime) -> Any:
         raise InvalidEvent(str(exc)) from None
     placed = parsed.placed_at
     # An order placed at its event's instant (as generated histories have it) keeps that
-    # one object: lots, order records and qualification entries all hold it.
-    same = placed == at and placed.utcoffset() == at.utcoffset()
-    return parsed._replace(placed_at=at if same else shared_zone(placed)), redeem
+    # one object: lots, order records and qualification entries all hold it. The same
+    # text is the same instant and offset; else compare (two offsets: about 4 µs).
+    same = order["placed_at"] == data["at"] or (
+        placed == at and placed.utcoffset() == at.utcoffset())
+    # built, not `_replace`d: a named tuple's `_replace` runs as Python (7 µs here)
+    return Order(parsed.id, at if same else shared_zone(placed), parsed.channel,
+                 parsed.currency, parsed.shipping, parsed.tax, parsed.lines), redeem
 
 
 def check_event(data: Any, line: int) -> Event:

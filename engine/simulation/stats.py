@@ -13,13 +13,15 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from engine.calendar import month_text
+
 ZERO = Decimal(0)
 MONTH_FIELDS = ("issued", "reversed", "redeemed", "expired", "orders")
 MAX_ERRORS = 200
 
 
 def month_key(d: datetime) -> str:
-    return f"{d.year}-{d.month:02d}"
+    return month_text(d)
 
 
 def next_month_start(key: str, tz: ZoneInfo) -> datetime:
