@@ -24,6 +24,7 @@ from pathlib import Path
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from pydantic import SecretStr
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -42,7 +43,7 @@ def run_case(case: str, n: int, folder: str) -> None:
         (Path(folder) / "idp.key").read_bytes(), password=None)
     assert isinstance(private, rsa.RSAPrivateKey)
     verifier = TokenVerifier([
-        JwtIssuer(issuer="hs", audience="portal", algorithm="HS256", secret=SECRET),
+        JwtIssuer(issuer="hs", audience="portal", algorithm="HS256", secret=SecretStr(SECRET)),
         JwtIssuer(issuer="rs", audience="portal", algorithm="RS256",
                   public_key_file=str(Path(folder) / "idp.pem"))])
     claims = {"aud": "portal", "sub": "alice", "program": "b2b-portal", "exp": EXPIRES}

@@ -64,6 +64,7 @@ def iso(at: datetime) -> str:
 
 _JSON_TYPES: dict[str, type | tuple[type, ...]] = {
     "integer": int, "string": str, "object": dict, "null": type(None)}
+_MISSING = object()
 
 
 def payload_problems(type_: str, payload: Any) -> list[str]:
@@ -73,17 +74,37 @@ def payload_problems(type_: str, payload: Any) -> list[str]:
     return _problems(EVENT_TYPES[type_].fields, payload, "payload")
 
 
+# What checking a payload against a tuple of fields needs, made once per tuple (keyed by
+# its id, the tuple kept beside): every field's name and Python types (a commit and a
+# simulated step check a payload for each event they make).
+_PLANS: dict[int, tuple[tuple[Field, ...], frozenset[str],
+                        tuple[tuple[Field, tuple[type, ...]], ...]]] = {}
+
+
+def _plan(fields: tuple[Field, ...]) -> tuple[frozenset[str],
+                                               tuple[tuple[Field, tuple[type, ...]], ...]]:
+    found = _PLANS.get(id(fields))
+    if found is None or found[0] is not fields:
+        typed = tuple((f, tuple(t for name in f.types for t in _types(name))) for f in fields)
+        found = _PLANS[id(fields)] = (fields, frozenset(f.name for f in fields), typed)
+    return found[1], found[2]
+
+
+def _types(name: str) -> tuple[type, ...]:
+    found = _JSON_TYPES[name]
+    return found if isinstance(found, tuple) else (found,)
+
+
 def _problems(fields: tuple[Field, ...], value: Any, where: str) -> list[str]:
     if not isinstance(value, dict):
         return [f"{where} must be an object"]
-    names = [f.name for f in fields]
+    names, typed = _plan(fields)
     problems = [f"{where}.{k}: not a field of this type" for k in value if k not in names]
-    for f in fields:
-        if f.name not in value:
+    for f, types in typed:
+        v = value.get(f.name, _MISSING)
+        if v is _MISSING:
             problems.append(f"{where}.{f.name}: missing")
-            continue
-        v = value[f.name]
-        if isinstance(v, bool) or not isinstance(v, tuple(_JSON_TYPES[t] for t in f.types)):
+        elif isinstance(v, bool) or not isinstance(v, types):
             problems.append(f"{where}.{f.name}: must be {' or '.join(f.types)}")
         elif f.enum and v not in f.enum and v is not None:  # null: a nullable field's
             problems.append(f"{where}.{f.name}: must be one of {', '.join(f.enum)}")

@@ -11,8 +11,9 @@ and waits until every other worker has moved past that line. All claims made bef
 line are then in the shared counters and none made after it are, so the event sees
 exactly what a single process would; the worker holding the lowest line never waits, so
 the protocol cannot deadlock. Events that touch no shared limit never wait. Referrals,
-which join two members, need no waiting: every worker reads every referral line and
-decides it the same way (engine/simactivities.py).
+which join two members, need no waiting: every worker reads every referral line before
+the replay and groups the members they join the same way (`referral_groups`), so the
+worker that owns a group replays both books of each of its referrals.
 """
 
 from __future__ import annotations
