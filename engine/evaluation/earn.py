@@ -35,6 +35,8 @@ def apportion(total: int, parts: Mapping[K, Decimal]) -> dict[K, int]:
     """Split integer `total` over `parts` (largest remainder; ties by key order)."""
     if not parts:
         return {}
+    if len(parts) == 1:  # one part takes the whole total, whatever its remainder
+        return dict.fromkeys(parts, total)
     floors = {k: math.floor(v) for k, v in parts.items()}
     left = total - sum(floors.values())
     if left == 0:

@@ -8,6 +8,7 @@ line may push the order past a threshold that turns a rule off.
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -16,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine import evaluate
+from engine.evaluation.earn import apportion
 from tests.conftest import check_invariants, check_trace
 
 SETTINGS = settings(max_examples=100, deadline=None,
@@ -198,3 +200,28 @@ def test_line_rules_engine_agrees_with_python(custom, request):
         entry = next(e for e in res["trace"] if e["rule"] == rule.rule_id)
         expected = [ln.index for ln in parsed.order.lines if holds(rule.when, line_fact(base, ln))]
         assert entry.get("lines", []) == expected, rule.rule_id
+
+
+# points apportioned over parts (lines, rules): the largest remainder method
+parts_of = st.dictionaries(st.sampled_from(["a", "b", "c", "d", "e"]),
+                           st.integers(-100_000, 100_000).map(lambda c: Decimal(c) / 1000),
+                           min_size=1)
+
+
+@given(parts_of, st.integers(-3, 3))
+@SETTINGS
+def test_apportion_gives_the_whole_total_by_largest_remainder(parts, off):
+    """Every point of the total is given, the same keys get them, and with a total within
+    the parts' count of their floors, each part gets its floor or one more (one part:
+    the whole total, which its own short path gives)."""
+    floors = {k: math.floor(v) for k, v in parts.items()}
+    total = sum(floors.values()) + max(0, min(len(parts), abs(off)))
+    out = apportion(total, parts)
+    assert out.keys() == parts.keys() and sum(out.values()) == total
+    if len(parts) == 1:
+        assert out == dict.fromkeys(parts, total)
+    assert all(out[k] - floors[k] in (0, 1) for k in parts)
+    # the remainders decide: a part given one more never has a smaller remainder
+    more = [parts[k] - floors[k] for k in parts if out[k] > floors[k]]
+    less = [parts[k] - floors[k] for k in parts if out[k] == floors[k]]
+    assert not more or not less or min(more) >= max(less)
