@@ -93,7 +93,7 @@ class TierRules:
         last = self._last
         if last[0] is not at:  # one event asks for its window's key several times
             # from February to November no zone moves the date across a new year (two
-            # offsets differ by 28 hours at most): the instant's own year is the local one
+            # offsets differ by under 48 hours): the instant's own year is the local one
             year = at.year if 1 < at.month < 12 else in_zone(self.tz, at).year
             last[0], last[1], last[2] = at, str(year), str(year - 1)
         return last[1]  # type: ignore[return-value]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -18,6 +19,7 @@ from hypothesis import strategies as st
 
 from engine import evaluate
 from engine.evaluation.earn import apportion
+from engine.lifecycle.tiering import TierRules
 from tests.conftest import check_invariants, check_trace
 
 SETTINGS = settings(max_examples=100, deadline=None,
@@ -225,3 +227,20 @@ def test_apportion_gives_the_whole_total_by_largest_remainder(parts, off):
     more = [parts[k] - floors[k] for k in parts if out[k] > floors[k]]
     less = [parts[k] - floors[k] for k in parts if out[k] == floors[k]]
     assert not more or not less or min(more) >= max(less)
+
+
+ZONES = ["UTC", "America/New_York", "Pacific/Kiritimati", "Pacific/Pago_Pago", "Asia/Kolkata"]
+
+
+@given(st.datetimes(min_value=datetime.fromisoformat("1990-01-01"),
+                    max_value=datetime.fromisoformat("2999-12-31")),
+       st.integers(-24 * 60 + 1, 24 * 60 - 1), st.sampled_from(ZONES))
+@SETTINGS
+def test_a_calendar_year_window_is_the_local_year_of_any_instant(wall, minutes, zone_name):
+    """The tier window's key is the year in the program's zone, whatever offset the
+    instant was written with (its own year is read from February to November)."""
+    at = wall.replace(tzinfo=timezone(timedelta(minutes=minutes)))
+    tz = ZoneInfo(zone_name)
+    rules = TierRules(("t0",), ((Decimal(0), 0),), "calendar_year", "never", tz)
+    assert rules.key(at) == str(at.astimezone(tz).year)
+    assert rules.previous_key(at) == str(at.astimezone(tz).year - 1)
