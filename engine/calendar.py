@@ -85,9 +85,15 @@ def add_months(d: datetime, months: int) -> datetime:
     day = d.day
     if day > 28:
         day = min(day, _DAYS_IN_MONTH[month] + (month == 2 and _cal.isleap(year)))
-    # the constructor, not `d.replace(...)`: replace parses its keywords, builds a tuple of
-    # seven new integers and parses them again (about 2.5 × the constructor's time)
-    return datetime(year, month, day, d.hour, d.minute, d.second, d.microsecond, d.tzinfo,
+    return moved(d, year, month, day, d.tzinfo)
+
+
+def moved(d: datetime, year: int, month: int, day: int, tz: tzinfo | None) -> datetime:
+    """`d.replace(year=year, month=month, day=day, tzinfo=tz)`, built by the constructor:
+    `replace` parses its keywords, builds a tuple of seven new integers and parses them
+    again (about 2.5 × the constructor's time; the simulator moves every lot's expiry and
+    every instant it reads)."""
+    return datetime(year, month, day, d.hour, d.minute, d.second, d.microsecond, tz,
                     fold=d.fold)
 
 

@@ -62,7 +62,7 @@ def iso(at: datetime) -> str:
     return at.astimezone(UTC).isoformat()
 
 
-_JSON_TYPES: dict[str, type | tuple[type, ...]] = {
+_JSON_TYPES: dict[str, type] = {
     "integer": int, "string": str, "object": dict, "null": type(None)}
 _MISSING = object()
 
@@ -85,14 +85,9 @@ def _plan(fields: tuple[Field, ...]) -> tuple[frozenset[str],
                                                tuple[tuple[Field, tuple[type, ...]], ...]]:
     found = _PLANS.get(id(fields))
     if found is None or found[0] is not fields:
-        typed = tuple((f, tuple(t for name in f.types for t in _types(name))) for f in fields)
+        typed = tuple((f, tuple(_JSON_TYPES[name] for name in f.types)) for f in fields)
         found = _PLANS[id(fields)] = (fields, frozenset(f.name for f in fields), typed)
     return found[1], found[2]
-
-
-def _types(name: str) -> tuple[type, ...]:
-    found = _JSON_TYPES[name]
-    return found if isinstance(found, tuple) else (found,)
 
 
 def _problems(fields: tuple[Field, ...], value: Any, where: str) -> list[str]:
